@@ -1,0 +1,154 @@
+"""Plain-text books in any encoding: byte-order marks, UTF-8, then chardet with a plausibility check."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+
+import chardet
+
+from ..errors import IngestError
+from ..text.headings import parse_heading
+from .model import Block, ReadResult
+
+_BOMS = [
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+]
+_GB_FAMILY = {"gb2312", "gbk", "gb18030", "hz-gb-2312"}
+_BIG5_FAMILY = {"big5", "big5hkscs", "cp950"}
+_SENT_END = "。！？.!?”」』\"'…:："
+
+
+def _plausibility(text: str) -> float:
+    """Share of characters that are ordinary: CJK unified ideographs, CJK punctuation, ASCII, Latin.
+
+    A wrong legacy codec still decodes, but into rare ideographs, private-use code points and
+    replacement characters; those count against it.
+    """
+    if not text:
+        return 0.0
+    good = 0
+    for ch in text:
+        o = ord(ch)
+        if o < 0x80 or 0x4E00 <= o <= 0x9FFF or 0x3000 <= o <= 0x303F or 0xFF00 <= o <= 0xFFEF or 0x2000 <= o <= 0x206F:
+            good += 1
+        elif unicodedata.category(ch) in ("Co", "Cn", "Cs") or ch == "\ufffd":
+            good -= 1
+    return good / len(text)
+
+
+def decode_bytes(data: bytes, path: str | Path) -> tuple[str, str]:
+    """Return (text, encoding name). Raises IngestError for empty or binary input."""
+    if not data:
+        raise IngestError(path, "empty file", "zero bytes")
+    for bom, enc in _BOMS:
+        if data.startswith(bom):
+            return data.decode(enc), enc.replace("-sig", "")
+    # UTF-16 without a BOM shows up as every other byte being NUL in ASCII-heavy text.
+    sample = data[:4096]
+    if sample.count(b"\x00") > len(sample) // 8:
+        for enc in ("utf-16-le", "utf-16-be"):
+            try:
+                text = data.decode(enc)
+            except UnicodeDecodeError:
+                continue
+            if _plausibility(text[:2000]) > 0.9:
+                return text, enc
+        raise IngestError(path, "binary file", "holds NUL bytes and is not UTF-16 text")
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    guess = (chardet.detect(data[:200_000]).get("encoding") or "").lower()
+    candidates: list[str] = []
+    if guess in _GB_FAMILY:
+        candidates = ["gb18030", "big5hkscs"]
+    elif guess in _BIG5_FAMILY:
+        candidates = ["big5hkscs", "gb18030"]
+    elif guess:
+        candidates = [guess, "gb18030", "big5hkscs"]
+    else:
+        candidates = ["gb18030", "big5hkscs"]
+    best: tuple[float, str, str] | None = None
+    for enc in candidates:
+        try:
+            text = data.decode(enc)
+        except (UnicodeDecodeError, LookupError):
+            continue
+        score = _plausibility(text[:20000])
+        if best is None or score > best[0]:
+            best = (score, enc, text)
+    if best is None or best[0] < 0.8:
+        raise IngestError(path, "undecodable", f"no encoding gives plausible text (chardet guessed {guess or 'nothing'})")
+    return best[2], best[1]
+
+
+def _width(line: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+
+
+def _join(a: str, b: str, lang: str) -> str:
+    if lang == "zh":
+        return a + b
+    if a.endswith("-") and b[:1].islower():
+        return a[:-1] + b
+    return a + " " + b
+
+
+def read_txt(path: str | Path, lang: str) -> ReadResult:
+    path = Path(path)
+    data = path.read_bytes()
+    text, encoding = decode_bytes(data, path)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    result = ReadResult(blocks=[], format="txt", encoding=encoding, chars_extracted=len(text))
+
+    widths = sorted(_width(l.rstrip()) for l in lines if l.strip())
+    wrapped = False
+    full = 0
+    if widths:
+        full = widths[int(0.9 * (len(widths) - 1))]
+        near_full = sum(1 for w in widths if w >= 0.85 * full)
+        wrapped = full >= 40 and near_full >= 0.4 * len(widths)
+
+    buf: list[str] = []
+    buf_start = 0
+
+    def flush() -> None:
+        nonlocal buf
+        if buf:
+            joined = buf[0]
+            for nxt in buf[1:]:
+                joined = _join(joined, nxt, lang)
+            result.blocks.append(Block(text=joined, loc=f"l{buf_start + 1}"))
+        buf = []
+
+    for i, raw in enumerate(lines):
+        line = raw.rstrip()
+        stripped = line.strip()
+        if not stripped:
+            flush()
+            continue
+        if parse_heading(stripped, lang):
+            flush()
+            result.blocks.append(Block(text=stripped, loc=f"l{i + 1}", heading=True))
+            continue
+        indented = line[:1] in (" ", "\t", "\u3000")
+        if not wrapped:
+            flush()
+            buf, buf_start = [stripped], i
+            flush()
+            continue
+        if indented:
+            flush()
+        if not buf:
+            buf_start = i
+        buf.append(stripped)
+        # A line clearly shorter than the wrap width ends its paragraph.
+        if _width(line) < 0.85 * full or stripped[-1:] in _SENT_END and _width(line) < 0.95 * full:
+            flush()
+    flush()
+    return result

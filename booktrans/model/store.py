@@ -1,0 +1,126 @@
+"""Model directories and how to load them.
+
+Every model directory written by the pipeline holds ``booktrans.json``:
+
+- ``kind: full``    weights and tokenizer in the directory (the tiny base model, or merged weights);
+- ``kind: pointer`` the base model is a local checkout elsewhere (``path``); nothing is copied;
+- ``kind: adapter`` a LoRA adapter in the directory, on top of ``base`` (a path relative to this one).
+
+``context`` is the round's context length in tokens; translation reads it from here, so a model
+directory is self-describing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..errors import ModelError
+from ..io import write_json
+
+INFO = "booktrans.json"
+
+
+@dataclass
+class ModelInfo:
+    kind: str                 # full | pointer | adapter
+    context: int              # tokens
+    round: str = "r0"
+    path: str | None = None   # pointer: absolute or project-relative path of the base checkout
+    base: str | None = None   # adapter: base model directory, relative to this directory
+    extra: dict = field(default_factory=dict)
+
+
+def write_info(directory: str | Path, info: ModelInfo) -> None:
+    write_json(Path(directory) / INFO, asdict(info))
+
+
+def read_info(directory: str | Path) -> ModelInfo:
+    p = Path(directory) / INFO
+    if not p.exists():
+        raise ModelError(f"{directory}: not a booktrans model directory (no {INFO}); run the stage that builds it")
+    data = json.loads(p.read_text(encoding="utf-8"))
+    return ModelInfo(**data)
+
+
+def resolve_base_path(path: str | Path) -> Path:
+    """Check a local base-model checkout before any work is done."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise ModelError(
+            f"model.base: {path} does not exist. Point model.base in params.yaml at a local checkout of the "
+            f"base model (a folder with config.json, tokenizer files and weights), or set model.base: tiny "
+            f"for the CPU demo model."
+        )
+    if not (p / "config.json").exists():
+        raise ModelError(f"model.base: {path} has no config.json; it must be a Hugging Face model folder")
+    return p
+
+
+def write_pointer(directory: str | Path, base_path: str | Path, context: int) -> None:
+    base = resolve_base_path(base_path)
+    cfg = json.loads((base / "config.json").read_text(encoding="utf-8"))
+    write_info(directory, ModelInfo(kind="pointer", context=context, path=str(base),
+                                    extra={"model_type": cfg.get("model_type"), "architectures": cfg.get("architectures")}))
+
+
+def _weights_dir(directory: Path) -> Path:
+    info = read_info(directory)
+    if info.kind == "full":
+        return directory
+    if info.kind == "pointer":
+        return resolve_base_path(info.path)  # type: ignore[arg-type]
+    if info.kind == "adapter":
+        return _weights_dir((directory / info.base).resolve())  # type: ignore[operator]
+    raise ModelError(f"{directory}: unknown model kind {info.kind!r}")
+
+
+def load_tokenizer(directory: str | Path):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(_weights_dir(Path(directory))))
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def adapter_chain(directory: str | Path) -> tuple[Path, list[Path]]:
+    """(base weights directory, [adapter directories from oldest to newest])."""
+    directory = Path(directory)
+    info = read_info(directory)
+    if info.kind != "adapter":
+        return _weights_dir(directory), []
+    base, chain = adapter_chain((directory / info.base).resolve())  # type: ignore[operator]
+    return base, chain + [directory]
+
+
+def load_model(directory: str | Path, dtype: str = "auto", trainable: bool = False, device: str | None = None):
+    """Load any model directory as (model, tokenizer).
+
+    For an adapter directory the base is loaded and the adapter applied; with ``trainable`` the
+    newest adapter stays trainable (a round that continues the previous round's adapter).
+    """
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    directory = Path(directory)
+    base_dir, adapters = adapter_chain(directory)
+    torch_dtype = {"auto": "auto", "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
+    model = AutoModelForCausalLM.from_pretrained(str(base_dir), torch_dtype=torch_dtype)
+    if adapters:
+        from peft import PeftModel
+
+        # Older adapters of the chain are merged; the newest stays a PEFT module.
+        for older in adapters[:-1]:
+            model = PeftModel.from_pretrained(model, str(older)).merge_and_unload()
+        model = PeftModel.from_pretrained(model, str(adapters[-1]), is_trainable=trainable)
+    if device:
+        model.to(device)
+    tok = load_tokenizer(directory)
+    return model, tok
+
+
+def relpath(target: str | Path, start: str | Path) -> str:
+    return os.path.relpath(Path(target).resolve(), Path(start).resolve())

@@ -1,0 +1,46 @@
+"""Cluster profiles: a versioned YAML file whose `params:` mapping is merged into params.yaml
+(comments in params.yaml are kept)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from .errors import ConfigError
+from .io import atomic_write_text
+
+
+def _merge(dst, src, prefix: str, changed: list[str]) -> None:
+    for key, value in src.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and isinstance(dst.get(key), dict):
+            _merge(dst[key], value, dotted + ".", changed)
+        else:
+            if dst.get(key) != value:
+                changed.append(dotted)
+            dst[key] = value
+
+
+def apply_profile(profile: Path, params: Path) -> list[str]:
+    """Merge ``profile``'s `params:` into ``params``; returns the dotted keys that changed."""
+    from ruamel.yaml import YAML
+
+    try:
+        data = yaml.safe_load(profile.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{profile}: profile not found") from None
+    if not isinstance(data, dict) or not isinstance(data.get("params"), dict):
+        raise ConfigError(f"{profile}: expected a top-level 'params:' mapping to merge into {params}")
+    ry = YAML()
+    ry.preserve_quotes = True
+    ry.width = 4096
+    doc = ry.load(params.read_text(encoding="utf-8"))
+    changed: list[str] = []
+    _merge(doc, data["params"], "", changed)
+    import io
+
+    buf = io.StringIO()
+    ry.dump(doc, buf)
+    atomic_write_text(params, buf.getvalue())
+    return changed

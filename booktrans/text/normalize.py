@@ -1,0 +1,53 @@
+"""Unicode normalisation with per-language punctuation width."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Zero-width and other invisible characters that break matching and tokenisation.
+_INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u180e\u202a-\u202e]")
+_SPACES = re.compile("[ \t\u00a0\u2000-\u200a\u202f\u205f]+")
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# ASCII punctuation touching a CJK character becomes its full-width form in Chinese text.
+_ZH_PUNCT = {",": "，", "?": "？", "!": "！", ":": "：", ";": "；"}
+_ZH_ASCII_PUNCT = re.compile(rf"(?<=[{_CJK}])([,?!:;])|([,?!:;])(?=[{_CJK}])")
+_ZH_SPACE_BETWEEN_CJK = re.compile(rf"(?<=[{_CJK}，。！？；：、“”‘’（）《》]) +(?=[{_CJK}，。！？；：、“”‘’（）《》])")
+
+
+def _fullwidth_to_ascii(text: str) -> str:
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if 0xFF01 <= code <= 0xFF5E:
+            out.append(chr(code - 0xFEE0))
+        elif code == 0x3000:
+            out.append(" ")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def normalize(text: str, lang: str, join_cjk_spaces: bool = True) -> str:
+    """NFC, invisible characters removed, whitespace collapsed, punctuation width for ``lang``.
+
+    Chinese keeps full-width punctuation (ASCII , ? ! : ; next to Han characters become full-width);
+    full-width Latin letters and digits become ASCII in both languages. English gets ASCII
+    punctuation throughout.
+    """
+    text = unicodedata.normalize("NFC", text)
+    text = _INVISIBLE.sub("", text)
+    if lang == "en":
+        text = _fullwidth_to_ascii(text)
+    else:
+        # Full-width letters/digits (Ａ１) to ASCII, ideographic space to a plain space; keep CJK punctuation.
+        text = "".join(
+            chr(ord(c) - 0xFEE0) if ("\uff10" <= c <= "\uff19" or "\uff21" <= c <= "\uff3a" or "\uff41" <= c <= "\uff5a")
+            else (" " if c == "\u3000" else c)
+            for c in text
+        )
+        text = _ZH_ASCII_PUNCT.sub(lambda m: _ZH_PUNCT[m.group(1) or m.group(2)], text)
+    text = _SPACES.sub(" ", text).strip()
+    if lang == "zh" and join_cjk_spaces:
+        text = _ZH_SPACE_BETWEEN_CJK.sub("", text)
+    return text

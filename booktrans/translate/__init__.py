@@ -1,0 +1,127 @@
+"""Translate whole books: source paragraphs are grouped into chunks that fit the model's context,
+each chunk is translated with the previous chunk and its translation carried over as context, and
+several books/directions advance together in one batch. Decoding is greedy (deterministic)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from ..dataset import INSTRUCTIONS, SYSTEM_PROMPT
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TranslateConfig:
+    context: int                 # tokens the model may see: prompt + carried context + output
+    source_share: float = 0.3    # share of the context for the source chunk (tokens)
+    carry_share: float = 0.2     # share for the previous chunk and its translation (tokens)
+    max_new_factor: float = 2.0  # output budget per source token
+    batch_size: int = 8
+    max_paragraphs: int = 0      # 0 = the whole book
+
+
+@dataclass
+class Chunk:
+    chapter: int
+    paras: list[int]
+    source: str
+
+
+def chunk_paragraphs(paragraphs: list[dict], tokenizer, budget: int, lang: str) -> list[Chunk]:
+    """Group consecutive paragraphs of one chapter into chunks of at most ``budget`` source tokens.
+    A paragraph longer than the budget is split at sentence boundaries."""
+    from ..text import split_sentences
+
+    pieces: list[tuple[int, int, str]] = []
+    for p in paragraphs:
+        n = len(tokenizer(p["text"], add_special_tokens=False)["input_ids"])
+        if n <= budget:
+            pieces.append((p["chapter"], p["para"], p["text"]))
+            continue
+        buf = ""
+        for s in split_sentences(p["text"], lang):
+            trial = buf + ("" if lang == "zh" or not buf else " ") + s
+            if buf and len(tokenizer(trial, add_special_tokens=False)["input_ids"]) > budget:
+                pieces.append((p["chapter"], p["para"], buf))
+                buf = s
+            else:
+                buf = trial
+        if buf:
+            pieces.append((p["chapter"], p["para"], buf))
+    counts = tokenizer([t for _, _, t in pieces], add_special_tokens=False)["input_ids"] if pieces else []
+    chunks: list[Chunk] = []
+    cur: Chunk | None = None
+    cur_tokens = 0
+    for (chapter, para, text), ids in zip(pieces, counts):
+        n = len(ids) + 2
+        if cur is None or cur.chapter != chapter or cur_tokens + n > budget:
+            cur = Chunk(chapter=chapter, paras=[para], source=text)
+            cur_tokens = n
+            chunks.append(cur)
+        else:
+            cur.source += "\n\n" + text
+            if para not in cur.paras:
+                cur.paras.append(para)
+            cur_tokens += n
+    return chunks
+
+
+def build_prompt(direction: str, source: str, previous: tuple[str, str] | None) -> list[dict]:
+    msgs = [{"role": "system", "content": SYSTEM_PROMPT}]
+    if previous:
+        msgs += [{"role": "user", "content": INSTRUCTIONS[direction] + previous[0]},
+                 {"role": "assistant", "content": previous[1]}]
+    msgs.append({"role": "user", "content": INSTRUCTIONS[direction] + source})
+    return msgs
+
+
+def translate_streams(model, tokenizer, streams: dict[str, tuple[str, list[Chunk]]], cfg: TranslateConfig,
+                      progress=None) -> dict[str, list[dict]]:
+    """Translate several chunk sequences ("streams": one per book and direction) in lock-step batches.
+
+    ``streams`` maps a key to (direction, chunks). Returns key -> [{"chapter", "paras", "source",
+    "translation"}] in order.
+    """
+    import torch
+
+    model.eval()
+    device = next(model.parameters()).device
+    results: dict[str, list[dict]] = {k: [] for k in streams}
+    longest = max((len(c) for _, c in streams.values()), default=0)
+    carry_budget = int(cfg.context * cfg.carry_share)
+    for k in range(longest):
+        active = [key for key, (_, chunks) in streams.items() if k < len(chunks)]
+        for start in range(0, len(active), cfg.batch_size):
+            keys = active[start:start + cfg.batch_size]
+            prompts, limits = [], []
+            for key in keys:
+                direction, chunks = streams[key]
+                chunk = chunks[k]
+                prev = results[key][-1] if results[key] else None
+                previous = (prev["source"], prev["translation"]) if prev else None
+                if previous and len(tokenizer(previous[0] + previous[1], add_special_tokens=False)["input_ids"]) > carry_budget:
+                    previous = None
+                msgs = build_prompt(direction, chunk.source, previous)
+                ids = tokenizer.apply_chat_template(msgs, tokenize=True, add_generation_prompt=True)
+                src_tokens = len(tokenizer(chunk.source, add_special_tokens=False)["input_ids"])
+                room = cfg.context - len(ids)
+                limits.append(max(1, min(room, int(src_tokens * cfg.max_new_factor) + 8)))
+                prompts.append(ids)
+            width = max(len(p) for p in prompts)
+            pad = tokenizer.pad_token_id
+            input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=device)
+            attention = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
+            with torch.no_grad():
+                out = model.generate(input_ids=input_ids, attention_mask=attention, max_new_tokens=max(limits),
+                                     do_sample=False, num_beams=1, pad_token_id=pad,
+                                     eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>") if "<|im_end|>" in tokenizer.get_vocab() else tokenizer.eos_token_id)
+            for row, key, limit in zip(out, keys, limits):
+                gen = row[width:width + limit].tolist()
+                text = tokenizer.decode(gen, skip_special_tokens=True).strip()
+                chunk = streams[key][1][k]
+                results[key].append({"chapter": chunk.chapter, "paras": chunk.paras, "source": chunk.source, "translation": text})
+            if progress is not None:
+                progress.update(len(keys))
+    return results

@@ -46,17 +46,32 @@ class LengthBead:
     score: float  # length-match probability of this bead, 0..1 (null beads: the prior odds)
 
 
-def align_lengths(src_lens: list[int], tgt_lens: list[int], priors: dict[tuple[int, int], float] | None = None) -> list[LengthBead]:
+def align_lengths(src_lens: list[int], tgt_lens: list[int], priors: dict[tuple[int, int], float] | None = None,
+                  null_penalty: float = 6.0) -> list[LengthBead]:
     """Monotone alignment of two length sequences minimising the Gale-Church cost.
 
-    Every index of both sides appears in exactly one bead.
+    Every index of both sides appears in exactly one bead. The target/source length ratio is
+    estimated twice: from the totals, then from the 1-1 beads of that first alignment, so material
+    missing on one side does not skew the ratio that the second, final pass uses.
     """
-    priors = priors or PRIORS
     n, m = len(src_lens), len(tgt_lens)
     if n == 0 or m == 0:
         return [LengthBead((i,), (), 0.0) for i in range(n)] + [LengthBead((), (j,), 0.0) for j in range(m)]
     total_s, total_t = sum(src_lens), sum(tgt_lens)
     ratio = (total_t / total_s) if total_s else 1.0
+    first = _align(src_lens, tgt_lens, ratio, priors or PRIORS, null_penalty)
+    ones = [(src_lens[b.src[0]], tgt_lens[b.tgt[0]]) for b in first if len(b.src) == 1 and len(b.tgt) == 1]
+    s1, t1 = sum(a for a, _ in ones), sum(b for _, b in ones)
+    if s1 and t1 and len(ones) >= 2:
+        refined = t1 / s1
+        if abs(refined - ratio) / ratio > 0.02:
+            return _align(src_lens, tgt_lens, refined, priors or PRIORS, null_penalty)
+    return first
+
+
+def _align(src_lens: list[int], tgt_lens: list[int], ratio: float, priors: dict[tuple[int, int], float],
+           null_penalty: float) -> list[LengthBead]:
+    n, m = len(src_lens), len(tgt_lens)
     s = [l * ratio for l in src_lens]
     ps = [0.0]
     for x in s:
@@ -82,7 +97,7 @@ def align_lengths(src_lens: list[int], tgt_lens: list[int], priors: dict[tuple[i
                 if prev == INF:
                     continue
                 if di == 0 or dj == 0:
-                    c = prev + lp + 6.0  # a null bead carries a fixed length penalty
+                    c = prev + lp + null_penalty  # a null bead carries a fixed length penalty
                 else:
                     c = prev + lp - math.log(match_probability(ps[i] - ps[i - di], pt[j] - pt[j - dj]))
                 if c < best:

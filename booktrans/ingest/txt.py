@@ -47,17 +47,19 @@ def decode_bytes(data: bytes, path: str | Path) -> tuple[str, str]:
     for bom, enc in _BOMS:
         if data.startswith(bom):
             return data.decode(enc), enc.replace("-sig", "")
-    # UTF-16 without a BOM shows up as every other byte being NUL in ASCII-heavy text.
-    sample = data[:4096]
-    if sample.count(b"\x00") > len(sample) // 8:
-        for enc in ("utf-16-le", "utf-16-be"):
-            try:
-                text = data.decode(enc)
-            except UnicodeDecodeError:
-                continue
-            if _plausibility(text[:2000]) > 0.9:
-                return text, enc
-        raise IngestError(path, "binary file", "holds NUL bytes and is not UTF-16 text")
+    # UTF-16 without a BOM shows up as many NUL bytes; any other text has (almost) no control bytes.
+    sample = data[:65536]
+    controls = sum(1 for b in sample if b < 0x20 and b not in (0x09, 0x0A, 0x0C, 0x0D, 0x1B))
+    if controls > max(2, len(sample) // 100):
+        if sample.count(b"\x00") > len(sample) // 8:
+            for enc in ("utf-16-le", "utf-16-be"):
+                try:
+                    text = data.decode(enc)
+                except UnicodeDecodeError:
+                    continue
+                if _plausibility(text[:2000]) > 0.9:
+                    return text, enc
+        raise IngestError(path, "binary file", "holds control bytes that no text encoding produces")
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:

@@ -108,7 +108,7 @@ def load_model(directory: str | Path, dtype: str = "auto", trainable: bool = Fal
     directory = Path(directory)
     base_dir, adapters = adapter_chain(directory)
     torch_dtype = {"auto": "auto", "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
-    model = AutoModelForCausalLM.from_pretrained(str(base_dir), torch_dtype=torch_dtype)
+    model = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=torch_dtype)
     if adapters:
         from peft import PeftModel
 

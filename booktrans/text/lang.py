@@ -23,7 +23,7 @@ def detect_lang(text: str) -> str | None:
     """'zh', 'en' or None when the text has too few letters to tell."""
     han = len(_HAN.findall(text))
     latin_words = len(_LATIN_WORD.findall(text))
-    if han + latin_words < 20:
+    if han + latin_words < 10:
         return None
     # Compare Han characters with Latin *words*: one Chinese character carries about as much as a word.
     return "zh" if han >= latin_words else "en"

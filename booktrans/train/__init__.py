@@ -39,7 +39,11 @@ def encode_example(messages: list[dict], tokenizer, context: int) -> dict:
     if full[: len(prompt)] != prompt:
         raise ValueError("chat template renders the prompt differently inside the full conversation")
     labels = [-100] * len(prompt) + full[len(prompt):]
-    # the newline the template puts after <|im_end|> is not something the model must learn to emit
+    # whatever the template puts after the end-of-turn token (ChatML: a newline) is not the model's to emit
+    eos = tokenizer.convert_tokens_to_ids("<|im_end|>") if "<|im_end|>" in tokenizer.get_vocab() else tokenizer.eos_token_id
+    if eos in full[len(prompt):]:
+        end = len(prompt) + full[len(prompt):].index(eos) + 1
+        labels[end:] = [-100] * (len(labels) - end)
     return {"input_ids": full[:context], "labels": labels[:context]}
 
 

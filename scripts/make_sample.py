@@ -206,7 +206,7 @@ def main() -> int:
                 write_epub(chapters, title, lang, book_id, dest)
             else:
                 write_txt(chapters, title, lang, fmt, dest)
-            print(f"wrote {dest.relative_to(ROOT)} ({dest.stat().st_size} bytes)")
+            print(f"wrote {dest} ({dest.stat().st_size} bytes)")
     return 0
 
 

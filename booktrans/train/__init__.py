@@ -6,6 +6,7 @@ import logging
 import math
 import shutil
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,7 +116,10 @@ def train_round(init_dir: Path, out_dir: Path, train_docs: list[dict], valid_doc
     history = [{"step": h["step"], "loss": round(h["loss"], 6), "learning_rate": h["learning_rate"]}
                for h in trainer.state.log_history if "loss" in h]
     out_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(out_dir))
+    with warnings.catch_warnings():
+        # peft looks for the base model's config under the scrubbed name to detect vocabulary changes
+        warnings.filterwarnings("ignore", message="Could not find a config file")
+        model.save_pretrained(str(out_dir))
     _scrub_adapter(out_dir)
     write_info(out_dir, ModelInfo(kind="adapter", context=cfg.context, round=round_name,
                                   base=relpath(base_model_dir, out_dir)))

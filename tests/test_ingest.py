@@ -10,7 +10,7 @@ from booktrans.ingest import ingest_file
 
 
 def test_every_sample_edition_ingests_with_its_chapters(root, sample_paragraphs):
-    expected_chapters = {"prob-textbook": 2, "lighthouse": 3, "sky-blue": 2, "four-seasons": 4, "night-train": 3}
+    expected_chapters = {"prob-textbook": 4, "lighthouse": 7, "sky-blue": 6, "four-seasons": 8, "night-train": 6}
     for (book, lang), paras in sample_paragraphs.items():
         real = {p["chapter"] for p in paras if p["title"]}
         assert len(real) == expected_chapters[book], (book, lang)
@@ -38,7 +38,8 @@ def test_gbk_text_with_crlf_and_wrapped_english_text(root):
 
 def test_epub_spine_order_skips_navigation_and_copyright(root):
     res = ingest_file(root / "data/sample/lighthouse.en.epub", "en")
-    assert res.report["chapter_titles"] == ["Chapter 1 The Island", "Chapter 2 The Storm", "Chapter 3 Morning"]
+    assert res.report["chapter_titles"][:3] == ["Chapter 1 The Island", "Chapter 2 The Storm", "Chapter 3 Morning"]
+    assert len(res.report["chapter_titles"]) == 7
     assert res.report["dropped"]["front_matter"] == 2
     assert not any("public domain" in p.text for p in res.paragraphs)
 

@@ -33,7 +33,7 @@ def run(params_path: Path, round_name: str, model_dir: Path, text: Path, out: Pa
     t = get(params, "translate")
     cfg = TranslateConfig(context=info.context, source_share=float(t["source_share"]), carry_share=float(t["carry_share"]),
                           max_new_factor=float(t["max_new_factor"]), batch_size=int(t["batch_size"]),
-                          max_paragraphs=int(t["max_paragraphs"]))
+                          max_paragraphs=int(t["max_paragraphs"]), repetition_penalty=float(t["repetition_penalty"]))
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model, tok = load_model(model_dir, dtype=str(get(params, "model.dtype")), device=device)
     books = [b for b in load_manifest(get(params, "ingest.manifest")) if b.split == "test"]

@@ -67,7 +67,7 @@ def build_tiny_model(tokenizer: PreTrainedTokenizerFast, cfg: TinyConfig) -> Qwe
         num_attention_heads=cfg.num_attention_heads,
         num_key_value_heads=cfg.num_key_value_heads,
         max_position_embeddings=cfg.max_position_embeddings,
-        tie_word_embeddings=True,
+        tie_word_embeddings=False,  # as in Qwen2.5-7B; tied random embeddings make greedy decoding echo its last input token
         bos_token_id=None,
         eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
         pad_token_id=tokenizer.pad_token_id,

@@ -20,6 +20,7 @@ class TranslateConfig:
     max_new_factor: float = 2.0  # output budget per source token
     batch_size: int = 8
     max_paragraphs: int = 0      # 0 = the whole book
+    repetition_penalty: float = 1.0  # > 1 discourages repeating tokens already generated (1.0 = off)
 
 
 @dataclass
@@ -116,6 +117,7 @@ def translate_streams(model, tokenizer, streams: dict[str, tuple[str, list[Chunk
             with torch.no_grad():
                 out = model.generate(input_ids=input_ids, attention_mask=attention, max_new_tokens=max(limits),
                                      do_sample=False, num_beams=1, pad_token_id=pad,
+                                     repetition_penalty=cfg.repetition_penalty,
                                      eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>") if "<|im_end|>" in tokenizer.get_vocab() else tokenizer.eos_token_id)
             for row, key, limit in zip(out, keys, limits):
                 gen = row[width:width + limit].tolist()

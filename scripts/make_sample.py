@@ -15,6 +15,7 @@ import io
 import re
 import sys
 import textwrap
+from collections import Counter
 import zipfile
 from pathlib import Path
 
@@ -58,12 +59,16 @@ def parse_source(path: Path) -> list[tuple[str, list[str]]]:
 
 
 # ----------------------------------------------------------------------------------------- PDF
-def _wrap(text: str, font: fitz.Font, size: float, width: float, lang: str) -> list[str]:
+def _wrap(text: str, fontname: str, size: float, width: float, lang: str) -> list[str]:
+    # measure as the page renders it (the built-in CJK font sets every character, ASCII too, on a full em)
+    def length(s: str) -> float:
+        return fitz.get_text_length(s, fontname=fontname, fontsize=size)
+
     lines: list[str] = []
     if lang == "zh":
         cur = ""
         for ch in text:
-            if font.text_length(cur + ch, fontsize=size) > width:
+            if length(cur + ch) > width:
                 lines.append(cur)
                 cur = ch
             else:
@@ -74,7 +79,7 @@ def _wrap(text: str, font: fitz.Font, size: float, width: float, lang: str) -> l
     cur = ""
     for word in text.split():
         trial = f"{cur} {word}".strip()
-        if font.text_length(trial, fontsize=size) > width and cur:
+        if length(trial) > width and cur:
             lines.append(cur)
             cur = word
         else:
@@ -87,7 +92,6 @@ def _wrap(text: str, font: fitz.Font, size: float, width: float, lang: str) -> l
 def write_pdf(chapters, title: str, lang: str, dest: Path) -> None:
     doc = fitz.open()
     fontname = "china-s" if lang == "zh" else "helv"
-    font = fitz.Font(fontname)
     W, H, M = 420.0, 595.0, 50.0  # A5 points, margin
     size, lead = 11.0, 16.0
     page = None
@@ -107,7 +111,7 @@ def write_pdf(chapters, title: str, lang: str, dest: Path) -> None:
         for para in paras:
             lines = []
             for verse in para.split("\n"):
-                lines.extend(_wrap(verse.strip(), font, size, W - 2 * M, lang))
+                lines.extend(_wrap(verse.strip(), fontname, size, W - 2 * M, lang))
             if y + lead * len(lines) > H - M - 10:
                 # split the paragraph across pages, as real books do
                 room = max(0, int((H - M - 10 - y) // lead))
@@ -126,6 +130,12 @@ def write_pdf(chapters, title: str, lang: str, dest: Path) -> None:
     doc.set_metadata({"title": title, "author": "booktrans sample", "producer": "booktrans", "creator": "booktrans",
                       "creationDate": "D:20260101000000Z", "modDate": "D:20260101000000Z"})
     data = doc.tobytes(garbage=3, deflate=True, no_new_id=True)
+    # self-check: every character of the source is on a page (nothing clipped or unencodable)
+    got = re.sub(r"\s+", "", "".join(page.get_text() for page in fitz.open(stream=data, filetype="pdf")))
+    want = re.sub(r"\s+", "", "".join(t + "".join(ps) for t, ps in chapters))
+    missing = [c for c, n in Counter(want).items() if got.count(c) < n]
+    if missing:
+        raise SystemExit(f"{dest.name}: characters lost in the PDF: {''.join(missing)!r}")
     dest.write_bytes(data)
 
 

@@ -92,3 +92,33 @@ def test_cli_ingest_prints_jsonl_and_exits_2_on_bad_input(root, tmp_path):
     assert res.returncode == 2
     assert res.stderr.strip().count("\n") == 0 and str(bad) in res.stderr and "binary" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def _source_paragraphs(root, book, lang):
+    import importlib.util
+
+    from booktrans.text import normalize
+
+    spec = importlib.util.spec_from_file_location("make_sample", root / "scripts" / "make_sample.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    chapters = mod.parse_source(root / "data" / "sample" / "source" / f"{book}.{lang}.md")
+    return [(title, [normalize(p, lang) for p in paras]) for title, paras in chapters]
+
+
+@pytest.mark.parametrize("book", ["prob-textbook", "lighthouse", "sky-blue", "night-train"])
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_format_gives_back_exactly_the_paragraphs_the_book_was_made_from(root, sample_paragraphs, book, lang):
+    """PDF (headers, page numbers, wrapped lines, page turns), EPUB and GBK/wrapped TXT all come out
+    as the author's paragraphs, in order, under the right chapter titles."""
+    source = _source_paragraphs(root, book, lang)
+    got = [p for p in sample_paragraphs[(book, lang)] if p["chapter"] > 0]
+    assert [p["text"] for p in got] == [p for _, paras in source for p in paras]
+    titles = {p["chapter"]: p["title"] for p in got}
+    assert [titles[c] for c in sorted(titles)] == [t for t, _ in source]
+
+
+def test_verse_keeps_one_line_per_paragraph(root, sample_paragraphs):
+    source = _source_paragraphs(root, "four-seasons", "zh")
+    got = [p["text"] for p in sample_paragraphs[("four-seasons", "zh")] if p["chapter"] > 0]
+    assert got == [line.strip() for _, paras in source[1:] for p in paras for line in p.split("\n")]

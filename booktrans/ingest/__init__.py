@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import IngestError
 from ..text import detect_lang, normalize
-from ..text.headings import parse_heading
+from ..text.headings import is_numbered_heading, parse_heading
 from .epub import read_epub
 from .model import Block, IngestResult, Paragraph, ReadResult
 from .pdf import read_pdf
@@ -29,8 +29,21 @@ def _reader_for(path: Path):
     return reader
 
 
+def _demote_list_items(blocks: list[Block]) -> None:
+    """Weak numbered headings ("3. Title", "3、标题") count only when they run 1, 2, 3, ... through the
+    book; otherwise they are numbered list items and become ordinary paragraphs."""
+    numbered = [b for b in blocks if b.heading and is_numbered_heading(b.text)]
+    if not numbered:
+        return
+    numbers = [parse_heading(b.text, "en")[0] for b in numbered]  # type: ignore[index]
+    if numbers != list(range(numbers[0], numbers[0] + len(numbers))) or numbers[0] > 1:
+        for b in numbered:
+            b.heading = False
+
+
 def structure(blocks: list[Block], lang: str, result: ReadResult) -> list[Paragraph]:
     """Assign chapter indices and titles; normalise text; drop empty paragraphs (counted)."""
+    _demote_list_items(blocks)
     paragraphs: list[Paragraph] = []
     chapter, title = 0, ""
     for block in blocks:

@@ -36,6 +36,7 @@ class ReadResult:
     chars_extracted: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # footnotes/endnotes, kept apart from the text
 
     def drop(self, reason: str, n: int = 1) -> None:
         self.dropped[reason] = self.dropped.get(reason, 0) + n
@@ -45,3 +46,4 @@ class ReadResult:
 class IngestResult:
     paragraphs: list[Paragraph]
     report: dict
+    notes: list[str] = field(default_factory=list)

@@ -1,118 +1,379 @@
-"""PDF books with pymupdf: text blocks in reading order, running headers, footers and page numbers
-removed by what repeats across pages, lines rejoined into paragraphs, pages without a text layer
-reported as needing OCR."""
+"""PDF books with pymupdf.
+
+Text comes from ``page.get_text("dict")``: blocks, lines and spans with their boxes and font sizes,
+put in reading order (top to bottom, then left to right). From the geometry:
+
+- running headers and footers are margin lines whose shape (digits masked) repeats on at least a
+  third of the pages, and page numbers are margin lines that are only a number — nothing is matched
+  against hard-coded strings;
+- contents pages are lines ending in a dotted leader and a page number (……12, ....... 12);
+- footnotes are small-print blocks at the bottom of a page that start with a note mark;
+- tables are blocks whose lines are mostly numbers;
+- lines are rejoined into paragraphs (Chinese without spaces, English de-hyphenated): a paragraph
+  ends at a blank line, a short line, or an indented next line, and continues across a page turn
+  when the last line ran to the margin without ending a sentence;
+- pages without a text layer but with images are reported as needing OCR, with their numbers.
+"""
 
 from __future__ import annotations
 
 import re
+import statistics
+import unicodedata
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import pymupdf as fitz
+import pymupdf
 
 from ..errors import IngestError
 from ..text.headings import parse_heading
 from .model import Block, ReadResult
 
 _PAGE_NUMBER = re.compile(r"^\s*(?:page\s*)?[-–—(\[]?\s*(?:\d{1,4}|[ivxlcdm]{1,7})\s*[-–—)\]]?\s*(?:/\s*\d+)?\s*$", re.I)
-_ZH_PAGE_NUMBER = re.compile(r"^\s*第?\s*\d{1,4}\s*页?\s*$")
-_SENT_END = "。！？.!?”」』\"'…:："
-_MARGIN = 0.1  # top and bottom share of the page where running headers and footers live
+_ZH_PAGE_NUMBER = re.compile(r"^\s*第?\s*[\d一二三四五六七八九十百]{1,6}\s*页\s*$|^\s*-\s*\d+\s*-\s*$")
+_LEADER = re.compile(r"(?:[.．。·•⋯…_\-]\s*){4,}\s*[\divxlcdmIVXLCDM]{1,5}\s*$")
+_NOTE_MARK = re.compile(r"^\s*(?:\[\d{1,3}\]|\d{1,3}[.)、]?\s|[①-⑳]|[*†‡§]|注[\d①-⑳：:]|\(\d{1,3}\))")
+_NUMERIC = re.compile(r"^[\s\d.,%()\-+−—–/:：%％年月日元万亿]*$")
+_SENT_END = "。！？.!?”」』\"'…:：;；"
+_MARGIN = 0.12           # top/bottom share of the page where running headers and footers live
+_NOTE_ZONE = 0.6         # footnotes start below this share of the page height
+_OCR_SHARE = 0.1         # more image-only pages than this share of the book: the book needs OCR
+
+
+@dataclass
+class _Line:
+    text: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    size: float
+    space_after: bool = False   # the source had a space after the line's last character
+    space_before: bool = False  # ... or before its first
+
+    @property
+    def raw(self) -> str:
+        return (" " if self.space_before else "") + self.text + (" " if self.space_after else "")
+
+
+@dataclass
+class _Blk:
+    page: int
+    lines: list[_Line | None]  # None = a blank line inside the block (a paragraph break)
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    height: float
+    kind: str = "body"         # body | heading
+    parts: list[list[_Line]] = field(default_factory=list)
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def _shape(text: str) -> str:
     """What a running header looks like with its page number masked."""
-    return re.sub(r"\d+", "#", re.sub(r"\s+", " ", text.strip().lower()))
+    return re.sub(r"\d+", "#", re.sub(r"\s+", "", text.strip().lower()))
 
 
-def _join_lines(lines: list[str], lang: str) -> str:
+def join_lines(lines: list[str], lang: str) -> str:
+    """Rejoin wrapped lines: Chinese without spaces (but for a space the line itself ended with
+    between two non-Chinese characters), English with spaces and de-hyphenated."""
     out = ""
-    for line in lines:
-        line = line.strip()
+    trailing = False
+    for raw in lines:
+        line = raw.strip()
         if not line:
             continue
         if not out:
             out = line
         elif lang == "zh":
-            out += line
-        elif out.endswith("-") and line[:1].islower():
+            latin = _width(out[-1]) == 1 and _width(line[0]) == 1
+            # between Latin characters: the space the line ended with, or a word break between letters
+            # (digits of one number are never split by a space)
+            spaced = trailing or raw[:1].isspace()
+            out += (" " if (latin or spaced) and (spaced or (out[-1].isalpha() and line[0].isalpha())) else "") + line
+        elif out.endswith("-") and line[:1].islower() and len(out) > 1 and out[-2].isalpha():
             out = out[:-1] + line
         else:
             out += " " + line
+        trailing = raw.endswith(" ")
     return out
 
 
-def read_pdf(path: str | Path, lang: str) -> ReadResult:
-    path = Path(path)
+def _open(path: Path) -> pymupdf.Document:
     if path.stat().st_size == 0:
         raise IngestError(path, "empty file", "zero bytes")
+    with open(path, "rb") as fh:
+        head = fh.read(1024)
+    if b"%PDF" not in head:
+        raise IngestError(path, "corrupted PDF", "no %PDF header: not a PDF file")
     try:
-        doc = fitz.open(path)
-    except Exception as exc:  # pymupdf raises its own FileDataError and RuntimeError subclasses
+        doc = pymupdf.open(path, filetype="pdf")
+    except Exception as exc:  # pymupdf raises FileDataError / RuntimeError subclasses
         raise IngestError(path, "corrupted PDF", str(exc).splitlines()[0][:200]) from None
-    if doc.needs_pass or doc.is_encrypted:
-        raise IngestError(path, "encrypted", "the PDF is password-protected; supply an unencrypted copy")
-    result = ReadResult(blocks=[], format="pdf")
-    pages: list[list[tuple[str, bool]]] = []  # per page: (text, in_margin)
-    no_text: list[int] = []
+    if doc.needs_pass:
+        raise IngestError(path, "encrypted", "the PDF needs a password; supply an unencrypted copy")
+    if doc.page_count == 0:
+        raise IngestError(path, "corrupted PDF", "no pages could be read")
+    return doc
+
+
+def _read_pages(doc: pymupdf.Document, result: ReadResult) -> tuple[list[list[_Blk]], list[int]]:
+    pages: list[list[_Blk]] = []
+    image_only: list[int] = []
     for pno in range(doc.page_count):
         try:
             page = doc.load_page(pno)
             height = page.rect.height or 1.0
-            raw = page.get_text("blocks", sort=True)
+            data = page.get_text("dict", flags=pymupdf.TEXTFLAGS_TEXT)
         except Exception as exc:
             result.warnings.append(f"page {pno + 1}: unreadable ({str(exc).splitlines()[0][:120]})")
             result.drop("unreadable_pages")
             pages.append([])
             continue
-        blocks = []
-        for x0, y0, x1, y1, text, _bno, btype in raw:
-            if btype != 0 or not text.strip():
+        blocks: list[_Blk] = []
+        for b in data["blocks"]:
+            lines: list[_Line | None] = []
+            for l in b.get("lines", []):
+                spans = [s for s in l["spans"] if s["text"]]
+                text = "".join(s["text"] for s in spans)
+                if not text.strip():
+                    lines.append(None)
+                    continue
+                result.chars_extracted += len(text.strip())
+                size = max(s["size"] for s in spans if s["text"].strip())
+                x0, y0, x1, y1 = l["bbox"]
+                # a line that ends in a space was followed by one in the source: keep it for joining
+                lines.append(_Line(text.strip(), x0, y0, x1, y1, size, space_after=text.endswith(" "),
+                                   space_before=text.startswith(" ")))
+            real = [l for l in lines if l is not None]
+            if not real:
                 continue
-            result.chars_extracted += len(text)
-            in_margin = y1 <= height * _MARGIN or y0 >= height * (1 - _MARGIN)
-            blocks.append((text, in_margin))
-        if not blocks and (page.get_images() or page.get_drawings()):
-            no_text.append(pno + 1)
-        elif not blocks:
-            no_text.append(pno + 1)
+            blocks.append(_Blk(pno + 1, lines, min(l.x0 for l in real), min(l.y0 for l in real),
+                               max(l.x1 for l in real), max(l.y1 for l in real), height))
+        if not blocks:
+            try:
+                if page.get_images(full=False):
+                    image_only.append(pno + 1)
+                else:
+                    result.drop("blank_pages")
+            except Exception:
+                result.drop("blank_pages")
+        blocks.sort(key=lambda b: (round(b.y0), b.x0))
         pages.append(blocks)
-    if doc.page_count and len(no_text) == doc.page_count:
-        raise IngestError(path, "needs OCR", f"no text layer on pages {_ranges(no_text)}")
-    if no_text:
-        result.warnings.append(f"needs OCR: no text layer on pages {_ranges(no_text)}")
+    return pages, image_only
 
-    # Running headers/footers: margin blocks whose shape repeats on at least half of the pages (min 2).
-    shapes = Counter(_shape(t) for blocks in pages for t, m in blocks if m)
-    threshold = max(2, len(pages) // 2)
-    repeated = {s for s, c in shapes.items() if c >= threshold}
 
-    for pno, blocks in enumerate(pages, start=1):
-        for text, in_margin in blocks:
-            flat = " ".join(text.split())
-            if in_margin and (_PAGE_NUMBER.match(flat) or _ZH_PAGE_NUMBER.match(flat)):
-                result.drop("page_numbers")
-                continue
-            if in_margin and _shape(text) in repeated:
-                result.drop("headers")
-                continue
-            lines = [l for l in text.split("\n") if l.strip()]
-            para = _join_lines(lines, lang)
-            if len(lines) == 1 and parse_heading(para, lang):
-                result.blocks.append(Block(text=para, loc=f"p{pno}", heading=True))
-                continue
-            prev = result.blocks[-1] if result.blocks else None
-            # A paragraph broken by a page turn: the previous block did not end a sentence.
-            if prev and not prev.heading and prev.loc != f"p{pno}" and prev.text[-1:] not in _SENT_END:
-                prev.text = _join_lines([prev.text, para], lang)
-                continue
-            result.blocks.append(Block(text=para, loc=f"p{pno}"))
+def read_pdf(path: str | Path, lang: str) -> ReadResult:
+    path = Path(path)
+    pymupdf.TOOLS.mupdf_warnings()  # clear what earlier files left
+    doc = _open(path)
+    result = ReadResult(blocks=[], format="pdf")
+    if doc.is_encrypted:
+        result.warnings.append("encrypted with an owner password only; text extracted")
+    pages, image_only = _read_pages(doc, result)
+    if image_only and (len(image_only) == doc.page_count or len(image_only) > _OCR_SHARE * doc.page_count):
+        raise IngestError(path, "needs OCR", f"no text layer on pages {_ranges(image_only)}")
+    if image_only:
+        result.warnings.append(f"pages with images and no text (figures or scans): {_ranges(image_only)}")
+    mu = pymupdf.TOOLS.mupdf_warnings()
+    if mu:
+        result.warnings.append("pymupdf repaired the file: " + " / ".join(mu.splitlines()[:3])[:300])
+
+    all_lines = [l for blocks in pages for b in blocks for l in b.lines if l is not None]
+    if not all_lines:
+        raise IngestError(path, "no text", "no page has a text layer")
+    body_size = Counter(round(l.size * 2) / 2 for l in all_lines for _ in range(max(1, len(l.text)))).most_common(1)[0][0]
+
+    _drop_margins(pages, result)
+    _drop_contents(pages, result)
+
+    for blocks in pages:
+        for b in blocks:
+            _classify(b, body_size, lang, result)
+    _assemble(pages, lang, result)
     return result
 
 
+def _in_margin(line: _Line, height: float) -> bool:
+    return line.y1 <= height * _MARGIN or line.y0 >= height * (1 - _MARGIN)
+
+
+def _drop_margins(pages: list[list[_Blk]], result: ReadResult) -> None:
+    """Remove page numbers and running headers/footers: margin lines that repeat across pages."""
+    shapes: Counter[str] = Counter()
+    for blocks in pages:
+        seen = set()
+        for b in blocks:
+            for l in b.lines:
+                if l is not None and _in_margin(l, b.height):
+                    seen.add(_shape(l.text))
+        shapes.update(seen)
+    threshold = max(2, len(pages) // 3)
+    repeated = {s for s, c in shapes.items() if c >= threshold and s}
+    for blocks in pages:
+        for b in blocks:
+            kept: list[_Line | None] = []
+            for l in b.lines:
+                if l is not None and _in_margin(l, b.height):
+                    flat = " ".join(l.text.split())
+                    if _PAGE_NUMBER.match(flat) or _ZH_PAGE_NUMBER.match(flat):
+                        result.drop("page_numbers")
+                        continue
+                    if _shape(l.text) in repeated:
+                        result.drop("headers")
+                        continue
+                kept.append(l)
+            b.lines = kept
+        blocks[:] = [b for b in blocks if any(l is not None for l in b.lines)]
+
+
+def _drop_contents(pages: list[list[_Blk]], result: ReadResult) -> None:
+    """Dotted-leader contents lines go; a page made mostly of them goes whole (its title included)."""
+    for blocks in pages:
+        lines = [l for b in blocks for l in b.lines if l is not None]
+        leaders = sum(1 for l in lines if _LEADER.search(l.text))
+        if lines and leaders >= 3 and leaders >= 0.4 * len(lines):
+            result.drop("contents", len(lines))
+            blocks.clear()
+            continue
+        for b in blocks:
+            n = sum(1 for l in b.lines if l is not None and _LEADER.search(l.text))
+            if n:
+                result.drop("contents", n)
+                b.lines = [l for l in b.lines if l is None or not _LEADER.search(l.text)]
+        blocks[:] = [b for b in blocks if any(l is not None for l in b.lines)]
+
+
+def _classify(b: _Blk, body_size: float, lang: str, result: ReadResult) -> None:
+    lines = [l for l in b.lines if l is not None]
+    text = join_lines([l.raw for l in lines], lang)
+    size = max(l.size for l in lines)
+    if len(lines) <= 2 and parse_heading(text, lang):
+        b.kind = "heading"
+        return
+    if (b.y0 >= b.height * _NOTE_ZONE and size <= body_size * 0.9 and _NOTE_MARK.match(lines[0].text)):
+        b.kind = "note"
+        return
+    numeric = sum(1 for l in lines if _NUMERIC.match(l.text))
+    if numeric >= 2 and numeric >= 0.5 * len(lines):
+        b.kind = "table"
+        return
+    if len(lines) == 1 and size >= body_size * 1.3 and len(text) <= 40 and text[-1:] not in _SENT_END:
+        b.kind = "title"  # a display line (book or section title) that is not a chapter heading
+
+
+def _ended_short(prev: _Line, nxt: _Line, left: float, right: float) -> bool:
+    """True when the break after ``prev`` was deliberate: the next line's first word would have
+    fitted on it (with room to spare for proportional fonts), and either ``prev`` ends a sentence or
+    it stops far short of the margin (a title, a list item)."""
+    unit = (prev.x1 - prev.x0) / max(1, _width(prev.text))  # width of one narrow character
+    first = nxt.text.split()[0] if nxt.text.split() else nxt.text
+    if _width(first[:1]) == 2:
+        first = first[:1]  # Chinese breaks anywhere: one character is enough
+    fits = prev.x1 + (_width(first) + 1) * unit * 1.3 < right
+    far = prev.x1 < right - 0.25 * (right - left)
+    return fits and (prev.text[-1:] in _SENT_END or far)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, max(0, int(q * (len(values) - 1))))]
+
+
+def _line_spacing(pages: list[list[_Blk]]) -> float:
+    """The usual distance between the tops of consecutive lines of running text."""
+    gaps = []
+    for blocks in pages:
+        lines = [l for b in blocks if b.kind == "body" for l in b.lines if l is not None]
+        for a, b in zip(lines, lines[1:]):
+            d = b.y0 - a.y0
+            if 0 < d < 4 * (a.y1 - a.y0 + 1):
+                gaps.append(d)
+    return statistics.median(gaps) if gaps else 0.0
+
+
+def _assemble(pages: list[list[_Blk]], lang: str, result: ReadResult) -> None:
+    """Rebuild paragraphs from the stream of body lines, page by page and across page turns.
+
+    Between two consecutive lines a paragraph ends at a blank line, after a line that stops short of
+    the right edge of the text column, at a vertical gap wider than the usual line spacing, or
+    before a line indented from the column's left edge (a first-line indent).
+    """
+    spacing = _line_spacing(pages)
+    # the last paragraph of the previous page while it may continue on this one:
+    # (paragraph, its last line, that page's left and right text edges)
+    carry: tuple[Block, _Line, float, float] | None = None
+    for blocks in pages:
+        body = [l for b in blocks if b.kind == "body" for l in b.lines if l is not None]
+        if body:
+            left = _percentile([l.x0 for l in body], 0.1)
+            right = _percentile([l.x1 for l in body], 0.95)
+        else:
+            left = right = 0.0
+        char = statistics.median([l.size for l in body]) * (1.0 if lang == "zh" else 0.5) if body else 1.0
+        prev: _Line | None = None
+        para: list[_Line] = []
+        first_on_page = True
+
+        def flush(end_of_page: bool) -> None:
+            nonlocal para, carry, first_on_page
+            if not para:
+                return
+            text = join_lines([l.raw for l in para], lang)
+            if first_on_page and carry is not None and para[0].x0 <= left + 1.5 * char \
+                    and not _ended_short(carry[1], para[0], carry[2], carry[3]):
+                carry[0].text = join_lines([carry[0].text, text], lang)
+                block = carry[0]
+            else:
+                result.blocks.append(Block(text=text, loc=f"p{blocks[0].page}"))
+                block = result.blocks[-1]
+            first_on_page = False
+            last = para[-1]
+            carry = (block, last, left, right) if end_of_page and last.text[-1:] not in _SENT_END else None
+            para = []
+
+        for b in blocks:
+            lines = [l for l in b.lines if l is not None]
+            if b.kind != "body":
+                flush(False)
+                first_on_page = False
+                carry = None
+                prev = None
+                text = join_lines([l.raw for l in lines], lang)
+                if b.kind == "note":
+                    result.notes.append(text)
+                    result.drop("notes")
+                elif b.kind == "table":
+                    result.drop("tables")
+                else:
+                    result.blocks.append(Block(text=text, loc=f"p{b.page}", heading=b.kind == "heading"))
+                continue
+            for l in b.lines:
+                if l is None:
+                    flush(False)
+                    prev = None
+                    continue
+                if prev is not None:
+                    short = _ended_short(prev, l, left, right)
+                    gap = spacing > 0 and (l.y0 - prev.y0) > 1.45 * spacing
+                    indented = l.x0 > left + 1.5 * char and l.x0 > prev.x0 + char
+                    new_column = l.y0 < prev.y0 - spacing  # moved up: the next column
+                    if short or gap or indented or new_column:
+                        flush(False)
+                para.append(l)
+                prev = l
+        flush(True)
+
+
 def _ranges(nums: list[int]) -> str:
-    out, start, prev = [], None, None
-    for n in nums + [None]:
+    out: list[str] = []
+    start = prev = None
+    for n in nums + [None]:  # type: ignore[list-item]
         if start is None:
             start = prev = n
         elif n is not None and n == prev + 1:

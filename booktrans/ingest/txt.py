@@ -112,7 +112,7 @@ def read_txt(path: str | Path, lang: str) -> ReadResult:
     wrapped = False
     full = 0
     if widths:
-        full = widths[int(0.9 * (len(widths) - 1))]
+        full = widths[int(0.98 * (len(widths) - 1))]
         near_full = sum(1 for w in widths if w >= 0.85 * full)
         wrapped = full >= 40 and near_full >= 0.4 * len(widths)
 
@@ -127,6 +127,14 @@ def read_txt(path: str | Path, lang: str) -> ReadResult:
                 joined = _join(joined, nxt, lang)
             result.blocks.append(Block(text=joined, loc=f"l{buf_start + 1}"))
         buf = []
+
+    def deliberate_break(line: str, nxt: str) -> bool:
+        """The wrap width would have held the next line's first word: the line ended a paragraph."""
+        nxt = nxt.strip()
+        if not nxt:
+            return True
+        first = nxt[:1] if _width(nxt[:1]) == 2 else nxt.split()[0]
+        return _width(line) + (0 if _width(first[:1]) == 2 else 1) + _width(first) <= full
 
     for i, raw in enumerate(lines):
         line = raw.rstrip()
@@ -149,8 +157,8 @@ def read_txt(path: str | Path, lang: str) -> ReadResult:
         if not buf:
             buf_start = i
         buf.append(stripped)
-        # A line clearly shorter than the wrap width ends its paragraph.
-        if _width(line) < 0.85 * full or stripped[-1:] in _SENT_END and _width(line) < 0.95 * full:
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        if deliberate_break(line, nxt) or nxt[:1] in (" ", "\t", "\u3000"):
             flush()
     flush()
     return result

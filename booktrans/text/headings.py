@@ -43,6 +43,14 @@ def roman_number(s: str) -> int | None:
     return total
 
 
+def is_numbered_heading(line: str) -> bool:
+    """True when ``line`` is a heading only by the weak "12. Title" / "12、标题" pattern, which list
+    items share; callers accept such headings only when their numbers run 1, 2, 3, ... in a book."""
+    line = line.strip()
+    return bool(_NUMBERED_HEADING.match(line)) and not _ZH_HEADING.match(line) and not _EN_HEADING.match(line) \
+        and not _ROMAN_HEADING.match(line)
+
+
 def parse_heading(line: str, lang: str) -> tuple[int | None, str] | None:
     """Return (chapter number or None, full heading text) when ``line`` is a chapter heading."""
     line = line.strip()

@@ -2,10 +2,12 @@
 
     python stages/ingest.py --params params.yaml --out data/text --report reports/ingest.json
 
-Writes data/text/<book>.<lang>.jsonl (one paragraph per line: chapter, title, para, text, loc) and
-reports/ingest.json (per book and edition: status, format, encoding, chapters, paragraphs, characters
-extracted and kept, dropped by reason, warnings). A bad book is one line on stderr; the stage exits 2
-listing the failures unless ingest.on_error is `skip`.
+Writes data/text/<book>.<lang>.jsonl (one paragraph per line: chapter, title, para, text, loc),
+data/text/<book>.<lang>.notes.jsonl when the edition has footnotes or endnotes, and
+reports/ingest.json (per book and edition: status, format, encoding, chapters, paragraphs,
+characters extracted and kept, dropped by reason, warnings). A bad book is one line on stderr; the
+stage exits 2 listing the failures unless ingest.on_error is `skip`. Editions whose bytes, options
+and ingest code are unchanged come from the cache in ingest.cache_dir instead of being parsed again.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from booktrans.errors import IngestError
+from booktrans.errors import ConfigError, IngestError
 from booktrans.ingest import ingest_file
+from booktrans.ingest.cache import IngestCache
 from booktrans.io import atomic_dir, write_json, write_jsonl
 from booktrans.manifest import load_manifest
-from booktrans.stageutil import get, load_params, run_main, setup_logging
+from booktrans.stageutil import EXIT_BAD_INPUT, get, load_params, run_main, setup_logging
 
 log = logging.getLogger("ingest")
 
@@ -36,31 +39,49 @@ def run(params_path: Path, out: Path, report_path: Path) -> int:
     manifest = Path(get(params, "ingest.manifest"))
     roots = [Path(r) for r in get(params, "ingest.roots")]
     on_error = get(params, "ingest.on_error", "fail")
+    if on_error not in ("fail", "skip"):
+        raise ConfigError(f"ingest.on_error: {on_error!r} is not fail or skip")
+    simplify = bool(get(params, "ingest.simplify", False))
+    cache = IngestCache(get(params, "ingest.cache_dir", "build/cache/ingest"), {"simplify": simplify})
     books = load_manifest(manifest)
     report: dict = {}
     failures: list[str] = []
+    counts = {"read": 0, "cached": 0}
     with atomic_dir(out) as tmp:
         for book in tqdm(books, desc="ingest", unit="book"):
-            entry: dict = {"split": book.split, "genre": book.genre, "editions": {}}
+            entry: dict = {"split": book.split, "genre": book.genre, "source": book.source, "license": book.license,
+                           "editions": {}}
+            results = {}
             for lang in ("zh", "en"):
                 path = Path(book.file(lang))
                 try:
                     if not _inside(path, roots):
                         raise IngestError(path, "outside the data folders", f"manifest paths must lie under {', '.join(map(str, roots))}")
-                    result = ingest_file(path, lang)
+                    if not path.is_file():
+                        raise IngestError(path, "missing file", "the manifest names a file that does not exist")
+                    key = cache.key(path, lang)
+                    result = cache.get(key)
+                    if result is None:
+                        result = ingest_file(path, lang, simplify=simplify)
+                        cache.put(key, result)
+                        counts["read"] += 1
+                    else:
+                        counts["cached"] += 1
                 except IngestError as exc:
-                    failures.append(str(exc))
-                    print(f"error: {book.id}: {exc}", file=sys.stderr)
+                    failures.append(f"{book.id}: {exc}")
+                    tqdm.write(f"error: {book.id}: {exc}", file=sys.stderr)
                     entry["editions"][lang] = {"status": exc.reason, "file": str(path), "error": str(exc)}
                     continue
-                write_jsonl(tmp / f"{book.id}.{lang}.jsonl", (p.to_json() for p in result.paragraphs))
+                results[lang] = result
                 entry["editions"][lang] = {"file": str(path), **result.report}
-            ok = all(e.get("status") == "ok" for e in entry["editions"].values())
+            ok = len(results) == 2
             entry["status"] = "ok" if ok else "failed"
             report[book.id] = entry
-            if not ok:
-                for lang in ("zh", "en"):
-                    (tmp / f"{book.id}.{lang}.jsonl").unlink(missing_ok=True)
+            if ok:  # a book counts only with both editions
+                for lang, result in results.items():
+                    write_jsonl(tmp / f"{book.id}.{lang}.jsonl", (p.to_json() for p in result.paragraphs))
+                    if result.notes:
+                        write_jsonl(tmp / f"{book.id}.{lang}.notes.jsonl", ({"note": n} for n in result.notes))
         summary = {
             "books": len(books),
             "ok": sum(1 for e in report.values() if e["status"] == "ok"),
@@ -68,12 +89,13 @@ def run(params_path: Path, out: Path, report_path: Path) -> int:
         }
         write_json(report_path, {"summary": summary, "books": report})
         if failures and on_error != "skip":
-            print(f"ingest: {len(failures)} edition(s) failed (set ingest.on_error: skip to continue without them):",
-                  file=sys.stderr)
+            print(f"ingest: {len(failures)} edition(s) failed; see {report_path} "
+                  f"(set ingest.on_error: skip to go on without them):", file=sys.stderr)
             for f in failures:
                 print(f"  {f}", file=sys.stderr)
-            raise SystemExit(2)
-    log.info("ingested %d/%d books into %s", summary["ok"], summary["books"], out)
+            raise SystemExit(EXIT_BAD_INPUT)
+    log.info("ingested %d/%d books into %s (%d editions read, %d unchanged from cache)",
+             summary["ok"], summary["books"], out, counts["read"], counts["cached"])
     return 0
 
 

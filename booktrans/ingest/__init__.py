@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..errors import IngestError
 from ..text import detect_lang, normalize
+from ..text.normalize import to_simplified
 from ..text.headings import is_numbered_heading, parse_heading
 from .epub import read_epub
 from .model import Block, IngestResult, Paragraph, ReadResult
@@ -41,9 +42,13 @@ def _demote_list_items(blocks: list[Block]) -> None:
             b.heading = False
 
 
-def structure(blocks: list[Block], lang: str, result: ReadResult) -> list[Paragraph]:
-    """Assign chapter indices and titles; normalise text; drop empty paragraphs (counted)."""
+def structure(blocks: list[Block], lang: str, result: ReadResult, simplify: bool = False) -> list[Paragraph]:
+    """Assign chapter indices and titles; normalise text (optionally Traditional -> Simplified);
+    drop empty paragraphs (counted)."""
     _demote_list_items(blocks)
+    if simplify and lang == "zh":
+        for b in blocks:
+            b.text = to_simplified(b.text)
     paragraphs: list[Paragraph] = []
     chapter, title = 0, ""
     for block in blocks:
@@ -66,8 +71,10 @@ def structure(blocks: list[Block], lang: str, result: ReadResult) -> list[Paragr
     return paragraphs
 
 
-def ingest_file(path: str | Path, lang: str, check_language: bool = True) -> IngestResult:
-    """Read one edition of a book. Raises IngestError with the file and the reason on bad input."""
+def ingest_file(path: str | Path, lang: str, check_language: bool = True, simplify: bool = False) -> IngestResult:
+    """Read one edition of a book. Raises IngestError with the file and the reason on bad input.
+
+    ``simplify`` converts Traditional Chinese to Simplified (Chinese editions only)."""
     path = Path(path)
     if not path.exists():
         raise IngestError(path, "missing file", "the manifest names a file that does not exist")
@@ -75,7 +82,7 @@ def ingest_file(path: str | Path, lang: str, check_language: bool = True) -> Ing
         raise IngestError(path, "not a file")
     reader = _reader_for(path)
     result = reader(path, lang)
-    paragraphs = structure(result.blocks, lang, result)
+    paragraphs = structure(result.blocks, lang, result, simplify=simplify)
     if not paragraphs:
         raise IngestError(path, "no text", "nothing readable was extracted")
     sample = "".join(p.text for p in paragraphs[:200])
@@ -93,9 +100,10 @@ def ingest_file(path: str | Path, lang: str, check_language: bool = True) -> Ing
         "chars_extracted": result.chars_extracted,
         "chars_kept": sum(len(p.text) for p in paragraphs),
         "dropped": dict(sorted(result.dropped.items())),
+        "notes": len(result.notes),
         "warnings": list(result.warnings),
     }
-    return IngestResult(paragraphs=paragraphs, report=report)
+    return IngestResult(paragraphs=paragraphs, report=report, notes=list(result.notes))
 
 
 def _titles(paragraphs: list[Paragraph]) -> list[str]:

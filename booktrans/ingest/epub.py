@@ -21,6 +21,10 @@ _SKIP_NAMES = re.compile(r"(cover|copyright|colophon|titlepage|title-page|toc|na
 _BLOCKS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "dt", "dd", "figcaption"}
 _HEADINGS = {"h1", "h2", "h3"}
 _NOTE = re.compile(r"(footnote|endnote|rearnote|note)", re.I)
+_SKIP_TYPES = re.compile(r"\b(cover|toc|landmarks|copyright-page|titlepage|frontispiece|imprint|colophon)\b")
+# what notice, licence and copyright pages say; a short spine item full of it is not the book's text
+_NOTICE_WORDS = re.compile(r"(版权|版權|许可|許可|公版|授权|授權|免责|ISBN|copyright|all rights reserved|licen[cs]e|"
+                           r"public domain|project gutenberg|distributed|permission)", re.I)
 
 
 def check_archive(path: Path) -> None:
@@ -72,6 +76,7 @@ def read_epub(path: str | Path, lang: str) -> ReadResult:
         raise IngestError(path, "corrupted EPUB", str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__) from None
     result = ReadResult(blocks=[], format="epub", encoding="utf-8")
     toc_titles = _toc_titles(book)
+    guide_skip = {g.get("href", "").split("#")[0] for g in (book.guide or []) if _SKIP_TYPES.search(g.get("type", ""))}
     for idref, _linear in book.spine:
         item = book.get_item_with_id(idref)
         if item is None or item.get_type() != ebooklib.ITEM_DOCUMENT:
@@ -91,6 +96,9 @@ def read_epub(path: str | Path, lang: str) -> ReadResult:
             continue
         body = tree.find(".//body")
         root = body if body is not None else tree
+        if _is_front_matter(root, name in guide_skip):
+            result.drop("front_matter")
+            continue
         saw_heading = False
         for el in root.iter():
             tag = el.tag.split("}")[-1] if isinstance(el.tag, str) else ""
@@ -110,6 +118,9 @@ def read_epub(path: str | Path, lang: str) -> ReadResult:
                 saw_heading = True
                 result.blocks.append(Block(text=text, loc=f"item:{name}", heading=True))
                 continue
+            if saw_heading and text == result.blocks[-1].text and result.blocks[-1].heading:
+                result.drop("repeated_titles")  # <p><strong>Title</strong></p> right under <h1>Title</h1>
+                continue
             result.blocks.append(Block(text=text, loc=f"item:{name}"))
         if not saw_heading and name in toc_titles:
             # a spine item without a heading still starts a chapter when the TOC names it
@@ -117,6 +128,20 @@ def read_epub(path: str | Path, lang: str) -> ReadResult:
             if first is not None:
                 result.blocks.insert(first, Block(text=toc_titles[name], loc=f"item:{name}", heading=True))
     return result
+
+
+def _is_front_matter(root, in_guide: bool) -> bool:
+    """Cover, contents, copyright and notice pages: by the guide, by epub:type, or by what they say."""
+    if in_guide:
+        return True
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        t = el.get("{http://www.idpf.org/2007/ops}type") or el.get("epub:type") or ""
+        if _SKIP_TYPES.search(t):
+            return True
+    text = " ".join("".join(root.itertext()).split())
+    return len(text) < 3000 and len(_NOTICE_WORDS.findall(text)) >= 2
 
 
 def _toc_titles(book) -> dict[str, str]:

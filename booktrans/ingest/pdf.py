@@ -128,7 +128,8 @@ def _read_pages(doc: pymupdf.Document, result: ReadResult) -> tuple[list[list[_B
     for pno in range(doc.page_count):
         try:
             page = doc.load_page(pno)
-            height = page.rect.height or 1.0
+            height = page.rect.height or 1.0  # of the page as displayed (rotation applied)
+            rot = page.rotation_matrix if page.rotation else None
             data = page.get_text("dict", flags=pymupdf.TEXTFLAGS_TEXT)
         except Exception as exc:
             result.warnings.append(f"page {pno + 1}: unreadable ({str(exc).splitlines()[0][:120]})")
@@ -146,7 +147,7 @@ def _read_pages(doc: pymupdf.Document, result: ReadResult) -> tuple[list[list[_B
                     continue
                 result.chars_extracted += len(text.strip())
                 size = max(s["size"] for s in spans if s["text"].strip())
-                x0, y0, x1, y1 = l["bbox"]
+                x0, y0, x1, y1 = (pymupdf.Rect(l["bbox"]) * rot) if rot is not None else l["bbox"]
                 # a line that ends in a space was followed by one in the source: keep it for joining
                 lines.append(_Line(text.strip(), x0, y0, x1, y1, size, space_after=text.endswith(" "),
                                    space_before=text.startswith(" ")))
@@ -260,7 +261,8 @@ def _classify(b: _Blk, body_size: float, lang: str, result: ReadResult) -> None:
         b.kind = "note"
         return
     numeric = sum(1 for l in lines if _NUMERIC.match(l.text))
-    if numeric >= 2 and numeric >= 0.5 * len(lines):
+    if (numeric >= 2 and numeric >= 0.5 * len(lines)) or numeric == len(lines):
+        # table rows, or cells of a table laid out as loose numbers: nothing here to translate
         b.kind = "table"
         return
     if len(lines) == 1 and size >= body_size * 1.3 and len(text) <= 40 and text[-1:] not in _SENT_END:
@@ -325,6 +327,10 @@ def _assemble(pages: list[list[_Blk]], lang: str, result: ReadResult) -> None:
             if not para:
                 return
             text = join_lines([l.raw for l in para], lang)
+            if _NUMERIC.match(text) and any(c.isdigit() for c in text):
+                result.drop("tables")  # a loose table cell: only numbers, nothing to translate
+                para = []
+                return
             if first_on_page and carry is not None and para[0].x0 <= left + 1.5 * char \
                     and not _ended_short(carry[1], para[0], carry[2], carry[3]):
                 carry[0].text = join_lines([carry[0].text, text], lang)

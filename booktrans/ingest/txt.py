@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from pathlib import Path
 
 import chardet
@@ -22,22 +23,46 @@ _BIG5_FAMILY = {"big5", "big5hkscs", "cp950"}
 _SENT_END = "。！？.!?”」』\"'…:："
 
 
-def _plausibility(text: str) -> float:
-    """Share of characters that are ordinary: CJK unified ideographs, CJK punctuation, ASCII, Latin.
+@lru_cache(maxsize=65536)
+def _common_han(ch: str) -> bool:
+    """A frequent Chinese character: GB2312 level 1 (3,755 common simplified characters) or Big5
+    level 1 (5,401 common traditional characters). Both sets come from the codecs themselves."""
+    try:
+        b = ch.encode("gb2312")
+        if 0xB0 <= b[0] <= 0xD7:
+            return True
+    except UnicodeEncodeError:
+        pass
+    try:
+        b = ch.encode("big5")
+        return 0xA440 <= int.from_bytes(b, "big") <= 0xC67E
+    except UnicodeEncodeError:
+        return False
 
-    A wrong legacy codec still decodes, but into rare ideographs, private-use code points and
-    replacement characters; those count against it.
+
+def _plausibility(text: str) -> float:
+    """How much ``text`` looks like real writing, 0..1.
+
+    A wrong legacy codec still decodes, but into rare ideographs, kana, private-use code points and
+    replacement characters. Real Chinese text is made almost entirely of frequent characters.
     """
     if not text:
         return 0.0
-    good = 0
+    good = total = 0
     for ch in text:
         o = ord(ch)
-        if o < 0x80 or 0x4E00 <= o <= 0x9FFF or 0x3000 <= o <= 0x303F or 0xFF00 <= o <= 0xFFEF or 0x2000 <= o <= 0x206F:
+        if ch.isspace():
+            continue
+        total += 1
+        if o < 0x80 or 0x3000 <= o <= 0x303F or 0xFF00 <= o <= 0xFFEF or 0x2000 <= o <= 0x206F:
             good += 1
+        elif 0x4E00 <= o <= 0x9FFF:
+            good += 1 if _common_han(ch) else 0
         elif unicodedata.category(ch) in ("Co", "Cn", "Cs") or ch == "\ufffd":
             good -= 1
-    return good / len(text)
+        elif unicodedata.category(ch).startswith("L") and o < 0x3000:
+            good += 1  # accented Latin, Greek, Cyrillic
+    return good / total if total else 0.0
 
 
 def decode_bytes(data: bytes, path: str | Path) -> tuple[str, str]:
@@ -46,18 +71,24 @@ def decode_bytes(data: bytes, path: str | Path) -> tuple[str, str]:
         raise IngestError(path, "empty file", "zero bytes")
     for bom, enc in _BOMS:
         if data.startswith(bom):
-            return data.decode(enc), enc.replace("-sig", "")
+            try:
+                return data[len(bom):].decode(enc.replace("-sig", "")), enc.replace("-sig", "")
+            except UnicodeDecodeError as exc:
+                raise IngestError(path, "undecodable", f"starts with a {enc} byte-order mark but is not {enc} ({exc.reason})") from None
     # UTF-16 without a BOM shows up as many NUL bytes; any other text has (almost) no control bytes.
     sample = data[:65536]
     controls = sum(1 for b in sample if b < 0x20 and b not in (0x09, 0x0A, 0x0C, 0x0D, 0x1B))
     if controls > max(2, len(sample) // 100):
-        if sample.count(b"\x00") > len(sample) // 8:
+        if len(data) % 2 == 0:  # UTF-16 without a byte-order mark
             for enc in ("utf-16-le", "utf-16-be"):
                 try:
                     text = data.decode(enc)
                 except UnicodeDecodeError:
                     continue
-                if _plausibility(text[:2000]) > 0.9:
+                head = text[:4000]
+                controls = sum(1 for c in head if ord(c) < 0x20 and c not in "\t\n\r\x0c")
+                breaks = sum(1 for c in head if c in " \n\u3000")
+                if controls == 0 and breaks * 200 >= len(head) and _plausibility(head) > 0.9:
                     return text, enc
         raise IngestError(path, "binary file", "holds control bytes that no text encoding produces")
     try:
@@ -83,7 +114,7 @@ def decode_bytes(data: bytes, path: str | Path) -> tuple[str, str]:
         score = _plausibility(text[:20000])
         if best is None or score > best[0]:
             best = (score, enc, text)
-    if best is None or best[0] < 0.8:
+    if best is None or best[0] < 0.75:
         raise IngestError(path, "undecodable", f"no encoding gives plausible text (chardet guessed {guess or 'nothing'})")
     return best[2], best[1]
 

@@ -51,3 +51,17 @@ def normalize(text: str, lang: str, join_cjk_spaces: bool = True) -> str:
     if lang == "zh" and join_cjk_spaces:
         text = _ZH_SPACE_BETWEEN_CJK.sub("", text)
     return text
+
+
+_CONVERTERS: dict[str, object] = {}
+
+
+def to_simplified(text: str) -> str:
+    """Traditional -> Simplified Chinese with OpenCC's t2s phrase tables (handles one-to-many
+    characters by context: 乾隆 stays, 乾燥 becomes 干燥)."""
+    conv = _CONVERTERS.get("t2s")
+    if conv is None:
+        import opencc
+
+        conv = _CONVERTERS["t2s"] = opencc.OpenCC("t2s")
+    return conv.convert(text)  # type: ignore[attr-defined]

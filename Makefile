@@ -13,7 +13,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 PROFILE ?= configs/cluster-24xh100.yaml
 
-.PHONY: help setup demo test repro sample cluster preflight lock clean
+.PHONY: help setup demo test repro sample cluster preflight lock clean bench-ingest
 
 help:
 	@echo "make demo    - create .venv if missing, run the whole pipeline on the embedded sample"
@@ -23,6 +23,7 @@ help:
 	@echo "make cluster - apply $(PROFILE) to params.yaml, check it, run every round"
 	@echo "make sample  - rebuild data/sample/ from its sources"
 	@echo "make lock    - refresh requirements.lock from pyproject.toml"
+	@echo "make bench-ingest - pages/s of the full PDF path against plain page.get_text()"
 
 setup: $(STAMP)
 
@@ -54,6 +55,9 @@ cluster: $(STAMP)
 	$(BIN)/booktrans profile apply $(PROFILE) --params params.yaml
 	$(BIN)/booktrans preflight --params params.yaml
 	$(BIN)/dvc repro
+
+bench-ingest: $(STAMP)
+	$(BIN)/python bench/ingest_pdf.py
 
 preflight: $(STAMP)
 	$(BIN)/booktrans preflight --params params.yaml

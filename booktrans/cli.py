@@ -23,6 +23,59 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_lines(path: str) -> list[str]:
+    from .errors import BooktransError
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return [line.rstrip("\n").rstrip("\r") for line in fh]
+    except FileNotFoundError:
+        raise BooktransError(f"{path}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise BooktransError(f"{path}: not UTF-8 text ({exc.reason})") from None
+
+
+def _cmd_align(args: argparse.Namespace) -> int:
+    from .align.evaluate import format_bead
+    from .align.sentalign import align_sentences
+    from .errors import BooktransError
+
+    langs = {args.src_lang, args.tgt_lang}
+    if langs != {"zh", "en"}:
+        raise BooktransError("--src-lang and --tgt-lang must be zh and en, one each")
+    src, tgt = _read_lines(args.src), _read_lines(args.tgt)
+    zh, en = (src, tgt) if args.src_lang == "zh" else (tgt, src)
+    if args.translator == "gale-church":
+        from .align.gale_church import align_lengths
+
+        pairs = [(b.src, b.tgt) for b in align_lengths([len(s) for s in zh], [len(s) for s in en])]
+    else:
+        translator = None
+        if args.translator == "model":
+            from .align.model_translator import ModelGlosser
+
+            if not args.model:
+                raise BooktransError("--translator model needs --model DIR")
+            translator = ModelGlosser(args.model)
+        pairs = [(b.zh, b.en) for b in align_sentences(zh, en, translator)]
+    out = sys.stdout
+    for z, e in pairs:
+        s, t = (z, e) if args.src_lang == "zh" else (e, z)
+        out.write(format_bead(s, t) + "\n")
+    return 0
+
+
+def _cmd_align_eval(args: argparse.Namespace) -> int:
+    from .align.evaluate import evaluate_dirs
+
+    per_file, total = evaluate_dirs(Path(args.gold_dir), Path(args.test_dir))
+    print(f"{'file':<16} {'beads':>6} {'gold':>6} {'P':>6} {'R':>6} {'F1':>6}")
+    for name, s in per_file.items():
+        print(f"{name:<16} {s.test:>6} {s.gold:>6} {s.precision:>6.3f} {s.recall:>6.3f} {s.f1:>6.3f}")
+    print(f"{'total':<16} {total.test:>6} {total.gold:>6} {total.precision:>6.3f} {total.recall:>6.3f} {total.f1:>6.3f}")
+    return 0
+
+
 def _cmd_preflight(args: argparse.Namespace) -> int:
     from .preflight import check_params
     from .stageutil import load_params
@@ -53,6 +106,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", action="store_true", help="also print the ingest report (JSON) on stderr")
     p.add_argument("--no-lang-check", action="store_true", help="do not check that the text is in --lang")
     p.set_defaults(fn=_cmd_ingest)
+
+    p = sub.add_parser("align", help="align two files of sentences (one per line) and print beads like [0]:[0,1]")
+    p.add_argument("src", help="source sentences, one per line (already segmented)")
+    p.add_argument("tgt", help="target sentences, one per line")
+    p.add_argument("--src-lang", required=True, choices=["zh", "en"])
+    p.add_argument("--tgt-lang", required=True, choices=["zh", "en"])
+    p.add_argument("--translator", default="cedict", choices=["cedict", "model", "gale-church"],
+                   help="how the Chinese side is compared with the English (default: cedict, offline)")
+    p.add_argument("--model", help="model directory for --translator model")
+    p.set_defaults(fn=_cmd_align)
+
+    p = sub.add_parser("align-eval", help="score beads against gold (exact match, null beads included): P, R, F1")
+    p.add_argument("gold_dir", help="folder of gold NNN.align files")
+    p.add_argument("test_dir", help="folder of test NNN.align files with the same names")
+    p.set_defaults(fn=_cmd_align_eval)
 
     p = sub.add_parser("preflight", help="check params.yaml (base model path, rounds chain) before any work")
     p.add_argument("--params", default="params.yaml")

@@ -3,9 +3,11 @@ chapter pair.
 
     python stages/align.py --params params.yaml --text data/text --out data/aligned --report reports/align.json
 
-Writes data/aligned/<book>.jsonl (one bead per line: zh and en sentences, chapter and paragraph ids,
-bead type, score) and reports/align.json (per book: bead types, coverage of each side, unmatched
-chapters).
+Sentences are aligned with align.method: `cedict` (offline CC-CEDICT glosses, the default), `model`
+(the LLM at align.model translates the Chinese side) or `gale-church` (lengths only). Writes
+data/aligned/<book>.jsonl (one bead per line: zh and en sentences, chapter and paragraph ids, bead
+type, score, keep, drop reason) and reports/align.json (per book and chapter pair: coverage of each
+side, bead types, beads kept and dropped by reason, unmatched chapters).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from booktrans.align import align_book
+from booktrans.align import FilterConfig, align_book
+from booktrans.align.lexicon import CedictGlosser
+from booktrans.errors import ConfigError
 from booktrans.io import atomic_dir, read_jsonl, write_json, write_jsonl
 from booktrans.manifest import load_manifest
 from booktrans.stageutil import get, load_params, run_main, setup_logging
@@ -27,6 +31,20 @@ log = logging.getLogger("align")
 def run(params_path: Path, text: Path, out: Path, report_path: Path) -> int:
     params = load_params(params_path)
     books = load_manifest(get(params, "ingest.manifest"))
+    method = get(params, "align.method")
+    f = get(params, "align.filters")
+    filters = FilterConfig(min_score=float(f["min_score"]), score_min_chars=int(f["score_min_chars"]),
+                           min_ratio=float(f["min_ratio"]), max_ratio=float(f["max_ratio"]),
+                           ratio_min_chars=int(f["ratio_min_chars"]))
+    translator = None
+    if method == "cedict":
+        translator = CedictGlosser()
+    elif method == "model":
+        from booktrans.align.model_translator import ModelGlosser
+
+        translator = ModelGlosser(get(params, "align.model"), batch_size=int(get(params, "align.batch_size", 16)))
+    elif method != "gale-church":
+        raise ConfigError(f"align.method: {method!r} is not cedict, model or gale-church")
     report = {}
     with atomic_dir(out) as tmp:
         for book in tqdm(books, desc="align", unit="book"):
@@ -34,7 +52,8 @@ def run(params_path: Path, text: Path, out: Path, report_path: Path) -> int:
             if not (zh_file.exists() and en_file.exists()):
                 report[book.id] = {"status": "not ingested"}
                 continue
-            beads, rep = align_book(read_jsonl(zh_file), read_jsonl(en_file))
+            beads, rep = align_book(read_jsonl(zh_file), read_jsonl(en_file), method=method, translator=translator,
+                                    filters=filters)
             write_jsonl(tmp / f"{book.id}.jsonl", beads)
             report[book.id] = {"status": "ok", "split": book.split, **rep}
     write_json(report_path, report)

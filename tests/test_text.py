@@ -53,3 +53,17 @@ def test_language_and_length_units():
     assert detect_lang("42") is None
     assert length("岛上 没有树。", "zh") == 6
     assert length("The island's tower stood.", "en") == 4
+
+
+def test_more_english_segmentation_cases():
+    assert split_sentences("Mr. and Mrs. Smith went to the U.S. office. It was closed.", "en") == [
+        "Mr. and Mrs. Smith went to the U.S. office.", "It was closed."]
+    assert split_sentences("Pi is about 3.14. No. 5 is next.", "en") == ["Pi is about 3.14.", "No. 5 is next."]
+    assert split_sentences("Wait... What did you say?' she asked. He left!", "en") == [
+        "Wait...", "What did you say?' she asked.", "He left!"]
+
+
+def test_chinese_semicolon_and_closing_brackets():
+    assert split_sentences("第一，要勤奋；第二，要谦虚。", "zh") == ["第一，要勤奋；", "第二，要谦虚。"]
+    # a parenthesis closing after the full stop stays with its sentence
+    assert split_sentences("（这是注释。）接着说。", "zh") == ["（这是注释。）", "接着说。"]

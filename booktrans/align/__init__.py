@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from ..text import split_sentences
+from ..text import length, split_sentences
 from ..text.headings import parse_heading
 from .gale_church import LengthBead, align_lengths
+from .lexicon import CedictGlosser
+from .sentalign import AlignConfig, align_sentences
 
-__all__ = ["align_book", "align_lengths", "LengthBead", "Sentence", "pair_chapters"]
+__all__ = ["align_book", "align_lengths", "align_sentences", "filter_beads", "FilterConfig", "LengthBead", "Sentence", "pair_chapters"]
 
 
 @dataclass(frozen=True)
@@ -80,13 +82,72 @@ def _pair_by_number(zc: list[int], ec: list[int], zn: dict, en: dict) -> list[tu
     return pairs
 
 
-def align_book(zh_paragraphs: list[dict], en_paragraphs: list[dict]) -> tuple[list[dict], dict]:
-    """Align one book. Returns (beads, report).
+@dataclass(frozen=True)
+class FilterConfig:
+    """Which aligned beads are fit for training. Length units: characters for Chinese, words for English."""
 
-    Each bead: {"zh": [sentences], "en": [sentences], "zh_chapter", "en_chapter", "zh_para": [ids],
-    "en_para": [ids], "type": "1-2", "score": 0..1}. The report counts bead types, coverage of each
-    side and unmatched chapters.
+    min_score: float = 0.1       # lexical score below which a bead is dropped (0..1; null beads have none) ...
+    score_min_chars: int = 15    # ... when it has at least this many Chinese characters (short ones score unreliably)
+    min_ratio: float = 0.15      # English words per Chinese character below which a bead is dropped
+    max_ratio: float = 1.6       # ... and above which (gold literary beads: 1% below 0.2, 1% above 1.43)
+    ratio_min_chars: int = 10    # the ratio test applies from this many Chinese characters on
+
+
+def _sentence_aligner(method: str, translator):
+    if method == "gale-church":
+        def run(zs: list[str], es: list[str]):
+            return [(b.src, b.tgt, b.score) for b in align_lengths([len(s) for s in zs], [len(s) for s in es])]
+        return run
+
+    def run(zs: list[str], es: list[str]):
+        return [(b.zh, b.en, b.score) for b in align_sentences(zs, es, translator, cfg=AlignConfig())]
+    return run
+
+
+def filter_beads(beads: list[dict], cfg: FilterConfig) -> None:
+    """Mark each bead ``keep`` true or false with a ``drop`` reason: null, low_score, length_ratio, duplicate."""
+    seen: set[tuple[str, str]] = set()
+    for b in beads:
+        reason = None
+        if not b["zh"] or not b["en"]:
+            reason = "null"
+        elif b["score"] < cfg.min_score and length("".join(b["zh"]), "zh") >= cfg.score_min_chars:
+            reason = "low_score"
+        else:
+            zl = length("".join(b["zh"]), "zh")
+            el = length(" ".join(b["en"]), "en")
+            if zl >= cfg.ratio_min_chars and not cfg.min_ratio <= el / zl <= cfg.max_ratio:
+                reason = "length_ratio"
+            else:
+                key = ("".join(b["zh"]), " ".join(b["en"]))
+                if key in seen:
+                    reason = "duplicate"
+                seen.add(key)
+        b["keep"] = reason is None
+        if reason:
+            b["drop"] = reason
+        else:
+            b.pop("drop", None)
+
+
+def align_book(zh_paragraphs: list[dict], en_paragraphs: list[dict], method: str = "cedict", translator=None,
+               filters: FilterConfig | None = None) -> tuple[list[dict], dict]:
+    """Align one book: chapters first, then sentences inside each chapter pair. Returns (beads, report).
+
+    ``method`` is ``cedict`` (the offline glossing translator), ``model`` (pass a translator built
+    on the project's LLM) or ``gale-church`` (lengths only). Each bead: {"zh": [sentences], "en":
+    [sentences], "zh_chapter", "en_chapter", "zh_para": [ids], "en_para": [ids], "type": "1-2",
+    "score": 0..1, "keep": bool, "drop": reason}. The report gives, per book and per chapter pair,
+    the coverage of each side, bead types, and dropped beads by reason; unmatched chapters are listed.
     """
+    filters = filters or FilterConfig()
+    if method == "cedict" and translator is None:
+        translator = CedictGlosser()
+    elif method == "model" and translator is None:
+        raise ValueError("align method 'model' needs a translator built on a model")
+    elif method not in ("cedict", "model", "gale-church"):
+        raise ValueError(f"unknown align method {method!r} (cedict, model or gale-church)")
+    aligner = _sentence_aligner(method, translator)
     zh = sentences_of(zh_paragraphs, "zh")
     en = sentences_of(en_paragraphs, "en")
     beads: list[dict] = []
@@ -99,41 +160,46 @@ def align_book(zh_paragraphs: list[dict], en_paragraphs: list[dict]) -> tuple[li
         if not zc or not ec:
             unmatched.append({"zh_chapters": zc, "en_chapters": ec, "sentences": len(zs) + len(es)})
             continue
-        lb = align_lengths([len(s.text) for s in zs], [len(s.text) for s in es])
-        types: Counter[str] = Counter()
-        for b in lb:
-            bz = [zs[i] for i in b.src]
-            be = [es[j] for j in b.tgt]
-            kind = f"{len(bz)}-{len(be)}"
-            types[kind] += 1
-            beads.append({
+        chapter_beads = []
+        for src, tgt, score in aligner([s.text for s in zs], [s.text for s in es]):
+            bz = [zs[i] for i in src]
+            be = [es[j] for j in tgt]
+            chapter_beads.append({
                 "zh": [s.text for s in bz],
                 "en": [s.text for s in be],
                 "zh_chapter": zc[0],
                 "en_chapter": ec[0],
                 "zh_para": sorted({s.para for s in bz}),
                 "en_para": sorted({s.para for s in be}),
-                "type": kind,
-                "score": b.score,
+                "type": f"{len(bz)}-{len(be)}",
+                "score": round(float(score), 4),
             })
-        chapters_report.append({
-            "zh_chapters": zc, "en_chapters": ec, "zh_sentences": len(zs), "en_sentences": len(es),
-            "beads": len(lb), "bead_types": dict(sorted(types.items())),
-        })
-    total_zh = sum(len(v) for v in zh.values())
-    total_en = sum(len(v) for v in en.values())
-    aligned_zh = sum(len(b["zh"]) for b in beads if b["en"])
-    aligned_en = sum(len(b["en"]) for b in beads if b["zh"])
-    types_all = Counter(b["type"] for b in beads)
+        filter_beads(chapter_beads, filters)
+        beads.extend(chapter_beads)
+        chapters_report.append({"zh_chapters": zc, "en_chapters": ec, **_summary(chapter_beads, len(zs), len(es))})
     report = {
-        "zh_sentences": total_zh,
-        "en_sentences": total_en,
-        "beads": len(beads),
-        "bead_types": dict(sorted(types_all.items())),
-        "coverage_zh": round(aligned_zh / total_zh, 4) if total_zh else 0.0,
-        "coverage_en": round(aligned_en / total_en, 4) if total_en else 0.0,
-        "mean_score": round(sum(b["score"] for b in beads) / len(beads), 4) if beads else 0.0,
+        "method": method,
+        **_summary(beads, sum(len(v) for v in zh.values()), sum(len(v) for v in en.values())),
         "chapters": chapters_report,
         "unmatched_chapters": unmatched,
     }
     return beads, report
+
+
+def _summary(beads: list[dict], zh_total: int, en_total: int) -> dict:
+    kept = [b for b in beads if b["keep"]]
+    aligned_zh = sum(len(b["zh"]) for b in beads if b["en"])
+    aligned_en = sum(len(b["en"]) for b in beads if b["zh"])
+    return {
+        "zh_sentences": zh_total,
+        "en_sentences": en_total,
+        "beads": len(beads),
+        "bead_types": dict(sorted(Counter(b["type"] for b in beads).items())),
+        "coverage_zh": round(aligned_zh / zh_total, 4) if zh_total else 0.0,
+        "coverage_en": round(aligned_en / en_total, 4) if en_total else 0.0,
+        "kept_beads": len(kept),
+        "kept_zh": round(sum(len(b["zh"]) for b in kept) / zh_total, 4) if zh_total else 0.0,
+        "kept_en": round(sum(len(b["en"]) for b in kept) / en_total, 4) if en_total else 0.0,
+        "dropped": dict(sorted(Counter(b["drop"] for b in beads if not b["keep"]).items())),
+        "mean_score": round(sum(b["score"] for b in beads) / len(beads), 4) if beads else 0.0,
+    }

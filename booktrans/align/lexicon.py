@@ -139,6 +139,15 @@ def segment(run: str, dictionary: dict, longest: int) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=65536)
+def char_pinyin(ch: str) -> str:
+    """The (first) toneless pinyin reading of one character; names only need the common reading."""
+    from pypinyin import Style, lazy_pinyin
+
+    got = lazy_pinyin(ch, style=Style.NORMAL, errors="ignore")
+    return got[0] if got else ""
+
+
 class CedictGlosser:
     """The offline translator: CC-CEDICT glosses plus pinyin for names."""
 
@@ -146,8 +155,6 @@ class CedictGlosser:
         self.dictionary, self.longest = load_cedict(max_senses)
 
     def bags(self, sentences: list[str]) -> list[ZhBag]:
-        from pypinyin import Style, lazy_pinyin
-
         out = []
         for s in sentences:
             bag = ZhBag()
@@ -176,7 +183,7 @@ class CedictGlosser:
                     for g in gloss:
                         bag.stems[g] = bag.stems.get(g, 0) | (1 << k)
                     k += 1
-                syll = lazy_pinyin(tok, style=Style.NORMAL, errors="ignore")
+                syll = [p for p in map(char_pinyin, tok) if p]
                 for a in range(len(syll)):
                     for b in range(a + 1, min(a + 3, len(syll)) + 1):
                         bag.names.add("".join(syll[a:b]))

@@ -24,7 +24,9 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
-from .gale_church import match_probability
+import numpy as np
+
+from .gale_church import VARIANCE
 from .lexicon import CedictGlosser, Translator, ZhBag, english_bag
 
 # Bead shapes (Chinese sentences, English sentences) the search considers, with their extra cost.
@@ -104,33 +106,6 @@ class _Scorer:
         self.pairs[key] = got
         return got
 
-    def bead(self, zi: range, ej: range) -> tuple[float, float]:
-        """(lexical similarity 0..1, -log length probability) of a bead."""
-        en_total = 0.0
-        en_hit = 0.0
-        zh_hit = [0] * len(zi)
-        for j in ej:
-            w = self.en_weight[j]
-            got = 0.0
-            for k, i in enumerate(zi):
-                pw, pz = self.pair(i, j)
-                got += pw
-                zh_hit[k] += pz
-            en_total += w
-            en_hit += min(w, got)
-        zh_total = sum(self.zh_words[i] for i in zi)
-        zh_cov = sum(min(self.zh_words[i], h) for i, h in zip(zi, zh_hit)) / zh_total if zh_total else 0.0
-        en_cov = en_hit / en_total if en_total else 0.0
-        if zh_total == 0 and en_total == 0:
-            sim = 0.5
-        elif zh_total == 0 or en_total == 0:
-            sim = 0.5 * (zh_cov + en_cov)
-        else:
-            sim = 2 * zh_cov * en_cov / (zh_cov + en_cov) if zh_cov + en_cov else 0.0
-        lz = sum(self.zh_len[i] for i in zi) * self.ratio
-        le = sum(self.en_len[j] for j in ej)
-        return sim, -math.log(match_probability(lz, le))
-
 
 def _anchor_band(scorer: _Scorer, n: int, m: int, band: int) -> list[tuple[int, int]]:
     """For each Chinese sentence i, the English range [lo, hi) the search may use.
@@ -144,14 +119,21 @@ def _anchor_band(scorer: _Scorer, n: int, m: int, band: int) -> list[tuple[int, 
             if scorer.idf[w] > 3.0:  # rare words only: they point at few sentences
                 index[w].append(j)
     cands: list[tuple[int, int, float]] = []
+    corridor = max(4 * band, int(0.15 * m))  # anchors stay this close to the straight diagonal
     for i, bag in enumerate(scorer.zh):
+        expected = i * m / n
         score: dict[int, float] = defaultdict(float)
         for w in bag.stems:
             js = index.get(w)
-            if js and len(js) <= 8:
-                for j in js:
-                    score[j] += scorer.idf[w]
-        for j, s in sorted(score.items(), key=lambda x: -x[1])[:3]:
+            if js and len(js) <= 64:
+                a = bisect.bisect_left(js, expected - corridor)
+                b = bisect.bisect_right(js, expected + corridor)
+                if b - a <= 8:
+                    for j in js[a:b]:
+                        score[j] += scorer.idf[w]
+        # equal scores (repeated passages) are broken by closeness to the expected position
+        ranked = sorted(score.items(), key=lambda x: (-x[1], abs(x[0] - expected)))
+        for j, s in ranked[:3]:
             if s > 6.0:
                 cands.append((i, j, s))
     # heaviest chain increasing in both i and j: sort by i, then a max-Fenwick tree over j
@@ -177,16 +159,18 @@ def _anchor_band(scorer: _Scorer, n: int, m: int, band: int) -> list[tuple[int, 
     total = [0.0] * len(cands)
     k = 0
     while k < len(cands):
-        group = [g for g in range(k, len(cands)) if cands[g][0] == cands[k][0]]
+        end = k
+        while end < len(cands) and cands[end][0] == cands[k][0]:
+            end += 1
+        # all candidates of one Chinese sentence query before any of them updates: one anchor per sentence
         results = []
-        for g in group:
-            i, j, s = cands[g]
-            best, arg = query(j)  # chains ending at English index < j
-            results.append((g, best + s, arg))
+        for g in range(k, end):
+            best, arg = query(cands[g][1])  # chains ending at English index < j
+            results.append((g, best + cands[g][2], arg))
         for g, t, arg in results:
             total[g], prev[g] = t, arg
             update(cands[g][1] + 1, (t, g))
-        k = group[-1] + 1
+        k = end
     chain: list[tuple[int, int]] = []
     if cands:
         g = max(range(len(cands)), key=lambda x: total[x])
@@ -231,57 +215,189 @@ def align_sentences(zh_sents: list[str], en_sents: list[str], translator: Transl
         ranges = [(0, m)] * n
     else:
         ranges = _anchor_band(scorer, n, m, cfg.band)
-    # lo/hi of allowed English prefix lengths j for each Chinese prefix length i (state (i, j))
-    lo = [0] * (n + 1)
-    hi = [m] * (n + 1)
+    return _detach_uncovered(_search(scorer, ranges, n, m, cfg), scorer)
+
+
+def _detach_uncovered(beads: list[Bead], scorer: _Scorer, min_words: int = 6) -> list[Bead]:
+    """A sentence at the edge of a merged bead that has nothing in common with the other side (none
+    of its content words found) is an omission or an addition, not part of the bead: it becomes a
+    null bead of its own. This keeps untranslated sentences out of training pairs."""
+    out: list[Bead] = []
+    for b in beads:
+        zh, en = list(b.zh), list(b.en)
+        head: list[Bead] = []
+        tail: list[Bead] = []
+        changed = True
+        while changed and len(zh) + len(en) > 2 and zh and en:
+            changed = False
+            for side, pos in (("zh", 0), ("zh", -1), ("en", 0), ("en", -1)):
+                seq = zh if side == "zh" else en
+                if len(seq) < 2:
+                    continue
+                k = seq[pos]
+                if side == "zh":
+                    found = sum(scorer.pair(k, j)[1] for j in en)
+                    size = scorer.zh_words[k]
+                else:
+                    found = sum(scorer.pair(i, k)[0] for i in zh)
+                    size = len(scorer.en[k][0])
+                if size >= min_words and found == 0:
+                    seq.pop(pos)
+                    null = Bead((k,), (), 0.0) if side == "zh" else Bead((), (k,), 0.0)
+                    (head.append(null) if pos == 0 else tail.insert(0, null))
+                    changed = True
+                    break
+        merged = Bead(tuple(zh), tuple(en), b.score) if (tuple(zh), tuple(en)) != (b.zh, b.en) else b
+        out += head + [merged] + tail
+    return out
+
+
+def _neg_log_erfc(x: np.ndarray) -> np.ndarray:
+    """-log(erfc(x)) for x >= 0 (Abramowitz & Stegun 7.1.26, in log space so large x stay finite)."""
+    t = 1.0 / (1.0 + 0.3275911 * x)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    return x * x - np.log(np.maximum(poly, 1e-300))
+
+
+def _length_nll(src: np.ndarray | float, tgt: np.ndarray) -> np.ndarray:
+    """-log P(lengths) of Gale-Church (see gale_church.match_probability), vectorised, capped like it."""
+    mean = np.maximum((src + tgt) / 2.0, 1.0)
+    z = np.abs(tgt - src) / np.sqrt(mean * VARIANCE) / math.sqrt(2.0)
+    return np.minimum(_neg_log_erfc(z), -math.log(1e-12))
+
+
+class _Rows:
+    """Per Chinese sentence r, the pair statistics with English sentences [off[r], off[r] + width),
+    stored with zero padding on both sides so that nearby columns are read as slices."""
+
+    PAD = 8
+
+    def __init__(self, scorer: _Scorer, ranges: list[tuple[int, int]], m: int) -> None:
+        self.off = [lo for lo, _ in ranges]
+        self.width = max(hi - lo for lo, hi in ranges) if ranges else 0
+        n = len(ranges)
+        full = self.width + 2 * self.PAD + 1
+        self.pw = np.zeros((n, full))
+        self.pz = np.zeros((n, full))
+        for r, (lo, hi) in enumerate(ranges):
+            pw, pz = self.pw[r], self.pz[r]
+            for c in range(lo, hi):
+                w, z = scorer.pair(r, c)
+                if w or z:
+                    pw[c - lo + self.PAD] = w
+                    pz[c - lo + self.PAD] = z
+
+    def take(self, arr: np.ndarray, r: int, start: int, length: int) -> np.ndarray:
+        """arr[r] at global English indices start .. start + length - 1 (0 outside the row's band)."""
+        a = start - self.off[r] + self.PAD
+        if 0 <= a and a + length <= arr.shape[1]:
+            return arr[r, a:a + length]
+        out = np.zeros(length)
+        lo, hi = max(a, 0), min(a + length, arr.shape[1])
+        if lo < hi:
+            out[lo - a:hi - a] = arr[r, lo:hi]
+        return out
+
+
+def _search(scorer: _Scorer, ranges: list[tuple[int, int]], n: int, m: int, cfg: AlignConfig) -> list[Bead]:
+    """The cheapest monotone path of beads, row by row over the band, vectorised over English positions."""
+    rows = _Rows(scorer, ranges, m)
+    en_w = np.array(scorer.en_weight + [0.0])
+    zh_words = np.array(scorer.zh_words, dtype=float)
+    en_cum = np.concatenate([[0.0], np.cumsum(scorer.en_len)])
+    zh_cum = np.concatenate([[0.0], np.cumsum(scorer.zh_len)]) * scorer.ratio
+    # allowed English prefix lengths for each Chinese prefix length (DP state rows 0..n)
+    lo = np.zeros(n + 1, dtype=np.int64)
+    hi = np.full(n + 1, m, dtype=np.int64)
     for i in range(n + 1):
-        a = ranges[min(i, n - 1)]
-        b = ranges[max(i - 1, 0)]
-        lo[i] = min(a[0], b[0])
-        hi[i] = max(a[1], b[1])
+        a, b = ranges[min(i, n - 1)], ranges[max(i - 1, 0)]
+        lo[i], hi[i] = min(a[0], b[0]), max(a[1], b[1])
     lo[0], hi[n] = 0, m
-    INF = float("inf")
-    cost: list[dict[int, float]] = [dict() for _ in range(n + 1)]
-    back: list[dict[int, tuple[int, int, float]]] = [dict() for _ in range(n + 1)]
-    cost[0][0] = 0.0
     shapes = [((di, dj), p * (cfg.many_to_many if di > 1 and dj > 1 else cfg.one_to_many if di + dj > 2 else 1.0))
               for (di, dj), p in SHAPES.items()]
+    INF = float("inf")
+    costs: list[np.ndarray] = []
+    moves: list[np.ndarray] = []   # per state: index into shapes, -1 = skip a Chinese sentence, -2 = skip an English one
+    sims: list[np.ndarray] = []
     for i in range(n + 1):
-        row = cost[i]
-        brow = back[i]
-        for j in range(lo[i], hi[i] + 1):
-            if i == 0 and j == 0:
-                continue
-            best, arg = INF, None
-            # skips
-            if i > 0:
-                c = cost[i - 1].get(j)
-                if c is not None and c + cfg.skip < best:
-                    best, arg = c + cfg.skip, (1, 0, 0.0)
-            if j > 0:
-                c = row.get(j - 1)
-                if c is not None and c + cfg.skip < best:
-                    best, arg = c + cfg.skip, (0, 1, 0.0)
-            for (di, dj), penalty in shapes:
-                if di > i or dj > j:
+        js = np.arange(lo[i], hi[i] + 1)
+        best = np.full(len(js), INF)
+        move = np.full(len(js), -3, dtype=np.int64)
+        sim_row = np.zeros(len(js))
+        if i == 0:
+            best[js == 0] = 0.0
+        else:
+            prev = costs[i - 1]
+            pj = js - lo[i - 1]
+            ok = (pj >= 0) & (pj < len(prev))
+            cand = np.full(len(js), INF)
+            cand[ok] = prev[pj[ok]] + cfg.skip
+            better = cand < best
+            best[better], move[better] = cand[better], -1
+            for k, ((di, dj), penalty) in enumerate(shapes):
+                if di > i:
                     continue
-                c = cost[i - di].get(j - dj)
-                if c is None or c + penalty >= best:
+                prev = costs[i - di]
+                pj = js - dj - lo[i - di]
+                ok = (js - dj >= 0) & (pj >= 0) & (pj < len(prev))
+                if not ok.any():
                     continue
-                sim, nll = scorer.bead(range(i - di, i), range(j - dj, j))
-                total = c + penalty + (1.0 - sim) * (di + dj) / 2.0 + cfg.length_weight * nll
-                if total < best:
-                    best, arg = total, (di, dj, sim)
-            if arg is not None:
-                row[j] = best
-                brow[j] = arg
+                base = np.full(len(js), INF)
+                base[ok] = prev[pj[ok]]
+                # English side: how much of each English sentence the Chinese rows explain
+                en_hit = np.zeros(len(js))
+                en_tot = np.zeros(len(js))
+                zh_hit = np.zeros(len(js))
+                row_hits = [np.zeros(len(js)) for _ in range(di)]
+                for t in range(dj):
+                    start = int(js[0]) - dj + t  # English sentence of this bead column, for the first j
+                    colsum = np.zeros(len(js))
+                    for q, r in enumerate(range(i - di, i)):
+                        colsum += rows.take(rows.pw, r, start, len(js))
+                        row_hits[q] += rows.take(rows.pz, r, start, len(js))
+                    w = en_w[np.clip(js - dj + t, 0, m)]
+                    en_hit += np.minimum(w, colsum)
+                    en_tot += w
+                zh_tot = zh_words[i - di:i].sum()
+                for q, r in enumerate(range(i - di, i)):
+                    zh_hit += np.minimum(zh_words[r], row_hits[q])
+                en_cov = np.divide(en_hit, en_tot, out=np.zeros(len(js)), where=en_tot > 0)
+                zh_cov = zh_hit / zh_tot if zh_tot else np.zeros(len(js))
+                both = en_cov + zh_cov
+                sim = np.divide(2 * en_cov * zh_cov, both, out=np.zeros(len(js)), where=both > 0)
+                if zh_tot == 0:
+                    sim = np.where(en_tot == 0, 0.5, 0.5 * en_cov)
+                else:
+                    sim = np.where(en_tot == 0, 0.5 * zh_cov, sim)
+                le = en_cum[np.clip(js, 0, m)] - en_cum[np.clip(js - dj, 0, m)]
+                lz = zh_cum[i] - zh_cum[i - di]
+                total = base + penalty + (1.0 - sim) * (di + dj) / 2.0 + cfg.length_weight * _length_nll(lz, le)
+                better = total < best
+                best[better], move[better], sim_row[better] = total[better], k, sim[better]
+        # skipping English sentences: best[j] = min(best[j], best[j-1] + skip), as a running minimum
+        steps = np.arange(len(js)) * cfg.skip
+        run = np.minimum.accumulate(best - steps) + steps
+        from_left = run < best - 1e-12
+        best = np.where(from_left, run, best)
+        move = np.where(from_left, -2, move)
+        costs.append(best)
+        moves.append(move)
+        sims.append(sim_row)
     beads: list[Bead] = []
     i, j = n, m
-    if j not in cost[n]:
+    if not np.isfinite(costs[n][j - lo[n]]):
         raise RuntimeError("alignment search found no path (band too narrow)")
     while i > 0 or j > 0:
-        di, dj, sim = back[i][j]
-        beads.append(Bead(tuple(range(i - di, i)), tuple(range(j - dj, j)), round(sim, 4)))
-        i, j = i - di, j - dj
+        k = int(moves[i][j - lo[i]])
+        if k == -1:
+            beads.append(Bead((i - 1,), (), 0.0))
+            i -= 1
+        elif k == -2:
+            beads.append(Bead((), (j - 1,), 0.0))
+            j -= 1
+        else:
+            (di, dj), _ = shapes[k]
+            beads.append(Bead(tuple(range(i - di, i)), tuple(range(j - dj, j)), round(float(sims[i][j - lo[i]]), 4)))
+            i, j = i - di, j - dj
     beads.reverse()
     return beads

@@ -61,10 +61,11 @@ def _direction(book: str, start: int, cfg: DatasetConfig) -> str:
 
 
 def _runs(beads: list[dict]) -> list[tuple[int, int]]:
-    """Maximal runs [start, end) of beads with content on both sides (null beads split runs)."""
+    """Maximal runs [start, end) of beads fit for training: null beads and beads the aligner's filters
+    dropped (``keep: false``) split runs, so no document holds a sentence without its translation."""
     runs, start = [], None
     for i, b in enumerate(beads):
-        if b["zh"] and b["en"]:
+        if b["zh"] and b["en"] and b.get("keep", True):
             if start is None:
                 start = i
         elif start is not None:
@@ -83,6 +84,7 @@ def build_documents(book: dict, beads: list[dict], tokenizer, cfg: DatasetConfig
     estimated from them and then checked exactly by rendering the chat template.
     """
     stats = {"beads": len(beads), "null_beads": sum(1 for b in beads if not (b["zh"] and b["en"])),
+             "dropped_beads": sum(1 for b in beads if b["zh"] and b["en"] and not b.get("keep", True)),
              "oversized_beads": 0, "short_runs": 0, "documents": 0}
     if not beads:
         return [], stats

@@ -127,3 +127,26 @@ def translate_streams(model, tokenizer, streams: dict[str, tuple[str, list[Chunk
             if progress is not None:
                 progress.update(len(keys))
     return results
+
+
+def translate_sentences(model, tokenizer, sentences: list[str], direction: str, batch_size: int = 16,
+                        max_new_tokens: int = 128) -> list[str]:
+    """Translate independent sentences (no carried context), batched, greedy."""
+    import torch
+
+    model.eval()
+    device = next(model.parameters()).device
+    pad = tokenizer.pad_token_id
+    eos = tokenizer.convert_tokens_to_ids("<|im_end|>") if "<|im_end|>" in tokenizer.get_vocab() else tokenizer.eos_token_id
+    out: list[str] = []
+    for start in range(0, len(sentences), batch_size):
+        prompts = [tokenizer.apply_chat_template(build_prompt(direction, s, None), tokenize=True, add_generation_prompt=True)
+                   for s in sentences[start:start + batch_size]]
+        width = max(len(p) for p in prompts)
+        ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=device)
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
+        with torch.no_grad():
+            gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
+                                 num_beams=1, pad_token_id=pad, eos_token_id=eos)
+        out += [tokenizer.decode(row[width:], skip_special_tokens=True).strip() for row in gen]
+    return out

@@ -1,0 +1,146 @@
+"""The sentence aligner, the gold-format tools and the CLI."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from booktrans.align import FilterConfig, align_book, filter_beads
+from booktrans.align.evaluate import evaluate_dirs, format_bead, parse_beads, score
+from booktrans.align.sentalign import AlignConfig, align_sentences
+from booktrans.text import split_sentences
+
+
+@pytest.fixture(scope="module")
+def lighthouse(sample_paragraphs):
+    zh = [s for p in sample_paragraphs[("lighthouse", "zh")] if p["chapter"] == 1 for s in split_sentences(p["text"], "zh")]
+    en = [s for p in sample_paragraphs[("lighthouse", "en")] if p["chapter"] == 1 for s in split_sentences(p["text"], "en")]
+    return zh, en
+
+
+def _covers(beads, n, m):
+    return [i for b in beads for i in b.zh] == list(range(n)) and [j for b in beads for j in b.en] == list(range(m))
+
+
+def test_parallel_chapter_aligns_sentence_by_sentence(lighthouse):
+    zh, en = lighthouse
+    beads = align_sentences(zh, en)
+    assert _covers(beads, len(zh), len(en))
+    pairs = {(b.zh, b.en) for b in beads}
+    assert ((0,), (0,)) in pairs  # 岛上没有树 … / The island had no trees …
+    assert sum(1 for b in beads if len(b.zh) == 1 and len(b.en) == 1) >= 0.8 * len(beads)
+    assert all(0.0 <= b.score <= 1.0 for b in beads)
+
+
+def test_a_sentence_missing_from_the_translation_becomes_a_null_bead(lighthouse):
+    zh, en = lighthouse
+    missing = next(j for j, s in enumerate(en) if s.startswith("The supply boat came once a month"))
+    beads = align_sentences(zh, en[:missing] + en[missing + 1:])
+    zh_of_it = next(i for i, s in enumerate(zh) if s.startswith("补给船每个月来一次"))
+    assert any(b.zh == (zh_of_it,) and b.en == () for b in beads)
+
+
+def test_a_sentence_split_in_two_becomes_a_one_to_two_bead(lighthouse):
+    zh, en = lighthouse
+    k = next(j for j, s in enumerate(en) if s.startswith("Every evening at sunset"))
+    split = en[:k] + ["Every evening at sunset", "she climbed the one hundred and twelve steps."] + en[k + 1:]
+    beads = align_sentences(zh, split)
+    zh_of_it = next(i for i, s in enumerate(zh) if s.startswith("每天傍晚日落时"))
+    assert any(b.zh == (zh_of_it,) and b.en == (k, k + 1) for b in beads)
+
+
+def test_the_banded_search_finds_the_same_path_as_the_full_one(lighthouse):
+    zh, en = lighthouse
+    full = align_sentences(zh * 3, en * 3)
+    banded = align_sentences(zh * 3, en * 3, cfg=AlignConfig(full_dp_cells=0, band=12))
+    assert [(b.zh, b.en) for b in banded] == [(b.zh, b.en) for b in full]
+
+
+def test_empty_sides_give_null_beads():
+    beads = align_sentences(["一。", "二。"], [])
+    assert [(b.zh, b.en) for b in beads] == [((0,), ()), ((1,), ())]
+
+
+def test_filters_drop_with_reasons():
+    beads = [
+        {"zh": ["岛上没有树，只有灰色的岩石和一座白塔。"], "en": ["The island had no trees, only grey rock and a white tower."], "score": 0.6},
+        {"zh": ["岛上没有树，只有灰色的岩石和一座白塔。"], "en": ["The island had no trees, only grey rock and a white tower."], "score": 0.6},
+        {"zh": ["岛上没有树，只有灰色的岩石和一座白塔。"], "en": ["Yes."], "score": 0.6},
+        {"zh": ["他在一个小本子上写下一串串数字然后离开了。"], "en": ["The weather was fine and everyone went home early today."], "score": 0.0},
+        {"zh": ["好。"], "en": [], "score": 0.0},
+    ]
+    filter_beads(beads, FilterConfig())
+    assert [b.get("drop") for b in beads] == [None, "duplicate", "length_ratio", "low_score", "null"]
+    assert [b["keep"] for b in beads] == [True, False, False, False, False]
+
+
+def test_book_report_has_coverage_types_and_drops_per_chapter(sample_paragraphs):
+    beads, report = align_book(sample_paragraphs[("night-train", "zh")], sample_paragraphs[("night-train", "en")])
+    assert report["method"] == "cedict" and report["coverage_zh"] == 1.0 == report["coverage_en"]
+    assert len(report["chapters"]) == 6
+    for ch in report["chapters"]:
+        assert {"coverage_zh", "coverage_en", "bead_types", "kept_beads", "dropped"} <= set(ch)
+    assert all({"zh_chapter", "en_chapter", "zh_para", "en_para", "keep"} <= set(b) for b in beads)
+
+
+def test_gold_format_round_trip_and_exact_match_scoring(tmp_path):
+    gold = parse_beads("[0,1]:[0]\n[2]:[1, 2]\n[]:[3]\n[3]:[4]\n")
+    assert gold == [((0, 1), (0,)), ((2,), (1, 2)), ((), (3,)), ((3,), (4,))]
+    assert format_bead((2,), (1, 2)) == "[2]:[1,2]" and format_bead((), (3,)) == "[]:[3]"
+    test = [((0,), (0,)), ((1,), ()), ((2,), (1, 2)), ((), (3,)), ((3,), (4,))]
+    s = score(test, gold)
+    assert (s.correct, s.test, s.gold) == (3, 5, 4)
+    assert s.precision == pytest.approx(0.6) and s.recall == pytest.approx(0.75) and s.f1 == pytest.approx(2 / 3)
+    (tmp_path / "g").mkdir(), (tmp_path / "t").mkdir()
+    (tmp_path / "g" / "001.align").write_text("[0,1]:[0]\n[2]:[1,2]\n[]:[3]\n[3]:[4]\n")
+    (tmp_path / "t" / "001.align").write_text("\n".join(format_bead(*b) for b in test) + "\n")
+    per_file, total = evaluate_dirs(tmp_path / "g", tmp_path / "t")
+    assert per_file["001.align"].f1 == pytest.approx(2 / 3) and total.correct == 3
+
+
+def test_cli_align_prints_gold_format_beads_covering_every_line_once(lighthouse, tmp_path):
+    zh, en = lighthouse
+    (tmp_path / "zh.txt").write_text("\n".join(zh) + "\n", encoding="utf-8")
+    (tmp_path / "en.txt").write_text("\n".join(en) + "\n", encoding="utf-8")
+    for src, tgt, sl, tl, ns, nt in (("zh.txt", "en.txt", "zh", "en", len(zh), len(en)),
+                                     ("en.txt", "zh.txt", "en", "zh", len(en), len(zh))):
+        res = subprocess.run([sys.executable, "-m", "booktrans.cli", "align", str(tmp_path / src), str(tmp_path / tgt),
+                              "--src-lang", sl, "--tgt-lang", tl], capture_output=True, text=True, check=True)
+        beads = parse_beads(res.stdout)
+        assert [i for a, _ in beads for i in a] == list(range(ns))
+        assert [j for _, b in beads for j in b] == list(range(nt))
+        assert res.stdout.splitlines()[0] == "[0]:[0]"
+    (tmp_path / "g").mkdir(), (tmp_path / "t").mkdir()
+    (tmp_path / "g" / "x.align").write_text(res.stdout)
+    (tmp_path / "t" / "x.align").write_text(res.stdout)
+    out = subprocess.run([sys.executable, "-m", "booktrans.cli", "align-eval", str(tmp_path / "g"), str(tmp_path / "t")],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[-1].split()[-3:] == ["1.000", "1.000", "1.000"]
+
+
+def test_cli_align_missing_file_is_one_line_exit_2(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "booktrans.cli", "align", str(tmp_path / "nope.txt"), str(tmp_path / "x"),
+                          "--src-lang", "zh", "--tgt-lang", "en"], capture_output=True, text=True)
+    assert res.returncode == 2 and "nope.txt" in res.stderr and "Traceback" not in res.stderr
+
+
+SETS = {"mac_dev": ("zh", 0.75), "nonlit/aca": ("en", 0.90), "nonlit/mag": ("en", 0.90), "nonlit/pol": ("zh", 0.90)}
+
+
+@pytest.mark.parametrize("name", list(SETS))
+def test_accuracy_on_the_real_gold_sets(shared, name):
+    """Strict F1 (exact beads, null beads included) with the offline translator: at least 0.75 on the
+    literary MAC-Dev chapters and 0.90 on each non-literary set (docs/align.md has the table)."""
+    src_lang, target = SETS[name]
+    root = shared / "align-dev" / name
+    correct = test = gold_n = 0
+    for g in sorted((root / "gold").glob("*.align")):
+        src = (root / "src" / g.stem).read_text(encoding="utf-8").splitlines()
+        tgt = (root / "tgt" / g.stem).read_text(encoding="utf-8").splitlines()
+        zh, en = (src, tgt) if src_lang == "zh" else (tgt, src)
+        beads = [(b.zh, b.en) if src_lang == "zh" else (b.en, b.zh) for b in align_sentences(zh, en)]
+        s = score(beads, parse_beads(g.read_text(encoding="utf-8")))
+        correct, test, gold_n = correct + s.correct, test + s.test, gold_n + s.gold
+    p, r = correct / test, correct / gold_n
+    assert 2 * p * r / (p + r) >= target

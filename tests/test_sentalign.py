@@ -144,3 +144,16 @@ def test_accuracy_on_the_real_gold_sets(shared, name):
         correct, test, gold_n = correct + s.correct, test + s.test, gold_n + s.gold
     p, r = correct / test, correct / gold_n
     assert 2 * p * r / (p + r) >= target
+
+
+def test_model_translator_runs_through_the_projects_translate_code(tiny_base, lighthouse):
+    """`align.method: model` translates the Chinese side with a local model; with the tiny random model
+    the translations are noise, so only the mechanics are checked: one translation per sentence, and
+    a complete monotone alignment."""
+    from booktrans.align.model_translator import ModelGlosser
+
+    zh, en = lighthouse
+    glosser = ModelGlosser(tiny_base, batch_size=4, max_new_tokens=8)
+    assert len(glosser.translate(zh[:5])) == 5
+    beads = align_sentences(zh[:6], en[:6], glosser)
+    assert _covers(beads, 6, 6)

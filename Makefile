@@ -13,7 +13,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 PROFILE ?= configs/cluster-24xh100.yaml
 
-.PHONY: help setup demo test repro sample cluster preflight lock clean bench-ingest eval-align bench-align
+.PHONY: help setup demo test repro sample cluster preflight lock clean bench-ingest eval-align bench-align bench-dataset
 
 help:
 	@echo "make demo    - create .venv if missing, run the whole pipeline on the embedded sample"
@@ -67,6 +67,9 @@ eval-align: $(STAMP)
 
 bench-align: $(STAMP)
 	$(BIN)/python bench/align_speed.py
+
+bench-dataset: $(STAMP)
+	$(BIN)/python bench/dataset_speed.py
 
 preflight: $(STAMP)
 	$(BIN)/booktrans preflight --params params.yaml

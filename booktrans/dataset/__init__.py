@@ -22,6 +22,8 @@ class DatasetConfig:
     context: int                 # tokens: system + instruction + source + target, rendered, never exceed this
     en_zh_share: float = 0.5     # share of documents that translate English into Chinese
     min_beads: int = 2           # shorter runs (between null beads) are not worth a document
+    max_chars: int = 0           # Chinese characters per document, source or target side (0 = no cap); the
+                                 # plan's "8k-character segments" of round 1 are max_chars: 8000
     seed: int = 0
 
 
@@ -107,9 +109,11 @@ def build_documents(book: dict, beads: list[dict], tokenizer, cfg: DatasetConfig
                 stats["oversized_beads"] += 1
                 i += 1
                 continue
-            j, total = i, overhead
-            while j < run_end and total + cost[j] <= cfg.context:
+            j, total, chars = i, overhead, 0
+            while j < run_end and total + cost[j] <= cfg.context and (
+                    not cfg.max_chars or chars + len(zh_texts[j]) <= cfg.max_chars or j == i):
                 total += cost[j]
+                chars += len(zh_texts[j])
                 j += 1
             # prefer ending at a paragraph (then chapter) boundary when that keeps most of the document
             if j < run_end:

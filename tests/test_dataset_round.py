@@ -1,0 +1,83 @@
+"""A round's documents: caps, duplicates, leakage, genre mix and exports."""
+
+import json
+
+import pytest
+
+from booktrans.align import align_book
+from booktrans.dataset import DatasetConfig, build_documents
+from booktrans.dataset.card import histogram_svg, render_card
+from booktrans.dataset.export import write_exports
+from booktrans.dataset.select import LeakageIndex, dedupe, mix
+from booktrans.errors import BooktransError
+
+
+@pytest.fixture(scope="module")
+def tok(tiny_base):
+    from booktrans.model import load_tokenizer
+
+    return load_tokenizer(tiny_base)
+
+
+@pytest.fixture(scope="module")
+def docs(sample_paragraphs, tok):
+    out = []
+    for book, genre in (("lighthouse", "novel"), ("prob-textbook", "textbook"), ("four-seasons", "poetry")):
+        beads, _ = align_book(sample_paragraphs[(book, "zh")], sample_paragraphs[(book, "en")])
+        d, _ = build_documents({"id": book, "genre": genre, "license": "CC0-1.0", "split": "train"}, beads, tok,
+                               DatasetConfig(context=300, min_beads=1))
+        for x in d:
+            x["meta"]["kind"] = "long"
+        out += d
+    return out
+
+
+def test_the_character_cap_holds_on_the_chinese_side(sample_paragraphs, tok):
+    beads, _ = align_book(sample_paragraphs[("lighthouse", "zh")], sample_paragraphs[("lighthouse", "en")])
+    meta = {"id": "lighthouse", "genre": "novel", "license": "CC0-1.0", "split": "train"}
+    docs, _ = build_documents(meta, beads, tok, DatasetConfig(context=100_000, max_chars=200, min_beads=1, en_zh_share=0.0))
+    assert len(docs) > 3
+    for d in docs:
+        zh = d["messages"][1]["content"].split("\n\n", 1)[1]
+        assert len(zh.replace("\n", "")) <= 200
+
+
+def test_duplicates_are_removed(docs):
+    kept, dropped = dedupe(docs + docs[:3])
+    assert dropped == 3 and kept == docs
+
+
+def test_held_out_text_in_a_training_document_is_caught(docs):
+    index = LeakageIndex(zh_n=12, en_n=8)
+    index.add("night-train", "开往海边的末班车十一点四十分发车。The last train to the coast left at eleven forty.")
+    assert index.check(docs)["leaks"] == 0
+    leaky = json.loads(json.dumps(docs[0]))
+    leaky["messages"][2]["content"] += " The last train to the coast left at eleven forty."
+    with pytest.raises(BooktransError, match="held-out"):
+        index.check(docs + [leaky])
+
+
+def test_genre_mix_follows_the_weights_and_is_deterministic(docs):
+    picked = mix(docs, {"novel": 2.0, "textbook": 1.0, "poetry": 1.0}, 8, seed=0)
+    assert len(picked) == 8 and picked == mix(docs, {"novel": 2.0, "textbook": 1.0, "poetry": 1.0}, 8, seed=0)
+    genres = [d["meta"]["genre"] for d in picked]
+    assert genres.count("novel") == 4 and genres.count("textbook") == 2 and genres.count("poetry") == 2
+    assert [d["meta"]["genre"] for d in mix(docs, {"novel": 1.0, "textbook": 0.0, "poetry": 0.0}, 3, 0)] == ["novel"] * 3
+    assert mix(docs, {}, 0, 0) == docs  # 0 = every document
+
+
+def test_exports_load_back_and_card_has_the_numbers(docs, tmp_path):
+    import datasets
+
+    write_exports(tmp_path, "r1", {"train": docs, "valid": docs[:2]})
+    info = json.loads((tmp_path / "dataset_info.json").read_text())
+    assert info["booktrans_r1_train"]["file_name"] == "train.jsonl" and info["booktrans_r1_train"]["formatting"] == "sharegpt"
+    dd = datasets.load_from_disk(str(tmp_path / "hf"))
+    assert dd["train"].num_rows == len(docs) and dd["train"][0]["messages"] == docs[0]["messages"]
+    stats = {"context": 300, "short_share": 0.0, "duplicates_removed": 0,
+             "leakage": {"documents_checked": len(docs), "held_out_ngrams": 10, "leaks": 0},
+             "train": {"documents": len(docs), "tokens": 1, "max_tokens": 300}, "valid": {"documents": 0, "tokens": 0, "max_tokens": 0}}
+    card = render_card("r1", stats, docs, [], "r1-tokens.svg")
+    assert "| train | %d |" % len(docs) in card and "r1-tokens.svg" in card and "| lighthouse | train | novel | CC0-1.0 |" in card
+    svg = histogram_svg([d["meta"]["tokens"] for d in docs], 300)
+    assert svg.startswith("<svg") and svg.count("<rect") == 21

@@ -58,3 +58,25 @@ def test_missing_base_model_path_names_the_path_and_what_to_do(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelError, match="config.json"):
         resolve_base_path(tmp_path / "empty")
+
+
+def test_saved_adapter_does_not_depend_on_the_string_hash_seed(tiny_base, tmp_path, root):
+    """peft stores target_modules as a set; two processes with different PYTHONHASHSEED must still
+    write byte-identical adapters (DVC's caching depends on it)."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from pathlib import Path; from booktrans.train import TrainConfig, train_round\n"
+        "docs=[{'messages':[{'role':'user','content':'岛上没有树。'},{'role':'assistant','content':'No trees.'}]}]\n"
+        "train_round(Path(sys.argv[1]), Path(sys.argv[2]), docs, [], TrainConfig(context=64, max_steps=1), 'r1', Path(sys.argv[3]))\n"
+    )
+    outs = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"out{seed}"
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        subprocess.run([sys.executable, "-c", script, str(tiny_base), str(out), str(tmp_path / f"s{seed}")], env=env,
+                       check=True, capture_output=True)
+        outs.append({f.name: f.read_bytes() for f in sorted(out.iterdir())})
+    assert outs[0] == outs[1]

@@ -137,10 +137,14 @@ def train_round(init_dir: Path, out_dir: Path, train_docs: list[dict], valid_doc
 
 
 def _scrub_adapter(out_dir: Path) -> None:
-    """Remove machine-specific paths from what peft saves, so outputs are identical across clones."""
+    """Remove machine-specific paths and hash-seed-dependent orderings from what peft saves, so
+    outputs are identical across clones and runs."""
     cfg_path = out_dir / "adapter_config.json"
     cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
     cfg["base_model_name_or_path"] = "booktrans-base"
+    for key, value in cfg.items():  # peft keeps some lists as sets: their order follows the string-hash seed
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            cfg[key] = sorted(value)
     from ..io import write_json
 
     write_json(cfg_path, cfg)

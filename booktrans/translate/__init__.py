@@ -78,6 +78,28 @@ def build_prompt(direction: str, source: str, previous: tuple[str, str] | None) 
     return msgs
 
 
+def _end_of_turn(tokenizer) -> int:
+    vocab = tokenizer.get_vocab()
+    return vocab["<|im_end|>"] if "<|im_end|>" in vocab else tokenizer.eos_token_id
+
+
+def generate_batch(model, tokenizer, prompts: list[list[int]], max_new_tokens: int,
+                   repetition_penalty: float = 1.0) -> list[list[int]]:
+    """Greedy decoding of left-padded prompts; returns the new tokens of each."""
+    import torch
+
+    device = next(model.parameters()).device
+    pad = tokenizer.pad_token_id
+    width = max(len(p) for p in prompts)
+    ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=device)
+    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
+    with torch.no_grad():
+        out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
+                             num_beams=1, pad_token_id=pad, eos_token_id=_end_of_turn(tokenizer),
+                             repetition_penalty=repetition_penalty)
+    return [row[width:].tolist() for row in out]
+
+
 def translate_streams(model, tokenizer, streams: dict[str, tuple[str, list[Chunk]]], cfg: TranslateConfig,
                       progress=None) -> dict[str, list[dict]]:
     """Translate several chunk sequences ("streams": one per book and direction) in lock-step batches.
@@ -85,10 +107,7 @@ def translate_streams(model, tokenizer, streams: dict[str, tuple[str, list[Chunk
     ``streams`` maps a key to (direction, chunks). Returns key -> [{"chapter", "paras", "source",
     "translation"}] in order.
     """
-    import torch
-
     model.eval()
-    device = next(model.parameters()).device
     results: dict[str, list[dict]] = {k: [] for k in streams}
     longest = max((len(c) for _, c in streams.values()), default=0)
     carry_budget = int(cfg.context * cfg.carry_share)
@@ -110,17 +129,9 @@ def translate_streams(model, tokenizer, streams: dict[str, tuple[str, list[Chunk
                 room = cfg.context - len(ids)
                 limits.append(max(1, min(room, int(src_tokens * cfg.max_new_factor) + 8)))
                 prompts.append(ids)
-            width = max(len(p) for p in prompts)
-            pad = tokenizer.pad_token_id
-            input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=device)
-            attention = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
-            with torch.no_grad():
-                out = model.generate(input_ids=input_ids, attention_mask=attention, max_new_tokens=max(limits),
-                                     do_sample=False, num_beams=1, pad_token_id=pad,
-                                     repetition_penalty=cfg.repetition_penalty,
-                                     eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>") if "<|im_end|>" in tokenizer.get_vocab() else tokenizer.eos_token_id)
+            out = generate_batch(model, tokenizer, prompts, max(limits), cfg.repetition_penalty)
             for row, key, limit in zip(out, keys, limits):
-                gen = row[width:width + limit].tolist()
+                gen = row[:limit]
                 text = tokenizer.decode(gen, skip_special_tokens=True).strip()
                 chunk = streams[key][1][k]
                 results[key].append({"chapter": chunk.chapter, "paras": chunk.paras, "source": chunk.source, "translation": text})
@@ -132,21 +143,11 @@ def translate_streams(model, tokenizer, streams: dict[str, tuple[str, list[Chunk
 def translate_sentences(model, tokenizer, sentences: list[str], direction: str, batch_size: int = 16,
                         max_new_tokens: int = 128) -> list[str]:
     """Translate independent sentences (no carried context), batched, greedy."""
-    import torch
-
     model.eval()
-    device = next(model.parameters()).device
-    pad = tokenizer.pad_token_id
-    eos = tokenizer.convert_tokens_to_ids("<|im_end|>") if "<|im_end|>" in tokenizer.get_vocab() else tokenizer.eos_token_id
     out: list[str] = []
     for start in range(0, len(sentences), batch_size):
         prompts = [tokenizer.apply_chat_template(build_prompt(direction, s, None), tokenize=True, add_generation_prompt=True)
                    for s in sentences[start:start + batch_size]]
-        width = max(len(p) for p in prompts)
-        ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=device)
-        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
-        with torch.no_grad():
-            gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
-                                 num_beams=1, pad_token_id=pad, eos_token_id=eos)
-        out += [tokenizer.decode(row[width:], skip_special_tokens=True).strip() for row in gen]
+        out += [tokenizer.decode(g, skip_special_tokens=True).strip()
+                for g in generate_batch(model, tokenizer, prompts, max_new_tokens)]
     return out

@@ -11,7 +11,7 @@ def tok(tiny_base):
     return load_tokenizer(tiny_base)
 
 
-@pytest.mark.parametrize("book", ["lighthouse", "prob-textbook", "four-seasons"])
+@pytest.mark.parametrize("book", ["lighthouse", "prob-textbook", "four-seasons", "sky-blue", "night-train"])
 @pytest.mark.parametrize("context", [160, 400, 2000])
 def test_budget_is_never_exceeded_and_documents_reproduce_the_book(sample_paragraphs, tok, book, context):
     beads, _ = align_book(sample_paragraphs[(book, "zh")], sample_paragraphs[(book, "en")])

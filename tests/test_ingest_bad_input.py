@@ -1,6 +1,5 @@
 """Every kind of bad book gets one clear error naming the file and the reason; nothing crashes."""
 
-import io
 import subprocess
 import sys
 import zipfile
@@ -166,3 +165,49 @@ def test_two_column_page_is_read_left_column_first(tmp_path):
     doc.save(p)
     text = " ".join(x.text for x in ingest_file(p, "en").paragraphs)
     assert text.index("ends at the bottom of the left.") < text.index("Then the right column begins")
+
+
+def test_pdf_contents_page_and_footnotes_are_dropped_counted_and_kept_apart(tmp_path):
+    p = tmp_path / "book.pdf"
+    doc = pymupdf.open()
+    toc = doc.new_page(width=420, height=595)
+    toc.insert_text((50, 60), "Contents", fontname="helv", fontsize=14)
+    for k, (t, n) in enumerate((("Chapter 1 The Island", 2), ("Chapter 2 The Storm", 3), ("Chapter 3 Morning", 4))):
+        toc.insert_text((50, 100 + 20 * k), f"{t} " + "." * 40 + f" {n}", fontname="helv", fontsize=11)
+    body = doc.new_page(width=420, height=595)
+    body.insert_text((50, 60), "Chapter 1 The Island", fontname="helv", fontsize=16)
+    body.insert_text((50, 100), "The island had no trees, only grey rock and a white tower.1", fontname="helv", fontsize=11)
+    body.insert_text((50, 500), "1 The tower was built in 1882 by the harbour office.", fontname="helv", fontsize=8)
+    doc.save(p)
+    res = ingest_file(p, "en")
+    texts = [x.text for x in res.paragraphs]
+    assert texts == ["The island had no trees, only grey rock and a white tower.1"]
+    assert res.report["dropped"]["contents"] >= 3 and res.report["dropped"]["notes"] == 1
+    assert res.notes == ["1 The tower was built in 1882 by the harbour office."]
+
+
+def test_epub_footnotes_are_kept_apart_and_the_cover_is_skipped(tmp_path):
+    from ebooklib import epub
+
+    book = epub.EpubBook()
+    book.set_identifier("notes-test")
+    book.set_title("Notes")
+    book.set_language("en")
+    cover = epub.EpubHtml(title="Cover", file_name="cover.xhtml", lang="en")
+    cover.content = "<html><body><p>A Book With Notes</p></body></html>"
+    ch = epub.EpubHtml(title="Chapter 1", file_name="ch1.xhtml", lang="en")
+    ch.content = ('<html xmlns:epub="http://www.idpf.org/2007/ops"><body><h1>Chapter 1 The Island</h1>'
+                  '<p>The island had no trees, only grey rock and a white tower on it.</p>'
+                  '<aside epub:type="footnote"><p>The tower was built in 1882.</p></aside></body></html>')
+    for item in (cover, ch):
+        book.add_item(item)
+    book.toc = [ch]
+    book.add_item(epub.EpubNcx())
+    book.add_item(epub.EpubNav())
+    book.spine = ["nav", cover, ch]
+    p = tmp_path / "notes.epub"
+    epub.write_epub(str(p), book, {})
+    res = ingest_file(p, "en")
+    assert [x.text for x in res.paragraphs] == ["The island had no trees, only grey rock and a white tower on it."]
+    assert res.report["dropped"]["notes"] == 1 and res.report["dropped"]["front_matter"] == 2
+    assert res.notes == ["The tower was built in 1882."]

@@ -1,6 +1,5 @@
 """The sentence aligner, the gold-format tools and the CLI."""
 
-import json
 import subprocess
 import sys
 

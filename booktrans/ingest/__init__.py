@@ -111,7 +111,3 @@ def _titles(paragraphs: list[Paragraph]) -> list[str]:
     for p in paragraphs:
         seen.setdefault(p.chapter, p.title)
     return [seen[c] for c in sorted(seen)]
-
-
-def is_heading(line: str, lang: str) -> bool:
-    return parse_heading(line, lang) is not None

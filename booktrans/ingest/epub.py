@@ -112,6 +112,7 @@ def read_epub(path: str | Path, lang: str) -> ReadResult:
             if not text:
                 continue
             if _is_note(el) or any(_is_note(a) for a in el.iterancestors()):
+                result.notes.append(text)  # kept apart: written to <book>.<lang>.notes.jsonl
                 result.drop("notes")
                 continue
             if tag in _HEADINGS and not saw_heading:

@@ -7,7 +7,7 @@ import math
 import shutil
 import json
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..model.store import ModelInfo, load_model, read_info, relpath, write_info

@@ -13,7 +13,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 PROFILE ?= configs/cluster-24xh100.yaml
 
-.PHONY: help setup demo test repro sample cluster preflight lock clean bench-ingest eval-align bench-align bench-dataset
+.PHONY: help setup demo test repro sample cluster preflight plan plan-cluster push pull release lock clean bench-ingest eval-align bench-align bench-dataset bench-train
 
 help:
 	@echo "make demo    - create .venv if missing, run the whole pipeline on the embedded sample"
@@ -21,6 +21,10 @@ help:
 	@echo "make setup   - create .venv from requirements.lock"
 	@echo "make repro   - dvc repro with the current params.yaml"
 	@echo "make cluster - apply $(PROFILE) to params.yaml, check it, run every round"
+	@echo "make plan    - tokens, steps, memory per GPU, GPU-hours and cost of every round (params.yaml)"
+	@echo "make plan-cluster - the same for $(PROFILE), without applying it"
+	@echo "make push / make pull [TARGETS=train@r2] [REMOTE=name] - outputs to/from the DVC remote (docs/sharing.md)"
+	@echo "make release ROUND=2 - check, push and tag round-2"
 	@echo "make sample  - rebuild data/sample/ from its sources"
 	@echo "make lock    - refresh requirements.lock from pyproject.toml"
 	@echo "make bench-ingest - pages/s of the full PDF path against plain page.get_text()"
@@ -70,6 +74,32 @@ bench-align: $(STAMP)
 
 bench-dataset: $(STAMP)
 	$(BIN)/python bench/dataset_speed.py
+
+REMOTE ?=
+TARGETS ?=
+push: $(STAMP)
+	$(BIN)/dvc push $(if $(REMOTE),-r $(REMOTE)) $(TARGETS)
+
+pull: $(STAMP)
+	$(BIN)/dvc pull $(if $(REMOTE),-r $(REMOTE)) $(TARGETS)
+
+# A round release: the commit whose dvc.lock holds round ROUND's model and evaluation, pushed and tagged.
+release: $(STAMP)
+	@test -n "$(ROUND)" || { echo "usage: make release ROUND=2"; exit 2; }
+	@git diff --quiet && git diff --cached --quiet || { echo "release: commit your changes first (git status)"; exit 2; }
+	@$(BIN)/dvc status --quiet || { echo "release: outputs differ from dvc.lock; run dvc repro and commit dvc.lock"; exit 2; }
+	$(BIN)/dvc push $(if $(REMOTE),-r $(REMOTE))
+	git tag -a round-$(ROUND) -m "booktrans round $(ROUND)"
+	@echo "tagged round-$(ROUND); publish it with: git push origin round-$(ROUND)"
+
+plan: $(STAMP)
+	$(BIN)/booktrans plan --params params.yaml
+
+plan-cluster: $(STAMP)
+	$(BIN)/booktrans plan --params params.yaml --profile $(PROFILE)
+
+bench-train: $(STAMP)
+	$(BIN)/python bench/train_throughput.py
 
 preflight: $(STAMP)
 	$(BIN)/booktrans preflight --params params.yaml

@@ -95,6 +95,20 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from .io import dumps_json
+    from .plan import format_plan, plan, plan_summary
+    from .profile import merged_params
+    from .stageutil import load_params
+
+    params = load_params(args.params)
+    if args.profile:
+        params = merged_params(Path(args.profile), params)
+    result = plan(params, Path(args.params).resolve().parent, tokens=args.tokens)
+    print(dumps_json(plan_summary(result)) if args.json else format_plan(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="booktrans", description="Whole-book zh<->en translation pipeline: each step on its own.")
     ap.add_argument("--version", action="version", version=f"booktrans {__version__}")
@@ -125,6 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("preflight", help="check params.yaml (base model path, rounds chain) before any work")
     p.add_argument("--params", default="params.yaml")
     p.set_defaults(fn=_cmd_preflight)
+
+    p = sub.add_parser("plan", help="tokens, steps, peak GPU memory, GPU-hours and cost of every round, before renting")
+    p.add_argument("--params", default="params.yaml")
+    p.add_argument("--profile", help="plan with this profile merged in (params.yaml is not changed)")
+    p.add_argument("--tokens", type=int, help="plan for this many training tokens per round instead of data/sft/")
+    p.add_argument("--json", action="store_true", help="print the numbers as JSON")
+    p.set_defaults(fn=_cmd_plan)
 
     p = sub.add_parser("profile", help="cluster profiles")
     psub = p.add_subparsers(dest="action", metavar="ACTION")

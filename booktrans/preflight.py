@@ -42,4 +42,14 @@ def check_params(params: dict) -> list[str]:
             raise ConfigError(f"params.yaml: translate.rounds names {r!r}, which is not in rounds")
     chain = ", ".join(f"{n} ({r['context']} tokens, from {r['init']})" for n, r in rounds.items())
     lines.append(f"rounds: {chain}")
+    # training settings of every round against the model's shape (window, heads, method, attention)
+    from pathlib import Path
+
+    from .plan import model_config
+    from .train.config import config_for, validate
+
+    cfg_json, source = model_config({**params, "plan": {}}, Path("."))
+    for name in rounds:
+        validate(config_for(params, name), name, cfg_json)
+    lines.append(f"training settings: checked against {source}")
     return lines

@@ -22,6 +22,21 @@ def _merge(dst, src, prefix: str, changed: list[str]) -> None:
             dst[key] = value
 
 
+def merged_params(profile: Path, params: dict) -> dict:
+    """params with the profile's `params:` merged in, in memory (params.yaml is not touched)."""
+    import copy
+
+    try:
+        data = yaml.safe_load(Path(profile).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{profile}: profile not found") from None
+    if not isinstance(data, dict) or not isinstance(data.get("params"), dict):
+        raise ConfigError(f"{profile}: expected a top-level 'params:' mapping")
+    out = copy.deepcopy(params)
+    _merge(out, data["params"], "", [])
+    return out
+
+
 def apply_profile(profile: Path, params: Path) -> list[str]:
     """Merge ``profile``'s `params:` into ``params``; returns the dotted keys that changed."""
     from ruamel.yaml import YAML

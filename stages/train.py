@@ -2,57 +2,58 @@
 
     python stages/train.py --params params.yaml --round r2 --data data/sft/r2 --init models/r1 --out models/r2 --log reports/train/r2.json
 
-Trains a LoRA adapter (peft) on the round's documents, loss on the assistant tokens only. With
-train.launcher: accelerate the same script is re-run under `accelerate launch` with the config file
-named by train.accelerate_config, and this process waits for it. Writes models/<round>/ (adapter and
-booktrans.json) and reports/train/<round>.json (loss per step). Scratch checkpoints go to
-build/checkpoints/<round>/, outside the DVC output.
+Method (LoRA, full, QLoRA), chaining (continue the previous adapter or merge it), long-context
+settings and resumable checkpoints come from `train:` and `rounds.rN` in params.yaml (see
+docs/train.md). With train.launcher: accelerate the same script is re-run under `accelerate launch`
+with the config file named by train.accelerate_config (DeepSpeed ZeRO-2/3, one or several nodes),
+and this process waits for it. Only the main process writes: models/<round>/ (the adapter, or merged
+16-bit weights, and booktrans.json) and reports/train/<round>.json (loss and learning rate per step).
+Checkpoints (optimizer shards included) go to build/checkpoints/<round>/, outside the DVC output; a
+killed run started again resumes from the last one. DVCLive logs loss, learning rate, tokens/s and
+memory per step to reports/train/live/<round>/ (machine-dependent, so not a hashed output).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 from booktrans.errors import ConfigError
-from booktrans.io import atomic_dir, read_jsonl, write_json
-from booktrans.model import read_info
+from booktrans.io import read_jsonl, write_json
+from booktrans.model.store import base_config
 from booktrans.stageutil import get, load_params, run_main, setup_logging
-from booktrans.train import TrainConfig, train_round
+from booktrans.train import check_chain, config_for, train_round, validate
 
 log = logging.getLogger("train")
 
 
-def config_for(params: dict, round_name: str) -> TrainConfig:
-    r = get(params, f"rounds.{round_name}")
-    t = get(params, "train")
-    return TrainConfig(
-        context=int(r["context"]), learning_rate=float(r["learning_rate"]), epochs=float(r.get("epochs", 1)),
-        max_steps=int(r.get("max_steps", -1)), batch_size=int(t["batch_size"]), grad_accum=int(t["grad_accum"]),
-        scheduler=str(r.get("scheduler", t["scheduler"])), warmup_ratio=float(t["warmup_ratio"]),
-        lora_r=int(t["lora"]["r"]), lora_alpha=int(t["lora"]["alpha"]), lora_dropout=float(t["lora"]["dropout"]),
-        target_modules=tuple(t["lora"]["target_modules"]), seed=int(get(params, "seed")), dtype=str(get(params, "model.dtype")),
-    )
+def check(params: dict, round_name: str, init: Path) -> None:
+    """Everything that can be known before a launcher or a model is started."""
+    check_chain(round_name, init)
+    cfg = config_for(params, round_name)
+    validate(cfg, round_name, base_config(init))
 
 
 def run(params_path: Path, round_name: str, data: Path, init: Path, out: Path, log_path: Path) -> int:
     params = load_params(params_path)
-    if not (init / "booktrans.json").exists():
-        raise ConfigError(f"{round_name}: its starting model {init} is missing; run the previous round first "
-                          f"(dvc repro train@{init.name})")
-    read_info(init)
+    check(params, round_name, init)
     cfg = config_for(params, round_name)
     train_docs = read_jsonl(data / "train.jsonl")
     valid_docs = read_jsonl(data / "valid.jsonl")
-    with atomic_dir(out) as tmp:
-        summary = train_round(init, tmp, train_docs, valid_docs, cfg, round_name,
-                              scratch_dir=Path("build/checkpoints") / round_name)
-    write_json(log_path, summary["history"])
-    log.info("%s: %d steps, final loss %s, eval loss %s", round_name, summary["steps"], summary["final_loss"], summary["eval_loss"])
+    summary = train_round(init, out, train_docs, valid_docs, cfg, round_name,
+                          scratch_dir=Path(get(params, "train.checkpoint_dir", "build/checkpoints")) / round_name,
+                          live_dir=Path("reports/train/live") / round_name,
+                          keep_checkpoints=bool(get(params, "train.keep_checkpoints", False)))
+    if int(os.environ.get("RANK", "0")) == 0:
+        write_json(log_path, summary["history"])
+        log.info("%s: %s, %d steps%s, final loss %s, eval loss %s", round_name, summary["method"], summary["steps"],
+                 f" (resumed from {summary['resumed_from']})" if summary["resumed_from"] else "",
+                 summary["final_loss"], summary["eval_loss"])
     return 0
 
 
@@ -69,13 +70,14 @@ def main() -> int:
     setup_logging()
     params = load_params(args.params)
     launcher = get(params, "train.launcher", "python")
+    if launcher not in ("python", "accelerate"):
+        raise ConfigError(f"train.launcher: {launcher!r} is not python or accelerate")
     if launcher == "accelerate" and not args.worker:
+        check(params, args.round, args.init)  # fail here, before any worker or GPU starts
         cmd = ["accelerate", "launch", "--config_file", str(get(params, "train.accelerate_config")),
                __file__, *sys.argv[1:], "--worker"]
         log.info("launching: %s", shlex.join(cmd))
         return subprocess.call(cmd)
-    if launcher not in ("python", "accelerate"):
-        raise ConfigError(f"train.launcher: {launcher!r} is not python or accelerate")
     return run(args.params, args.round, args.data, args.init, args.out, args.log)
 
 

@@ -85,3 +85,25 @@ def test_sample_corpus_is_rebuilt_byte_for_byte(root, tmp_path):
     for f in tmp_path.iterdir():
         assert f.read_bytes() == (root / "data" / "sample" / f.name).read_bytes(), f.name
     assert len(list(tmp_path.iterdir())) == 10
+
+
+def test_preflight_checks_every_rounds_training_settings_against_the_model(root, tmp_path):
+    """The cluster schedule against a stand-in base folder with Qwen2.5-7B's config: each bad setting
+    is named before anything is loaded."""
+    shutil.copy(root / "params.yaml", tmp_path / "params.yaml")
+    apply_profile(root / "configs" / "cluster-24xh100.yaml", tmp_path / "params.yaml")
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    base = tmp_path / "Qwen2.5-7B-Instruct"
+    base.mkdir()
+    shutil.copy(root / "configs/models/qwen2.5-7b.json", base / "config.json")
+    params["model"]["base"] = str(base)
+    params["train"]["attn_implementation"] = "sdpa"  # flash-attn is a cluster-only install
+    assert any("training settings" in line for line in check_params(params))
+    bad = yaml.safe_load(yaml.safe_dump(params))
+    del bad["rounds"]["r3"]["rope_scaling"]
+    with pytest.raises(ConfigError, match=r"round r3: context 131072 tokens is beyond the model's window of 32768"):
+        check_params(bad)
+    bad = yaml.safe_load(yaml.safe_dump(params))
+    bad["rounds"]["r4"]["sequence_parallel"] = 8
+    with pytest.raises(ConfigError, match=r"round r4: train.sequence_parallel 8 must divide the model's 4 key/value heads"):
+        check_params(bad)

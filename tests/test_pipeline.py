@@ -1,8 +1,11 @@
-"""The DVC pipeline on the embedded sample, end to end, in a copy of the project.
+"""The DVC pipeline on the embedded sample, end to end, in copies of the project.
 
-One module-scoped run (about a minute and a half on 2 cores) backs every test here: the full graph
-runs, a second `dvc repro` runs nothing, and a change to one round-3 param re-runs only round 3,
-round 4 and what depends on them.
+One module-scoped run backs most tests here: the full graph runs, a second `dvc repro` runs
+nothing, a second clean run elsewhere gives the same hash for every output, a reviewer pulls one
+round's outputs from a local remote and re-scores without retraining, and a change to one round-3
+param re-runs only round 3, round 4 and what depends on them (tagged as round releases and compared
+with `dvc metrics diff`). The params are trimmed (a few paragraphs of the test book, one epoch, a
+few documents per round) so the two full runs fit the suite's time budget.
 """
 
 from __future__ import annotations
@@ -52,6 +55,28 @@ def set_param(project: Path, dotted: str, value) -> None:
     p.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
 
+def git(cwd: Path, *args: str) -> str:
+    res = subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=cwd, capture_output=True,
+                         text=True)
+    if res.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed: {res.stderr}")
+    return res.stdout
+
+
+def trim(project: Path) -> None:
+    """The same graph, made quicker."""
+    set_param(project, "translate.max_paragraphs", 2)
+    for r in ("r1", "r2", "r3", "r4"):
+        set_param(project, f"rounds.{r}.epochs", 1)
+        set_param(project, f"rounds.{r}.max_docs", 8)
+
+
+def out_hashes(project: Path) -> dict[str, str]:
+    """Every output of every stage in dvc.lock: path -> md5 (folders: the hash of their listing)."""
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    return {o["path"]: o["md5"] for st in lock["stages"].values() for o in st.get("outs", [])}
+
+
 def copy_project(root: Path, dest: Path) -> Path:
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=root, capture_output=True, text=True,
                            check=True).stdout.splitlines()
@@ -69,10 +94,7 @@ def copy_project(root: Path, dest: Path) -> Path:
 @pytest.fixture(scope="module")
 def project(root, tmp_path_factory):
     dest = copy_project(root, tmp_path_factory.mktemp("project"))
-    # the same graph, made quicker: a few paragraphs of the test book, one epoch per round
-    set_param(dest, "translate.max_paragraphs", 3)
-    for r in ("r1", "r2", "r3", "r4"):
-        set_param(dest, f"rounds.{r}.epochs", 1)
+    trim(dest)
     first = dvc(dest, "repro")
     return dest, first
 
@@ -98,6 +120,9 @@ def test_first_repro_runs_every_stage_and_writes_every_output(project):
     assert "models/r1" in deps
     for doc in map(json.loads, (dest / "data" / "sft" / "r1" / "train.jsonl").read_text().splitlines()):
         assert doc["meta"]["tokens"] <= 256 and doc["meta"]["split"] == "train"
+    # DVCLive logged every round's steps beside the hashed outputs
+    live = json.loads((dest / "reports" / "train" / "live" / "r2" / "metrics.json").read_text())
+    assert {"loss", "learning_rate", "tokens_per_second", "memory_mb"} <= set(live)
 
 
 def test_second_repro_runs_nothing(project):
@@ -107,14 +132,76 @@ def test_second_repro_runs_nothing(project):
     assert "didn't change" in again.stdout or "Data and pipelines are up to date" in again.stdout
 
 
-def test_changing_a_round3_param_reruns_only_round3_round4_and_their_dependants(project):
+def test_two_clean_runs_give_identical_hashes_for_every_output(project, root, tmp_path):
+    """A second copy, fresh caches and all, run from scratch: the same hash for every output of
+    every stage (texts, alignments, documents, models, translations, metrics, report)."""
     dest, _ = project
+    twin = copy_project(root, tmp_path / "twin")
+    trim(twin)
+    dvc(twin, "repro")
+    first, second = out_hashes(dest), out_hashes(twin)
+    assert len(first) >= 30 and {"models/r4", "data/sft/r1", "reports/translations/r3", "reports/index.html"} <= set(first)
+    differing = {p for p in first if first[p] != second.get(p)}
+    assert differing == set(), f"outputs that differ between two clean runs: {sorted(differing)}"
+    assert (dest / "dvc.lock").read_text() == (twin / "dvc.lock").read_text()
+
+
+def test_reviewer_pulls_one_round_from_a_remote_and_rescores_without_retraining(project, tmp_path):
+    dest, _ = project
+    remote = tmp_path / "remote"
+    dvc(dest, "remote", "add", "-d", "store", str(remote))
+    git(dest, "add", "-A")
+    git(dest, "commit", "-qm", "round 2 results")
+    git(dest, "tag", "-a", "round-2", "-m", "round 2")
+    dvc(dest, "push")
+
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--branch", "round-2", str(dest), str(clone))
+    assert not (clone / "models").exists()
+    dvc(clone, "pull", "train@r2")
+    assert (clone / "models" / "r2" / "adapter_model.safetensors").exists()
+    assert not (clone / "models" / "r1").exists() and not (clone / "data").joinpath("sft").exists()
+    pulled = [f for f in (clone / ".dvc" / "cache").rglob("*") if f.is_file()]
+    listed = [f for f in (dest / "models" / "r2").rglob("*") if f.is_file()]
+    assert len(pulled) <= len(listed) + 1  # the round's files and its folder listing, nothing else
+    assert json.loads((clone / "models" / "r2" / "booktrans.json").read_text()) == \
+        json.loads((dest / "models" / "r2" / "booktrans.json").read_text())
+
+    # the reviewer changes the evaluation code: only evaluation re-runs, from pulled translations
+    ev = clone / "stages" / "evaluate.py"
+    ev.write_text(ev.read_text() + "\n# reviewer's change\n")
+    res = dvc(clone, "repro", "--pull", "--allow-missing")
+    stages = ran(res)
+    assert {f"evaluate@r{i}" for i in range(5)} <= stages <= {f"evaluate@r{i}" for i in range(5)} | {"report"}
+    assert not (clone / "models" / "r1").exists() and not (clone / "models" / "r4").exists()
+    for i in range(5):
+        assert (clone / "reports" / "metrics" / f"r{i}.json").read_text() == \
+            (dest / "reports" / "metrics" / f"r{i}.json").read_text()
+
+
+def test_changing_a_round3_param_reruns_only_round3_round4_and_their_dependants(project):
+    """...and the two states, tagged as round releases, compare with `dvc metrics diff`."""
+    dest, _ = project
+    git(dest, "add", "-A")
+    git(dest, "commit", "-qm", "before", "--allow-empty")
+    git(dest, "tag", "-a", "round-3", "-m", "round 3, first learning rate")
     set_param(dest, "rounds.r3.learning_rate", 3.0e-3)
     res = dvc(dest, "repro")
     stages = ran(res)
     allowed = {"train@r3", "train@r4", "translate@r3", "translate@r4", "evaluate@r3", "evaluate@r4", "report"}
     assert {"train@r3", "train@r4", "translate@r3", "translate@r4"} <= stages <= allowed
     assert ran(dvc(dest, "repro")) == set()
+    git(dest, "add", "-A")
+    git(dest, "commit", "-qm", "after")
+    git(dest, "tag", "-a", "round-4", "-m", "round 3 and 4 retrained")
+    diff = json.loads(dvc(dest, "metrics", "diff", "round-3", "round-4", "--all", "--json").stdout)
+    files = {Path(f).stem for f in diff}
+    assert files == {"r0", "r1", "r2", "r3", "r4"}
+    r3 = diff["reports/metrics/r3.json"]
+    assert "directions.zh-en.bleu" in r3 and {"old", "new"} <= set(r3["directions.zh-en.bleu"])
+    trained = yaml.safe_load(git(dest, "show", "round-4:dvc.lock"))["stages"]["train@r3"]["outs"][0]["md5"]
+    before = yaml.safe_load(git(dest, "show", "round-3:dvc.lock"))["stages"]["train@r3"]["outs"][0]["md5"]
+    assert trained != before  # the tags pin different round-3 models
 
 
 def test_metrics_diff_and_show_cover_every_round(project):

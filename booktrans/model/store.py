@@ -96,26 +96,59 @@ def adapter_chain(directory: str | Path) -> tuple[Path, list[Path]]:
     return base, chain + [directory]
 
 
-def load_model(directory: str | Path, dtype: str = "auto", trainable: bool = False, device: str | None = None):
+def model_settings(directory: str | Path) -> dict:
+    """Settings a round recorded for the model it wrote (``extra.rope_scaling``): the newest of the
+    chain wins, so a round trained with RoPE scaling is also translated with it."""
+    directory = Path(directory)
+    info = read_info(directory)
+    found = {}
+    if info.kind == "adapter":
+        found = model_settings((directory / info.base).resolve())  # type: ignore[operator]
+    if info.extra.get("rope_scaling"):
+        found["rope_scaling"] = info.extra["rope_scaling"]
+    return found
+
+
+def base_config(directory: str | Path) -> dict:
+    """config.json of the weights under any model directory."""
+    return json.loads((_weights_dir(Path(directory)) / "config.json").read_text(encoding="utf-8"))
+
+
+def load_model(directory: str | Path, dtype: str = "auto", trainable: bool = False, device: str | None = None,
+               attn_implementation: str | None = None, rope_scaling: dict | None = None,
+               merge_adapters: bool = False, quantization_config=None):
     """Load any model directory as (model, tokenizer).
 
     For an adapter directory the base is loaded and the adapter applied; with ``trainable`` the
-    newest adapter stays trainable (a round that continues the previous round's adapter).
+    newest adapter stays trainable (a round that continues the previous round's adapter); with
+    ``merge_adapters`` every adapter is folded into the weights (a plain model comes back).
+    ``rope_scaling`` overrides the RoPE scaling of the config (default: what the chain recorded).
     """
     import torch
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoConfig, AutoModelForCausalLM
 
     directory = Path(directory)
     base_dir, adapters = adapter_chain(directory)
     torch_dtype = {"auto": "auto", "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
-    model = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=torch_dtype)
+    config = AutoConfig.from_pretrained(str(base_dir))
+    rope = rope_scaling if rope_scaling is not None else model_settings(directory).get("rope_scaling")
+    if rope:
+        config.rope_scaling = dict(rope)
+    kwargs = {"config": config, "dtype": torch_dtype}
+    if attn_implementation:
+        kwargs["attn_implementation"] = attn_implementation
+    if quantization_config is not None:
+        kwargs["quantization_config"] = quantization_config
+    model = AutoModelForCausalLM.from_pretrained(str(base_dir), **kwargs)
     if adapters:
         from peft import PeftModel
 
-        # Older adapters of the chain are merged; the newest stays a PEFT module.
+        # Older adapters of the chain are merged; the newest stays a PEFT module unless merged too.
         for older in adapters[:-1]:
             model = PeftModel.from_pretrained(model, str(older)).merge_and_unload()
-        model = PeftModel.from_pretrained(model, str(adapters[-1]), is_trainable=trainable)
+        model = PeftModel.from_pretrained(model, str(adapters[-1]), is_trainable=trainable and not merge_adapters)
+        if merge_adapters:
+            model = model.merge_and_unload()
     if device:
         model.to(device)
     tok = load_tokenizer(directory)

@@ -1,0 +1,159 @@
+"""What one training round is asked to do, and the checks that stop a bad configuration before any
+weights are loaded or any GPU time is spent."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ConfigError
+
+METHODS = ("lora", "full", "qlora")
+CHAINS = ("continue", "merge")
+ATTENTION = ("sdpa", "eager", "flash_attention_2")
+LOSSES = ("chunked", "standard")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    context: int                     # tokens; longer documents are truncated (the dataset never makes them)
+    learning_rate: float = 2e-4
+    epochs: float = 1.0
+    max_steps: int = -1              # > 0 overrides epochs
+    batch_size: int = 1              # rows per device per micro-step
+    grad_accum: int = 1
+    scheduler: str = "cosine"
+    warmup_ratio: float = 0.0
+    method: str = "lora"             # lora | full | qlora
+    chain: str = "continue"          # continue the previous round's adapter, or merge it into the weights
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.0
+    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+    trainable: tuple[str, ...] = ()  # extra fully trained modules with LoRA (LongLoRA: embed_tokens, norms)
+    packing: bool = False
+    gradient_checkpointing: bool = False
+    attn_implementation: str = "sdpa"
+    loss: str = "chunked"            # chunked = full-vocabulary logits never held at once; standard = HF loss
+    loss_chunk: int = 2048           # target tokens per chunk of the loss
+    liger: str = "auto"              # auto = Liger kernels when the package is installed; on | off
+    rope_scaling: dict | None = None
+    sequence_parallel: int = 1       # Ulysses degree (DeepSpeed, via accelerate's parallelism_config)
+    save_steps: int = 50             # optimizer steps between resumable checkpoints (0 = none)
+    seed: int = 0
+    dtype: str = "float32"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def use_liger(self) -> bool:
+        if self.liger == "off":
+            return False
+        installed = importlib.util.find_spec("liger_kernel") is not None
+        if self.liger == "on" and not installed:
+            raise ConfigError("train.liger: on, but the liger-kernel package is not installed (pip install liger-kernel)")
+        return installed and self.method != "qlora"
+
+
+def config_for(params: dict, round_name: str) -> TrainConfig:
+    """The TrainConfig of one round: train.* with the round's own overrides (rounds.rN.<key>)."""
+    rounds = params.get("rounds") or {}
+    if round_name not in rounds:
+        raise ConfigError(f"params.yaml: no round {round_name!r} under rounds (have: {', '.join(rounds) or 'none'})")
+    r = rounds[round_name]
+    t = params.get("train") or {}
+    lora = t.get("lora") or {}
+
+    def pick(key, default):
+        return r[key] if key in r else t.get(key, default)
+
+    return TrainConfig(
+        context=int(r["context"]), learning_rate=float(r["learning_rate"]), epochs=float(r.get("epochs", 1)),
+        max_steps=int(r.get("max_steps", -1)), batch_size=int(pick("batch_size", 1)),
+        grad_accum=int(pick("grad_accum", 1)), scheduler=str(pick("scheduler", "cosine")),
+        warmup_ratio=float(pick("warmup_ratio", 0.0)), method=str(pick("method", "lora")),
+        chain=str(pick("chain", "continue")),
+        lora_r=int(lora.get("r", 8)), lora_alpha=int(lora.get("alpha", 16)), lora_dropout=float(lora.get("dropout", 0.0)),
+        target_modules=tuple(lora.get("target_modules") or TrainConfig.target_modules),
+        trainable=tuple(lora.get("trainable") or ()),
+        packing=bool(pick("packing", False)), gradient_checkpointing=bool(pick("gradient_checkpointing", False)),
+        attn_implementation=str(pick("attn_implementation", "sdpa")), loss=str(pick("loss", "chunked")),
+        loss_chunk=int(pick("loss_chunk", 2048)), liger=str(pick("liger", "auto")),
+        rope_scaling=pick("rope_scaling", None) or None, sequence_parallel=int(pick("sequence_parallel", 1)),
+        save_steps=int(pick("save_steps", 50)), seed=int(params.get("seed", 0)),
+        dtype=str((params.get("model") or {}).get("dtype", "float32")),
+    )
+
+
+def native_window(config: dict, rope_scaling: dict | None) -> int:
+    """Tokens the model can attend over: its trained window, times the RoPE scaling factor if any."""
+    window = int(config.get("max_position_embeddings") or 0)
+    rope = rope_scaling or config.get("rope_scaling")
+    if rope and rope.get("factor"):
+        original = int(rope.get("original_max_position_embeddings") or window)
+        window = int(original * float(rope["factor"]))
+    return window
+
+
+def validate(cfg: TrainConfig, round_name: str, model_config: dict, *, world_size: int | None = None,
+             gpu: bool | None = None) -> None:
+    """Raise ConfigError with one clear message for a configuration that cannot train."""
+    where = f"round {round_name}"
+    if cfg.method not in METHODS:
+        raise ConfigError(f"{where}: train.method {cfg.method!r} is not one of {', '.join(METHODS)}")
+    if cfg.chain not in CHAINS:
+        raise ConfigError(f"{where}: train.chain {cfg.chain!r} is not one of {', '.join(CHAINS)}")
+    if cfg.attn_implementation not in ATTENTION:
+        raise ConfigError(f"{where}: train.attn_implementation {cfg.attn_implementation!r} is not one of {', '.join(ATTENTION)}")
+    if cfg.loss not in LOSSES:
+        raise ConfigError(f"{where}: train.loss {cfg.loss!r} is not one of {', '.join(LOSSES)}")
+    if cfg.liger not in ("auto", "on", "off"):
+        raise ConfigError(f"{where}: train.liger {cfg.liger!r} is not auto, on or off")
+    if cfg.context <= 0 or cfg.batch_size <= 0 or cfg.grad_accum <= 0 or cfg.loss_chunk <= 0:
+        raise ConfigError(f"{where}: context, batch_size, grad_accum and loss_chunk must be positive")
+    if cfg.attn_implementation == "flash_attention_2" and importlib.util.find_spec("flash_attn") is None:
+        raise ConfigError(f"{where}: train.attn_implementation is flash_attention_2 but the flash-attn package is "
+                          f"not installed; install it on the cluster or use sdpa")
+    if cfg.rope_scaling is not None:
+        if not isinstance(cfg.rope_scaling, dict) or "factor" not in cfg.rope_scaling:
+            raise ConfigError(f"{where}: train.rope_scaling must be a mapping with rope_type and factor, "
+                              f"e.g. {{rope_type: yarn, factor: 4.0, original_max_position_embeddings: 32768}}")
+        if float(cfg.rope_scaling["factor"]) < 1.0:
+            raise ConfigError(f"{where}: train.rope_scaling.factor must be at least 1")
+    window = native_window(model_config, cfg.rope_scaling)
+    if window and cfg.context > window:
+        native = int(model_config.get("max_position_embeddings") or 0)
+        hint = (f"set train.rope_scaling, e.g. {{rope_type: yarn, factor: {-(-cfg.context // native)}.0, "
+                f"original_max_position_embeddings: {native}}}") if not cfg.rope_scaling else "raise train.rope_scaling.factor"
+        raise ConfigError(f"{where}: context {cfg.context} tokens is beyond the model's window of {window} tokens; {hint}")
+    sp = cfg.sequence_parallel
+    if sp < 1:
+        raise ConfigError(f"{where}: train.sequence_parallel must be at least 1")
+    if sp > 1:
+        kv = int(model_config.get("num_key_value_heads") or model_config.get("num_attention_heads") or 0)
+        heads = int(model_config.get("num_attention_heads") or 0)
+        if kv % sp or heads % sp:
+            raise ConfigError(f"{where}: train.sequence_parallel {sp} must divide the model's {kv} key/value heads "
+                              f"and {heads} attention heads; use one of {_divisors(kv, heads)}")
+        if cfg.context % sp:
+            raise ConfigError(f"{where}: context {cfg.context} must be divisible by train.sequence_parallel {sp}")
+        if world_size is not None and world_size % sp:
+            raise ConfigError(f"{where}: train.sequence_parallel {sp} must divide the {world_size} processes")
+    if cfg.method == "qlora":
+        if importlib.util.find_spec("bitsandbytes") is None:
+            raise ConfigError(f"{where}: train.method qlora needs the bitsandbytes package")
+        if gpu is False:
+            raise ConfigError(f"{where}: train.method qlora needs a CUDA GPU; use lora on this machine")
+
+
+def _divisors(*numbers: int) -> str:
+    common = [d for d in range(1, max(numbers) + 1) if all(n % d == 0 for n in numbers)]
+    return ", ".join(map(str, common))
+
+
+def check_chain(round_name: str, init: Path) -> None:
+    """The round's starting model must exist (the previous round has run)."""
+    if not (Path(init) / "booktrans.json").exists():
+        prev = Path(init).name
+        hint = "dvc repro base" if prev == "r0" else f"dvc repro train@{prev}"
+        raise ConfigError(f"round {round_name}: its starting model {init} is missing; run the previous round first ({hint})")

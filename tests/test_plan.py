@@ -1,0 +1,88 @@
+"""The planner's formulas against hand calculations (docs/train.md, "Planning a run")."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from booktrans.plan import GIB, Arch, Hardware, flops_per_token, memory_per_gpu, plan_round
+from booktrans.train import TrainConfig
+
+# hidden 8, 2 layers, MLP 16, vocab 10, 2 heads of 4, 1 KV head, untied, q/k/v biases
+ARCH = Arch(hidden=8, layers=2, intermediate=16, vocab=10, heads=2, kv_heads=1)
+
+
+def test_parameter_counts_by_hand():
+    # per layer: q 64 + k 32 + v 32 + o 64 + gate 128 + up 128 + down 128 = 576; biases 8+4+4; norms 2x8
+    assert ARCH.params() == 10 * 8 * 2 + 2 * (576 + 16 + 16) + 8 == 1384
+    assert ARCH.matmul_params() == 2 * 576 + 80
+    assert ARCH.lora_params(2, ("q_proj", "v_proj")) == 2 * (2 * (8 + 8) + 2 * (8 + 4)) == 112
+    assert ARCH.extra_params(("embed_tokens", "norm")) == 80 + 5 * 8
+
+
+def test_qwen25_7b_parameter_count_matches_the_published_size(root):
+    arch = Arch.from_config(json.loads((root / "configs/models/qwen2.5-7b.json").read_text()))
+    assert 7.6e9 < arch.params() < 7.65e9  # published: 7.61B
+
+
+def test_memory_per_gpu_by_hand():
+    cfg = TrainConfig(context=100, lora_r=2, target_modules=("q_proj", "v_proj"), gradient_checkpointing=True,
+                      loss="chunked", loss_chunk=50)
+    hw = Hardware(gpus=4, zero_stage=3, overhead_gib=0)
+    m = memory_per_gpu(ARCH, cfg, hw)
+    assert m["weights"] == 1384 * 2 / 4
+    assert m["gradients"] == 2 * 112 / 4 and m["optimizer"] == 12 * 112 / 4
+    one_layer = 2 * 100 * (6 * 8 + 2 * 4 + 3 * 16)
+    assert m["activations"] == 2 * 2 * 100 * 8 + one_layer  # layer inputs + one layer recomputed
+    assert m["logits"] == 8 * 50 * 10
+    assert m["total"] == 692 + 56 + 336 + 24000 + 4000
+    # no checkpointing: every layer's tensors; standard loss: all logits; ZeRO-2 keeps whole weights
+    m2 = memory_per_gpu(ARCH, TrainConfig(context=100, lora_r=2, target_modules=("q_proj", "v_proj"), loss="standard"),
+                        Hardware(gpus=4, zero_stage=2, overhead_gib=0))
+    assert m2["activations"] == 2 * one_layer and m2["logits"] == 10 * 100 * 10 and m2["weights"] == 1384 * 2
+    # sequence parallelism divides the tokens each GPU holds
+    m4 = memory_per_gpu(ARCH, TrainConfig(context=100, sequence_parallel=2, gradient_checkpointing=True), hw)
+    assert m4["activations"] == 2 * 2 * 50 * 8 + 2 * 50 * (6 * 8 + 2 * 4 + 3 * 16)
+    full = memory_per_gpu(ARCH, TrainConfig(context=100, method="full"), Hardware(gpus=4, zero_stage=1, overhead_gib=0))
+    assert full["gradients"] == 2 * 1384 and full["optimizer"] == 12 * 1384 / 4
+
+
+def test_flops_steps_hours_and_cost_by_hand():
+    lora = TrainConfig(context=100, gradient_checkpointing=True)
+    fwd_mm, fwd_attn = 2 * 1232, 2 * 2 * 8 * 100
+    assert flops_per_token(ARCH, lora) == 2 * fwd_mm + 3 * fwd_attn + fwd_mm + fwd_attn
+    assert flops_per_token(ARCH, TrainConfig(context=100, method="full")) == 3 * fwd_mm + 3 * fwd_attn
+    hw = Hardware(gpus=4, peak_tflops=2.0, mfu=0.5, price_per_gpu_hour=3.0)
+    r = plan_round(ARCH, TrainConfig(context=100, epochs=2, grad_accum=2, gradient_checkpointing=True), hw,
+                   tokens=1000, documents=10)
+    assert r["steps"] == 3  # ceil(10 documents x 2 epochs / (1 x 2 x 4 GPUs))
+    hours = 2000 * flops_per_token(ARCH, lora) / (4 * 2e12 * 0.5) / 3600
+    assert r["hours"] == pytest.approx(hours) and r["gpu_hours"] == pytest.approx(4 * hours)
+    assert r["cost"] == pytest.approx(4 * hours * 3.0)
+    packed = plan_round(ARCH, TrainConfig(context=100, packing=True), hw, tokens=1000, documents=40)
+    assert packed["rows"] == 10 and packed["steps"] == 3
+
+
+def test_make_plan_prints_every_round_of_the_cluster_profile(root):
+    res = subprocess.run([sys.executable, "-m", "booktrans.cli", "plan", "--params", str(root / "params.yaml"),
+                          "--profile", str(root / "configs/cluster-24xh100.yaml"), "--tokens", "30000000"],
+                         capture_output=True, text=True, cwd=root)
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    assert "7.62B parameters" in out and "24 GPU(s) x 80 GiB, ZeRO-3" in out and "$1.00 per GPU-hour" in out
+    rows = [line.split() for line in out.splitlines() if line.startswith("r") and line.split()[0] in ("r1", "r2", "r3", "r4")]
+    assert [r[1] for r in rows] == ["8192", "65536", "131072", "131072"]
+    assert all(r[8] == "yes" for r in rows)  # every round fits in 80 GB as configured
+    res = subprocess.run([sys.executable, "-m", "booktrans.cli", "plan", "--params", str(root / "params.yaml"),
+                          "--profile", str(root / "configs/cluster-24xh100.yaml"), "--tokens", "1000", "--json"],
+                         capture_output=True, text=True, cwd=root)
+    data = json.loads(res.stdout)
+    assert set(data["rounds"]) == {"r1", "r2", "r3", "r4"} and data["rounds"]["r3"]["memory_gib"] < 80
+
+
+def test_a_plan_that_cannot_fit_says_so():
+    arch = Arch(hidden=3584, layers=28, intermediate=18944, vocab=152064, heads=28, kv_heads=4)
+    full_one_gpu = memory_per_gpu(arch, TrainConfig(context=8192, method="full", gradient_checkpointing=True),
+                                  Hardware(gpus=1, zero_stage=0))
+    assert full_one_gpu["total"] > 80 * GIB  # 16 bytes per parameter alone is ~122 GB

@@ -148,6 +148,7 @@ def test_rope_scaling_is_required_beyond_the_window_and_travels_with_the_round(t
     (TrainConfig(context=64, attn_implementation="flash_attention_2"), r"flash-attn package is not installed"),
     (TrainConfig(context=64, method="adapter"), r"train.method 'adapter' is not one of lora, full, qlora"),
     (TrainConfig(context=64, chain="fold"), r"train.chain 'fold'"),
+    (TrainConfig(context=64, liger="on"), r"train.liger: on, but the liger-kernel package is not installed"),
 ])
 def test_bad_configurations_fail_before_training_with_one_message(tiny_base, cfg, message):
     with pytest.raises(ConfigError, match=message):

@@ -109,6 +109,10 @@ def validate(cfg: TrainConfig, round_name: str, model_config: dict, *, world_siz
         raise ConfigError(f"{where}: train.loss {cfg.loss!r} is not one of {', '.join(LOSSES)}")
     if cfg.liger not in ("auto", "on", "off"):
         raise ConfigError(f"{where}: train.liger {cfg.liger!r} is not auto, on or off")
+    try:
+        cfg.use_liger
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
     if cfg.context <= 0 or cfg.batch_size <= 0 or cfg.grad_accum <= 0 or cfg.loss_chunk <= 0:
         raise ConfigError(f"{where}: context, batch_size, grad_accum and loss_chunk must be positive")
     if cfg.attn_implementation == "flash_attention_2" and importlib.util.find_spec("flash_attn") is None:

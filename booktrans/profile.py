@@ -22,18 +22,22 @@ def _merge(dst, src, prefix: str, changed: list[str]) -> None:
             dst[key] = value
 
 
-def merged_params(profile: Path, params: dict) -> dict:
-    """params with the profile's `params:` merged in, in memory (params.yaml is not touched)."""
-    import copy
-
+def _profile_params(profile: Path) -> dict:
     try:
         data = yaml.safe_load(Path(profile).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{profile}: profile not found") from None
     if not isinstance(data, dict) or not isinstance(data.get("params"), dict):
-        raise ConfigError(f"{profile}: expected a top-level 'params:' mapping")
+        raise ConfigError(f"{profile}: expected a top-level 'params:' mapping to merge into params.yaml")
+    return data["params"]
+
+
+def merged_params(profile: Path, params: dict) -> dict:
+    """params with the profile's `params:` merged in, in memory (params.yaml is not touched)."""
+    import copy
+
     out = copy.deepcopy(params)
-    _merge(out, data["params"], "", [])
+    _merge(out, _profile_params(profile), "", [])
     return out
 
 
@@ -41,18 +45,13 @@ def apply_profile(profile: Path, params: Path) -> list[str]:
     """Merge ``profile``'s `params:` into ``params``; returns the dotted keys that changed."""
     from ruamel.yaml import YAML
 
-    try:
-        data = yaml.safe_load(profile.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{profile}: profile not found") from None
-    if not isinstance(data, dict) or not isinstance(data.get("params"), dict):
-        raise ConfigError(f"{profile}: expected a top-level 'params:' mapping to merge into {params}")
+    profile_params = _profile_params(profile)
     ry = YAML()
     ry.preserve_quotes = True
     ry.width = 4096
     doc = ry.load(params.read_text(encoding="utf-8"))
     changed: list[str] = []
-    _merge(doc, data["params"], "", changed)
+    _merge(doc, profile_params, "", changed)
     import io
 
     buf = io.StringIO()

@@ -4,7 +4,6 @@ import re
 import subprocess
 from pathlib import Path
 
-import yaml
 
 SECRET_KEYS = re.compile(r"(password|passwd|secret|token|access_key|access_key_id|private_key|keyfile|credentials?|"
                          r"sas_url|connection_string|account_key)$", re.I)  # the key's name ends with one of these

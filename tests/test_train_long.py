@@ -5,13 +5,12 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from booktrans.errors import ConfigError
-from booktrans.model import load_model, load_tokenizer, read_info
+from booktrans.model import load_model, read_info
 from booktrans.model.store import base_config
 from booktrans.train import (TrainConfig, causal_lm_loss, check_chain, config_for, encode_example, pack_examples,
                              train_round, validate)

@@ -26,7 +26,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..io import write_json
+from ..io import replace_dir, write_json
 from ..model.store import ModelInfo, base_config, load_model, read_info, relpath, write_info
 from .config import TrainConfig, check_chain, config_for, native_window, validate
 from .loss import IGNORE, causal_lm_loss, chunked_ce_sum, sequence_parallel_mean, shift
@@ -337,7 +337,7 @@ def train_round(init_dir: Path, out_dir: Path, train_docs: list[dict], valid_doc
     trainer.accelerator.wait_for_everyone()
     if trainer.is_world_process_zero():
         _finish_output(staging, init_dir, init, cfg, round_name, continued, tok)
-        _replace_dir(staging, out_dir)
+        replace_dir(staging, out_dir)
         if not keep_checkpoints:
             shutil.rmtree(checkpoints, ignore_errors=True)
     trainer.accelerator.wait_for_everyone()
@@ -384,17 +384,6 @@ def _finish_output(staging: Path, init_dir: Path, init: ModelInfo, cfg: TrainCon
     base = (init_dir / init.base).resolve() if continued else init_dir.resolve()  # type: ignore[operator]
     write_info(staging, ModelInfo(kind="adapter", context=cfg.context, round=round_name,
                                   base=relpath(base, staging), extra=extra))  # staging sits beside the output
-
-
-def _replace_dir(src: Path, dest: Path) -> None:
-    if dest.exists():
-        old = dest.with_name(f".{dest.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(dest, old)
-        os.replace(src, dest)
-        shutil.rmtree(old)
-    else:
-        os.replace(src, dest)
 
 
 def _scrub_adapter(out_dir: Path) -> None:

@@ -27,7 +27,6 @@ def chunked_ce_sum(hidden, targets, head, chunk: int = 2048):
     i.e. already shifted so that ``targets[:, i]`` is the token that position ``i`` predicts.
     ``head``: the output projection (lm_head).
     """
-    import torch
     from torch.utils.checkpoint import checkpoint
 
     flat_h = hidden.reshape(-1, hidden.shape[-1])

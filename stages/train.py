@@ -27,22 +27,22 @@ from booktrans.errors import ConfigError
 from booktrans.io import read_jsonl, write_json
 from booktrans.model.store import base_config
 from booktrans.stageutil import get, load_params, run_main, setup_logging
-from booktrans.train import check_chain, config_for, train_round, validate
+from booktrans.train import TrainConfig, check_chain, config_for, train_round, validate
 
 log = logging.getLogger("train")
 
 
-def check(params: dict, round_name: str, init: Path) -> None:
-    """Everything that can be known before a launcher or a model is started."""
+def check(params: dict, round_name: str, init: Path) -> TrainConfig:
+    """Everything that can be known before a launcher or a model is started; returns the round's config."""
     check_chain(round_name, init)
     cfg = config_for(params, round_name)
     validate(cfg, round_name, base_config(init))
+    return cfg
 
 
 def run(params_path: Path, round_name: str, data: Path, init: Path, out: Path, log_path: Path) -> int:
     params = load_params(params_path)
-    check(params, round_name, init)
-    cfg = config_for(params, round_name)
+    cfg = check(params, round_name, init)
     train_docs = read_jsonl(data / "train.jsonl")
     valid_docs = read_jsonl(data / "valid.jsonl")
     summary = train_round(init, out, train_docs, valid_docs, cfg, round_name,

@@ -229,9 +229,14 @@ def test_a_killed_round_resumes_and_ends_with_the_same_weights(tiny_base, tmp_pa
     assert not any((tmp_path / "scratch").iterdir())  # checkpoints removed after success
 
 
-def test_dvclive_logs_loss_learning_rate_throughput_and_memory(tiny_base, tmp_path):
+def test_dvclive_logs_loss_learning_rate_throughput_and_memory(tiny_base, tmp_path, caplog):
+    import logging
+
     cfg = TrainConfig(context=128, learning_rate=5e-3, max_steps=3, lora_r=4, lora_alpha=8, save_steps=0)
-    train_round(tiny_base, tmp_path / "r1", _docs(), [], cfg, "r1", tmp_path / "s", live_dir=tmp_path / "live")
+    with caplog.at_level(logging.INFO, logger="booktrans.train"):
+        train_round(tiny_base, tmp_path / "r1", _docs(), [], cfg, "r1", tmp_path / "s", live_dir=tmp_path / "live")
+    progress = [r.getMessage() for r in caplog.records if " step " in r.getMessage()]
+    assert progress and progress[-1].startswith("r1 step 3/3") and "tok/s" in progress[-1] and "eta 00:00:00" in progress[-1]
     summary = json.loads((tmp_path / "live" / "metrics.json").read_text())
     assert summary["step"] == 3 and {"loss", "learning_rate", "tokens_per_second", "memory_mb"} <= set(summary)
     assert summary["tokens_per_second"] > 0 and summary["memory_mb"] > 0

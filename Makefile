@@ -13,7 +13,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 PROFILE ?= configs/cluster-24xh100.yaml
 
-.PHONY: help setup demo test repro sample cluster preflight plan plan-cluster push pull release lock clean bench-ingest eval-align bench-align bench-dataset bench-train
+.PHONY: help setup demo test repro sample cluster preflight plan plan-cluster push pull release lock clean bench-ingest eval-align eval-omissions bench-align bench-dataset bench-train
 
 help:
 	@echo "make demo    - create .venv if missing, run the whole pipeline on the embedded sample"
@@ -29,6 +29,7 @@ help:
 	@echo "make lock    - refresh requirements.lock from pyproject.toml"
 	@echo "make bench-ingest - pages/s of the full PDF path against plain page.get_text()"
 	@echo "make eval-align - strict F1 of the aligner on ../shared/data/align-dev"
+	@echo "make eval-omissions - precision/recall of the omission detector on ../shared/data/omission-dev"
 	@echo "make bench-align - alignment speed: 30k x 40k sentences, and against plain pypi-bleualign"
 
 setup: $(STAMP)
@@ -68,6 +69,9 @@ bench-ingest: $(STAMP)
 eval-align: $(STAMP)
 	$(BIN)/python scripts/eval_align.py
 	$(BIN)/python scripts/eval_align.py --translator gale-church
+
+eval-omissions: $(STAMP)
+	$(BIN)/python bench/omission_eval.py
 
 bench-align: $(STAMP)
 	$(BIN)/python bench/align_speed.py

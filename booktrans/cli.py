@@ -76,6 +76,35 @@ def _cmd_align_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_omissions(args: argparse.Namespace) -> int:
+    from .evaluate.omission import OmissionConfig, source_coverage
+
+    if {args.src_lang, args.tgt_lang} != {"zh", "en"}:
+        raise BooktransError("--src-lang and --tgt-lang must be zh and en, one each")
+    src, hyp = _read_lines(args.src), _read_lines(args.hyp)
+    if not any(s.strip() for s in src):
+        raise BooktransError(f"{args.src}: no source text")
+    if not any(h.strip() for h in hyp):
+        raise BooktransError(f"{args.hyp}: the translation is empty (every source line would count as omitted)")
+    _check_language(args.src, src, args.src_lang)
+    _check_language(args.hyp, hyp, args.tgt_lang)
+    cfg = OmissionConfig(clause_threshold=args.clause_threshold, line_threshold=args.line_threshold)
+    cov = source_coverage(src, hyp, args.src_lang, args.tgt_lang, cfg)
+    for c in cov.lines:
+        sys.stdout.write(json.dumps(c.to_json()) + "\n")
+    print(f"{sum(c.omitted for c in cov.lines)} of {len(cov.lines)} source lines omitted ({cov.omission_rate:.1%}), "
+          f"{len(cov.added)} of {len(hyp)} translation lines added", file=sys.stderr)
+    return 0
+
+
+def _check_language(path: str, lines: list[str], lang: str) -> None:
+    from .text import detect_lang
+
+    found = detect_lang("\n".join(lines))
+    if found is not None and found != lang:
+        raise BooktransError(f"{path}: the text is in {found}, not {lang} as given")
+
+
 def _cmd_preflight(args: argparse.Namespace) -> int:
     from .preflight import check_params
     from .stageutil import load_params
@@ -135,6 +164,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("gold_dir", help="folder of gold NNN.align files")
     p.add_argument("test_dir", help="folder of test NNN.align files with the same names")
     p.set_defaults(fn=_cmd_align_eval)
+
+    p = sub.add_parser("omissions", help="flag source lines a translation leaves out: one JSON object per source line")
+    p.add_argument("src", help="source sentences or segments, one per line")
+    p.add_argument("hyp", help="the translation, one sentence or segment per line (the counts may differ)")
+    p.add_argument("--src-lang", required=True, choices=["zh", "en"])
+    p.add_argument("--tgt-lang", required=True, choices=["zh", "en"])
+    p.add_argument("--clause-threshold", type=float, default=0.5,
+                   help="a clause scoring below this is a dropped clause (default 0.5, see docs/evaluate.md)")
+    p.add_argument("--line-threshold", type=float, default=0.35, help="a line scoring below this is omitted (default 0.35)")
+    p.set_defaults(fn=_cmd_omissions)
 
     p = sub.add_parser("preflight", help="check params.yaml (base model path, rounds chain) before any work")
     p.add_argument("--params", default="params.yaml")

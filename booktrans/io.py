@@ -96,3 +96,19 @@ def replace_dir(src: str | Path, dest: str | Path) -> None:
         shutil.rmtree(old)
     else:
         os.replace(src, dest)
+
+
+def tree_digest(directory: str | Path, big: int = 64 << 20) -> bytes:
+    """A digest of a folder (a model): every file's name and size, and the content of files below
+    ``big`` bytes (adapters, configs, tokenizers); big weight files count by name and size only."""
+    import hashlib
+
+    directory = Path(directory)
+    h = hashlib.sha256()
+    for p in sorted(directory.rglob("*")):
+        if p.is_file():
+            size = p.stat().st_size
+            h.update(f"{p.relative_to(directory)}:{size}".encode())
+            if size < big:
+                h.update(hashlib.sha256(p.read_bytes()).digest())
+    return h.digest()

@@ -1,10 +1,13 @@
-"""Stage `evaluate@rN`: score round N's translations of the test books against the reference editions.
+"""Stage `evaluate@rN`: score round N's translations of the test books against the source and reference editions.
 
-    python stages/evaluate.py --params params.yaml --round r1 --translations reports/translations/r1 --text data/text --out reports/metrics/r1.json
+    python stages/evaluate.py --params params.yaml --round r1 --translations reports/translations/r1 \
+        --text data/text --aligned data/aligned --metrics reports/metrics/r1.json --out reports/evaluation/r1
 
-Writes reports/metrics/<round>.json (a DVC metrics file): per direction and per book, sacrebleu
-BLEU (tokenizer zh into Chinese, 13a into English) and chrF with their signatures, and the length
-ratio of translation to reference (characters for Chinese, words for English).
+Writes reports/metrics/<round>.json (DVC metrics: per direction and per book BLEU, chrF, TER, d-BLEU,
+COMET, omission and addition rates, length ratio and its late/early drift, repetition, untranslated
+text, flag counts) and reports/evaluation/<round>/: position.json (length ratio and omission rate over
+position in the document, a DVC plot), details.json (signatures, flags, per-chapter numbers, examples
+of omitted sentences) and segments/<book>.<direction>.jsonl (the (src, mt, ref) segments scored).
 """
 
 from __future__ import annotations
@@ -13,45 +16,133 @@ import argparse
 import logging
 from pathlib import Path
 
+from tqdm import tqdm
+
 from booktrans.errors import BooktransError
-from booktrans.evaluate import score_documents
-from booktrans.io import read_jsonl, write_json
+from booktrans.evaluate import corpus_scores
+from booktrans.evaluate.book import BookEvalConfig, combine_positions, evaluate_book, flags_of
+from booktrans.evaluate.omission import OmissionConfig
+from booktrans.io import atomic_dir, read_jsonl, write_json, write_jsonl
 from booktrans.manifest import load_manifest
 from booktrans.stageutil import get, load_params, run_main, setup_logging
 
 log = logging.getLogger("evaluate")
 
+SUMMED = ("chunks", "source_sentences", "translation_sentences", "segments", "repeated_sentences", "untranslated_spans",
+          "empty_translations", "wrong_language_chunks")
 
-def run(params_path: Path, round_name: str, translations: Path, text: Path, out: Path) -> int:
+
+def _combine(books: list[dict]) -> dict:
+    """Direction-level numbers from per-book ones: counts summed, rates weighted by their base."""
+    out = {k: sum(b["metrics"][k] for b in books) for k in SUMMED}
+    w_src = out["source_sentences"] or 1
+    for k in ("omission_rate", "coverage"):
+        out[k] = round(sum(b["metrics"][k] * b["metrics"]["source_sentences"] for b in books) / w_src, 4)
+    out["addition_rate"] = round(sum(b["metrics"]["addition_rate"] * b["metrics"]["translation_sentences"] for b in books)
+                                 / (out["translation_sentences"] or 1), 4)
+    for k in ("length_ratio", "length_ratio_late_vs_early", "repetition_rate", "untranslated_rate"):
+        vals = [(b["metrics"][k], b["metrics"]["source_sentences"]) for b in books if b["metrics"][k] is not None]
+        out[k] = round(sum(v * w for v, w in vals) / sum(w for _, w in vals), 4) if vals else None
+    return out
+
+
+def _comet(params: dict):
+    ckpt = str(get(params, "evaluate.comet.checkpoint") or "")
+    if not ckpt:
+        return None, "absent: no COMET checkpoint configured (evaluate.comet.checkpoint)"
+    from booktrans.evaluate.comet import load_comet
+
+    return load_comet(ckpt), None
+
+
+def run(params_path: Path, round_name: str, translations: Path, text: Path, aligned: Path, metrics_out: Path, out: Path) -> int:
     params = load_params(params_path)
     books = [b for b in load_manifest(get(params, "ingest.manifest")) if b.split == "test"]
-    directions: dict = {}
-    per_book: dict = {}
-    for direction in get(params, "translate.directions"):
+    directions = list(get(params, "translate.directions"))
+    if not translations.is_dir():
+        raise BooktransError(f"{translations}: no translations; run `dvc repro translate@{round_name}`")
+    expected = {f"{b.id}.{d}.jsonl" for b in books for d in directions}
+    stray = sorted(p.name for p in translations.glob("*.jsonl") if p.name not in expected)
+    if stray:
+        raise BooktransError(f"{translations}: {', '.join(stray)} match no test book and direction of the manifest "
+                             f"(test books: {', '.join(b.id for b in books)}); the translations are of other books")
+    om = get(params, "evaluate.omission")
+    cfg = BookEvalConfig(position_bins=int(get(params, "evaluate.position_bins")),
+                         omission=OmissionConfig(clause_threshold=float(om["clause_threshold"]), line_threshold=float(om["line_threshold"])))
+    comet_model, comet_absent = _comet(params)
+    from booktrans.align.lexicon import CedictGlosser
+
+    glosser = CedictGlosser()
+    result: dict = {"round": round_name, "directions": {}, "books": {}}
+    details: dict = {"round": round_name, "directions": {}, "books": {}}
+    positions: dict[int, dict] = {}
+    segments_out: dict[str, list[dict]] = {}
+    todo = [(b, d) for d in directions for b in books]
+    for direction in directions:
         src, tgt = direction.split("-")
-        hyps, refs = [], []
-        for book in books:
+        per_book = []
+        for book in tqdm([b for b, d in todo if d == direction], desc=f"evaluate {round_name} {direction}", unit="book"):
             hyp_file = translations / f"{book.id}.{direction}.jsonl"
-            ref_file = text / f"{book.id}.{tgt}.jsonl"
-            if not hyp_file.exists() or not ref_file.exists():
+            if not hyp_file.exists():
                 raise BooktransError(f"{hyp_file}: no translation of test book {book.id} ({direction}); re-run translate@{round_name}")
-            rows = read_jsonl(hyp_file)
-            max_paras = int(get(params, "translate.max_paragraphs"))
-            ref_paras = read_jsonl(ref_file)
-            hyp = "\n".join(r["translation"] for r in rows)
-            if max_paras:
-                # only part of the source was translated: compare with the same share of the reference
-                src_total = len(read_jsonl(text / f"{book.id}.{src}.jsonl"))
-                keep = max(1, round(len(ref_paras) * min(1.0, max_paras / max(src_total, 1))))
-                ref_paras = ref_paras[:keep]
-            ref = "\n".join(p["text"] for p in ref_paras)
-            hyps.append(hyp)
-            refs.append(ref)
-            per_book.setdefault(book.id, {})[direction] = {k: v for k, v in score_documents([hyp], [ref], tgt).items() if k != "signatures"}
-        directions[direction] = score_documents(hyps, refs, tgt)
-    write_json(out, {"round": round_name, "directions": directions, "books": per_book})
-    for d, m in directions.items():
-        log.info("%s %s: BLEU %.2f chrF %.2f length ratio %s", round_name, d, m["bleu"], m["chrf"], m["length_ratio"])
+            beads_file = aligned / f"{book.id}.jsonl"
+            src_file = text / f"{book.id}.{src}.jsonl"
+            for f in (beads_file, src_file):
+                if not f.exists():
+                    raise BooktransError(f"{f}: missing; test book {book.id} needs its {src} text and its alignment")
+            ev = evaluate_book(read_jsonl(hyp_file), read_jsonl(src_file), read_jsonl(beads_file), src, tgt, hyp_file, cfg, glosser)
+            ev["book"] = book.id
+            per_book.append(ev)
+            segments_out[f"{book.id}.{direction}"] = ev["segments"]
+        hyps = [s["mt"] for ev in per_book for s in ev["segments"]]
+        refs = [s["ref"] for ev in per_book for s in ev["segments"]]
+        scores = corpus_scores(hyps, refs, tgt, docs=([ev["docs"][0] for ev in per_book], [ev["docs"][1] for ev in per_book]))
+        comet_scores: list[float] = []
+        if comet_model is not None:
+            from booktrans.evaluate.comet import score_segments
+
+            segs = [{"src": s["src"], "mt": s["mt"], "ref": s["ref"]} for ev in per_book for s in ev["segments"]]
+            comet_scores = score_segments(comet_model, segs, batch_size=int(get(params, "evaluate.comet.batch_size")))
+        k = 0
+        for ev in per_book:
+            n = len(ev["segments"])
+            b = corpus_scores([s["mt"] for s in ev["segments"]], [s["ref"] for s in ev["segments"]], tgt, docs=([ev["docs"][0]], [ev["docs"][1]]))
+            for s, c in zip(ev["segments"], comet_scores[k:k + n]):
+                s["comet"] = round(c, 4)
+            book_comet = round(sum(comet_scores[k:k + n]) / n, 4) if comet_scores else None
+            k += n
+            m = {**{x: b[x] for x in ("bleu", "chrf", "ter", "d_bleu")}, "comet": book_comet, **ev["metrics"], "flags": len(ev["flags"])}
+            result["books"].setdefault(ev["book"], {})[direction] = m
+            details["books"].setdefault(ev["book"], {})[direction] = {
+                "flags": ev["flags"], "chapters": ev["chapters"], "positions": ev["positions"],
+                "omissions": ev["omissions"], "untranslated": ev["untranslated"]}
+            for flag in ev["flags"]:
+                log.warning("%s %s %s: %s", round_name, ev["book"], direction, flag)
+        combined = _combine(per_book)
+        for p in combine_positions([ev["positions"] for ev in per_book]):
+            row = positions.setdefault(p["bin"], {"position": p["position"]})
+            row[f"{direction}_length_ratio"] = p["length_ratio"]
+            row[f"{direction}_omission_rate"] = p["omission_rate"]
+        comet = round(sum(comet_scores) / len(comet_scores), 4) if comet_scores else None
+        flags = flags_of(combined, src, tgt)
+        result["directions"][direction] = {**{x: scores[x] for x in ("bleu", "chrf", "ter", "d_bleu")}, "comet": comet,
+                                           **combined, "flags": len(flags)}
+        details["directions"][direction] = {"signatures": scores["signatures"], "flags": flags,
+                                            "comet": {"checkpoint": str(get(params, "evaluate.comet.checkpoint") or ""),
+                                                      "absent": comet_absent} if comet is None else
+                                            {"checkpoint": str(get(params, "evaluate.comet.checkpoint")), "segments": len(comet_scores)}}
+        if comet is None:
+            result["directions"][direction]["comet_absent"] = comet_absent
+    with atomic_dir(out) as tmp:
+        write_json(tmp / "details.json", details)
+        write_json(tmp / "position.json", {"position": [positions[k] for k in sorted(positions)]})
+        for key, segs in segments_out.items():
+            write_jsonl(tmp / "segments" / f"{key}.jsonl", segs)
+    write_json(metrics_out, result)
+    for d, m in result["directions"].items():
+        log.info("%s %s: BLEU %.2f chrF %.2f TER %.2f d-BLEU %.2f COMET %s omissions %.1f%% length ratio %s",
+                 round_name, d, m["bleu"], m["chrf"], m["ter"], m["d_bleu"], "absent" if m["comet"] is None else f"{m['comet']:.4f}",
+                 100 * m["omission_rate"], m["length_ratio"])
     return 0
 
 
@@ -61,10 +152,12 @@ def main() -> int:
     ap.add_argument("--round", required=True)
     ap.add_argument("--translations", type=Path, required=True)
     ap.add_argument("--text", type=Path, default=Path("data/text"))
+    ap.add_argument("--aligned", type=Path, default=Path("data/aligned"))
+    ap.add_argument("--metrics", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     setup_logging()
-    return run(args.params, args.round, args.translations, args.text, args.out)
+    return run(args.params, args.round, args.translations, args.text, args.aligned, args.metrics, args.out)
 
 
 if __name__ == "__main__":

@@ -122,6 +122,10 @@ def trim_copy(root: Path, dest: Path) -> Path:
     return dest
 
 
+HEADLINE = ("bleu", "chrf", "ter", "d_bleu", "omission_rate", "addition_rate", "coverage", "length_ratio", "repetition_rate",
+            "untranslated_rate", "empty_translations", "wrong_language_chunks")
+
+
 def test_first_repro_runs_every_stage_and_writes_every_output(project):
     dest, first = project
     stages = ran(first)
@@ -132,7 +136,16 @@ def test_first_repro_runs_every_stage_and_writes_every_output(project):
     for r in ("r0", "r1", "r2", "r3", "r4"):
         m = json.loads((dest / "reports" / "metrics" / f"{r}.json").read_text())
         for d in ("zh-en", "en-zh"):
-            assert {"bleu", "chrf", "length_ratio", "signatures"} <= set(m["directions"][d])
+            assert set(HEADLINE) <= set(m["directions"][d]) and "absent" in m["directions"][d]["comet_absent"]
+        details = json.loads((dest / "reports" / "evaluation" / r / "details.json").read_text())
+        assert "tok:13a" in details["directions"]["zh-en"]["signatures"]["bleu"]
+        assert "tok:zh" in details["directions"]["en-zh"]["signatures"]["bleu"]
+        curve = json.loads((dest / "reports" / "evaluation" / r / "position.json").read_text())["position"]
+        assert len(curve) == 10 and all("zh-en_length_ratio" in row for row in curve)
+        assert (dest / "reports" / "evaluation" / r / "segments" / "night-train.zh-en.jsonl").exists()
+    # the random base model's output is not English: flagged, never a silent low score
+    r0 = json.loads((dest / "reports" / "metrics" / "r0.json").read_text())["directions"]["zh-en"]
+    assert r0["flags"] >= 1 and r0["wrong_language_chunks"] + r0["empty_translations"] >= 1
     page = (dest / "reports" / "index.html").read_text()
     assert len(re.findall(r"<tr><th>r\d", page)) == 5 and "say nothing about translation quality" in page
     ingest = json.loads((dest / "reports" / "ingest.json").read_text())
@@ -218,7 +231,10 @@ def test_changing_a_round3_param_reruns_only_round3_round4_and_their_dependants(
     files = {Path(f).stem for f in diff}
     assert files == {"r0", "r1", "r2", "r3", "r4"}
     r3 = diff["reports/metrics/r3.json"]
-    assert "directions.zh-en.bleu" in r3 and {"old", "new"} <= set(r3["directions.zh-en.bleu"])
+    for d in ("zh-en", "en-zh"):
+        for key in HEADLINE:
+            assert f"directions.{d}.{key}" in r3 and {"old", "new"} <= set(r3[f"directions.{d}.{key}"]), key
+            assert f"books.night-train.{d}.{key}" in r3, key
     trained = yaml.safe_load(git(dest, "show", "round-4:dvc.lock"))["stages"]["train@r3"]["outs"][0]["md5"]
     before = yaml.safe_load(git(dest, "show", "round-3:dvc.lock"))["stages"]["train@r3"]["outs"][0]["md5"]
     assert trained != before  # the tags pin different round-3 models
@@ -242,3 +258,9 @@ def test_metrics_diff_and_show_cover_every_round(project):
     data = json.loads(shown.stdout)
     files = next(iter(data.values()))["data"]
     assert {Path(f).stem for f in files} >= {"r0", "r1", "r2", "r3", "r4"}
+    # every metric over the rounds, and length ratio / omissions over position, one line per round
+    plots = json.loads(dvc(dest, "plots", "show", "--json").stdout)["data"]
+    assert {"quality over rounds", "omissions and length over rounds", "length ratio over position",
+            "omission rate over position"} <= set(plots)
+    rounds = json.loads((dest / "reports" / "plots" / "rounds.json").read_text())["rounds"]
+    assert [r["round"] for r in rounds] == ["r0", "r1", "r2", "r3", "r4"] and "en-zh_omission_rate" in rounds[0]

@@ -7,6 +7,23 @@ import html
 COLUMNS = [("bleu", "BLEU"), ("chrf", "chrF"), ("length_ratio", "length ratio")]
 
 
+PLOTTED = ("bleu", "chrf", "ter", "d_bleu", "comet", "omission_rate", "addition_rate", "length_ratio",
+           "length_ratio_late_vs_early", "repetition_rate", "untranslated_rate")
+
+
+def rounds_table(metrics: dict[str, dict]) -> list[dict]:
+    """One row per round (in round order) with each direction's headline metrics, for `dvc plots`."""
+    rows = []
+    for k, r in enumerate(sorted(metrics)):
+        row: dict = {"round": r, "index": k}
+        for d, m in sorted(metrics[r].get("directions", {}).items()):
+            for key in PLOTTED:
+                if m.get(key) is not None:
+                    row[f"{d}_{key}"] = m[key]
+        rows.append(row)
+    return rows
+
+
 def _fmt(x) -> str:
     return "—" if x is None else (f"{x:.4g}" if isinstance(x, float) else str(x))
 

@@ -26,7 +26,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..io import replace_dir, write_json
+from ..io import replace_dir, tree_digest, write_json
 from ..model.store import ModelInfo, base_config, load_model, read_info, relpath, write_info
 from .config import TrainConfig, check_chain, config_for, native_window, validate
 from .loss import IGNORE, causal_lm_loss, chunked_ce_sum, sequence_parallel_mean, shift
@@ -106,12 +106,7 @@ def fingerprint(cfg: TrainConfig, train_docs: list[dict], init_dir: Path) -> str
     h.update(json.dumps(settings, sort_keys=True, default=str).encode())
     for d in train_docs:
         h.update(json.dumps(d["messages"], sort_keys=True, ensure_ascii=False).encode())
-    for p in sorted(Path(init_dir).rglob("*")):
-        if p.is_file():
-            st = p.stat()
-            h.update(f"{p.relative_to(init_dir)}:{st.st_size}".encode())
-            if st.st_size < 64 << 20:  # adapters and configs by content; big weight files by name and size
-                h.update(hashlib.sha256(p.read_bytes()).digest())
+    h.update(tree_digest(init_dir))
     return h.hexdigest()[:16]
 
 

@@ -1,6 +1,8 @@
 """Translate whole books: source paragraphs are grouped into chunks that fit the model's context,
 each chunk is translated with the previous chunk and its translation carried over as context, and
-several books/directions advance together in one batch. Decoding is greedy (deterministic)."""
+several books/directions advance together in one batch. Decoding is greedy (deterministic), with
+transformers on a CPU or one GPU, or with vLLM when it is installed and asked for. Finished chapters
+can be handed to a callback, so an interrupted run resumes chapter by chapter."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import logging
 from dataclasses import dataclass
 
 from ..dataset import INSTRUCTIONS, SYSTEM_PROMPT
+from ..errors import BooktransError
 
 log = logging.getLogger(__name__)
 
@@ -100,19 +103,67 @@ def generate_batch(model, tokenizer, prompts: list[list[int]], max_new_tokens: i
     return [row[width:].tolist() for row in out]
 
 
-def translate_streams(model, tokenizer, streams: dict[str, tuple[str, list[Chunk]]], cfg: TranslateConfig,
-                      progress=None) -> dict[str, list[dict]]:
+class HFGenerator:
+    """Greedy decoding with transformers' ``generate`` (CPU or one GPU)."""
+
+    def __init__(self, model, tokenizer) -> None:
+        self.model, self.tokenizer = model, tokenizer
+        model.eval()
+
+    def __call__(self, prompts: list[list[int]], limits: list[int], repetition_penalty: float) -> list[list[int]]:
+        out = generate_batch(self.model, self.tokenizer, prompts, max(limits), repetition_penalty)
+        return [row[:limit] for row, limit in zip(out, limits)]
+
+
+class VLLMGenerator:
+    """Greedy decoding with vLLM (temperature 0, one request per prompt, batched by the engine).
+    ``weights`` must be a folder of full weights (an adapter round is merged first, see the stage)."""
+
+    def __init__(self, weights: str, tokenizer, context: int, seed: int = 0, gpu_memory_utilization: float = 0.9) -> None:
+        try:
+            from vllm import LLM, SamplingParams
+        except ImportError:
+            raise BooktransError("translate.engine is vllm but the vllm package is not installed "
+                                 "(pip install vllm on the GPU machine, or set translate.engine: transformers)") from None
+        self._params = SamplingParams
+        self.tokenizer = tokenizer
+        self.llm = LLM(model=str(weights), tokenizer=str(weights), max_model_len=context, seed=seed,
+                       gpu_memory_utilization=gpu_memory_utilization)
+
+    def __call__(self, prompts: list[list[int]], limits: list[int], repetition_penalty: float) -> list[list[int]]:
+        stop = [_end_of_turn(self.tokenizer)]
+        params = [self._params(temperature=0.0, max_tokens=limit, repetition_penalty=repetition_penalty, stop_token_ids=stop)
+                  for limit in limits]
+        outs = self.llm.generate([{"prompt_token_ids": p} for p in prompts], params, use_tqdm=False)
+        return [list(o.outputs[0].token_ids) for o in outs]
+
+
+def vllm_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("vllm") is not None
+
+
+def translate_streams(generate, tokenizer, streams: dict[str, tuple[str, list[Chunk]]], cfg: TranslateConfig,
+                      progress=None, done: dict[str, list[dict]] | None = None, on_chapter=None) -> dict[str, list[dict]]:
     """Translate several chunk sequences ("streams": one per book and direction) in lock-step batches.
 
-    ``streams`` maps a key to (direction, chunks). Returns key -> [{"chapter", "paras", "source",
-    "translation"}] in order.
+    ``generate`` is an ``HFGenerator``/``VLLMGenerator`` (or a model, wrapped in an HFGenerator).
+    ``streams`` maps a key to (direction, chunks). ``done`` holds rows already translated for a key
+    (whole chapters from an interrupted run): those chunks are not translated again, and the last of
+    them is carried as context. ``on_chapter(key, chapter, rows)`` is called when a stream finishes
+    a chapter. Returns key -> [{"chapter", "paras", "source", "translation"}] in order.
     """
-    model.eval()
-    results: dict[str, list[dict]] = {k: [] for k in streams}
+    if not callable(generate) or hasattr(generate, "generate"):
+        generate = HFGenerator(generate, tokenizer)
+    done = done or {}
+    results: dict[str, list[dict]] = {k: list(done.get(k, [])) for k in streams}
     longest = max((len(c) for _, c in streams.values()), default=0)
     carry_budget = int(cfg.context * cfg.carry_share)
+    if progress is not None:
+        progress.update(sum(len(r) for r in results.values()))
     for k in range(longest):
-        active = [key for key, (_, chunks) in streams.items() if k < len(chunks)]
+        active = [key for key, (_, chunks) in streams.items() if len(results[key]) <= k < len(chunks)]
         for start in range(0, len(active), cfg.batch_size):
             keys = active[start:start + cfg.batch_size]
             prompts, limits = [], []
@@ -129,12 +180,14 @@ def translate_streams(model, tokenizer, streams: dict[str, tuple[str, list[Chunk
                 room = cfg.context - len(ids)
                 limits.append(max(1, min(room, int(src_tokens * cfg.max_new_factor) + 8)))
                 prompts.append(ids)
-            out = generate_batch(model, tokenizer, prompts, max(limits), cfg.repetition_penalty)
-            for row, key, limit in zip(out, keys, limits):
-                gen = row[:limit]
+            out = generate(prompts, limits, cfg.repetition_penalty)
+            for gen, key in zip(out, keys):
                 text = tokenizer.decode(gen, skip_special_tokens=True).strip()
-                chunk = streams[key][1][k]
+                chunks = streams[key][1]
+                chunk = chunks[k]
                 results[key].append({"chapter": chunk.chapter, "paras": chunk.paras, "source": chunk.source, "translation": text})
+                if on_chapter is not None and (k + 1 == len(chunks) or chunks[k + 1].chapter != chunk.chapter):
+                    on_chapter(key, chunk.chapter, [r for r in results[key] if r["chapter"] == chunk.chapter])
             if progress is not None:
                 progress.update(len(keys))
     return results

@@ -129,7 +129,7 @@ HEADLINE = ("bleu", "chrf", "ter", "d_bleu", "omission_rate", "addition_rate", "
 def test_first_repro_runs_every_stage_and_writes_every_output(project):
     dest, first = project
     stages = ran(first)
-    expected = {"ingest", "align", "base", "report"}
+    expected = {"ingest", "align", "base", "review", "review-scores", "report"}
     expected |= {f"{s}@r{i}" for s in ("dataset", "train") for i in range(1, 5)}
     expected |= {f"{s}@r{i}" for s in ("translate", "evaluate") for i in range(0, 5)}
     assert stages == expected
@@ -147,7 +147,13 @@ def test_first_repro_runs_every_stage_and_writes_every_output(project):
     r0 = json.loads((dest / "reports" / "metrics" / "r0.json").read_text())["directions"]["zh-en"]
     assert r0["flags"] >= 1 and r0["wrong_language_chunks"] + r0["empty_translations"] >= 1
     page = (dest / "reports" / "index.html").read_text()
-    assert len(re.findall(r"<tr><th>r\d", page)) == 5 and "say nothing about translation quality" in page
+    for d in ("zh-en", "en-zh"):
+        table = page.split(f'data-direction="{d}"')[1].split("</table>")[0]
+        assert len(re.findall(r"<tr><th>r\d", table)) == 5
+    assert "say nothing about translation quality" in page
+    human = json.loads((dest / "reports" / "metrics" / "human.json").read_text())
+    assert human["ratings"] == 0 and human["status"].startswith("absent")
+    assert {"form.html", "sheet.csv", "sheet.xlsx", "README.txt"} <= {p.name for p in (dest / "reports" / "review" / "packet").iterdir()}
     ingest = json.loads((dest / "reports" / "ingest.json").read_text())
     assert ingest["summary"] == {"books": 5, "ok": 5, "failed": 0}
     # round N starts from round N-1: the adapter of r2 was trained from r1's output
@@ -205,7 +211,7 @@ def test_reviewer_pulls_one_round_from_a_remote_and_rescores_without_retraining(
     ev.write_text(ev.read_text() + "\n# reviewer's change\n")
     res = dvc(clone, "repro", "--pull", "--allow-missing")
     stages = ran(res)
-    assert {f"evaluate@r{i}" for i in range(5)} <= stages <= {f"evaluate@r{i}" for i in range(5)} | {"report"}
+    assert {f"evaluate@r{i}" for i in range(5)} <= stages <= {f"evaluate@r{i}" for i in range(5)} | {"review", "review-scores", "report"}
     assert not (clone / "models" / "r1").exists() and not (clone / "models" / "r4").exists()
     for i in range(5):
         assert (clone / "reports" / "metrics" / f"r{i}.json").read_text() == \
@@ -221,7 +227,7 @@ def test_changing_a_round3_param_reruns_only_round3_round4_and_their_dependants(
     set_param(dest, "rounds.r3.learning_rate", 3.0e-3)
     res = dvc(dest, "repro")
     stages = ran(res)
-    allowed = {"train@r3", "train@r4", "translate@r3", "translate@r4", "evaluate@r3", "evaluate@r4", "report"}
+    allowed = {"train@r3", "train@r4", "translate@r3", "translate@r4", "evaluate@r3", "evaluate@r4", "review", "review-scores", "report"}
     assert {"train@r3", "train@r4", "translate@r3", "translate@r4"} <= stages <= allowed
     assert ran(dvc(dest, "repro")) == set()
     git(dest, "add", "-A")
@@ -229,7 +235,7 @@ def test_changing_a_round3_param_reruns_only_round3_round4_and_their_dependants(
     git(dest, "tag", "-a", "round-4", "-m", "round 3 and 4 retrained")
     diff = json.loads(dvc(dest, "metrics", "diff", "round-3", "round-4", "--all", "--json").stdout)
     files = {Path(f).stem for f in diff}
-    assert files == {"r0", "r1", "r2", "r3", "r4"}
+    assert files == {"r0", "r1", "r2", "r3", "r4", "human"}
     r3 = diff["reports/metrics/r3.json"]
     for d in ("zh-en", "en-zh"):
         for key in HEADLINE:

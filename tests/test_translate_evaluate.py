@@ -61,6 +61,8 @@ def test_a_stopped_translation_resumes_chapter_by_chapter_with_the_same_result(s
                                 tok, streams, cfg, done=saved)
     assert resumed == whole
     assert sum(calls) == len(streams["a.zh-en"][1]) - len(first)  # finished chapters were not translated again
+    # everything finished already: no model is needed at all
+    assert translate_streams(None, tok, streams, cfg, done=whole) == whole
 
 
 def generate_all(model, tok, prompts, limits, rp):

@@ -148,13 +148,14 @@ def translate_streams(generate, tokenizer, streams: dict[str, tuple[str, list[Ch
                       progress=None, done: dict[str, list[dict]] | None = None, on_chapter=None) -> dict[str, list[dict]]:
     """Translate several chunk sequences ("streams": one per book and direction) in lock-step batches.
 
-    ``generate`` is an ``HFGenerator``/``VLLMGenerator`` (or a model, wrapped in an HFGenerator).
+    ``generate`` is an ``HFGenerator``/``VLLMGenerator`` (or a model, wrapped in an HFGenerator); it
+    may be None when ``done`` already holds every chunk.
     ``streams`` maps a key to (direction, chunks). ``done`` holds rows already translated for a key
     (whole chapters from an interrupted run): those chunks are not translated again, and the last of
     them is carried as context. ``on_chapter(key, chapter, rows)`` is called when a stream finishes
     a chapter. Returns key -> [{"chapter", "paras", "source", "translation"}] in order.
     """
-    if not callable(generate) or hasattr(generate, "generate"):
+    if hasattr(generate, "generate"):  # a transformers model
         generate = HFGenerator(generate, tokenizer)
     done = done or {}
     results: dict[str, list[dict]] = {k: list(done.get(k, [])) for k in streams}

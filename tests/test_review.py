@@ -239,3 +239,17 @@ def test_the_xlsx_sheet_is_byte_identical_across_runs(packet, tmp_path):
     time.sleep(1.1)  # openpyxl stamps the save time; the writer must remove it
     write_xlsx(items, tmp_path / "b.xlsx")
     assert (tmp_path / "a.xlsx").read_bytes() == (tmp_path / "b.xlsx").read_bytes()
+
+
+def test_the_form_renders_every_item_in_headless_chromium(packet, tmp_path):
+    """The embedded script runs in a real browser: every passage, every score button, the progress line."""
+    browser = _browser()
+    if browser is None:
+        pytest.skip("no Chromium installed (apt install chromium)")
+    items, _key = packet
+    (tmp_path / "form.html").write_text(render_form(items, "pkt1"), encoding="utf-8")
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", (tmp_path / "form.html").as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    assert dom.count('class="item"') == len(items)
+    assert dom.count('type="radio"') == len(items) * 4 * len(CRITERIA) * 5
+    assert f"0 of {len(items) * 4} translations scored" in dom

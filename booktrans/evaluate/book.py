@@ -152,7 +152,7 @@ def evaluate_book(rows: list[dict], src_paragraphs: list[dict], ref_beads: list[
     rep = rep_total = 0
     untranslated: list[str] = []
     untranslated_len = 0
-    hyp_total = 0
+    hyp_total = added = 0
     for row, ids in zip(rows, links):
         text = row["translation"]
         sents = split_sentences(text, tgt_lang)
@@ -178,7 +178,7 @@ def evaluate_book(rows: list[dict], src_paragraphs: list[dict], ref_beads: list[
         for c, i in zip(cov.lines, ids):
             source[i].omitted, source[i].score = c.omitted, c.score
             source[i].counterpart = tuple(base + j for j in c.counterpart)
-        row["_added"] = len(cov.added)
+        added += len(cov.added)
 
     # segments: each reference bead with the translation sentences aligned to its source sentences
     used_hyp: set[int] = set()
@@ -225,7 +225,6 @@ def evaluate_book(rows: list[dict], src_paragraphs: list[dict], ref_beads: list[
         if length(h, tgt_lang) >= 3:
             repeated += h in seen
             seen.add(h)
-    added = sum(r.pop("_added") for r in rows)
     exp_total = expected(source)
     metrics = {
         "chunks": len(rows),

@@ -77,11 +77,10 @@ def run(params_path: Path, round_name: str, translations: Path, text: Path, alig
     details: dict = {"round": round_name, "directions": {}, "books": {}}
     positions: dict[int, dict] = {}
     segments_out: dict[str, list[dict]] = {}
-    todo = [(b, d) for d in directions for b in books]
     for direction in directions:
         src, tgt = direction.split("-")
         per_book = []
-        for book in tqdm([b for b, d in todo if d == direction], desc=f"evaluate {round_name} {direction}", unit="book"):
+        for book in tqdm(books, desc=f"evaluate {round_name} {direction}", unit="book"):
             hyp_file = translations / f"{book.id}.{direction}.jsonl"
             if not hyp_file.exists():
                 raise BooktransError(f"{hyp_file}: no translation of test book {book.id} ({direction}); re-run translate@{round_name}")

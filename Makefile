@@ -13,7 +13,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 PROFILE ?= configs/cluster-24xh100.yaml
 
-.PHONY: help setup demo test repro sample cluster preflight plan plan-cluster push pull release lock clean bench-ingest eval-align eval-omissions bench-align bench-dataset bench-train
+.PHONY: help setup demo test repro sample cluster preflight plan plan-cluster push pull release lock clean bench-ingest eval-align eval-omissions bench-align bench-dataset bench-train smoke-cluster
 
 help:
 	@echo "make demo    - create .venv if missing, run the whole pipeline on the embedded sample"
@@ -23,6 +23,7 @@ help:
 	@echo "make cluster - apply $(PROFILE) to params.yaml, check it, run every round"
 	@echo "make plan    - tokens, steps, memory per GPU, GPU-hours and cost of every round (params.yaml)"
 	@echo "make plan-cluster - the same for $(PROFILE), without applying it"
+	@echo "make smoke-cluster - on the first rented node: a few steps of the 128k round at the profile's degree"
 	@echo "make push / make pull [TARGETS=train@r2] [REMOTE=name] - outputs to/from the DVC remote (docs/sharing.md)"
 	@echo "make release ROUND=2 - check, push and tag round-2"
 	@echo "make sample  - rebuild data/sample/ from its sources"
@@ -35,10 +36,13 @@ help:
 setup: $(STAMP)
 
 # torch first, with an exact pin: a looser pin would pull the CUDA build (GBs) on CPU machines.
+# DeepSpeed next, built against that torch without its CUDA ops (DS_BUILD_OPS=0; they are compiled
+# on first use on a GPU node): multi-process training runs on the CPU over gloo (docs/train.md).
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip "setuptools<81" wheel
 	$(BIN)/pip install -q --disable-pip-version-check torch==2.13.0
+	DS_BUILD_OPS=0 $(BIN)/pip install -q --disable-pip-version-check --no-build-isolation -c requirements.lock deepspeed
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements.lock
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	$(BIN)/dvc config --local core.analytics false 2>/dev/null || true
@@ -105,6 +109,12 @@ plan-cluster: $(STAMP)
 bench-train: $(STAMP)
 	$(BIN)/python bench/train_throughput.py
 
+# The first rented node, before the whole cluster: loss and gradient norm against the degree-1 run,
+# non-empty adapter, tokens/s per GPU, MFU and peak memory beside the planner (docs/train.md).
+# Without a GPU it rehearses the same logic on the tiny model over two CPU processes.
+smoke-cluster: $(STAMP)
+	$(BIN)/python bench/smoke_cluster.py --profile $(PROFILE) --json build/smoke/smoke.json
+
 preflight: $(STAMP)
 	$(BIN)/booktrans preflight --params params.yaml
 
@@ -112,6 +122,7 @@ lock:
 	rm -rf build/lock-venv && $(PYTHON) -m venv build/lock-venv
 	build/lock-venv/bin/pip install -q --upgrade pip "setuptools<81" wheel
 	build/lock-venv/bin/pip install -q torch==2.13.0
+	DS_BUILD_OPS=0 build/lock-venv/bin/pip install -q --no-build-isolation deepspeed
 	build/lock-venv/bin/pip install -q ".[test]"
 	{ echo "# booktrans pinned environment (Python 3.11). Refresh: make lock"; echo "torch==2.13.0"; \
 	  build/lock-venv/bin/pip freeze --exclude-editable | grep -v -E '^(torch|booktrans)[= @]'; } > requirements.lock

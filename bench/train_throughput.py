@@ -9,7 +9,8 @@ initialisation, in bf16, with the project's training settings (gradient checkpoi
 loss, YaRN beyond the native window, the chosen attention). For each method and context it runs
 warm-up steps, then timed optimizer steps, and prints tokens/s per GPU, MFU (model FLOPs of
 forward + backward as the method runs them (no weight
-gradients under LoRA), recomputation not counted, over the GPU's dense bf16 peak) and peak memory,
+gradients under LoRA), recomputation not counted: booktrans.plan.model_flops_per_token, the planner's
+own definition, over the GPU's dense bf16 peak) and peak memory,
 next to the planner's prediction for one GPU without ZeRO. A cell that runs out of memory is
 reported as OOM. Record the table in docs/train.md with the command and the GPU.
 """
@@ -26,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from booktrans.plan import GIB, Arch, Hardware, flops_per_token, memory_per_gpu  # noqa: E402
+from booktrans.plan import GIB, Arch, Hardware, memory_per_gpu, model_flops_per_token  # noqa: E402
 from booktrans.train import TrainConfig  # noqa: E402
 from booktrans.train.loss import causal_lm_loss  # noqa: E402
 
@@ -128,14 +129,14 @@ def main() -> int:
     for method in args.methods:
         for context in args.contexts:
             cfg = TrainConfig(context=context, method=method, gradient_checkpointing=True, lora_r=args.lora_r,
-                              loss_chunk=args.loss_chunk)
-            planned = memory_per_gpu(arch, cfg, Hardware(gpus=1, zero_stage=0))["total"] / GIB
+                              loss_chunk=args.loss_chunk, dtype="bfloat16" if device == "cuda" else "float32")
+            planned = memory_per_gpu(arch, cfg, Hardware(gpus=1, zero_stage=0, deepspeed=False))["total"] / GIB
             row = {"method": method, "context": context, "planned_gib": round(planned, 1)}
             try:
                 model = build(config, method, context, args.attn, device, dtype, args.lora_r)
                 secs, peak = measure(model, context, args.steps, args.warmup, device, config["vocab_size"], args.loss_chunk)
                 tps = context / secs
-                useful = flops_per_token(arch, TrainConfig(context=context, method=method))  # recomputation not counted
+                useful = model_flops_per_token(arch, cfg)  # the planner's definition: recomputation not counted
                 mfu = tps * useful / (args.peak_tflops * 1e12) if device == "cuda" else float("nan")
                 row.update(tokens_per_second=round(tps, 1), mfu=round(mfu, 4), peak_gib=round(peak, 2))
                 print(f"{method:<7}{context:>9}{tps:>11.0f}{mfu:>7.1%}{peak:>10.1f}{planned:>13.1f}")

@@ -84,6 +84,13 @@ class Arch:
                 total += self.layers * self.hidden
         return total
 
+    def layer_params(self) -> int:
+        """Weights of one decoder layer (projections, q/k/v biases, two norms)."""
+        per_layer = sum(i * o for i, o in self.linear_shapes().values()) + 2 * self.hidden
+        if self.qkv_bias:
+            per_layer += self.hidden + 2 * self.kv_heads * self.head_dim
+        return per_layer
+
     def lora_params(self, rank: int, targets: tuple[str, ...]) -> int:
         shapes = self.linear_shapes()
         return self.layers * sum(rank * (shapes[t][0] + shapes[t][1]) for t in targets if t in shapes)
@@ -96,52 +103,107 @@ class Hardware:
     peak_tflops: float = 989.0       # dense bf16 per GPU (H100 SXM)
     mfu: float = 0.35                # assumed model FLOPs utilisation
     price_per_gpu_hour: float = 1.0  # USD
-    overhead_gib: float = 2.0        # CUDA context, NCCL buffers, allocator fragmentation
+    overhead_gib: float = 1.5        # CUDA context and NCCL's own buffers
+    fragmentation: float = 0.05      # share of the tensors' bytes the caching allocator cannot reuse
     zero_stage: int = 3
+    deepspeed: bool = True           # launched with DeepSpeed (launcher accelerate with a DeepSpeed config)
+    reduce_bucket: int = 0           # elements; DeepSpeed's reduce_bucket_size (0 = "auto": hidden x hidden)
+    allgather_bucket: int = 500_000_000  # elements; ZeRO-1/2 gather of the updated weights
+
+
+def _bytes(cfg: TrainConfig) -> int:
+    """Bytes of one weight or activation element in the round's dtype."""
+    return 4 if cfg.dtype == "float32" else 2
+
+
+# Tensors alive at the peak of a training step, per token, by tensor width (h: hidden, kv: key/value
+# width, i: MLP width, r: LoRA rank) and element size (2: bf16, 4: fp32), for a Qwen2/Llama decoder
+# layer in transformers 4.57 with peft 0.21 LoRA (whose adapters compute in fp32) and the chunked
+# loss. "layer": what each layer keeps for its backward pass; "work": the extra tensors of the one
+# layer being recomputed and back-propagated (under gradient checkpointing), or of the loss (without);
+# "fixed": tensors outside the layers (final norm, the target rows gathered for the loss).
+# Counted with booktrans.train.memory.PeakTensorMemory on real steps (docs/train.md, "Planning a run").
+ACTIVATIONS = {
+    # (method, dtype bytes, checkpointing): {part: {(width, element bytes): count}}
+    ("lora", 4, True): {"layer": {("h", 4): 1}, "work": {("i", 4): 6, ("h", 4): 7, ("kv", 4): 2, ("r", 4): 6}},
+    ("full", 4, True): {"layer": {("h", 4): 1}, "work": {("i", 4): 6, ("h", 4): 9, ("kv", 4): 2}},
+    ("lora", 2, True): {"layer": {("h", 2): 1},
+                        "work": {("i", 4): 2, ("i", 2): 3, ("h", 4): 9, ("h", 2): 7, ("kv", 2): 2, ("r", 4): 6}},
+    ("full", 2, True): {"layer": {("h", 2): 1}, "work": {("i", 2): 6, ("h", 4): 2, ("h", 2): 8, ("kv", 2): 2}},
+    ("lora", 4, False): {"layer": {("i", 4): 4, ("h", 4): 6, ("kv", 4): 2, ("r", 4): 7},
+                         "fixed": {("h", 4): 2, ("t/2", 4): 2}},
+    ("full", 4, False): {"layer": {("i", 4): 4, ("h", 4): 8, ("kv", 4): 2}, "fixed": {("h", 4): 3, ("t/2", 4): 2}},
+    ("lora", 2, False): {"layer": {("i", 4): 1, ("i", 2): 3, ("h", 4): 8, ("h", 2): 3, ("kv", 2): 2, ("r", 4): 7},
+                         "fixed": {("h", 2): 1, ("t/2", 2): 2}},
+    ("full", 2, False): {"layer": {("i", 2): 4, ("h", 4): 2, ("h", 2): 7, ("kv", 2): 2},
+                         "fixed": {("h", 4): 1, ("h", 2): 2, ("t/2", 2): 2}},
+}
+
+
+def activation_bytes(arch: Arch, cfg: TrainConfig) -> dict:
+    """Bytes per token of the ACTIVATIONS table for this shape: {"layer", "work", "fixed"}."""
+    width = {"h": arch.hidden, "kv": arch.kv_heads * arch.head_dim, "i": arch.intermediate,
+             "r": cfg.lora_r * 1.0, "t/2": arch.hidden / 2}
+    method = "full" if cfg.method == "full" else "lora"
+    table = ACTIVATIONS[(method, _bytes(cfg), bool(cfg.gradient_checkpointing))]
+    return {part: sum(width[w] * size * n for (w, size), n in table.get(part, {}).items())
+            for part in ("layer", "work", "fixed")}
 
 
 def memory_per_gpu(arch: Arch, cfg: TrainConfig, hw: Hardware) -> dict:
-    """Peak bytes per GPU, by part. See docs/train.md for each line."""
+    """Peak bytes per GPU, by part. Every line is written out in docs/train.md ("Planning a run") and
+    measured against real forward and backward passes in tests/test_plan_memory.py."""
     n = hw.gpus
     stage = hw.zero_stage
+    b = _bytes(cfg)
     p = arch.params()
-    weight_bytes = 0.5 if cfg.method == "qlora" else 2.0          # 4-bit or bf16 weights
+    weight_bytes = 0.5 if cfg.method == "qlora" else b                 # 4-bit, bf16 or fp32 weights
     weights = p * weight_bytes / (n if stage >= 3 else 1)
-    trainable = p if cfg.method == "full" else arch.lora_params(cfg.lora_r, cfg.target_modules) + arch.extra_params(cfg.trainable)
+    lora = 0 if cfg.method == "full" else arch.lora_params(cfg.lora_r, cfg.target_modules)
+    whole = p if cfg.method == "full" else arch.extra_params(cfg.trainable)  # trained in full, in the dtype
+    if hw.deepspeed and b < 4:
+        # DeepSpeed bf16: every trainable weight in bf16, its gradient in bf16, and an fp32 master copy
+        # with Adam's two moments in the optimizer (12 bytes)
+        lora_bytes, grads, optimizer = b, b * (lora + whole), 12.0 * (lora + whole)
+    else:
+        # plain torch: peft keeps the adapters in fp32; Adam's moments take the weights' dtype
+        lora_bytes, grads, optimizer = 4, 4.0 * lora + b * whole, 8.0 * lora + 2.0 * b * whole
     if cfg.method != "full":
-        weights += 2.0 * arch.extra_params(cfg.trainable) / (n if stage >= 3 else 1)  # peft's trainable copies
-    grads = 2.0 * trainable / (n if stage >= 2 else 1)              # bf16 gradients
-    optimizer = 12.0 * trainable / (n if stage >= 1 else 1)         # fp32 master copy + Adam m and v
-    t = cfg.batch_size * cfg.context / cfg.sequence_parallel        # tokens held by one GPU
-    h, i = arch.hidden, arch.intermediate
-    kv = arch.kv_heads * arch.head_dim
-    layer = 2.0 * t * (6 * h + 2 * kv + 3 * i)                     # saved tensors of one layer, bf16
-    if cfg.gradient_checkpointing:
-        activations = arch.layers * 2.0 * t * h + layer             # layer inputs + one layer recomputed
-    else:
-        activations = arch.layers * layer
-    if cfg.loss == "chunked":
-        logits = 8.0 * min(cfg.loss_chunk, t) * arch.vocab          # fp32 logits and their gradient, one chunk
-    else:
-        logits = 10.0 * t * arch.vocab                              # bf16 logits, fp32 copy, fp32 gradient
-    overhead = hw.overhead_gib * GIB
+        weights += (b * whole + lora_bytes * lora) / (n if stage >= 3 else 1)  # peft's trainable copies, adapters
+    grads /= n if stage >= 2 else 1
+    optimizer /= n if stage >= 1 else 1
+    t = cfg.batch_size * cfg.context / cfg.sequence_parallel           # tokens held by one GPU
+    h, v = arch.hidden, arch.vocab
+    per_token = activation_bytes(arch, cfg)
+    activations = (arch.layers * per_token["layer"] + per_token["fixed"]) * t
+    targets = t / 2                                                     # translation documents: the target half carries labels
+    rows = min(cfg.loss_chunk, targets) if cfg.loss == "chunked" else t
+    # one chunk's logits: fp32 logits, softmax and gradient (12 bytes an entry), + the bf16 logits (14)
+    logits = rows * v * (12 + (b if b < 4 else 0))
+    # the larger of: one layer recomputed and back-propagated, the loss's chunk (they never coexist)
+    working = max(per_token["work"] * t, logits)
+    gather = b * max(2 * arch.layer_params(), v * h) if stage >= 3 else 0.0  # ZeRO-3: layers in flight, the head
+    bucket = hw.reduce_bucket or h * h
+    comm = 0.0 if n == 1 else b * 2 * bucket + (b * min(hw.allgather_bucket, p / n) if stage in (1, 2) else 0.0)
+    tensors = weights + grads + optimizer + activations + working + gather + comm
     parts = {"weights": weights, "gradients": grads, "optimizer": optimizer, "activations": activations,
-             "logits": logits, "overhead": overhead}
+             "working": working, "gather": gather, "communication": comm,
+             "fragmentation": hw.fragmentation * tensors, "overhead": hw.overhead_gib * GIB}
     parts["total"] = sum(parts.values())
     return parts
 
 
-def flops_per_token(arch: Arch, cfg: TrainConfig) -> float:
-    """Training FLOPs per token actually executed (recomputation included)."""
+def model_flops_per_token(arch: Arch, cfg: TrainConfig) -> float:
+    """Model FLOPs per trained token: what MFU counts, in the benchmark, the smoke test and the planner's
+    hours alike. Matrix products 2·(weights used per token); causal attention 2·L·h·context (QKᵀ and AV
+    over context/2 keys on average). Forward + backward: full fine-tuning 3x forward; LoRA 2x forward
+    for the frozen weights (gradients of activations only) and 3x for attention. Recomputation under
+    gradient checkpointing is not counted (that is hardware FLOPs, not model FLOPs)."""
     fwd_mm = 2.0 * arch.matmul_params()
-    fwd_attn = 2.0 * arch.layers * arch.hidden * cfg.context       # causal: on average context/2 keys, QK and AV
+    fwd_attn = 2.0 * arch.layers * arch.hidden * cfg.context
     if cfg.method == "full":
-        total = 3 * fwd_mm + 3 * fwd_attn                           # forward + gradients of activations and weights
-    else:
-        total = 2 * fwd_mm + 3 * fwd_attn                           # frozen weights: no weight gradients
-    if cfg.gradient_checkpointing:
-        total += fwd_mm + fwd_attn                                  # the forward pass again
-    return total
+        return 3 * fwd_mm + 3 * fwd_attn
+    return 2 * fwd_mm + 3 * fwd_attn
 
 
 def plan_round(arch: Arch, cfg: TrainConfig, hw: Hardware, tokens: int, documents: int) -> dict:
@@ -150,7 +212,7 @@ def plan_round(arch: Arch, cfg: TrainConfig, hw: Hardware, tokens: int, document
     per_step = cfg.batch_size * cfg.grad_accum * dp
     steps = cfg.max_steps if cfg.max_steps > 0 else math.ceil(rows * cfg.epochs / per_step)
     trained_tokens = tokens * cfg.epochs if cfg.max_steps <= 0 else min(tokens * cfg.epochs, steps * per_step * cfg.context)
-    flops = trained_tokens * flops_per_token(arch, cfg)
+    flops = trained_tokens * model_flops_per_token(arch, cfg)
     hours = flops / (hw.gpus * hw.peak_tflops * 1e12 * hw.mfu) / 3600
     mem = memory_per_gpu(arch, cfg, hw)
     return {"tokens": tokens, "documents": documents, "rows": rows, "steps": steps, "memory": mem,
@@ -158,24 +220,36 @@ def plan_round(arch: Arch, cfg: TrainConfig, hw: Hardware, tokens: int, document
             "cost": hours * hw.gpus * hw.price_per_gpu_hour}
 
 
-def _launch(params: dict, root: Path) -> tuple[int, int]:
-    """(processes, ZeRO stage) of the configured launch: one process and no ZeRO for launcher python."""
-    t = params.get("train") or {}
-    if t.get("launcher", "python") != "accelerate":
-        return 1, 0
-    acc_path = root / str(t.get("accelerate_config"))
+def launch_layout(accelerate_config: str | Path, root: Path | None = None) -> tuple[int, int, dict]:
+    """(processes, ZeRO stage, DeepSpeed's zero_optimization settings) of an accelerate config file."""
+    root = Path(root) if root is not None else Path(".")
+    acc_path = Path(accelerate_config) if Path(accelerate_config).is_absolute() else root / str(accelerate_config)
     try:
         acc = yaml.safe_load(acc_path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         raise ConfigError(f"train.accelerate_config: {acc_path} not found") from None
     processes = int(acc.get("num_processes") or 1)
+    if str(acc.get("distributed_type", "")).upper() != "DEEPSPEED":
+        return processes, 0, {"deepspeed": False}
     ds = acc.get("deepspeed_config") or {}
     if "zero_stage" in ds:
-        return processes, int(ds["zero_stage"])
+        return processes, int(ds["zero_stage"]), {}
     if ds.get("deepspeed_config_file"):
-        data = json.loads((root / ds["deepspeed_config_file"]).read_text(encoding="utf-8"))
-        return processes, int((data.get("zero_optimization") or {}).get("stage", 0))
-    return processes, 0
+        ds_path = Path(ds["deepspeed_config_file"])
+        if not ds_path.is_absolute():
+            ds_path = (root / ds_path) if (root / ds_path).exists() else acc_path.parents[2] / ds_path
+        zero = json.loads(ds_path.read_text(encoding="utf-8")).get("zero_optimization") or {}
+        return processes, int(zero.get("stage", 0)), zero
+    return processes, 0, {}
+
+
+def _launch(params: dict, root: Path, round_name: str | None = None) -> tuple[int, int, dict]:
+    """(processes, ZeRO stage, zero settings) of a round's launch: one process, no ZeRO for launcher python."""
+    t = params.get("train") or {}
+    if t.get("launcher", "python") != "accelerate":
+        return 1, 0, {"deepspeed": False}
+    r = ((params.get("rounds") or {}).get(round_name) or {}) if round_name else {}
+    return launch_layout(str(r.get("accelerate_config") or t.get("accelerate_config")), root)
 
 
 def model_config(params: dict, root: Path) -> tuple[dict, str]:
@@ -212,16 +286,26 @@ def dataset_tokens(root: Path, round_name: str) -> tuple[int, int] | None:
     return tokens, docs
 
 
-def hardware(params: dict, root: Path) -> Hardware:
-    """The allocation: processes and ZeRO stage from the launch config, prices and speeds from plan:."""
+def hardware(params: dict, root: Path, round_name: str | None = None) -> Hardware:
+    """The allocation of a round: processes, ZeRO stage and buckets from its launch config, prices and
+    speeds from plan:."""
     plan = params.get("plan") or {}
     base = Hardware()
-    processes, stage = _launch(params, root)
+    processes, stage, zero = _launch(params, root, round_name)
+
+    def bucket(key: str, default: int) -> int:
+        value = zero.get(key, default)
+        return 0 if value == "auto" else int(value)
+
     quoted = int(plan.get("gpus", 24))
     return Hardware(gpus=processes, gpu_memory_gib=float(plan.get("gpu_memory_gib", base.gpu_memory_gib)),
                     peak_tflops=float(plan.get("peak_tflops", base.peak_tflops)), mfu=float(plan.get("mfu", base.mfu)),
                     price_per_gpu_hour=float(plan.get("price_per_hour", 24.0)) / max(quoted, 1),
-                    overhead_gib=float(plan.get("overhead_gib", base.overhead_gib)), zero_stage=stage)
+                    overhead_gib=float(plan.get("overhead_gib", base.overhead_gib)),
+                    fragmentation=float(plan.get("fragmentation", base.fragmentation)), zero_stage=stage,
+                    deepspeed=bool(zero.get("deepspeed", True)),
+                    reduce_bucket=bucket("reduce_bucket_size", 0),
+                    allgather_bucket=bucket("allgather_bucket_size", base.allgather_bucket))
 
 
 def plan(params: dict, root: Path, tokens: int | None = None) -> dict:
@@ -229,31 +313,34 @@ def plan(params: dict, root: Path, tokens: int | None = None) -> dict:
     built datasets (documents of the round's full context)."""
     cfg_json, source = model_config(params, root)
     arch = Arch.from_config(cfg_json)
-    hw = hardware(params, root)
     rounds = {}
     for name in params.get("rounds") or {}:
         cfg = config_for(params, name)
+        hw = hardware(params, root, name)
         counted = (tokens, math.ceil(tokens / cfg.context)) if tokens else dataset_tokens(root, name)
         if counted is None:
             rounds[name] = {"context": cfg.context, "missing": f"data/sft/{name} not built (dvc repro dataset@{name})",
-                            "memory": memory_per_gpu(arch, cfg, hw), "config": cfg}
+                            "memory": memory_per_gpu(arch, cfg, hw), "config": cfg, "hardware": hw}
             continue
-        rounds[name] = {**plan_round(arch, cfg, hw, *counted), "context": cfg.context, "config": cfg}
-    return {"model": source, "params": arch.params(), "arch": arch, "hardware": hw, "rounds": rounds, "tokens": tokens}
+        rounds[name] = {**plan_round(arch, cfg, hw, *counted), "context": cfg.context, "config": cfg, "hardware": hw}
+    first = next(iter(rounds.values()))["hardware"] if rounds else hardware(params, root)
+    return {"model": source, "params": arch.params(), "arch": arch, "hardware": first, "rounds": rounds, "tokens": tokens}
 
 
 def format_plan(result: dict) -> str:
     hw: Hardware = result["hardware"]
     lines = [f"model: {result['model']} ({result['params'] / 1e9:.2f}B parameters)",
-             f"hardware: {hw.gpus} GPU(s) x {hw.gpu_memory_gib:g} GiB, ZeRO-{hw.zero_stage}, {hw.peak_tflops:g} TFLOPS peak at "
+             f"hardware: {hw.gpus} GPU(s) x {hw.gpu_memory_gib:g} GiB, {hw.peak_tflops:g} TFLOPS peak at "
              f"{hw.mfu:.0%} MFU, ${hw.price_per_gpu_hour:.2f} per GPU-hour",
-             "", f"{'round':<6}{'context':>9}{'method':>8}{'ckpt':>6}{'sp':>4}{'tokens':>13}{'steps':>8}"
+             "", f"{'round':<6}{'context':>9}{'method':>8}{'ZeRO':>5}{'ckpt':>6}{'sp':>4}{'tokens':>13}{'steps':>8}"
                  f"{'mem/GPU GiB':>13}{'fits':>6}{'GPU-h':>10}{'cost $':>11}"]
     total_h = total_cost = 0.0
+    notes = []
     for name, r in result["rounds"].items():
         cfg: TrainConfig = r["config"]
         mem = r["memory"]["total"] / GIB
-        head = f"{name:<6}{r['context']:>9}{cfg.method:>8}{'on' if cfg.gradient_checkpointing else 'off':>6}{cfg.sequence_parallel:>4}"
+        head = (f"{name:<6}{r['context']:>9}{cfg.method:>8}{r['hardware'].zero_stage:>5}"
+                f"{'on' if cfg.gradient_checkpointing else 'off':>6}{cfg.sequence_parallel:>4}")
         if "missing" in r:
             lines.append(f"{head}{'-':>13}{'-':>8}{mem:>13.1f}{'yes' if mem <= hw.gpu_memory_gib else 'NO':>6}"
                          f"{'-':>10}{'-':>11}   {r['missing']}")
@@ -262,10 +349,13 @@ def format_plan(result: dict) -> str:
         total_cost += r["cost"]
         lines.append(f"{head}{r['tokens']:>13,}{r['steps']:>8,}{mem:>13.1f}{'yes' if r['fits'] else 'NO':>6}"
                      f"{r['gpu_hours']:>10.2f}{r['cost']:>11.2f}")
+        if cfg.save_steps >= 1 and cfg.save_steps >= r["steps"]:
+            notes.append(f"warning: {name} has {r['steps']} steps and train.save_steps is {cfg.save_steps:g}: it would "
+                         f"never checkpoint; use a share of the round (save_steps: 0.1)")
     source = (f"tokens: {result['tokens']:,} per round, as asked" if result.get("tokens") else
               "tokens are counted in data/sft/<round> with the tokenizer of models/r0")
     lines += ["", f"total: {total_h:.2f} GPU-hours, ${total_cost:,.2f}", f"{source}; memory and time are estimates "
-              "(docs/train.md)"]
+              "(docs/train.md)", *notes]
     return "\n".join(lines)
 
 

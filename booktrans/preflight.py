@@ -45,11 +45,12 @@ def check_params(params: dict) -> list[str]:
     # training settings of every round against the model's shape (window, heads, method, attention)
     from pathlib import Path
 
-    from .plan import model_config
+    from .plan import _launch, model_config
     from .train.config import config_for, validate
 
     cfg_json, source = model_config({**params, "plan": {}}, Path("."))
     for name in rounds:
-        validate(config_for(params, name), name, cfg_json)
+        processes = _launch(params, Path("."), name)[0]  # the sequence-parallel degree must divide them
+        validate(config_for(params, name), name, cfg_json, world_size=processes)
     lines.append(f"training settings: checked against {source}")
     return lines

@@ -5,8 +5,9 @@
 Method (LoRA, full, QLoRA), chaining (continue the previous adapter or merge it), long-context
 settings and resumable checkpoints come from `train:` and `rounds.rN` in params.yaml (see
 docs/train.md). With train.launcher: accelerate the same script is re-run under `accelerate launch`
-with the config file named by train.accelerate_config (DeepSpeed ZeRO-2/3, one or several nodes),
-and this process waits for it. Only the main process writes: models/<round>/ (the adapter, or merged
+with the config file named by the round's accelerate_config (rounds.rN, else train; DeepSpeed
+ZeRO-2/3, one or several nodes), and this process waits for it: the master address is the hostfile's
+first host, and variables that look like credentials stay out of the workers' environment. Only the main process writes: models/<round>/ (the adapter, or merged
 16-bit weights, and booktrans.json) and reports/train/<round>.json (loss and learning rate per step).
 Checkpoints (optimizer shards included) go to build/checkpoints/<round>/, outside the DVC output; a
 killed run started again resumes from the last one. DVCLive logs loss, learning rate, tokens/s and
@@ -28,6 +29,7 @@ from booktrans.io import read_jsonl, write_json
 from booktrans.model.store import base_config
 from booktrans.stageutil import get, load_params, run_main, setup_logging
 from booktrans.train import TrainConfig, check_chain, config_for, train_round, validate
+from booktrans.train.launch import DEEPSPEED_ENV, launch_command, launch_env
 
 log = logging.getLogger("train")
 
@@ -74,11 +76,24 @@ def main() -> int:
         raise ConfigError(f"train.launcher: {launcher!r} is not python or accelerate")
     if launcher == "accelerate" and not args.worker:
         check(params, args.round, args.init)  # fail here, before any worker or GPU starts
-        cmd = ["accelerate", "launch", "--config_file", str(get(params, "train.accelerate_config")),
-               __file__, *sys.argv[1:], "--worker"]
-        log.info("launching: %s", shlex.join(cmd))
-        return subprocess.call(cmd)
+        config = accelerate_config(params, args.round)
+        cmd = launch_command(config, __file__, [*sys.argv[1:], "--worker"])
+        env, dropped = launch_env(dict(os.environ))
+        if dropped:
+            log.info("left out of the workers' environment (credentials): %s", ", ".join(dropped))
+        log.info("launching: accelerate launch %s", shlex.join(cmd[3:]))
+        Path(DEEPSPEED_ENV).unlink(missing_ok=True)  # accelerate appends to it on several nodes
+        try:
+            return subprocess.call(cmd, env=env)
+        finally:
+            Path(DEEPSPEED_ENV).unlink(missing_ok=True)
     return run(args.params, args.round, args.data, args.init, args.out, args.log)
+
+
+def accelerate_config(params: dict, round_name: str) -> str:
+    """The round's accelerate config: rounds.<round>.accelerate_config, else train.accelerate_config."""
+    return str((get(params, "rounds") or {}).get(round_name, {}).get("accelerate_config")
+               or get(params, "train.accelerate_config"))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from booktrans.plan import GIB, Arch, Hardware, flops_per_token, memory_per_gpu, plan_round
+from booktrans.plan import GIB, Arch, Hardware, activation_bytes, memory_per_gpu, model_flops_per_token, plan_round
 from booktrans.train import TrainConfig
 
 # hidden 8, 2 layers, MLP 16, vocab 10, 2 heads of 4, 1 KV head, untied, q/k/v biases
@@ -27,37 +27,51 @@ def test_qwen25_7b_parameter_count_matches_the_published_size(root):
 
 
 def test_memory_per_gpu_by_hand():
+    """Each part of the estimate on a small shape (the activation counts themselves are measured against
+    real steps in tests/test_plan_memory.py)."""
     cfg = TrainConfig(context=100, lora_r=2, target_modules=("q_proj", "v_proj"), gradient_checkpointing=True,
-                      loss="chunked", loss_chunk=50)
-    hw = Hardware(gpus=4, zero_stage=3, overhead_gib=0)
+                      loss="chunked", loss_chunk=20, dtype="bfloat16")
+    hw = Hardware(gpus=4, zero_stage=3, overhead_gib=0, fragmentation=0, reduce_bucket=10)
     m = memory_per_gpu(ARCH, cfg, hw)
-    assert m["weights"] == 1384 * 2 / 4
+    # DeepSpeed bf16: weights and adapters in bf16, sharded 4 ways under ZeRO-3; gradients bf16; fp32
+    # master copy + Adam moments = 12 bytes per trained weight
+    assert m["weights"] == (1384 * 2 + 2 * 112) / 4
     assert m["gradients"] == 2 * 112 / 4 and m["optimizer"] == 12 * 112 / 4
-    one_layer = 2 * 100 * (6 * 8 + 2 * 4 + 3 * 16)
-    assert m["activations"] == 2 * 2 * 100 * 8 + one_layer  # layer inputs + one layer recomputed
-    assert m["logits"] == 8 * 50 * 10
-    assert m["total"] == 692 + 56 + 336 + 24000 + 4000
-    # no checkpointing: every layer's tensors; standard loss: all logits; ZeRO-2 keeps whole weights
-    m2 = memory_per_gpu(ARCH, TrainConfig(context=100, lora_r=2, target_modules=("q_proj", "v_proj"), loss="standard"),
-                        Hardware(gpus=4, zero_stage=2, overhead_gib=0))
-    assert m2["activations"] == 2 * one_layer and m2["logits"] == 10 * 100 * 10 and m2["weights"] == 1384 * 2
+    per = activation_bytes(ARCH, cfg)
+    assert per["layer"] == 8 * 2  # each layer's input, in bf16
+    assert m["activations"] == (2 * per["layer"] + per["fixed"]) * 100
+    # the loss chunk (20 rows, vocabulary 10, 14 bytes an entry) is smaller than one layer's work here
+    assert m["working"] == max(per["work"] * 100, 20 * 10 * 14)
+    assert m["gather"] == 2 * max(2 * ARCH.layer_params(), 10 * 8)  # ZeRO-3: two layers in flight or the head
+    assert m["communication"] == 2 * 2 * 10  # double-buffered reduce bucket
+    # one process without DeepSpeed: nothing sharded, no communication, fp32 adapters and Adam in torch
+    one = memory_per_gpu(ARCH, cfg, Hardware(gpus=1, zero_stage=0, deepspeed=False, overhead_gib=0, fragmentation=0))
+    assert one["weights"] == 1384 * 2 + 4 * 112 and one["gradients"] == 4 * 112 and one["optimizer"] == 8 * 112
+    assert one["communication"] == 0 and one["gather"] == 0
     # sequence parallelism divides the tokens each GPU holds
-    m4 = memory_per_gpu(ARCH, TrainConfig(context=100, sequence_parallel=2, gradient_checkpointing=True), hw)
-    assert m4["activations"] == 2 * 2 * 50 * 8 + 2 * 50 * (6 * 8 + 2 * 4 + 3 * 16)
-    full = memory_per_gpu(ARCH, TrainConfig(context=100, method="full"), Hardware(gpus=4, zero_stage=1, overhead_gib=0))
-    assert full["gradients"] == 2 * 1384 and full["optimizer"] == 12 * 1384 / 4
+    sp = memory_per_gpu(ARCH, TrainConfig(**{**cfg.__dict__, "sequence_parallel": 2}), hw)
+    assert sp["activations"] == m["activations"] / 2
+    # ZeRO-2 keeps whole weights and adds the gather of the updated weights; full fine-tuning trains all
+    full = memory_per_gpu(ARCH, TrainConfig(context=100, method="full", dtype="bfloat16"),
+                          Hardware(gpus=4, zero_stage=2, overhead_gib=0, fragmentation=0, allgather_bucket=100))
+    assert full["weights"] == 1384 * 2 and full["gradients"] == 2 * 1384 / 4 and full["optimizer"] == 12 * 1384 / 4
+    assert full["communication"] == 2 * 2 * 64 + 2 * 100
+    # fragmentation and the CUDA context come on top
+    frag = memory_per_gpu(ARCH, cfg, Hardware(gpus=4, zero_stage=3, overhead_gib=1.5, fragmentation=0.05, reduce_bucket=10))
+    assert frag["total"] == pytest.approx(m["total"] * 1.05 + 1.5 * GIB)
 
 
 def test_flops_steps_hours_and_cost_by_hand():
     lora = TrainConfig(context=100, gradient_checkpointing=True)
     fwd_mm, fwd_attn = 2 * 1232, 2 * 2 * 8 * 100
-    assert flops_per_token(ARCH, lora) == 2 * fwd_mm + 3 * fwd_attn + fwd_mm + fwd_attn
-    assert flops_per_token(ARCH, TrainConfig(context=100, method="full")) == 3 * fwd_mm + 3 * fwd_attn
+    # model FLOPs: recomputation under gradient checkpointing is not counted (MFU's definition)
+    assert model_flops_per_token(ARCH, lora) == 2 * fwd_mm + 3 * fwd_attn
+    assert model_flops_per_token(ARCH, TrainConfig(context=100, method="full")) == 3 * fwd_mm + 3 * fwd_attn
     hw = Hardware(gpus=4, peak_tflops=2.0, mfu=0.5, price_per_gpu_hour=3.0)
     r = plan_round(ARCH, TrainConfig(context=100, epochs=2, grad_accum=2, gradient_checkpointing=True), hw,
                    tokens=1000, documents=10)
     assert r["steps"] == 3  # ceil(10 documents x 2 epochs / (1 x 2 x 4 GPUs))
-    hours = 2000 * flops_per_token(ARCH, lora) / (4 * 2e12 * 0.5) / 3600
+    hours = 2000 * model_flops_per_token(ARCH, lora) / (4 * 2e12 * 0.5) / 3600
     assert r["hours"] == pytest.approx(hours) and r["gpu_hours"] == pytest.approx(4 * hours)
     assert r["cost"] == pytest.approx(4 * hours * 3.0)
     packed = plan_round(ARCH, TrainConfig(context=100, packing=True), hw, tokens=1000, documents=40)
@@ -70,10 +84,12 @@ def test_make_plan_prints_every_round_of_the_cluster_profile(root):
                          capture_output=True, text=True, cwd=root)
     assert res.returncode == 0, res.stderr
     out = res.stdout
-    assert "7.62B parameters" in out and "24 GPU(s) x 80 GiB, ZeRO-3" in out and "$1.00 per GPU-hour" in out
+    assert "7.62B parameters" in out and "24 GPU(s) x 80 GiB" in out and "$1.00 per GPU-hour" in out
     rows = [line.split() for line in out.splitlines() if line.startswith("r") and line.split()[0] in ("r1", "r2", "r3", "r4")]
     assert [r[1] for r in rows] == ["8192", "65536", "131072", "131072"]
-    assert all(r[8] == "yes" for r in rows)  # every round fits in 80 GB as configured
+    assert all(r[3] == "2" for r in rows)  # the LoRA rounds run on ZeRO-2
+    assert all(r[9] == "yes" for r in rows)  # every round fits in 80 GB as configured
+    assert "never checkpoint" not in out  # save_steps is a share of each round's steps
     res = subprocess.run([sys.executable, "-m", "booktrans.cli", "plan", "--params", str(root / "params.yaml"),
                           "--profile", str(root / "configs/cluster-24xh100.yaml"), "--tokens", "1000", "--json"],
                          capture_output=True, text=True, cwd=root)
@@ -83,6 +99,18 @@ def test_make_plan_prints_every_round_of_the_cluster_profile(root):
 
 def test_a_plan_that_cannot_fit_says_so():
     arch = Arch(hidden=3584, layers=28, intermediate=18944, vocab=152064, heads=28, kv_heads=4)
-    full_one_gpu = memory_per_gpu(arch, TrainConfig(context=8192, method="full", gradient_checkpointing=True),
-                                  Hardware(gpus=1, zero_stage=0))
+    full_one_gpu = memory_per_gpu(arch, TrainConfig(context=8192, method="full", gradient_checkpointing=True,
+                                                    dtype="bfloat16"), Hardware(gpus=1, zero_stage=0))
     assert full_one_gpu["total"] > 80 * GIB  # 16 bytes per parameter alone is ~122 GB
+
+
+def test_a_round_that_would_never_checkpoint_is_flagged(root):
+    import yaml
+
+    from booktrans.plan import format_plan, plan
+    from booktrans.profile import merged_params
+
+    params = merged_params(root / "configs/cluster-24xh100.yaml", yaml.safe_load((root / "params.yaml").read_text()))
+    params["train"]["save_steps"] = 100  # the old profile: rounds 3 and 4 have ~20 steps
+    out = format_plan(plan(params, root, tokens=30_000_000))
+    assert "warning: r3 has 20 steps and train.save_steps is 100: it would never checkpoint" in out

@@ -40,7 +40,8 @@ class TrainConfig:
     liger: str = "auto"              # auto = Liger kernels when the package is installed; on | off
     rope_scaling: dict | None = None
     sequence_parallel: int = 1       # Ulysses degree (DeepSpeed, via accelerate's parallelism_config)
-    save_steps: int = 50             # optimizer steps between resumable checkpoints (0 = none)
+    save_steps: float = 50           # optimizer steps between resumable checkpoints; < 1: that share of the
+                                     # round's steps (0.1 = every tenth of the round); 0 = none
     seed: int = 0
     dtype: str = "float32"
     extra: dict = field(default_factory=dict)
@@ -80,7 +81,7 @@ def config_for(params: dict, round_name: str) -> TrainConfig:
         attn_implementation=str(pick("attn_implementation", "sdpa")), loss=str(pick("loss", "chunked")),
         loss_chunk=int(pick("loss_chunk", 2048)), liger=str(pick("liger", "auto")),
         rope_scaling=pick("rope_scaling", None) or None, sequence_parallel=int(pick("sequence_parallel", 1)),
-        save_steps=int(pick("save_steps", 50)), seed=int(params.get("seed", 0)),
+        save_steps=float(pick("save_steps", 50)), seed=int(params.get("seed", 0)),
         dtype=str((params.get("model") or {}).get("dtype", "float32")),
     )
 
@@ -113,6 +114,9 @@ def validate(cfg: TrainConfig, round_name: str, model_config: dict, *, world_siz
         cfg.use_liger
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
+    if cfg.save_steps < 0 or (cfg.save_steps > 1 and cfg.save_steps != int(cfg.save_steps)):
+        raise ConfigError(f"{where}: train.save_steps {cfg.save_steps:g} must be a whole number of steps, a share "
+                          f"of the round's steps between 0 and 1 (0.1 = every tenth), or 0 for no checkpoints")
     if cfg.context <= 0 or cfg.batch_size <= 0 or cfg.grad_accum <= 0 or cfg.loss_chunk <= 0:
         raise ConfigError(f"{where}: context, batch_size, grad_accum and loss_chunk must be positive")
     if cfg.attn_implementation == "flash_attention_2" and importlib.util.find_spec("flash_attn") is None:
@@ -141,6 +145,13 @@ def validate(cfg: TrainConfig, round_name: str, model_config: dict, *, world_siz
                               f"and {heads} attention heads; use one of {_divisors(kv, heads)}")
         if cfg.context % sp:
             raise ConfigError(f"{where}: context {cfg.context} must be divisible by train.sequence_parallel {sp}")
+        if cfg.attn_implementation == "eager":
+            raise ConfigError(f"{where}: train.sequence_parallel needs sdpa or flash_attention_2 attention (DeepSpeed's "
+                              f"Ulysses attention cannot take eager attention's full mask)")
+        if cfg.packing and cfg.attn_implementation != "flash_attention_2":
+            raise ConfigError(f"{where}: train.packing with train.sequence_parallel needs flash_attention_2: under "
+                              f"sdpa the gathered rows lose their document boundaries and packed documents would "
+                              f"attend to each other")
         if world_size is not None and world_size % sp:
             raise ConfigError(f"{where}: train.sequence_parallel {sp} must divide the {world_size} processes")
     if cfg.method == "qlora":

@@ -20,12 +20,16 @@ def _chunk_ce_sum(head, hidden, targets):
     return F.cross_entropy(logits, targets, reduction="sum")
 
 
-def chunked_ce_sum(hidden, targets, head, chunk: int = 2048):
+def chunked_ce_sum(hidden, targets, head, chunk: int = 2048, min_chunks: int = 0):
     """(sum of cross-entropy over labelled positions, number of labelled positions).
 
     ``hidden``: (batch, tokens, width) final hidden states aligned with ``targets`` (batch, tokens),
     i.e. already shifted so that ``targets[:, i]`` is the token that position ``i`` predicts.
     ``head``: the output projection (lm_head).
+    ``min_chunks``: call the head at least this many times (empty chunks add nothing). Under ZeRO-3
+    every call of the head gathers its weights from all processes, forward and backward, so every
+    process must make the same number of calls, however many labelled positions it holds: the caller
+    passes the largest count over the processes.
     """
     from torch.utils.checkpoint import checkpoint
 
@@ -33,15 +37,23 @@ def chunked_ce_sum(hidden, targets, head, chunk: int = 2048):
     flat_t = targets.reshape(-1).to(flat_h.device)
     keep = (flat_t != IGNORE).nonzero(as_tuple=True)[0]
     n = int(keep.numel())
-    if n == 0:
+    chunks = max(-(-n // chunk), min_chunks)
+    if chunks == 0:
         return hidden.sum() * 0.0, 0  # keeps the graph connected so every rank runs the same backward
     h = flat_h.index_select(0, keep)
     t = flat_t.index_select(0, keep)
-    total = None
-    for start in range(0, n, chunk):
-        part = checkpoint(_chunk_ce_sum, head, h[start:start + chunk], t[start:start + chunk], use_reentrant=False)
+    total = hidden.sum() * 0.0 if n == 0 else None
+    for start in range(0, chunks * chunk, chunk):
+        # determinism_check off: under ZeRO-3 the head's weight is released after the recomputation
+        # (and gathered again by DeepSpeed's backward hook), so its recorded shape differs in between
+        part = checkpoint(_chunk_ce_sum, head, h[start:start + chunk], t[start:start + chunk], use_reentrant=False,
+                          determinism_check="none")
         total = part if total is None else total + part
     return total, n
+
+
+def chunks_needed(n_targets: int, chunk: int) -> int:
+    return -(-int(n_targets) // chunk)
 
 
 def shift(hidden, labels):
@@ -58,14 +70,3 @@ def causal_lm_loss(hidden, labels, head, chunk: int = 2048, shift_labels=None):
         targets = shift_labels
     total, n = chunked_ce_sum(hidden, targets, head, chunk)
     return total / max(n, 1), n
-
-
-def sequence_parallel_mean(local_sum, local_n: int, group):
-    """Token-weighted mean of the loss over the ranks of a sequence-parallel group (each rank holds a
-    slice of the same sequences); differentiable through the all-gather."""
-    import torch
-    import torch.distributed.nn.functional as dist_fn
-
-    sums = dist_fn.all_gather(local_sum.reshape(1), group=group)
-    counts = dist_fn.all_gather(torch.tensor([float(local_n)], device=local_sum.device), group=group)
-    return torch.cat(sums).sum() / torch.cat(counts).sum().clamp(min=1.0)

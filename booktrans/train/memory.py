@@ -1,0 +1,121 @@
+"""Peak tensor memory of real training steps, measured on any device, the CPU included.
+
+``PeakTensorMemory`` is a torch dispatch mode: every tensor an operator returns is counted by its
+storage until the storage is freed, so the peak is the largest sum of live tensor bytes during the
+step: what a GPU's caching allocator reports as ``max_memory_allocated`` minus fragmentation. The
+planner (booktrans.plan.memory_per_gpu) is checked against it in tests/test_plan_memory.py.
+"""
+
+from __future__ import annotations
+
+
+def _mode():
+    from torch.multiprocessing.reductions import StorageWeakRef
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_flatten
+
+    import torch
+
+    class PeakTensorMemory(TorchDispatchMode):
+        """Largest sum of live tensor bytes while active, the storages of ``held`` included."""
+
+        def __init__(self, held=()) -> None:
+            super().__init__()
+            self.live: dict[int, tuple] = {}
+            self.current = 0
+            for t in held:  # tensors alive before the step (weights, optimizer state): counted once
+                self._add(t)
+            self.peak = self.current
+
+        def _add(self, t) -> bool:
+            st = t.untyped_storage()
+            ref = StorageWeakRef(st)
+            if ref.cdata in self.live or not st.nbytes():
+                return False
+            self.live[ref.cdata] = (ref, st.nbytes())
+            self.current += st.nbytes()
+            # ``current`` also holds storages freed since the last sweep, so it can only be too high;
+            # it needs the (costly) exact count only when it would raise the peak
+            if self.current > getattr(self, "peak", 0):
+                self._sweep()
+            return True
+
+        def _sweep(self) -> None:
+            for key in [k for k, (ref, _) in self.live.items() if ref.expired()]:
+                self.current -= self.live.pop(key)[1]
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            grew = False
+            for t in tree_flatten(out)[0]:
+                if isinstance(t, torch.Tensor) and not t.is_meta:
+                    grew = self._add(t) or grew
+            if grew and self.current > self.peak:
+                self.peak = self.current
+            return out
+
+    return PeakTensorMemory
+
+
+def PeakTensorMemory(held=()):  # noqa: N802 - a class made on first use (torch is imported lazily)
+    """Count the peak of live tensor bytes inside ``with PeakTensorMemory(held) as m:`` (``m.peak``)."""
+    return _mode()(held)
+
+
+def measure_step(workdir, shape: tuple, tokens: int, method: str, dtype: str, checkpointing: bool,
+                 loss_chunk: int = 256) -> tuple[int, dict]:
+    """(measured peak bytes, the planner's memory_per_gpu parts) of one forward + backward step of a
+    random Qwen2-architecture model of ``shape`` = (hidden, MLP, layers, heads, KV heads, vocabulary),
+    built and fed by the training code itself (``_build_model``, the collator, the chunked loss) on
+    one row of ``tokens`` whose second half carries labels (a translation document). The optimizer's
+    state exists (one step ran before); the planner is asked for one process without DeepSpeed."""
+    from pathlib import Path
+
+    import torch
+    from transformers import AutoModelForCausalLM, Qwen2Config
+
+    from ..model.store import ModelInfo, write_info
+    from ..model.tiny import SPECIAL_TOKENS, train_tokenizer
+    from ..plan import Arch, Hardware, memory_per_gpu
+    from . import TrainConfig, _build_model, _Collator
+    from .loss import chunked_ce_sum, shift
+
+    h, i, layers, heads, kv, vocab = shape
+    base = Path(workdir) / "base"
+    tok = train_tokenizer(["placeholder text"], 300)
+    cfg_json = Qwen2Config(vocab_size=vocab, hidden_size=h, intermediate_size=i, num_hidden_layers=layers,
+                           num_attention_heads=heads, num_key_value_heads=kv, max_position_embeddings=max(8192, tokens),
+                           tie_word_embeddings=False, pad_token_id=0)
+    torch.manual_seed(0)
+    AutoModelForCausalLM.from_config(cfg_json).save_pretrained(str(base))
+    tok.save_pretrained(str(base))
+    write_info(base, ModelInfo(kind="full", context=tokens))
+    cfg = TrainConfig(context=tokens, method=method, dtype=dtype, gradient_checkpointing=checkpointing, lora_r=8,
+                      loss_chunk=loss_chunk, learning_rate=1e-4)
+    model, _, _, _ = _build_model(base, cfg)
+    if checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model.train()
+    gen = torch.Generator().manual_seed(0)
+    ids = torch.randint(len(SPECIAL_TOKENS), vocab, (tokens,), generator=gen).tolist()
+    labels = [-100] * (tokens // 2) + ids[tokens // 2:]
+    batch = _Collator(0)([{"input_ids": ids, "labels": labels}])
+    head = model.get_output_embeddings()
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+
+    def forward_backward():
+        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                    position_ids=batch["position_ids"], output_hidden_states=True, logits_to_keep=1, use_cache=False)
+        hidden, targets = shift(out.hidden_states[-1], batch["labels"])
+        total, n = chunked_ce_sum(hidden, targets, head, cfg.loss_chunk)
+        (total / n).backward()
+
+    forward_backward()
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    held = list(model.parameters()) + [v for st in opt.state.values() for v in st.values() if v.dim()]
+    with PeakTensorMemory(held) as meter:
+        forward_backward()
+    planned = memory_per_gpu(Arch.from_config(cfg_json.to_dict()), cfg,
+                             Hardware(gpus=1, zero_stage=0, deepspeed=False, overhead_gib=0, fragmentation=0))
+    return meter.peak, planned

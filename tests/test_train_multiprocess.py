@@ -1,0 +1,373 @@
+"""The cluster's training path, run for real: two processes over gloo, started by `accelerate launch`
+with the project's accelerate and DeepSpeed configs (configs/accelerate/cpu-2x-zero{2,3}.yaml point at
+configs/deepspeed/zero{2,3}.json, the files the 24-GPU run uses), on the tiny model.
+
+Every launch costs ~20 s of process start-up on 2 cores, so each launch trains several rounds and
+several tests read what one launch wrote. Tolerances: losses and gradient norms to 1e-5 relative
+(fp32; only the order of reductions differs between one process and two); weights to 2e-5 absolute
+after the same steps (Adam's first steps move each weight by about the learning rate, so a gradient
+component that differs in its last bits moves its weight by a few 1e-7).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from booktrans.train import TrainConfig, config_for, train_round
+
+pytestmark = pytest.mark.multiprocess
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = ["岛上没有树。", "梅从六岁起就住在那里，她的母亲在灯塔工作。", "灯塔每晚都亮着。", "船在黎明时到达，带来了信件和面粉。",
+           "她数着海浪。", "风从北方吹来，整夜不停。", "冬天，港口结了冰。", "孩子们在沙滩上捡贝壳，一直到天黑。"]
+TARGETS = ["The island had no trees.", "Mei had lived there since she was six; her mother worked at the lighthouse.",
+           "The lighthouse was lit every night.", "The boat arrived at dawn, bringing letters and flour.",
+           "She counted the waves.", "The wind came from the north and did not stop all night.",
+           "In winter the harbour froze.", "The children picked up shells on the beach until it was dark."]
+BASE = dict(context=128, learning_rate=5e-3, max_steps=2, lora_r=4, lora_alpha=8, save_steps=0)
+
+
+def _docs(n=8):
+    return [{"messages": [{"role": "system", "content": "You translate."},
+                          {"role": "user", "content": "Translate into English.\n\n" + s},
+                          {"role": "assistant", "content": t}]} for s, t in list(zip(SOURCES, TARGETS))[:n]]
+
+
+def _env(extra: dict | None = None) -> dict:
+    env = dict(os.environ, PYTHONHASHSEED="0", OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
+    env.update(extra or {})
+    return env
+
+
+def _launch(config: str, spec: dict, work: Path, timeout=420) -> subprocess.CompletedProcess:
+    """accelerate launch of tests/mp_round.py with one of the project's accelerate configs."""
+    (work / "summaries").mkdir(parents=True, exist_ok=True)
+    spec = {"summaries": str(work / "summaries"), "jobs": spec}
+    path = work / "spec.json"
+    path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+    return subprocess.run([str(Path(sys.executable).with_name("accelerate")), "launch", "--config_file", config,
+                           str(ROOT / "tests" / "mp_round.py"), str(path)],
+                          cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=timeout)
+
+
+def _summary(work: Path, job: str, rank: int) -> dict:
+    return json.loads((work / "summaries" / f"{job}.rank{rank}.json").read_text(encoding="utf-8"))
+
+
+def _job(work: Path, name: str, docs: Path, base: Path, **config) -> dict:
+    return {"base": str(base), "out": str(work / name), "scratch": str(work / f"scratch-{name}"), "docs": str(docs),
+            "config": {**BASE, **config}}
+
+
+def _weights(directory: Path) -> dict:
+    name = "adapter_model.safetensors" if (directory / "adapter_model.safetensors").exists() else "model.safetensors"
+    return load_file(str(directory / name))
+
+
+def _assert_same_weights(a: Path, b: Path, atol=2e-5):
+    wa, wb = _weights(a), _weights(b)
+    assert wa.keys() == wb.keys()
+    assert all(t.numel() > 0 for t in wa.values()), "empty tensors saved"
+    for k in wa:
+        assert wa[k].shape == wb[k].shape, k
+        assert torch.allclose(wa[k], wb[k], atol=atol, rtol=0), (k, float((wa[k] - wb[k]).abs().max()))
+
+
+def _history(summary: dict) -> list[float]:
+    return [h["loss"] for h in summary["history"]]
+
+
+def _single(tiny_base, tmp: Path, name: str, docs, **config) -> dict:
+    """The same round in this process: one process, no DeepSpeed."""
+    return train_round(tiny_base, tmp / name, docs, [], TrainConfig(**{**BASE, **config}), "r1", tmp / f"s-{name}")
+
+
+@pytest.fixture(scope="module")
+def docs_file(tmp_path_factory):
+    p = tmp_path_factory.mktemp("docs") / "docs.json"
+    p.write_text(json.dumps(_docs(), ensure_ascii=False), encoding="utf-8")
+    return p
+
+
+# ---------------------------------------------------------------------------------------------------
+# ZeRO-2: LoRA and full fine-tuning against one process with the same global batch; accumulation
+# ---------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def zero2(tiny_base, docs_file, tmp_path_factory):
+    work = tmp_path_factory.mktemp("zero2")
+    jobs = {"lora": _job(work, "lora", docs_file, tiny_base),
+            "full": _job(work, "full", docs_file, tiny_base, method="full", learning_rate=1e-3)}
+    for loss in ("chunked", "standard"):  # per process: 4 rows at once, or 1 row x 4 accumulated micro-steps
+        jobs[f"b4a1-{loss}"] = _job(work, f"b4a1-{loss}", docs_file, tiny_base, loss=loss, batch_size=4, max_steps=1)
+        jobs[f"b1a4-{loss}"] = _job(work, f"b1a4-{loss}", docs_file, tiny_base, loss=loss, grad_accum=4, max_steps=1)
+    res = _launch("configs/accelerate/cpu-2x-zero2.yaml", jobs, work)
+    assert res.returncode == 0, res.stderr[-4000:]
+    return work, res
+
+
+@pytest.fixture(scope="module")
+def zero3(tiny_base, docs_file, stage_project, tmp_path_factory):
+    work = tmp_path_factory.mktemp("zero3")
+    jobs = {"lora": _job(work, "lora", docs_file, tiny_base),
+            "full": _job(work, "full", docs_file, tiny_base, method="full", learning_rate=1e-3),
+            "stage-ref": _stage_job(stage_project, work / "stage-ref", work / "stage-ref-scratch")}
+    res = _launch("configs/accelerate/cpu-2x-zero3.yaml", jobs, work)
+    assert res.returncode == 0, res.stderr[-4000:]
+    return work, res
+
+
+@pytest.mark.parametrize("stage", ["zero2", "zero3"])
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_two_processes_train_what_one_process_trains_with_the_same_global_batch(stage, method, request, tiny_base,
+                                                                                   tmp_path):
+    work, _ = request.getfixturevalue(stage)
+    extra = {"method": "full", "learning_rate": 1e-3} if method == "full" else {}
+    one = _single(tiny_base, tmp_path, method, _docs(), batch_size=2, **extra)  # 2 processes x 1 row
+    two = [_summary(work, method, r) for r in (0, 1)]
+    assert two[0]["layout"] == {"world_size": 2, "zero_stage": int(stage[-1]), "sequence_parallel": 1,
+                                "data_parallel": 2}
+    assert _history(two[0]) == pytest.approx(_history(one), rel=1e-5)
+    assert _history(two[1]) == _history(two[0])  # every rank reports the global loss
+    assert [m["shape"] for m in two[1]["micro_batches"]] != [] and all(m["shape"][0] == 1 for m in two[1]["micro_batches"])
+    _assert_same_weights(work / method, tmp_path / method)  # saved, non-empty, loads, equal
+
+
+def _step_one(summary_or_log) -> tuple[float, float]:
+    return summary_or_log["loss"], summary_or_log["grad_norm"]
+
+
+def test_accumulation_gives_the_loss_and_gradients_of_one_big_batch_with_deepspeed(zero2):
+    """(4 rows, 1 micro-step) and (1 row, 4 micro-steps) per process, ZeRO-2 over two processes: the
+    step's loss and gradient norm agree, for the chunked loss and transformers' loss alike."""
+    work, res = zero2
+    for loss in ("chunked", "standard"):
+        big = _summary(work, f"b4a1-{loss}", 0)
+        acc = _summary(work, f"b1a4-{loss}", 0)
+        assert big["history"][0]["loss"] == pytest.approx(acc["history"][0]["loss"], rel=1e-5)
+        assert big["grad_norms"][0] == pytest.approx(acc["grad_norms"][0], rel=1e-5)
+        assert [m["shape"][0] for m in big["micro_batches"]] == [4]
+        assert [m["shape"][0] for m in acc["micro_batches"]] == [1, 1, 1, 1]
+    # and the two loss implementations agree with each other
+    assert _summary(work, "b1a4-chunked", 0)["grad_norms"][0] == pytest.approx(
+        _summary(work, "b1a4-standard", 0)["grad_norms"][0], rel=1e-5)
+
+
+class _Grads:
+    """Every trained weight's gradient just before the first optimizer step (a TrainerCallback)."""
+
+    @staticmethod
+    def make():
+        from transformers import TrainerCallback
+
+        class Grads(TrainerCallback):
+            grads: dict = {}
+
+            def on_pre_optimizer_step(self, args, state, control, model=None, **kw):
+                if not self.grads:
+                    self.grads = {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None}
+
+        return Grads()
+
+
+@pytest.mark.parametrize("loss", ["chunked", "standard"])
+def test_accumulation_gives_the_loss_and_gradients_of_one_big_batch_in_one_process(tiny_base, tmp_path, loss):
+    seen = {}
+    for name, extra in (("big", {"batch_size": 4}), ("acc", {"grad_accum": 4})):
+        grads = _Grads.make()
+        seen[name] = (train_round(tiny_base, tmp_path / name, _docs(4), [],
+                                  TrainConfig(**{**BASE, "loss": loss, "max_steps": 1, **extra}), "r1",
+                                  tmp_path / f"s-{name}", callbacks=[grads]), grads.grads)
+    (big, big_grads), (acc, acc_grads) = seen["big"], seen["acc"]
+    assert big["history"][0]["loss"] == pytest.approx(acc["history"][0]["loss"], rel=1e-5)
+    assert big["grad_norms"][0] == pytest.approx(acc["grad_norms"][0], rel=1e-5)
+    assert big_grads.keys() == acc_grads.keys() and len(big_grads) > 10
+    for k in big_grads:
+        assert torch.allclose(big_grads[k], acc_grads[k], rtol=1e-4, atol=1e-8), k
+    # the step's loss is the token-weighted mean over the four documents, not four times it
+    assert 5 < big["history"][0]["loss"] < 10  # ln(vocabulary of 2,000) = 7.6 for a random model
+
+
+# ---------------------------------------------------------------------------------------------------
+# Ulysses sequence parallelism, degree 2
+# ---------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def ulysses(tiny_base, docs_file, tmp_path_factory):
+    work = tmp_path_factory.mktemp("ulysses")
+    jobs = {"sp": _job(work, "sp", docs_file, tiny_base, sequence_parallel=2, max_steps=4)}
+    # ZeRO-2: the cluster's LoRA rounds; ZeRO-3 with Ulysses is checked by tests/test_smoke_cluster.py
+    res = _launch("configs/accelerate/cpu-2x-zero2.yaml", jobs, work)
+    assert res.returncode == 0, res.stderr[-4000:]
+    return work, res
+
+
+def test_ulysses_splits_every_row_between_the_two_ranks_and_trains_like_one_process(ulysses, tiny_base, tmp_path):
+    """Degree 2 on 2 processes (one data-parallel group) against one process on the same documents in
+    the same order: each rank holds half of every row, positions continue across the halves, a row of
+    odd length is padded by one masked token, and the loss, gradient norm and adapter agree."""
+    from booktrans.model import load_tokenizer
+    from booktrans.train import encode_example
+
+    work, res = ulysses
+    one = _single(tiny_base, tmp_path, "one", _docs(), max_steps=4)
+    ranks = [_summary(work, "sp", r) for r in (0, 1)]
+    assert ranks[0]["layout"] == {"world_size": 2, "zero_stage": 2, "sequence_parallel": 2, "data_parallel": 1}
+    lengths = {len(encode_example(d["messages"], load_tokenizer(tiny_base), 128)["input_ids"]) for d in _docs()}
+    assert any(n % 2 for n in lengths)  # some documents do not split evenly
+    odd_steps = 0
+    for whole, a, b in zip(one["micro_batches"], ranks[0]["micro_batches"], ranks[1]["micro_batches"]):
+        n = whole["shape"][1]  # the row as one process holds it
+        half = (n + n % 2) // 2
+        assert a["shape"] == b["shape"] == [1, half]
+        assert a["positions"] == [0, half - 1] and b["positions"] == [half, 2 * half - 1]
+        assert a["targets"] + b["targets"] == whole["targets"]  # padding carries no label, nothing is lost
+        odd_steps += n % 2
+    assert odd_steps > 0 and len(ranks[0]["micro_batches"]) == 4
+    assert _history(ranks[0]) == pytest.approx(_history(one), rel=1e-5)
+    assert _history(ranks[1]) == _history(ranks[0])
+    assert ranks[0]["grad_norms"] == pytest.approx(one["grad_norms"], rel=1e-5)  # not scaled by the degree
+    _assert_same_weights(work / "sp", tmp_path / "one")
+    assert "sequence parallel 2: rank 1 holds" in res.stderr
+
+
+# ---------------------------------------------------------------------------------------------------
+# A rank killed mid-round; the train stage itself, launched as on the cluster
+# ---------------------------------------------------------------------------------------------------
+
+_AUDIT = '''
+import json, os, sys, threading
+_root = os.environ["BOOKTRANS_AUDIT_ROOT"]
+_busy = threading.local()
+_log = os.path.join(os.environ["BOOKTRANS_AUDIT_DIR"], "%d.jsonl" % os.getpid())
+_watch = ("open", "os.rename", "os.replace", "os.mkdir", "os.remove", "os.rmdir", "shutil.rmtree", "os.symlink")
+
+def _hook(event, args):
+    if event not in _watch or not args or getattr(_busy, "on", False):
+        return
+    if event == "open" and (len(args) < 2 or not isinstance(args[1], str) or not set(args[1]) & set("wax+")):
+        return
+    paths = [os.fsdecode(a) for a in args[:2] if isinstance(a, (str, bytes, os.PathLike))]
+    hits = [p for p in paths if os.path.abspath(p).startswith(_root)]
+    if hits:
+        _busy.on = True
+        try:
+            with open(_log, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps({"rank": os.environ.get("RANK"), "event": event, "path": hits[0]}) + "\\n")
+        finally:
+            _busy.on = False
+
+sys.addaudithook(_hook)
+'''
+
+
+@pytest.fixture(scope="module")
+def stage_project(tiny_base, tmp_path_factory):
+    """A project folder laid out as `dvc repro train@r1` sees it, with the cluster's launcher settings
+    scaled to this machine: launcher accelerate, ZeRO-3 over two CPU processes."""
+    proj = tmp_path_factory.mktemp("project")
+    (proj / "configs").symlink_to(ROOT / "configs")
+    shutil.copytree(tiny_base, proj / "models" / "r0")
+    (proj / "data" / "sft" / "r1").mkdir(parents=True)
+    (proj / "data" / "sft" / "r1" / "train.jsonl").write_text(
+        "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in _docs(6)), encoding="utf-8")
+    (proj / "data" / "sft" / "r1" / "valid.jsonl").write_text(json.dumps(_docs(8)[7], ensure_ascii=False) + "\n",
+                                                              encoding="utf-8")
+    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    params["train"].update(launcher="accelerate", accelerate_config="configs/accelerate/cpu-2x-zero3.yaml",
+                           save_steps=2, lora={**params["train"]["lora"], "r": 4, "alpha": 8, "dropout": 0.1})
+    params["rounds"] = {"r1": {"context": 128, "init": "r0", "learning_rate": 5e-3, "epochs": 1, "max_steps": 5}}
+    (proj / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    (proj / "params-1proc.yaml").write_text(yaml.safe_dump({**params, "train": {**params["train"], "launcher": "python"}},
+                                                           sort_keys=False), encoding="utf-8")
+    return proj, params
+
+
+def _stage_job(stage_project, out: Path, scratch: Path) -> dict:
+    """A mp_round job training exactly what the stage trains (same settings, documents and start)."""
+    proj, params = stage_project
+    docs = proj / "docs.json"
+    docs.write_text(json.dumps(_docs(6), ensure_ascii=False), encoding="utf-8")
+    return {"base": str(proj / "models" / "r0"), "out": str(out), "docs": str(docs), "scratch": str(scratch),
+            "config": asdict(config_for(params, "r1"))}
+
+
+def _stage(proj: Path, params_file: str = "params.yaml", env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "stages" / "train.py"), "--params", params_file, "--round", "r1",
+                           "--data", "data/sft/r1", "--init", "models/r0", "--out", "models/r1", "--log",
+                           "reports/train/r1.json"], cwd=proj, env=_env(env), capture_output=True, text=True, timeout=420)
+
+
+@pytest.fixture(scope="module")
+def killed_and_resumed(stage_project, tmp_path_factory):
+    """Rank 1 is SIGKILLed after optimizer step 3 (last checkpoint: step 2); a restart on one process
+    is refused; the stage started again as `dvc repro` would, on two processes, resumes."""
+    proj, params = stage_project
+    work = tmp_path_factory.mktemp("kill")
+    job = {**_stage_job(stage_project, proj / "models" / "r1", proj / "build" / "checkpoints" / "r1"),
+           "kill_rank": 1, "kill_step": 3}
+    killed = _launch("configs/accelerate/cpu-2x-zero3.yaml", {"killed": job}, work)
+    left = sorted(str(p.relative_to(proj)) for p in (proj / "build" / "checkpoints" / "r1").rglob("*") if p.is_file())
+    killed.left = left  # what the killed run left behind, before the restarts below
+    killed.had_output = (proj / "models" / "r1").exists()
+    other_world = _stage(proj, "params-1proc.yaml")
+    audit = work / "audit"
+    audit.mkdir()
+    (audit / "sitecustomize.py").write_text(_AUDIT, encoding="utf-8")
+    resumed = _stage(proj, env={"PYTHONPATH": str(audit), "BOOKTRANS_AUDIT_DIR": str(audit),
+                                "BOOKTRANS_AUDIT_ROOT": str(proj.resolve())})
+    return proj, work, killed, other_world, resumed
+
+
+def test_a_killed_rank_stops_the_round_without_an_output(killed_and_resumed):
+    proj, work, killed, _, _ = killed_and_resumed
+    assert killed.returncode != 0
+    assert "Signal 9 (SIGKILL)" in killed.stderr or "exitcode  : -9" in killed.stderr
+    assert not killed.had_output  # nothing half-written where DVC looks
+    shards = [p for p in killed.left if "/checkpoint-2/global_step2/" in p and p.endswith("optim_states.pt")]
+    assert len(shards) == 2  # DeepSpeed's sharded optimizer state, one file per rank
+    assert not any("/checkpoint-4/" in p for p in killed.left)  # killed after step 3, before the next save
+
+
+def test_a_restart_on_another_number_of_processes_stops_with_one_line(killed_and_resumed):
+    _, _, _, other_world, _ = killed_and_resumed
+    assert other_world.returncode == 2
+    err = [line for line in other_world.stderr.splitlines() if line.strip()]
+    assert len(err) == 1 and "written by 2 process(es) (ZeRO stage 3), but this run has 1" in err[0], err
+    assert "restart with the same layout to resume, or delete that folder" in err[0]
+
+
+def test_the_restarted_stage_resumes_from_the_sharded_checkpoint_and_ends_with_the_same_weights(killed_and_resumed,
+                                                                                                  zero3):
+    """Dropout is on (0.1), so the restored per-rank random states matter as well as the shards."""
+    proj, work, _, _, resumed = killed_and_resumed
+    ref, _ = zero3
+    assert resumed.returncode == 0, resumed.stderr[-4000:]
+    assert "accelerate launch --config_file configs/accelerate/cpu-2x-zero3.yaml" in resumed.stderr
+    assert "resuming from" in resumed.stderr and "checkpoint-2" in resumed.stderr
+    _assert_same_weights(proj / "models" / "r1", ref / "stage-ref", atol=1e-6)
+    history = json.loads((proj / "reports" / "train" / "r1.json").read_text())
+    assert [h["loss"] for h in history] == pytest.approx(_history(_summary(ref, "stage-ref", 0)), rel=1e-6)
+    assert not any((proj / "build" / "checkpoints" / "r1").iterdir())  # removed after success
+
+
+def test_only_rank_zero_writes_the_stages_outputs(killed_and_resumed):
+    proj, work, _, _, resumed = killed_and_resumed
+    events = [json.loads(line) for f in (work / "audit").glob("*.jsonl") for line in f.read_text().splitlines()]
+    outputs = [e for e in events if "/models/" in e["path"] or "/reports/" in e["path"]]
+    assert {e["rank"] for e in outputs} == {"0"}, [e for e in outputs if e["rank"] != "0"][:5]
+    assert any(e["event"] in ("os.rename", "os.replace") and "/models/" in e["path"] for e in outputs)
+    assert any("reports/train" in e["path"] for e in outputs)
+    assert any(e["rank"] == "1" for e in events)  # rank 1 ran under the audit too (its checkpoint shards)

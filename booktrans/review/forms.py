@@ -80,6 +80,11 @@ def write_xlsx(items: list[dict], path) -> None:
     rub.append(["errors", ERRORS_HELP])
     rub.append(["categories", ", ".join(MQM_CATEGORIES)])
     rub.append(["severities", ", ".join(SEVERITIES)])
+    save_workbook(wb, path)
+
+
+def save_workbook(wb, path) -> None:
+    """Save an openpyxl workbook atomically and reproducibly: same content, same bytes."""
     buf = io.BytesIO()
     wb.save(buf)
     _fixed_zip(buf.getvalue(), path)
@@ -210,3 +215,14 @@ progress();
 </script>
 </body></html>
 """
+
+
+def read_form_data(page: str) -> dict:
+    """The data embedded in a form written by ``render_form``: the packet id and the items."""
+    from ..errors import BooktransError
+
+    try:
+        raw = page.split('<script type="application/json" id="packet">', 1)[1].split("</script>", 1)[0]
+        return json.loads(raw.replace("<\\/", "</"))
+    except (IndexError, json.JSONDecodeError) as exc:
+        raise BooktransError(f"not a review form ({exc})") from None

@@ -44,7 +44,7 @@ def proofreading_lines(proofreading: dict[str, dict]) -> list[str]:
         est = (f"{s['precision']:.1%} ({ci(s['ci95'])}), {s['judged']} of {s['population']} pairs" if s.get("judged")
                else f"not measured yet ({s.get('size', 0)} pairs drawn)")
         rows.append(f"| {book} | {p.get('checked', 0)} | {p.get('corrected', 0)} | "
-                    f"{len(p.get('stale', [])) + len(p.get('superseded', []))} | {est} |")
+                    f"{len(p.get('stale', []))} | {est} |")
     pooled = pooled_estimate({b: p.get("sample") or {} for b, p in proofreading.items()})
     head = ("**Estimated precision of the aligned pairs: " + (f"{pooled['precision']:.1%} (95% interval {ci(pooled['ci95'])}, "
             f"{pooled['judged']} sampled pairs judged in {pooled['books']} book(s))**" if pooled else "not measured yet** "

@@ -215,6 +215,22 @@ def _final_after(c: dict) -> list[dict]:
     return after
 
 
+def _befores(c: dict) -> list[list[dict]]:
+    """The ``before`` beads to look for: as exported, and with the corrector's own fixes in them
+    (when upstream has since corrected the same typo) where a fix keeps the number of sentences."""
+    out = [c["before"]]
+    fixed = c.get("fixed") or {}
+    if fixed:
+        alt = [{"zh": list(b["zh"]), "en": list(b["en"])} for b in c["before"]]
+        mine = alt[c["central"]]
+        for lang, new in fixed.items():
+            if len(new) == len(mine[lang]) or c["decision"] in ("accept", "reject"):
+                mine[lang] = list(new)
+        if alt != c["before"]:
+            out.append(alt)
+    return out
+
+
 def _find_runs(beads: list[dict], want: list[dict]) -> list[int]:
     t = [(tuple(w["zh"]), tuple(w["en"])) for w in want]
     return [p for p in range(len(beads) - len(t) + 1) if all(texts(beads[p + k]) == t[k] for k in range(len(t)))]
@@ -326,21 +342,25 @@ def apply_corrections(book: str, beads: list[dict], corrections: list[dict], sam
     by_source: dict[int, str] = {}
     for n, c in enumerate(corrections):
         after = _final_after(c)
-        runs = _find_runs(cur, c["before"])
         state = None
-        if runs:
-            p = _best([(x, x + len(c["before"])) for x in runs], cur, c)[0]
-            q, state = p + len(c["before"]), "applied"
-        else:
+        for before in _befores(c):  # as the corrector saw it, then as it reads once upstream made the same fix
+            runs = _find_runs(cur, before)
+            if runs:
+                p = _best([(x, x + len(before)) for x in runs], cur, c)[0]
+                q, state = p + len(before), "applied"
+                break
+        if state is None:
             done = _find_runs(cur, after) if after else []
             if done and c["decision"] != "reject":
                 p = _best([(x, x + len(after)) for x in done], cur, c)[0]
                 q, state = p + len(after), "already"
-            else:
-                spans = _find_span(cur, c["before"])
+        if state is None:
+            for before in _befores(c):
+                spans = _find_span(cur, before)
                 if spans:
                     p, q = _best(spans, cur, c)
                     state = "applied"
+                    break
         if state is None:
             mine = c["before"][c["central"]]
             owners = {cur[k].get("_by") for k, b in enumerate(cur)

@@ -32,6 +32,8 @@ class SelectConfig:
     context: int = 2          # beads shown before and after each one
     seed: int = 0
     min_chars: int = 10       # Chinese characters below which length ratios and scores are not judged
+    score_z: float = 1.5      # robust deviations below the book's typical score that flag a bead
+    ratio_z: float = 1.5      # robust deviations from the book's typical length ratio that flag a bead
 
 
 def texts(bead: dict) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -81,11 +83,11 @@ def reasons(beads: list[dict], cfg: SelectConfig = SelectConfig()) -> list[list[
     s_med, s_scale = _robust([beads[i]["score"] for i in scored])
     for i in scored:
         z = (s_med - beads[i]["score"]) / s_scale
-        if z >= 2.0:
+        if z >= cfg.score_z:
             out[i].append(("low_score", z, f"score {beads[i]['score']:.2f}, the book's typical bead scores {s_med:.2f}"))
     for i, r in ratios.items():
         z = (r - r_med) / r_scale
-        if abs(z) >= 2.5:
+        if abs(z) >= cfg.ratio_z:
             times = math.exp(r - r_med)
             more = f"{times:.1f}x" if times >= 1 else f"{1 / times:.1f}x less"
             out[i].append(("length_ratio", abs(z), f"{more} English for its Chinese than is usual in this book"

@@ -46,7 +46,7 @@ def _proofreading_section(proofreading: dict[str, dict]) -> str:
                     f"~{s['wrong_pairs']:.0f} wrong, ~{s['wrong_left']:.0f} left after corrections)</small>")
         else:
             prec = f"<small>no sampled pair judged yet ({s.get('size', 0)} drawn)</small>"
-        stale = len(p.get("stale", [])) + len(p.get("superseded", []))
+        stale = len(p.get("stale", []))
         rows.append(f"<tr><th>{html.escape(book)}</th><td>{html.escape(str(p.get('split') or ''))}</td><td>{p.get('checked', 0)}</td>"
                     f"<td>{p.get('corrected', 0)}</td><td>{stale}</td><td>{prec}</td></tr>")
     return ("<p>Beads checked and corrected by proofreaders, corrections that no longer apply, and the precision of the "

@@ -17,8 +17,6 @@ order, to proofread/corrections.jsonl, which the align stage applies on every ru
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import logging
 from pathlib import Path
 
@@ -27,7 +25,7 @@ from booktrans.manifest import load_manifest
 from booktrans.proofread import DECISIONS
 from booktrans.proofread.corrections import compile_corrections
 from booktrans.proofread.select import SelectConfig, build_items
-from booktrans.proofread.sheets import read_completed, render_csv, render_form, write_xlsx
+from booktrans.proofread.sheets import read_completed_dir, write_sheets
 from booktrans.stageutil import get, load_params, run_main, setup_logging
 
 log = logging.getLogger("proofread")
@@ -52,13 +50,7 @@ def export(params_path: Path, aligned: Path, out: Path) -> int:
             summary[book.id] = s
             if not items:
                 continue
-            sheet = hashlib.sha256(json.dumps(items, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:10]
-            title = f"booktrans proofreading — {book.title} ({book.id}), sheet {sheet}"
-            d = tmp / book.id
-            d.mkdir()
-            atomic_write_text(d / "form.html", render_form(items, sheet, title))
-            atomic_write_text(d / "sheet.csv", render_csv(items))
-            write_xlsx(items, d / "sheet.xlsx", title)
+            write_sheets(items, tmp / book.id, f"{book.title} ({book.id})")
         write_json(tmp / "summary.json", summary)
         atomic_write_text(tmp / "README.txt", (
             "booktrans proofreading sheets: one folder per book.\n\n"
@@ -75,10 +67,7 @@ def export(params_path: Path, aligned: Path, out: Path) -> int:
 
 
 def import_(completed: Path, out: Path) -> int:
-    files = sorted(f for f in completed.iterdir() if f.suffix.lower() in (".json", ".csv", ".xlsx")) if completed.is_dir() else []
-    rows = []
-    for f in files:
-        rows += read_completed(f)
+    files, rows = read_completed_dir(completed) if completed.exists() else ([], [])
     corrections = compile_corrections(rows)
     write_jsonl(out, corrections)
     books = sorted({c["book"] for c in corrections})

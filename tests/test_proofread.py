@@ -412,3 +412,21 @@ def test_the_stages_carry_corrections_from_completed_sheets_to_training_document
     prec = report["sample"]["precision"]
     assert f"Estimated precision of the aligned pairs: " in card and f"{prec:.1%}" in card
     assert f"| {BOOK} | {report['checked']} | {report['corrected']} | 0 |" in card
+
+
+def test_the_cli_exports_sheets_and_imports_them(exported, tmp_path, capsys):
+    from booktrans.cli import main
+    from booktrans.io import write_jsonl
+
+    beads, items, _info, _summary, d = exported
+    write_jsonl(tmp_path / f"{BOOK}.jsonl", beads)
+    assert main(["proofread", "export", str(tmp_path / f"{BOOK}.jsonl"), "--out", str(tmp_path / "out"), "--doubtful", "20",
+                 "--sample", "20"]) == 0
+    assert json.loads(capsys.readouterr().out)["items"] == len(items)
+    shutil.copy(tmp_path / "out" / "sheet.xlsx", tmp_path / "done.xlsx")
+    _fill_xlsx(tmp_path / "done.xlsx", "mei", _decide)
+    assert main(["proofread", "import", str(tmp_path / "done.xlsx"), "--out", str(tmp_path / "c.jsonl")]) == 0
+    assert main(["proofread", "apply", str(tmp_path / f"{BOOK}.jsonl"), str(tmp_path / "c.jsonl"), "--sample", "20"]) == 0
+    out = capsys.readouterr()
+    fixed = [json.loads(x) for x in out.out.splitlines()]
+    assert any(b["zh"] == ["它扯下门边柳树上", "最后几片干枯的叶子。"] for b in fixed) and '"checked"' in out.err

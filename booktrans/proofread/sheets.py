@@ -277,3 +277,36 @@ def read_completed(path) -> list[dict]:
                      "corrector": str(r.get("corrector") or "").strip(), "comment": str(r.get("comment") or ""),
                      "key": key, "zh": str(r.get("zh") or ""), "en": str(r.get("en") or "")})
     return rows
+
+
+def read_completed_dir(folder) -> tuple[list[Path], list[dict]]:
+    """Every completed file in ``folder`` (.json from the form, .csv, .xlsx), in file-name order, and
+    their rows (a single file may be given instead of a folder)."""
+    folder = Path(folder)
+    if folder.is_file():
+        files = [folder]
+    elif folder.is_dir():
+        files = sorted(f for f in folder.iterdir() if f.suffix.lower() in (".json", ".csv", ".xlsx"))
+    else:
+        raise BooktransError(f"{folder}: no such folder of completed sheets")
+    rows: list[dict] = []
+    for f in files:
+        rows += read_completed(f)
+    return files, rows
+
+
+def write_sheets(items: list[dict], folder, name: str) -> str:
+    """form.html, sheet.csv and sheet.xlsx of one book's items into ``folder``; returns the sheet id
+    (a hash of the items, in the form's title and its saved files)."""
+    import hashlib
+
+    from ..io import atomic_write_text
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    sheet = hashlib.sha256(json.dumps(items, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:10]
+    title = f"booktrans proofreading — {name}, sheet {sheet}"
+    atomic_write_text(folder / "form.html", render_form(items, sheet, title))
+    atomic_write_text(folder / "sheet.csv", render_csv(items))
+    write_xlsx(items, folder / "sheet.xlsx", title)
+    return sheet

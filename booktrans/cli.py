@@ -140,20 +140,21 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 def _cmd_proofread(args: argparse.Namespace) -> int:
     from .io import dumps_json, jsonl_lines, read_jsonl
-    from .proofread.corrections import apply_corrections, compile_corrections, read_corrections
+    from .proofread.corrections import apply_corrections, compile_corrections, corrections_document, read_corrections
     from .proofread.select import SelectConfig, build_items
     from .proofread.sheets import read_completed_dir, write_sheets
 
     if args.action == "import":
         files, rows = read_completed_dir(args.completed)
-        text = jsonl_lines(compile_corrections(rows))
+        corrections = compile_corrections(rows)
+        text = dumps_json(corrections_document(files, corrections))
         if args.out:
             from .io import atomic_write_text
 
             atomic_write_text(args.out, text)
         else:
             sys.stdout.write(text)
-        print(f"{len(files)} sheet(s), {text.count(chr(10))} correction(s)", file=sys.stderr)
+        print(f"{len(files)} sheet(s), {len(corrections)} correction(s)", file=sys.stderr)
         return 0
     path = Path(args.aligned)
     try:
@@ -218,12 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("aligned", help="an aligned book (data/aligned/<book>.jsonl)")
     pe.add_argument("--out", required=True, help="folder for the sheets")
     pe.add_argument("--doubtful", type=int, default=40, help="beads most likely wrong to export (default 40)")
-    pi = psub.add_parser("import", help="validate completed sheets and print the corrections (JSONL)")
+    pi = psub.add_parser("import", help="validate completed sheets and print the corrections file (JSON)")
     pi.add_argument("completed", help="a folder of completed sheets (or one file)")
     pi.add_argument("--out", help="write the corrections here instead of stdout")
     pa = psub.add_parser("apply", help="apply corrections to an aligned book: beads on stdout, what applied on stderr")
     pa.add_argument("aligned", help="an aligned book (data/aligned/<book>.jsonl)")
-    pa.add_argument("corrections", help="a corrections file (proofread/corrections.jsonl)")
+    pa.add_argument("corrections", help="a corrections file (proofread/corrections.json)")
     for q in (pe, pa):
         q.add_argument("--book", help="the book id (default: the file name)")
         q.add_argument("--sample", type=int, default=30, help="pairs in the random sample (default 30)")

@@ -9,7 +9,7 @@ data/aligned/<book>.jsonl (one bead per line: zh and en sentences, chapter and p
 type, score, keep, drop reason) and reports/align.json (per book and chapter pair: coverage of each
 side, bead types, beads kept and dropped by reason, unmatched chapters).
 
-Proofreading corrections (proofread/corrections.jsonl, see docs/proofread.md) are applied to each
+Proofreading corrections (proofread/corrections.json, see docs/proofread.md) are applied to each
 book's beads after alignment, on every run; what applied and what no longer does is reported per
 book under "proofreading" in reports/align.json and in data/aligned/proofreading.json.
 """
@@ -77,7 +77,7 @@ def main() -> int:
     ap.add_argument("--text", type=Path, default=Path("data/text"))
     ap.add_argument("--out", type=Path, default=Path("data/aligned"))
     ap.add_argument("--report", type=Path, default=Path("reports/align.json"))
-    ap.add_argument("--corrections", type=Path, help="proofreading corrections to apply (proofread/corrections.jsonl)")
+    ap.add_argument("--corrections", type=Path, help="proofreading corrections to apply (proofread/corrections.json)")
     args = ap.parse_args()
     setup_logging()
     return run(args.params, args.text, args.out, args.report, args.corrections)

@@ -1,7 +1,7 @@
 """Stages `proofread` (sheets out) and `corrections` (completed sheets in).
 
     python stages/proofread.py export --params params.yaml --aligned data/aligned --out reports/proofread
-    python stages/proofread.py import --completed proofread/completed --out proofread/corrections.jsonl
+    python stages/proofread.py import --completed proofread/completed --out proofread/corrections.json
 
 export: for every aligned book, the beads most likely wrong (proofread.doubtful per book) and the
 pairs of the book's random sample not judged yet (proofread.sample per book), in book order, each with
@@ -11,7 +11,8 @@ precision estimate so far) and README.txt.
 
 import: validates every .json (saved from the form), .csv and .xlsx in proofread/completed/ (one
 message lists every problem with file and row) and writes the corrections, in file-name and row
-order, to proofread/corrections.jsonl, which the align stage applies on every run.
+order, to proofread/corrections.json (with the list of sheets they came from), which the align
+stage applies on every run.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ import argparse
 import logging
 from pathlib import Path
 
-from booktrans.io import atomic_dir, atomic_write_text, read_json, read_jsonl, write_json, write_jsonl
+from booktrans.io import atomic_dir, atomic_write_text, read_json, read_jsonl, write_json
 from booktrans.manifest import load_manifest
 from booktrans.proofread import DECISIONS
-from booktrans.proofread.corrections import compile_corrections
+from booktrans.proofread.corrections import compile_corrections, corrections_document
 from booktrans.proofread.select import SelectConfig, build_items
 from booktrans.proofread.sheets import read_completed_dir, write_sheets
 from booktrans.stageutil import get, load_params, run_main, setup_logging
@@ -69,7 +70,7 @@ def export(params_path: Path, aligned: Path, out: Path) -> int:
 def import_(completed: Path, out: Path) -> int:
     files, rows = read_completed_dir(completed) if completed.exists() else ([], [])
     corrections = compile_corrections(rows)
-    write_jsonl(out, corrections)
+    write_json(out, corrections_document(files, corrections))
     books = sorted({c["book"] for c in corrections})
     log.info("%d correction(s) for %d book(s) from %d sheet(s) in %s", len(corrections), len(books), len(files), completed)
     return 0
@@ -84,7 +85,7 @@ def main() -> int:
     e.add_argument("--out", type=Path, default=Path("reports/proofread"))
     i = sub.add_parser("import", help="completed sheets into the corrections file")
     i.add_argument("--completed", type=Path, default=Path("proofread/completed"))
-    i.add_argument("--out", type=Path, default=Path("proofread/corrections.jsonl"))
+    i.add_argument("--out", type=Path, default=Path("proofread/corrections.json"))
     args = ap.parse_args()
     setup_logging()
     if args.action == "export":

@@ -395,9 +395,9 @@ def test_the_stages_carry_corrections_from_completed_sheets_to_training_document
     _fill_xlsx(completed / "2026-01-01-four-seasons-mei.xlsx", "mei", _decide)
     p = Path("params.yaml")
     assert _stage("ingest").run(p, Path("data/text"), Path("reports/ingest.json")) in (0, None)
-    assert _stage("proofread").import_(completed, Path("proofread/corrections.jsonl")) == 0
+    assert _stage("proofread").import_(completed, Path("proofread/corrections.json")) == 0
     assert _stage("align").run(p, Path("data/text"), Path("data/aligned"), Path("reports/align.json"),
-                               Path("proofread/corrections.jsonl")) == 0
+                               Path("proofread/corrections.json")) == 0
     report = json.loads(Path("reports/align.json").read_text())[BOOK]["proofreading"]
     assert report["checked"] > 0 and report["corrected"] >= 2 and report["stale"] == []
     # (the aligned text here is the real sample, without the OCR error: that fix applies as already done)
@@ -425,8 +425,8 @@ def test_the_cli_exports_sheets_and_imports_them(exported, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["items"] == len(items)
     shutil.copy(tmp_path / "out" / "sheet.xlsx", tmp_path / "done.xlsx")
     _fill_xlsx(tmp_path / "done.xlsx", "mei", _decide)
-    assert main(["proofread", "import", str(tmp_path / "done.xlsx"), "--out", str(tmp_path / "c.jsonl")]) == 0
-    assert main(["proofread", "apply", str(tmp_path / f"{BOOK}.jsonl"), str(tmp_path / "c.jsonl"), "--sample", "20"]) == 0
+    assert main(["proofread", "import", str(tmp_path / "done.xlsx"), "--out", str(tmp_path / "c.json")]) == 0
+    assert main(["proofread", "apply", str(tmp_path / f"{BOOK}.jsonl"), str(tmp_path / "c.json"), "--sample", "20"]) == 0
     out = capsys.readouterr()
     fixed = [json.loads(x) for x in out.out.splitlines()]
     assert any(b["zh"] == ["它扯下门边柳树上", "最后几片干枯的叶子。"] for b in fixed) and '"checked"' in out.err

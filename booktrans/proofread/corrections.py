@@ -19,7 +19,6 @@ import logging
 from pathlib import Path
 
 from ..errors import BooktransError
-from ..io import read_jsonl
 from . import DECISIONS
 from .estimate import book_estimate
 from .select import draw_sample, sample_population, texts
@@ -178,15 +177,20 @@ def compile_corrections(rows: list[dict]) -> list[dict]:
     return out
 
 
+def corrections_document(files: list, corrections: list[dict]) -> dict:
+    """The corrections file: the sheets read (in order) and the corrections, in the order to apply."""
+    return {"sheets": [str(f) for f in files], "corrections": corrections}
+
+
 def read_corrections(path) -> dict[str, list[dict]]:
-    """The corrections file (JSONL, one correction a line, in the order to apply), by book."""
+    """The corrections file (``corrections_document``), by book, in the order to apply."""
     path = Path(path)
     by_book: dict[str, list[dict]] = {}
     if not path.exists():
         return by_book
     try:
-        rows = read_jsonl(path)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        rows = json.loads(path.read_text(encoding="utf-8"))["corrections"]
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
         raise BooktransError(f"{path}: not a corrections file ({exc}); rebuild it with `dvc repro corrections`") from None
     for c in rows:
         by_book.setdefault(c["book"], []).append(c)

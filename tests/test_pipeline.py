@@ -160,6 +160,10 @@ def test_first_repro_runs_every_stage_and_writes_every_output(project):
         assert {"form.html", "sheet.csv", "sheet.xlsx"} <= {p.name for p in (dest / "reports" / "proofread" / book).iterdir()}
     align = json.loads((dest / "reports" / "align.json").read_text())
     assert align["lighthouse"]["proofreading"]["sample"]["size"] == 20
+    # the committed completed sheet of the poems (saved from the form) is applied and measured
+    poems = align["four-seasons"]["proofreading"]
+    assert poems["checked"] >= 20 and poems["corrected"] >= 2 and poems["stale"] == [] and poems["sample"]["judged"] >= 10
+    assert f"{poems['sample']['precision']:.1%}" in (dest / "reports" / "dataset" / "r1.md").read_text()
     assert 'id="proofreading"' in page and "Alignment quality (proofreading)" in (dest / "reports" / "dataset" / "r1.md").read_text()
     ingest = json.loads((dest / "reports" / "ingest.json").read_text())
     assert ingest["summary"] == {"books": 5, "ok": 5, "failed": 0}

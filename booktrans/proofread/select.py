@@ -89,9 +89,9 @@ def reasons(beads: list[dict], cfg: SelectConfig = SelectConfig()) -> list[list[
         z = (r - r_med) / r_scale
         if abs(z) >= cfg.ratio_z:
             times = math.exp(r - r_med)
-            more = f"{times:.1f}x" if times >= 1 else f"{1 / times:.1f}x less"
-            out[i].append(("length_ratio", abs(z), f"{more} English for its Chinese than is usual in this book"
-                           if times >= 1 else f"{more} English for its Chinese than is usual in this book"))
+            why = (f"{times:.1f}x as much English for its Chinese as is usual in this book" if times >= 1 else
+                   f"{1 / times:.1f}x less English for its Chinese than is usual in this book")
+            out[i].append(("length_ratio", abs(z), why))
     for i, b in enumerate(beads):
         if is_pair(b) or not (b["zh"] or b["en"]):
             continue

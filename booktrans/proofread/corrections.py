@@ -235,9 +235,11 @@ def _befores(c: dict) -> list[list[dict]]:
     return out
 
 
-def _find_runs(beads: list[dict], want: list[dict]) -> list[int]:
+def _find_runs(keys: list[tuple], want: list[dict]) -> list[int]:
+    """Where the beads ``want`` stand one after another (``keys``: the texts of every bead)."""
     t = [(tuple(w["zh"]), tuple(w["en"])) for w in want]
-    return [p for p in range(len(beads) - len(t) + 1) if all(texts(beads[p + k]) == t[k] for k in range(len(t)))]
+    first = [p for p, k in enumerate(keys) if k == t[0]]
+    return [p for p in first if keys[p:p + len(t)] == t]
 
 
 def _find_span(beads: list[dict], want: list[dict]) -> list[tuple[int, int]]:
@@ -339,6 +341,7 @@ def apply_corrections(book: str, beads: list[dict], corrections: list[dict], sam
     raw = [dict(b) for b in beads]
     chosen = draw_sample(book, raw, sample, seed) if sample else set()
     cur: list[dict] = [dict(b, _origin=i) for i, b in enumerate(raw)]
+    keys = [texts(b) for b in cur]
     judged: dict[int, bool] = {}      # raw bead -> right?
     status = {"applied": 0, "already": 0}
     stale, superseded = [], []
@@ -348,13 +351,13 @@ def apply_corrections(book: str, beads: list[dict], corrections: list[dict], sam
         after = _final_after(c)
         state = None
         for before in _befores(c):  # as the corrector saw it, then as it reads once upstream made the same fix
-            runs = _find_runs(cur, before)
+            runs = _find_runs(keys, before)
             if runs:
                 p = _best([(x, x + len(before)) for x in runs], cur, c)[0]
                 q, state = p + len(before), "applied"
                 break
         if state is None:
-            done = _find_runs(cur, after) if after else []
+            done = _find_runs(keys, after) if after else []
             if done and c["decision"] != "reject":
                 p = _best([(x, x + len(after)) for x in done], cur, c)[0]
                 q, state = p + len(after), "already"
@@ -413,6 +416,7 @@ def apply_corrections(book: str, beads: list[dict], corrections: list[dict], sam
             else:
                 judged[o] = any(texts(b) == (tuple(a["zh"]), tuple(a["en"])) for a in c["after"])
         cur[p:q] = new
+        keys[p:q] = [texts(b) for b in new]
         status[state] += 1
         checked += 1
         if c["decision"] != "accept" or c.get("fixed"):

@@ -213,11 +213,9 @@ progress();
 
 def read_form_data(page: str) -> dict:
     """The data embedded in a form written by ``render_form`` (the sheet id and the items)."""
-    try:
-        raw = page.split('<script type="application/json" id="sheet">', 1)[1].split("</script>", 1)[0]
-        return json.loads(raw.replace("<\\/", "</"))
-    except (IndexError, json.JSONDecodeError) as exc:
-        raise BooktransError(f"not a proofreading form ({exc})") from None
+    from ..review.forms import read_embedded
+
+    return read_embedded(page, "sheet", "proofreading form")
 
 
 def read_completed(path) -> list[dict]:
@@ -242,25 +240,11 @@ def read_completed(path) -> list[dict]:
                          "corrector": str(data.get("corrector") or "").strip(), "comment": str(a.get("comment") or ""),
                          "key": a.get("key"), "zh": None, "en": None})
         return rows
-    if suffix == ".csv":
-        try:
-            with open(path, encoding="utf-8-sig", newline="") as fh:
-                table = list(csv.DictReader(fh))
-        except UnicodeDecodeError:
-            raise BooktransError(f"{path}: not UTF-8 (save the sheet as CSV UTF-8)") from None
-    elif suffix == ".xlsx":
-        from openpyxl import load_workbook
-
-        try:
-            ws = load_workbook(path, read_only=True, data_only=True).worksheets[0]
-        except Exception as exc:  # openpyxl raises several kinds for a damaged file
-            raise BooktransError(f"{path}: not a readable XLSX workbook ({exc})") from None
-        values = list(ws.iter_rows(values_only=True))
-        head = [str(h or "").strip() for h in values[0]] if values else []
-        table = [{h: ("" if v is None else v) for h, v in zip(head, r)} for r in values[1:]
-                 if any(v not in (None, "") for v in r)]
-    else:
+    if suffix not in (".csv", ".xlsx"):
         raise BooktransError(f"{path}: unknown sheet type (use the saved .json of the form, .csv or .xlsx)")
+    from ..review.forms import read_table
+
+    table = read_table(path)
     missing = [c for c in ("item", "zh", "en", "decision", "split", "zh_fixed", "en_fixed", "corrector", "key")
                if table and c not in table[0]]
     if missing:

@@ -217,12 +217,39 @@ progress();
 """
 
 
-def read_form_data(page: str) -> dict:
-    """The data embedded in a form written by ``render_form``: the packet id and the items."""
+def read_embedded(page: str, element_id: str, what: str) -> dict:
+    """The JSON a form embeds in ``<script type="application/json" id=element_id>``."""
     from ..errors import BooktransError
 
     try:
-        raw = page.split('<script type="application/json" id="packet">', 1)[1].split("</script>", 1)[0]
+        raw = page.split(f'<script type="application/json" id="{element_id}">', 1)[1].split("</script>", 1)[0]
         return json.loads(raw.replace("<\\/", "</"))
     except (IndexError, json.JSONDecodeError) as exc:
-        raise BooktransError(f"not a review form ({exc})") from None
+        raise BooktransError(f"not a {what} ({exc})") from None
+
+
+def read_form_data(page: str) -> dict:
+    """The data embedded in a form written by ``render_form``: the packet id and the items."""
+    return read_embedded(page, "packet", "review form")
+
+
+def read_table(path) -> list[dict]:
+    """The rows of a completed CSV (UTF-8) or XLSX sheet (its first worksheet) as {column: value};
+    row k of the list is row k + 2 of the file. Damaged or mis-encoded files raise one clear error."""
+    from ..errors import BooktransError
+
+    if str(path).lower().endswith(".csv"):
+        try:
+            with open(path, encoding="utf-8-sig", newline="") as fh:
+                return list(csv.DictReader(fh))
+        except UnicodeDecodeError:
+            raise BooktransError(f"{path}: not UTF-8 (save the sheet as CSV UTF-8)") from None
+    from openpyxl import load_workbook
+
+    try:
+        ws = load_workbook(path, read_only=True, data_only=True).worksheets[0]
+    except Exception as exc:  # openpyxl raises several kinds for a damaged file
+        raise BooktransError(f"{path}: not a readable XLSX workbook ({exc})") from None
+    values = list(ws.iter_rows(values_only=True))
+    head = [str(h or "").strip() for h in values[0]] if values else []
+    return [{h: ("" if v is None else v) for h, v in zip(head, r)} for r in values[1:]]

@@ -430,3 +430,27 @@ def test_the_cli_exports_sheets_and_imports_them(exported, tmp_path, capsys):
     out = capsys.readouterr()
     fixed = [json.loads(x) for x in out.out.splitlines()]
     assert any(b["zh"] == ["它扯下门边柳树上", "最后几片干枯的叶子。"] for b in fixed) and '"checked"' in out.err
+
+
+def test_a_mispaired_chapter_and_a_dropped_sentence_are_exported_with_their_reasons(sample_paragraphs):
+    """Two errors a real book brings: the English of chapters 3 and 4 swapped under their headings (a
+    wrong chapter pairing), and a Chinese sentence missing from the Chinese edition (an omission)."""
+    zh = copy.deepcopy(sample_paragraphs[("lighthouse", "zh")])
+    en = copy.deepcopy(sample_paragraphs[("lighthouse", "en")])
+    three = [p["text"] for p in en if p["chapter"] == 3]
+    four = [p["text"] for p in en if p["chapter"] == 4]
+    k3 = k4 = 0
+    for p in en:  # the bodies change places, the headings stay
+        if p["chapter"] == 3 and k4 < len(four):
+            p["text"], k4 = four[k4], k4 + 1
+        elif p["chapter"] == 4 and k3 < len(three):
+            p["text"], k3 = three[k3], k3 + 1
+    gone = "她大声地数着台阶，因为父亲说，一个不再数数的守塔人就会开始遗忘。"
+    zh = _replace(zh, gone, "")
+    beads, _ = align_book(zh, en)
+    items, info = build_items("lighthouse", beads, SelectConfig(doubtful=40, sample=0))
+    outliers = [it for it in items if any("chapter pair zh 3 / en 3" in r or "chapter pair zh 4 / en 4" in r for r in it["reasons"])]
+    assert outliers and info["doubtful_reasons"].get("chapter_outlier", 0) >= 3
+    orphan = "She counted them aloud, because her father said that a keeper who stops counting starts forgetting."
+    hit = [it for it in items if orphan in it["bead"]["en"]]
+    assert hit and hit[0]["reasons"], "the English sentence without its Chinese is in front of the corrector"

@@ -454,3 +454,12 @@ def test_a_mispaired_chapter_and_a_dropped_sentence_are_exported_with_their_reas
     orphan = "She counted them aloud, because her father said that a keeper who stops counting starts forgetting."
     hit = [it for it in items if orphan in it["bead"]["en"]]
     assert hit and hit[0]["reasons"], "the English sentence without its Chinese is in front of the corrector"
+
+
+def test_the_sheets_are_byte_identical_across_runs(exported, tmp_path):
+    import time
+
+    _beads, items, _info, _summary, d = exported
+    time.sleep(1.1)  # openpyxl stamps the creation and save times; the writer must remove them
+    write_xlsx(items, tmp_path / "again.xlsx", "test")
+    assert (tmp_path / "again.xlsx").read_bytes() == (d / "sheet.xlsx").read_bytes()

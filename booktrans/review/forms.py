@@ -38,16 +38,11 @@ def render_csv(items: list[dict]) -> str:
 def write_xlsx(items: list[dict], path) -> None:
     """The sheet as an Excel workbook: the packet on the first sheet (scores 1-5 validated by Excel
     itself), the rubric on the second. Written with fixed metadata so the file is reproducible."""
-    import datetime
-
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
     from openpyxl.worksheet.datavalidation import DataValidation
 
     wb = Workbook()
-    fixed = datetime.datetime(2000, 1, 1)
-    wb.properties.created = wb.properties.modified = fixed
-    wb.properties.creator = "booktrans"
     ws = wb.active
     ws.title = "review"
     ws.append(list(SHEET_COLUMNS))
@@ -84,7 +79,13 @@ def write_xlsx(items: list[dict], path) -> None:
 
 
 def save_workbook(wb, path) -> None:
-    """Save an openpyxl workbook atomically and reproducibly: same content, same bytes."""
+    """Save an openpyxl workbook atomically and reproducibly: same content, same bytes (fixed
+    creation time and creator; the save time openpyxl stamps is removed)."""
+    import datetime
+
+    fixed = datetime.datetime(2000, 1, 1)
+    wb.properties.created = wb.properties.modified = fixed
+    wb.properties.creator = "booktrans"
     buf = io.BytesIO()
     wb.save(buf)
     _fixed_zip(buf.getvalue(), path)

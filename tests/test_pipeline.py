@@ -156,8 +156,10 @@ def test_first_repro_runs_every_stage_and_writes_every_output(project):
     assert human["ratings"] == 0 and human["status"].startswith("absent")
     assert {"form.html", "sheet.csv", "sheet.xlsx", "README.txt"} <= {p.name for p in (dest / "reports" / "review" / "packet").iterdir()}
     # proofreading: sheets per book, the sample's figures in the align report, the report and the card
-    for book in ("lighthouse", "four-seasons", "night-train"):
+    for book in ("lighthouse", "night-train", "prob-textbook", "sky-blue"):
         assert {"form.html", "sheet.csv", "sheet.xlsx"} <= {p.name for p in (dest / "reports" / "proofread" / book).iterdir()}
+    exported = json.loads((dest / "reports" / "proofread" / "summary.json").read_text())
+    assert exported["four-seasons"]["exported"] == 0 and exported["four-seasons"]["checked_before"] >= 20  # all decided
     align = json.loads((dest / "reports" / "align.json").read_text())
     assert align["lighthouse"]["proofreading"]["sample"]["size"] == 20
     # the committed completed sheet of the poems (saved from the form) is applied and measured

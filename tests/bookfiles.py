@@ -12,6 +12,8 @@ markup of the layouts the readers must cope with:
 - ``div_br_epub``: the layout of many Chinese EPUBs made from text files: each chapter a heading and
   one ``<div>`` of lines separated by ``<br/>`` (indented with ideographic spaces, or with ``&#160;``
   and a blank ``<br/><br/>`` between paragraphs); ``p_chapters`` keeps some chapters in ``<p>``.
+- ``converted_txt_epub``: a text file run through a converter: one ``<div>`` of ``<br/>`` lines holding
+  the whole book, chapter titles among them, a table of contents naming only the book.
 - ``anchored_epub``: one XHTML file holding every chapter, the table of contents pointing at anchors
   in it (the layout of many commercial EPUBs); headings need not read as chapter headings.
 
@@ -207,6 +209,16 @@ def div_br_epub(path: Path, title: str, chapters: list[tuple[str, list[str]]], p
         docs.append((name, _xhtml(t, f'<h3 class="chapter-title">{html.escape(t)}</h3>\n{body}', "zh-CN")))
         toc.append((t, name))
     return write_epub(path, title, "zh", docs, toc)
+
+
+def converted_txt_epub(path: Path, title: str, chapters: list[tuple[str, list[str]]]) -> Path:
+    """A text file turned into an EPUB by a converter: the whole book one ``<div>`` in one file, chapter
+    titles and indented paragraphs as ``<br/>`` lines, a table of contents naming only the book."""
+    lines = []
+    for t, paras in chapters:
+        lines += ["", html.escape(t), ""] + ["\u3000\u3000" + html.escape(p) for p in paras]
+    body = "<div>" + "<br/>\n".join(lines) + "</div>"
+    return write_epub(path, title, "zh", [("text00000.html", _xhtml(title, body, "zh-CN"))], [(title, "text00000.html")])
 
 
 def anchored_epub(path: Path, title: str, chapters: list[tuple[str, list[str]]], lang: str = "zh",

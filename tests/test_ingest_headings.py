@@ -40,6 +40,8 @@ TABLE = [
     ("第一百二十回 甄士隐详说太虚情", "zh", "chapter", 120),
     ("第十二首 一年又一年", "zh", "chapter", 12),
     ("第３章 乘法原理", "zh", "chapter", 3),
+    ("正文 第十二章 风起", "zh", "chapter", 12),
+    ("【第一章】回家", "zh", "chapter", 1),
     ("一", "zh", "chapter", 1),
     ("十一", "zh", "chapter", 11),
     ("（二）", "zh", "chapter", 2),

@@ -71,6 +71,12 @@ def test_chinese_div_and_br_chapters_lose_nothing_even_when_only_some_are_laid_o
         assert res.report["warnings"] == []
 
 
+def test_a_text_file_converted_to_epub_keeps_its_chapters(tmp_path, source):
+    zh = source("lighthouse.zh")
+    res = ingest_file(bookfiles.converted_txt_epub(tmp_path / "converted.epub", "守塔人的女儿", zh), "zh")
+    assert _by_chapter(res) == _expected(zh, "zh")
+
+
 def test_contents_pointing_at_anchors_in_one_file_with_parts(tmp_path, source):
     zh = [(t.split()[1], paras) for t, paras in source("lighthouse.zh")]  # titles that do not read as headings
     path = bookfiles.anchored_epub(tmp_path / "one-file.epub", "守塔人的女儿", zh, parts=[(0, "上部"), (4, "下部")])

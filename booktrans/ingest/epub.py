@@ -528,9 +528,15 @@ def _emit(events: list[_Ev], name: str, marks: list[_TocEntry], toc_driven: bool
                 result.stats["boilerplate_chars"] = result.stats.get("boilerplate_chars", 0) + _nchars(ev.text)
         else:
             used += _nchars(ev.text)
-            paras = _paragraphs(ev.text)
-            for k, p in enumerate(paras):
+            for p in _paragraphs(ev.text):
                 if _repeats_title(p, loc, result, seen_text):
+                    continue
+                # a line that reads as a chapter heading (第三章 风雪, CHAPTER III.) in a <p> or a <br/>
+                # line, when the contents do not name the chapters: books converted from text files mark
+                # their chapters no other way
+                info = classify_heading(p, lang) if len(p) <= 60 and "\n" not in p and not toc_driven else None
+                if info is not None and info.weak is None and ev.link_share < 0.8:
+                    result.blocks.append(Block(text=p, loc=loc, heading=True, info=info))
                     continue
                 result.blocks.append(Block(text=p, loc=loc, link_share=ev.link_share))
                 seen_text = True

@@ -24,10 +24,11 @@ from dataclasses import dataclass
 
 _ZH_NUM = "零〇一二三四五六七八九十百千两0-9０-９"
 _ZH_SEP = r"[\s:：、.．·　—-]*"
-_ZH_END = r"[。！？；，,;!?]$"
+_ZH_END = r"[。！？；，,;!?][”’」』）)]*$|。"  # a title that ends (or holds a full stop) like a sentence
 # 第X章 / 第X回 / ...: the unit word decides the level
 _ZH_UNITS = {**{u: "part" for u in "部卷篇编册集"}, **{u: "chapter" for u in "章回首课讲话幕"}, "节": "section"}
-_ZH_NUMBERED = re.compile(rf"^第([{_ZH_NUM}]+)([{''.join(_ZH_UNITS)}]){_ZH_SEP}(.{{0,40}})$")
+# 第X章 with the decorations web-novel files add: "正文 第一章", "【第一章】"
+_ZH_NUMBERED = re.compile(rf"^(?:正文\s*)?[【\[［]?第([{_ZH_NUM}]+)([{''.join(_ZH_UNITS)}])[】\]］]?{_ZH_SEP}(.{{0,40}})$")
 _ZH_VOLUME = re.compile(rf"^卷(?:之)?([{_ZH_NUM}]+){_ZH_SEP}(.{{0,40}})$")                 # 卷一, 卷之三
 _ZH_UPPER_LOWER = re.compile(rf"^([上中下])([卷部编篇册]){_ZH_SEP}(.{{0,40}})$")              # 上卷, 下部
 _ZH_UNNUMBERED = re.compile(r"^(序|序言|序章|序幕|自序|代序|前言|引言|引子|楔子|题记|題記|尾声|尾聲|后记|後記|"

@@ -108,9 +108,10 @@ def run(params_path: Path, out: Path, report_path: Path) -> int:
             "books": len(books),
             "ok": sum(1 for e in report.values() if e["status"] == "ok"),
             "failed": sum(1 for e in report.values() if e["status"] != "ok"),
-            "flagged": sum(1 for e in report.values() if e.get("gates", {}).get("flags")),
         }
-        write_json(report_path, {"summary": summary, "books": report})
+        flagged_books = sorted(b for b, e in report.items() if e.get("gates", {}).get("flags"))
+        write_json(report_path, {"summary": summary, "gates": {"flagged": flagged_books, "skip": gates.skip},
+                                 "books": report})
         if failures and on_error != "skip":
             print(f"ingest: {len(failures)} edition(s) failed; see {report_path} "
                   f"(set ingest.on_error: skip to go on without them):", file=sys.stderr)

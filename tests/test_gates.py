@@ -40,7 +40,7 @@ def test_the_sample_books_pass_the_default_gates(root, sample_run):
     ig = gates_from(IngestGates, params["ingest"]["gates"], "ingest.gates")
     ag = gates_from(AlignGates, params["align"]["gates"], "align.gates")
     assert not ig.skip and not ag.skip
-    assert ingest["summary"]["flagged"] == 0 and len(ingest["books"]) == 5
+    assert ingest["gates"]["flagged"] == [] and len(ingest["books"]) == 5
     for book, entry in ingest["books"].items():
         assert entry["gates"] == {"flags": [], "passed": True, "skipped": False}, book
         assert check_ingest(entry["editions"], entry["length_ratio"], ig) == []
@@ -95,7 +95,7 @@ def test_an_abridged_translation_stops_ingest_with_one_line(root, tmp_path, monk
     assert len(lines) == 1 and "book abridged" in lines[0] and "length_ratio 0.1" in lines[0] \
         and "ingest.gates.min_length_ratio 0.35" in lines[0]
     report = json.loads((project / "reports" / "ingest.json").read_text())
-    assert report["summary"]["flagged"] == 1 and report["books"]["lighthouse"]["gates"]["passed"]
+    assert report["gates"]["flagged"] == ["abridged"] and report["books"]["lighthouse"]["gates"]["passed"]
     assert report["books"]["abridged"]["gates"]["flags"][0]["figure"] == "length_ratio"
     assert not (project / "data" / "text").exists()  # the stage stopped: nothing written
 

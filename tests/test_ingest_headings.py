@@ -141,9 +141,17 @@ def test_a_subheading_repeated_in_every_chapter_is_not_a_chapter(tmp_path):
     assert res.report["chapter_titles"] == ["Chapter 1", "Chapter 2", "Chapter 3"]
 
 
-def test_chapter_pattern_override_for_an_odd_book(tmp_path):
+def test_chapter_pattern_override_for_an_odd_book(tmp_path, capsys):
     lines = ["怪书", ""] + [x for n in ("壹", "贰", "叁") for x in ("", f"◆ {n} ◆", "", PROSE_ZH[0], "", PROSE_ZH[1], "")]
     p = _txt(tmp_path, "odd.txt", lines)
     assert ingest_file(p, "zh").report["chapters"] == 1  # nothing reads as a heading
     res = ingest_file(p, "zh", opts=IngestOptions(chapter_pattern=r"◆ \S+ ◆"))
     assert res.report["chapter_titles"] == ["", "◆ 壹 ◆", "◆ 贰 ◆", "◆ 叁 ◆"]
+    # the same on the command line
+    import json
+
+    from booktrans.cli import main
+
+    assert main(["ingest", str(p), "--lang", "zh", "--chapter-pattern", r"◆ \S+ ◆"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert sorted({r["title"] for r in rows}) == ["", "◆ 叁 ◆", "◆ 壹 ◆", "◆ 贰 ◆"]

@@ -51,7 +51,7 @@ def test_failures_stop_the_stage_with_one_line_each_and_are_in_the_report(root, 
     lines = [l.split("\r")[-1] for l in res.stderr.splitlines() if l.split("\r")[-1].startswith("error:")]
     assert len(lines) == 2 and all("binary.zh.txt" in l or "binary.en.txt" in l for l in lines)
     report = json.loads((project / "reports" / "ingest.json").read_text())
-    assert report["summary"] == {"books": 2, "ok": 1, "failed": 1, "flagged": 0}
+    assert report["summary"] == {"books": 2, "ok": 1, "failed": 1}
     assert report["books"]["binary"]["editions"]["zh"]["status"] == "binary file"
     assert not (project / "data" / "text").exists()  # nothing half-written
 

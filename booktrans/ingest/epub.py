@@ -329,7 +329,13 @@ def _paragraphs(raw: str) -> list[str]:
 def _held_chars(content: bytes) -> int:
     """Characters of text the markup holds, counted without the parser (tags stripped, entities
     resolved, scripts, styles and ruby annotations left out), so a parser that loses text is seen."""
-    raw = content.decode("utf-8", "replace")
+    declared = re.search(rb"""^\s*<\?xml[^>]*encoding=["']([A-Za-z0-9_.:-]+)|<meta[^>]*charset=["']?([A-Za-z0-9_.:-]+)""",
+                         content[:2048], re.I)
+    enc = (declared.group(1) or declared.group(2)).decode() if declared else "utf-8"
+    try:
+        raw = content.decode(enc, "replace")
+    except LookupError:
+        raw = content.decode("utf-8", "replace")
     raw = re.sub(r"(?is)<(script|style|head|rt|rp)\b.*?</\1\s*>", " ", raw)
     raw = re.sub(r"(?s)<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>|<!DOCTYPE[^>]*>", " ", raw)
     raw = re.sub(r"<[^<>]+>", " ", raw)  # a tag holds no "<": markup broken open leaves its text counted

@@ -113,7 +113,7 @@ def filter_beads(beads: list[dict], cfg: FilterConfig) -> None:
 
 
 def align_book(zh_paragraphs: list[dict], en_paragraphs: list[dict], method: str = "cedict", translator=None,
-               filters: FilterConfig | None = None) -> tuple[list[dict], dict]:
+               filters: FilterConfig | None = None, chapter_bags: ChapterBags | None = None) -> tuple[list[dict], dict]:
     """Align one book: chapters first, then sentences inside each chapter pair. Returns (beads, report).
 
     ``method`` is ``cedict`` (the offline glossing translator), ``model`` (pass a translator built
@@ -136,7 +136,7 @@ def align_book(zh_paragraphs: list[dict], en_paragraphs: list[dict], method: str
     chapters_report = []
     unmatched: list[dict] = []
     pairs = pair_chapters(zh, en, chapter_numbers(zh_paragraphs, "zh"), chapter_numbers(en_paragraphs, "en"),
-                          translator=translator if method == "cedict" else None)
+                          bags=chapter_bags, translator=translator if method == "cedict" else None)
     for zc, ec in pairs:
         zs = [s for c in zc for s in zh[c]]
         es = [s for c in ec for s in en[c]]

@@ -48,6 +48,8 @@ def run(params_path: Path, metrics_dir: Path, evaluation: Path, out: Path, plots
         if (evaluation / r / "details.json").exists():
             details[r] = read_json(evaluation / r / "details.json")
             positions[r] = read_json(evaluation / r / "position.json")["position"]
+    systems = {s: read_json(metrics_dir / f"{s}.json") for s in (get(params, "translate.systems", {}) or {})
+               if (metrics_dir / f"{s}.json").exists()}  # outside systems: rows beside the rounds
     human = read_json(metrics_dir / "human.json") if (metrics_dir / "human.json").exists() else None
     datasets = {r: read_json(Path("data/sft") / r / "stats.json") for r in (get(params, "rounds") or {})
                 if (Path("data/sft") / r / "stats.json").exists()}
@@ -58,7 +60,7 @@ def run(params_path: Path, metrics_dir: Path, evaluation: Path, out: Path, plots
         notes.append("These scores come from model.base: tiny, a small random-initialised model used to run the "
                      "pipeline on a CPU. They say nothing about translation quality.")
     page = render_report(metrics, notes=notes, details=details, positions=positions, human=human, datasets=datasets,
-                         losses=losses, cost=_cost(params, sorted(losses)))
+                         losses=losses, cost=_cost(params, sorted(losses)), systems=systems)
     atomic_write_text(out, page)
     write_json(plots, {"rounds": rounds_table(metrics)})
     log.info("wrote %s (%d rounds)", out, len(metrics))

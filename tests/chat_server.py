@@ -28,7 +28,7 @@ class ChatServer:
     every request after that many answers gets a 401 (a key revoked mid-book)."""
 
     def __init__(self, key: str = "sk-test-0123456789abcdef", faults: dict[int, object] | None = None, slow_s: float = 1.0,
-                 delay_s: float = 0.05, fail_after: int = 0) -> None:
+                 delay_s: float = 0.05, fail_after: int = 0, port: int = 0) -> None:
         self.key, self.faults, self.slow_s, self.delay_s, self.fail_after = key, dict(faults or {}), slow_s, delay_s, fail_after
         self.requests = 0
         self.answered = 0
@@ -49,7 +49,7 @@ class ChatServer:
                 with server.lock:
                     server.requests += 1
                     n = server.requests
-                    server.headers.append(dict(self.headers))
+                    server.headers.append({k.lower(): v for k, v in self.headers.items()})
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 try:
@@ -85,10 +85,12 @@ class ChatServer:
                     return self._send(429, {"error": {"message": "rate limited"}}, {"retry-after": "0"})
                 if fault == 500:
                     return self._send(500, {"error": {"message": "internal error"}})
-                if fault == "slow":  # the client stops waiting: this request no longer counts as in flight
+                if fault == "slow":  # the client stops waiting: this request no longer counts, and its answer is lost
                     with server.lock:
                         server.in_flight -= 1
-                time.sleep(server.slow_s if fault == "slow" else server.delay_s)
+                    time.sleep(server.slow_s)
+                    return self._send(200, {"choices": []})
+                time.sleep(server.delay_s)
                 user = body["messages"][-1]["content"]
                 text = fake_translation(user)
                 cut = fault == "cut"
@@ -107,9 +109,10 @@ class ChatServer:
                                  "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
                                            "total_tokens": prompt + completion}})
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/v1"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def __enter__(self) -> "ChatServer":

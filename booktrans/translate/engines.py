@@ -43,9 +43,14 @@ class Output:
         return self.stop_reason == "length"
 
 
-def end_of_turn(tokenizer) -> int:
+def end_tokens(tokenizer) -> list[int]:
+    """Tokens that end an answer: the chat turn's end, and the end of text (Qwen models stop on
+    either, as their generation config says)."""
     vocab = tokenizer.get_vocab()
-    return vocab["<|im_end|>"] if "<|im_end|>" in vocab else tokenizer.eos_token_id
+    ids = [vocab[t] for t in ("<|im_end|>", "<|endoftext|>") if t in vocab]
+    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
+        ids.append(tokenizer.eos_token_id)
+    return ids
 
 
 def generate_batch(model, tokenizer, prompts: list[list[int]], max_new_tokens: int,
@@ -60,7 +65,7 @@ def generate_batch(model, tokenizer, prompts: list[list[int]], max_new_tokens: i
     mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
     with torch.no_grad():
         out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
-                             num_beams=1, pad_token_id=pad, eos_token_id=end_of_turn(tokenizer),
+                             num_beams=1, pad_token_id=pad, eos_token_id=end_tokens(tokenizer),
                              repetition_penalty=repetition_penalty)
     return [row[width:].tolist() for row in out]
 
@@ -78,7 +83,7 @@ class _LocalEngine:
     def __init__(self, tokenizer, context: int, repetition_penalty: float = 1.0) -> None:
         self.tokenizer, self.context = tokenizer, context
         self.repetition_penalty = repetition_penalty
-        self._eot = end_of_turn(tokenizer)
+        self._ends = end_tokens(tokenizer)
 
     def count_tokens(self, text: str) -> int:
         return token_counter(self.tokenizer)(text)
@@ -96,8 +101,9 @@ class _LocalEngine:
 
     def _output(self, prompt: list[int], gen: list[int], limit: int) -> Output:
         gen = gen[:limit]
-        if self._eot in gen:
-            gen, reason = gen[: gen.index(self._eot)], "stop"
+        end = next((i for i, t in enumerate(gen) if t in self._ends), None)
+        if end is not None:
+            gen, reason = gen[:end], "stop"
         else:
             reason = "length"
         text = self.tokenizer.decode(gen, skip_special_tokens=True).strip()
@@ -141,7 +147,7 @@ class VLLMEngine(_LocalEngine):
     def generate(self, requests: list[Request]) -> list[Output]:
         prompts, limits = self._prompts(requests)
         params = [self._params(temperature=0.0, max_tokens=limit, repetition_penalty=self.repetition_penalty,
-                               stop_token_ids=[self._eot]) for limit in limits]
+                               stop_token_ids=self._ends) for limit in limits]
         outs = self.llm.generate([{"prompt_token_ids": p} for p in prompts], params, use_tqdm=False)
         results = []
         for p, o in zip(prompts, outs):

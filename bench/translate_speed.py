@@ -2,7 +2,7 @@
 stage does) against lock-step streams (one chunk per book and direction per batch, the former
 scheduler), and one thread against two.
 
-    python bench/translate_speed.py [--model models/r0] [--batch-size 8] [--max-new-tokens 48]
+    python bench/translate_speed.py [--model models/r0] [--context 1024] [--batch-size 8] [--max-new-tokens 48]
 
 Translates the test book of the sample (night-train, both directions) with the same engine, the same
 chunks and the same output cap each way, and prints wall time, chunks per second and generate calls.
@@ -64,6 +64,7 @@ def main() -> int:
     ap.add_argument("--model", type=Path)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--max-new-tokens", type=int, default=48)
+    ap.add_argument("--context", type=int, default=1024, help="tokens (the demo's r0/r1 translate at 256, r3/r4 at 1024)")
     args = ap.parse_args()
     import torch
 
@@ -76,7 +77,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = args.model or tiny_model(Path(tmp) / "tiny")
         model, tok = load_model(model_dir)
-        cfg = TranslateConfig(context=1024, batch_size=args.batch_size, max_new_factor=1.5, max_new_tokens=args.max_new_tokens,
+        cfg = TranslateConfig(context=args.context, batch_size=args.batch_size, max_new_factor=1.5, max_new_tokens=args.max_new_tokens,
                               repetition_penalty=2.0)
         count = token_counter(tok)
         streams = {}
@@ -86,8 +87,8 @@ def main() -> int:
             streams[key] = (f"{src}-{tgt}", chapter_units(key, f"{src}-{tgt}", paras, count, cfg))
         units = [u for _, us in streams.values() for u in us]
         chunks = sum(len(u.chunks) for u in units)
-        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; {chunks} chunks in {len(units)} chapters, "
-              f"batch_size {cfg.batch_size}, output cap {cfg.max_new_tokens} tokens")
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; context {cfg.context}: {chunks} chunks in "
+              f"{len(units)} chapters, batch_size {cfg.batch_size}, output cap {cfg.max_new_tokens} tokens")
         print(f"{'scheduler':<22} {'threads':>7} {'seconds':>8} {'chunks/s':>9} {'calls':>6}")
         for name, threads in (("chapters in batches", 1), ("lock-step streams", 1), ("chapters in batches", 2)):
             torch.set_num_threads(threads)

@@ -246,7 +246,7 @@ def open_local_engine(model_dir, engine: str, tokenizer, context: int, dtype: st
 
 
 # parameters; on a CPU a model this small decodes fastest on one thread: its matrices are too small to
-# share out, and on a busy 2-core machine a second thread made the tiny demo model 25x slower (docs/translate.md)
+# share out, and on a busy 2-core machine a second thread made the tiny demo model 10-14x slower (docs/translate.md)
 SMALL_MODEL = 50_000_000
 
 

@@ -27,15 +27,13 @@ EVALUATE = Path(__file__).with_name("evaluate.py")
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog="Other options (--text, --aligned) go to evaluate.py.")
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     ap.add_argument("--system", required=True)
     ap.add_argument("--translations", type=Path, required=True)
-    ap.add_argument("--text", type=Path, default=Path("data/text"))
-    ap.add_argument("--aligned", type=Path, default=Path("data/aligned"))
     ap.add_argument("--metrics", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
-    args = ap.parse_args()
+    args, rest = ap.parse_known_args()
     setup_logging()
     params = load_params(args.params)
     system = parse_systems(get(params, "translate.systems", {}), list(get(params, "translate.rounds", [])))[args.system]
@@ -53,7 +51,7 @@ def main() -> int:
             params_file = Path(tmp) / "params.yaml"
             params_file.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
         sys.argv = [str(EVALUATE), "--params", str(params_file), "--round", args.system, "--translations", str(args.translations),
-                    "--text", str(args.text), "--aligned", str(args.aligned), "--metrics", str(args.metrics), "--out", str(args.out)]
+                    "--metrics", str(args.metrics), "--out", str(args.out), *rest]
         runpy.run_path(str(EVALUATE), run_name="__main__")  # exits with evaluate.py's status
     return 0
 

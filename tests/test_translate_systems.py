@@ -1,6 +1,7 @@
-"""Outside systems in the DVC graph, in a copy of the project: an OpenAI-compatible endpoint (the test's
-own HTTP server), a system without a key, and a translation made elsewhere, each scored with the
-rounds' metrics and shown by `dvc metrics show`, `dvc exp show` and the report."""
+"""Outside systems in the DVC graph, in a copy of the project: a system without a key and a
+translation made elsewhere, scored with the rounds' metrics and shown by `dvc metrics show`,
+`dvc exp show` and the report; and an OpenAI-compatible endpoint (the test's own HTTP server)
+through the system stage's code."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from chat_server import ChatServer  # noqa: E402
 from test_pipeline import copy_project, dvc, ran, set_param  # noqa: E402
 
 KEY = "sk-test-systems-5555aaaa"
-TARGETS = [f"evaluate-system@{s}" for s in ("stub", "nokey", "shrunk")]
+TARGETS = [f"evaluate-system@{s}" for s in ("nokey", "shrunk")]
 
 
 def shrunk_reference(root: Path, dest: Path) -> None:
@@ -49,50 +50,64 @@ def systems_project(root, tmp_path_factory):
     subprocess.run(["git", "add", "-A"], cwd=dest, check=True)
     subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "systems"], cwd=dest, check=True)
     set_param(dest, "translate.max_paragraphs", 6)
+    set_param(dest, "translate.systems", {
+        "nokey": {"engine": "openai", "base_url": "https://api.example.invalid/v1", "model": "m",
+                  "key_env": ["BOOKTRANS_TEST_NO_SUCH_KEY"]},
+        "shrunk": {"engine": "files", "directions": ["zh-en"]},
+    })
+    env = {k: v for k, v in os.environ.items() if k != "BOOKTRANS_TEST_NO_SUCH_KEY"}
+    res = subprocess.run([sys.executable, "-m", "dvc", "repro", *TARGETS], cwd=dest, capture_output=True, text=True,
+                         env={**env, "PATH": str(Path(sys.executable).parent) + os.pathsep + env["PATH"], "DVC_NO_ANALYTICS": "1"})
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return dest, res
+
+
+def test_an_endpoint_system_translates_the_test_books_with_usage_and_cost(systems_project, monkeypatch):
+    """translate-system@NAME's own code, in this process, against the test's endpoint (the DVC wiring
+    is the same as for the systems below)."""
+    dest, _ = systems_project
+    sys.path.insert(0, str(dest / "stages"))
+    import translate_system
+
+    monkeypatch.chdir(dest)
+    monkeypatch.setenv("STUB_CHAT_KEY", KEY)
     with ChatServer(KEY, faults={2: 429, 4: "cut"}) as srv:
-        set_param(dest, "translate.systems", {
-            "stub": {"engine": "openai", "base_url": srv.url, "model": "stub-chat", "key_env": ["STUB_CHAT_KEY"],
-                     "context": 600, "concurrency": 2, "price": {"input": 1.0, "output": 4.0}},
-            "nokey": {"engine": "openai", "base_url": "https://api.example.invalid/v1", "model": "m",
-                      "key_env": ["BOOKTRANS_TEST_NO_SUCH_KEY"]},
-            "shrunk": {"engine": "files", "directions": ["zh-en"]},
-        })
-        env = {**os.environ, "STUB_CHAT_KEY": KEY, "OMP_NUM_THREADS": "1"}
-        env.pop("BOOKTRANS_TEST_NO_SUCH_KEY", None)
-        res = subprocess.run([sys.executable, "-m", "dvc", "repro", *TARGETS], cwd=dest, capture_output=True, text=True,
-                             env={**env, "PATH": str(Path(sys.executable).parent) + os.pathsep + env["PATH"], "DVC_NO_ANALYTICS": "1"})
-        assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-        requests = srv.requests
-    return dest, res, requests
+        params = yaml.safe_load((dest / "params.yaml").read_text())
+        params["translate"]["systems"]["stub"] = {"engine": "openai", "base_url": srv.url, "model": "stub-chat",
+                                                  "key_env": ["STUB_CHAT_KEY"], "context": 600, "concurrency": 2,
+                                                  "price": {"input": 1.0, "output": 4.0}}
+        (dest / "stub.yaml").write_text(yaml.safe_dump(params, allow_unicode=True))
+        out = dest / "reports" / "translations" / "stub"
+        assert translate_system.run(Path("stub.yaml"), "stub", Path("data/text"), out) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    both = [summary["books"][k] for k in ("night-train.zh-en", "night-train.en-zh")]
+    assert sum(u["truncated"] for u in both) == 1 and srv.requests == sum(u["chunks"] for u in both) + 1  # one 429, retried
+    usage = both[0]
+    assert usage["cost_usd"] == pytest.approx((usage["prompt_tokens"] + 4 * usage["completion_tokens"]) / 1e6)
+    rows = [json.loads(x) for x in (out / "night-train.zh-en.jsonl").read_text().splitlines()]
+    assert sorted({p for r in rows for p in r["paras"]}) == list(range(6))  # translate.max_paragraphs, as for the rounds
+    assert all({"truncated", "stop_reason"} <= set(r) for r in rows)
+    written = "".join(p.read_text(errors="replace") for p in out.rglob("*") if p.is_file())
+    written += "".join(p.read_text(errors="replace") for p in (dest / "build").rglob("*.jsonl"))
+    assert KEY not in written
 
 
-def test_each_system_is_translated_and_scored_with_the_rounds_metrics(systems_project):
-    dest, res, requests = systems_project
-    assert {"translate-system@stub", "evaluate-system@stub", "translate-system@shrunk", "evaluate-system@shrunk",
-            "translate-system@nokey", "evaluate-system@nokey"} <= ran(res)
+def test_a_translation_made_elsewhere_is_scored_with_the_rounds_metrics(systems_project):
+    dest, res = systems_project
+    assert {"translate-system@shrunk", "evaluate-system@shrunk", "translate-system@nokey", "evaluate-system@nokey"} <= ran(res)
     round_keys = {"bleu", "chrf", "ter", "d_bleu", "comet", "omission_rate", "addition_rate", "coverage", "length_ratio",
                   "length_ratio_late_vs_early", "repetition_rate", "untranslated_rate", "flags"}
-    stub = json.loads((dest / "reports" / "metrics" / "stub.json").read_text())
-    assert set(stub["directions"]) == {"zh-en", "en-zh"} and all(round_keys <= set(m) for m in stub["directions"].values())
-    summary = json.loads((dest / "reports" / "translations" / "stub" / "summary.json").read_text())
-    usage = summary["books"]["night-train.zh-en"]
-    both = [summary["books"][k] for k in ("night-train.zh-en", "night-train.en-zh")]
-    assert sum(u["truncated"] for u in both) == 1 and requests == sum(u["chunks"] for u in both) + 1  # one 429, retried
-    assert usage["cost_usd"] == pytest.approx((usage["prompt_tokens"] + 4 * usage["completion_tokens"]) / 1e6)
-    rows = [json.loads(x) for x in (dest / "reports" / "translations" / "stub" / "night-train.zh-en.jsonl").read_text().splitlines()]
-    assert all({"truncated", "stop_reason"} <= set(r) for r in rows)
-    # a translation made elsewhere that drops paragraphs late in the book: the metrics see it
     shrunk = json.loads((dest / "reports" / "metrics" / "shrunk.json").read_text())["directions"]
-    assert set(shrunk) == {"zh-en"}
+    assert set(shrunk) == {"zh-en"} and round_keys <= set(shrunk["zh-en"])
+    # it drops paragraphs late in the book: the metrics see it; the rest is the reference itself
     assert shrunk["zh-en"]["omission_rate"] > 0.1 and shrunk["zh-en"]["length_ratio_late_vs_early"] < 0.9
-    assert shrunk["zh-en"]["bleu"] > 30  # the rest is the reference itself
-    # the key went nowhere but the Authorization header
-    written = "".join(p.read_text(errors="replace") for p in (dest / "reports").rglob("*") if p.is_file())
-    assert KEY not in written and KEY not in res.stdout + res.stderr
+    assert shrunk["zh-en"]["bleu"] > 30
+    rows = [json.loads(x) for x in (dest / "reports" / "translations" / "shrunk" / "night-train.zh-en.jsonl").read_text().splitlines()]
+    assert len(rows) == 6 and all(r["stop_reason"] == "imported" and not r["truncated"] for r in rows)  # one row per chapter
 
 
 def test_a_system_without_a_key_is_skipped_with_one_line_and_stays_the_same(systems_project):
-    dest, res, _ = systems_project
+    dest, res = systems_project
     lines = [x for x in (res.stdout + res.stderr).splitlines() if "nokey" in x and "skipped" in x]
     assert len(lines) == 1 and "BOOKTRANS_TEST_NO_SUCH_KEY" in lines[0]
     metrics = json.loads((dest / "reports" / "metrics" / "nokey.json").read_text())
@@ -102,16 +117,17 @@ def test_a_system_without_a_key_is_skipped_with_one_line_and_stays_the_same(syst
 
 
 def test_systems_sit_beside_the_rounds_in_dvc_metrics_exp_show_and_the_report(systems_project):
-    dest, _, _ = systems_project
+    dest, _ = systems_project
     shown = json.loads(dvc(dest, "metrics", "show", "--json").stdout)
     files = next(iter(shown.values()))["data"]
-    assert {"reports/metrics/stub.json", "reports/metrics/nokey.json", "reports/metrics/shrunk.json"} <= set(files)
+    assert {"reports/metrics/nokey.json", "reports/metrics/shrunk.json"} <= set(files)
+    bleu = json.loads((dest / "reports" / "metrics" / "shrunk.json").read_text())["directions"]["zh-en"]["bleu"]
     table = dvc(dest, "exp", "show", "--no-pager", "--md").stdout
-    assert "reports/metrics/stub.json" in table or "directions.zh-en.bleu" in table
+    row = next(x for x in table.splitlines() if x.startswith("| workspace"))
+    assert "reports/metrics/nokey.json" in table and f"{bleu:.5g}" in row and "no API key" in row
     res = subprocess.run([sys.executable, "stages/report.py", "--params", "params.yaml"], cwd=dest, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     page = (dest / "reports" / "index.html").read_text()
     zh_en = page.split('data-direction="zh-en"')[1].split("</table>")[0]
-    assert "stub <small>(outside system)" in zh_en and "shrunk <small>(outside system)" in zh_en
+    assert "shrunk <small>(outside system)" in zh_en
     assert "skipped: no API key" in zh_en
-    assert yaml.safe_load((dest / "params.yaml").read_text())["translate"]["systems"]["stub"]["engine"] == "openai"

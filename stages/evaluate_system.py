@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from booktrans.errors import BooktransError
 from booktrans.io import atomic_dir, read_json, write_json
 from booktrans.stageutil import get, load_params, run_main, setup_logging
 from booktrans.translate.systems import parse_systems
@@ -36,7 +37,10 @@ def main() -> int:
     args, rest = ap.parse_known_args()
     setup_logging()
     params = load_params(args.params)
-    system = parse_systems(get(params, "translate.systems", {}), list(get(params, "translate.rounds", [])))[args.system]
+    systems = parse_systems(get(params, "translate.systems", {}), list(get(params, "translate.rounds", [])))
+    if args.system not in systems:
+        raise BooktransError(f"translate.systems has no system {args.system!r} (systems: {', '.join(systems) or 'none'})")
+    system = systems[args.system]
     skipped = args.translations / "skipped.json"
     if skipped.exists():
         note = read_json(skipped)

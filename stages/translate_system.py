@@ -16,6 +16,7 @@ tokens and cost), so that evaluate-system@NAME scores it with the rounds' metric
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -64,22 +65,22 @@ def run(params_path: Path, name: str, text: Path, out: Path, systems_dir: Path =
             with atomic_dir(out) as tmp:
                 write_json(tmp / "skipped.json", {"system": name, "skipped": reason})
             return 0
-        cfg = TranslateConfig.from_block(t, system.context, system.max_tokens)
-        identity = [system.engine, system.base_url, system.model, system.extra, cfg]
+        cfg = dataclasses.replace(TranslateConfig.from_block(t, system.context or 16384, system.max_tokens), repetition_penalty=1.0)
+        identity = [system.engine, system.base_url, system.model, system.extra]
 
         def open_engine():
             return OpenAIEngine(system.base_url, system.model, key, variable, concurrency=system.concurrency,
                                 timeout=system.timeout, max_tokens=system.max_tokens, extra=system.extra)
 
         rows = translate_held_out(streams, open_engine, estimate_tokens, cfg, scratch_root / name, f"translate {name} ({system.model})",
-                                  identity)
+                                  identity, batched=False)
         write_translations(out, rows, {**summary, "base_url": system.base_url, "model": system.model}, system.price)
         return 0
     from booktrans.translate.engines import choose_engine, local_context, local_tokenizer, open_local_engine, token_counter
 
     engine = choose_engine(system.engine)
     tok = local_tokenizer(system.model)
-    cfg = TranslateConfig.from_block(t, min(system.context, local_context(system.model)))
+    cfg = TranslateConfig.from_block(t, system.context or local_context(system.model))
     dtype, seed, digest = str(get(params, "model.dtype")), int(get(params, "seed")), tree_digest(system.model)
     merged = scratch_root / name / f"merged-{fingerprint(digest, dtype)}"
     rows = translate_held_out(streams, lambda: open_local_engine(system.model, engine, tok, cfg.context, dtype, cfg.repetition_penalty,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -131,3 +132,18 @@ def test_systems_sit_beside_the_rounds_in_dvc_metrics_exp_show_and_the_report(sy
     zh_en = page.split('data-direction="zh-en"')[1].split("</table>")[0]
     assert "shrunk <small>(outside system)" in zh_en
     assert "skipped: no API key" in zh_en
+
+
+def test_system_settings_are_checked_before_any_work():
+    from booktrans.errors import ConfigError
+    from booktrans.translate.systems import parse_systems
+
+    ok = parse_systems({"ds": {"engine": "openai", "base_url": "https://x/v1", "model": "m", "key_env": "DS_KEY"},
+                        "elsewhere": {"engine": "files", "directions": "zh-en"}}, ["r0", "r1"])
+    assert ok["ds"].key_env == ("DS_KEY",) and ok["elsewhere"].directions == ("zh-en",)
+    for bad, says in (({"r1": {"engine": "files"}}, "name of a round"), ({"x": {"engine": "gpt"}}, "engine: 'gpt'"),
+                      ({"x": {"engine": "openai", "model": "m"}}, "needs base_url and model"),
+                      ({"x": {"engine": "vllm"}}, "needs model"), ({"x": {"engine": "files", "pth": "a"}}, "unknown field(s) pth"),
+                      ({"a b": {"engine": "files"}}, "letters, digits")):
+        with pytest.raises(ConfigError, match=re.escape(says)):
+            parse_systems(bad, ["r0", "r1"])

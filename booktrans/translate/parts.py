@@ -152,11 +152,16 @@ def write_translations(out: Path, rows_by_key: dict[str, list[dict]], summary: d
 
 
 def translate_held_out(streams: dict[str, tuple[str, list[dict], Path]], open_engine, count, cfg: TranslateConfig, scratch: Path,
-                       label: str, identity: list, stop_after: int = 0) -> dict[str, list[dict]]:
+                       label: str, identity: list, stop_after: int = 0, batched: bool = True) -> dict[str, list[dict]]:
     """Translate the streams of ``held_out_streams`` chapter by chapter, resuming from
     ``scratch/<fingerprint>/``; the fingerprint covers ``identity`` (what decides the output: model
-    files, engine, settings), ``cfg`` and the source files. Returns key -> rows in book order."""
+    files, engine, settings), ``cfg`` and the source files; ``cfg.batch_size`` only when ``batched``
+    (a local engine, where the company in a batch can tip a floating-point tie; an endpoint's
+    requests are single). Returns key -> rows in book order."""
+    import dataclasses
+
     units = [u for key, (d, paras, _) in streams.items() for u in chapter_units(key, d, paras, count, cfg)]
-    fp = fingerprint(*identity, cfg, *[f.read_bytes() for _, _, f in streams.values()])
+    fp = fingerprint(*identity, cfg if batched else dataclasses.replace(cfg, batch_size=0),
+                     *[f.read_bytes() for _, _, f in streams.values()])
     results = run_units(open_engine, units, cfg, count, PartStore(Path(scratch) / fp), label, stop_after)
     return rows_of(units, results)

@@ -30,7 +30,8 @@ class System:
     model: str = ""                      # endpoint model name (openai) or local model folder
     base_url: str = ""                   # openai
     key_env: tuple[str, ...] = ("BOOKTRANS_API_KEY", "OPENAI_API_KEY")
-    context: int = 16384                 # tokens the system is given per request: source + carried context + output
+    context: int = 0                     # tokens per request (source + carried context + output); 0 = 16384 for an
+                                         # endpoint, the model's own window for a local model
     max_tokens: int = 8192               # cap on output tokens per request (DeepSeek's limit is 8192)
     concurrency: int = 4                 # requests in flight at once
     timeout: float = 300.0               # seconds to wait for one answer

@@ -81,7 +81,6 @@ class OpenAIEngine:
                                     transport=transport, follow_redirects=True)
         self._slots = threading.BoundedSemaphore(concurrency)
         self._random = random.Random(0)
-        self.retried = 0  # requests sent again (429, 5xx, timeouts), for the summary
 
     def count_tokens(self, text: str) -> int:
         return estimate_tokens(text)
@@ -112,7 +111,7 @@ class OpenAIEngine:
                 except httpx.ConnectError as exc:
                     connects += 1
                     if connects > self.connect_retries:
-                        raise EngineError(f"{self.base_url}: cannot reach the endpoint ({_reason(exc)}); check --base-url "
+                        raise EngineError(f"{self.base_url}: cannot reach the endpoint ({_reason(exc)}); check the base URL "
                                           f"and the network") from None
                     cause = f"cannot connect ({_reason(exc)})"
                 except httpx.TimeoutException:
@@ -128,7 +127,6 @@ class OpenAIEngine:
                 attempt += 1
                 if attempt > self.retries:
                     raise EngineError(f"{self.base_url}: gave up after {attempt} attempts, the last one: {cause}")
-                self.retried += 1
                 delay = min(self.max_backoff, wait if wait is not None else self.backoff * 2 ** (attempt - 1) * (0.5 + self._random.random()))
                 log.warning("%s: %s; retry %d of %d in %.1f s", self.base_url, cause, attempt, self.retries, delay)
                 time.sleep(delay)

@@ -233,10 +233,8 @@ def _run_threads(engine, runs: list[_Run], results: dict, on_unit, progress) -> 
         for t in threads:
             while t.is_alive():
                 t.join(0.2)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # requests in flight are abandoned; finished units are saved already (atomically)
         stop.set()
-        for t in threads:
-            t.join()
         raise
     if errors:
         raise errors[0]

@@ -24,12 +24,15 @@ def fake_translation(user: str) -> str:
 
 class ChatServer:
     """``faults`` maps the number of a request (1 = the first) to what goes wrong with it: 429, 500,
-    "slow" (answers after ``slow_s``), "cut" (finish_reason length), "refuse" (401). ``fail_after``:
-    every request after that many answers gets a 401 (a key revoked mid-book)."""
+    "slow" (answers after ``slow_s``), "cut" (finish_reason length), "refuse" (401). ``cut_when``: the
+    answer to any request whose text holds this string is cut (the same chunk whatever the order the
+    requests come in). ``fail_after``: every request after that many answers gets a 401 (a key
+    revoked mid-book)."""
 
     def __init__(self, key: str = "sk-test-0123456789abcdef", faults: dict[int, object] | None = None, slow_s: float = 1.0,
-                 delay_s: float = 0.05, fail_after: int = 0, port: int = 0) -> None:
+                 delay_s: float = 0.05, fail_after: int = 0, port: int = 0, cut_when: str = "") -> None:
         self.key, self.faults, self.slow_s, self.delay_s, self.fail_after = key, dict(faults or {}), slow_s, delay_s, fail_after
+        self.cut_when = cut_when
         self.requests = 0
         self.answered = 0
         self.in_flight = 0
@@ -93,7 +96,7 @@ class ChatServer:
                 time.sleep(server.delay_s)
                 user = body["messages"][-1]["content"]
                 text = fake_translation(user)
-                cut = fault == "cut"
+                cut = fault == "cut" or bool(server.cut_when and server.cut_when in user)
                 if cut:
                     text = text[: max(1, len(text) // 3)]
                 prompt = sum(len(m["content"]) for m in body["messages"]) // 2

@@ -29,7 +29,7 @@ help:
 	@echo "make lock    - refresh requirements.lock from pyproject.toml"
 	@echo "make bench-ingest - pages/s of the full PDF path against plain page.get_text()"
 	@echo "make eval-align - strict F1 of the aligner on ../shared/data/align-dev"
-	@echo "make eval-omissions - precision/recall of the omission detector on ../shared/data/omission-dev"
+	@echo "make eval-omissions - the omission detector on real MT with dropped sentences (../shared/data), MAC-Dev, WMT23 labels"
 	@echo "make bench-align - alignment speed: 30k x 40k sentences, and against plain pypi-bleualign"
 
 setup: $(STAMP)

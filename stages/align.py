@@ -8,6 +8,10 @@ Sentences are aligned with align.method: `cedict` (offline CC-CEDICT glosses, th
 data/aligned/<book>.jsonl (one bead per line: zh and en sentences, chapter and paragraph ids, bead
 type, score, keep, drop reason) and reports/align.json (per book and chapter pair: coverage of each
 side, bead types, beads kept and dropped by reason, unmatched chapters).
+
+Proofreading corrections (proofread/corrections.json, see docs/proofread.md) are applied to each
+book's beads after alignment, on every run; what applied and what no longer does is reported per
+book under "proofreading" in reports/align.json and in data/aligned/proofreading.json.
 """
 
 from __future__ import annotations
@@ -23,12 +27,13 @@ from booktrans.align.lexicon import CedictGlosser
 from booktrans.errors import ConfigError
 from booktrans.io import atomic_dir, read_jsonl, write_json, write_jsonl
 from booktrans.manifest import load_manifest
+from booktrans.proofread.corrections import Proofreading
 from booktrans.stageutil import get, load_params, run_main, setup_logging
 
 log = logging.getLogger("align")
 
 
-def run(params_path: Path, text: Path, out: Path, report_path: Path) -> int:
+def run(params_path: Path, text: Path, out: Path, report_path: Path, corrections: Path | None = None) -> int:
     params = load_params(params_path)
     books = load_manifest(get(params, "ingest.manifest"))
     method = get(params, "align.method")
@@ -46,6 +51,7 @@ def run(params_path: Path, text: Path, out: Path, report_path: Path) -> int:
     elif method != "gale-church":
         raise ConfigError(f"align.method: {method!r} is not cedict, model or gale-church")
     report = {}
+    proofreading = Proofreading.load(corrections, sample=int(get(params, "proofread.sample", 0)), seed=int(get(params, "seed", 0)))
     with atomic_dir(out) as tmp:
         for book in tqdm(books, desc="align", unit="book"):
             zh_file, en_file = text / f"{book.id}.zh.jsonl", text / f"{book.id}.en.jsonl"
@@ -54,8 +60,12 @@ def run(params_path: Path, text: Path, out: Path, report_path: Path) -> int:
                 continue
             beads, rep = align_book(read_jsonl(zh_file), read_jsonl(en_file), method=method, translator=translator,
                                     filters=filters)
+            beads, rep["proofreading"] = proofreading.apply(book.id, beads)
             write_jsonl(tmp / f"{book.id}.jsonl", beads)
             report[book.id] = {"status": "ok", "split": book.split, **rep}
+        write_json(tmp / "proofreading.json", proofreading.summary())
+    for book_id, n in proofreading.unused().items():
+        log.warning("proofreading: %d correction(s) for %s, which was not aligned (not in the manifest or not ingested)", n, book_id)
     write_json(report_path, report)
     log.info("aligned %d books into %s", sum(1 for r in report.values() if r["status"] == "ok"), out)
     return 0
@@ -67,9 +77,10 @@ def main() -> int:
     ap.add_argument("--text", type=Path, default=Path("data/text"))
     ap.add_argument("--out", type=Path, default=Path("data/aligned"))
     ap.add_argument("--report", type=Path, default=Path("reports/align.json"))
+    ap.add_argument("--corrections", type=Path, help="proofreading corrections to apply (proofread/corrections.json)")
     args = ap.parse_args()
     setup_logging()
-    return run(args.params, args.text, args.out, args.report)
+    return run(args.params, args.text, args.out, args.report, args.corrections)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Measure the omission detector the way it is used: on real machine translation with sentences dropped.
 
-    python bench/omission_eval.py [--data ../shared/data] [--part report|tune|both] [--seeds 3] [--no-mac] [--no-mqm]
+    python bench/omission_eval.py [--data ../shared/data] [--part report|tune|both] [--seeds 3] [--no-mac] [--no-mqm] [--no-speed]
 
 1. **Dropped sentences in real MT** (``align-dev/nonlit/{aca,mag,pol}``). ``src/NNN.trans`` holds a
    machine translation of every source line (aca and mag: en->zh, written with spaces between the
@@ -25,6 +25,8 @@
 4. **WMT23 MQM labels** (``omission-dev``): human omission labels on zh->en news. They mark mostly
    words and phrases, a different task from dropped sentences; nothing was tuned on them. Printed
    for ``omitted`` (dropped) and for dropped-or-partial.
+5. **Speed**: the detector on a whole set's complete MT as one input, beside the project's sentence
+   aligner alone on the same input.
 """
 
 from __future__ import annotations
@@ -361,6 +363,36 @@ def run_mqm(data: Path, translator, cfg: OmissionConfig) -> None:
                       f"{p:>6.3f} {r:>6.3f} {f:>6.3f}")
 
 
+def run_speed(root: Path, translator, cfg: OmissionConfig) -> None:
+    """Section 5: one long input per direction (a set's two halves together; aca and mag as one text),
+    the complete MT; the detector against the project's sentence aligner on the same input (the least
+    any detector has to do: align the translation)."""
+    import tracemalloc
+
+    from booktrans.align.sentalign import align_sentences
+
+    print("\n5. Speed: the whole complete MT as one input (wall time, peak Python memory)")
+    print(f"{'input':<22} {'lines':>6} {'detector':>9} {'peak MB':>8} {'aligner alone':>14} {'peak MB':>8}")
+    for label, names in (("aca+mag en->zh", ["aca", "mag"]), ("pol zh->en", ["pol"])):
+        halves = [h for name in names for h in load_set(root, name)]
+        src = [x for h in halves for x in h.src]
+        hyp = merge_lines([x for h in halves for x in h.mt], halves[0].tgt_lang, random.Random(label))
+        src_lang = halves[0].src_lang
+        zh, en = (src, hyp) if src_lang == "zh" else (hyp, src)
+        row = []
+        for fn in (lambda: source_coverage(src, hyp, src_lang, halves[0].tgt_lang, cfg, translator),
+                   lambda: align_sentences(zh, en, translator)):
+            t0 = time.perf_counter()
+            fn()
+            took = time.perf_counter() - t0
+            tracemalloc.start()
+            fn()
+            peak = tracemalloc.get_traced_memory()[1] / 2**20
+            tracemalloc.stop()
+            row += [took, peak]
+        print(f"{label:<22} {len(src):>6} {row[0]:>8.1f}s {row[1]:>8.0f} {row[2]:>13.1f}s {row[3]:>8.0f}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=Path("../shared/data"))
@@ -368,6 +400,7 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, default=3, help="dropped-sentence draws per set and part")
     ap.add_argument("--no-mac", action="store_true", help="skip the MAC-Dev literary check")
     ap.add_argument("--no-mqm", action="store_true", help="skip the WMT23 MQM labels")
+    ap.add_argument("--no-speed", action="store_true", help="skip the speed measurement")
     args = ap.parse_args()
     if not (args.data / "align-dev" / "nonlit").is_dir():
         sys.exit(f"{args.data}/align-dev/nonlit: not found (the dev data lives in ../shared/data)")
@@ -380,6 +413,8 @@ def main() -> int:
         run_mac(args.data, translator, cfg)
     if not args.no_mqm and (args.data / "omission-dev").is_dir():
         run_mqm(args.data / "omission-dev", translator, cfg)
+    if not args.no_speed:
+        run_speed(args.data, translator, cfg)
     print(f"\n{time.perf_counter() - t0:.0f}s; report-half targets {'met' if ok else 'MISSED'}")
     return 0 if ok else 1
 

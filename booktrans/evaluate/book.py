@@ -181,7 +181,7 @@ def evaluate_book(rows: list[dict], src_paragraphs: list[dict], ref_beads: list[
                                      "untranslated": len(tail), "stop_reason": row.get("stop_reason", "length")})
 
     # each translation sentence's length goes to its source sentences (in proportion to their length);
-    # an addition's to the source sentence of the translation sentence before it in its chunk
+    # an addition's to the source sentence of the translation sentence before it (after it, at the start)
     last: tuple[int, ...] = ()
     for j, h in enumerate(hyp_sents):
         ids = owner[j] or last

@@ -60,7 +60,7 @@ import numpy as np
 from scipy.special import log_ndtr
 
 from ..align.gale_church import VARIANCE
-from ..align.lexicon import STOPWORDS, CedictGlosser, Translator, english_bag
+from ..align.lexicon import STOPWORDS, CedictGlosser, Translator, english_bag, stem
 from ..align.sentalign import AlignConfig, align_sentences
 from ..text import split_sentences
 
@@ -208,14 +208,14 @@ class _Item:
 PREFIX = 6
 
 
-def canon(stem: str) -> str:
+def canon(word: str) -> str:
     """The match key of an English stem: without a final e, its first PREFIX letters, so that forms a
     light stemmer leaves apart still meet (improve/improvement, delegate/delegat, create/creat)."""
-    if stem[:1].isdigit():
-        return stem
-    if len(stem) > 3 and stem.endswith("e"):
-        stem = stem[:-1]
-    return stem[:PREFIX]
+    if word[:1].isdigit():
+        return word
+    if len(word) > 3 and word.endswith("e"):
+        word = word[:-1]
+    return word[:PREFIX]
 
 
 def _en_stems(text: str) -> tuple[frozenset[str], frozenset[str]]:
@@ -301,7 +301,7 @@ class _Words:
         en_items = []
         for stems, names in en_bags:
             it = _Item()
-            named = {_name_stem(nm): nm for nm in names}
+            named = {stem(nm): nm for nm in names}
             for st in sorted(stems):
                 keys = {canon(st)}
                 if st in named:
@@ -334,16 +334,20 @@ class _Words:
                 for k in ks[c]:
                     self.src_index[c][k].append(i)
 
+    @staticmethod
+    def _occurrences(item: _Item, index: list[dict[str, list[int]]]) -> list[set[int]]:
+        """For each word of an item, the ids under any of its keys in the index of its channel."""
+        out = []
+        for c, ks in zip(item.chan, item.keys):
+            ids: set[int] = set()
+            for k in ks:
+                ids.update(index[c].get(k, ()))
+            out.append(ids)
+        return out
+
     def found_positions(self, i: int) -> list[list[int]]:
         """For each word of source sentence i, the sorted units where it is found."""
-        it = self.src[i]
-        out = []
-        for c, ks in zip(it.chan, it.keys):
-            pos: set[int] = set()
-            for k in ks:
-                pos.update(self.unit_pos[c].get(k, ()))
-            out.append(sorted(pos))
-        return out
+        return [sorted(ids) for ids in self._occurrences(self.src[i], self.unit_pos)]
 
     def explained(self, sources: Sequence[int], lo: int, hi: int) -> dict[int, int]:
         """Units in [lo, hi) -> mask of their words that the given source sentences explain."""
@@ -366,20 +370,7 @@ class _Words:
 
     def unit_df(self, p: int) -> list[int]:
         """For each word of unit p, how many source sentences explain it."""
-        it = self.units[p]
-        out = []
-        for c, ks in zip(it.chan, it.keys):
-            ids: set[int] = set()
-            for k in ks:
-                ids.update(self.src_index[c].get(k, ()))
-            out.append(len(ids))
-        return out
-
-
-def _name_stem(name: str) -> str:
-    from ..align.lexicon import stem
-
-    return stem(name)
+        return [len(ids) for ids in self._occurrences(self.units[p], self.src_index)]
 
 
 # --------------------------------------------------------------------------------------------------

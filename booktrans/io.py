@@ -112,3 +112,20 @@ def tree_digest(directory: str | Path, big: int = 64 << 20) -> bytes:
             if size < big:
                 h.update(hashlib.sha256(p.read_bytes()).digest())
     return h.digest()
+
+
+def deterministic_zip(data: bytes, date_time: tuple[int, int, int, int, int, int] = (2026, 1, 1, 0, 0, 0)) -> bytes:
+    """The same zip archive (an EPUB) with fixed member timestamps and permissions, so the same
+    content gives the same bytes; ``mimetype`` stays first and uncompressed, as EPUB requires."""
+    import io
+    import zipfile
+
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            new = zipfile.ZipInfo(info.filename, date_time=date_time)
+            new.compress_type = zipfile.ZIP_STORED if info.filename == "mimetype" else zipfile.ZIP_DEFLATED
+            new.external_attr = 0o644 << 16
+            dst.writestr(new, src.read(info.filename))
+    return out.getvalue()

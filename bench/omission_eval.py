@@ -1,6 +1,7 @@
 """Measure the omission detector the way it is used: on real machine translation with sentences dropped.
 
-    python bench/omission_eval.py [--data ../shared/data] [--part report|tune|both] [--seeds 3] [--no-mac] [--no-mqm] [--no-speed]
+    python bench/omission_eval.py [--data ../shared/data] [--part report|tune|both] [--seeds 3] [--no-mac] [--no-mqm]
+                                  [--no-speed] [--drop-cost X]
 
 1. **Dropped sentences in real MT** (``align-dev/nonlit/{aca,mag,pol}``). ``src/NNN.trans`` holds a
    machine translation of every source line (aca and mag: en->zh, written with spaces between the
@@ -401,11 +402,13 @@ def main() -> int:
     ap.add_argument("--no-mac", action="store_true", help="skip the MAC-Dev literary check")
     ap.add_argument("--no-mqm", action="store_true", help="skip the WMT23 MQM labels")
     ap.add_argument("--no-speed", action="store_true", help="skip the speed measurement")
+    ap.add_argument("--drop-cost", type=float, help="try another drop_cost than the default (how it was chosen)")
     args = ap.parse_args()
     if not (args.data / "align-dev" / "nonlit").is_dir():
         sys.exit(f"{args.data}/align-dev/nonlit: not found (the dev data lives in ../shared/data)")
     t0 = time.perf_counter()
-    translator, cfg = CedictGlosser(), OmissionConfig()
+    translator = CedictGlosser()
+    cfg = OmissionConfig() if args.drop_cost is None else OmissionConfig(drop_cost=args.drop_cost)
     print(f"omission detector: {cfg}")
     parts = ["tune", "report"] if args.part == "both" else [args.part]
     ok = report_mt(run_mt(args.data, parts, args.seeds, translator, cfg), parts)

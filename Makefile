@@ -27,7 +27,9 @@ help:
 	@echo "make release ROUND=2 - check, push and tag round-2"
 	@echo "make sample  - rebuild data/sample/ from its sources"
 	@echo "make lock    - refresh requirements.lock from pyproject.toml"
-	@echo "make bench-ingest - pages/s of the full PDF path against plain page.get_text()"
+	@echo "make bench-ingest - pages/s of the full PDF path against plain page.get_text(); TXT and EPUB against plain library calls"
+	@echo "make eval-pairing - chapter pairing on real translations bent the ways editions differ (../shared/data/align-dev)"
+	@echo "make gate-figures - the figures the ingest and align gate defaults were chosen from"
 	@echo "make eval-align - strict F1 of the aligner on ../shared/data/align-dev"
 	@echo "make eval-omissions - the omission detector on real MT with dropped sentences (../shared/data), MAC-Dev, WMT23 labels"
 	@echo "make bench-align - alignment speed: 30k x 40k sentences, and against plain pypi-bleualign"
@@ -69,6 +71,14 @@ cluster: $(STAMP)
 
 bench-ingest: $(STAMP)
 	$(BIN)/python bench/ingest_pdf.py
+	$(BIN)/python bench/ingest_formats.py
+
+.PHONY: eval-pairing gate-figures
+eval-pairing: $(STAMP)
+	$(BIN)/python scripts/eval_chapter_pairing.py
+
+gate-figures: $(STAMP)
+	$(BIN)/python scripts/gate_figures.py
 
 eval-align: $(STAMP)
 	$(BIN)/python scripts/eval_align.py

@@ -12,9 +12,11 @@ from .errors import BooktransError
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    from .ingest import ingest_file
+    from .ingest import IngestOptions, ingest_file
 
-    result = ingest_file(args.path, args.lang, check_language=not args.no_lang_check)
+    opts = IngestOptions(check_language=not args.no_lang_check, chapter_pattern=args.chapter_pattern,
+                         max_paragraph_chars=args.max_paragraph_chars)
+    result = ingest_file(args.path, args.lang, opts=opts)
     out = sys.stdout
     for p in result.paragraphs:
         out.write(json.dumps(p.to_json(), ensure_ascii=False) + "\n")
@@ -211,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", required=True, choices=["zh", "en"], help="the language the edition should be in")
     p.add_argument("--report", action="store_true", help="also print the ingest report (JSON) on stderr")
     p.add_argument("--no-lang-check", action="store_true", help="do not check that the text is in --lang")
+    p.add_argument("--chapter-pattern", help="regular expression a whole chapter-heading line matches (for odd books)")
+    p.add_argument("--max-paragraph-chars", type=int, default=10_000,
+                   help="split longer paragraphs at sentence ends (characters; default 10000)")
     p.set_defaults(fn=_cmd_ingest)
 
     p = sub.add_parser("align", help="align two files of sentences (one per line) and print beads like [0]:[0,1]")

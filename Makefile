@@ -32,7 +32,7 @@ help:
 	@echo "make eval-pairing - chapter pairing on real translations bent the ways editions differ (../shared/data/align-dev)"
 	@echo "make gate-figures - the figures the ingest and align gate defaults were chosen from"
 	@echo "make eval-align - strict F1 of the aligner on ../shared/data/align-dev"
-	@echo "make eval-omissions - precision/recall of the omission detector on ../shared/data/omission-dev"
+	@echo "make eval-omissions - the omission detector on real MT with dropped sentences (../shared/data), MAC-Dev, WMT23 labels"
 	@echo "make bench-align - alignment speed: 30k x 40k sentences, and against plain pypi-bleualign"
 	@echo "make bench-translate - whole-book translation: chapters filling the batch against lock-step streams"
 	@echo "make eval-proofread - how often the proofreading export's doubtful beads are wrong, on ../shared/data/align-dev"

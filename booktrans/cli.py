@@ -79,7 +79,7 @@ def _cmd_align_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_omissions(args: argparse.Namespace) -> int:
-    from .evaluate.omission import OmissionConfig, source_coverage
+    from .evaluate.omission import OmissionConfig, align_references, source_coverage
 
     if {args.src_lang, args.tgt_lang} != {"zh", "en"}:
         raise BooktransError("--src-lang and --tgt-lang must be zh and en, one each")
@@ -90,12 +90,21 @@ def _cmd_omissions(args: argparse.Namespace) -> int:
         raise BooktransError(f"{args.hyp}: the translation is empty (every source line would count as omitted)")
     _check_language(args.src, src, args.src_lang)
     _check_language(args.hyp, hyp, args.tgt_lang)
-    cfg = OmissionConfig(clause_threshold=args.clause_threshold, line_threshold=args.line_threshold)
-    cov = source_coverage(src, hyp, args.src_lang, args.tgt_lang, cfg)
+    refs = None
+    if args.ref:
+        ref = _read_lines(args.ref)
+        if not any(r.strip() for r in ref):
+            raise BooktransError(f"{args.ref}: the reference is empty")
+        _check_language(args.ref, ref, args.tgt_lang)
+        refs = align_references(src, ref, args.src_lang, args.tgt_lang)
+    cfg = OmissionConfig() if args.drop_cost is None else OmissionConfig(drop_cost=args.drop_cost)
+    cov = source_coverage(src, hyp, args.src_lang, args.tgt_lang, cfg, references=refs)
     for c in cov.lines:
         sys.stdout.write(json.dumps(c.to_json()) + "\n")
-    print(f"{sum(c.omitted for c in cov.lines)} of {len(cov.lines)} source lines omitted ({cov.omission_rate:.1%}), "
-          f"{len(cov.added)} of {len(hyp)} translation lines added", file=sys.stderr)
+    dropped = sum(c.omitted for c in cov.lines)
+    partial = sum(c.partial for c in cov.lines)
+    print(f"{dropped} of {len(cov.lines)} source lines dropped ({cov.omission_rate:.1%}), {partial} partial "
+          f"({cov.partial_rate:.1%}), {len(cov.added)} of {len(hyp)} translation lines added", file=sys.stderr)
     return 0
 
 
@@ -224,14 +233,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("test_dir", help="folder of test NNN.align files with the same names")
     p.set_defaults(fn=_cmd_align_eval)
 
-    p = sub.add_parser("omissions", help="flag source lines a translation leaves out: one JSON object per source line")
-    p.add_argument("src", help="source sentences or segments, one per line")
-    p.add_argument("hyp", help="the translation, one sentence or segment per line (the counts may differ)")
+    p = sub.add_parser("omissions", help="flag source lines a translation drops (or translates in part): one JSON object per source line")
+    p.add_argument("src", help="source sentences, one per line")
+    p.add_argument("hyp", help="the translation, in any number of lines (it is aligned to SRC)")
     p.add_argument("--src-lang", required=True, choices=["zh", "en"])
     p.add_argument("--tgt-lang", required=True, choices=["zh", "en"])
-    p.add_argument("--clause-threshold", type=float, default=0.5,
-                   help="a clause scoring below this is a dropped clause (default 0.5, see docs/evaluate.md)")
-    p.add_argument("--line-threshold", type=float, default=0.35, help="a line scoring below this is omitted (default 0.35)")
+    p.add_argument("--ref", help="a human translation of SRC, one sentence per line (any count): much stronger evidence")
+    p.add_argument("--drop-cost", type=float,
+                   help="cost of calling a line dropped: higher flags fewer (default: the tuned value, docs/evaluate.md)")
     p.set_defaults(fn=_cmd_omissions)
 
     p = sub.add_parser("translate", help="translate a book (PDF, EPUB, TXT) into EPUB 3, bilingual EPUB and text, resumably")

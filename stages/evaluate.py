@@ -4,10 +4,11 @@
         --text data/text --aligned data/aligned --metrics reports/metrics/r1.json --out reports/evaluation/r1
 
 Writes reports/metrics/<round>.json (DVC metrics: per direction and per book BLEU, chrF, TER, d-BLEU,
-COMET, omission and addition rates, length ratio and its late/early drift, repetition, untranslated
-text, flag counts) and reports/evaluation/<round>/: position.json (length ratio and omission rate over
-position in the document, a DVC plot), details.json (signatures, flags, per-chapter numbers, examples
-of omitted sentences) and segments/<book>.<direction>.jsonl (the (src, mt, ref) segments scored).
+COMET, dropped (omission), partial, truncated and addition rates, length ratio and its late/early
+drift, repetition, untranslated text, flag counts) and reports/evaluation/<round>/: position.json
+(length ratio and omission rate over position in the document, a DVC plot), details.json
+(signatures, flags, per-chapter numbers, examples of dropped and partial sentences, truncated chunks)
+and segments/<book>.<direction>.jsonl (the (src, mt, ref) segments scored).
 """
 
 from __future__ import annotations
@@ -29,14 +30,14 @@ from booktrans.stageutil import get, load_params, run_main, setup_logging
 log = logging.getLogger("evaluate")
 
 SUMMED = ("chunks", "source_sentences", "translation_sentences", "segments", "repeated_sentences", "untranslated_spans",
-          "empty_translations", "wrong_language_chunks")
+          "empty_translations", "wrong_language_chunks", "truncated_chunks")
 
 
 def _combine(books: list[dict]) -> dict:
     """Direction-level numbers from per-book ones: counts summed, rates weighted by their base."""
     out = {k: sum(b["metrics"][k] for b in books) for k in SUMMED}
     w_src = out["source_sentences"] or 1
-    for k in ("omission_rate", "coverage"):
+    for k in ("omission_rate", "partial_rate", "truncated_rate", "coverage"):
         out[k] = round(sum(b["metrics"][k] * b["metrics"]["source_sentences"] for b in books) / w_src, 4)
     out["addition_rate"] = round(sum(b["metrics"]["addition_rate"] * b["metrics"]["translation_sentences"] for b in books)
                                  / (out["translation_sentences"] or 1), 4)
@@ -68,11 +69,11 @@ def run(params_path: Path, round_name: str, translations: Path, text: Path, alig
                              f"(test books: {', '.join(b.id for b in books)}); the translations are of other books")
     om = get(params, "evaluate.omission")
     cfg = BookEvalConfig(position_bins=int(get(params, "evaluate.position_bins")),
-                         omission=OmissionConfig(clause_threshold=float(om["clause_threshold"]), line_threshold=float(om["line_threshold"])))
+                         omission=OmissionConfig(drop_cost=float(om["drop_cost"]), partial_threshold=float(om["partial_threshold"])))
     comet_model, comet_absent = _comet(params)
     from booktrans.align.lexicon import CedictGlosser
 
-    glosser = CedictGlosser()
+    translator = CedictGlosser()  # the omission detector's cross-lingual evidence (lexicon.Translator)
     result: dict = {"round": round_name, "directions": {}, "books": {}}
     details: dict = {"round": round_name, "directions": {}, "books": {}}
     positions: dict[int, dict] = {}
@@ -89,7 +90,7 @@ def run(params_path: Path, round_name: str, translations: Path, text: Path, alig
             for f in (beads_file, src_file):
                 if not f.exists():
                     raise BooktransError(f"{f}: missing; test book {book.id} needs its {src} text and its alignment")
-            ev = evaluate_book(read_jsonl(hyp_file), read_jsonl(src_file), read_jsonl(beads_file), src, tgt, hyp_file, cfg, glosser)
+            ev = evaluate_book(read_jsonl(hyp_file), read_jsonl(src_file), read_jsonl(beads_file), src, tgt, hyp_file, cfg, translator)
             ev["book"] = book.id
             per_book.append(ev)
             segments_out[f"{book.id}.{direction}"] = ev["segments"]
@@ -114,7 +115,8 @@ def run(params_path: Path, round_name: str, translations: Path, text: Path, alig
             result["books"].setdefault(ev["book"], {})[direction] = m
             details["books"].setdefault(ev["book"], {})[direction] = {
                 "flags": ev["flags"], "chapters": ev["chapters"], "positions": ev["positions"],
-                "omissions": ev["omissions"], "untranslated": ev["untranslated"]}
+                "omissions": ev["omissions"], "partials": ev["partials"], "truncated": ev["truncated"],
+                "untranslated": ev["untranslated"]}
             for flag in ev["flags"]:
                 log.warning("%s %s %s: %s", round_name, ev["book"], direction, flag)
         combined = _combine(per_book)
@@ -122,6 +124,7 @@ def run(params_path: Path, round_name: str, translations: Path, text: Path, alig
             row = positions.setdefault(p["bin"], {"position": p["position"]})
             row[f"{direction}_length_ratio"] = p["length_ratio"]
             row[f"{direction}_omission_rate"] = p["omission_rate"]
+            row[f"{direction}_truncated_rate"] = p["truncated_rate"]
         comet = round(sum(comet_scores) / len(comet_scores), 4) if comet_scores else None
         flags = flags_of(combined, src, tgt)
         result["directions"][direction] = {**{x: scores[x] for x in ("bleu", "chrf", "ter", "d_bleu")}, "comet": comet,
@@ -139,9 +142,10 @@ def run(params_path: Path, round_name: str, translations: Path, text: Path, alig
             write_jsonl(tmp / "segments" / f"{key}.jsonl", segs)
     write_json(metrics_out, result)
     for d, m in result["directions"].items():
-        log.info("%s %s: BLEU %.2f chrF %.2f TER %.2f d-BLEU %.2f COMET %s omissions %.1f%% length ratio %s",
-                 round_name, d, m["bleu"], m["chrf"], m["ter"], m["d_bleu"], "absent" if m["comet"] is None else f"{m['comet']:.4f}",
-                 100 * m["omission_rate"], m["length_ratio"])
+        log.info("%s %s: BLEU %.2f chrF %.2f TER %.2f d-BLEU %.2f COMET %s dropped %.1f%% partial %.1f%% truncated %.1f%% "
+                 "length ratio %s", round_name, d, m["bleu"], m["chrf"], m["ter"], m["d_bleu"],
+                 "absent" if m["comet"] is None else f"{m['comet']:.4f}", 100 * m["omission_rate"], 100 * m["partial_rate"],
+                 100 * m["truncated_rate"], m["length_ratio"])
     return 0
 
 

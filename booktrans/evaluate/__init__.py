@@ -2,9 +2,11 @@
 
 - ``corpus_scores``: sacrebleu BLEU (tokenizer ``zh`` into Chinese, ``13a`` into English), chrF and
   TER over sentence-sized segments, and d-BLEU over whole documents, each with its signature.
-- ``book.evaluate_book``: links a translated book to its source and reference, finds omissions,
-  additions, shrinkage over the document, repetition and untranslated spans.
-- ``comet``: COMET from a local checkpoint; ``omission``: the omission detector.
+- ``book.evaluate_book``: links a translated book to its source and reference, finds dropped and
+  partial sentences, truncated chunks, additions, shrinkage over the document, repetition and
+  untranslated spans.
+- ``comet``: COMET from a local checkpoint; ``omission``: the omission detector
+  (``source_coverage``, ``align_references``).
 """
 
 from __future__ import annotations

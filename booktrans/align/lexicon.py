@@ -81,6 +81,7 @@ class ZhBag:
     stems: dict[str, int] = field(default_factory=dict)  # English stem -> bitmask of the zh words that gloss to it
     names: set[str] = field(default_factory=set)           # pinyin spellings of runs of 1-3 characters
     words: int = 0                                         # content words (those with a gloss)
+    forms: list[str] = field(default_factory=list)         # the content words themselves, one per bit
 
 
 class Translator(Protocol):

@@ -1,13 +1,17 @@
 """Stage `align`: pair the chapters of each book's two editions, then align sentences inside each
 chapter pair.
 
-    python stages/align.py --params params.yaml --text data/text --out data/aligned --report reports/align.json
+    python stages/align.py --params params.yaml --text data/text --out data/aligned --report reports/align.json \
+        --lexicon data/lexicon.json
 
-Sentences are aligned with align.method: `cedict` (offline CC-CEDICT glosses, the default), `model`
-(the LLM at align.model translates the Chinese side) or `gale-church` (lengths only). Writes
-data/aligned/<book>.jsonl (one bead per line: zh and en sentences, chapter and paragraph ids, bead
-type, score, keep, drop reason) and reports/align.json (per book and chapter pair: coverage of each
-side, bead types, beads kept and dropped by reason, unmatched chapters).
+Sentences are aligned with align.method: `cedict` (offline CC-CEDICT glosses plus a lexical table
+bootstrapped from the book's own confident beads, the default), `model` (the LLM at align.model
+translates the Chinese side) or `gale-church` (lengths only). Writes data/aligned/<book>.jsonl (one
+bead per line: zh and en sentences, chapter and paragraph ids, bead type, score, keep, drop reason),
+reports/align.json (per book and chapter pair: coverage of each side, bead types, beads kept and
+dropped by reason, unmatched chapters, the cache counts) and data/lexicon.json (the lexical table
+learned from the confident beads of all training books, for the stages after this one).
+Books whose ingested text, options and code are unchanged come from the cache in align.cache_dir.
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from booktrans.align import FilterConfig, align_book
-from booktrans.align.lexicon import CedictGlosser
+from booktrans.align import FilterConfig, SameMeaning, align_book, learn_from_beads
+from booktrans.align.cache import AlignCache, model_fingerprint
 from booktrans.errors import ConfigError
 from booktrans.io import atomic_dir, read_jsonl, write_json, write_jsonl
 from booktrans.manifest import load_manifest
@@ -28,36 +32,56 @@ from booktrans.stageutil import get, load_params, run_main, setup_logging
 log = logging.getLogger("align")
 
 
-def run(params_path: Path, text: Path, out: Path, report_path: Path) -> int:
+def run(params_path: Path, text: Path, out: Path, report_path: Path, lexicon: Path | None = None) -> int:
     params = load_params(params_path)
     books = load_manifest(get(params, "ingest.manifest"))
     method = get(params, "align.method")
+    bootstrap = int(get(params, "align.bootstrap", 1))
     f = get(params, "align.filters")
     filters = FilterConfig(min_score=float(f["min_score"]), score_min_chars=int(f["score_min_chars"]),
                            min_ratio=float(f["min_ratio"]), max_ratio=float(f["max_ratio"]),
                            ratio_min_chars=int(f["ratio_min_chars"]))
+    options = {"method": method, "bootstrap": bootstrap, "filters": dict(sorted(f.items()))}
     translator = None
-    if method == "cedict":
-        translator = CedictGlosser()
-    elif method == "model":
+    if method == "model":
         from booktrans.align.model_translator import ModelGlosser
 
+        options["model"] = model_fingerprint(get(params, "align.model"))
         translator = ModelGlosser(get(params, "align.model"), batch_size=int(get(params, "align.batch_size", 16)))
-    elif method != "gale-church":
+    elif method not in ("cedict", "gale-church"):
         raise ConfigError(f"align.method: {method!r} is not cedict, model or gale-church")
-    report = {}
+    cache = AlignCache(get(params, "align.cache_dir", "build/cache/align"), options)
+    counts = {"aligned": 0, "cached": 0}
+    report: dict = {}
+    train_beads: list[dict] = []
     with atomic_dir(out) as tmp:
         for book in tqdm(books, desc="align", unit="book"):
             zh_file, en_file = text / f"{book.id}.zh.jsonl", text / f"{book.id}.en.jsonl"
             if not (zh_file.exists() and en_file.exists()):
                 report[book.id] = {"status": "not ingested"}
                 continue
-            beads, rep = align_book(read_jsonl(zh_file), read_jsonl(en_file), method=method, translator=translator,
-                                    filters=filters)
+            key = cache.key(zh_file, en_file)
+            got = cache.get(key)
+            if got is None:
+                got = align_book(read_jsonl(zh_file), read_jsonl(en_file), method=method, translator=translator,
+                                 filters=filters, bootstrap=bootstrap)
+                cache.put(key, *got)
+                counts["aligned"] += 1
+            else:
+                counts["cached"] += 1
+            beads, rep = got
             write_jsonl(tmp / f"{book.id}.jsonl", beads)
             report[book.id] = {"status": "ok", "split": book.split, **rep}
+            if book.split == "train":
+                train_beads.extend(beads)
+    if lexicon is not None:
+        table = learn_from_beads(train_beads, SameMeaning())
+        table.save(lexicon)
+        log.info("lexical table from the confident beads of the training books: %d Chinese words -> %s",
+                 len(table), lexicon)
     write_json(report_path, report)
-    log.info("aligned %d books into %s", sum(1 for r in report.values() if r["status"] == "ok"), out)
+    log.info("aligned %d books into %s: %d aligned, %d unchanged from cache",
+             sum(1 for r in report.values() if r["status"] == "ok"), out, counts["aligned"], counts["cached"])
     return 0
 
 
@@ -67,9 +91,10 @@ def main() -> int:
     ap.add_argument("--text", type=Path, default=Path("data/text"))
     ap.add_argument("--out", type=Path, default=Path("data/aligned"))
     ap.add_argument("--report", type=Path, default=Path("reports/align.json"))
+    ap.add_argument("--lexicon", type=Path, default=None, help="write the corpus lexical table here (JSON)")
     args = ap.parse_args()
     setup_logging()
-    return run(args.params, args.text, args.out, args.report)
+    return run(args.params, args.text, args.out, args.report, args.lexicon)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from booktrans.align import FilterConfig, SameMeaning, align_book, learn_from_beads
+from booktrans.align import FilterConfig, LexicalTable, SameMeaning, align_book
+from booktrans.align import lexicon as lexicon_module
 from booktrans.align.cache import AlignCache, model_fingerprint
+from booktrans.align.similarity import confident_pairs
 from booktrans.errors import ConfigError
 from booktrans.io import atomic_dir, read_jsonl, write_json, write_jsonl
 from booktrans.manifest import load_manifest
@@ -51,9 +53,12 @@ def run(params_path: Path, text: Path, out: Path, report_path: Path, lexicon: Pa
     elif method not in ("cedict", "gale-church"):
         raise ConfigError(f"align.method: {method!r} is not cedict, model or gale-church")
     cache = AlignCache(get(params, "align.cache_dir", "build/cache/align"), options)
+    lexicon_module.PARSED_CACHE = cache.dir  # the parsed dictionary is kept there too
     counts = {"aligned": 0, "cached": 0}
     report: dict = {}
-    train_beads: list[dict] = []
+    train_pairs: list = []
+    prior: dict[str, set[str]] = {}
+    meaning: SameMeaning | None = None
     with atomic_dir(out) as tmp:
         for book in tqdm(books, desc="align", unit="book"):
             zh_file, en_file = text / f"{book.id}.zh.jsonl", text / f"{book.id}.en.jsonl"
@@ -63,19 +68,24 @@ def run(params_path: Path, text: Path, out: Path, report_path: Path, lexicon: Pa
             key = cache.key(zh_file, en_file)
             got = cache.get(key)
             if got is None:
-                got = align_book(read_jsonl(zh_file), read_jsonl(en_file), method=method, translator=translator,
-                                 filters=filters, bootstrap=bootstrap)
+                beads, rep = align_book(read_jsonl(zh_file), read_jsonl(en_file), method=method,
+                                        translator=translator, filters=filters, bootstrap=bootstrap)
+                meaning = meaning or SameMeaning()
+                got = (beads, rep, confident_pairs(beads, meaning))
                 cache.put(key, *got)
                 counts["aligned"] += 1
             else:
                 counts["cached"] += 1
-            beads, rep = got
+            beads, rep, (pairs, glosses) = got
             write_jsonl(tmp / f"{book.id}.jsonl", beads)
             report[book.id] = {"status": "ok", "split": book.split, **rep}
             if book.split == "train":
-                train_beads.extend(beads)
+                train_pairs.extend(pairs)
+                for w, g in glosses.items():
+                    prior.setdefault(w, set()).update(g)
     if lexicon is not None:
-        table = learn_from_beads(train_beads, SameMeaning())
+        table = LexicalTable.learn(train_pairs, prior={w: sorted(g) for w, g in prior.items()})
+        table.meta["confident_beads"] = len(train_pairs)
         table.save(lexicon)
         log.info("lexical table from the confident beads of the training books: %d Chinese words -> %s",
                  len(table), lexicon)

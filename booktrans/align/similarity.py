@@ -50,7 +50,7 @@ import numpy as np
 from ..io import atomic_write_text
 from .lexicon import STOPWORDS, ZhBag, char_pinyin, english_bag, load_cedict, segment, stem
 
-__all__ = ["EnBag", "LexicalTable", "SameMeaning", "ZhWord", "learn_from_beads"]
+__all__ = ["EnBag", "LexicalTable", "SameMeaning", "ZhWord", "confident_pairs", "learn_from_beads"]
 
 _ZH_TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[A-Za-z]+|\d+(?:[.,]\d+)*")
 _ZH_NUMERAL = re.compile(r"[零〇一二三四五六七八九十百千万两]+")
@@ -135,21 +135,30 @@ class LexicalTable:
         not evidence). Vectorised with numpy over all co-occurrences."""
         zh_ids: dict[str, int] = {"": 0}  # 0 = NULL
         en_ids: dict[str, int] = {}
-        ev_pair, ev_z, ev_e = [], [], []
+        z_all: list[int] = []
+        e_all: list[int] = []
+        a_k: list[int] = []
+        b_k: list[int] = []
         for zs, es in pairs:
-            zset = [0] + sorted({zh_ids.setdefault(w, len(zh_ids)) for w in zs})
+            zset = sorted({zh_ids.setdefault(w, len(zh_ids)) for w in zs})
             eset = sorted({en_ids.setdefault(w, len(en_ids)) for w in es})
-            if len(zset) < 2 or not eset:
+            if not zset or not eset:
                 continue
-            ev_z.append(np.repeat(np.array(zset), len(eset)))
-            ev_e.append(np.tile(np.array(eset), len(zset)))
-            ev_pair.append(np.full(len(zset) * len(eset), len(ev_pair)))
+            z_all += [0] + zset
+            e_all += eset
+            a_k.append(len(zset) + 1)
+            b_k.append(len(eset))
         meta = {"pairs": len(pairs), "iterations": iterations, "min_prob": min_prob, "min_count": min_count}
-        if not ev_z:
+        if not a_k:
             return cls({}, meta)
-        z = np.concatenate(ev_z)
-        e = np.concatenate(ev_e)
-        grp = np.concatenate(ev_pair)
+        # every (Chinese word, English word) of every pair, built without a Python loop over events
+        a, b = np.array(a_k), np.array(b_k)
+        n_ev = a * b
+        grp = np.repeat(np.arange(len(a)), n_ev)
+        z = np.repeat(np.array(z_all), np.repeat(b, a))
+        within = np.arange(n_ev.sum()) - np.repeat(np.cumsum(n_ev) - n_ev, n_ev)
+        e_start = np.cumsum(b) - b
+        e = np.array(e_all)[np.repeat(e_start, n_ev) + within % np.repeat(b, n_ev)]
         nz, ne = len(zh_ids), len(en_ids)
         # unique (z, e) cells; t is stored per cell
         cell_key = z.astype(np.int64) * ne + e
@@ -379,6 +388,27 @@ class SameMeaning:
         return zs, sorted(self.en_bag(en).stems - {s for s in self.en_bag(en).stems if s[0].isdigit()})
 
 
+def confident_pairs(beads: Iterable[dict], meaning: SameMeaning, min_score: float = 0.3, max_side: int = 2,
+                    ) -> tuple[list[tuple[list[str], list[str]]], dict[str, list[str]]]:
+    """The training material of the bootstrap: (Chinese words, English stems) of every confident bead
+    (both sides non-empty, at most ``max_side`` sentences a side, score at least ``min_score``), and
+    the dictionary glosses of those words that occur in those beads' English (the prior of
+    ``LexicalTable.learn``). Small enough to keep per book, so a corpus table can be learned again
+    without the dictionary or the books' text."""
+    pairs = []
+    for b in beads:
+        if b["zh"] and b["en"] and len(b["zh"]) <= max_side and len(b["en"]) <= max_side \
+                and b.get("score", 0.0) >= min_score:
+            pairs.append(meaning.training_pair("".join(b["zh"]), " ".join(b["en"])))
+    vocab = {e for _, es in pairs for e in es}
+    prior: dict[str, list[str]] = {}
+    for zs, _ in pairs:
+        for w in zs:
+            if w not in prior:
+                prior[w] = [g for g in meaning.dictionary.get(w, ()) if g in vocab]
+    return pairs, {w: g for w, g in sorted(prior.items()) if g}
+
+
 def learn_from_beads(beads: Iterable[dict], meaning: SameMeaning | None = None, min_score: float = 0.3,
                      max_side: int = 2, **learn_args) -> LexicalTable:
     """The bootstrap step: a table learned from the confident beads of an alignment.
@@ -387,12 +417,7 @@ def learn_from_beads(beads: Iterable[dict], meaning: SameMeaning | None = None, 
     output, or data/aligned/<book>.jsonl rows). A bead is confident when both sides are non-empty,
     each has at most ``max_side`` sentences, and its score is at least ``min_score``."""
     meaning = meaning or SameMeaning()
-    prior = meaning.dictionary
-    pairs = []
-    for b in beads:
-        if b["zh"] and b["en"] and len(b["zh"]) <= max_side and len(b["en"]) <= max_side \
-                and b.get("score", 0.0) >= min_score:
-            pairs.append(meaning.training_pair("".join(b["zh"]), " ".join(b["en"])))
+    pairs, prior = confident_pairs(beads, meaning, min_score, max_side)
     table = LexicalTable.learn(pairs, prior=prior, **learn_args)
     table.meta["confident_beads"] = len(pairs)
     table.meta["min_score"] = min_score

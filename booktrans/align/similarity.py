@@ -48,7 +48,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..io import atomic_write_text
-from .lexicon import STOPWORDS, ZhBag, char_pinyin, english_bag, load_cedict, segment, stem
+from .lexicon import STOPWORDS, ZhBag, char_pinyin, english_bag, load_cedict, name_spellings, segment, stem
 
 __all__ = ["EnBag", "LexicalTable", "SameMeaning", "ZhWord", "confident_pairs", "learn_from_beads"]
 
@@ -372,10 +372,7 @@ class SameMeaning:
             for tok in _ZH_TOKEN.findall(s):
                 if tok[0].isascii():
                     continue
-                syll = [p for p in map(char_pinyin, tok) if p]
-                for a in range(len(syll)):
-                    for b in range(a + 1, min(a + 3, len(syll)) + 1):
-                        bag.names.add("".join(syll[a:b]))
+                bag.names |= name_spellings(tok)
             bag.words = k
             out.append(bag)
         return out

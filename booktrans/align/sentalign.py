@@ -9,7 +9,7 @@ a dynamic programme choose beads — with its own similarity and search:
 2. For sentence pairs (i, j) near the alignment path the overlap is measured both ways: the
    IDF-weighted share of the English words the Chinese explains, and the share of the Chinese words
    the English contains.
-3. A bead of m Chinese and n English sentences (0..4 each, up to 1-4 and 4-1) scores by the
+3. A bead of m Chinese and n English sentences (up to 1-6, 6-1, 2-3 and 3-2) scores by the
    coverage of both sides taken together, the Gale-Church length probability and a prior on its
    shape; a 1-0 / 0-1 bead costs a fixed skip penalty. The DP finds the cheapest monotone path.
 4. The path is searched inside a band: the whole matrix for a chapter-sized input, otherwise a

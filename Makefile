@@ -13,7 +13,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 PROFILE ?= configs/cluster-24xh100.yaml
 
-.PHONY: help setup demo test repro sample cluster preflight plan plan-cluster push pull release lock clean bench-ingest eval-align eval-omissions bench-align bench-dataset bench-train
+.PHONY: help setup demo test repro sample cluster preflight plan plan-cluster push pull release lock clean bench-ingest eval-align eval-omissions eval-proofread bench-align bench-dataset bench-train
 
 help:
 	@echo "make demo    - create .venv if missing, run the whole pipeline on the embedded sample"
@@ -31,6 +31,7 @@ help:
 	@echo "make eval-align - strict F1 of the aligner on ../shared/data/align-dev"
 	@echo "make eval-omissions - precision/recall of the omission detector on ../shared/data/omission-dev"
 	@echo "make bench-align - alignment speed: 30k x 40k sentences, and against plain pypi-bleualign"
+	@echo "make eval-proofread - how often the proofreading export's doubtful beads are wrong, on ../shared/data/align-dev"
 
 setup: $(STAMP)
 
@@ -72,6 +73,9 @@ eval-align: $(STAMP)
 
 eval-omissions: $(STAMP)
 	$(BIN)/python bench/omission_eval.py
+
+eval-proofread: $(STAMP)
+	$(BIN)/python scripts/eval_proofread.py
 
 bench-align: $(STAMP)
 	$(BIN)/python bench/align_speed.py

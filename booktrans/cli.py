@@ -153,6 +153,44 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_proofread(args: argparse.Namespace) -> int:
+    from .io import dumps_json, jsonl_lines, read_jsonl
+    from .proofread.corrections import apply_corrections, compile_corrections, corrections_document, read_corrections
+    from .proofread.select import SelectConfig, build_items
+    from .proofread.sheets import read_completed_dir, write_sheets
+
+    if args.action == "import":
+        files, rows = read_completed_dir(args.completed)
+        corrections = compile_corrections(rows)
+        text = dumps_json(corrections_document(files, corrections))
+        if args.out:
+            from .io import atomic_write_text
+
+            atomic_write_text(args.out, text)
+        else:
+            sys.stdout.write(text)
+        print(f"{len(files)} sheet(s), {len(corrections)} correction(s)", file=sys.stderr)
+        return 0
+    path = Path(args.aligned)
+    try:
+        beads = read_jsonl(path)
+    except (OSError, ValueError) as exc:
+        raise BooktransError(f"{path}: not an aligned book ({exc})") from None
+    book = args.book or path.name.split(".")[0]
+    if args.action == "apply":
+        fixed, summary = apply_corrections(book, beads, read_corrections(args.corrections).get(book, []), args.sample, args.seed)
+        sys.stdout.write(jsonl_lines(fixed))
+        print(dumps_json(summary), file=sys.stderr, end="")
+        return 0
+    if not any("proofread" in b or "proofread_sample" in b for b in beads):  # not from the align stage: draw the sample
+        beads, _ = apply_corrections(book, beads, [], args.sample, args.seed)
+    items, summary = build_items(book, beads, SelectConfig(doubtful=args.doubtful, sample=args.sample, context=args.context,
+                                                           seed=args.seed))
+    sheet = write_sheets(items, Path(args.out), book)
+    print(dumps_json({"sheet": sheet, "items": len(items), **summary}), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="booktrans", description="Whole-book zh<->en translation pipeline: each step on its own.")
     ap.add_argument("--version", action="version", version=f"booktrans {__version__}")
@@ -193,6 +231,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a clause scoring below this is a dropped clause (default 0.5, see docs/evaluate.md)")
     p.add_argument("--line-threshold", type=float, default=0.35, help="a line scoring below this is omitted (default 0.35)")
     p.set_defaults(fn=_cmd_omissions)
+
+    p = sub.add_parser("proofread", help="proofreading sheets of an aligned book; completed sheets into corrections")
+    psub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    pe = psub.add_parser("export", help="the beads most likely wrong and a random sample as form.html, sheet.csv, sheet.xlsx")
+    pe.add_argument("aligned", help="an aligned book (data/aligned/<book>.jsonl)")
+    pe.add_argument("--out", required=True, help="folder for the sheets")
+    pe.add_argument("--doubtful", type=int, default=40, help="beads most likely wrong to export (default 40)")
+    pi = psub.add_parser("import", help="validate completed sheets and print the corrections file (JSON)")
+    pi.add_argument("completed", help="a folder of completed sheets (or one file)")
+    pi.add_argument("--out", help="write the corrections here instead of stdout")
+    pa = psub.add_parser("apply", help="apply corrections to an aligned book: beads on stdout, what applied on stderr")
+    pa.add_argument("aligned", help="an aligned book (data/aligned/<book>.jsonl)")
+    pa.add_argument("corrections", help="a corrections file (proofread/corrections.json)")
+    for q in (pe, pa):
+        q.add_argument("--book", help="the book id (default: the file name)")
+        q.add_argument("--sample", type=int, default=30, help="pairs in the random sample (default 30)")
+        q.add_argument("--seed", type=int, default=0)
+    pe.add_argument("--context", type=int, default=2, help="beads shown before and after each one (default 2)")
+    p.set_defaults(fn=_cmd_proofread)
 
     p = sub.add_parser("preflight", help="check params.yaml (base model path, rounds chain) before any work")
     p.add_argument("--params", default="params.yaml")

@@ -2,16 +2,21 @@
 chapter pair.
 
     python stages/align.py --params params.yaml --text data/text --out data/aligned --report reports/align.json \
-        --lexicon data/lexicon.json
+        --corrections proofread/corrections.json --lexicon data/lexicon.json
 
 Sentences are aligned with align.method: `cedict` (offline CC-CEDICT glosses plus a lexical table
 bootstrapped from the book's own confident beads, the default), `model` (the LLM at align.model
 translates the Chinese side) or `gale-church` (lengths only). Writes data/aligned/<book>.jsonl (one
 bead per line: zh and en sentences, chapter and paragraph ids, bead type, score, keep, drop reason),
 reports/align.json (per book and chapter pair: coverage of each side, bead types, beads kept and
-dropped by reason, unmatched chapters, the cache counts) and data/lexicon.json (the lexical table
-learned from the confident beads of all training books, for the stages after this one).
-Books whose ingested text, options and code are unchanged come from the cache in align.cache_dir.
+dropped by reason, unmatched chapters) and data/lexicon.json (the lexical table learned from the
+confident beads of all training books, for the stages after this one). Books whose ingested text,
+options and code are unchanged come from the cache in align.cache_dir (the log says how many were
+aligned and how many came from the cache).
+
+Proofreading corrections (proofread/corrections.json, see docs/proofread.md) are applied to each
+book's beads after alignment, on every run; what applied and what no longer does is reported per
+book under "proofreading" in reports/align.json and in data/aligned/proofreading.json.
 """
 
 from __future__ import annotations
@@ -29,12 +34,14 @@ from booktrans.align.similarity import confident_pairs
 from booktrans.errors import ConfigError
 from booktrans.io import atomic_dir, read_jsonl, write_json, write_jsonl
 from booktrans.manifest import load_manifest
+from booktrans.proofread.corrections import Proofreading
 from booktrans.stageutil import get, load_params, run_main, setup_logging
 
 log = logging.getLogger("align")
 
 
-def run(params_path: Path, text: Path, out: Path, report_path: Path, lexicon: Path | None = None) -> int:
+def run(params_path: Path, text: Path, out: Path, report_path: Path, corrections: Path | None = None,
+        lexicon: Path | None = None) -> int:
     params = load_params(params_path)
     books = load_manifest(get(params, "ingest.manifest"))
     method = get(params, "align.method")
@@ -59,6 +66,7 @@ def run(params_path: Path, text: Path, out: Path, report_path: Path, lexicon: Pa
     train_pairs: list = []
     prior: dict[str, set[str]] = {}
     meaning: SameMeaning | None = None
+    proofreading = Proofreading.load(corrections, sample=int(get(params, "proofread.sample", 0)), seed=int(get(params, "seed", 0)))
     with atomic_dir(out) as tmp:
         for book in tqdm(books, desc="align", unit="book"):
             zh_file, en_file = text / f"{book.id}.zh.jsonl", text / f"{book.id}.en.jsonl"
@@ -77,12 +85,16 @@ def run(params_path: Path, text: Path, out: Path, report_path: Path, lexicon: Pa
             else:
                 counts["cached"] += 1
             beads, rep, (pairs, glosses) = got
+            beads, rep["proofreading"] = proofreading.apply(book.id, beads)
             write_jsonl(tmp / f"{book.id}.jsonl", beads)
             report[book.id] = {"status": "ok", "split": book.split, **rep}
             if book.split == "train":
                 train_pairs.extend(pairs)
                 for w, g in glosses.items():
                     prior.setdefault(w, set()).update(g)
+        write_json(tmp / "proofreading.json", proofreading.summary())
+    for book_id, n in proofreading.unused().items():
+        log.warning("proofreading: %d correction(s) for %s, which was not aligned (not in the manifest or not ingested)", n, book_id)
     if lexicon is not None:
         table = LexicalTable.learn(train_pairs, prior={w: sorted(g) for w, g in prior.items()})
         table.meta["confident_beads"] = len(train_pairs)
@@ -101,10 +113,11 @@ def main() -> int:
     ap.add_argument("--text", type=Path, default=Path("data/text"))
     ap.add_argument("--out", type=Path, default=Path("data/aligned"))
     ap.add_argument("--report", type=Path, default=Path("reports/align.json"))
+    ap.add_argument("--corrections", type=Path, help="proofreading corrections to apply (proofread/corrections.json)")
     ap.add_argument("--lexicon", type=Path, default=None, help="write the corpus lexical table here (JSON)")
     args = ap.parse_args()
     setup_logging()
-    return run(args.params, args.text, args.out, args.report, args.lexicon)
+    return run(args.params, args.text, args.out, args.report, args.corrections, args.lexicon)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from booktrans.dataset import DatasetConfig, build_documents
 from booktrans.dataset.card import histogram_svg, render_card
 from booktrans.dataset.export import write_exports
 from booktrans.dataset.select import LeakageIndex, book_shingles, dedupe, mix, near_duplicates
-from booktrans.io import atomic_dir, atomic_write_text, read_jsonl, write_json, write_jsonl
+from booktrans.io import atomic_dir, atomic_write_text, read_json, read_jsonl, write_json, write_jsonl
 from booktrans.manifest import load_manifest
 from booktrans.model import load_tokenizer
 from booktrans.stageutil import get, load_params, run_main, setup_logging
@@ -103,7 +103,9 @@ def run(params_path: Path, round_name: str, aligned: Path, model: Path, out: Pat
     svg = f"{round_name}-tokens.svg"
     atomic_write_text(card_dir / svg, histogram_svg([x["meta"]["tokens"] for x in train], cfg.context,
                                                     title=f"{round_name}: training documents by length"))
-    atomic_write_text(card_dir / f"{round_name}.md", render_card(round_name, stats, train, valid, svg))
+    proofread = read_json(aligned / "proofreading.json")["books"] if (aligned / "proofreading.json").exists() else {}
+    proofread = {b.id: proofread[b.id] for b in books if b.split != "test" and b.id in proofread}  # the card's figure
+    atomic_write_text(card_dir / f"{round_name}.md", render_card(round_name, stats, train, valid, svg, proofreading=proofread))
     log.info("%s: %d train (%d short) / %d valid documents, longest %d tokens (budget %d), %d duplicates removed, no leaks",
              round_name, stats["train"]["documents"], stats["train"]["short_documents"], stats["valid"]["documents"],
              stats["train"]["max_tokens"], cfg.context, stats["duplicates_removed"])

@@ -1,12 +1,16 @@
 """Stage `report`: one self-contained HTML page comparing every round.
 
     python stages/report.py --params params.yaml --metrics reports/metrics --evaluation reports/evaluation \
-        --out reports/index.html --plots reports/plots/rounds.json
+        --rounds reports/rounds --human reports/review/human.json --align reports/align.json \
+        --out reports/index.html --plots reports/plots
 
 Reads reports/metrics/<round>.json and reports/evaluation/<round>/ for every round in translate.rounds,
-reports/metrics/human.json (expert review), data/sft/<round>/stats.json (training data),
-reports/train/<round>.json (loss per step) and the planner's estimate for the rounds trained so far.
-Writes reports/index.html (inline SVG charts, no network) and reports/plots/rounds.json (DVC plots).
+reports/review/human.json (expert review), reports/rounds/<round>.json (training data and loss per
+step of every round in rounds:), the proofreading figures per book in reports/align.json and the
+planner's estimate for the rounds trained so far. Writes reports/index.html (inline SVG charts, no
+network) and, for `dvc plots`, reports/plots/rounds.json (metrics over rounds) and
+reports/plots/position.json (length ratio and omissions over position, one row per round and bin).
+Every file is found by round name from params.yaml: dvc.yaml names no round.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import logging
 from pathlib import Path
 
 from booktrans.io import atomic_write_text, read_json, write_json
-from booktrans.report import render_report, rounds_table
+from booktrans.report import position_table, render_report, rounds_table
 from booktrans.stageutil import get, load_params, run_main, setup_logging
 
 log = logging.getLogger("report")
@@ -36,7 +40,8 @@ def _cost(params: dict, trained: list[str]) -> dict | None:
             "cost": round(sum(v["cost"] for v in rounds.values()), 2)}
 
 
-def run(params_path: Path, metrics_dir: Path, evaluation: Path, out: Path, plots: Path) -> int:
+def run(params_path: Path, metrics_dir: Path, evaluation: Path, out: Path, plots: Path, rounds_dir: Path = Path("reports/rounds"),
+        human_path: Path = Path("reports/review/human.json"), align_report: Path = Path("reports/align.json")) -> int:
     params = load_params(params_path)
     metrics, details, positions = {}, {}, {}
     for r in get(params, "translate.rounds"):
@@ -48,19 +53,21 @@ def run(params_path: Path, metrics_dir: Path, evaluation: Path, out: Path, plots
         if (evaluation / r / "details.json").exists():
             details[r] = read_json(evaluation / r / "details.json")
             positions[r] = read_json(evaluation / r / "position.json")["position"]
-    human = read_json(metrics_dir / "human.json") if (metrics_dir / "human.json").exists() else None
-    datasets = {r: read_json(Path("data/sft") / r / "stats.json") for r in (get(params, "rounds") or {})
-                if (Path("data/sft") / r / "stats.json").exists()}
-    losses = {r: read_json(Path("reports/train") / f"{r}.json") for r in (get(params, "rounds") or {})
-              if (Path("reports/train") / f"{r}.json").exists()}
+    human = read_json(human_path) if human_path.exists() else None
+    summaries = {r: read_json(rounds_dir / f"{r}.json") for r in (get(params, "rounds") or {}) if (rounds_dir / f"{r}.json").exists()}
+    datasets = {r: s["data"] for r, s in summaries.items()}
+    losses = {r: s["loss"] for r, s in summaries.items()}
+    aligned = read_json(align_report) if align_report.exists() else {}
+    proofreading = {b: {"split": v.get("split"), **v["proofreading"]} for b, v in sorted(aligned.items()) if "proofreading" in v}
     notes = []
     if str(get(params, "model.base")) == "tiny":
         notes.append("These scores come from model.base: tiny, a small random-initialised model used to run the "
                      "pipeline on a CPU. They say nothing about translation quality.")
     page = render_report(metrics, notes=notes, details=details, positions=positions, human=human, datasets=datasets,
-                         losses=losses, cost=_cost(params, sorted(losses)))
+                         losses=losses, cost=_cost(params, sorted(losses)), proofreading=proofreading)
     atomic_write_text(out, page)
-    write_json(plots, {"rounds": rounds_table(metrics)})
+    write_json(plots / "rounds.json", {"rounds": rounds_table(metrics)})
+    write_json(plots / "position.json", {"position": position_table(positions)})
     log.info("wrote %s (%d rounds)", out, len(metrics))
     return 0
 
@@ -71,10 +78,13 @@ def main() -> int:
     ap.add_argument("--metrics", type=Path, default=Path("reports/metrics"))
     ap.add_argument("--evaluation", type=Path, default=Path("reports/evaluation"))
     ap.add_argument("--out", type=Path, default=Path("reports/index.html"))
-    ap.add_argument("--plots", type=Path, default=Path("reports/plots/rounds.json"), help="metrics over rounds, for dvc plots")
+    ap.add_argument("--plots", type=Path, default=Path("reports/plots"), help="folder of the files for dvc plots")
+    ap.add_argument("--rounds", type=Path, default=Path("reports/rounds"), help="per-round summaries (round-summary stage)")
+    ap.add_argument("--human", type=Path, default=Path("reports/review/human.json"), help="expert review scores")
+    ap.add_argument("--align", type=Path, default=Path("reports/align.json"), help="the align report (proofreading per book)")
     args = ap.parse_args()
     setup_logging()
-    return run(args.params, args.metrics, args.evaluation, args.out, args.plots)
+    return run(args.params, args.metrics, args.evaluation, args.out, args.plots, args.rounds, args.human, args.align)
 
 
 if __name__ == "__main__":

@@ -78,7 +78,7 @@ def test_align_stage_realigns_only_new_books_and_cached_output_is_identical(samp
         (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="align"):
-            stage.run(tmp_path / "params.yaml", text, tmp_path / out, tmp_path / f"{out}.json", tmp_path / f"{out}.lex")
+            stage.run(tmp_path / "params.yaml", text, tmp_path / out, tmp_path / f"{out}.json", lexicon=tmp_path / f"{out}.lex")
         return next(r.getMessage() for r in caplog.records if "unchanged from cache" in r.getMessage())
 
     assert "2 aligned, 0 unchanged" in run({"lighthouse", "night-train"}, "a")

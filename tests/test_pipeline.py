@@ -2,9 +2,10 @@
 
 One module-scoped run backs most tests here: the full graph runs, a second `dvc repro` runs
 nothing, a second clean run elsewhere gives the same hash for every output, a reviewer pulls one
-round's outputs from a local remote and re-scores without retraining, and a change to one round-3
-param re-runs only round 3, round 4 and what depends on them (tagged as round releases and compared
-with `dvc metrics diff`). The params are trimmed (a few paragraphs of the test book, one epoch, a
+round's outputs from a local remote and re-scores without retraining, an expert reviewer's
+`dvc pull review` brings the packet but never its key, a change to one round-3 param re-runs only
+round 3, round 4 and what depends on them (tagged as round releases and compared with
+`dvc metrics diff`), and a fifth round added to params.yaml alone runs and reaches the report. The params are trimmed (a few paragraphs of the test book, one epoch, a
 few documents per round) so the two full runs fit the suite's time budget.
 """
 
@@ -129,8 +130,8 @@ HEADLINE = ("bleu", "chrf", "ter", "d_bleu", "omission_rate", "addition_rate", "
 def test_first_repro_runs_every_stage_and_writes_every_output(project):
     dest, first = project
     stages = ran(first)
-    expected = {"ingest", "align", "base", "review", "review-scores", "report"}
-    expected |= {f"{s}@r{i}" for s in ("dataset", "train") for i in range(1, 5)}
+    expected = {"ingest", "corrections", "align", "proofread", "base", "review", "review-key", "review-scores", "report"}
+    expected |= {f"{s}@r{i}" for s in ("dataset", "train", "round-summary") for i in range(1, 5)}
     expected |= {f"{s}@r{i}" for s in ("translate", "evaluate") for i in range(0, 5)}
     assert stages == expected
     for r in ("r0", "r1", "r2", "r3", "r4"):
@@ -151,9 +152,21 @@ def test_first_repro_runs_every_stage_and_writes_every_output(project):
         table = page.split(f'data-direction="{d}"')[1].split("</table>")[0]
         assert len(re.findall(r"<tr><th>r\d", table)) == 5
     assert "say nothing about translation quality" in page
-    human = json.loads((dest / "reports" / "metrics" / "human.json").read_text())
+    human = json.loads((dest / "reports" / "review" / "human.json").read_text())
     assert human["ratings"] == 0 and human["status"].startswith("absent")
     assert {"form.html", "sheet.csv", "sheet.xlsx", "README.txt"} <= {p.name for p in (dest / "reports" / "review" / "packet").iterdir()}
+    # proofreading: sheets per book, the sample's figures in the align report, the report and the card
+    for book in ("lighthouse", "night-train", "prob-textbook", "sky-blue"):
+        assert {"form.html", "sheet.csv", "sheet.xlsx"} <= {p.name for p in (dest / "reports" / "proofread" / book).iterdir()}
+    exported = json.loads((dest / "reports" / "proofread" / "summary.json").read_text())
+    assert exported["four-seasons"]["exported"] == 0 and exported["four-seasons"]["checked_before"] >= 20  # all decided
+    align = json.loads((dest / "reports" / "align.json").read_text())
+    assert align["lighthouse"]["proofreading"]["sample"]["size"] == 20
+    # the committed completed sheet of the poems (saved from the form) is applied and measured
+    poems = align["four-seasons"]["proofreading"]
+    assert poems["checked"] >= 20 and poems["corrected"] >= 2 and poems["stale"] == [] and poems["sample"]["judged"] >= 10
+    assert f"{poems['sample']['precision']:.1%}" in (dest / "reports" / "dataset" / "r1.md").read_text()
+    assert 'id="proofreading"' in page and "Alignment quality (proofreading)" in (dest / "reports" / "dataset" / "r1.md").read_text()
     ingest = json.loads((dest / "reports" / "ingest.json").read_text())
     assert ingest["summary"] == {"books": 5, "ok": 5, "failed": 0}
     # round N starts from round N-1: the adapter of r2 was trained from r1's output
@@ -211,7 +224,7 @@ def test_reviewer_pulls_one_round_from_a_remote_and_rescores_without_retraining(
     ev.write_text(ev.read_text() + "\n# reviewer's change\n")
     res = dvc(clone, "repro", "--pull", "--allow-missing")
     stages = ran(res)
-    assert {f"evaluate@r{i}" for i in range(5)} <= stages <= {f"evaluate@r{i}" for i in range(5)} | {"review", "review-scores", "report"}
+    assert {f"evaluate@r{i}" for i in range(5)} <= stages <= {f"evaluate@r{i}" for i in range(5)} | {"review", "review-key", "review-scores", "report"}
     assert not (clone / "models" / "r1").exists() and not (clone / "models" / "r4").exists()
     for i in range(5):
         assert (clone / "reports" / "metrics" / f"r{i}.json").read_text() == \
@@ -227,7 +240,8 @@ def test_changing_a_round3_param_reruns_only_round3_round4_and_their_dependants(
     set_param(dest, "rounds.r3.learning_rate", 3.0e-3)
     res = dvc(dest, "repro")
     stages = ran(res)
-    allowed = {"train@r3", "train@r4", "translate@r3", "translate@r4", "evaluate@r3", "evaluate@r4", "review", "review-scores", "report"}
+    allowed = {"train@r3", "train@r4", "translate@r3", "translate@r4", "evaluate@r3", "evaluate@r4", "round-summary@r3",
+               "round-summary@r4", "review", "review-key", "review-scores", "report"}
     assert {"train@r3", "train@r4", "translate@r3", "translate@r4"} <= stages <= allowed
     assert ran(dvc(dest, "repro")) == set()
     git(dest, "add", "-A")
@@ -270,3 +284,70 @@ def test_metrics_diff_and_show_cover_every_round(project):
             "omission rate over position"} <= set(plots)
     rounds = json.loads((dest / "reports" / "plots" / "rounds.json").read_text())["rounds"]
     assert [r["round"] for r in rounds] == ["r0", "r1", "r2", "r3", "r4"] and "en-zh_omission_rate" in rounds[0]
+    # one line per round over position: the template colours by round
+    pos = plots["length ratio over position"][0]
+    points = pos["datapoints"]["workspace"] if "datapoints" in pos else pos["content"]["data"]["values"]
+    assert {p["round"] for p in points} == {"r0", "r1", "r2", "r3", "r4"} and {p["field"] for p in points} == \
+        {"zh-en_length_ratio", "en-zh_length_ratio"}
+    assert '"field": "round"' in json.dumps(pos)
+
+
+def test_an_expert_reviewer_pulls_the_packet_but_never_the_key(project, tmp_path):
+    """The key is another stage's output: `dvc pull review` from the team's remote does not fetch it,
+    not into the workspace nor into the reviewer's cache; whoever unblinds pulls `review-key`."""
+    dest, _ = project
+    remote = tmp_path / "remote"
+    dvc(dest, "remote", "add", "-f", "keytest", str(remote))
+    git(dest, "add", "-A")
+    git(dest, "commit", "-qm", "review packet", "--allow-empty")
+    dvc(dest, "push", "-r", "keytest")
+    clone = tmp_path / "reviewer"
+    git(tmp_path, "clone", "-q", str(dest), str(clone))
+    dvc(clone, "pull", "-r", "keytest", "review")
+    packet = clone / "reports" / "review" / "packet"
+    assert (packet / "form.html").read_bytes() == (dest / "reports" / "review" / "packet" / "form.html").read_bytes()
+    assert not (clone / "reports" / "review" / "key.json").exists()
+    lock = yaml.safe_load((clone / "dvc.lock").read_text())
+    key_md5 = lock["stages"]["review-key"]["outs"][0]["md5"]
+    cached = {f.parent.name + f.name for f in (clone / ".dvc" / "cache").rglob("*") if f.is_file()}
+    assert key_md5 not in cached and len(key_md5) == 32
+    assert key_md5 in {f.parent.name + f.name for f in remote.rglob("*") if f.is_file()}  # the team's copy is there
+    dvc(clone, "pull", "-r", "keytest", "review-key")
+    assert json.loads((clone / "reports" / "review" / "key.json").read_text())["packet"] in (packet / "README.txt").read_text()
+
+
+def test_a_round_added_to_params_alone_runs_and_reaches_the_report(runs):
+    """dvc.yaml names no round in review-scores, report or the plots: r5 in params.yaml is enough.
+    Its dataset, training and summary run and reach the report (kept cheap: r5 is not translated);
+    added to translate.rounds, its evaluation feeds review-scores and the report in the graph. Runs
+    in the determinism twin, after its hashes were compared."""
+    (twin, _) = runs[1]
+    spec = yaml.safe_load((twin / "dvc.yaml").read_text())
+
+    def named(x) -> list[str]:
+        return re.findall(r"\br\d+\b", json.dumps(x))
+
+    for stage in ("review", "review-key", "review-scores", "report"):
+        assert named({k: spec["stages"][stage].get(k) for k in ("cmd", "deps", "outs", "metrics")}) == [], stage
+    assert named(spec["plots"]) == []
+    data = yaml.safe_load((twin / "params.yaml").read_text())
+    data["rounds"]["r5"] = {**data["rounds"]["r4"], "init": "r4", "max_steps": 2}
+    (twin / "params.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    stages = ran(dvc(twin, "repro"))
+    assert {"dataset@r5", "train@r5", "round-summary@r5", "report"} <= stages
+    assert not stages & {f"train@r{i}" for i in range(1, 5)}
+    summary = json.loads((twin / "reports" / "rounds" / "r5.json").read_text())
+    assert summary["loss"] and summary["data"]["round"] == "r5"
+    page = (twin / "reports" / "index.html").read_text()
+    loss = page.split('id="loss"')[1].split("</section>")[0]
+    data_table = page.split('id="data"')[1].split("</section>")[0]
+    assert ">r5<" in loss and "<th>r5</th>" in data_table
+    # translated and scored too: only params change, and the graph carries r5's metrics onwards
+    data["translate"]["rounds"].append("r5")
+    (twin / "params.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    dot = dvc(twin, "dag", "--dot").stdout
+    for target in ("review-scores", "report", "review", "review-key"):
+        assert re.search(rf'"evaluate@r5"\s*->\s*"{target}"', dot), target
+    assert re.search(r'"translate@r5"\s*->\s*"evaluate@r5"', dot) and re.search(r'"train@r5"\s*->\s*"translate@r5"', dot)
+    changed = set(json.loads(dvc(twin, "status", "--json").stdout))
+    assert {"translate@r5", "evaluate@r5", "review-scores", "report"} <= changed

@@ -253,3 +253,37 @@ def test_the_form_renders_every_item_in_headless_chromium(packet, tmp_path):
     assert dom.count('class="item"') == len(items)
     assert dom.count('type="radio"') == len(items) * 4 * len(CRITERIA) * 5
     assert f"0 of {len(items) * 4} translations scored" in dom
+
+
+def test_the_key_stage_writes_the_key_of_the_packet_and_refuses_another(tmp_path):
+    """review and review-key draw the same passages; the key stage checks the packet's form holds
+    exactly them, so a key never goes with a packet it does not unblind."""
+    import importlib.util
+
+    import yaml
+
+    from booktrans.io import write_jsonl
+
+    spec = importlib.util.spec_from_file_location("review_stage", Path(__file__).parents[1] / "stages" / "review.py")
+    stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stage)
+    for system, by_book in fake_segments().items():
+        for (book, direction), segs in by_book.items():
+            write_jsonl(tmp_path / "evaluation" / system / "segments" / f"{book}.{direction}.jsonl", segs)
+    (tmp_path / "books.yaml").write_text(yaml.safe_dump({"books": [{
+        "id": "night-train", "title": "Night Train", "genre": "novel", "zh": "data/sample/night-train.zh.epub",
+        "en": "data/sample/night-train.en.pdf", "source": "test", "license": "CC0-1.0", "split": "test"}]}))
+    params = {"seed": 0, "ingest": {"manifest": str(tmp_path / "books.yaml")}, "translate": {"rounds": ["r0", "r2", "r4"]},
+              "review": {"rounds": ["r2", "r4"], "per_band": 2, "passage_segments": 3}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    ev, packet, key = tmp_path / "evaluation", tmp_path / "review" / "packet", tmp_path / "review" / "key.json"
+    assert stage.run_packet(tmp_path / "params.yaml", ev, packet) == 0
+    assert not key.exists() and not any("key" in p.name for p in packet.iterdir())
+    assert stage.run_key(tmp_path / "params.yaml", ev, packet, key) == 0
+    got = json.loads(key.read_text())
+    assert got["packet"] in (packet / "README.txt").read_text() and len(got["items"]) == 6
+    assert all(sorted(v["key"].values()) == ["r0", "r2", "r4", REFERENCE] for v in got["items"].values())
+    params["seed"] = 1  # another draw: the packet on disk is not the one this key would unblind
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(BooktransError, match="is not the one these evaluation outputs and params give"):
+        stage.run_key(tmp_path / "params.yaml", ev, packet, key)

@@ -30,7 +30,32 @@ def histogram_svg(values: list[int], limit: int, bins: int = 20, title: str = ""
             f'(chat template included)</text><text x="12" y="{pad - 8}" font-size="11">max {top}</text></svg>\n')
 
 
-def render_card(round_name: str, stats: dict, train: list[dict], valid: list[dict], svg_name: str) -> str:
+def proofreading_lines(proofreading: dict[str, dict]) -> list[str]:
+    """The card's alignment-quality section: per book, beads checked and corrected by proofreaders and
+    the precision of the aligned pairs estimated from the book's random sample, then all books pooled."""
+    from ..proofread.estimate import pooled_estimate
+
+    def ci(c) -> str:
+        return f"{c[0]:.1%}–{c[1]:.1%}"
+
+    rows = []
+    for book, p in sorted(proofreading.items()):
+        s = p.get("sample") or {}
+        est = (f"{s['precision']:.1%} ({ci(s['ci95'])}), {s['judged']} of {s['population']} pairs" if s.get("judged")
+               else f"not measured yet ({s.get('size', 0)} pairs drawn)")
+        rows.append(f"| {book} | {p.get('checked', 0)} | {p.get('corrected', 0)} | "
+                    f"{len(p.get('stale', []))} | {est} |")
+    pooled = pooled_estimate({b: p.get("sample") or {} for b, p in proofreading.items()})
+    head = ("**Estimated precision of the aligned pairs: " + (f"{pooled['precision']:.1%} (95% interval {ci(pooled['ci95'])}, "
+            f"{pooled['judged']} sampled pairs judged in {pooled['books']} book(s))**" if pooled else "not measured yet** "
+            "(no sampled pair judged: docs/proofread.md)") + ".")
+    return ["## Alignment quality (proofreading)", "", head, "",
+            "| book | beads checked | corrected | corrections no longer applying | precision from the random sample |",
+            "|---|---|---|---|---|", *rows, ""]
+
+
+def render_card(round_name: str, stats: dict, train: list[dict], valid: list[dict], svg_name: str,
+                proofreading: dict[str, dict] | None = None) -> str:
     def table(rows: list[tuple], head: tuple) -> str:
         out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
@@ -86,4 +111,6 @@ def render_card(round_name: str, stats: dict, train: list[dict], valid: list[dic
         "Every document's `meta` names its book, license, chapters, bead range, direction and token count.",
         "",
     ]
+    if proofreading is not None:
+        lines += proofreading_lines(proofreading)
     return "\n".join(lines)

@@ -27,6 +27,34 @@ def rounds_table(metrics: dict[str, dict]) -> list[dict]:
     return rows
 
 
+def position_table(positions: dict[str, list[dict]]) -> list[dict]:
+    """Rows {round, position, <direction>_<metric>...}, one per round and position bin, for a DVC plot
+    that draws one line per round (the template .dvc/plots/by_round.json colours by ``round``)."""
+    return [{"round": r, **row} for r in sorted(positions) for row in positions[r]]
+
+
+def _ci(ci) -> str:
+    return f"{ci[0]:.0%}–{ci[1]:.0%}" if ci else ""
+
+
+def _proofreading_section(proofreading: dict[str, dict]) -> str:
+    rows = []
+    for book, p in sorted(proofreading.items()):
+        s = p.get("sample") or {}
+        if s.get("judged"):
+            prec = (f"{s['precision']:.1%} <small>({_ci(s['ci95'])}, {s['judged']} of {s['population']} pairs judged; "
+                    f"~{s['wrong_pairs']:.0f} wrong, ~{s['wrong_left']:.0f} left after corrections)</small>")
+        else:
+            prec = f"<small>no sampled pair judged yet ({s.get('size', 0)} drawn)</small>"
+        stale = len(p.get("stale", []))
+        rows.append(f"<tr><th>{html.escape(book)}</th><td>{html.escape(str(p.get('split') or ''))}</td><td>{p.get('checked', 0)}</td>"
+                    f"<td>{p.get('corrected', 0)}</td><td>{stale}</td><td>{prec}</td></tr>")
+    return ("<p>Beads checked and corrected by proofreaders, corrections that no longer apply, and the precision of the "
+            "aligner's pairs estimated from each book's random sample (95% interval; docs/proofread.md).</p>"
+            '<table id="proofreading"><thead><tr><th>book</th><th>split</th><th>beads checked</th><th>corrected</th>'
+            "<th>no longer apply</th><th>estimated precision</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+
 def _fmt(x) -> str:
     return "—" if x is None else (f"{x:.4g}" if isinstance(x, float) else str(x))
 
@@ -72,11 +100,12 @@ def _section(title: str, body: str, anchor: str) -> str:
 def render_report(metrics: dict[str, dict], title: str = "booktrans — rounds compared", notes: list[str] | None = None,
                   details: dict[str, dict] | None = None, positions: dict[str, list[dict]] | None = None,
                   human: dict | None = None, datasets: dict[str, dict] | None = None, losses: dict[str, list[dict]] | None = None,
-                  cost: dict | None = None, examples: int = 8) -> str:
+                  cost: dict | None = None, examples: int = 8, proofreading: dict[str, dict] | None = None) -> str:
     """``metrics``: round -> reports/metrics/<round>.json; ``details``: round -> evaluation details.json;
     ``positions``: round -> position.json rows; ``human``: reports/metrics/human.json; ``datasets``:
     round -> data/sft/<round>/stats.json; ``losses``: round -> reports/train/<round>.json; ``cost``:
-    the planner's summary of the trained rounds."""
+    the planner's summary of the trained rounds; ``proofreading``: book -> the align report's
+    proofreading figures (with the book's split)."""
     rounds = sorted(metrics)
     directions = sorted({d for m in metrics.values() for d in m.get("directions", {})})
     details, positions, datasets, losses = details or {}, positions or {}, datasets or {}, losses or {}
@@ -140,6 +169,8 @@ def render_report(metrics: dict[str, dict], title: str = "booktrans — rounds c
     sections.append(_section("Detected omissions (examples from the latest round that has any)",
                              "".join(ex_html) or "<p>No omission detected.</p>", "omissions"))
 
+    if proofreading:
+        sections.append(_section("Proofreading of the aligned data", _proofreading_section(proofreading), "proofreading"))
     if datasets:
         rows = []
         for r, st in sorted(datasets.items()):
@@ -166,7 +197,7 @@ def render_report(metrics: dict[str, dict], title: str = "booktrans — rounds c
 
     notes_html = "".join(f"<p class=note>{html.escape(n)}</p>" for n in notes or [])
     nav = " · ".join(f'<a href="#{a}">{t}</a>' for a, t in (("metrics", "metrics"), ("plots", "plots"), ("review", "review"),
-                                                           ("omissions", "omissions"), ("data", "data"), ("loss", "loss"), ("cost", "cost")))
+                                                           ("omissions", "omissions"), ("proofreading", "proofreading"), ("data", "data"), ("loss", "loss"), ("cost", "cost")))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>

@@ -38,16 +38,11 @@ def render_csv(items: list[dict]) -> str:
 def write_xlsx(items: list[dict], path) -> None:
     """The sheet as an Excel workbook: the packet on the first sheet (scores 1-5 validated by Excel
     itself), the rubric on the second. Written with fixed metadata so the file is reproducible."""
-    import datetime
-
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
     from openpyxl.worksheet.datavalidation import DataValidation
 
     wb = Workbook()
-    fixed = datetime.datetime(2000, 1, 1)
-    wb.properties.created = wb.properties.modified = fixed
-    wb.properties.creator = "booktrans"
     ws = wb.active
     ws.title = "review"
     ws.append(list(SHEET_COLUMNS))
@@ -80,6 +75,17 @@ def write_xlsx(items: list[dict], path) -> None:
     rub.append(["errors", ERRORS_HELP])
     rub.append(["categories", ", ".join(MQM_CATEGORIES)])
     rub.append(["severities", ", ".join(SEVERITIES)])
+    save_workbook(wb, path)
+
+
+def save_workbook(wb, path) -> None:
+    """Save an openpyxl workbook atomically and reproducibly: same content, same bytes (fixed
+    creation time and creator; the save time openpyxl stamps is removed)."""
+    import datetime
+
+    fixed = datetime.datetime(2000, 1, 1)
+    wb.properties.created = wb.properties.modified = fixed
+    wb.properties.creator = "booktrans"
     buf = io.BytesIO()
     wb.save(buf)
     _fixed_zip(buf.getvalue(), path)
@@ -210,3 +216,41 @@ progress();
 </script>
 </body></html>
 """
+
+
+def read_embedded(page: str, element_id: str, what: str) -> dict:
+    """The JSON a form embeds in ``<script type="application/json" id=element_id>``."""
+    from ..errors import BooktransError
+
+    try:
+        raw = page.split(f'<script type="application/json" id="{element_id}">', 1)[1].split("</script>", 1)[0]
+        return json.loads(raw.replace("<\\/", "</"))
+    except (IndexError, json.JSONDecodeError) as exc:
+        raise BooktransError(f"not a {what} ({exc})") from None
+
+
+def read_form_data(page: str) -> dict:
+    """The data embedded in a form written by ``render_form``: the packet id and the items."""
+    return read_embedded(page, "packet", "review form")
+
+
+def read_table(path) -> list[dict]:
+    """The rows of a completed CSV (UTF-8) or XLSX sheet (its first worksheet) as {column: value};
+    row k of the list is row k + 2 of the file. Damaged or mis-encoded files raise one clear error."""
+    from ..errors import BooktransError
+
+    if str(path).lower().endswith(".csv"):
+        try:
+            with open(path, encoding="utf-8-sig", newline="") as fh:
+                return list(csv.DictReader(fh))
+        except UnicodeDecodeError:
+            raise BooktransError(f"{path}: not UTF-8 (save the sheet as CSV UTF-8)") from None
+    from openpyxl import load_workbook
+
+    try:
+        ws = load_workbook(path, read_only=True, data_only=True).worksheets[0]
+    except Exception as exc:  # openpyxl raises several kinds for a damaged file
+        raise BooktransError(f"{path}: not a readable XLSX workbook ({exc})") from None
+    values = list(ws.iter_rows(values_only=True))
+    head = [str(h or "").strip() for h in values[0]] if values else []
+    return [{h: ("" if v is None else v) for h, v in zip(head, r)} for r in values[1:]]

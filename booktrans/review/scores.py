@@ -3,7 +3,6 @@ aggregate per system, inter-rater agreement (Krippendorff's alpha) and correlati
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from collections import defaultdict
@@ -44,26 +43,12 @@ def read_sheet(path: Path) -> list[dict]:
                          **{c: a.get(c) for c in CRITERIA}, "errors": a.get("errors") or [], "comment": a.get("comment") or "",
                          "where": f"{path}: answer {k + 1}"})
         return rows
-    if suffix == ".csv":
-        try:
-            with open(path, encoding="utf-8-sig", newline="") as fh:
-                table = list(csv.DictReader(fh))
-        except UnicodeDecodeError:
-            raise BooktransError(f"{path}: not UTF-8 (save the sheet as CSV UTF-8)") from None
-        start = 2
-    elif suffix == ".xlsx":
-        from openpyxl import load_workbook
-
-        try:
-            ws = load_workbook(path, read_only=True, data_only=True).worksheets[0]
-        except Exception as exc:  # openpyxl raises several kinds for a damaged file
-            raise BooktransError(f"{path}: not a readable XLSX workbook ({exc})") from None
-        values = list(ws.iter_rows(values_only=True))
-        head = [str(h or "").strip() for h in values[0]] if values else []
-        table = [{h: ("" if v is None else v) for h, v in zip(head, r)} for r in values[1:]]
-        start = 2
-    else:
+    if suffix not in (".csv", ".xlsx"):
         raise BooktransError(f"{path}: unknown sheet type (use the saved .json of the form, .csv or .xlsx)")
+    from .forms import read_table
+
+    table = read_table(path)
+    start = 2
     missing = [c for c in ("rater", "item", "system", *CRITERIA) if table and c not in table[0]]
     if missing:
         raise BooktransError(f"{path}: columns missing: {', '.join(missing)}")

@@ -12,9 +12,11 @@ from .errors import BooktransError
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    from .ingest import ingest_file
+    from .ingest import IngestOptions, ingest_file
 
-    result = ingest_file(args.path, args.lang, check_language=not args.no_lang_check)
+    opts = IngestOptions(check_language=not args.no_lang_check, chapter_pattern=args.chapter_pattern,
+                         max_paragraph_chars=args.max_paragraph_chars)
+    result = ingest_file(args.path, args.lang, opts=opts)
     out = sys.stdout
     for p in result.paragraphs:
         out.write(json.dumps(p.to_json(), ensure_ascii=False) + "\n")
@@ -120,6 +122,22 @@ def _check_language(path: str, lines: list[str], lang: str) -> None:
         raise BooktransError(f"{path}: the text is in {found}, not {lang} as given")
 
 
+def _cmd_translate(args: argparse.Namespace) -> int:
+    from .stageutil import setup_logging
+    from .translate.book import open_book_engine, translate_book
+
+    setup_logging()
+    open_engine, count, cfg, engine_id, price = open_book_engine(args)
+    summary = translate_book(Path(args.book), args.src_lang, args.tgt_lang, open_engine, count, cfg, Path(args.out), engine_id,
+                             chapters=args.chapters, title=args.title, price=price)
+    u = summary["usage"]
+    cost = f", ${u['cost_usd']:.4f}" if "cost_usd" in u else ""
+    print(f"{args.out}: {', '.join(summary['files'].values())} ({len(summary['chapters']['translated'])} of "
+          f"{summary['chapters']['in_book']} chapters; {u['chunks']} chunks, {u['truncated']} cut by the length limit; "
+          f"{u['prompt_tokens']} prompt + {u['completion_tokens']} completion tokens{cost})")
+    return 0
+
+
 def _cmd_preflight(args: argparse.Namespace) -> int:
     from .preflight import check_params
     from .stageutil import load_params
@@ -201,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", required=True, choices=["zh", "en"], help="the language the edition should be in")
     p.add_argument("--report", action="store_true", help="also print the ingest report (JSON) on stderr")
     p.add_argument("--no-lang-check", action="store_true", help="do not check that the text is in --lang")
+    p.add_argument("--chapter-pattern", help="regular expression a whole chapter-heading line matches (for odd books)")
+    p.add_argument("--max-paragraph-chars", type=int, default=10_000,
+                   help="split longer paragraphs at sentence ends (characters; default 10000)")
     p.set_defaults(fn=_cmd_ingest)
 
     p = sub.add_parser("align", help="align two files of sentences (one per line) and print beads like [0]:[0,1]; "
@@ -231,6 +252,32 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a clause scoring below this is a dropped clause (default 0.5, see docs/evaluate.md)")
     p.add_argument("--line-threshold", type=float, default=0.35, help="a line scoring below this is omitted (default 0.35)")
     p.set_defaults(fn=_cmd_omissions)
+
+    p = sub.add_parser("translate", help="translate a book (PDF, EPUB, TXT) into EPUB 3, bilingual EPUB and text, resumably")
+    p.add_argument("book", help="the book file")
+    p.add_argument("--src-lang", required=True, choices=["zh", "en"])
+    p.add_argument("--tgt-lang", required=True, choices=["zh", "en"])
+    p.add_argument("--model", required=True, help="a model folder (models/r4, a Hugging Face checkout), or the model name at --base-url")
+    p.add_argument("--out", required=True, help="output folder: <stem>.<tgt>.epub, <stem>.<tgt>.txt, <stem>.bilingual.epub, <stem>.<tgt>.json")
+    p.add_argument("--engine", default="auto", choices=["auto", "transformers", "vllm", "openai"],
+                   help="auto = openai with --base-url, else vllm when installed with a GPU, else transformers")
+    p.add_argument("--base-url", help="an OpenAI-compatible endpoint, e.g. https://api.deepseek.com/v1 (key: BOOKTRANS_API_KEY or OPENAI_API_KEY)")
+    p.add_argument("--chapters", help="only these chapters, e.g. 1-3 or 2,5,7-9 (0 = text before the first heading)")
+    p.add_argument("--title", help="title of the translated book (default: the file name)")
+    p.add_argument("--context", type=int, help="tokens per request (default: the model's; 16384 for an endpoint)")
+    p.add_argument("--source-share", type=float, default=0.3, help="share of the context for one source chunk (default 0.3)")
+    p.add_argument("--carry-share", type=float, default=0.2, help="share for the tail of the previous chunk and its translation (0.2)")
+    p.add_argument("--max-new-factor", type=float, default=1.5, help="output tokens allowed per source token (default 1.5)")
+    p.add_argument("--max-new-tokens", type=int, default=0, help="cap on output tokens per chunk (default: none; 8192 for an endpoint)")
+    p.add_argument("--batch-size", type=int, default=8, help="chunks decoded together by a local model (default 8)")
+    p.add_argument("--concurrency", type=int, default=4, help="requests in flight at once to an endpoint (default 4)")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for one answer from an endpoint (default 300)")
+    p.add_argument("--retries", type=int, default=6, help="retries of a request after 429, 5xx or a timeout (default 6)")
+    p.add_argument("--backoff", type=float, default=1.0, help="seconds before the first retry, doubling after each (default 1)")
+    p.add_argument("--repetition-penalty", type=float, default=1.0, help="local models: > 1 discourages repeats (default 1.0 = off)")
+    p.add_argument("--price", nargs=2, type=float, metavar=("INPUT", "OUTPUT"), help="USD per million input and output tokens, for the cost")
+    p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"], help="local model weights")
+    p.set_defaults(fn=_cmd_translate)
 
     p = sub.add_parser("proofread", help="proofreading sheets of an aligned book; completed sheets into corrections")
     psub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -284,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:
+        print("interrupted; what was finished is kept (booktrans translate goes on from there when run again)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

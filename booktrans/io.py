@@ -132,3 +132,20 @@ def code_fingerprint(code_dirs: Iterable[str], packages: Iterable[str]) -> str:
         except metadata.PackageNotFoundError:
             h.update(f"{name}=absent".encode())
     return h.hexdigest()[:16]
+
+
+def deterministic_zip(data: bytes, date_time: tuple[int, int, int, int, int, int] = (2026, 1, 1, 0, 0, 0)) -> bytes:
+    """The same zip archive (an EPUB) with fixed member timestamps and permissions, so the same
+    content gives the same bytes; ``mimetype`` stays first and uncompressed, as EPUB requires."""
+    import io
+    import zipfile
+
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            new = zipfile.ZipInfo(info.filename, date_time=date_time)
+            new.compress_type = zipfile.ZIP_STORED if info.filename == "mimetype" else zipfile.ZIP_DEFLATED
+            new.external_attr = 0o644 << 16
+            dst.writestr(new, src.read(info.filename))
+    return out.getvalue()

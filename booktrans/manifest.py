@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from .errors import ManifestError
 GENRES = ("textbook", "novel", "popsci", "poetry")
 SPLITS = ("train", "valid", "test")
 REQUIRED = ("id", "title", "genre", "zh", "en", "source", "license", "split")
+OPTIONAL = ("chapter_pattern", "language_check", "skip_gates")
 
 
 @dataclass(frozen=True)
@@ -24,9 +26,16 @@ class Book:
     source: str
     license: str
     split: str
+    # per-book overrides for odd books (all optional):
+    chapter_pattern: tuple[tuple[str, str], ...] = ()  # (lang, regex a whole chapter-heading line matches)
+    language_check: bool = True   # false: an edition may read as the other language (a code-heavy textbook)
+    skip_gates: bool = False      # true: this book's gate flags are recorded but do not stop a stage
 
     def file(self, lang: str) -> str:
         return {"zh": self.zh, "en": self.en}[lang]
+
+    def pattern(self, lang: str) -> str | None:
+        return dict(self.chapter_pattern).get(lang)
 
 
 def load_manifest(path: str | Path) -> list[Book]:
@@ -50,7 +59,11 @@ def load_manifest(path: str | Path) -> list[Book]:
         missing = [k for k in REQUIRED if not entry.get(k)]
         if missing:
             raise ManifestError(f"{where} ({entry.get('id', '?')}): missing {', '.join(missing)}")
-        book = Book(**{k: str(entry[k]) for k in REQUIRED})
+        unknown = sorted(set(entry) - set(REQUIRED) - set(OPTIONAL))
+        if unknown:
+            raise ManifestError(f"{where} ({entry['id']}): unknown field(s) {', '.join(unknown)} "
+                                f"(optional fields: {', '.join(OPTIONAL)})")
+        book = Book(**{k: str(entry[k]) for k in REQUIRED}, **_overrides(entry, f"{where} ({entry['id']})"))
         if book.id in seen:
             raise ManifestError(f"{where}: duplicate id {book.id!r}")
         if not book.id.replace("-", "").replace("_", "").isalnum():
@@ -62,3 +75,27 @@ def load_manifest(path: str | Path) -> list[Book]:
         seen.add(book.id)
         books.append(book)
     return books
+
+
+def _overrides(entry: dict, where: str) -> dict:
+    """The optional per-book fields, checked."""
+    out: dict = {}
+    pattern = entry.get("chapter_pattern")
+    if pattern is not None:
+        patterns = {"zh": pattern, "en": pattern} if isinstance(pattern, str) else pattern
+        if not isinstance(patterns, dict) or set(patterns) - {"zh", "en"} or \
+                not all(isinstance(v, str) and v for v in patterns.values()):
+            raise ManifestError(f"{where}: chapter_pattern must be a regular expression, or a mapping of zh and/or en "
+                                "to one")
+        for lang, rx in patterns.items():
+            try:
+                re.compile(rx)
+            except re.error as exc:
+                raise ManifestError(f"{where}: chapter_pattern for {lang} is not a valid regular expression ({exc})") from None
+        out["chapter_pattern"] = tuple(sorted(patterns.items()))
+    for key in ("language_check", "skip_gates"):
+        if key in entry:
+            if not isinstance(entry[key], bool):
+                raise ManifestError(f"{where}: {key} must be true or false, not {entry[key]!r}")
+            out[key] = entry[key]
+    return out

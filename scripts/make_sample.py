@@ -11,16 +11,18 @@ Output is deterministic: fixed PDF metadata and IDs, fixed zip timestamps.
 
 from __future__ import annotations
 
+import datetime
 import io
 import re
 import sys
 import textwrap
 from collections import Counter
-import zipfile
 from pathlib import Path
 
 import pymupdf as fitz
 from ebooklib import epub
+
+from booktrans.io import deterministic_zip
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "data" / "sample" / "source"
@@ -162,24 +164,8 @@ def write_epub(chapters, title: str, lang: str, book_id: str, dest: Path) -> Non
     book.add_item(epub.EpubNav())
     book.spine = ["nav", copyright_page] + items
     buf = io.BytesIO()
-    epub.write_epub(buf, book, {})
-    dest.write_bytes(_deterministic_zip(buf.getvalue()))
-
-
-def _deterministic_zip(data: bytes) -> bytes:
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as dst:
-        for info in src.infolist():
-            content = src.read(info.filename)
-            if info.filename.endswith(".opf"):
-                content = re.sub(rb"<meta property=\"dcterms:modified\">[^<]*</meta>",
-                                 b'<meta property="dcterms:modified">2026-01-01T00:00:00Z</meta>', content)
-            new = zipfile.ZipInfo(info.filename, date_time=(2026, 1, 1, 0, 0, 0))
-            new.compress_type = zipfile.ZIP_STORED if info.filename == "mimetype" else zipfile.ZIP_DEFLATED
-            new.external_attr = 0o644 << 16
-            dst.writestr(new, content)
-    return out.getvalue()
+    epub.write_epub(buf, book, {"mtime": datetime.datetime(2026, 1, 1)})
+    dest.write_bytes(deterministic_zip(buf.getvalue()))
 
 
 # ----------------------------------------------------------------------------------------- TXT

@@ -9,10 +9,12 @@ bootstrapped from the book's own confident beads, the default), `model` (the LLM
 translates the Chinese side) or `gale-church` (lengths only). Writes data/aligned/<book>.jsonl (one
 bead per line: zh and en sentences, chapter and paragraph ids, bead type, score, keep, drop reason),
 reports/align.json (per book and chapter pair: coverage of each side, bead types, beads kept and
-dropped by reason, unmatched chapters) and data/lexicon.json (the lexical table learned from the
-confident beads of all training books, for the stages after this one). Books whose ingested text,
-options and code are unchanged come from the cache in align.cache_dir (the log says how many were
-aligned and how many came from the cache).
+dropped by reason, unmatched chapters, gate flags) and data/lexicon.json (the lexical table learned
+from the confident beads of all training books, for the stages after this one). Books whose ingested
+text, options and code are unchanged come from the cache in align.cache_dir (the log says how many
+were aligned and how many came from the cache). A book whose figures fall outside align.gates (kept
+share, chapter-pair score, unpaired chapters) is one line naming the book and the figure, and stops
+the stage unless align.gates.skip is true (or the book has skip_gates: true in the manifest).
 
 Proofreading corrections (proofread/corrections.json, see docs/proofread.md) are applied to each
 book's beads after alignment, on every run; what applied and what no longer does is reported per
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 from tqdm import tqdm
@@ -32,10 +35,11 @@ from booktrans.align import lexicon as lexicon_module
 from booktrans.align.cache import AlignCache, model_fingerprint
 from booktrans.align.similarity import confident_pairs
 from booktrans.errors import ConfigError
+from booktrans.gates import AlignGates, check_align, gate_line, gates_from, unpaired_shares
 from booktrans.io import atomic_dir, read_jsonl, write_json, write_jsonl
 from booktrans.manifest import load_manifest
 from booktrans.proofread.corrections import Proofreading
-from booktrans.stageutil import get, load_params, run_main, setup_logging
+from booktrans.stageutil import EXIT_BAD_INPUT, get, load_params, run_main, setup_logging
 
 log = logging.getLogger("align")
 
@@ -51,6 +55,8 @@ def run(params_path: Path, text: Path, out: Path, report_path: Path, corrections
                            min_ratio=float(f["min_ratio"]), max_ratio=float(f["max_ratio"]),
                            ratio_min_chars=int(f["ratio_min_chars"]))
     options = {"method": method, "bootstrap": bootstrap, "filters": dict(sorted(f.items()))}
+    gates = gates_from(AlignGates, get(params, "align.gates", {}), "align.gates")
+    flagged: list[str] = []
     translator = None
     if method == "model":
         from booktrans.align.model_translator import ModelGlosser
@@ -88,11 +94,13 @@ def run(params_path: Path, text: Path, out: Path, report_path: Path, corrections
             beads, rep["proofreading"] = proofreading.apply(book.id, beads)
             write_jsonl(tmp / f"{book.id}.jsonl", beads)
             report[book.id] = {"status": "ok", "split": book.split, **rep}
+            apply_gates(book, report[book.id], gates, flagged)
             if book.split == "train":
                 train_pairs.extend(pairs)
                 for w, g in glosses.items():
                     prior.setdefault(w, set()).update(g)
         write_json(tmp / "proofreading.json", proofreading.summary())
+        stop_on_gates(report_path, report, flagged)
     for book_id, n in proofreading.unused().items():
         log.warning("proofreading: %d correction(s) for %s, which was not aligned (not in the manifest or not ingested)", n, book_id)
     if lexicon is not None:
@@ -105,6 +113,30 @@ def run(params_path: Path, text: Path, out: Path, report_path: Path, corrections
     log.info("aligned %d books into %s: %d aligned, %d unchanged from cache",
              sum(1 for r in report.values() if r["status"] == "ok"), out, counts["aligned"], counts["cached"])
     return 0
+
+
+def apply_gates(book, entry: dict, gates: AlignGates, flagged: list[str]) -> None:
+    """Record the book's gate flags in its report entry; a flag not skipped is one line in ``flagged``."""
+    flags = check_align(entry, gates)
+    skipped = bool(flags) and (gates.skip or book.skip_gates)
+    zh_un, en_un = unpaired_shares(entry)
+    entry["gates"] = {"flags": [f.to_json() for f in flags], "passed": not flags, "skipped": skipped,
+                      "unpaired_zh": zh_un, "unpaired_en": en_un}
+    if flags:
+        line = gate_line("align", book.id, flags, "align.gates.skip")
+        tqdm.write(("warning (gates skipped): " if skipped else "error: ") + line, file=sys.stderr)
+        if not skipped:
+            flagged.append(line)
+
+
+def stop_on_gates(report_path: Path, report: dict, flagged: list[str]) -> None:
+    """Write the report and stop (exit 2, nothing written to the output folder) when a book is flagged."""
+    if flagged:
+        write_json(report_path, report)
+        print(f"align: {len(flagged)} book(s) far from a normal book; see the gates in {report_path}:", file=sys.stderr)
+        for line in flagged:
+            print(f"  {line}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT)
 
 
 def main() -> int:

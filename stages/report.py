@@ -53,6 +53,8 @@ def run(params_path: Path, metrics_dir: Path, evaluation: Path, out: Path, plots
         if (evaluation / r / "details.json").exists():
             details[r] = read_json(evaluation / r / "details.json")
             positions[r] = read_json(evaluation / r / "position.json")["position"]
+    systems = {s: read_json(metrics_dir / f"{s}.json") for s in (get(params, "translate.systems", {}) or {})
+               if (metrics_dir / f"{s}.json").exists()}  # outside systems: rows beside the rounds
     human = read_json(human_path) if human_path.exists() else None
     summaries = {r: read_json(rounds_dir / f"{r}.json") for r in (get(params, "rounds") or {}) if (rounds_dir / f"{r}.json").exists()}
     datasets = {r: s["data"] for r, s in summaries.items()}
@@ -64,7 +66,7 @@ def run(params_path: Path, metrics_dir: Path, evaluation: Path, out: Path, plots
         notes.append("These scores come from model.base: tiny, a small random-initialised model used to run the "
                      "pipeline on a CPU. They say nothing about translation quality.")
     page = render_report(metrics, notes=notes, details=details, positions=positions, human=human, datasets=datasets,
-                         losses=losses, cost=_cost(params, sorted(losses)), proofreading=proofreading)
+                         losses=losses, cost=_cost(params, sorted(losses)), proofreading=proofreading, systems=systems)
     atomic_write_text(out, page)
     write_json(plots / "rounds.json", {"rounds": rounds_table(metrics)})
     write_json(plots / "position.json", {"position": position_table(positions)})

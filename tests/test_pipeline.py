@@ -133,6 +133,7 @@ def test_first_repro_runs_every_stage_and_writes_every_output(project):
     expected = {"ingest", "corrections", "align", "proofread", "base", "review", "review-key", "review-scores", "report"}
     expected |= {f"{s}@r{i}" for s in ("dataset", "train", "round-summary") for i in range(1, 5)}
     expected |= {f"{s}@r{i}" for s in ("translate", "evaluate") for i in range(0, 5)}
+    expected |= {"translate-system@deepseek", "evaluate-system@deepseek"}  # skipped without a key, never failed
     assert stages == expected
     for r in ("r0", "r1", "r2", "r3", "r4"):
         m = json.loads((dest / "reports" / "metrics" / f"{r}.json").read_text())
@@ -224,7 +225,8 @@ def test_reviewer_pulls_one_round_from_a_remote_and_rescores_without_retraining(
     ev.write_text(ev.read_text() + "\n# reviewer's change\n")
     res = dvc(clone, "repro", "--pull", "--allow-missing")
     stages = ran(res)
-    assert {f"evaluate@r{i}" for i in range(5)} <= stages <= {f"evaluate@r{i}" for i in range(5)} | {"review", "review-key", "review-scores", "report"}
+    assert {f"evaluate@r{i}" for i in range(5)} <= stages <= {f"evaluate@r{i}" for i in range(5)} | {"review", "review-key", "review-scores", "report",
+                                                                                              "evaluate-system@deepseek"}
     assert not (clone / "models" / "r1").exists() and not (clone / "models" / "r4").exists()
     for i in range(5):
         assert (clone / "reports" / "metrics" / f"r{i}.json").read_text() == \
@@ -249,7 +251,7 @@ def test_changing_a_round3_param_reruns_only_round3_round4_and_their_dependants(
     git(dest, "tag", "-a", "round-4", "-m", "round 3 and 4 retrained")
     diff = json.loads(dvc(dest, "metrics", "diff", "round-3", "round-4", "--all", "--json").stdout)
     files = {Path(f).stem for f in diff}
-    assert files == {"r0", "r1", "r2", "r3", "r4", "human"}
+    assert files == {"r0", "r1", "r2", "r3", "r4", "human", "deepseek"}
     r3 = diff["reports/metrics/r3.json"]
     for d in ("zh-en", "en-zh"):
         for key in HEADLINE:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from ..text import length, split_sentences
 from ..text.headings import parse_heading
+from .chapters import ChapterBags, GlossBags, pair_by_content
 from .gale_church import LengthBead, align_lengths
 from .sentalign import AlignConfig, align_sentences, align_texts
 from .similarity import LexicalTable, SameMeaning, learn_from_beads
@@ -24,12 +25,13 @@ class Sentence:
 
 
 def chapter_numbers(paragraphs: list[dict], lang: str) -> dict[int, int | None]:
-    """Chapter index -> the number in its heading (第三章 -> 3, Chapter 3 -> 3, III. -> 3), or None."""
+    """Chapter index -> the number in its heading (第三章 -> 3, Chapter 3 -> 3, III. -> 3), or None;
+    the front matter before the first heading (chapter 0, no title) is number 0."""
     nums: dict[int, int | None] = {}
     for p in paragraphs:
         if p["chapter"] not in nums:
             h = parse_heading(p["title"], lang) if p["title"] else None
-            nums[p["chapter"]] = h[0] if h else None
+            nums[p["chapter"]] = h[0] if h else (0 if p["chapter"] == 0 and not p["title"] else None)
     return nums
 
 
@@ -44,42 +46,22 @@ def sentences_of(paragraphs: list[dict], lang: str) -> dict[int, list[Sentence]]
 
 def pair_chapters(zh: dict[int, list[Sentence]], en: dict[int, list[Sentence]],
                   zh_nums: dict[int, int | None] | None = None, en_nums: dict[int, int | None] | None = None,
-                  ) -> list[tuple[list[int], list[int]]]:
-    """Pair chapters by heading numbers when both editions number them uniquely, else by order and
-    length (Gale-Church on chapter lengths), allowing merged, split and missing chapters.
+                  bags: ChapterBags | None = None, translator=None) -> list[tuple[list[int], list[int]]]:
+    """Pair chapters by content (``chapters.pair_by_content``): the lexical similarity of the
+    sentence aligner, summed per chapter, chooses 1-1, merged (2-1, 3-1), split (1-2, 1-3) and
+    missing (1-0, 0-1) chapters; heading numbers and lengths only break near-ties. ``bags`` replaces
+    the measure (see ``ChapterBags``); ``translator`` is the glosser the default measure uses.
     Returns [(zh chapter ids, en chapter ids)]; one side empty = unmatched."""
     zc, ec = sorted(zh), sorted(en)
-    by_number = _pair_by_number(zc, ec, zh_nums or {}, en_nums or {})
-    if by_number is not None:
-        return by_number
-    if len(zc) == len(ec):
-        return [([a], [b]) for a, b in zip(zc, ec)]
-    zl = [sum(len(s.text) for s in zh[c]) for c in zc]
-    el = [sum(len(s.text) for s in en[c]) for c in ec]
-    priors = {(1, 1): 0.9, (1, 0): 0.02, (0, 1): 0.02, (2, 1): 0.03, (1, 2): 0.03}
-    beads = align_lengths(zl, el, priors, null_penalty=0.0)
-    return [([zc[i] for i in b.src], [ec[j] for j in b.tgt]) for b in beads]
-
-
-def _pair_by_number(zc: list[int], ec: list[int], zn: dict, en: dict) -> list[tuple[list[int], list[int]]] | None:
-    """Pair by heading number; unnumbered chapters before the first numbered one (front matter) pair
-    by order. None when numbers are missing, repeated or out of order on either side."""
-    def numbered(chs, nums):
-        body = [(c, nums.get(c)) for c in chs if nums.get(c) is not None]
-        front = [c for c in chs if nums.get(c) is None]
-        values = [n for _, n in body]
-        ok = body and values == sorted(set(values)) and all(c < body[0][0] for c in front)
-        return (front, dict((n, c) for c, n in body)) if ok else None
-
-    a, b = numbered(zc, zn), numbered(ec, en)
-    if a is None or b is None:
-        return None
-    (zfront, zmap), (efront, emap) = a, b
-    pairs: list[tuple[list[int], list[int]]] = []
-    for i in range(max(len(zfront), len(efront))):
-        pairs.append(([zfront[i]] if i < len(zfront) else [], [efront[i]] if i < len(efront) else []))
-    for n in sorted(set(zmap) | set(emap)):
-        pairs.append(([zmap[n]] if n in zmap else [], [emap[n]] if n in emap else []))
+    beads = pair_by_content([[s.text for s in zh[c]] for c in zc], [[s.text for s in en[c]] for c in ec],
+                            [sum(len(s.text) for s in zh[c]) for c in zc], [sum(len(s.text) for s in en[c]) for c in ec],
+                            [(zh_nums or {}).get(c) for c in zc], [(en_nums or {}).get(c) for c in ec],
+                            bags=bags or GlossBags(translator))
+    pairs = [([zc[i] for i in a], [ec[j] for j in b]) for a, b, _ in beads]
+    # front matter (the text before the first heading: title page, epigraph) is too short for words to
+    # decide; when both editions have it and nothing before it was paired, it goes with the other's
+    if len(pairs) >= 2 and {tuple(map(tuple, pairs[0])), tuple(map(tuple, pairs[1]))} == {((0,), ()), ((), (0,))}:
+        pairs[:2] = [([0], [0])]
     return pairs
 
 
@@ -137,7 +119,7 @@ def filter_beads(beads: list[dict], cfg: FilterConfig) -> None:
 
 def align_book(zh_paragraphs: list[dict], en_paragraphs: list[dict], method: str = "cedict", translator=None,
                filters: FilterConfig | None = None, bootstrap: int = 1, base_table: LexicalTable | None = None,
-               ) -> tuple[list[dict], dict]:
+               chapter_bags: ChapterBags | None = None) -> tuple[list[dict], dict]:
     """Align one book: chapters first, then sentences inside each chapter pair. Returns (beads, report).
 
     ``method`` is ``cedict`` (the offline glossing translator), ``model`` (pass a translator built
@@ -163,7 +145,8 @@ def align_book(zh_paragraphs: list[dict], en_paragraphs: list[dict], method: str
     beads: list[dict] = []
     chapters_report = []
     unmatched: list[dict] = []
-    pairs = pair_chapters(zh, en, chapter_numbers(zh_paragraphs, "zh"), chapter_numbers(en_paragraphs, "en"))
+    zh_nums, en_nums = chapter_numbers(zh_paragraphs, "zh"), chapter_numbers(en_paragraphs, "en")
+    pairs = pair_chapters(zh, en, zh_nums, en_nums, bags=chapter_bags, translator=translator if method == "cedict" else None)
     tasks = []
     for zc, ec in pairs:
         zs = [s for c in zc for s in zh[c]]

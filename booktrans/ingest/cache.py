@@ -12,7 +12,7 @@ from pathlib import Path
 from ..io import atomic_write_text
 from .model import IngestResult, Paragraph
 
-_PACKAGES = ("pymupdf", "ebooklib", "chardet", "lxml", "opencc")
+_PACKAGES = ("pymupdf", "ebooklib", "chardet", "charset-normalizer", "lxml", "opencc")
 _CODE_DIRS = ("ingest", "text")
 
 
@@ -37,9 +37,11 @@ class IngestCache:
         self.dir = Path(directory)
         self.salt = json.dumps({"code": code_fingerprint(), **options}, sort_keys=True)
 
-    def key(self, path: str | Path, lang: str) -> str:
+    def key(self, path: str | Path, lang: str, options: dict | None = None) -> str:
+        """The cache key of one edition; ``options`` are its per-book choices (chapter pattern, ...)."""
         h = hashlib.sha256(self.salt.encode())
         h.update(lang.encode())
+        h.update(json.dumps(options or {}, sort_keys=True).encode())
         with open(path, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+
+from ..text.headings import Heading
 
 
 @dataclass
@@ -12,6 +15,10 @@ class Block:
     text: str
     loc: str  # "p3" (PDF page), "item:chapter1.xhtml" (EPUB spine item), "l120" (TXT line)
     heading: bool = False
+    info: Heading | None = None   # level and number when the reader knows them (else classified from the text)
+    synthetic: bool = False       # a title the reader supplied (from the table of contents), not text of the book
+    from_toc: bool = False        # a chapter or part the book's table of contents names (never second-guessed)
+    link_share: float = 0.0       # EPUB: share of the text inside links to places in the book (contents lists)
 
 
 @dataclass
@@ -21,9 +28,13 @@ class Paragraph:
     para: int
     text: str
     loc: str
+    part: str = ""  # title of the part (第一部, PART ONE) the chapter belongs to, when the book has parts
 
     def to_json(self) -> dict:
-        return {"chapter": self.chapter, "title": self.title, "para": self.para, "text": self.text, "loc": self.loc}
+        out = {"chapter": self.chapter, "title": self.title, "para": self.para, "text": self.text, "loc": self.loc}
+        if self.part:
+            out["part"] = self.part
+        return out
 
 
 @dataclass
@@ -33,13 +44,34 @@ class ReadResult:
     blocks: list[Block]
     format: str
     encoding: str | None = None
-    chars_extracted: int = 0
+    chars_extracted: int = 0  # characters other than white space the reader found in the file
     dropped: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # footnotes/endnotes, kept apart from the text
+    bad_bytes: int = 0  # invalid bytes replaced while decoding
+    proposals: dict[str, str] = field(default_factory=dict)  # what each encoding detector proposed, when they ran
+    stats: dict[str, int] = field(default_factory=dict)  # sections, split paragraphs, boilerplate and title characters
 
     def drop(self, reason: str, n: int = 1) -> None:
         self.dropped[reason] = self.dropped.get(reason, 0) + n
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """Per-book and per-run choices. Lengths are characters."""
+
+    check_language: bool = True               # the edition must be in the manifest's language
+    simplify: bool = False                    # Traditional -> Simplified Chinese (OpenCC t2s)
+    chapter_pattern: str | None = None        # regex: lines matching it (whole) are the chapter headings, nothing else
+    max_paragraph_chars: int = 10_000         # a longer paragraph is split at sentence ends (counted, warned)
+
+    def pattern(self) -> re.Pattern | None:
+        return re.compile(self.chapter_pattern) if self.chapter_pattern else None
+
+    def key(self) -> dict:
+        """What the cache key needs to know."""
+        return {"check_language": self.check_language, "simplify": self.simplify,
+                "chapter_pattern": self.chapter_pattern, "max_paragraph_chars": self.max_paragraph_chars}
 
 
 @dataclass

@@ -27,7 +27,7 @@ import pymupdf
 
 from ..errors import IngestError
 from ..text.headings import parse_heading
-from .model import Block, ReadResult
+from .model import Block, IngestOptions, ReadResult
 
 _PAGE_NUMBER = re.compile(r"^\s*(?:page\s*)?[-–—(\[]?\s*(?:\d{1,4}|[ivxlcdm]{1,7})\s*[-–—)\]]?\s*(?:/\s*\d+)?\s*$", re.I)
 _ZH_PAGE_NUMBER = re.compile(r"^\s*第?\s*[\d一二三四五六七八九十百]{1,6}\s*页\s*$|^\s*-\s*\d+\s*-\s*$")
@@ -158,7 +158,7 @@ def _read_pages(doc: pymupdf.Document, result: ReadResult) -> tuple[list[list[_B
                 if not stripped:
                     lines.append(None)
                     continue
-                chars += len(stripped)
+                chars += len("".join(stripped.split()))
                 x0, y0, x1, y1 = (pymupdf.Rect(l["bbox"]) * rot) if rot is not None else l["bbox"]
                 # spaces at the ends of a line tell how to join it to the next (see join_lines)
                 lines.append(_Line(stripped, x0, y0, x1, y1, size, text[-1:] == " ", text[:1] == " "))
@@ -218,7 +218,7 @@ def reading_order(blocks: list[_Blk], width: float) -> list[_Blk]:
     return out
 
 
-def read_pdf(path: str | Path, lang: str) -> ReadResult:
+def read_pdf(path: str | Path, lang: str, opts: IngestOptions | None = None) -> ReadResult:
     path = Path(path)
     pymupdf.TOOLS.mupdf_warnings()  # clear what earlier files left
     doc = _open(path)
@@ -245,9 +245,10 @@ def read_pdf(path: str | Path, lang: str) -> ReadResult:
     _drop_margins(pages, result)
     _drop_contents(pages, result)
 
+    pattern = (opts or IngestOptions()).pattern()
     for blocks in pages:
         for b in blocks:
-            _classify(b, body_size, lang, result)
+            _classify(b, body_size, lang, result, pattern)
     _assemble(pages, lang, result)
     return result
 
@@ -302,11 +303,11 @@ def _drop_contents(pages: list[list[_Blk]], result: ReadResult) -> None:
         blocks[:] = [b for b in blocks if any(l is not None for l in b.lines)]
 
 
-def _classify(b: _Blk, body_size: float, lang: str, result: ReadResult) -> None:
+def _classify(b: _Blk, body_size: float, lang: str, result: ReadResult, pattern: re.Pattern | None = None) -> None:
     lines = [l for l in b.lines if l is not None]
     text = join_lines([l.raw for l in lines], lang)
     size = max(l.size for l in lines)
-    if len(lines) <= 2 and parse_heading(text, lang):
+    if len(lines) <= 2 and (parse_heading(text, lang) or (pattern is not None and pattern.fullmatch(text.strip()))):
         b.kind = "heading"
         return
     if (b.y0 >= b.height * _NOTE_ZONE and size <= body_size * 0.9 and _NOTE_MARK.match(lines[0].text)):

@@ -70,7 +70,24 @@ def _delta(x, base, higher_better) -> str:
     return f' <span class="{cls}">({d:+.3g})</span>'
 
 
-def _metrics_table(metrics: dict[str, dict], direction: str) -> str:
+def _system_rows(systems: dict[str, dict], direction: str, base: dict) -> str:
+    """Outside systems under the rounds, compared with r0; a skipped one says why."""
+    rows = []
+    for name, m in sorted(systems.items()):
+        label = f"<th>{html.escape(name)} <small>(outside system)</small></th>"
+        if m.get("skipped"):
+            rows.append(f'<tr class="system">{label}<td colspan="{len(COLUMNS)}" style="text-align:left">skipped: '
+                        f"{html.escape(m['skipped'])}</td></tr>")
+            continue
+        d = m.get("directions", {}).get(direction)
+        if d is None:
+            continue
+        cells = "".join(f"<td>{_fmt(d.get(key))}{_delta(d.get(key), base.get(key), better)}</td>" for key, _, better in COLUMNS)
+        rows.append(f'<tr class="system">{label}{cells}</tr>')
+    return "".join(rows)
+
+
+def _metrics_table(metrics: dict[str, dict], direction: str, systems: dict[str, dict] | None = None) -> str:
     rounds = sorted(metrics)
     head = "".join(f"<th>{label}</th>" for _, label, _ in COLUMNS)
     rows = []
@@ -89,6 +106,7 @@ def _metrics_table(metrics: dict[str, dict], direction: str) -> str:
         prev = m
         label = "r0 (base model)" if r == "r0" else r
         rows.append(f"<tr><th>{html.escape(label)}</th>{''.join(cells)}</tr>")
+    rows.append(_system_rows(systems or {}, direction, base))
     return (f'<table class="metrics" data-direction="{html.escape(direction)}"><thead><tr><th>round</th>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>")
 
@@ -100,18 +118,20 @@ def _section(title: str, body: str, anchor: str) -> str:
 def render_report(metrics: dict[str, dict], title: str = "booktrans — rounds compared", notes: list[str] | None = None,
                   details: dict[str, dict] | None = None, positions: dict[str, list[dict]] | None = None,
                   human: dict | None = None, datasets: dict[str, dict] | None = None, losses: dict[str, list[dict]] | None = None,
-                  cost: dict | None = None, examples: int = 8, proofreading: dict[str, dict] | None = None) -> str:
+                  cost: dict | None = None, examples: int = 8, proofreading: dict[str, dict] | None = None,
+                  systems: dict[str, dict] | None = None) -> str:
     """``metrics``: round -> reports/metrics/<round>.json; ``details``: round -> evaluation details.json;
     ``positions``: round -> position.json rows; ``human``: reports/metrics/human.json; ``datasets``:
     round -> data/sft/<round>/stats.json; ``losses``: round -> reports/train/<round>.json; ``cost``:
     the planner's summary of the trained rounds; ``proofreading``: book -> the align report's
-    proofreading figures (with the book's split)."""
+    proofreading figures (with the book's split); ``systems``: outside system -> its metrics file
+    (rows under the rounds' in the metrics tables)."""
     rounds = sorted(metrics)
-    directions = sorted({d for m in metrics.values() for d in m.get("directions", {})})
+    directions = sorted({d for m in [*metrics.values(), *(systems or {}).values()] for d in m.get("directions", {})})
     details, positions, datasets, losses = details or {}, positions or {}, datasets or {}, losses or {}
     sections = []
 
-    tables = "".join(f"<h3>{html.escape(d)}</h3>{_metrics_table(metrics, d)}" for d in directions)
+    tables = "".join(f"<h3>{html.escape(d)}</h3>{_metrics_table(metrics, d, systems)}" for d in directions)
     sections.append(_section("Metrics by round", "<p>Deltas in brackets are against r0, the untouched base model; "
                              "<small>vs prev</small> against the round before. Green is better, red worse. Length ratio 1.0 = "
                              "as long as the reference; late/early below 1 = the translation shrinks as the book goes on.</p>"

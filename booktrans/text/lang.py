@@ -34,3 +34,37 @@ def length(text: str, lang: str) -> int:
     if lang == "zh":
         return len(re.sub(r"\s+", "", text))
     return len(_WORD.findall(text))
+
+
+_LETTER = re.compile(r"[^\W\d_]")
+_WIDE = re.compile("[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf"
+                   "\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\U00020000-\U0003fffd]")
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in a fixed-width font: East Asian wide and full-width characters count 2."""
+    return len(text) + len(_WIDE.findall(text))
+
+
+_LATIN_LETTER = re.compile("[A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f]")
+
+
+def letter_shares(text: str) -> tuple[int, float, float]:
+    """(letters, share of them that are Han, share that are Latin) — every letter counts, whatever its
+    script, so that mojibake (Greek, Cyrillic, box drawing read from the wrong code page) shows as
+    letters that are neither."""
+    letters = len(_LETTER.findall(text))
+    if not letters:
+        return 0, 0.0, 0.0
+    han = len(_HAN.findall(text))
+    latin = len(_LATIN_LETTER.findall(text))
+    return letters, han / letters, latin / letters
+
+
+def language_of(text: str, min_share: float = 0.5) -> str | None:
+    """'zh', 'en', or None when the text is in no language this project reads: fewer than 10 letters
+    or words, or fewer than ``min_share`` of its letters Han or Latin (another script, or mojibake)."""
+    letters, han, latin = letter_shares(text)
+    if han + latin < min_share:
+        return None
+    return detect_lang(text)

@@ -39,7 +39,7 @@ def _read_lines(path: str) -> list[str]:
 
 def _cmd_align(args: argparse.Namespace) -> int:
     from .align.evaluate import format_bead
-    from .align.sentalign import align_sentences
+    from .align.sentalign import align_texts
     from .errors import BooktransError
 
     langs = {args.src_lang, args.tgt_lang}
@@ -47,20 +47,35 @@ def _cmd_align(args: argparse.Namespace) -> int:
         raise BooktransError("--src-lang and --tgt-lang must be zh and en, one each")
     src, tgt = _read_lines(args.src), _read_lines(args.tgt)
     zh, en = (src, tgt) if args.src_lang == "zh" else (tgt, src)
+    translator = None
+    if args.translator == "model":
+        from .align.model_translator import ModelGlosser
+
+        if not args.model:
+            raise BooktransError("--translator model needs --model DIR")
+        translator = ModelGlosser(args.model)
+    out = sys.stdout
+    if args.raw:  # paragraphs, one per line: the pipeline's splitter and align_book, one JSON object per bead
+        import json
+
+        from .align import align_book
+
+        def paragraphs(lines: list[str]) -> list[dict]:
+            return [{"chapter": 1, "title": "", "para": k, "text": t, "loc": f"line {k + 1}"}
+                    for k, t in enumerate(lines) if t.strip()]
+
+        method = {"cedict": "cedict", "model": "model", "gale-church": "gale-church"}[args.translator]
+        beads, _ = align_book(paragraphs(zh), paragraphs(en), method=method, translator=translator)
+        for b in beads:
+            out.write(json.dumps({"zh": b["zh"], "en": b["en"], "score": b["score"]}, ensure_ascii=False) + "\n")
+        return 0
     if args.translator == "gale-church":
         from .align.gale_church import align_lengths
 
         pairs = [(b.src, b.tgt) for b in align_lengths([len(s) for s in zh], [len(s) for s in en])]
     else:
-        translator = None
-        if args.translator == "model":
-            from .align.model_translator import ModelGlosser
-
-            if not args.model:
-                raise BooktransError("--translator model needs --model DIR")
-            translator = ModelGlosser(args.model)
-        pairs = [(b.zh, b.en) for b in align_sentences(zh, en, translator)]
-    out = sys.stdout
+        (beads,), _ = align_texts([(zh, en)], translator)
+        pairs = [(b.zh, b.en) for b in beads]
     for z, e in pairs:
         s, t = (z, e) if args.src_lang == "zh" else (e, z)
         out.write(format_bead(s, t) + "\n")
@@ -218,9 +233,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="split longer paragraphs at sentence ends (characters; default 10000)")
     p.set_defaults(fn=_cmd_ingest)
 
-    p = sub.add_parser("align", help="align two files of sentences (one per line) and print beads like [0]:[0,1]")
-    p.add_argument("src", help="source sentences, one per line (already segmented)")
-    p.add_argument("tgt", help="target sentences, one per line")
+    p = sub.add_parser("align", help="align two files of sentences (one per line) and print beads like [0]:[0,1]; "
+                                     "with --raw, two files of paragraphs, printed as JSON beads")
+    p.add_argument("src", help="source sentences, one per line (already segmented); with --raw, paragraphs")
+    p.add_argument("tgt", help="target sentences, one per line; with --raw, paragraphs")
+    p.add_argument("--raw", action="store_true",
+                   help='raw text, one paragraph per line: split with the pipeline\'s splitter, aligned like a book '
+                        'chapter, one JSON object per bead: {"zh": [...], "en": [...], "score": s}')
     p.add_argument("--src-lang", required=True, choices=["zh", "en"])
     p.add_argument("--tgt-lang", required=True, choices=["zh", "en"])
     p.add_argument("--translator", default="cedict", choices=["cedict", "model", "gale-church"],

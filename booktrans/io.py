@@ -114,6 +114,26 @@ def tree_digest(directory: str | Path, big: int = 64 << 20) -> bytes:
     return h.digest()
 
 
+def code_fingerprint(code_dirs: Iterable[str], packages: Iterable[str]) -> str:
+    """Hash of the source files of some booktrans sub-packages and of some libraries' versions: part
+    of a cache key, so that a change to the code or a library invalidates the cached results."""
+    import hashlib
+    from importlib import metadata
+
+    h = hashlib.sha256()
+    pkg = Path(__file__).resolve().parent
+    for d in code_dirs:
+        for f in sorted((pkg / d).glob("*.py")):
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    for name in packages:
+        try:
+            h.update(f"{name}={metadata.version(name)}".encode())
+        except metadata.PackageNotFoundError:
+            h.update(f"{name}=absent".encode())
+    return h.hexdigest()[:16]
+
+
 def deterministic_zip(data: bytes, date_time: tuple[int, int, int, int, int, int] = (2026, 1, 1, 0, 0, 0)) -> bytes:
     """The same zip archive (an EPUB) with fixed member timestamps and permissions, so the same
     content gives the same bytes; ``mimetype`` stays first and uncompressed, as EPUB requires."""

@@ -1,16 +1,20 @@
 """Stage `align`: pair the chapters of each book's two editions, then align sentences inside each
 chapter pair.
 
-    python stages/align.py --params params.yaml --text data/text --out data/aligned --report reports/align.json
+    python stages/align.py --params params.yaml --text data/text --out data/aligned --report reports/align.json \
+        --corrections proofread/corrections.json --lexicon data/lexicon.json
 
-Sentences are aligned with align.method: `cedict` (offline CC-CEDICT glosses, the default), `model`
-(the LLM at align.model translates the Chinese side) or `gale-church` (lengths only). Writes
-data/aligned/<book>.jsonl (one bead per line: zh and en sentences, chapter and paragraph ids, bead
-type, score, keep, drop reason) and reports/align.json (per book and chapter pair: coverage of each
-side, bead types, beads kept and dropped by reason, unmatched chapters, gate flags). A book whose
-figures fall outside align.gates (kept share, chapter-pair score, unpaired chapters) is one line
-naming the book and the figure, and stops the stage unless align.gates.skip is true (or the book has
-skip_gates: true in the manifest).
+Sentences are aligned with align.method: `cedict` (offline CC-CEDICT glosses plus a lexical table
+bootstrapped from the book's own confident beads, the default), `model` (the LLM at align.model
+translates the Chinese side) or `gale-church` (lengths only). Writes data/aligned/<book>.jsonl (one
+bead per line: zh and en sentences, chapter and paragraph ids, bead type, score, keep, drop reason),
+reports/align.json (per book and chapter pair: coverage of each side, bead types, beads kept and
+dropped by reason, unmatched chapters, gate flags) and data/lexicon.json (the lexical table learned
+from the confident beads of all training books, for the stages after this one). Books whose ingested
+text, options and code are unchanged come from the cache in align.cache_dir (the log says how many
+were aligned and how many came from the cache). A book whose figures fall outside align.gates (kept
+share, chapter-pair score, unpaired chapters) is one line naming the book and the figure, and stops
+the stage unless align.gates.skip is true (or the book has skip_gates: true in the manifest).
 
 Proofreading corrections (proofread/corrections.json, see docs/proofread.md) are applied to each
 book's beads after alignment, on every run; what applied and what no longer does is reported per
@@ -26,8 +30,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from booktrans.align import FilterConfig, align_book
-from booktrans.align.lexicon import CedictGlosser
+from booktrans.align import FilterConfig, LexicalTable, SameMeaning, align_book
+from booktrans.align import lexicon as lexicon_module
+from booktrans.align.cache import AlignCache, model_fingerprint
+from booktrans.align.similarity import confident_pairs
 from booktrans.errors import ConfigError
 from booktrans.gates import AlignGates, check_align, gate_line, gates_from, unpaired_shares
 from booktrans.io import atomic_dir, read_jsonl, write_json, write_jsonl
@@ -38,26 +44,34 @@ from booktrans.stageutil import EXIT_BAD_INPUT, get, load_params, run_main, setu
 log = logging.getLogger("align")
 
 
-def run(params_path: Path, text: Path, out: Path, report_path: Path, corrections: Path | None = None) -> int:
+def run(params_path: Path, text: Path, out: Path, report_path: Path, corrections: Path | None = None,
+        lexicon: Path | None = None) -> int:
     params = load_params(params_path)
     books = load_manifest(get(params, "ingest.manifest"))
     method = get(params, "align.method")
+    bootstrap = int(get(params, "align.bootstrap", 1))
     f = get(params, "align.filters")
     filters = FilterConfig(min_score=float(f["min_score"]), score_min_chars=int(f["score_min_chars"]),
                            min_ratio=float(f["min_ratio"]), max_ratio=float(f["max_ratio"]),
                            ratio_min_chars=int(f["ratio_min_chars"]))
+    options = {"method": method, "bootstrap": bootstrap, "filters": dict(sorted(f.items()))}
     gates = gates_from(AlignGates, get(params, "align.gates", {}), "align.gates")
     flagged: list[str] = []
     translator = None
-    if method == "cedict":
-        translator = CedictGlosser()
-    elif method == "model":
+    if method == "model":
         from booktrans.align.model_translator import ModelGlosser
 
+        options["model"] = model_fingerprint(get(params, "align.model"))
         translator = ModelGlosser(get(params, "align.model"), batch_size=int(get(params, "align.batch_size", 16)))
-    elif method != "gale-church":
+    elif method not in ("cedict", "gale-church"):
         raise ConfigError(f"align.method: {method!r} is not cedict, model or gale-church")
-    report = {}
+    cache = AlignCache(get(params, "align.cache_dir", "build/cache/align"), options)
+    lexicon_module.PARSED_CACHE = cache.dir  # the parsed dictionary is kept there too
+    counts = {"aligned": 0, "cached": 0}
+    report: dict = {}
+    train_pairs: list = []
+    prior: dict[str, set[str]] = {}
+    meaning: SameMeaning | None = None
     proofreading = Proofreading.load(corrections, sample=int(get(params, "proofread.sample", 0)), seed=int(get(params, "seed", 0)))
     with atomic_dir(out) as tmp:
         for book in tqdm(books, desc="align", unit="book"):
@@ -65,18 +79,39 @@ def run(params_path: Path, text: Path, out: Path, report_path: Path, corrections
             if not (zh_file.exists() and en_file.exists()):
                 report[book.id] = {"status": "not ingested"}
                 continue
-            beads, rep = align_book(read_jsonl(zh_file), read_jsonl(en_file), method=method, translator=translator,
-                                    filters=filters)
+            key = cache.key(zh_file, en_file)
+            got = cache.get(key)
+            if got is None:
+                beads, rep = align_book(read_jsonl(zh_file), read_jsonl(en_file), method=method,
+                                        translator=translator, filters=filters, bootstrap=bootstrap)
+                meaning = meaning or SameMeaning()
+                got = (beads, rep, confident_pairs(beads, meaning))
+                cache.put(key, *got)
+                counts["aligned"] += 1
+            else:
+                counts["cached"] += 1
+            beads, rep, (pairs, glosses) = got
             beads, rep["proofreading"] = proofreading.apply(book.id, beads)
             write_jsonl(tmp / f"{book.id}.jsonl", beads)
             report[book.id] = {"status": "ok", "split": book.split, **rep}
             apply_gates(book, report[book.id], gates, flagged)
+            if book.split == "train":
+                train_pairs.extend(pairs)
+                for w, g in glosses.items():
+                    prior.setdefault(w, set()).update(g)
         write_json(tmp / "proofreading.json", proofreading.summary())
         stop_on_gates(report_path, report, flagged)
     for book_id, n in proofreading.unused().items():
         log.warning("proofreading: %d correction(s) for %s, which was not aligned (not in the manifest or not ingested)", n, book_id)
+    if lexicon is not None:
+        table = LexicalTable.learn(train_pairs, prior={w: sorted(g) for w, g in prior.items()})
+        table.meta["confident_beads"] = len(train_pairs)
+        table.save(lexicon)
+        log.info("lexical table from the confident beads of the training books: %d Chinese words -> %s",
+                 len(table), lexicon)
     write_json(report_path, report)
-    log.info("aligned %d books into %s", sum(1 for r in report.values() if r["status"] == "ok"), out)
+    log.info("aligned %d books into %s: %d aligned, %d unchanged from cache",
+             sum(1 for r in report.values() if r["status"] == "ok"), out, counts["aligned"], counts["cached"])
     return 0
 
 
@@ -111,9 +146,10 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=Path("data/aligned"))
     ap.add_argument("--report", type=Path, default=Path("reports/align.json"))
     ap.add_argument("--corrections", type=Path, help="proofreading corrections to apply (proofread/corrections.json)")
+    ap.add_argument("--lexicon", type=Path, default=None, help="write the corpus lexical table here (JSON)")
     args = ap.parse_args()
     setup_logging()
-    return run(args.params, args.text, args.out, args.report, args.corrections)
+    return run(args.params, args.text, args.out, args.report, args.corrections, args.lexicon)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from booktrans.dataset import DatasetConfig, build_documents
 from booktrans.dataset.card import histogram_svg, render_card
 from booktrans.dataset.export import write_exports
-from booktrans.dataset.select import LeakageIndex, dedupe, mix
+from booktrans.dataset.select import LeakageIndex, book_shingles, dedupe, mix, near_duplicates
 from booktrans.io import atomic_dir, atomic_write_text, read_json, read_jsonl, write_json, write_jsonl
 from booktrans.manifest import load_manifest
 from booktrans.model import load_tokenizer
@@ -49,15 +49,19 @@ def run(params_path: Path, round_name: str, aligned: Path, model: Path, out: Pat
     short_docs: list[dict] = []
     stats: dict = {"round": round_name, "context": cfg.context, "max_chars": cfg.max_chars,
                    "short_context": short_cfg.context, "short_share": short_share, "books": {}}
+    shingles: dict[str, tuple[str, set[str]]] = {}
     for book in tqdm(books, desc=f"dataset {round_name}", unit="book"):
         f = aligned / f"{book.id}.jsonl"
         if not f.exists():
             stats["books"][book.id] = {"status": "not aligned"}
             continue
         beads = read_jsonl(f)
-        if book.split == "test":
+        shingles[book.id] = (book.split, book_shingles("".join(s for b in beads for s in b["zh"]),
+                                                       " ".join(s for b in beads for s in b["en"])))
+        if book.split in ("valid", "test"):
             for b in beads:  # held-out text, both languages, for the leakage check
-                leakage.add(book.id, "".join(b["zh"]) + "\n" + " ".join(b["en"]))
+                leakage.add(book.id, "".join(b["zh"]) + "\n" + " ".join(b["en"]), book.split)
+        if book.split == "test":
             continue
         meta = {"id": book.id, "genre": book.genre, "license": book.license, "split": book.split}
         docs, s = build_documents(meta, beads, tok, cfg)
@@ -82,6 +86,10 @@ def run(params_path: Path, round_name: str, aligned: Path, model: Path, out: Pat
         train = train + mix(short_docs, weights, min(n_short, len(short_docs)), seed + 1)
     stats["duplicates_removed"] = dup_long + dup_short + dup_valid
     stats["leakage"] = leakage.check(train + valid)
+    stats["near_duplicates"] = near_duplicates(shingles, threshold=float(d.get("near_duplicate_jaccard", 0.5)))
+    for pair in stats["near_duplicates"]:
+        log.warning("near-duplicate books across splits: %s (%s) and %s (%s), Jaccard %.2f", pair["books"][0],
+                    pair["splits"][0], pair["books"][1], pair["splits"][1], pair["jaccard"])
     splits = {"train": train, "valid": valid}
     for name, docs in splits.items():
         stats[name] = {"documents": len(docs), "tokens": sum(x["meta"]["tokens"] for x in docs),

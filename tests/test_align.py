@@ -48,3 +48,48 @@ def test_chapters_are_paired_and_an_extra_chapter_is_reported_unmatched(sample_p
     beads, report = align_book(zh, en)
     assert report["unmatched_chapters"] == [{"zh_chapters": [2], "en_chapters": [], "sentences": report["unmatched_chapters"][0]["sentences"]}]
     assert {b["zh_chapter"] for b in beads} == {1, 3, 4, 5, 6, 7}
+
+
+def test_align_stage_realigns_only_new_books_and_cached_output_is_identical(sample_paragraphs, tmp_path, caplog):
+    """The per-book cache: a second run aligns nothing, a new book is the only one aligned, and the
+    outputs of a cached run are byte-identical to those of a fresh one."""
+    import logging
+    import sys as _sys
+
+    import yaml
+
+    from booktrans.io import write_jsonl
+    from conftest import ROOT
+
+    _sys.path.insert(0, str(ROOT / "stages"))
+    import align as stage
+
+    text = tmp_path / "text"
+    for (book, lang), paras in sample_paragraphs.items():
+        write_jsonl(text / f"{book}.{lang}.jsonl", paras)
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["align"]["cache_dir"] = str(tmp_path / "cache")
+    manifest = yaml.safe_load((ROOT / "data" / "books.yaml").read_text())
+    books = [b for b in manifest["books"] if b["id"] in ("lighthouse", "night-train", "four-seasons")]
+
+    def run(ids, out):
+        (tmp_path / "books.yaml").write_text(yaml.safe_dump({"books": [b for b in books if b["id"] in ids]}))
+        params["ingest"]["manifest"] = str(tmp_path / "books.yaml")
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="align"):
+            stage.run(tmp_path / "params.yaml", text, tmp_path / out, tmp_path / f"{out}.json", lexicon=tmp_path / f"{out}.lex")
+        return next(r.getMessage() for r in caplog.records if "unchanged from cache" in r.getMessage())
+
+    assert "2 aligned, 0 unchanged" in run({"lighthouse", "night-train"}, "a")
+    assert "1 aligned, 2 unchanged" in run({"lighthouse", "night-train", "four-seasons"}, "b")
+    assert "0 aligned, 3 unchanged" in run({"lighthouse", "night-train", "four-seasons"}, "c")
+    for f in ("lighthouse.jsonl", "night-train.jsonl"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "c" / f).read_bytes()
+    assert (tmp_path / "b.json").read_bytes() == (tmp_path / "c.json").read_bytes()
+    assert (tmp_path / "b.lex").read_bytes() == (tmp_path / "c.lex").read_bytes()
+    # a changed edition is aligned again
+    paras = [dict(p) for p in sample_paragraphs[("lighthouse", "en")]]
+    paras[0]["text"] = paras[0]["text"].replace("island", "isle")
+    write_jsonl(text / "lighthouse.en.jsonl", paras)
+    assert "1 aligned, 2 unchanged" in run({"lighthouse", "night-train", "four-seasons"}, "d")

@@ -8,7 +8,7 @@ from booktrans.align import align_book
 from booktrans.dataset import DatasetConfig, build_documents
 from booktrans.dataset.card import histogram_svg, render_card
 from booktrans.dataset.export import write_exports
-from booktrans.dataset.select import LeakageIndex, dedupe, mix
+from booktrans.dataset.select import LeakageIndex, book_shingles, dedupe, mix, near_duplicates
 from booktrans.errors import BooktransError
 
 
@@ -57,6 +57,44 @@ def test_held_out_text_in_a_training_document_is_caught(docs):
         index.check(docs + [leaky])
 
 
+def test_validation_books_are_held_out_too(docs):
+    """Text of a validation book in a training document is a leak; in its own validation documents
+    it is not; test-book text in a validation document is."""
+    index = LeakageIndex(zh_n=12, en_n=8)
+    index.add("night-train", "开往海边的末班车十一点四十分发车。The last train to the coast left at eleven forty.", "valid")
+    index.add("winter-test", "The snow covered the whole village before the first light of the morning came.", "test")
+    leaky = json.loads(json.dumps(docs[0]))
+    leaky["messages"][2]["content"] += " The last train to the coast left at eleven forty."
+    with pytest.raises(BooktransError, match=r"night-train \(valid\)"):
+        index.check(docs + [leaky])
+    own = json.loads(json.dumps(leaky))
+    own["meta"].update(book="night-train", split="valid")
+    got = index.check(docs + [own])
+    assert got["leaks"] == 0 and got["held_out_books"] == {"valid": 1, "test": 1}
+    valid_leak = json.loads(json.dumps(own))
+    valid_leak["messages"][2]["content"] += " The snow covered the whole village before the first light of the morning came."
+    with pytest.raises(BooktransError, match=r"winter-test \(test\)"):
+        index.check([valid_leak])
+
+
+def test_near_duplicate_books_across_splits_are_reported(sample_paragraphs):
+    """A lightly edited copy of a training book filed under test is found (MinHash LSH, confirmed by
+    the exact Jaccard); different books and same-split copies are not reported."""
+    def text(book, lang):
+        return ("" if lang == "zh" else " ").join(p["text"] for p in sample_paragraphs[(book, lang)])
+
+    books = {b: ("train", book_shingles(text(b, "zh"), text(b, "en"))) for b in ("lighthouse", "prob-textbook")}
+    books["night-train"] = ("valid", book_shingles(text("night-train", "zh"), text("night-train", "en")))
+    edited_zh = text("lighthouse", "zh").replace("灯塔", "塔灯")[: len(text("lighthouse", "zh")) * 9 // 10]
+    books["lighthouse-2nd-ed"] = ("test", book_shingles(edited_zh, text("lighthouse", "en").replace("tower", "spire")))
+    books["lighthouse-copy"] = ("train", books["lighthouse"][1])
+    found = near_duplicates(books)
+    assert [(f["books"], f["splits"]) for f in found] == [
+        (["lighthouse", "lighthouse-2nd-ed"], ["train", "test"]),
+        (["lighthouse-2nd-ed", "lighthouse-copy"], ["test", "train"])]
+    assert all(0.5 <= f["jaccard"] < 1.0 for f in found)
+
+
 def test_genre_mix_follows_the_weights_and_is_deterministic(docs):
     picked = mix(docs, {"novel": 2.0, "textbook": 1.0, "poetry": 1.0}, 8, seed=0)
     assert len(picked) == 8 and picked == mix(docs, {"novel": 2.0, "textbook": 1.0, "poetry": 1.0}, 8, seed=0)
@@ -76,8 +114,10 @@ def test_exports_load_back_and_card_has_the_numbers(docs, tmp_path):
     assert dd["train"].num_rows == len(docs) and dd["train"][0]["messages"] == docs[0]["messages"]
     stats = {"context": 300, "short_share": 0.0, "duplicates_removed": 0,
              "leakage": {"documents_checked": len(docs), "held_out_ngrams": 10, "leaks": 0},
+             "near_duplicates": [{"books": ["lighthouse", "lighthouse-2"], "splits": ["train", "test"], "jaccard": 0.9}],
              "train": {"documents": len(docs), "tokens": 1, "max_tokens": 300}, "valid": {"documents": 0, "tokens": 0, "max_tokens": 0}}
     card = render_card("r1", stats, docs, [], "r1-tokens.svg")
+    assert "lighthouse / lighthouse-2" in card
     assert "| train | %d |" % len(docs) in card and "r1-tokens.svg" in card and "| lighthouse | train | novel | CC0-1.0 |" in card
     svg = histogram_svg([d["meta"]["tokens"] for d in docs], 300)
     assert svg.startswith("<svg") and svg.count("<rect") == 21

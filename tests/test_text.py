@@ -7,18 +7,33 @@ def test_chinese_sentences_keep_closing_quotes_with_their_sentence():
     assert split_sentences(text, "zh") == ["“灯，”他立刻问，“点亮了吗？”", "“六点钟就点亮了，”梅说。", "他闭上眼睛，笑了！"]
 
 
-def test_chinese_quotation_that_continues_is_not_split_inside():
+def test_chinese_sentences_end_inside_quotations_as_the_gold_splits_do():
+    # MAC-Dev's gold lines end inside quotations (韦小宝……说道：“皮人是死的，有什么好玩？)
     text = "他说：“我来了。你呢？”然后坐下。"
-    assert split_sentences(text, "zh") == ["他说：“我来了。你呢？”", "然后坐下。"]
+    assert split_sentences(text, "zh") == ["他说：“我来了。", "你呢？”", "然后坐下。"]
 
 
-def test_chinese_ellipsis_and_runs_of_punctuation():
-    assert split_sentences("真的吗？！我不信……走吧。", "zh") == ["真的吗？！", "我不信……", "走吧。"]
+def test_a_stray_quotation_mark_does_not_swallow_the_paragraph():
+    text = "他说：‘不要走。我们一起回去。" + "她点点头。" * 50
+    assert len(split_sentences(text, "zh")) == 52
+
+
+def test_chinese_ellipsis_is_a_pause_unless_a_quotation_or_paragraph_ends_with_it():
+    assert split_sentences("他……他走了。", "zh") == ["他……他走了。"]
+    assert split_sentences("真的吗？！我不信……走吧。", "zh") == ["真的吗？！", "我不信……走吧。"]
+    assert split_sentences("“不过…… 不过……”他走了。我等着……", "zh") == ["“不过…… 不过……”", "他走了。", "我等着……"]
 
 
 def test_english_abbreviations_initials_and_decimals_do_not_split():
     text = "Dr. Smith paid $3.50 at 5 p.m. on Jan. 5. He left. J. R. R. Tolkien wrote it."
     assert split_sentences(text, "en") == ["Dr. Smith paid $3.50 at 5 p.m. on Jan. 5.", "He left.", "J. R. R. Tolkien wrote it."]
+
+
+def test_short_english_sentences_after_words_that_look_like_abbreviations():
+    assert split_sentences("She said no. Nobody argued.", "en") == ["She said no.", "Nobody argued."]
+    assert split_sentences("5 p.m. The sun set.", "en") == ["5 p.m.", "The sun set."]
+    assert split_sentences("He said he didn't. She had no idea.", "en") == ["He said he didn't.", "She had no idea."]
+    assert split_sentences("'Come on then: let's see—' 'At you!'", "en") == ["'Come on then: let's see—'", "'At you!'"]
 
 
 def test_english_quotes_stay_with_their_sentence():
@@ -64,6 +79,6 @@ def test_more_english_segmentation_cases():
 
 
 def test_chinese_semicolon_and_closing_brackets():
-    assert split_sentences("第一，要勤奋；第二，要谦虚。", "zh") == ["第一，要勤奋；", "第二，要谦虚。"]
+    assert split_sentences("第一，要勤奋；第二，要谦虚。", "zh") == ["第一，要勤奋；第二，要谦虚。"]
     # a parenthesis closing after the full stop stays with its sentence
     assert split_sentences("（这是注释。）接着说。", "zh") == ["（这是注释。）", "接着说。"]

@@ -10,10 +10,11 @@ from ..text import length, split_sentences
 from ..text.headings import parse_heading
 from .chapters import ChapterBags, GlossBags, pair_by_content
 from .gale_church import LengthBead, align_lengths
-from .lexicon import CedictGlosser
-from .sentalign import AlignConfig, align_sentences
+from .sentalign import AlignConfig, align_sentences, align_texts
+from .similarity import LexicalTable, SameMeaning, learn_from_beads
 
-__all__ = ["align_book", "align_lengths", "align_sentences", "filter_beads", "FilterConfig", "LengthBead", "Sentence", "pair_chapters"]
+__all__ = ["align_book", "align_lengths", "align_sentences", "filter_beads", "FilterConfig", "LengthBead", "Sentence", "pair_chapters",
+           "LexicalTable", "SameMeaning", "learn_from_beads"]
 
 
 @dataclass(frozen=True)
@@ -75,14 +76,18 @@ class FilterConfig:
     ratio_min_chars: int = 10    # the ratio test applies from this many Chinese characters on
 
 
-def _sentence_aligner(method: str, translator):
+def _sentence_aligner(method: str, translator, bootstrap: int, base_table):
+    """One call for all chapter pairs of a book: [(zh sentences, en sentences)] -> ([[(zh ids, en ids,
+    score)]], learned table or None)."""
     if method == "gale-church":
-        def run(zs: list[str], es: list[str]):
-            return [(b.src, b.tgt, b.score) for b in align_lengths([len(s) for s in zs], [len(s) for s in es])]
+        def run(tasks):
+            return [[(b.src, b.tgt, b.score) for b in align_lengths([len(s) for s in zs], [len(s) for s in es])]
+                    for zs, es in tasks], None
         return run
 
-    def run(zs: list[str], es: list[str]):
-        return [(b.zh, b.en, b.score) for b in align_sentences(zs, es, translator, cfg=AlignConfig())]
+    def run(tasks):
+        results, table = align_texts(tasks, translator, AlignConfig(), bootstrap=bootstrap, base_table=base_table)
+        return [[(b.zh, b.en, b.score) for b in beads] for beads in results], table
     return run
 
 
@@ -113,7 +118,8 @@ def filter_beads(beads: list[dict], cfg: FilterConfig) -> None:
 
 
 def align_book(zh_paragraphs: list[dict], en_paragraphs: list[dict], method: str = "cedict", translator=None,
-               filters: FilterConfig | None = None, chapter_bags: ChapterBags | None = None) -> tuple[list[dict], dict]:
+               filters: FilterConfig | None = None, bootstrap: int = 1, base_table: LexicalTable | None = None,
+               chapter_bags: ChapterBags | None = None) -> tuple[list[dict], dict]:
     """Align one book: chapters first, then sentences inside each chapter pair. Returns (beads, report).
 
     ``method`` is ``cedict`` (the offline glossing translator), ``model`` (pass a translator built
@@ -121,30 +127,38 @@ def align_book(zh_paragraphs: list[dict], en_paragraphs: list[dict], method: str
     [sentences], "zh_chapter", "en_chapter", "zh_para": [ids], "en_para": [ids], "type": "1-2",
     "score": 0..1, "keep": bool, "drop": reason}. The report gives, per book and per chapter pair,
     the coverage of each side, bead types, and dropped beads by reason; unmatched chapters are listed.
+
+    With ``cedict``, the book is aligned, a lexical table is learned from its own confident beads
+    (``bootstrap`` rounds; ``base_table`` is added to the dictionary from the start), and the book
+    is aligned again with it; the report's ``lexicon`` gives the table's size.
     """
     filters = filters or FilterConfig()
     if method == "cedict" and translator is None:
-        translator = CedictGlosser()
+        translator = SameMeaning(table=base_table)
     elif method == "model" and translator is None:
         raise ValueError("align method 'model' needs a translator built on a model")
     elif method not in ("cedict", "model", "gale-church"):
         raise ValueError(f"unknown align method {method!r} (cedict, model or gale-church)")
-    aligner = _sentence_aligner(method, translator)
+    aligner = _sentence_aligner(method, translator, bootstrap, base_table)
     zh = sentences_of(zh_paragraphs, "zh")
     en = sentences_of(en_paragraphs, "en")
     beads: list[dict] = []
     chapters_report = []
     unmatched: list[dict] = []
-    pairs = pair_chapters(zh, en, chapter_numbers(zh_paragraphs, "zh"), chapter_numbers(en_paragraphs, "en"),
-                          bags=chapter_bags, translator=translator if method == "cedict" else None)
+    zh_nums, en_nums = chapter_numbers(zh_paragraphs, "zh"), chapter_numbers(en_paragraphs, "en")
+    pairs = pair_chapters(zh, en, zh_nums, en_nums, bags=chapter_bags, translator=translator if method == "cedict" else None)
+    tasks = []
     for zc, ec in pairs:
         zs = [s for c in zc for s in zh[c]]
         es = [s for c in ec for s in en[c]]
         if not zc or not ec:
             unmatched.append({"zh_chapters": zc, "en_chapters": ec, "sentences": len(zs) + len(es)})
             continue
+        tasks.append((zc, ec, zs, es))
+    results, table = aligner([([s.text for s in zs], [s.text for s in es]) for _, _, zs, es in tasks])
+    for (zc, ec, zs, es), found in zip(tasks, results):
         chapter_beads = []
-        for src, tgt, score in aligner([s.text for s in zs], [s.text for s in es]):
+        for src, tgt, score in found:
             bz = [zs[i] for i in src]
             be = [es[j] for j in tgt]
             chapter_beads.append({
@@ -166,6 +180,8 @@ def align_book(zh_paragraphs: list[dict], en_paragraphs: list[dict], method: str
         "chapters": chapters_report,
         "unmatched_chapters": unmatched,
     }
+    if table is not None:
+        report["lexicon"] = {"entries": len(table), "confident_beads": table.meta.get("confident_beads", 0)}
     return beads, report
 
 

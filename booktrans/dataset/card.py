@@ -89,7 +89,8 @@ def render_card(round_name: str, stats: dict, train: list[dict], valid: list[dic
         "",
         f"Duplicates removed: {stats['duplicates_removed']}. Leakage check: {stats['leakage']['documents_checked']} "
         f"documents against {stats['leakage']['held_out_ngrams']} hashed n-grams of the held-out books, "
-        f"{stats['leakage']['leaks']} leaks.",
+        f"{stats['leakage']['leaks']} leaks. Near-duplicate books across splits: "
+        f"{', '.join(' / '.join(p['books']) for p in stats.get('near_duplicates', [])) or 'none'}.",
         "",
         "## Token lengths",
         "",

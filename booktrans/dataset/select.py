@@ -43,20 +43,34 @@ def _ngrams(text: str, zh_n: int, en_n: int) -> set[int]:
     return grams
 
 
+_RANK = {"train": 0, "valid": 1, "test": 2}
+
+
 class LeakageIndex:
-    """Hashed n-grams of the held-out books; a training document that shares any is a leak."""
+    """Hashed n-grams of the held-out books: validation books and test books. A document leaks when
+    it shares an n-gram with a book of a later split than its own — a training document with a
+    validation or test book, a validation document with a test book (never with its own book)."""
 
     def __init__(self, zh_n: int = 12, en_n: int = 8) -> None:
         self.zh_n, self.en_n = zh_n, en_n
         self.owner: dict[int, str] = {}
+        self.split_of: dict[str, str] = {}
 
-    def add(self, book: str, text: str) -> None:
+    def add(self, book: str, text: str, split: str = "test") -> None:
+        if split not in ("valid", "test"):
+            raise ValueError(f"only held-out books (valid, test) are indexed, not {split!r}")
+        self.split_of[book] = split
         for g in _ngrams(text, self.zh_n, self.en_n):
-            self.owner.setdefault(g, book)
+            # a gram of both a validation and a test book belongs to the test book (the stricter one)
+            old = self.owner.get(g)
+            if old is None or _RANK[split] > _RANK[self.split_of[old]]:
+                self.owner[g] = book
 
     def hits(self, doc: dict) -> set[str]:
         text = "\n".join(m["content"] for m in doc["messages"] if m["role"] != "system")
-        return {self.owner[g] for g in _ngrams(text, self.zh_n, self.en_n) if g in self.owner}
+        own, rank = doc["meta"]["book"], _RANK[doc["meta"].get("split", "train")]
+        found = {self.owner[g] for g in _ngrams(text, self.zh_n, self.en_n) if g in self.owner}
+        return {b for b in found if b != own and _RANK[self.split_of[b]] > rank}
 
     def check(self, docs: list[dict]) -> dict:
         """Raise BooktransError naming the first leaking documents; else return what was checked."""
@@ -64,10 +78,51 @@ class LeakageIndex:
         for d in docs:
             books = self.hits(d)
             if books:
-                leaks.append(f"{d['meta']['book']} beads {d['meta']['beads']} shares text with held-out {sorted(books)}")
+                named = sorted(f"{b} ({self.split_of[b]})" for b in books)
+                leaks.append(f"{d['meta'].get('split', 'train')} document {d['meta']['book']} beads {d['meta']['beads']} "
+                             f"shares text with held-out {named}")
         if leaks:
-            raise BooktransError(f"leakage: {len(leaks)} training document(s) contain held-out text: " + "; ".join(leaks[:3]))
-        return {"held_out_ngrams": len(self.owner), "documents_checked": len(docs), "leaks": 0}
+            raise BooktransError(f"leakage: {len(leaks)} document(s) contain held-out text: " + "; ".join(leaks[:3]))
+        held = {s: sorted(b for b, x in self.split_of.items() if x == s) for s in ("valid", "test")}
+        return {"held_out_ngrams": len(self.owner), "documents_checked": len(docs), "leaks": 0,
+                "held_out_books": {s: len(b) for s, b in held.items()}}
+
+
+def book_shingles(zh_text: str, en_text: str, zh_n: int = 5, en_n: int = 3) -> set[str]:
+    """Shingles of one book for near-duplicate detection: runs of zh_n Han characters and en_n words."""
+    han = "".join(_HAN.findall(zh_text))
+    out = {han[k:k + zh_n] for k in range(len(han) - zh_n + 1)}
+    words = [w.lower() for w in _WORD.findall(en_text)]
+    out |= {" ".join(words[k:k + en_n]) for k in range(len(words) - en_n + 1)}
+    return out
+
+
+def near_duplicates(books: dict[str, tuple[str, set[str]]], threshold: float = 0.5, num_perm: int = 128,
+                    seed: int = 1) -> list[dict]:
+    """Pairs of books in different splits whose shingle sets are near-duplicates: MinHash LSH
+    (datasketch) finds candidates above ``threshold`` estimated Jaccard similarity, and each candidate
+    is confirmed with the exact Jaccard of the two sets. ``books``: id -> (split, shingles).
+    Returns [{"books": [a, b], "splits": [sa, sb], "jaccard": j}] sorted by book ids."""
+    from datasketch import MinHash, MinHashLSH
+
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    signatures = {}
+    for book in sorted(books):
+        m = MinHash(num_perm=num_perm, seed=seed)
+        m.update_batch([s.encode("utf-8") for s in sorted(books[book][1])])
+        lsh.insert(book, m)
+        signatures[book] = m
+    found = []
+    for book in sorted(books):
+        for other in sorted(lsh.query(signatures[book])):
+            if other <= book or books[other][0] == books[book][0]:
+                continue
+            a, b = books[book][1], books[other][1]
+            j = len(a & b) / len(a | b) if a | b else 0.0
+            if j >= threshold:
+                found.append({"books": [book, other], "splits": [books[book][0], books[other][0]],
+                              "jaccard": round(j, 4)})
+    return found
 
 
 def mix(docs: list[dict], weights: dict[str, float], count: int, seed: int) -> list[dict]:

@@ -53,6 +53,8 @@ class AlignConfig:
     one_to_many: float = 1.0     # scales the extra cost of 1-n and n-1 beads
     length_sigma: float = 0.0    # > 0: the length term is log(en/zh length ratio) ~ Normal(0, sigma) instead of Gale-Church
     zh_idf: bool = True          # weigh Chinese words by rarity in the text (frequent words gloss noisily)
+    quote: float = 0.4           # cost of a bead boundary inside a quotation on one side only ...
+    quote_window: int = 3        # ... when the other side has a quotation open within this many sentences
 
 
 @dataclass(frozen=True)
@@ -66,8 +68,11 @@ class _Scorer:
     """Pair statistics between the Chinese and English sentences of one alignment task."""
 
     def __init__(self, zh_bags: list[ZhBag], en_sents: list[str], zh_lens: list[int], en_lens: list[int],
-                 zh_idf: bool = True) -> None:
+                 zh_idf: bool = True, zh_sents: list[str] | None = None) -> None:
         self.zh = zh_bags
+        # inside a quotation after each prefix of sentences (index 0: before the first sentence)
+        self.zh_inside = quote_states(zh_sents or [], "zh") if zh_sents else [False] * (len(zh_bags) + 1)
+        self.en_inside = quote_states(en_sents, "en")
         self.en = [english_bag(s) for s in en_sents]
         df: dict[str, int] = defaultdict(int)
         for stems, _names in self.en:
@@ -133,6 +138,54 @@ class _Scorer:
         got = (weight, found)
         self.pairs[key] = got
         return got
+
+
+_ZH_OPEN, _ZH_CLOSE = "“「『", "”」』"
+_EN_SPACE_BEFORE = " \t\n([{—–-"
+
+
+def quote_states(sentences: list[str], lang: str) -> list[bool]:
+    """Whether the text is inside a quotation after each prefix of ``sentences`` (entry k: after the
+    first k sentences; entry 0 is False). Chinese: the typographic marks “ ” 「 」 『 』 (the inner
+    ‘ ’ are ignored). English: ‘ “ open, ” closes; a straight or curly single or double quote opens
+    at the start of a word and closes after a word or punctuation; an apostrophe inside a word
+    (don't) is no quote, and one after a word (boys') closes only when a quotation is open."""
+    out = [False]
+    inside = False
+    for s in sentences:
+        if lang == "zh":
+            for ch in s:
+                if ch in _ZH_OPEN:
+                    inside = True
+                elif ch in _ZH_CLOSE:
+                    inside = False
+        else:
+            n = len(s)
+            for k, ch in enumerate(s):
+                if ch in "‘“":
+                    inside = True
+                elif ch == "”":
+                    inside = False
+                elif ch in "'\"’":
+                    before = s[k - 1] if k else " "
+                    after = s[k + 1] if k + 1 < n else " "
+                    if before in _EN_SPACE_BEFORE and not after.isspace():
+                        inside = True
+                    elif before.isalnum() and after.isalnum():
+                        continue  # an apostrophe inside a word
+                    elif not before.isalnum() or ch == '"' or inside:
+                        inside = False
+        out.append(inside)
+    return out
+
+
+def _nearby(inside: np.ndarray, w: int) -> np.ndarray:
+    """Whether any state within ``w`` positions of each one is inside a quotation."""
+    if w < 0:
+        return np.ones(len(inside), dtype=bool)
+    c = np.concatenate([[0], np.cumsum(inside)])
+    k = np.arange(len(inside))
+    return (c[np.minimum(k + w + 1, len(inside))] - c[np.maximum(k - w, 0)]) > 0
 
 
 def _anchor_band(scorer: _Scorer, n: int, m: int, band: int) -> list[tuple[int, int]]:
@@ -238,7 +291,7 @@ def align_sentences(zh_sents: list[str], en_sents: list[str], translator: Transl
     bags = translator.bags(zh_sents)
     zh_lens = [len(s.replace(" ", "")) for s in zh_sents]
     en_lens = [len(s) for s in en_sents]
-    scorer = _Scorer(bags, en_sents, zh_lens, en_lens, cfg.zh_idf)
+    scorer = _Scorer(bags, en_sents, zh_lens, en_lens, cfg.zh_idf, zh_sents)
     if n * m <= cfg.full_dp_cells:
         ranges = [(0, m)] * n
     else:
@@ -347,8 +400,18 @@ def _search(scorer: _Scorer, ranges: list[tuple[int, int]], n: int, m: int, cfg:
     costs: list[np.ndarray] = []
     moves: list[np.ndarray] = []   # per state: index into shapes, -1 = skip a Chinese sentence, -2 = skip an English one
     sims: list[np.ndarray] = []
+    zh_in = np.array(scorer.zh_inside, dtype=bool)
+    en_in = np.array(scorer.en_inside, dtype=bool)
+    # a side that renders quotations nearby: a translation that drops the marks (indirect speech) is
+    # not held to the other side's
+    zh_near, en_near = _nearby(zh_in, cfg.quote_window), _nearby(en_in, cfg.quote_window)
     for i in range(n + 1):
         js = np.arange(lo[i], hi[i] + 1)
+        # the cost of a bead boundary at (i, j): inside a quotation on one side only
+        if cfg.quote:
+            node = cfg.quote * np.where(zh_in[i], ~en_in[js] & en_near[js], en_in[js] & zh_near[i])
+        else:
+            node = np.zeros(len(js))
         best = np.full(len(js), INF)
         move = np.full(len(js), -3, dtype=np.int64)
         sim_row = np.zeros(len(js))
@@ -406,8 +469,9 @@ def _search(scorer: _Scorer, ranges: list[tuple[int, int]], n: int, m: int, cfg:
                 total = base + penalty + (1.0 - sim) * (di + dj) / 2.0 + cfg.length_weight * lnll
                 better = total < best
                 best[better], move[better], sim_row[better] = total[better], k, sim[better]
-        # skipping English sentences: best[j] = min(best[j], best[j-1] + skip), as a running minimum
-        steps = np.arange(len(js)) * cfg.skip
+        best = best + node
+        # skipping English sentences: best[j] = min(best[j], best[j-1] + skip + node[j]), as a running minimum
+        steps = np.cumsum(cfg.skip + node) - (cfg.skip + node[0])
         run = np.minimum.accumulate(best - steps) + steps
         from_left = run < best - 1e-12
         best = np.where(from_left, run, best)

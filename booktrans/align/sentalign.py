@@ -54,6 +54,7 @@ class AlignConfig:
     length_sigma: float = 0.0    # > 0: the length term is log(en/zh length ratio) ~ Normal(0, sigma) instead of Gale-Church
     zh_idf: bool = True          # weigh Chinese words by rarity in the text (frequent words gloss noisily)
     quote: float = 0.4           # cost of a bead boundary inside a quotation on one side only ...
+    detach_words: int = 15       # a sentence at a merged bead's edge with this many content words, none found, is split off
     quote_window: int = 3        # ... when the other side has a quotation open within this many sentences
 
 
@@ -296,10 +297,10 @@ def align_sentences(zh_sents: list[str], en_sents: list[str], translator: Transl
         ranges = [(0, m)] * n
     else:
         ranges = _anchor_band(scorer, n, m, cfg.band)
-    return _detach_uncovered(_search(scorer, ranges, n, m, cfg), scorer)
+    return _detach_uncovered(_search(scorer, ranges, n, m, cfg), scorer, cfg.detach_words)
 
 
-def _detach_uncovered(beads: list[Bead], scorer: _Scorer, min_words: int = 6) -> list[Bead]:
+def _detach_uncovered(beads: list[Bead], scorer: _Scorer, min_words: int = 15) -> list[Bead]:
     """A sentence at the edge of a merged bead that has nothing in common with the other side (none
     of its content words found) is an omission or an addition, not part of the bead: it becomes a
     null bead of its own. This keeps untranslated sentences out of training pairs."""

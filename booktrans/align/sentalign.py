@@ -141,42 +141,52 @@ class _Scorer:
         return got
 
 
-_ZH_OPEN, _ZH_CLOSE = "“「『", "”」』"
+_ZH_QUOTES = {"“": ("open", '"'), "”": ("close", '"'), "‘": ("open", "'"), "’": ("close", "'"),
+              "「": ("open", "「"), "」": ("close", "「"), "『": ("open", "『"), "』": ("close", "『")}
 _EN_SPACE_BEFORE = " \t\n([{—–-"
 
 
 def quote_states(sentences: list[str], lang: str) -> list[bool]:
     """Whether the text is inside a quotation after each prefix of ``sentences`` (entry k: after the
-    first k sentences; entry 0 is False). Chinese: the typographic marks “ ” 「 」 『 』 (the inner
-    ‘ ’ are ignored). English: ‘ “ open, ” closes; a straight or curly single or double quote opens
-    at the start of a word and closes after a word or punctuation; an apostrophe inside a word
-    (don't) is no quote, and one after a word (boys') closes only when a quotation is open."""
+    first k sentences; entry 0 is False). Quotations nest (‘…’ inside “…”, "…" inside '…'): a
+    closing mark closes the outermost open quotation of its kind and those opened inside it (so a
+    stray repeated opening cannot keep a quotation open), and one of a kind that is not open
+    changes nothing. Chinese marks say which way they face. English: ‘ “
+    open, ” closes; a straight or curly quote opens at the start of a word and closes after a word
+    or punctuation; an apostrophe inside a word (don't) is no quote, and one after a word (boys',
+    walkin') closes only when a single-quoted quotation is open."""
     out = [False]
-    inside = False
+    stack: list[str] = []
+
+    def close(kind: str) -> None:
+        if kind in stack:  # the outermost of its kind: a stray repeated opening cannot keep a quotation open
+            del stack[stack.index(kind):]
+
     for s in sentences:
         if lang == "zh":
             for ch in s:
-                if ch in _ZH_OPEN:
-                    inside = True
-                elif ch in _ZH_CLOSE:
-                    inside = False
+                got = _ZH_QUOTES.get(ch)
+                if got:
+                    stack.append(got[1]) if got[0] == "open" else close(got[1])
         else:
             n = len(s)
             for k, ch in enumerate(s):
                 if ch in "‘“":
-                    inside = True
+                    stack.append("'" if ch == "‘" else '"')
                 elif ch == "”":
-                    inside = False
+                    close('"')
                 elif ch in "'\"’":
+                    kind = '"' if ch == '"' else "'"
                     before = s[k - 1] if k else " "
                     after = s[k + 1] if k + 1 < n else " "
                     if before in _EN_SPACE_BEFORE and not after.isspace():
-                        inside = True
+                        stack.append(kind)
                     elif before.isalnum() and after.isalnum():
                         continue  # an apostrophe inside a word
-                    elif not before.isalnum() or ch == '"' or inside:
-                        inside = False
-        out.append(inside)
+                    else:
+                        close(kind)
+        del stack[:-8]  # a run of unmatched openings cannot pile up
+        out.append(bool(stack))
     return out
 
 

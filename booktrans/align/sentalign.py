@@ -55,6 +55,7 @@ class AlignConfig:
     zh_idf: bool = True          # weigh Chinese words by rarity in the text (frequent words gloss noisily)
     quote: float = 0.4           # cost of a bead boundary inside a quotation on one side only ...
     detach_words: int = 15       # a sentence at a merged bead's edge with this many content words, none found, is split off
+    question: float = 0.1        # cost of a bead boundary after a question on one side only
     quote_window: int = 3        # ... when the other side has a quotation open within this many sentences
 
 
@@ -74,6 +75,9 @@ class _Scorer:
         # inside a quotation after each prefix of sentences (index 0: before the first sentence)
         self.zh_inside = quote_states(zh_sents or [], "zh") if zh_sents else [False] * (len(zh_bags) + 1)
         self.en_inside = quote_states(en_sents, "en")
+        # a question ends here (after each prefix of sentences, index 0: before the first)
+        self.zh_question = [False] + [is_question(t) for t in (zh_sents or [""] * len(zh_bags))]
+        self.en_question = [False] + [is_question(t) for t in en_sents]
         self.en = [english_bag(s) for s in en_sents]
         df: dict[str, int] = defaultdict(int)
         for stems, _names in self.en:
@@ -188,6 +192,14 @@ def quote_states(sentences: list[str], lang: str) -> list[bool]:
         del stack[:-8]  # a run of unmatched openings cannot pile up
         out.append(bool(stack))
     return out
+
+
+_TRAILING = "”’」』\"' \t\u3000)）"
+
+
+def is_question(sentence: str) -> bool:
+    """Does the sentence end with a question mark (closing quotes and brackets aside)?"""
+    return sentence.rstrip(_TRAILING).endswith(("?", "？"))
 
 
 def _nearby(inside: np.ndarray, w: int) -> np.ndarray:
@@ -415,6 +427,7 @@ def _search(scorer: _Scorer, ranges: list[tuple[int, int]], n: int, m: int, cfg:
     en_in = np.array(scorer.en_inside, dtype=bool)
     # a side that renders quotations nearby: a translation that drops the marks (indirect speech) is
     # not held to the other side's
+    zh_q, en_q = np.array(scorer.zh_question, dtype=bool), np.array(scorer.en_question, dtype=bool)
     zh_near, en_near = _nearby(zh_in, cfg.quote_window), _nearby(en_in, cfg.quote_window)
     for i in range(n + 1):
         js = np.arange(lo[i], hi[i] + 1)
@@ -423,6 +436,8 @@ def _search(scorer: _Scorer, ranges: list[tuple[int, int]], n: int, m: int, cfg:
             node = cfg.quote * np.where(zh_in[i], ~en_in[js] & en_near[js], en_in[js] & zh_near[i])
         else:
             node = np.zeros(len(js))
+        if cfg.question:
+            node = node + cfg.question * (en_q[js] != zh_q[i])
         best = np.full(len(js), INF)
         move = np.full(len(js), -3, dtype=np.int64)
         sim_row = np.zeros(len(js))

@@ -55,6 +55,7 @@ class AlignConfig:
     zh_idf: bool = True          # weigh Chinese words by rarity in the text (frequent words gloss noisily)
     quote: float = 0.4           # cost of a bead boundary inside a quotation on one side only ...
     detach_words: int = 15       # a sentence at a merged bead's edge with this many content words, none found, is split off
+    dialogue: float = 0.6        # weight of the difference of the two sides' dialogue shares in a bead
     question: float = 0.1        # cost of a bead boundary after a question on one side only
     quote_window: int = 3        # ... when the other side has a quotation open within this many sentences
 
@@ -73,8 +74,11 @@ class _Scorer:
                  zh_idf: bool = True, zh_sents: list[str] | None = None) -> None:
         self.zh = zh_bags
         # inside a quotation after each prefix of sentences (index 0: before the first sentence)
-        self.zh_inside = quote_states(zh_sents or [], "zh") if zh_sents else [False] * (len(zh_bags) + 1)
-        self.en_inside = quote_states(en_sents, "en")
+        self.zh_inside, zh_quoted = quotations(zh_sents, "zh") if zh_sents else ([False] * (len(zh_bags) + 1), [0.0] * len(zh_bags))
+        self.en_inside, en_quoted = quotations(en_sents, "en")
+        # characters inside quotations, per sentence (the dialogue share of a bead, side by side)
+        self.zh_quoted = [q * n for q, n in zip(zh_quoted, zh_lens)]
+        self.en_quoted = [q * n for q, n in zip(en_quoted, en_lens)]
         # a question ends here (after each prefix of sentences, index 0: before the first)
         self.zh_question = [False] + [is_question(t) for t in (zh_sents or [""] * len(zh_bags))]
         self.en_question = [False] + [is_question(t) for t in en_sents]
@@ -152,46 +156,72 @@ _EN_SPACE_BEFORE = " \t\n([{—–-"
 
 def quote_states(sentences: list[str], lang: str) -> list[bool]:
     """Whether the text is inside a quotation after each prefix of ``sentences`` (entry k: after the
-    first k sentences; entry 0 is False). Quotations nest (‘…’ inside “…”, "…" inside '…'): a
-    closing mark closes the outermost open quotation of its kind and those opened inside it (so a
-    stray repeated opening cannot keep a quotation open), and one of a kind that is not open
-    changes nothing. Chinese marks say which way they face. English: ‘ “
-    open, ” closes; a straight or curly quote opens at the start of a word and closes after a word
-    or punctuation; an apostrophe inside a word (don't) is no quote, and one after a word (boys',
-    walkin') closes only when a single-quoted quotation is open."""
-    out = [False]
+    first k sentences; entry 0 is False). See ``quotations``."""
+    return quotations(sentences, lang)[0]
+
+
+def quotations(sentences: list[str], lang: str, stale: int = 8) -> tuple[list[bool], list[float]]:
+    """Where the quotations (dialogue) of a text are: whether the text is inside a quotation after
+    each prefix of ``sentences`` (entry k: after the first k sentences; entry 0 is False), and the
+    share of each sentence's characters (spaces aside) inside a quotation, marks included.
+
+    Quotations nest (‘…’ inside “…”, "…" inside '…'): a closing mark closes the outermost open
+    quotation of its kind and those opened inside it (so a stray repeated opening cannot keep a
+    quotation open), and one of a kind that is not open changes nothing. Chinese marks say which
+    way they face. English: ‘ “ open, ” closes; a straight or curly quote opens at the start of a
+    word and closes after a word or punctuation; an apostrophe inside a word (don't) is no quote,
+    and one after a word (boys', walkin') closes only when a single-quoted quotation is open.
+    An opening mark of a kind already open starts that quotation again (a new paragraph of a long
+    speech opens without closing the last one), and a quotation left open through ``stale``
+    sentences without any quotation mark is taken as a stray mark and closed."""
+    states = [False]
+    quiet = 0
+    shares: list[float] = []
     stack: list[str] = []
 
     def close(kind: str) -> None:
-        if kind in stack:  # the outermost of its kind: a stray repeated opening cannot keep a quotation open
+        if kind in stack:
             del stack[stack.index(kind):]
 
+    def open_(kind: str) -> None:
+        close(kind)
+        stack.append(kind)
+
     for s in sentences:
-        if lang == "zh":
-            for ch in s:
+        n = len(s)
+        inside = chars = marks = 0
+        for k, ch in enumerate(s):
+            was = bool(stack)
+            if lang == "zh":
                 got = _ZH_QUOTES.get(ch)
                 if got:
-                    stack.append(got[1]) if got[0] == "open" else close(got[1])
-        else:
-            n = len(s)
-            for k, ch in enumerate(s):
-                if ch in "‘“":
-                    stack.append("'" if ch == "‘" else '"')
-                elif ch == "”":
-                    close('"')
-                elif ch in "'\"’":
-                    kind = '"' if ch == '"' else "'"
-                    before = s[k - 1] if k else " "
-                    after = s[k + 1] if k + 1 < n else " "
-                    if before in _EN_SPACE_BEFORE and not after.isspace():
-                        stack.append(kind)
-                    elif before.isalnum() and after.isalnum():
-                        continue  # an apostrophe inside a word
-                    else:
-                        close(kind)
-        del stack[:-8]  # a run of unmatched openings cannot pile up
-        out.append(bool(stack))
-    return out
+                    marks += 1
+                    open_(got[1]) if got[0] == "open" else close(got[1])
+            elif ch in "‘“":
+                marks += 1
+                open_("'" if ch == "‘" else '"')
+            elif ch == "”":
+                marks += 1
+                close('"')
+            elif ch in "'\"’":
+                kind = '"' if ch == '"' else "'"
+                before = s[k - 1] if k else " "
+                after = s[k + 1] if k + 1 < n else " "
+                if before in _EN_SPACE_BEFORE and not after.isspace():
+                    marks += 1
+                    open_(kind)
+                elif not (before.isalnum() and after.isalnum()):  # not an apostrophe inside a word
+                    marks += 1
+                    close(kind)
+            if not ch.isspace():
+                chars += 1
+                inside += was or bool(stack)
+        quiet = 0 if marks else quiet + 1
+        if quiet >= stale:
+            stack.clear()
+        states.append(bool(stack))
+        shares.append(inside / chars if chars else 0.0)
+    return states, shares
 
 
 _TRAILING = "”’」』\"' \t\u3000)）"
@@ -427,6 +457,10 @@ def _search(scorer: _Scorer, ranges: list[tuple[int, int]], n: int, m: int, cfg:
     en_in = np.array(scorer.en_inside, dtype=bool)
     # a side that renders quotations nearby: a translation that drops the marks (indirect speech) is
     # not held to the other side's
+    en_qcum = np.concatenate([[0.0], np.cumsum(scorer.en_quoted)])
+    zh_qcum = np.concatenate([[0.0], np.cumsum(scorer.zh_quoted)]) * scorer.ratio
+    zh_any = _nearby(np.concatenate([[False], np.array(scorer.zh_quoted) > 0]), cfg.quote_window)
+    en_any = _nearby(np.concatenate([[False], np.array(scorer.en_quoted) > 0]), cfg.quote_window)
     zh_q, en_q = np.array(scorer.zh_question, dtype=bool), np.array(scorer.en_question, dtype=bool)
     zh_near, en_near = _nearby(zh_in, cfg.quote_window), _nearby(en_in, cfg.quote_window)
     for i in range(n + 1):
@@ -493,6 +527,12 @@ def _search(scorer: _Scorer, ranges: list[tuple[int, int]], n: int, m: int, cfg:
                 else:
                     lnll = _length_nll(lz, le)
                 total = base + penalty + (1.0 - sim) * (di + dj) / 2.0 + cfg.length_weight * lnll
+                if cfg.dialogue:
+                    qe = en_qcum[np.clip(js, 0, m)] - en_qcum[np.clip(js - dj, 0, m)]
+                    qz = zh_qcum[i] - zh_qcum[i - di]
+                    diff = np.abs(np.divide(qe, le, out=np.zeros(len(js)), where=le > 0) - (qz / lz if lz else 0.0))
+                    # only where both sides render dialogue near this bead
+                    total = total + cfg.dialogue * diff * (di + dj) / 2.0 * (zh_any[i] & en_any[np.clip(js, 0, m)])
                 better = total < best
                 best[better], move[better], sim_row[better] = total[better], k, sim[better]
         best = best + node

@@ -169,8 +169,9 @@ def quotations(sentences: list[str], lang: str, stale: int = 8) -> tuple[list[bo
     quotation of its kind and those opened inside it (so a stray repeated opening cannot keep a
     quotation open), and one of a kind that is not open changes nothing. Chinese marks say which
     way they face. English: ‘ “ open, ” closes; a straight or curly quote opens at the start of a
-    word and closes after a word or punctuation; an apostrophe inside a word (don't) is no quote,
-    and one after a word (boys', walkin') closes only when a single-quoted quotation is open.
+    word and closes after a word or punctuation; an apostrophe inside a word (don't) or after a
+    plural before a lower-case word (the boys' dog) is no quote, and one after another word
+    (walkin') closes only when a single-quoted quotation is open.
     An opening mark of a kind already open starts that quotation again (a new paragraph of a long
     speech opens without closing the last one), and a quotation left open through ``stale``
     sentences without any quotation mark is taken as a stray mark and closed."""
@@ -210,7 +211,11 @@ def quotations(sentences: list[str], lang: str, stale: int = 8) -> tuple[list[bo
                 if before in _EN_SPACE_BEFORE and not after.isspace():
                     marks += 1
                     open_(kind)
-                elif not (before.isalnum() and after.isalnum()):  # not an apostrophe inside a word
+                elif before.isalnum() and after.isalnum():
+                    continue  # an apostrophe inside a word (don't)
+                elif before == "s" and kind == "'" and s[k + 1:k + 3].strip()[:1].islower():
+                    continue  # a plural possessive (the boys' dog)
+                else:
                     marks += 1
                     close(kind)
             if not ch.isspace():

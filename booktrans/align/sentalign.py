@@ -54,7 +54,8 @@ class AlignConfig:
     length_sigma: float = 0.0    # > 0: the length term is log(en/zh length ratio) ~ Normal(0, sigma) instead of Gale-Church
     zh_idf: bool = True          # weigh Chinese words by rarity in the text (frequent words gloss noisily)
     quote: float = 0.4           # cost of a bead boundary inside a quotation on one side only ...
-    detach_words: int = 15       # a sentence at a merged bead's edge with this many content words, none found, is split off
+    detach_words: int = 15       # an English sentence at a merged bead's edge with this many content words, none found, is split off
+    detach_zh_words: int = 6     # ... a Chinese one with this many
     dialogue: float = 0.6        # weight of the difference of the two sides' dialogue shares in a bead
     question: float = 0.1        # cost of a bead boundary after a question on one side only
     quote_window: int = 3        # ... when the other side has a quotation open within this many sentences
@@ -354,10 +355,10 @@ def align_sentences(zh_sents: list[str], en_sents: list[str], translator: Transl
         ranges = [(0, m)] * n
     else:
         ranges = _anchor_band(scorer, n, m, cfg.band)
-    return _detach_uncovered(_search(scorer, ranges, n, m, cfg), scorer, cfg.detach_words)
+    return _detach_uncovered(_search(scorer, ranges, n, m, cfg), scorer, cfg.detach_words, cfg.detach_zh_words)
 
 
-def _detach_uncovered(beads: list[Bead], scorer: _Scorer, min_words: int = 15) -> list[Bead]:
+def _detach_uncovered(beads: list[Bead], scorer: _Scorer, min_words: int = 15, min_zh_words: int = 6) -> list[Bead]:
     """A sentence at the edge of a merged bead that has nothing in common with the other side (none
     of its content words found) is an omission or an addition, not part of the bead: it becomes a
     null bead of its own. This keeps untranslated sentences out of training pairs."""
@@ -380,7 +381,7 @@ def _detach_uncovered(beads: list[Bead], scorer: _Scorer, min_words: int = 15) -
                 else:
                     found = sum(scorer.pair(i, k)[0] for i in zh)
                     size = len(scorer.en[k][0])
-                if size >= min_words and found == 0:
+                if size >= (min_zh_words if side == "zh" else min_words) and found == 0:
                     seq.pop(pos)
                     null = Bead((k,), (), 0.0) if side == "zh" else Bead((), (k,), 0.0)
                     (head.append(null) if pos == 0 else tail.insert(0, null))

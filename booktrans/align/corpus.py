@@ -1,15 +1,14 @@
 """The corpus lexical table (data/lexicon.json), pooled from per-book expected counts.
 
 IBM Model 1 by EM over the confident beads of all training books would have to run again over every
-book whenever one is added, at a cost that grows with the corpus (on twenty 5,000-sentence books,
-about as long as aligning one more book). Instead each book's own EM (``LexicalTable.learn``, the
-CC-CEDICT glosses as prior) runs once, when the book is aligned, and its last E-step's expected
-counts are kept with the book in the align cache. The corpus table pools them: t(e | f) = the sum
-over books of count(f, e) / the sum over books of count(f), an entry kept when t >= ``min_prob``
-and the pooled count >= ``min_count`` (``LexicalTable.learn``'s thresholds). With one book this is
-that book's table; with many it is one M-step over the books' E-steps. Adding a book costs its own
-EM and a sum over the other books' counts, and the result depends on the books and their manifest
-order only, never on which of them came from the cache.
+book whenever one is added, at a cost that grows with the corpus. Instead each book's own EM
+(``LexicalTable.learn``, the CC-CEDICT glosses as prior) runs once, when the book is aligned, and
+its last E-step's expected counts are kept with the book in the align cache. The corpus table pools
+them: t(e | f) = the sum over books of count(f, e) / the sum over books of count(f), an entry kept
+when t >= ``min_prob`` and the pooled count >= ``min_count`` (``LexicalTable.learn``'s thresholds).
+With one book this is that book's table; with many it is one M-step over the books' E-steps. Adding
+a book costs its own EM and a sum over the other books' counts, and the result depends on the books
+and their manifest order only, never on which of them came from the cache.
 """
 
 from __future__ import annotations

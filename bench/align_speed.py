@@ -1,6 +1,7 @@
 """Benchmark: alignment speed and memory, against pypi-bleualign, and the incremental align stage.
 
-    python bench/align_speed.py [--zh 30000] [--bleualign-beads 250] [--books 20] [--only large|bleualign|incremental]
+    python bench/align_speed.py [--zh 30000] [--bleualign-beads 250] [--books 20] [--book-sentences 5000]
+        [--chapter-sentences 250] [--only large|bleualign|incremental]
 
 1. A chapter-free pair of about 30,000 Chinese x 40,000 English sentences, built by concatenating
    real text (the MAC-Dev chapters of ../shared/data/align-dev when present, else the sample books)
@@ -10,9 +11,13 @@
    align-dev/nonlit/*/src/*.trans, tokenised like its targets) against booktrans (CC-CEDICT plus the
    bootstrapped table) on the first --bleualign-beads gold beads of each non-literary set: strict F1
    and seconds for both.
-3. The align stage, incremental: --books books (chunks of the align-dev gold files written as
-   ingested editions) aligned by stages/align.py from an empty cache, then one more book added and
-   the stage run again; prints both times and their ratio (the target: at most 1.5 / --books).
+3. The align stage, incremental: --books books of the size of a short novel (--book-sentences
+   Chinese sentences in chapters of about --chapter-sentences, made of runs of real aligned
+   paragraphs of align-dev in an order of each book's own, written as ingested editions to a
+   temporary folder) aligned by stages/align.py from an empty cache, then one more book added and the
+   stage run again, then once more with nothing new; each run a fresh process as DVC runs it; prints
+   the times and the ratio of the second to the first (the target: at most 1.5 / --books). With
+   ALIGN_PROFILE=PREFIX each stage run writes cProfile data to PREFIX<out><run>.
 """
 
 from __future__ import annotations
@@ -130,75 +135,109 @@ def bleualign_accuracy(n_beads: int) -> None:
               f"{score(ours, gold).f1:>13.3f} {ours_t:>7.1f}s")
 
 
-def incremental(n_books: int) -> None:
-    """stages/align.py on n books from an empty cache, then with one more book."""
-    import json
+def paragraph_pool() -> list[list[tuple[str, str, int]]]:
+    """Real aligned paragraphs of every align-dev set: per gold file, its raw paragraphs (2-5 gold
+    beads each, the two sides breaking at the same beads) as (zh, en, Chinese sentences)."""
+    from booktrans.align.evaluate import load_gold_set, raw_paragraphs
+
+    sets = {"mac_dev": "zh", "nonlit/aca": "en", "nonlit/mag": "en", "nonlit/pol": "zh"}
+    pool = []
+    for name, lang in sets.items():
+        for g in load_gold_set(ALIGN_DEV.parent / name, lang):
+            raw = raw_paragraphs(g)
+            n_zh = [0] * len(raw.zh)
+            for p, _, _ in raw.zh_spans:
+                if p >= 0:
+                    n_zh[p] += 1
+            pool.append([(z, e, n) for z, e, n in zip(raw.zh, raw.en, n_zh) if z and e])
+    return pool
+
+
+def make_book(pool: list[list[tuple[str, str, int]]], name: str, sentences: int, chapter: int,
+              ) -> tuple[list[dict], list[dict], int]:
+    """A book of about ``sentences`` Chinese sentences in chapters of about ``chapter``: runs of 5 to
+    40 consecutive real paragraphs from a random place of a random gold file, in a seeded order of
+    its own (so every book differs and the aligner has real work), as the two ingested editions
+    and the number of Chinese sentences."""
+    import random
+
+    rng = random.Random(name)
+    zh: list[dict] = []
+    en: list[dict] = []
+    total = in_chapter = 0
+    ch = 1
+    while total < sentences:
+        src = rng.choice(pool)
+        start = rng.randrange(len(src))
+        for z, e, n in src[start:start + rng.randint(5, 40)]:
+            if in_chapter >= chapter:
+                ch, in_chapter = ch + 1, 0
+            para = len(zh)
+            zh.append({"chapter": ch, "title": f"第{ch}章", "para": para, "text": z, "loc": ""})
+            en.append({"chapter": ch, "title": f"Chapter {ch}", "para": para, "text": e, "loc": ""})
+            total += n
+            in_chapter += n
+    return zh, en, total
+
+
+def incremental(n_books: int, sentences: int, chapter: int) -> None:
+    """stages/align.py on n books from an empty cache, then with one more book, then again with
+    nothing new; every run a fresh process, as DVC runs it."""
+    import subprocess
     import tempfile
 
     import yaml
 
-    from booktrans.align.evaluate import load_gold_set, raw_paragraphs, GoldText
-    import subprocess
+    from booktrans.io import write_jsonl
 
-    sets = {"mac_dev": "zh", "nonlit/aca": "en", "nonlit/mag": "en", "nonlit/pol": "zh"}
-    chunks: list[GoldText] = []
-    for name, lang in sets.items():
-        for g in load_gold_set(ALIGN_DEV.parent / name, lang):
-            size = 200
-            for k in range(0, len(g.beads), size):
-                part = g.beads[k:k + size]
-                zi = sorted(i for a, _ in part for i in a)
-                ej = sorted(j for _, b in part for j in b)
-                zmap, emap = {i: n for n, i in enumerate(zi)}, {j: n for n, j in enumerate(ej)}
-                chunks.append(GoldText(f"{name.replace('/', '-')}-{g.name}-{k // size}", [g.zh[i] for i in zi],
-                                       [g.en[j] for j in ej],
-                                       [(tuple(zmap[i] for i in a), tuple(emap[j] for j in b)) for a, b in part]))
-    if len(chunks) < n_books + 2:
-        raise SystemExit(f"only {len(chunks)} books can be made from align-dev")
-    warm_book = chunks[n_books + 1]
-    chunks = chunks[: n_books + 1]
+    pool = paragraph_pool()
+    names = [f"book-{k:02d}" for k in range(n_books + 2)]
+    warm_book, names = names[-1], names[:-1]
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
-        (d / "text").mkdir()
-        for c in chunks + [warm_book]:
-            raw = raw_paragraphs(c)
-            for lang, paras in (("zh", raw.zh), ("en", raw.en)):
-                rows = [json.dumps({"chapter": 1, "title": "", "para": p, "text": t, "loc": ""}, ensure_ascii=False)
-                        for p, t in enumerate(paras)]
-                (d / "text" / f"{c.name}.{lang}.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
+        sizes = {}
+        for name in names + [warm_book]:
+            zh, en, n = make_book(pool, name, sentences if name != warm_book else 50, chapter)
+            write_jsonl(d / "text" / f"{name}.zh.jsonl", zh)
+            write_jsonl(d / "text" / f"{name}.en.jsonl", en)
+            sizes[name] = (n, zh[-1]["chapter"])
+        first = [sizes[b][0] for b in names[:n_books]]
+        print(f"align stage, incremental: {n_books} books of {min(first):,}-{max(first):,} Chinese sentences "
+              f"({sum(first):,} in all, chapters of about {chapter}), then book {n_books + 1} "
+              f"({sizes[names[-1]][0]:,} sentences) added", flush=True)
         params = yaml.safe_load((ROOT / "params.yaml").read_text())
         params["align"]["cache_dir"] = str(d / "cache")
 
-        def write_manifest(books: list[GoldText]) -> None:
-            entries = [{"id": c.name, "title": c.name, "genre": "novel", "zh": f"x/{c.name}.zh.txt",
-                        "en": f"x/{c.name}.en.txt", "source": "align-dev", "license": "research", "split": "train"}
-                       for c in books]
+        def write_manifest(books: list[str]) -> None:
+            entries = [{"id": b, "title": b, "genre": "novel", "zh": f"x/{b}.zh.txt", "en": f"x/{b}.en.txt",
+                        "source": "align-dev", "license": "research", "split": "train"} for b in books]
             (d / "books.yaml").write_text(yaml.safe_dump({"books": entries}), encoding="utf-8")
             params["ingest"]["manifest"] = str(d / "books.yaml")
             (d / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
 
-        times = []
-        write_manifest([warm_book])  # warm the parsed dictionary and pinyin caches: not a per-book cost
-        subprocess.run([sys.executable, str(ROOT / "stages" / "align.py"), "--params", str(d / "params.yaml"),
-                        "--text", str(d / "text"), "--out", str(d / "warm"), "--report", str(d / "warm.json")],
-                       capture_output=True, text=True, cwd=ROOT, check=True)
-        for books in (chunks[:n_books], chunks, chunks):
-            write_manifest(books)
+        def stage(out: str, lexicon: bool = True, run: int = 0) -> tuple[float, str]:
             t = time.perf_counter()  # the stage as DVC runs it: a fresh process, imports and dictionary load included
-            prof = ["-m", "cProfile", "-o", f"/tmp/st17/prof{len(times)}"] if os.environ.get("ALIGN_PROFILE") else []
+            # ALIGN_PROFILE=/tmp/p- writes cProfile data of each run to /tmp/p-<out><run>
+            prof = ["-m", "cProfile", "-o", f"{os.environ['ALIGN_PROFILE']}{out}{run}"] if os.environ.get("ALIGN_PROFILE") else []
             res = subprocess.run([sys.executable, *prof, str(ROOT / "stages" / "align.py"), "--params", str(d / "params.yaml"),
-                                  "--text", str(d / "text"), "--out", str(d / "aligned"), "--report",
-                                  str(d / "align.json"), "--lexicon", str(d / "lexicon.json")],
+                                  "--text", str(d / "text"), "--out", str(d / out), "--report", str(d / f"{out}.json")]
+                                 + (["--lexicon", str(d / f"{out}.lexicon.json")] if lexicon else []),
                                  capture_output=True, text=True, cwd=ROOT)
-            times.append(time.perf_counter() - t)
+            seconds = time.perf_counter() - t
             if res.returncode:
                 raise SystemExit(res.stderr[-2000:])
-            print("  " + next(line for line in res.stderr.splitlines() if "unchanged from cache" in line).split(": ", 1)[1])
-    sentences = sum(len(c.zh) + len(c.en) for c in chunks[:n_books])
-    print(f"align stage (a fresh process each), {n_books} books ({sentences} sentences) from an empty cache: "
-          f"{times[0]:.2f} s")
-    print(f"  the same books plus one new book: {times[1]:.2f} s")
-    print(f"  again, nothing new (the fixed cost): {times[2]:.2f} s")
+            return seconds, next(line for line in res.stderr.splitlines() if "unchanged from cache" in line).split(": ", 1)[1]
+
+        write_manifest([warm_book])  # warm the parsed dictionary and pinyin caches: not a per-book cost
+        stage("warm", lexicon=False)
+        times = []
+        for books in (names[:n_books], names, names):
+            write_manifest(books)
+            seconds, line = stage("aligned", run=len(times))
+            times.append(seconds)
+            print(f"  {seconds:7.2f} s  {line}", flush=True)
+    print(f"  {n_books} books from an empty cache: {times[0]:.2f} s; one book added: {times[1]:.2f} s; "
+          f"nothing new (the fixed cost): {times[2]:.2f} s")
     print(f"  ratio {times[1] / times[0]:.3f} (target <= {1.5 / n_books:.3f} = 1.5/{n_books})")
 
 
@@ -207,6 +246,8 @@ def main() -> int:
     ap.add_argument("--zh", type=int, default=30000, help="Chinese sentences in the large pair")
     ap.add_argument("--bleualign-beads", type=int, default=250, help="gold beads per set in the real-MT comparison")
     ap.add_argument("--books", type=int, default=20, help="books in the incremental stage benchmark")
+    ap.add_argument("--book-sentences", type=int, default=5000, help="Chinese sentences per book in the incremental benchmark")
+    ap.add_argument("--chapter-sentences", type=int, default=250, help="Chinese sentences per chapter in the incremental benchmark")
     ap.add_argument("--only", choices=["large", "bleualign", "incremental"])
     args = ap.parse_args()
     from booktrans.align.evaluate import score
@@ -229,7 +270,7 @@ def main() -> int:
     if args.only in (None, "bleualign"):
         bleualign_accuracy(args.bleualign_beads)
     if args.only in (None, "incremental"):
-        incremental(args.books)
+        incremental(args.books, args.book_sentences, args.chapter_sentences)
     return 0
 
 

@@ -9,10 +9,11 @@ bootstrapped from the book's own confident beads, the default), `model` (the LLM
 translates the Chinese side) or `gale-church` (lengths only). Writes data/aligned/<book>.jsonl (one
 bead per line: zh and en sentences, chapter and paragraph ids, bead type, score, keep, drop reason),
 reports/align.json (per book and chapter pair: coverage of each side, bead types, beads kept and
-dropped by reason, unmatched chapters, gate flags) and data/lexicon.json (the lexical table learned
-from the confident beads of all training books, for the stages after this one). Books whose ingested
-text, options and code are unchanged come from the cache in align.cache_dir (the log says how many
-were aligned and how many came from the cache). A book whose figures fall outside align.gates (kept
+dropped by reason, unmatched chapters, gate flags) and data/lexicon.json (the lexical table pooled
+from the expected counts of each training book's own table, booktrans/align/corpus.py, for the
+stages after this one). Books whose ingested text, options and code are unchanged come from the
+cache in align.cache_dir (the log says how many were aligned and how many came from the cache); an
+unchanged book's output file is put back as it was (a hard link to the cache's copy), not rewritten. A book whose figures fall outside align.gates (kept
 share, chapter-pair score, unpaired chapters) is one line naming the book and the figure, and stops
 the stage unless align.gates.skip is true (or the book has skip_gates: true in the manifest).
 
@@ -30,9 +31,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from booktrans.align import FilterConfig, LexicalTable, SameMeaning, align_book
+from booktrans.align import FilterConfig, SameMeaning, align_book
 from booktrans.align import lexicon as lexicon_module
 from booktrans.align.cache import AlignCache, model_fingerprint
+from booktrans.align.corpus import book_counts, pool
 from booktrans.align.similarity import confident_pairs
 from booktrans.errors import ConfigError
 from booktrans.gates import AlignGates, check_align, gate_line, gates_from, unpaired_shares
@@ -69,8 +71,7 @@ def run(params_path: Path, text: Path, out: Path, report_path: Path, corrections
     lexicon_module.PARSED_CACHE = cache.dir  # the parsed dictionary is kept there too
     counts = {"aligned": 0, "cached": 0}
     report: dict = {}
-    train_pairs: list = []
-    prior: dict[str, set[str]] = {}
+    train_counts: list[dict] = []
     meaning: SameMeaning | None = None
     proofreading = Proofreading.load(corrections, sample=int(get(params, "proofread.sample", 0)), seed=int(get(params, "seed", 0)))
     with atomic_dir(out) as tmp:
@@ -80,34 +81,48 @@ def run(params_path: Path, text: Path, out: Path, report_path: Path, corrections
                 report[book.id] = {"status": "not ingested"}
                 continue
             key = cache.key(zh_file, en_file)
-            got = cache.get(key)
-            if got is None:
-                beads, rep = align_book(read_jsonl(zh_file), read_jsonl(en_file), method=method,
-                                        translator=translator, filters=filters, bootstrap=bootstrap)
-                meaning = meaning or SameMeaning()
-                got = (beads, rep, confident_pairs(beads, meaning))
-                cache.put(key, *got)
-                counts["aligned"] += 1
-            else:
+            okey = cache.output_key(key, [proofreading.corrections.get(book.id, []), proofreading.sample, proofreading.seed])
+            dest = tmp / f"{book.id}.jsonl"
+            # an unchanged book: its output file is put back as it was, its report and counts read
+            # from the cache, its beads neither read nor written (unless proofreading has warnings to say)
+            meta = cache.get_meta(key)
+            kept = cache.keep_output(okey, dest) if meta is not None else None
+            if kept is not None and (kept["stale"] or kept["superseded"]):
+                dest.unlink()
+                kept = None
+            if kept is not None:
+                rep, lex = meta
+                rep["proofreading"] = proofreading.books[book.id] = kept  # what Proofreading.apply records
                 counts["cached"] += 1
-            beads, rep, (pairs, glosses) = got
-            beads, rep["proofreading"] = proofreading.apply(book.id, beads)
-            write_jsonl(tmp / f"{book.id}.jsonl", beads)
+            else:
+                got = cache.get(key)
+                if got is None:
+                    beads, rep = align_book(read_jsonl(zh_file), read_jsonl(en_file), method=method,
+                                            translator=translator, filters=filters, bootstrap=bootstrap)
+                    meaning = meaning or SameMeaning()
+                    pairs, glosses = confident_pairs(beads, meaning)
+                    lex = {"confident_beads": len(pairs), "counts": book_counts(pairs, glosses)}
+                    cache.put(key, beads, rep, lex)
+                    counts["aligned"] += 1
+                else:
+                    beads, rep, lex = got
+                    counts["cached"] += 1
+                beads, rep["proofreading"] = proofreading.apply(book.id, beads)
+                write_jsonl(dest, beads)
+                cache.put_output(okey, dest, rep["proofreading"])
             report[book.id] = {"status": "ok", "split": book.split, **rep}
             apply_gates(book, report[book.id], gates, flagged)
             if book.split == "train":
-                train_pairs.extend(pairs)
-                for w, g in glosses.items():
-                    prior.setdefault(w, set()).update(g)
+                train_counts.append(lex)
         write_json(tmp / "proofreading.json", proofreading.summary())
         stop_on_gates(report_path, report, flagged)
     for book_id, n in proofreading.unused().items():
         log.warning("proofreading: %d correction(s) for %s, which was not aligned (not in the manifest or not ingested)", n, book_id)
     if lexicon is not None:
-        table = LexicalTable.learn(train_pairs, prior={w: sorted(g) for w, g in prior.items()})
-        table.meta["confident_beads"] = len(train_pairs)
+        table = pool(c["counts"] for c in train_counts)
+        table.meta["confident_beads"] = sum(c["confident_beads"] for c in train_counts)
         table.save(lexicon)
-        log.info("lexical table from the confident beads of the training books: %d Chinese words -> %s",
+        log.info("lexical table pooled from the confident beads of the training books: %d Chinese words -> %s",
                  len(table), lexicon)
     write_json(report_path, report)
     log.info("aligned %d books into %s: %d aligned, %d unchanged from cache",

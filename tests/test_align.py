@@ -51,8 +51,9 @@ def test_chapters_are_paired_and_an_extra_chapter_is_reported_unmatched(sample_p
 
 
 def test_align_stage_realigns_only_new_books_and_cached_output_is_identical(sample_paragraphs, tmp_path, caplog):
-    """The per-book cache: a second run aligns nothing, a new book is the only one aligned, and the
-    outputs of a cached run are byte-identical to those of a fresh one."""
+    """The per-book cache: a new book is the only one aligned, unchanged output files are put back
+    as they were (same inode: not rewritten), and the whole output of runs using the cache is
+    byte-identical to that of a run from an empty cache; an output edited in place is restored."""
     import logging
     import sys as _sys
 
@@ -68,28 +69,62 @@ def test_align_stage_realigns_only_new_books_and_cached_output_is_identical(samp
     for (book, lang), paras in sample_paragraphs.items():
         write_jsonl(text / f"{book}.{lang}.jsonl", paras)
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["align"]["cache_dir"] = str(tmp_path / "cache")
     manifest = yaml.safe_load((ROOT / "data" / "books.yaml").read_text())
     books = [b for b in manifest["books"] if b["id"] in ("lighthouse", "night-train", "four-seasons")]
+    three = {"lighthouse", "night-train", "four-seasons"}
 
-    def run(ids, out):
+    def run(ids, out, cache="cache"):
         (tmp_path / "books.yaml").write_text(yaml.safe_dump({"books": [b for b in books if b["id"] in ids]}))
         params["ingest"]["manifest"] = str(tmp_path / "books.yaml")
+        params["align"]["cache_dir"] = str(tmp_path / cache)
         (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="align"):
             stage.run(tmp_path / "params.yaml", text, tmp_path / out, tmp_path / f"{out}.json", lexicon=tmp_path / f"{out}.lex")
         return next(r.getMessage() for r in caplog.records if "unchanged from cache" in r.getMessage())
 
-    assert "2 aligned, 0 unchanged" in run({"lighthouse", "night-train"}, "a")
-    assert "1 aligned, 2 unchanged" in run({"lighthouse", "night-train", "four-seasons"}, "b")
-    assert "0 aligned, 3 unchanged" in run({"lighthouse", "night-train", "four-seasons"}, "c")
-    for f in ("lighthouse.jsonl", "night-train.jsonl"):
-        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "c" / f).read_bytes()
-    assert (tmp_path / "b.json").read_bytes() == (tmp_path / "c.json").read_bytes()
-    assert (tmp_path / "b.lex").read_bytes() == (tmp_path / "c.lex").read_bytes()
+    def same(a, b):
+        files = sorted(p.name for p in (tmp_path / a).iterdir())
+        assert files == sorted(p.name for p in (tmp_path / b).iterdir())
+        for f in files:
+            assert (tmp_path / a / f).read_bytes() == (tmp_path / b / f).read_bytes(), f
+        for f in (".json", ".lex"):
+            assert (tmp_path / f"{a}{f}").read_bytes() == (tmp_path / f"{b}{f}").read_bytes(), f
+
+    assert "2 aligned, 0 unchanged" in run({"lighthouse", "night-train"}, "out")
+    inode = (tmp_path / "out" / "lighthouse.jsonl").stat().st_ino
+    assert "1 aligned, 2 unchanged" in run(three, "out")
+    assert (tmp_path / "out" / "lighthouse.jsonl").stat().st_ino == inode  # put back, not rewritten
+    assert "3 aligned, 0 unchanged" in run(three, "fresh", cache="empty")
+    same("out", "fresh")
+    assert "0 aligned, 3 unchanged" in run(three, "out")
+    same("out", "fresh")
+    with open(tmp_path / "out" / "night-train.jsonl", "a", encoding="utf-8") as fh:  # an edit in place
+        fh.write("{}\n")
+    assert "0 aligned, 3 unchanged" in run(three, "out")
+    same("out", "fresh")
     # a changed edition is aligned again
     paras = [dict(p) for p in sample_paragraphs[("lighthouse", "en")]]
     paras[0]["text"] = paras[0]["text"].replace("island", "isle")
     write_jsonl(text / "lighthouse.en.jsonl", paras)
-    assert "1 aligned, 2 unchanged" in run({"lighthouse", "night-train", "four-seasons"}, "d")
+    assert "1 aligned, 2 unchanged" in run(three, "out")
+
+
+def test_corpus_table_of_one_book_is_its_own_table_and_pools_in_any_cache_state(sample_paragraphs):
+    """The corpus table pooled from per-book counts: for one book it is exactly the table EM learns
+    on that book; counts kept in the cache (bytes) pool to the same table as fresh ones."""
+    from booktrans.align import LexicalTable, SameMeaning
+    from booktrans.align.corpus import book_counts, from_bytes, pool, to_bytes
+
+    meaning = SameMeaning()
+    books = []
+    for book in ("lighthouse", "prob-textbook"):
+        zh, en = sample_paragraphs[(book, "zh")], sample_paragraphs[(book, "en")]
+        books.append([meaning.training_pair(z["text"], e["text"]) for z, e in zip(zh, en)])
+    own = LexicalTable.learn(books[0])
+    assert len(own) >= 5
+    assert pool([book_counts(books[0])]).entries == own.entries
+    fresh = [book_counts(p) for p in books]
+    both = pool(fresh)
+    assert both.entries == pool([from_bytes(to_bytes(c)) for c in fresh]).entries
+    assert len(both) > len(own)  # the second book teaches words of its own

@@ -127,12 +127,14 @@ class LexicalTable:
     @classmethod
     def learn(cls, pairs: Sequence[tuple[Sequence[str], Sequence[str]]], prior: dict[str, Iterable[str]] | None = None,
               iterations: int = 5, min_prob: float = 0.1, min_count: float = 2.0, prior_weight: float = 4.0,
-              ) -> "LexicalTable":
+              counts: dict | None = None) -> "LexicalTable":
         """IBM Model 1 by EM over ``pairs`` of (Chinese words, English stems), with a NULL word on the
         Chinese side. ``prior`` (a dictionary: Chinese word -> English stems) starts the glosses it
         names ``prior_weight`` times more likely than the rest. An entry is kept when its probability
         is at least ``min_prob`` and its expected count at least ``min_count`` (a pair seen once is
-        not evidence). Vectorised with numpy over all co-occurrences."""
+        not evidence). Vectorised with numpy over all co-occurrences. ``counts``, when given, receives
+        the last E-step's expected counts (``count`` per cell ``cz``, ``ce`` of the names ``zh``, ``en``;
+        Chinese id 0 is NULL), from which the tables of several books are pooled (``booktrans.align.corpus``)."""
         zh_ids: dict[str, int] = {"": 0}  # 0 = NULL
         en_ids: dict[str, int] = {}
         z_all: list[int] = []
@@ -182,6 +184,8 @@ class LexicalTable:
             t = np.divide(count, tot[cz], out=np.zeros_like(count), where=tot[cz] > 0)
         zh_names = {i: w for w, i in zh_ids.items()}
         en_names = {i: w for w, i in en_ids.items()}
+        if counts is not None:
+            counts.update(zh=zh_names, en=en_names, cz=cz, ce=ce, count=count)
         entries: dict[str, dict[str, float]] = {}
         keep = (t >= min_prob) & (count >= min_count) & (cz != 0)
         for a, b, p in zip(cz[keep], ce[keep], t[keep]):

@@ -7,12 +7,14 @@ aligned by the project's aligner as `align` does (CC-CEDICT glosses, the default
 export then picks up to --doubtful beads per chapter. Printed per part: beads exported, how many of
 them are wrong against the gold (exact bead match), the chapter's share of wrong beads, and the
 share of all wrong beads the export finds. Chapters 001-003 are the tuning part (the thresholds
-score_z and ratio_z of booktrans.proofread.select were chosen there; --grid prints the grid),
+score_z, ratio_z and the boundary_* settings of booktrans.proofread.select were chosen there;
+--grid prints the grids),
 004-006 the reporting part.
 
 --speed: the six chapters four times over as one book (5,552 beads, 24 chapter pairs) with 500
 corrections spread over it; prints the seconds `align` spends applying them, beside the seconds the
-aligner spent on the same chapters.
+aligner spent on the same chapters; and the seconds the export's selection takes on that book
+with and without the boundary check.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import ast
 import random
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from booktrans.align import FilterConfig, filter_beads  # noqa: E402
 from booktrans.align.lexicon import CedictGlosser  # noqa: E402
+from booktrans.align.similarity import SameMeaning  # noqa: E402
 from booktrans.align.sentalign import align_sentences  # noqa: E402
 from booktrans.proofread.corrections import apply_corrections  # noqa: E402
 from booktrans.proofread.select import SelectConfig, build_items  # noqa: E402
@@ -51,11 +55,11 @@ def chapter(root: Path, name: str, translator) -> tuple[list[dict], list[bool]]:
     return beads, [(tuple(b.zh), tuple(b.en)) in gold for b in out]
 
 
-def measure(data: dict, names: list[str], cfg: SelectConfig) -> tuple[int, int, int, int]:
+def measure(data: dict, names: list[str], cfg: SelectConfig, meaning: SameMeaning) -> tuple[int, int, int, int]:
     exported = wrong = total = total_wrong = 0
     for name in names:
         beads, ok = data[name]
-        items, _ = build_items("mac", beads, cfg)
+        items, _ = build_items("mac", beads, cfg, meaning)
         idx = {it["index"] for it in items}
         exported += len(idx)
         wrong += sum(not ok[i] for i in idx)
@@ -78,17 +82,27 @@ def main() -> int:
     t0 = time.perf_counter()
     data = {n: chapter(args.data, n, translator) for part in PARTS.values() for n in part}
     align_s = time.perf_counter() - t0
+    meaning = SameMeaning()
     base = SelectConfig(doubtful=args.doubtful, sample=0)
     if args.grid:
         print("tuning grid (chapters 001-003): score_z ratio_z exported wrong share-of-wrong-found")
         for sz in (1.0, 1.5, 2.0):
             for rz in (1.5, 2.0, 2.5):
-                cfg = SelectConfig(doubtful=args.doubtful, sample=0, score_z=sz, ratio_z=rz)
-                e, w, _t, tw = measure(data, PARTS["tune"], cfg)
+                cfg = replace(base, score_z=sz, ratio_z=rz)
+                e, w, _t, tw = measure(data, PARTS["tune"], cfg, meaning)
                 print(f"  {sz:>4} {rz:>4} {e:>5} {w:>5} ({w / max(e, 1):.2f}) {w / tw:.2f}")
+        print("boundary grid (chapters 001-003): gain length strength exported wrong share-of-wrong-found")
+        for gain in (-0.1, 0.0, 0.1, 0.2):
+            for lw in (0.02, 0.05, 0.1):
+                for st in (2.0, 3.0, 4.0, 6.0):
+                    cfg = replace(base, boundary_gain=gain, boundary_length=lw, boundary_strength=st)
+                    e, w, _t, tw = measure(data, PARTS["tune"], cfg, meaning)
+                    print(f"  {gain:>4} {lw:>4} {st:>4} {e:>5} {w:>5} ({w / max(e, 1):.2f}) {w / tw:.2f}")
+        e, w, _t, tw = measure(data, PARTS["tune"], replace(base, boundary=False), meaning)
+        print(f"  without the boundary check: {e:>5} {w:>5} ({w / max(e, 1):.2f}) {w / tw:.2f}")
     print(f"{'part':<8}{'beads':>7}{'wrong':>7}{'exported':>10}{'of them wrong':>15}{'wrong found':>13}")
     for part, names in PARTS.items():
-        e, w, t, tw = measure(data, names, base)
+        e, w, t, tw = measure(data, names, base, meaning)
         print(f"{part:<8}{t:>7}{tw / t:>7.1%}{e:>10}{w / max(e, 1):>15.1%}{w / tw:>13.1%}")
     if args.speed:
         book = [dict(b, zh_chapter=rep * 10 + int(n), en_chapter=rep * 10 + int(n))
@@ -108,6 +122,11 @@ def main() -> int:
         apply_s = time.perf_counter() - t0
         print(f"speed: {len(corrections)} corrections ({summary['applied']} applied) on a book of {len(book)} beads: "
               f"{apply_s:.2f} s; aligning its {len(data)} distinct chapters took {align_s:.2f} s (x4 for the whole book)")
+        for boundary in (False, True):
+            t0 = time.perf_counter()
+            build_items("speed", book, replace(base, boundary=boundary), SameMeaning() if boundary else None)
+            print(f"speed: exporting the same book {'with' if boundary else 'without'} the boundary check "
+                  f"(a fresh measure, CC-CEDICT cached): {time.perf_counter() - t0:.2f} s")
     return 0
 
 

@@ -9,6 +9,13 @@ terse translation or a verbose one does not flag every bead:
   with it (its ratio moves towards the book's), or beside a bead of several sentences;
 - ``chapter_outlier``: a chapter pair whose whole length ratio or mean score is far from the other
   chapters' (a wrong chapter pairing shows there first); its first and last beads are shown;
+- ``boundary``: two neighbouring beads of one chapter pair that would read better with their
+  boundary elsewhere: moving the last sentence of one into the other (either language, either
+  direction) or merging them lowers the pair's cost by the aligner's own terms, its shape prior and
+  skip cost (``booktrans.align.sentalign``) and one minus ``SameMeaning`` coverage, plus a length
+  term against the book's typical ratio. The aligner chose this boundary by a cost of the same kind;
+  a second, independent reading of both beads that prefers another one marks a boundary shift,
+  the commonest error left on literary text. Both beads are flagged;
 - ``null``: any other sentence without counterpart (lowest priority).
 
 The sample is drawn among the pairs the dataset would train on (both sides present, kept by the
@@ -22,6 +29,7 @@ import hashlib
 import math
 from dataclasses import dataclass
 
+from ..align.sentalign import SHAPES, AlignConfig
 from ..text import length
 
 
@@ -34,6 +42,11 @@ class SelectConfig:
     min_chars: int = 10       # Chinese characters below which length ratios and scores are not judged
     score_z: float = 1.5      # robust deviations below the book's typical score that flag a bead
     ratio_z: float = 1.5      # robust deviations from the book's typical length ratio that flag a bead
+    boundary: bool = True     # check the boundary between neighbouring beads (needs a SameMeaning)
+    boundary_gain: float = 0.0       # a boundary is flagged when another one costs less by more than this
+    boundary_length: float = 0.02    # weight of the squared length-ratio deviation in a bead's cost
+    boundary_strength: float = 4.0   # the reason's strength: this plus boundary_scale x the gain (ranks it above most others)
+    boundary_scale: float = 4.0
 
 
 def texts(bead: dict) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -72,9 +85,95 @@ def _chapter_key(bead: dict) -> tuple:
     return bead["zh_chapter"], bead["en_chapter"]
 
 
-def reasons(beads: list[dict], cfg: SelectConfig = SelectConfig()) -> list[list[tuple[str, float, str]]]:
+_MOVES = {  # (what moves, said of the bead before the boundary, said of the bead after it)
+    "zh-last": ("its last Chinese sentence reads better with the next bead",
+                "the last Chinese sentence of the bead before reads better with this one"),
+    "en-last": ("its last English sentence reads better with the next bead",
+                "the last English sentence of the bead before reads better with this one"),
+    "zh-first": ("the first Chinese sentence of the next bead reads better with this one",
+                 "its first Chinese sentence reads better with the bead before"),
+    "en-first": ("the first English sentence of the next bead reads better with this one",
+                 "its first English sentence reads better with the bead before"),
+    "merge": ("this bead and the next read better as one bead", "this bead and the one before read better as one bead"),
+}
+
+
+class _Reader:
+    """A bead's cost as the aligner weighs one (shape prior, skip cost, one minus similarity per
+    sentence) with ``meaning``'s coverage of the bead's sentence units, plus a length term."""
+
+    def __init__(self, meaning, r_med: float, r_scale: float, length_weight: float) -> None:
+        self.meaning = meaning
+        self.r_med, self.r_scale, self.length_weight = r_med, r_scale, length_weight
+        self.skip = AlignConfig().skip
+        self._zh: dict[str, tuple] = {}
+        self._en: dict[str, tuple] = {}
+
+    def _zh_units(self, s: str) -> tuple:
+        got = self._zh.get(s)
+        if got is None:
+            got = self._zh[s] = (tuple(w for w in self.meaning.zh_words(s) if w.content), length(s, "zh"))
+        return got
+
+    def _en_units(self, s: str) -> tuple:
+        got = self._en.get(s)
+        if got is None:
+            bag = self.meaning.en_bag(s)
+            got = self._en[s] = (bag, length(s, "en"))
+        return got
+
+    def similarity(self, zh: list[str], en: list[str]) -> float:
+        words = [w for s in zh for w in self._zh_units(s)[0]]
+        bags = [self._en_units(s)[0] for s in en]
+        stems = frozenset().union(*(b.stems for b in bags)) if bags else frozenset()
+        if not words or not stems:
+            return 0.0
+        bag = type(bags[0])(stems, frozenset().union(*(b.names for b in bags)))
+        zh_cov = sum(1 for w in words if self.meaning.shows(w, bag)) / len(words)
+        explained = set().union(*(w.stems for w in words)) | {w.pinyin for w in words if w.pinyin}
+        en_cov = sum(1 for t in stems if t in explained) / len(stems)
+        return 2 * zh_cov * en_cov / (zh_cov + en_cov) if zh_cov + en_cov else 0.0
+
+    def cost(self, zh: list[str], en: list[str]) -> float:
+        m, n = len(zh), len(en)
+        if not m or not n:
+            return self.skip * (m + n)
+        if (m, n) not in SHAPES:
+            return math.inf
+        z = (_log_ratio(sum(self._zh_units(s)[1] for s in zh), sum(self._en_units(s)[1] for s in en)) - self.r_med) / self.r_scale
+        return SHAPES[(m, n)] + (1.0 - self.similarity(zh, en)) * (m + n) / 2 + self.length_weight * min(z * z, 25.0)
+
+    def best_move(self, a: dict, b: dict) -> tuple[str, float, float, float] | None:
+        """The best other boundary between beads a and b: (move, gain in cost, the two beads'
+        similarity now (mean), after); None when no other boundary is possible."""
+        now = self.cost(a["zh"], a["en"]) + self.cost(b["zh"], b["en"])
+        if not math.isfinite(now):
+            return None
+        alts: list[tuple[float, str, list]] = []
+        for side in ("zh", "en"):
+            other = "en" if side == "zh" else "zh"
+            if a[side]:
+                na = {side: a[side][:-1], other: a[other]}
+                nb = {side: a[side][-1:] + b[side], other: b[other]}
+                alts.append((self.cost(na["zh"], na["en"]) + self.cost(nb["zh"], nb["en"]), f"{side}-last", [na, nb]))
+            if b[side]:
+                na = {side: a[side] + b[side][:1], other: a[other]}
+                nb = {side: b[side][1:], other: b[other]}
+                alts.append((self.cost(na["zh"], na["en"]) + self.cost(nb["zh"], nb["en"]), f"{side}-first", [na, nb]))
+        merged = {"zh": a["zh"] + b["zh"], "en": a["en"] + b["en"]}
+        alts.append((self.cost(merged["zh"], merged["en"]), "merge", [merged]))
+        cost, move, after = min(alts, key=lambda x: (x[0], x[1]))
+        if not math.isfinite(cost):
+            return None
+        sim = lambda bs: sum(self.similarity(x["zh"], x["en"]) for x in bs if x["zh"] and x["en"]) / max(1, sum(1 for x in bs if x["zh"] and x["en"]))
+        return move, now - cost, sim([a, b]), sim(after)
+
+
+def reasons(beads: list[dict], cfg: SelectConfig = SelectConfig(), meaning=None) -> list[list[tuple[str, float, str]]]:
     """For each bead, a list of (code, strength, explanation); strength ~ how many deviations from
-    the book's norm (2 and more is unusual)."""
+    the book's norm (2 and more is unusual). ``meaning``: the measure the boundary check reads beads
+    with (a ``booktrans.align.similarity.SameMeaning``, e.g. with the book's learned table); None =
+    one with CC-CEDICT alone."""
     out: list[list[tuple[str, float, str]]] = [[] for _ in beads]
     judged = [i for i, b in enumerate(beads) if is_pair(b) and _zh_chars(b) >= cfg.min_chars]
     ratios = {i: _log_ratio(_zh_chars(beads[i]), _en_words(beads[i])) for i in judged}
@@ -118,6 +217,24 @@ def reasons(beads: list[dict], cfg: SelectConfig = SelectConfig()) -> list[list[
             out[i].append(("null_next_to_long", best[0], "no counterpart; " + best[1]))
         else:
             out[i].append(("null", 1.0, "no counterpart in the other language"))
+    if cfg.boundary and len(beads) > 1:
+        if meaning is None:
+            from ..align.similarity import SameMeaning
+
+            meaning = SameMeaning()
+        reader = _Reader(meaning, r_med, r_scale, cfg.boundary_length)
+        for i in range(len(beads) - 1):
+            a, b = beads[i], beads[i + 1]
+            if _chapter_key(a) != _chapter_key(b) or "proofread" in a or "proofread" in b:
+                continue
+            got = reader.best_move(a, b)
+            if got is None or got[1] <= cfg.boundary_gain:
+                continue
+            move, gain, before, after = got
+            strength = cfg.boundary_strength + cfg.boundary_scale * gain
+            tail = f" (the two beads' similarity {before:.2f} -> {after:.2f})"
+            out[i].append(("boundary", strength, _MOVES[move][0] + tail))
+            out[i + 1].append(("boundary", strength, _MOVES[move][1] + tail))
     # chapter pairs far from the book's other chapters
     chapters: dict[tuple, list[int]] = {}
     for i, b in enumerate(beads):
@@ -176,7 +293,7 @@ def _brief(b: dict) -> dict:
     return {"zh": list(b["zh"]), "en": list(b["en"])}
 
 
-def build_items(book: str, beads: list[dict], cfg: SelectConfig = SelectConfig()) -> tuple[list[dict], dict]:
+def build_items(book: str, beads: list[dict], cfg: SelectConfig = SelectConfig(), meaning=None) -> tuple[list[dict], dict]:
     """The items of one book's proofreading sheet, in book order, and a summary.
 
     ``beads`` are the book's current beads (data/aligned, corrections already applied): beads a
@@ -184,7 +301,7 @@ def build_items(book: str, beads: list[dict], cfg: SelectConfig = SelectConfig()
     not judged yet carry ``proofread_sample``. Each item: id, index, chapter, kind (doubtful or
     sample), reasons, the bead, the context beads before and after (same chapter pair), and the key
     that the completed sheet hands back (the texts of the bead and its neighbours)."""
-    why = reasons(beads, cfg)
+    why = reasons(beads, cfg, meaning)
     sample = {i for i, b in enumerate(beads) if b.get("proofread_sample")} if cfg.sample else set()
     open_ = [i for i, b in enumerate(beads) if "proofread" not in b and i not in sample and why[i]]
     ranked = sorted(open_, key=lambda i: (-max(s for _, s, _ in why[i]), i))

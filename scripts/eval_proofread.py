@@ -6,12 +6,12 @@ Each MAC-Dev chapter (real Chinese novels and their published translations, hand
 aligned by the project's aligner as `align` does (CC-CEDICT glosses, the default filters); the
 export then picks up to --doubtful beads per chapter. Printed per part: beads exported, how many of
 them are wrong against the gold (exact bead match), the chapter's share of wrong beads, and the
-share of all wrong beads the export finds. Chapters 001-003 are the tuning part (the thresholds
+share of all wrong beads the export finds; then, per signal, how many beads it flags and how many
+of them are wrong. Chapters 001-003 are the tuning part (the thresholds
 score_z, ratio_z and the boundary_* settings of booktrans.proofread.select were chosen there;
---grid prints the grids),
-004-006 the reporting part.
+--grid prints the grids), 004-006 the reporting part.
 
---speed: the six chapters four times over as one book (5,552 beads, 24 chapter pairs) with 500
+--speed: the six chapters four times over as one book (5,428 beads, 24 chapter pairs) with 500
 corrections spread over it; prints the seconds `align` spends applying them, beside the seconds the
 aligner spent on the same chapters; and the seconds the export's selection takes on that book
 with and without the boundary check.
@@ -35,7 +35,7 @@ from booktrans.align.lexicon import CedictGlosser  # noqa: E402
 from booktrans.align.similarity import SameMeaning  # noqa: E402
 from booktrans.align.sentalign import align_sentences  # noqa: E402
 from booktrans.proofread.corrections import apply_corrections  # noqa: E402
-from booktrans.proofread.select import SelectConfig, build_items  # noqa: E402
+from booktrans.proofread.select import SelectConfig, build_items, reasons  # noqa: E402
 
 PARTS = {"tune": ["001", "002", "003"], "report": ["004", "005", "006"]}
 
@@ -104,6 +104,15 @@ def main() -> int:
     for part, names in PARTS.items():
         e, w, t, tw = measure(data, names, base, meaning)
         print(f"{part:<8}{t:>7}{tw / t:>7.1%}{e:>10}{w / max(e, 1):>15.1%}{w / tw:>13.1%}")
+    for part, names in PARTS.items():  # every bead a signal flags, exported or not
+        flagged: dict[str, list[int]] = {}
+        for name in names:
+            beads, ok = data[name]
+            for why, right in zip(reasons(beads, base, meaning), ok):
+                for code in {c for c, _, _ in why}:
+                    flagged.setdefault(code, [0, 0])[0] += 1
+                    flagged[code][1] += not right
+        print(f"{part:<8}flagged by: " + ", ".join(f"{c} {n} ({w / n:.0%} wrong)" for c, (n, w) in sorted(flagged.items())))
     if args.speed:
         book = [dict(b, zh_chapter=rep * 10 + int(n), en_chapter=rep * 10 + int(n))
                 for rep in range(4) for n in sorted(data) for b in data[n][0]]

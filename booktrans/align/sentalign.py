@@ -53,6 +53,12 @@ class AlignConfig:
     one_to_many: float = 1.0     # scales the extra cost of 1-n and n-1 beads
     length_sigma: float = 0.0    # > 0: the length term is log(en/zh length ratio) ~ Normal(0, sigma) instead of Gale-Church
     zh_idf: bool = True          # weigh Chinese words by rarity in the text (frequent words gloss noisily)
+    quote: float = 0.4           # cost of a bead boundary inside a quotation on one side only ...
+    detach_words: int = 15       # an English sentence at a merged bead's edge with this many content words, none found, is split off
+    detach_zh_words: int = 6     # ... a Chinese one with this many
+    dialogue: float = 0.6        # weight of the difference of the two sides' dialogue shares in a bead
+    question: float = 0.1        # cost of a bead boundary after a question on one side only
+    quote_window: int = 3        # ... when the other side has a quotation open within this many sentences
 
 
 @dataclass(frozen=True)
@@ -66,8 +72,17 @@ class _Scorer:
     """Pair statistics between the Chinese and English sentences of one alignment task."""
 
     def __init__(self, zh_bags: list[ZhBag], en_sents: list[str], zh_lens: list[int], en_lens: list[int],
-                 zh_idf: bool = True) -> None:
+                 zh_idf: bool = True, zh_sents: list[str] | None = None) -> None:
         self.zh = zh_bags
+        # inside a quotation after each prefix of sentences (index 0: before the first sentence)
+        self.zh_inside, zh_quoted = quotations(zh_sents, "zh") if zh_sents else ([False] * (len(zh_bags) + 1), [0.0] * len(zh_bags))
+        self.en_inside, en_quoted = quotations(en_sents, "en")
+        # characters inside quotations, per sentence (the dialogue share of a bead, side by side)
+        self.zh_quoted = [q * n for q, n in zip(zh_quoted, zh_lens)]
+        self.en_quoted = [q * n for q, n in zip(en_quoted, en_lens)]
+        # a question ends here (after each prefix of sentences, index 0: before the first)
+        self.zh_question = [False] + [is_question(t) for t in (zh_sents or [""] * len(zh_bags))]
+        self.en_question = [False] + [is_question(t) for t in en_sents]
         self.en = [english_bag(s) for s in en_sents]
         df: dict[str, int] = defaultdict(int)
         for stems, _names in self.en:
@@ -133,6 +148,103 @@ class _Scorer:
         got = (weight, found)
         self.pairs[key] = got
         return got
+
+
+_ZH_QUOTES = {"“": ("open", '"'), "”": ("close", '"'), "‘": ("open", "'"), "’": ("close", "'"),
+              "「": ("open", "「"), "」": ("close", "「"), "『": ("open", "『"), "』": ("close", "『")}
+_EN_SPACE_BEFORE = " \t\n([{—–-"
+
+
+def quote_states(sentences: list[str], lang: str) -> list[bool]:
+    """Whether the text is inside a quotation after each prefix of ``sentences`` (entry k: after the
+    first k sentences; entry 0 is False). See ``quotations``."""
+    return quotations(sentences, lang)[0]
+
+
+def quotations(sentences: list[str], lang: str, stale: int = 8) -> tuple[list[bool], list[float]]:
+    """Where the quotations (dialogue) of a text are: whether the text is inside a quotation after
+    each prefix of ``sentences`` (entry k: after the first k sentences; entry 0 is False), and the
+    share of each sentence's characters (spaces aside) inside a quotation, marks included.
+
+    Quotations nest (‘…’ inside “…”, "…" inside '…'): a closing mark closes the outermost open
+    quotation of its kind and those opened inside it (so a stray repeated opening cannot keep a
+    quotation open), and one of a kind that is not open changes nothing. Chinese marks say which
+    way they face. English: ‘ “ open, ” closes; a straight or curly quote opens at the start of a
+    word and closes after a word or punctuation; an apostrophe inside a word (don't) or after a
+    plural before a lower-case word (the boys' dog) is no quote, and one after another word
+    (walkin') closes only when a single-quoted quotation is open.
+    An opening mark of a kind already open starts that quotation again (a new paragraph of a long
+    speech opens without closing the last one), and a quotation left open through ``stale``
+    sentences without any quotation mark is taken as a stray mark and closed."""
+    states = [False]
+    quiet = 0
+    shares: list[float] = []
+    stack: list[str] = []
+
+    def close(kind: str) -> None:
+        if kind in stack:
+            del stack[stack.index(kind):]
+
+    def open_(kind: str) -> None:
+        close(kind)
+        stack.append(kind)
+
+    for s in sentences:
+        n = len(s)
+        inside = chars = marks = 0
+        for k, ch in enumerate(s):
+            was = bool(stack)
+            if lang == "zh":
+                got = _ZH_QUOTES.get(ch)
+                if got:
+                    marks += 1
+                    open_(got[1]) if got[0] == "open" else close(got[1])
+            elif ch in "‘“":
+                marks += 1
+                open_("'" if ch == "‘" else '"')
+            elif ch == "”":
+                marks += 1
+                close('"')
+            elif ch in "'\"’":
+                kind = '"' if ch == '"' else "'"
+                before = s[k - 1] if k else " "
+                after = s[k + 1] if k + 1 < n else " "
+                if before in _EN_SPACE_BEFORE and not after.isspace():
+                    marks += 1
+                    open_(kind)
+                elif before.isalnum() and after.isalnum():
+                    continue  # an apostrophe inside a word (don't)
+                elif before == "s" and kind == "'" and s[k + 1:k + 3].strip()[:1].islower():
+                    continue  # a plural possessive (the boys' dog)
+                else:
+                    marks += 1
+                    close(kind)
+            if not ch.isspace():
+                chars += 1
+                inside += was or bool(stack)
+        quiet = 0 if marks else quiet + 1
+        if quiet >= stale:
+            stack.clear()
+        states.append(bool(stack))
+        shares.append(inside / chars if chars else 0.0)
+    return states, shares
+
+
+_TRAILING = "”’」』\"' \t\u3000)）"
+
+
+def is_question(sentence: str) -> bool:
+    """Does the sentence end with a question mark (closing quotes and brackets aside)?"""
+    return sentence.rstrip(_TRAILING).endswith(("?", "？"))
+
+
+def _nearby(inside: np.ndarray, w: int) -> np.ndarray:
+    """Whether any state within ``w`` positions of each one is inside a quotation."""
+    if w < 0:
+        return np.ones(len(inside), dtype=bool)
+    c = np.concatenate([[0], np.cumsum(inside)])
+    k = np.arange(len(inside))
+    return (c[np.minimum(k + w + 1, len(inside))] - c[np.maximum(k - w, 0)]) > 0
 
 
 def _anchor_band(scorer: _Scorer, n: int, m: int, band: int) -> list[tuple[int, int]]:
@@ -238,15 +350,15 @@ def align_sentences(zh_sents: list[str], en_sents: list[str], translator: Transl
     bags = translator.bags(zh_sents)
     zh_lens = [len(s.replace(" ", "")) for s in zh_sents]
     en_lens = [len(s) for s in en_sents]
-    scorer = _Scorer(bags, en_sents, zh_lens, en_lens, cfg.zh_idf)
+    scorer = _Scorer(bags, en_sents, zh_lens, en_lens, cfg.zh_idf, zh_sents)
     if n * m <= cfg.full_dp_cells:
         ranges = [(0, m)] * n
     else:
         ranges = _anchor_band(scorer, n, m, cfg.band)
-    return _detach_uncovered(_search(scorer, ranges, n, m, cfg), scorer)
+    return _detach_uncovered(_search(scorer, ranges, n, m, cfg), scorer, cfg.detach_words, cfg.detach_zh_words)
 
 
-def _detach_uncovered(beads: list[Bead], scorer: _Scorer, min_words: int = 6) -> list[Bead]:
+def _detach_uncovered(beads: list[Bead], scorer: _Scorer, min_words: int = 15, min_zh_words: int = 6) -> list[Bead]:
     """A sentence at the edge of a merged bead that has nothing in common with the other side (none
     of its content words found) is an omission or an addition, not part of the bead: it becomes a
     null bead of its own. This keeps untranslated sentences out of training pairs."""
@@ -269,7 +381,7 @@ def _detach_uncovered(beads: list[Bead], scorer: _Scorer, min_words: int = 6) ->
                 else:
                     found = sum(scorer.pair(i, k)[0] for i in zh)
                     size = len(scorer.en[k][0])
-                if size >= min_words and found == 0:
+                if size >= (min_zh_words if side == "zh" else min_words) and found == 0:
                     seq.pop(pos)
                     null = Bead((k,), (), 0.0) if side == "zh" else Bead((), (k,), 0.0)
                     (head.append(null) if pos == 0 else tail.insert(0, null))
@@ -347,8 +459,25 @@ def _search(scorer: _Scorer, ranges: list[tuple[int, int]], n: int, m: int, cfg:
     costs: list[np.ndarray] = []
     moves: list[np.ndarray] = []   # per state: index into shapes, -1 = skip a Chinese sentence, -2 = skip an English one
     sims: list[np.ndarray] = []
+    zh_in = np.array(scorer.zh_inside, dtype=bool)
+    en_in = np.array(scorer.en_inside, dtype=bool)
+    # a side that renders quotations nearby: a translation that drops the marks (indirect speech) is
+    # not held to the other side's
+    en_qcum = np.concatenate([[0.0], np.cumsum(scorer.en_quoted)])
+    zh_qcum = np.concatenate([[0.0], np.cumsum(scorer.zh_quoted)]) * scorer.ratio
+    zh_any = _nearby(np.concatenate([[False], np.array(scorer.zh_quoted) > 0]), cfg.quote_window)
+    en_any = _nearby(np.concatenate([[False], np.array(scorer.en_quoted) > 0]), cfg.quote_window)
+    zh_q, en_q = np.array(scorer.zh_question, dtype=bool), np.array(scorer.en_question, dtype=bool)
+    zh_near, en_near = _nearby(zh_in, cfg.quote_window), _nearby(en_in, cfg.quote_window)
     for i in range(n + 1):
         js = np.arange(lo[i], hi[i] + 1)
+        # the cost of a bead boundary at (i, j): inside a quotation on one side only
+        if cfg.quote:
+            node = cfg.quote * np.where(zh_in[i], ~en_in[js] & en_near[js], en_in[js] & zh_near[i])
+        else:
+            node = np.zeros(len(js))
+        if cfg.question:
+            node = node + cfg.question * (en_q[js] != zh_q[i])
         best = np.full(len(js), INF)
         move = np.full(len(js), -3, dtype=np.int64)
         sim_row = np.zeros(len(js))
@@ -404,10 +533,17 @@ def _search(scorer: _Scorer, ranges: list[tuple[int, int]], n: int, m: int, cfg:
                 else:
                     lnll = _length_nll(lz, le)
                 total = base + penalty + (1.0 - sim) * (di + dj) / 2.0 + cfg.length_weight * lnll
+                if cfg.dialogue:
+                    qe = en_qcum[np.clip(js, 0, m)] - en_qcum[np.clip(js - dj, 0, m)]
+                    qz = zh_qcum[i] - zh_qcum[i - di]
+                    diff = np.abs(np.divide(qe, le, out=np.zeros(len(js)), where=le > 0) - (qz / lz if lz else 0.0))
+                    # only where both sides render dialogue near this bead
+                    total = total + cfg.dialogue * diff * (di + dj) / 2.0 * (zh_any[i] & en_any[np.clip(js, 0, m)])
                 better = total < best
                 best[better], move[better], sim_row[better] = total[better], k, sim[better]
-        # skipping English sentences: best[j] = min(best[j], best[j-1] + skip), as a running minimum
-        steps = np.arange(len(js)) * cfg.skip
+        best = best + node
+        # skipping English sentences: best[j] = min(best[j], best[j-1] + skip + node[j]), as a running minimum
+        steps = np.cumsum(cfg.skip + node) - (cfg.skip + node[0])
         run = np.minimum.accumulate(best - steps) + steps
         from_left = run < best - 1e-12
         best = np.where(from_left, run, best)

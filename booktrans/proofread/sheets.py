@@ -64,21 +64,12 @@ HOW_TO = [
 def write_xlsx(items: list[dict], path, title: str = "") -> None:
     """The sheet as an Excel workbook: decisions from a drop-down list, the key column hidden, the
     instructions on a second sheet; reproducible bytes."""
-    from openpyxl import Workbook
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.styles import Alignment, PatternFill
     from openpyxl.worksheet.datavalidation import DataValidation
 
-    from ..review.forms import save_workbook
+    from ..review.forms import new_workbook, save_workbook
 
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "proofread"
-    ws.append(list(SHEET_COLUMNS))
-    for c in ws[1]:
-        c.font = Font(bold=True)
-    for row in sheet_rows(items):
-        ws.append([ILLEGAL_CHARACTERS_RE.sub("\ufffd", row[c]) for c in SHEET_COLUMNS])
+    wb, ws = new_workbook("proofread", SHEET_COLUMNS, sheet_rows(items))
     n = ws.max_row
     dv = DataValidation(type="list", formula1='"' + ",".join(DECISIONS) + '"', allow_blank=True, showErrorMessage=True,
                         errorTitle="decision", error="Choose one of the decisions in the list")
@@ -226,12 +217,9 @@ def read_completed(path) -> list[dict]:
     suffix = path.suffix.lower()
     rows: list[dict] = []
     if suffix == ".json":
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BooktransError(f"{path}: not a saved proofreading form ({exc})") from None
-        if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("answers"), list):
-            raise BooktransError(f"{path}: not a saved proofreading form (format {FORMAT!r} with an 'answers' list)")
+        from ..review.forms import load_saved_form
+
+        data = load_saved_form(path, "proofreading", FORMAT)
         for k, a in enumerate(data["answers"]):
             a = a if isinstance(a, dict) else {}
             rows.append({"where": f"{path}: answer {k + 1}", "item": str(a.get("item") or ""),

@@ -17,6 +17,41 @@ ERRORS_HELP = ("errors: optional; each error as category|severity|exact text fro
                "several separated by ' ;; ' — e.g. accuracy/omission|major|the second clause")
 
 
+def new_workbook(title: str, columns, rows: list[dict]):
+    """An openpyxl workbook whose first sheet, ``title``, holds a bold header of ``columns`` and the
+    rows (control characters, which a broken model can emit and a worksheet cannot store, become
+    U+FFFD). Returns (workbook, sheet)."""
+    from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = title
+    ws.append(list(columns))
+    for c in ws[1]:
+        c.font = Font(bold=True)
+    for row in rows:
+        ws.append([ILLEGAL_CHARACTERS_RE.sub("\ufffd", row[c]) for c in columns])
+    return wb, ws
+
+
+def load_saved_form(path, what: str, fmt: str | None = None) -> dict:
+    """The JSON a form saved: a dict with an ``answers`` list (and ``format`` == ``fmt`` when given),
+    or one clear error naming the file."""
+    from ..errors import BooktransError
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BooktransError(f"{path}: not a saved {what} form ({exc})") from None
+    if not isinstance(data, dict) or (fmt is not None and data.get("format") != fmt) \
+            or not isinstance(data.get("answers"), list):
+        need = f"format {fmt!r} with an 'answers' list" if fmt is not None else "no 'answers' list"
+        raise BooktransError(f"{path}: not a saved {what} form ({need})")
+    return data
+
+
 def sheet_rows(items: list[dict]) -> list[dict]:
     rows = []
     for it in items:
@@ -38,21 +73,10 @@ def render_csv(items: list[dict]) -> str:
 def write_xlsx(items: list[dict], path) -> None:
     """The sheet as an Excel workbook: the packet on the first sheet (scores 1-5 validated by Excel
     itself), the rubric on the second. Written with fixed metadata so the file is reproducible."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
+    from openpyxl.styles import Alignment
     from openpyxl.worksheet.datavalidation import DataValidation
 
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "review"
-    ws.append(list(SHEET_COLUMNS))
-    for c in ws[1]:
-        c.font = Font(bold=True)
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-    for row in sheet_rows(items):
-        # control characters (a broken model can emit them) cannot be stored in a worksheet
-        ws.append([ILLEGAL_CHARACTERS_RE.sub("\ufffd", row[c]) for c in SHEET_COLUMNS])
+    wb, ws = new_workbook("review", SHEET_COLUMNS, sheet_rows(items))
     n = ws.max_row
     dv = DataValidation(type="whole", operator="between", formula1="1", formula2="5", allow_blank=True,
                         showErrorMessage=True, errorTitle="score", error="A score is a whole number from 1 to 5")

@@ -3,7 +3,6 @@ aggregate per system, inter-rater agreement (Krippendorff's alpha) and correlati
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -32,12 +31,9 @@ def read_sheet(path: Path) -> list[dict]:
     suffix = path.suffix.lower()
     rows: list[dict] = []
     if suffix == ".json":
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BooktransError(f"{path}: not a saved review form ({exc})") from None
-        if not isinstance(data, dict) or not isinstance(data.get("answers"), list):
-            raise BooktransError(f"{path}: not a saved review form (no 'answers' list)")
+        from .forms import load_saved_form
+
+        data = load_saved_form(path, "review")
         for k, a in enumerate(data["answers"]):
             rows.append({"rater": str(data.get("rater") or ""), "item": a.get("item"), "system": a.get("system"),
                          **{c: a.get(c) for c in CRITERIA}, "errors": a.get("errors") or [], "comment": a.get("comment") or "",

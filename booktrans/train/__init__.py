@@ -162,6 +162,21 @@ def check_restart(scratch: Path, run_id: str, layout: dict, round_name: str) -> 
             f"{now['zero_stage']}); restart with the same layout to resume, or delete that folder to start the round over")
 
 
+def last_complete_checkpoint(checkpoints: Path) -> str | None:
+    """The newest checkpoint folder the Trainer finished writing, or None. The Trainer writes
+    ``trainer_state.json`` last: a folder without it was cut off while saving (a killed process, a
+    full disk) and cannot be resumed from, so the one before it is used and the cut one is named."""
+    if not checkpoints.is_dir():
+        return None
+    found = sorted(((int(p.name.split("-")[1]), p) for p in checkpoints.glob("checkpoint-*")
+                    if p.is_dir() and p.name.split("-")[1].isdigit()), reverse=True)
+    for _, folder in found:
+        if (folder / "trainer_state.json").is_file():
+            return str(folder)
+        log.warning("%s was not finished (no trainer_state.json): not resuming from it", folder)
+    return None
+
+
 def _make_trainer_class():
     from transformers import Trainer
 
@@ -499,7 +514,6 @@ def train_round(init_dir: Path, out_dir: Path, train_docs: list[dict], valid_doc
     by the main process only). Returns a summary with the loss history (deterministic values only)."""
     import torch
     from transformers import set_seed
-    from transformers.trainer_utils import get_last_checkpoint
 
     if not train_docs:
         raise ConfigError(f"round {round_name}: the training set is empty")
@@ -533,7 +547,7 @@ def train_round(init_dir: Path, out_dir: Path, train_docs: list[dict], valid_doc
     trainer.chunked = cfg.loss == "chunked" and not cfg.use_liger
     trainer.loss_chunk = cfg.loss_chunk
     trainer.sequence_parallel = cfg.sequence_parallel
-    resume = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+    resume = last_complete_checkpoint(checkpoints)
     if resume:
         log.info("%s: resuming from %s", round_name, resume)
     elif trainer.is_world_process_zero():

@@ -1,7 +1,17 @@
 """Measure the omission detector the way it is used: on real machine translation with sentences dropped.
 
     python bench/omission_eval.py [--data ../shared/data] [--part report|tune|both] [--seeds 3] [--no-mac] [--no-mqm]
-                                  [--no-speed] [--drop-cost X]
+                                  [--no-speed] [--drop-cost X] [--table none|learned|both] [--table-min-prob P]
+
+Every section runs twice: with CC-CEDICT alone (``CedictGlosser``, the detector's default: table
+"no") and with the lexical table learned from the corpus (table "yes", ``SameMeaning(table)``, what
+the evaluate stage passes). Like the align stage's ``data/lexicon.json`` is learned from the
+confident beads of the training books, the table here is learned from the confident beads of the
+**tune halves** only (each set's tune-half source aligned with its reference by the project's
+aligner, ``align_texts`` with one bootstrap round, then ``learn_from_beads`` over the three sets'
+beads together), so the report halves are text it never saw. Its entries count from
+``--table-min-prob`` (default ``omission.TABLE_MIN_PROB``, the evaluate stage's
+``evaluate.omission.table_min_prob``), a floor chosen on the tune halves.
 
 1. **Dropped sentences in real MT** (``align-dev/nonlit/{aca,mag,pol}``). ``src/NNN.trans`` holds a
    machine translation of every source line (aca and mag: en->zh, written with spaces between the
@@ -45,7 +55,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from booktrans.align.lexicon import CedictGlosser
-from booktrans.evaluate.omission import OmissionConfig, align_references, clauses, source_coverage
+from booktrans.align.similarity import LexicalTable, learn_from_beads
+from booktrans.evaluate.omission import (TABLE_MIN_PROB, OmissionConfig, align_references, clauses, source_coverage,
+                                         table_translator)
 
 SETS = ("aca", "mag", "pol")
 _SPACE = re.compile(r"\s+")
@@ -106,6 +118,23 @@ def load_set(root: Path, name: str) -> tuple[Part, Part]:
         sys.exit(f"{d}: no bead to cut the set at")
     return (Part(f"{name}", src_lang, tgt_lang, src[:cut_s], mt[:cut_s], ref[:cut_t]),
             Part(f"{name}", src_lang, tgt_lang, src[cut_s:], mt[cut_s:], ref[cut_t:]))
+
+
+def learn_table(root: Path) -> LexicalTable:
+    """The lexical table of the tune halves: each set's tune-half source aligned with its reference
+    (the project's aligner, bootstrapped once as the align stage does per book), then one table
+    learned from the confident beads of all three sets, as the align stage learns data/lexicon.json
+    from the confident beads of all training books."""
+    from booktrans.align.sentalign import align_texts
+
+    beads: list[dict] = []
+    for name in SETS:
+        tune, _ = load_set(root, name)
+        zh, en = (tune.src, tune.ref) if tune.src_lang == "zh" else (tune.ref, tune.src)
+        zh, en = [x for x in zh if x.strip()], [x for x in en if x.strip()]
+        (found,), _ = align_texts([(zh, en)], bootstrap=1)
+        beads += [{"zh": [zh[i] for i in b.zh], "en": [en[j] for j in b.en], "score": b.score} for b in found]
+    return learn_from_beads(beads)
 
 
 def merge_lines(sentences: list[str], lang: str, rng: random.Random) -> list[str]:
@@ -189,79 +218,77 @@ class Counts:
         return self.false / self.neg if self.neg else float("nan")
 
 
-def run_mt(root: Path, parts: list[str], seeds: int, translator, cfg: OmissionConfig) -> dict:
-    """Sections 1 and 2: {(part, set, ref): {"dropped", "complete", "partial", "partial_dropped", "added": Counts}}."""
+def run_mt(root: Path, parts: list[str], seeds: int, translators: dict, cfg: OmissionConfig) -> dict:
+    """Sections 1 and 2: {(table, part, set, ref): {"dropped", "complete", "partial", "partial_dropped", "added": Counts}}."""
     out: dict = {}
     for name in SETS:
         halves = dict(zip(("tune", "report"), load_set(root, name)))
         foreign = {"tune": halves["report"].mt, "report": halves["tune"].mt}  # same language, another text
-        for part_name in parts:
+        for (table, translator), part_name, use_ref in ((t, p, r) for t in translators.items() for p in parts
+                                                         for r in (False, True)):
             part = halves[part_name]
-            for use_ref in (False, True):
-                t0 = time.perf_counter()
-                refs = align_references(part.src, part.ref, part.src_lang, part.tgt_lang, translator) if use_ref else None
-                res = {k: Counts() for k in ("dropped", "complete", "partial", "partial_dropped", "added")}
-                for seed in range(1, seeds + 1):
-                    hyp, dropped = drop_case(part, seed)
-                    cov = source_coverage(part.src, hyp, part.src_lang, part.tgt_lang, cfg, translator, refs)
-                    res["dropped"].add([c.omitted for c in cov.lines], dropped)
-                hyp, _ = drop_case(part, 0, rate=0.0)
+            t0 = time.perf_counter()
+            refs = align_references(part.src, part.ref, part.src_lang, part.tgt_lang, translator) if use_ref else None
+            res = {k: Counts() for k in ("dropped", "complete", "partial", "partial_dropped", "added")}
+            for seed in range(1, seeds + 1):
+                hyp, dropped = drop_case(part, seed)
                 cov = source_coverage(part.src, hyp, part.src_lang, part.tgt_lang, cfg, translator, refs)
-                res["complete"].add([c.omitted for c in cov.lines], set())
-                hyp, cut = clause_case(part, 1)
-                cov = source_coverage(part.src, hyp, part.src_lang, part.tgt_lang, cfg, translator, refs)
-                res["partial"].add([c.partial for c in cov.lines], cut)
-                res["partial_dropped"].add([c.omitted for c in cov.lines], cut)
-                hyp, inserted = addition_case(part, foreign[part_name], 1)
-                cov = source_coverage(part.src, hyp, part.src_lang, part.tgt_lang, cfg, translator, refs)
-                res["added"].add([k in set(cov.added) for k in range(len(hyp))], inserted)
-                out[(part_name, name, use_ref)] = res
-                print(f"  {part_name:<6} {name} {part.src_lang}->{part.tgt_lang} {'ref' if use_ref else 'no ref'}: "
-                      f"{len(part.src)} lines, {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
+                res["dropped"].add([c.omitted for c in cov.lines], dropped)
+            hyp, _ = drop_case(part, 0, rate=0.0)
+            cov = source_coverage(part.src, hyp, part.src_lang, part.tgt_lang, cfg, translator, refs)
+            res["complete"].add([c.omitted for c in cov.lines], set())
+            hyp, cut = clause_case(part, 1)
+            cov = source_coverage(part.src, hyp, part.src_lang, part.tgt_lang, cfg, translator, refs)
+            res["partial"].add([c.partial for c in cov.lines], cut)
+            res["partial_dropped"].add([c.omitted for c in cov.lines], cut)
+            hyp, inserted = addition_case(part, foreign[part_name], 1)
+            cov = source_coverage(part.src, hyp, part.src_lang, part.tgt_lang, cfg, translator, refs)
+            res["added"].add([k in set(cov.added) for k in range(len(hyp))], inserted)
+            out[(table, part_name, name, use_ref)] = res
+            print(f"  {part_name:<6} {name} {part.src_lang}->{part.tgt_lang} table {table} {'ref' if use_ref else 'no ref'}: "
+                  f"{len(part.src)} lines, {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
     return out
 
 
-def report_mt(results: dict, parts: list[str]) -> bool:
+def report_mt(results: dict, parts: list[str], tables: list[str]) -> bool:
     ok = True
     print("\n1. Dropped sentences in real machine translation (10% dropped, lines of 1-3 sentences)")
-    print(f"{'part':<7} {'set':<10} {'direction':<9} {'reference':<9} {'dropped':>7} {'recall':>7} {'kept':>6} "
+    print(f"{'part':<7} {'set':<10} {'direction':<9} {'table':<6} {'reference':<9} {'dropped':>7} {'recall':>7} {'kept':>6} "
           f"{'FPR':>6} {'complete':>9}   target")
-    for part in parts:
-        for use_ref in (False, True):
-            groups = [(name, [name]) for name in SETS] + [("en->zh", ["aca", "mag"]), ("zh->en", ["pol"])]
-            for label, names in groups:
-                d, c = Counts(), Counts()
-                for name in names:
-                    r = results[(part, name, use_ref)]
-                    for k in ("pos", "hit", "neg", "false"):
-                        setattr(d, k, getattr(d, k) + getattr(r["dropped"], k))
-                        setattr(c, k, getattr(c, k) + getattr(r["complete"], k))
-                direction = {"aca": "en->zh", "mag": "en->zh", "pol": "zh->en"}.get(label, label)
-                good = d.recall >= 0.90 and d.fpr <= 0.03 and c.fpr <= 0.03
-                if part == "report" and label in ("en->zh", "zh->en"):
-                    ok &= good
-                print(f"{part:<7} {label if label in SETS else 'all':<10} {direction:<9} {'yes' if use_ref else 'no':<9} "
-                      f"{d.pos:>7} {d.recall:>7.3f} {d.neg:>6} {d.fpr:>6.3f} {c.fpr:>9.3f}   {'met' if good else 'MISSED'}")
+    for part, use_ref, table in ((p, r, t) for p in parts for r in (False, True) for t in tables):
+        groups = [(name, [name]) for name in SETS] + [("en->zh", ["aca", "mag"]), ("zh->en", ["pol"])]
+        for label, names in groups:
+            d, c = Counts(), Counts()
+            for name in names:
+                r = results[(table, part, name, use_ref)]
+                for k in ("pos", "hit", "neg", "false"):
+                    setattr(d, k, getattr(d, k) + getattr(r["dropped"], k))
+                    setattr(c, k, getattr(c, k) + getattr(r["complete"], k))
+            direction = {"aca": "en->zh", "mag": "en->zh", "pol": "zh->en"}.get(label, label)
+            good = d.recall >= 0.90 and d.fpr <= 0.03 and c.fpr <= 0.03
+            if part == "report" and label in ("en->zh", "zh->en"):
+                ok &= good
+            print(f"{part:<7} {label if label in SETS else 'all':<10} {direction:<9} {table:<6} {'yes' if use_ref else 'no':<9} "
+                  f"{d.pos:>7} {d.recall:>7.3f} {d.neg:>6} {d.fpr:>6.3f} {c.fpr:>9.3f}   {'met' if good else 'MISSED'}")
     print("\n2. Partial and additions: one clause (at most half the sentence) removed from 10% of the MT")
     print("   sentences; sentences of another text inserted after 5% of them (one sentence per line)")
-    print(f"{'part':<7} {'direction':<9} {'reference':<9} {'cut':>5} {'partial':>8} {'dropped':>8} {'others':>7} "
+    print(f"{'part':<7} {'direction':<9} {'table':<6} {'reference':<9} {'cut':>5} {'partial':>8} {'dropped':>8} {'others':>7} "
           f"{'partial':>8} {'inserted':>9} {'added':>6} {'MT lines':>9} {'added':>6}")
-    for part in parts:
-        for use_ref in (False, True):
-            for direction, names in (("en->zh", ["aca", "mag"]), ("zh->en", ["pol"])):
-                c = {key: Counts() for key in ("partial", "partial_dropped", "added")}
-                for name in names:
-                    for key, cnt in c.items():
-                        r = results[(part, name, use_ref)][key]
-                        for k in ("pos", "hit", "neg", "false"):
-                            setattr(cnt, k, getattr(cnt, k) + getattr(r, k))
-                p, pd, a = c["partial"], c["partial_dropped"], c["added"]
-                print(f"{part:<7} {direction:<9} {'yes' if use_ref else 'no':<9} {p.pos:>5} {p.recall:>8.3f} {pd.recall:>8.3f} "
-                      f"{p.neg:>7} {p.fpr:>8.3f} {a.pos:>9} {a.recall:>6.3f} {a.neg:>9} {a.fpr:>6.3f}")
+    for part, use_ref, table in ((p, r, t) for p in parts for r in (False, True) for t in tables):
+        for direction, names in (("en->zh", ["aca", "mag"]), ("zh->en", ["pol"])):
+            c = {key: Counts() for key in ("partial", "partial_dropped", "added")}
+            for name in names:
+                for key, cnt in c.items():
+                    r = results[(table, part, name, use_ref)][key]
+                    for k in ("pos", "hit", "neg", "false"):
+                        setattr(cnt, k, getattr(cnt, k) + getattr(r, k))
+            p, pd, a = c["partial"], c["partial_dropped"], c["added"]
+            print(f"{part:<7} {direction:<9} {table:<6} {'yes' if use_ref else 'no':<9} {p.pos:>5} {p.recall:>8.3f} {pd.recall:>8.3f} "
+                  f"{p.neg:>7} {p.fpr:>8.3f} {a.pos:>9} {a.recall:>6.3f} {a.neg:>9} {a.fpr:>6.3f}")
     return ok
 
 
-def run_mac(root: Path, translator, cfg: OmissionConfig) -> None:
+def run_mac(root: Path, translator, cfg: OmissionConfig, table: str) -> None:
     """Section 3: the human English of MAC-Dev as the translation."""
     d = root / "align-dev" / "mac_dev"
     rows = []
@@ -291,8 +318,8 @@ def run_mac(root: Path, translator, cfg: OmissionConfig) -> None:
             for k in ("pos", "hit", "neg", "false"):
                 setattr(totals[key], k, getattr(totals[key], k) + getattr(cnt, k))
         rows.append((nid, len(src), c.fpr, cr.fpr, dr.recall, dr.fpr))
-        print(f"  mac_dev {nid}: {len(src)} lines, {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
-    print("\n3. Literary sanity: MAC-Dev, the published English translation as the translation (zh->en)")
+        print(f"  mac_dev {nid} table {table}: {len(src)} lines, {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
+    print(f"\n3. Literary sanity: MAC-Dev, the published English translation as the translation (zh->en), table {table}")
     print(f"{'chapter':<8} {'lines':>6} {'complete flagged':>17} {'with --ref':>11} {'10% dropped: recall':>20} {'FPR':>6}")
     for nid, n, cf, crf, rec, fpr in rows:
         print(f"{nid:<8} {n:>6} {cf:>17.3f} {crf:>11.3f} {rec:>20.3f} {fpr:>6.3f}")
@@ -345,7 +372,7 @@ def prf(pairs: list[tuple[bool, bool]]) -> tuple[int, int, float, float, float]:
     return flagged, gold, p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
-def run_mqm(data: Path, translator, cfg: OmissionConfig) -> None:
+def run_mqm(data: Path, translator, cfg: OmissionConfig, table: str) -> None:
     docs = load_mqm(data)
     names = sorted({doc for _, doc in docs})
     halves = {"first half": set(names[: len(names) // 2]), "second half": set(names[len(names) // 2:])}
@@ -353,7 +380,7 @@ def run_mqm(data: Path, translator, cfg: OmissionConfig) -> None:
     preds = predict_mqm(docs, cfg, translator)
     print(f"  WMT23: {len(docs)} system-documents, {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
     print(f"\n4. WMT23 zh->en MQM omission labels: {len(docs)} system-documents, {len(preds)} segments "
-          f"(word-level labels; nothing tuned on them)")
+          f"(word-level labels; nothing tuned on them), table {table}")
     print(f"{'documents':<12} {'labels':<10} {'flag':<18} {'positives':>10} {'flagged':>8} {'P':>6} {'R':>6} {'F1':>6}")
     for part, keep in (("all", None), *halves.items()):
         rows = [x for x in preds if keep is None or x[0] in keep]
@@ -364,7 +391,7 @@ def run_mqm(data: Path, translator, cfg: OmissionConfig) -> None:
                       f"{p:>6.3f} {r:>6.3f} {f:>6.3f}")
 
 
-def run_speed(root: Path, translator, cfg: OmissionConfig) -> None:
+def run_speed(root: Path, translator, cfg: OmissionConfig, table: str) -> None:
     """Section 5: one long input per direction (a set's two halves together; aca and mag as one text),
     the complete MT; the detector against the project's sentence aligner on the same input (the least
     any detector has to do: align the translation)."""
@@ -372,7 +399,7 @@ def run_speed(root: Path, translator, cfg: OmissionConfig) -> None:
 
     from booktrans.align.sentalign import align_sentences
 
-    print("\n5. Speed: the whole complete MT as one input (wall time, peak Python memory)")
+    print(f"\n5. Speed: the whole complete MT as one input (wall time, peak Python memory), table {table}")
     print(f"{'input':<22} {'lines':>6} {'detector':>9} {'peak MB':>8} {'aligner alone':>14} {'peak MB':>8}")
     for label, names in (("aca+mag en->zh", ["aca", "mag"]), ("pol zh->en", ["pol"])):
         halves = [h for name in names for h in load_set(root, name)]
@@ -403,21 +430,36 @@ def main() -> int:
     ap.add_argument("--no-mqm", action="store_true", help="skip the WMT23 MQM labels")
     ap.add_argument("--no-speed", action="store_true", help="skip the speed measurement")
     ap.add_argument("--drop-cost", type=float, help="try another drop_cost than the default (how it was chosen)")
+    ap.add_argument("--table", choices=["none", "learned", "both"], default="both",
+                    help="CC-CEDICT alone, the lexical table learned from the tune halves, or both side by side")
+    ap.add_argument("--table-min-prob", type=float, default=TABLE_MIN_PROB,
+                    help="table entries count from this probability on (how the default was chosen)")
     args = ap.parse_args()
     if not (args.data / "align-dev" / "nonlit").is_dir():
         sys.exit(f"{args.data}/align-dev/nonlit: not found (the dev data lives in ../shared/data)")
     t0 = time.perf_counter()
-    translator = CedictGlosser()
     cfg = OmissionConfig() if args.drop_cost is None else OmissionConfig(drop_cost=args.drop_cost)
     print(f"omission detector: {cfg}")
+    translators: dict = {}
+    if args.table in ("none", "both"):
+        translators["no"] = CedictGlosser()
+    if args.table in ("learned", "both"):
+        t1 = time.perf_counter()
+        table = learn_table(args.data)
+        meaning = table_translator(table, args.table_min_prob)
+        translators["yes"] = meaning
+        print(f"lexical table from the tune halves' confident beads: {len(table)} Chinese words, "
+              f"{sum(len(v) for v in table.entries.values())} entries, {table.meta.get('confident_beads')} beads; "
+              f"entries counted from p >= {meaning.table_min_prob} ({time.perf_counter() - t1:.0f}s)")
     parts = ["tune", "report"] if args.part == "both" else [args.part]
-    ok = report_mt(run_mt(args.data, parts, args.seeds, translator, cfg), parts)
-    if not args.no_mac:
-        run_mac(args.data, translator, cfg)
-    if not args.no_mqm and (args.data / "omission-dev").is_dir():
-        run_mqm(args.data / "omission-dev", translator, cfg)
-    if not args.no_speed:
-        run_speed(args.data, translator, cfg)
+    ok = report_mt(run_mt(args.data, parts, args.seeds, translators, cfg), parts, list(translators))
+    for label, translator in translators.items():
+        if not args.no_mac:
+            run_mac(args.data, translator, cfg, label)
+        if not args.no_mqm and (args.data / "omission-dev").is_dir():
+            run_mqm(args.data / "omission-dev", translator, cfg, label)
+        if not args.no_speed:
+            run_speed(args.data, translator, cfg, label)
     print(f"\n{time.perf_counter() - t0:.0f}s; report-half targets {'met' if ok else 'MISSED'}")
     return 0 if ok else 1
 

@@ -94,7 +94,7 @@ def _cmd_align_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_omissions(args: argparse.Namespace) -> int:
-    from .evaluate.omission import OmissionConfig, align_references, source_coverage
+    from .evaluate.omission import OmissionConfig, align_references, source_coverage, table_translator
 
     if {args.src_lang, args.tgt_lang} != {"zh", "en"}:
         raise BooktransError("--src-lang and --tgt-lang must be zh and en, one each")
@@ -105,15 +105,20 @@ def _cmd_omissions(args: argparse.Namespace) -> int:
         raise BooktransError(f"{args.hyp}: the translation is empty (every source line would count as omitted)")
     _check_language(args.src, src, args.src_lang)
     _check_language(args.hyp, hyp, args.tgt_lang)
+    translator = None  # CC-CEDICT alone
+    if args.lexicon:
+        from .align.similarity import LexicalTable
+
+        translator = table_translator(LexicalTable.load(args.lexicon))
     refs = None
     if args.ref:
         ref = _read_lines(args.ref)
         if not any(r.strip() for r in ref):
             raise BooktransError(f"{args.ref}: the reference is empty")
         _check_language(args.ref, ref, args.tgt_lang)
-        refs = align_references(src, ref, args.src_lang, args.tgt_lang)
+        refs = align_references(src, ref, args.src_lang, args.tgt_lang, translator)
     cfg = OmissionConfig() if args.drop_cost is None else OmissionConfig(drop_cost=args.drop_cost)
-    cov = source_coverage(src, hyp, args.src_lang, args.tgt_lang, cfg, references=refs)
+    cov = source_coverage(src, hyp, args.src_lang, args.tgt_lang, cfg, translator=translator, references=refs)
     for c in cov.lines:
         sys.stdout.write(json.dumps(c.to_json()) + "\n")
     dropped = sum(c.omitted for c in cov.lines)
@@ -260,6 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ref", help="a human translation of SRC, one sentence per line (any count): much stronger evidence")
     p.add_argument("--drop-cost", type=float,
                    help="cost of calling a line dropped: higher flags fewer (default: the tuned value, docs/evaluate.md)")
+    p.add_argument("--lexicon", metavar="PATH",
+                   help="a lexical table learned from aligned books (the align stage's data/lexicon.json), used "
+                        "beside CC-CEDICT as the evaluate stage does (default: CC-CEDICT alone)")
     p.set_defaults(fn=_cmd_omissions)
 
     p = sub.add_parser("translate", help="translate a book (PDF, EPUB, TXT) into EPUB 3, bilingual EPUB and text, resumably")

@@ -1,7 +1,8 @@
 """Stage `evaluate@rN`: score round N's translations of the test books against the source and reference editions.
 
     python stages/evaluate.py --params params.yaml --round r1 --translations reports/translations/r1 \
-        --text data/text --aligned data/aligned --metrics reports/metrics/r1.json --out reports/evaluation/r1
+        --text data/text --aligned data/aligned --lexicon data/lexicon.json --metrics reports/metrics/r1.json \
+        --out reports/evaluation/r1
 
 Writes reports/metrics/<round>.json (DVC metrics: per direction and per book BLEU, chrF, TER, d-BLEU,
 COMET, dropped (omission), partial, truncated and addition rates, length ratio and its late/early
@@ -9,6 +10,11 @@ drift, repetition, untranslated text, flag counts) and reports/evaluation/<round
 (length ratio and omission rate over position in the document, a DVC plot), details.json
 (signatures, flags, per-chapter numbers, examples of dropped and partial sentences, truncated chunks)
 and segments/<book>.<direction>.jsonl (the (src, mt, ref) segments scored).
+
+The omission detector's cross-lingual evidence is CC-CEDICT plus the lexical table the align stage
+learned from the training books' confident beads (data/lexicon.json, ``SameMeaning(table)``, its
+entries counted from ``evaluate.omission.table_min_prob``); the stage depends on that file and stops
+when it is missing.
 """
 
 from __future__ import annotations
@@ -19,10 +25,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from booktrans.align.similarity import LexicalTable
 from booktrans.errors import BooktransError
 from booktrans.evaluate import corpus_scores
 from booktrans.evaluate.book import BookEvalConfig, combine_positions, evaluate_book, flags_of
-from booktrans.evaluate.omission import OmissionConfig
+from booktrans.evaluate.omission import TABLE_MIN_PROB, OmissionConfig, table_translator
 from booktrans.io import atomic_dir, read_jsonl, write_json, write_jsonl
 from booktrans.manifest import load_manifest
 from booktrans.stageutil import get, load_params, run_main, setup_logging
@@ -56,7 +63,17 @@ def _comet(params: dict):
     return load_comet(ckpt), None
 
 
-def run(params_path: Path, round_name: str, translations: Path, text: Path, aligned: Path, metrics_out: Path, out: Path) -> int:
+def load_table(lexicon: Path) -> LexicalTable:
+    """The corpus's lexical table, for the omission detector's cross-lingual evidence."""
+    if not lexicon.is_file():
+        raise BooktransError(f"{lexicon}: no lexical table; the align stage writes it (`dvc repro align`), "
+                             f"and the omission detector needs it")
+    return LexicalTable.load(lexicon)
+
+
+def run(params_path: Path, round_name: str, translations: Path, text: Path, aligned: Path, metrics_out: Path, out: Path,
+        lexicon: Path = Path("data/lexicon.json")) -> int:
+    table = load_table(lexicon)
     params = load_params(params_path)
     books = [b for b in load_manifest(get(params, "ingest.manifest")) if b.split == "test"]
     directions = list(get(params, "translate.directions"))
@@ -70,10 +87,9 @@ def run(params_path: Path, round_name: str, translations: Path, text: Path, alig
     om = get(params, "evaluate.omission")
     cfg = BookEvalConfig(position_bins=int(get(params, "evaluate.position_bins")),
                          omission=OmissionConfig(drop_cost=float(om["drop_cost"]), partial_threshold=float(om["partial_threshold"])))
+    # the omission detector's cross-lingual evidence (lexicon.Translator)
+    translator = table_translator(table, float(om.get("table_min_prob", TABLE_MIN_PROB)))
     comet_model, comet_absent = _comet(params)
-    from booktrans.align.lexicon import CedictGlosser
-
-    translator = CedictGlosser()  # the omission detector's cross-lingual evidence (lexicon.Translator)
     result: dict = {"round": round_name, "directions": {}, "books": {}}
     details: dict = {"round": round_name, "directions": {}, "books": {}}
     positions: dict[int, dict] = {}
@@ -156,11 +172,13 @@ def main() -> int:
     ap.add_argument("--translations", type=Path, required=True)
     ap.add_argument("--text", type=Path, default=Path("data/text"))
     ap.add_argument("--aligned", type=Path, default=Path("data/aligned"))
+    ap.add_argument("--lexicon", type=Path, default=Path("data/lexicon.json"),
+                    help="the lexical table the align stage learned (the omission detector's evidence)")
     ap.add_argument("--metrics", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     setup_logging()
-    return run(args.params, args.round, args.translations, args.text, args.aligned, args.metrics, args.out)
+    return run(args.params, args.round, args.translations, args.text, args.aligned, args.metrics, args.out, args.lexicon)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Stage `evaluate-system@NAME`: an outside system scored with exactly the rounds' metrics.
 
     python stages/evaluate_system.py --params params.yaml --system deepseek --translations reports/translations/deepseek \
-        --text data/text --aligned data/aligned --metrics reports/metrics/deepseek.json --out reports/evaluation/deepseek
+        --text data/text --aligned data/aligned --lexicon data/lexicon.json --metrics reports/metrics/deepseek.json \
+        --out reports/evaluation/deepseek
 
 Runs stages/evaluate.py on the system's translations (for the system's own directions when it lists
 them). A system that translate-system@NAME skipped (no API key) gets a metrics file and an evaluation
@@ -28,7 +29,7 @@ EVALUATE = Path(__file__).with_name("evaluate.py")
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog="Other options (--text, --aligned) go to evaluate.py.")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog="Other options (--text, --aligned, --lexicon) go to evaluate.py.")
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     ap.add_argument("--system", required=True)
     ap.add_argument("--translations", type=Path, required=True)

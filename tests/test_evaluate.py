@@ -198,7 +198,10 @@ def test_omissions_cli_prints_one_object_per_source_line(tmp_path):
                                       "The teacher said there would be a test tomorrow.\nThat was all.\n", encoding="utf-8")
     cmd = [sys.executable, "-m", "booktrans.cli", "omissions", str(tmp_path / "src.txt"), str(tmp_path / "hyp.txt"),
            "--src-lang", "zh", "--tgt-lang", "en"]
-    for extra in ([], ["--ref", str(tmp_path / "ref.txt")]):
+    from booktrans.align import LexicalTable
+
+    LexicalTable({"考试": {"exam": 0.9}, "图书馆": {"library": 0.8}}).save(tmp_path / "lexicon.json")
+    for extra in ([], ["--ref", str(tmp_path / "ref.txt")], ["--lexicon", str(tmp_path / "lexicon.json")]):
         out = subprocess.run(cmd + extra, capture_output=True, text=True, check=True)
         rows = [json.loads(line) for line in out.stdout.splitlines()]
         assert [r["line"] for r in rows] == [0, 1, 2] and [r["omitted"] for r in rows] == [False, True, False]
@@ -212,6 +215,19 @@ def test_omissions_cli_prints_one_object_per_source_line(tmp_path):
     assert bad.returncode == 2 and "empty.txt: the translation is empty" in bad.stderr
     bad = subprocess.run(cmd + ["--ref", str(tmp_path / "src.txt")], capture_output=True, text=True)
     assert bad.returncode == 2 and "src.txt: the text is in zh, not en" in bad.stderr
+    bad = subprocess.run(cmd + ["--lexicon", str(tmp_path / "nope.json")], capture_output=True, text=True)
+    assert bad.returncode == 2 and "nope.json: no such lexical table" in bad.stderr
+
+
+def test_the_evaluate_stage_stops_without_the_lexical_table(tmp_path, root):
+    """The stage depends on data/lexicon.json (the omission detector's table): without it, an error
+    naming the file, not a silent fallback to the dictionary."""
+    res = subprocess.run([sys.executable, "stages/evaluate.py", "--params", "params.yaml", "--round", "r1",
+                          "--translations", str(tmp_path / "tr"), "--lexicon", str(tmp_path / "lexicon.json"),
+                          "--metrics", str(tmp_path / "m.json"), "--out", str(tmp_path / "out")],
+                         cwd=root, capture_output=True, text=True)
+    assert res.returncode != 0 and "lexicon.json: no lexical table" in res.stderr and "dvc repro align" in res.stderr
+    assert not (tmp_path / "m.json").exists()
 
 
 def _bench():

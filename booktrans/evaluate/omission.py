@@ -15,8 +15,9 @@ How a source sentence is judged:
    between two others whose translations were merged into one sentence leaves no unit of its own.
 2. **Words and evidence.** Source sentences and units become words with match keys. Across the
    languages the keys come from the injected *translator* (any ``lexicon.Translator``: the bag of
-   English stems of each Chinese word; CC-CEDICT's ``CedictGlosser`` by default, the learned lexical
-   table of the align module when it is handed in), from numbers ("2 million" = 200万, "December 26"
+   English stems of each Chinese word; CC-CEDICT's ``CedictGlosser`` by default; the evaluate stage
+   hands in ``table_translator(table)``: CC-CEDICT plus the align stage's learned lexical table,
+   whose entries count from ``TABLE_MIN_PROB``), from numbers ("2 million" = 200万, "December 26"
    = 12月26日) and from names (pinyin of Chinese characters against capitalised English words).
    English stems are compared by their first letters (``canon``). With a reference translation, each source sentence also gets
    the words of its reference (English content stems, or Chinese character pairs) and units are
@@ -62,6 +63,7 @@ from scipy.special import log_ndtr
 from ..align.gale_church import VARIANCE
 from ..align.lexicon import STOPWORDS, CedictGlosser, Translator, english_bag, stem
 from ..align.sentalign import AlignConfig, align_sentences
+from ..align.similarity import LexicalTable, SameMeaning
 from ..text import split_sentences
 
 _ZH_CLAUSE = re.compile(r"(?<=[，；：,;:])")
@@ -69,6 +71,11 @@ _EN_CLAUSE = re.compile(r"(?<=[,;:])\s+")
 _HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[A-Za-z]+|\d+(?:[.,]\d+)*")
 _SPACE = re.compile(r"\s+")
 _INF = float("inf")
+
+# A learned table's entries count for the detector from this probability on (with a floor of 0.1,
+# Chinese function words such as 的, 了, 我们 take glosses from the commonest English words of the
+# corpus, "people", "develop", which a translation may lack; see docs/evaluate.md, tuned on the tune halves).
+TABLE_MIN_PROB = 0.5
 
 # Short inputs have little to learn from: a channel's hit rate p starts at 1/2 with the weight of
 # PRIOR_WORDS words, and chance rates q are counted as if PRIOR_ITEMS more items showed nothing.
@@ -125,6 +132,15 @@ class Coverage:
     @property
     def partial_rate(self) -> float:
         return sum(1 for c in self.lines if c.partial) / len(self.lines) if self.lines else 0.0
+
+
+def table_translator(table: LexicalTable | None, min_prob: float = TABLE_MIN_PROB) -> Translator:
+    """The detector's cross-lingual evidence with a learned lexical table (``align.similarity``):
+    ``SameMeaning(table)``, CC-CEDICT with the table's entries of probability ``min_prob`` or more
+    added; CC-CEDICT alone (``CedictGlosser``, the default) when ``table`` is None."""
+    if table is None:
+        return CedictGlosser()
+    return SameMeaning(table, table_min_prob=min_prob)
 
 
 def clauses(sentence: str, lang: str) -> list[str]:

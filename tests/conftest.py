@@ -13,6 +13,25 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
 
+def _pipeline_modules(session):
+    return {item.module for item in session.items
+            if getattr(item, "module", None) is not None and item.module.__name__.endswith("test_pipeline")}
+
+
+def pytest_collection_finish(session):
+    """The pipeline tests' `dvc repro` runs take minutes of one core each: start them as soon as the
+    tests are collected, so they run beside the rest of the suite rather than after it."""
+    if session.config.option.collectonly:
+        return
+    for module in _pipeline_modules(session):
+        module.start_runs(ROOT, session.config._tmp_path_factory.mktemp)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    for module in _pipeline_modules(session):
+        module.stop_runs()  # a run cut short (-x, Ctrl-C) must not outlive the session
+
+
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT

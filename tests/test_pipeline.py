@@ -92,19 +92,45 @@ def copy_project(root: Path, dest: Path) -> Path:
     return dest
 
 
+_STARTED: dict = {}
+
+
+def start_runs(root: Path, mktemp) -> None:
+    """Start the two `dvc repro` runs (each mostly one core of single-threaded start-up work) in the
+    background, lowered in priority. tests/conftest.py calls this as soon as the tests are collected,
+    so the runs go on beside the rest of the suite; ``runs`` waits for them."""
+    if _STARTED:
+        return
+    env = {**_env(), "OMP_NUM_THREADS": "1"}
+    logs = mktemp("repro-logs")
+    started = []
+    for name in ("project", "twin"):
+        d = trim_copy(root, mktemp(name))
+        out, err = open(logs / f"{name}.out", "w"), open(logs / f"{name}.err", "w")
+        proc = subprocess.Popen([sys.executable, "-m", "dvc", "repro"], cwd=d, env=env, stdout=out, stderr=err,
+                                text=True, preexec_fn=lambda: os.nice(5))
+        started.append((d, proc, logs / f"{name}.out", logs / f"{name}.err"))
+        out.close()
+        err.close()
+    _STARTED["runs"] = started
+
+
+def stop_runs() -> None:
+    for _, proc, _, _ in _STARTED.get("runs", []):
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 @pytest.fixture(scope="module")
 def runs(root, tmp_path_factory):
-    """Two copies of the project run `dvc repro` side by side from a clean state (one per core: the
-    stages are mostly single-threaded start-up work). The first backs most tests; the second is the
-    determinism twin."""
-    dest = trim_copy(root, tmp_path_factory.mktemp("project"))
-    twin = trim_copy(root, tmp_path_factory.mktemp("twin"))
-    env = {**_env(), "OMP_NUM_THREADS": "1"}
-    procs = [subprocess.Popen([sys.executable, "-m", "dvc", "repro"], cwd=d, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for d in (dest, twin)]
+    """Two copies of the project run `dvc repro` side by side from a clean state. The first backs
+    most tests; the second is the determinism twin."""
+    start_runs(root, tmp_path_factory.mktemp)
     results = []
-    for d, proc in zip((dest, twin), procs):
-        out, err = proc.communicate()
+    for d, proc, out_file, err_file in _STARTED["runs"]:
+        proc.wait()
+        out, err = out_file.read_text(), err_file.read_text()
         res = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
         if res.returncode != 0:
             raise AssertionError(f"dvc repro in {d} failed:\n{out[-3000:]}\n{err[-3000:]}")

@@ -2,8 +2,6 @@
 
 import json
 import os
-import shutil
-import signal
 import subprocess
 import sys
 
@@ -178,62 +176,6 @@ def test_round_params_override_train_defaults(root):
     assert not config_for(params, "r2").packing
     with pytest.raises(ConfigError, match="no round 'r9'"):
         config_for(params, "r9")
-
-
-_KILL_SCRIPT = """
-import os, signal, sys, json
-from pathlib import Path
-from transformers import TrainerCallback
-from booktrans.train import TrainConfig, train_round
-
-class Kill(TrainerCallback):
-    def on_step_end(self, args, state, control, **kw):
-        if state.global_step == int(sys.argv[5]):
-            os.kill(os.getpid(), signal.SIGKILL)
-
-docs = json.loads(Path(sys.argv[4]).read_text())
-cfg = TrainConfig(context=128, learning_rate=5e-3, max_steps=6, lora_r=4, lora_alpha=8, save_steps=2, lora_dropout=0.1)
-kill = int(sys.argv[5])
-summary = train_round(Path(sys.argv[1]), Path(sys.argv[2]), docs, [], cfg, "r1", Path(sys.argv[3]),
-                      callbacks=[Kill()] if kill else [])
-print("RESUMED", summary["resumed_from"])
-"""
-
-
-def test_a_killed_round_resumes_and_ends_with_the_same_weights(tiny_base, tmp_path):
-    """SIGKILL after step 3 (last checkpoint: step 2); the restarted run resumes there and its adapter
-    matches an uninterrupted run's. Dropout is on, so the restored random state matters too."""
-    from safetensors.torch import load_file
-
-    docs = tmp_path / "docs.json"
-    docs.write_text(json.dumps(_docs(6), ensure_ascii=False))
-    script = tmp_path / "run.py"
-    script.write_text(_KILL_SCRIPT)
-
-    def go(out, scratch, kill):
-        return subprocess.run([sys.executable, str(script), str(tiny_base), str(out), str(scratch), str(docs), str(kill)],
-                              capture_output=True, text=True, env=dict(os.environ, PYTHONHASHSEED="0"))
-
-    killed = go(tmp_path / "out", tmp_path / "scratch", 3)
-    assert killed.returncode == -signal.SIGKILL
-    assert not (tmp_path / "out").exists()  # nothing half-written where DVC looks
-    # a later save cut off by a kill leaves a folder without the state the Trainer writes last
-    done = next((tmp_path / "scratch").glob("*/checkpoint-2"))
-    cut = done.with_name("checkpoint-3")
-    shutil.copytree(done, cut)
-    (cut / "trainer_state.json").unlink()
-    resumed = go(tmp_path / "out", tmp_path / "scratch", 0)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert "RESUMED checkpoint-2" in resumed.stdout
-    assert "checkpoint-3 was not finished" in resumed.stderr
-    straight = go(tmp_path / "ref", tmp_path / "scratch-ref", 0)
-    assert "RESUMED None" in straight.stdout
-    a = load_file(str(tmp_path / "out" / "adapter_model.safetensors"))
-    b = load_file(str(tmp_path / "ref" / "adapter_model.safetensors"))
-    assert a.keys() == b.keys()
-    for k in a:
-        assert torch.allclose(a[k], b[k], atol=1e-6), k
-    assert not any((tmp_path / "scratch").iterdir())  # checkpoints removed after success
 
 
 def test_dvclive_logs_loss_learning_rate_throughput_and_memory(tiny_base, tmp_path, caplog):

@@ -310,7 +310,8 @@ def _stage(proj: Path, params_file: str = "params.yaml", env: dict | None = None
 
 @pytest.fixture(scope="module")
 def killed_and_resumed(stage_project, tmp_path_factory):
-    """Rank 1 is SIGKILLed after optimizer step 3 (last checkpoint: step 2); a restart on one process
+    """Rank 1 is SIGKILLed after optimizer step 3 (last checkpoint: step 2; a copy of it without the
+    state the Trainer writes last stands for a save the kill cut off); a restart on one process
     is refused; the stage started again as `dvc repro` would, on two processes, resumes."""
     proj, params = stage_project
     work = tmp_path_factory.mktemp("kill")
@@ -320,6 +321,11 @@ def killed_and_resumed(stage_project, tmp_path_factory):
     left = sorted(str(p.relative_to(proj)) for p in (proj / "build" / "checkpoints" / "r1").rglob("*") if p.is_file())
     killed.left = left  # what the killed run left behind, before the restarts below
     killed.had_output = (proj / "models" / "r1").exists()
+    # a later save cut off by the kill: a folder without the trainer_state.json the Trainer writes last
+    done = next((proj / "build" / "checkpoints" / "r1").glob("*/checkpoint-2"))
+    cut = done.with_name("checkpoint-3")
+    shutil.copytree(done, cut)
+    (cut / "trainer_state.json").unlink()
     other_world = _stage(proj, "params-1proc.yaml")
     audit = work / "audit"
     audit.mkdir()
@@ -344,6 +350,7 @@ def test_a_restart_on_another_number_of_processes_stops_with_one_line(killed_and
     assert other_world.returncode == 2
     err = [line for line in other_world.stderr.splitlines() if line.strip()]
     assert len(err) == 1 and "written by 2 process(es) (ZeRO stage 3), but this run has 1" in err[0], err
+    assert "holds a checkpoint at step 2 " in err[0]  # the last finished one, not the cut-off step 3
     assert "restart with the same layout to resume, or delete that folder" in err[0]
 
 
@@ -355,6 +362,7 @@ def test_the_restarted_stage_resumes_from_the_sharded_checkpoint_and_ends_with_t
     assert resumed.returncode == 0, resumed.stderr[-4000:]
     assert "accelerate launch --config_file configs/accelerate/cpu-2x-zero3.yaml" in resumed.stderr
     assert "resuming from" in resumed.stderr and "checkpoint-2" in resumed.stderr
+    assert "checkpoint-3 was not finished" in resumed.stderr  # the cut save is skipped, named
     _assert_same_weights(proj / "models" / "r1", ref / "stage-ref", atol=1e-6)
     history = json.loads((proj / "reports" / "train" / "r1.json").read_text())
     assert [h["loss"] for h in history] == pytest.approx(_history(_summary(ref, "stage-ref", 0)), rel=1e-6)

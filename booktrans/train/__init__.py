@@ -152,7 +152,8 @@ def check_restart(scratch: Path, run_id: str, layout: dict, round_name: str) -> 
             other = json.loads(meta.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        steps = sorted(int(p.name.split("-")[1]) for p in meta.parent.glob("checkpoint-*") if p.name.split("-")[1].isdigit())
+        steps = sorted(int(p.name.split("-")[1]) for p in meta.parent.glob("checkpoint-*")
+                       if p.name.split("-")[1].isdigit() and (p / "trainer_state.json").is_file())
         if other.get("run") != run_id or other.get("layout") == layout or not steps:
             continue
         was, now = other["layout"], layout

@@ -18,6 +18,13 @@ def _pipeline_modules(session):
             if getattr(item, "module", None) is not None and item.module.__name__.endswith("test_pipeline")}
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """The pipeline tests run last, so that their `dvc repro` runs (started below as soon as the tests
+    are collected) overlap the whole rest of the suite."""
+    items.sort(key=lambda item: getattr(item, "module", None) is not None
+               and item.module.__name__.endswith("test_pipeline"))
+
+
 def pytest_collection_finish(session):
     """The pipeline tests' `dvc repro` runs take minutes of one core each: start them as soon as the
     tests are collected, so they run beside the rest of the suite rather than after it."""

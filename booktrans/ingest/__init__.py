@@ -110,6 +110,7 @@ def _resolve_headings(blocks: list[Block], lang: str, pattern: re.Pattern | None
             b.info = classify_heading(text, lang) or Heading("chapter", None, text)
     blocks[:] = [b for b, k in zip(blocks, keep) if k]
     if pattern is None:
+        _layout_parents(blocks)
         _demote_weak(blocks)
         _demote_repeated(blocks)
     numbered = {b.info.level for b in blocks if b.heading and b.info is not None and b.info.number is not None}
@@ -118,6 +119,23 @@ def _resolve_headings(blocks: list[Block], lang: str, pattern: re.Pattern | None
         if level in numbered:
             return level
     return "chapter" if "chapter" in levels else "section" if "section" in levels else "part"
+
+
+def _layout_parents(blocks: list[Block]) -> None:
+    """A title found by layout alone (a story's name) whose next heading, within twenty paragraphs, is
+    numbered 0 or 1 (一, I, Chapter 1) is the parent of the numbered headings after it: a part, when
+    the book has two such titles or more. A collection of stories, some cut into numbered sections,
+    nests them under each story."""
+    heads = [i for i, b in enumerate(blocks) if b.heading and b.info is not None]
+    parents = [a for a, nxt in zip(heads, heads[1:])
+               if blocks[a].layout and blocks[a].info.number is None and blocks[a].info.level == "chapter"
+               and blocks[nxt].info.level == "chapter" and blocks[nxt].info.number in (0, 1) and nxt - a - 1 <= 20]
+    # a collection; one title over chapter 1 is the book's own name, unless a story's name further in
+    # sits right on its section 一
+    first = heads[0] if heads else -1
+    for a in parents:
+        if len(parents) >= 2 or (a != first and blocks[a + 1].heading):
+            blocks[a].info = Heading("part", None, blocks[a].info.text)
 
 
 def _demote_weak(blocks: list[Block]) -> None:
@@ -197,7 +215,8 @@ def structure(blocks: list[Block], lang: str, result: ReadResult, simplify: bool
         for b in blocks:
             b.text = to_simplified(b.text)
     paragraphs: list[Paragraph] = []
-    chapter, title, part = 0, "", ""
+    chapter, title, part, level = 0, "", "", 1
+    layout_parts = any(b.heading and b.layout and b.info is not None and b.info.level == "part" for b in blocks)
     pending = False  # a heading was seen since the last paragraph: the next paragraph opens a chapter
     sections = split = forced_total = title_chars = 0
     first_split = ""
@@ -215,8 +234,12 @@ def structure(blocks: list[Block], lang: str, result: ReadResult, simplify: bool
                 continue
             if info.level == "part" and chapter_level != "part":
                 part = title = text
+                level = 1
             else:
+                if layout_parts and (block.layout or info.number is None):
+                    part = ""  # a story without sections after stories with them: back at the top
                 title = text
+                level = 2 if part else 1
             title_chars += _nonspace(text)
             pending = True
             continue
@@ -238,7 +261,7 @@ def structure(blocks: list[Block], lang: str, result: ReadResult, simplify: bool
             first_split = first_split or f"the first at {block.loc}, {len(text):,} characters into {len(pieces)}"
         for piece in pieces:
             paragraphs.append(Paragraph(chapter=chapter, title=title, para=len(paragraphs), text=piece, loc=block.loc,
-                                        part=part))
+                                        part=part, level=level))
     if split:
         result.warnings.append(f"{split} paragraph(s) longer than {opts.max_paragraph_chars:,} characters split at "
                                f"sentence ends ({first_split})"

@@ -1,14 +1,36 @@
 """Plain-text books in any encoding (see ``encoding.py`` for how the encoding is found): hard-wrapped
-lines rejoined into paragraphs, heading lines marked."""
+lines rejoined into paragraphs, heading lines marked.
+
+Headings are found two ways. A line that reads as one (第三章, CHAPTER III., 楔子) is a heading when it
+stands on its own — never when, in a hard-wrapped file, it fills the line and the next line carries
+on its sentence ("第一回到北京的时候……" is body text). A line that reads as nothing in particular is a
+*layout title* when the page sets it apart the way books set titles: short, not a sentence (no final
+full stop or comma; English in capitals or title case), with nothing continuing it, and marked by the
+layout — less indented than the book's paragraphs (unindented among indented body lines), indented
+far more than they are (centred), or, in capitals or behind two blank lines, alone between blank
+lines. Three or more such lines in a row are a title page, verse or a contents list, not titles; a
+contents list whose entries repeat later titles is dropped (``contents``).
+"""
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from pathlib import Path
 
 from ..text.headings import classify_heading
 from ..text.lang import display_width
 from .encoding import decode_text
 from .model import Block, IngestOptions, ReadResult
+
+_SENTENCE_END_ZH = tuple("。，、；：！？…—～”’」』,;:!?")
+_SENTENCE_END_EN = tuple(",;:!?…—-")
+_OPEN_QUOTES = tuple("“‘「『\"'*_□■◆●★☆※#=-")
+_BRACKETED = re.compile(r"^[\[〔(（【<［][^\]〕)）】>］]*[\]〕)）】>］]$")  # [Illustration], 〔《呐喊》〕: a note, not a title
+_DATE_ZH = re.compile(r"^[〔(（]?[一二三四五六七八九〇○零十0-9０-９]{2,4}年|^[一二三四五六七八九十0-9]{1,3}月[一二三四五六七八九十0-9]{0,3}日")
+_PAGE_REF = re.compile(r"(?:\s{2,}|\s*[.…·]{2,}\s*|\s+_?Page_?\s*)[\s.…·]*(?:\d{1,4}|[ivxlc]{1,6})\s*$|[.…·]{4,}\S{0,40}\s*$", re.I)
+_CONTENTS = re.compile(r"^\s*(contents\.?|table of contents\.?|目\s*录[:：]?|目\s*錄[:：]?|.{0,12}目录[:：]?)\s*$", re.I)
+_INDENT_CHARS = " \t\u3000\u00a0"
 
 
 def decode_bytes(data: bytes, path: str | Path, lang: str | None = None) -> tuple[str, str]:
@@ -29,6 +51,52 @@ def _join(a: str, b: str, lang: str) -> str:
     return a + " " + b
 
 
+def _indent(line: str) -> int:
+    """Columns of leading white space: an ideographic space is two, a tab four."""
+    n = 0
+    for ch in line:
+        if ch == "\u3000":
+            n += 2
+        elif ch == "\t":
+            n += 4
+        elif ch in " \u00a0":
+            n += 1
+        else:
+            break
+    return n
+
+
+_NOTE_MARK = re.compile(r"[〔\[（(][0-9０-９]{1,3}[〕\]）)]|[\u2460-\u24ff\u2776-\u2793]")  # 〔１〕, [1], ⑴, ①
+_PRIVATE = re.compile(r"[\ue000-\uf8ff]")
+
+
+def _key(title: str) -> str:
+    """A title reduced for comparison (contents entries against the titles in the text): no page
+    number or dot leaders (nor what follows them), no note marks, no spaces or punctuation."""
+    title = re.split(r"[.…·]{4,}", title)[0]
+    return re.sub(r"[\W_]+", "", _NOTE_MARK.sub("", _PAGE_REF.sub("", title))).lower()
+
+
+def title_text(s: str, lang: str) -> bool:
+    """``s`` (stripped) reads as a title, not a sentence or a fragment of one."""
+    s = _PRIVATE.sub("", s).strip()
+    if not s or _BRACKETED.match(s) or s.startswith(_OPEN_QUOTES) and not (s.upper() == s and any(c.isalpha() for c in s)):
+        return False
+    if lang == "zh" and re.search(r"[\u4e00-\u9fff]", s):
+        if s.endswith(_SENTENCE_END_ZH) or "。" in s or "，" in s or _DATE_ZH.search(s):
+            return False
+        return display_width(s) <= 40
+    words = re.findall(r"[A-Za-z][A-Za-z'’\-]*", s)
+    if not words or len(words) > 12 or display_width(s) > 70 or s.endswith(_SENTENCE_END_EN):
+        return False
+    if s.upper() == s:
+        return True  # THE MERMAID OF ZENNOR, "THE FIDDLE AND THE BOW."
+    long = [w for w in words if len(w) > 3]
+    if s.endswith(".") and len(words) > 6:
+        return False  # "1. First Day." and "Christ's Childhood." are titles, a short sentence is not
+    return bool(long) and all(w[0].isupper() for w in long) and words[0][0].isupper()
+
+
 def read_txt(path: str | Path, lang: str, opts: IngestOptions | None = None) -> ReadResult:
     path = Path(path)
     opts = opts or IngestOptions()
@@ -36,21 +104,168 @@ def read_txt(path: str | Path, lang: str, opts: IngestOptions | None = None) -> 
     data = path.read_bytes()
     decoded = decode_text(data, path, lang)
     text = decoded.text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2029", "\n").replace("\u2028", "\n")
-    lines = text.split("\n")
+    lines = [l.rstrip() for l in text.split("\n")]
     result = ReadResult(blocks=[], format="txt", encoding=decoded.encoding, chars_extracted=_nonspace(text),
                         bad_bytes=decoded.bad_bytes, proposals=decoded.proposals)
     if decoded.bad_bytes:
         result.warnings.append(f"{decoded.bad_bytes} invalid UTF-8 byte(s) replaced (the first at byte "
                                f"{decoded.first_bad}); the rest of the file is valid UTF-8")
-
-    widths = sorted(display_width(l.rstrip()) for l in lines if l.strip())
+    n = len(lines)
+    indents = [_indent(l) for l in lines]
+    widths = [display_width(l.strip()) for l in lines]
+    ends = [i + w for i, w in zip(indents, widths)]
+    filled = sorted(e for e, l in zip(ends, lines) if l.strip())
     wrapped = False
     full = 0
-    if widths:
-        full = widths[int(0.98 * (len(widths) - 1))]
-        near_full = sum(1 for w in widths if w >= 0.85 * full)
-        wrapped = full >= 40 and near_full >= 0.4 * len(widths)
+    if filled:
+        full = filled[int(0.98 * (len(filled) - 1))]
+        near_full = sum(1 for w in filled if w >= 0.85 * full)
+        wrapped = full >= 40 and near_full >= 0.4 * len(filled)
+    # the book's paragraph indent: the usual indent of a line that starts a paragraph
+    starts = [indents[i] for i in range(n) if lines[i].strip() and widths[i] >= 20
+              and (i == 0 or not lines[i - 1].strip() or indents[i] > 0)]
+    para_indent = Counter(starts).most_common(1)[0][0] if starts else 0
+    blank_separated = sum(1 for i in range(1, n) if not lines[i].strip() and lines[i - 1].strip()) \
+        >= 0.3 * max(1, sum(1 for l in lines if l.strip()))
 
+    def blank(i: int) -> bool:
+        return i < 0 or i >= n or not lines[i].strip()
+
+    def continues(i: int) -> bool:
+        """Line i (non-blank) is carried on by line i + 1: a wrapped line filling the width, the next
+        line neither blank nor indented as a new paragraph."""
+        if not wrapped or blank(i + 1) or ends[i] < 0.8 * full:
+            return False
+        return not (indents[i + 1] > 0 and indents[i + 1] >= para_indent > 0)
+
+    def apart(i: int) -> bool:
+        """Nothing runs into line i or out of it: a blank line (or, in a file of one paragraph per line,
+        a finished sentence) before it; a blank line or the start of a paragraph after it."""
+        before = blank(i - 1) or (not wrapped and lines[i - 1].rstrip().endswith(_SENTENCE_END_ZH + tuple(".")))
+        after = blank(i + 1) or not wrapped or (para_indent > 0 and indents[i + 1] == para_indent) \
+            or (blank(i + 2) and title_text(lines[i + 1].strip(), lang))  # a subtitle under it
+        return before and after
+
+    def layout_title(i: int) -> bool:
+        s = lines[i].strip()
+        if not title_text(s, lang) or not apart(i):
+            return False
+        ind = indents[i]
+        if wrapped and ind >= 0.4 * full and ends[i] >= 0.85 * full:
+            return False  # set to the right margin: a signature or a date
+        if para_indent >= 2 and ind < para_indent and (ind == 0 or ind <= para_indent - 2):
+            return True   # unindented among indented paragraphs
+        if ind >= max(para_indent + 4, 6):
+            centred.append(i)
+            return True   # centred, or set well in from the paragraphs
+        if blank(i - 1) and blank(i + 1):
+            caps = lang != "zh" and s.upper() == s
+            if caps or (blank(i - 2) and not blank_separated) or (blank(i - 2) and blank(i - 3)):
+                return True
+            k = i + 1
+            while k < n and blank(k):
+                k += 1
+            nxt = classify_heading(lines[k].strip(), lang) if k < n and blank(i - 2) else None
+            return nxt is not None and nxt.number in (0, 1)  # a story's name over its section 一
+        return False
+
+    # lines inside a bracketed block ("[Illustration: ... ]" over several lines) are never titles
+    in_brackets: set[int] = set()
+    open_at = None
+    for i, line in enumerate(lines):
+        s = line.strip()
+        if open_at is None and s.startswith("[") and "]" not in s:
+            open_at = i
+        if open_at is not None:
+            in_brackets.add(i)
+            if "]" in s:
+                open_at = None
+    # 1. mark headings and layout titles
+    centred: list[int] = []
+    kinds: list[str | None] = [None] * n  # "strong" | "weak" | "title" | None
+    infos: dict[int, object] = {}
+    for i, line in enumerate(lines):
+        s = line.strip()
+        if not s or len(s) > 160 or i in in_brackets:
+            continue
+        if pattern is not None and pattern.fullmatch(s):
+            kinds[i] = "strong"
+            infos[i] = classify_heading(s, lang)
+            continue
+        info = classify_heading(s, lang)
+        if info is not None and not continues(i) and not (wrapped and not blank(i - 1) and continues(i - 1)):
+            kinds[i] = "strong" if info.weak is None else "weak"
+            infos[i] = info
+            continue
+        if pattern is None and i not in in_brackets and layout_title(i):
+            kinds[i] = "title"
+    # a book centres its titles on one column: a line set in far off it is a quoted notice or card
+    if len(centred) >= 3:
+        mids = sorted(indents[i] + widths[i] / 2 for i in centred)
+        mid = mids[len(mids) // 2]
+        for i in centred:
+            if abs(indents[i] + widths[i] / 2 - mid) > max(8, 0.15 * full):
+                kinds[i] = None
+    # 2. runs of titles with no text between them: a title page, verse or a contents list
+    i = 0
+    contents_runs: list[tuple[int, int]] = []
+    while i < n:
+        if kinds[i] != "title":
+            i += 1
+            continue
+        k = i
+        run = []
+        while k < n and (blank(k) or kinds[k] in ("title", "weak")):
+            if not blank(k):
+                run.append(k)
+            elif k >= 3 and blank(k - 1) and blank(k - 2):
+                break  # three blank lines: the next title is another one
+            k += 1
+        if len(run) >= 3:
+            contents_runs.append((run[0], run[-1]))
+            for r in run:
+                kinds[r] = None
+        elif len(run) == 2 and kinds[run[1]] == "title":
+            kinds[run[1]] = None  # a subtitle or a byline under the title stays text
+        i = k
+    later_titles = {_key(lines[i]) for i in range(n) if kinds[i] in ("title", "strong", "weak")}
+    dropped_lines: set[int] = set()
+    for a, b in contents_runs:
+        entries = [r for r in range(a, b + 1) if lines[r].strip()]
+        hits = sum(1 for r in entries if _key(lines[r]) in later_titles)
+        if hits >= 3 and hits >= 0.5 * len(entries):
+            dropped_lines.update(entries)
+            k = a - 1
+            while k >= 0 and blank(k):
+                k -= 1
+            if k >= 0 and _CONTENTS.match(lines[k]):
+                dropped_lines.add(k)
+    # a contents list of consecutive lines naming later titles ("目录" then 狗·猫·鼠, 二十四孝图, ...)
+    i = 0
+    while i < n:
+        j = i
+        while j < n and lines[j].strip() and kinds[j] is None and display_width(lines[j].strip()) <= 80:
+            j += 1
+        if j - i >= 3:
+            hits = sum(1 for r in range(i, j) if _key(lines[r]) in later_titles)
+            if hits >= 3 and hits >= 0.5 * (j - i):
+                dropped_lines.update(range(i, j))
+        i = j + 1
+    # contents lines with page numbers ("The Mermaid of Zennor ...... 4") that name later titles
+    for i in range(n):
+        s = lines[i].strip()
+        if s and kinds[i] is None and _PAGE_REF.search(s) and _key(s) in later_titles and len(_key(s)) >= 2:
+            dropped_lines.add(i)
+    for i in range(n):
+        if i in dropped_lines:
+            continue
+        s = lines[i].strip()
+        if s and _CONTENTS.match(s) and any(d > i and d - i <= 4 for d in dropped_lines):
+            dropped_lines.add(i)
+    if dropped_lines:
+        result.drop("contents", len(dropped_lines))
+
+    # 3. paragraphs
     buf: list[str] = []
     buf_start = 0
 
@@ -63,38 +278,38 @@ def read_txt(path: str | Path, lang: str, opts: IngestOptions | None = None) -> 
             result.blocks.append(Block(text=joined, loc=f"l{buf_start + 1}"))
         buf = []
 
-    def deliberate_break(line: str, nxt: str) -> bool:
+    def deliberate_break(i: int) -> bool:
         """The wrap width would have held the next line's first word: the line ended a paragraph."""
-        nxt = nxt.strip()
+        nxt = lines[i + 1].strip() if i + 1 < n else ""
         if not nxt:
             return True
         first = nxt[:1] if display_width(nxt[:1]) == 2 else nxt.split()[0]
-        return display_width(line) + (0 if display_width(first[:1]) == 2 else 1) + display_width(first) <= full
+        return ends[i] + (0 if display_width(first[:1]) == 2 else 1) + display_width(first) <= full
 
-    for i, raw in enumerate(lines):
-        line = raw.rstrip()
+    for i, line in enumerate(lines):
         stripped = line.strip()
         if not stripped:
             flush()
             continue
-        info = classify_heading(stripped, lang) if len(stripped) <= 160 else None
-        if info is not None or (pattern is not None and len(stripped) <= 160 and pattern.fullmatch(stripped)):
+        if i in dropped_lines:
             flush()
-            result.blocks.append(Block(text=stripped, loc=f"l{i + 1}", heading=True, info=info))
             continue
-        indented = line[:1] in (" ", "\t", "\u3000")
+        if kinds[i] is not None:
+            flush()
+            result.blocks.append(Block(text=stripped, loc=f"l{i + 1}", heading=True, info=infos.get(i),
+                                       layout=kinds[i] == "title"))
+            continue
         if not wrapped:
             flush()
             buf, buf_start = [stripped], i
             flush()
             continue
-        if indented:
+        if line[:1] in _INDENT_CHARS:
             flush()
         if not buf:
             buf_start = i
         buf.append(stripped)
-        nxt = lines[i + 1] if i + 1 < len(lines) else ""
-        if deliberate_break(line, nxt) or nxt[:1] in (" ", "\t", "\u3000"):
+        if deliberate_break(i) or (i + 1 < n and lines[i + 1][:1] in _INDENT_CHARS):
             flush()
     flush()
     return result

@@ -130,11 +130,10 @@ def _layout_parents(blocks: list[Block]) -> None:
     parents = [a for a, nxt in zip(heads, heads[1:])
                if blocks[a].layout and blocks[a].info.number is None and blocks[a].info.level == "chapter"
                and blocks[nxt].info.level == "chapter" and blocks[nxt].info.number in (0, 1) and nxt - a - 1 <= 20]
-    # a collection; one title over chapter 1 is the book's own name, unless a story's name further in
+    # a collection; one title over chapter 1 further down the text is the book's own name, unless it
     # sits right on its section 一
-    first = heads[0] if heads else -1
     for a in parents:
-        if len(parents) >= 2 or (a != first and blocks[a + 1].heading):
+        if len(parents) >= 2 or blocks[a + 1].heading:
             blocks[a].info = Heading("part", None, blocks[a].info.text)
 
 

@@ -160,12 +160,15 @@ def read_txt(path: str | Path, lang: str, opts: IngestOptions | None = None) -> 
             return True   # centred, or set well in from the paragraphs
         if blank(i - 1) and blank(i + 1):
             caps = lang != "zh" and s.upper() == s
-            if caps or (blank(i - 2) and not blank_separated) or (blank(i - 2) and blank(i - 3)):
+            gap = 0  # blank lines before it (the start of the file is none)
+            while gap < 3 and i - gap - 1 >= 0 and blank(i - gap - 1):
+                gap += 1
+            if caps or (gap >= 2 and not blank_separated) or gap >= 3:
                 return True
             k = i + 1
             while k < n and blank(k):
                 k += 1
-            nxt = classify_heading(lines[k].strip(), lang) if k < n and blank(i - 2) else None
+            nxt = classify_heading(lines[k].strip(), lang) if k < n and gap >= 2 else None
             return nxt is not None and nxt.number in (0, 1)  # a story's name over its section 一
         return False
 
@@ -199,6 +202,14 @@ def read_txt(path: str | Path, lang: str, opts: IngestOptions | None = None) -> 
             continue
         if pattern is None and i not in in_brackets and layout_title(i):
             kinds[i] = "title"
+    # the file's first line over a chapter heading is the book's name: it stays text, as before
+    first = next((i for i in range(n) if not blank(i)), None)
+    if first is not None and kinds[first] == "title":
+        k = first + 1
+        while k < n and blank(k):
+            k += 1
+        if k < n and kinds[k] == "strong":
+            kinds[first] = None
     # a book centres its titles on one column: a line set in far off it is a quoted notice or card
     if len(centred) >= 3:
         mids = sorted(indents[i] + widths[i] / 2 for i in centred)
@@ -248,7 +259,7 @@ def read_txt(path: str | Path, lang: str, opts: IngestOptions | None = None) -> 
             j += 1
         if j - i >= 3:
             hits = sum(1 for r in range(i, j) if _key(lines[r]) in later_titles)
-            if hits >= 3 and hits >= 0.5 * (j - i):
+            if hits >= 3 and hits >= 0.25 * (j - i):
                 dropped_lines.update(range(i, j))
         i = j + 1
     # contents lines with page numbers ("The Mermaid of Zennor ...... 4") that name later titles

@@ -16,7 +16,7 @@ from pathlib import Path
 from ..errors import IngestError
 from ..text import detect_lang, normalize, split_sentences
 from ..text.headings import Heading, classify_heading
-from ..text.lang import letter_shares
+from ..text.lang import display_width, letter_shares
 from ..text.normalize import to_simplified
 from .boilerplate import cut_gutenberg
 from .epub import read_epub
@@ -309,6 +309,11 @@ def ingest_file(path: str | Path, lang: str, check_language: bool = True, simpli
     if not opts.check_language and found is not None and found != lang:
         warnings.append(f"the text reads as {found}, not {lang}; accepted because the manifest sets language_check: false")
     chapters = sorted({p.chapter for p in paragraphs})
+    sizes = Counter()
+    for p in paragraphs:
+        sizes[p.chapter] += _nonspace(p.text)
+    titles = _titles(paragraphs)
+    longest = max(titles, key=lambda t: (display_width(t), t)) if titles else ""
     stats = result.stats
     accounted = sum(_nonspace(p.text) for p in paragraphs) + stats.get("title_chars", 0) \
         + sum(_nonspace(n) for n in result.notes)
@@ -320,7 +325,11 @@ def ingest_file(path: str | Path, lang: str, check_language: bool = True, simpli
         "bad_bytes": result.bad_bytes,
         **({"encoding_proposals": result.proposals} if result.proposals else {}),
         "chapters": len(chapters),
-        "chapter_titles": _titles(paragraphs),
+        "chapter_titles": titles,
+        "chapter_levels": _levels(paragraphs),
+        "largest_chapter_share": round(max(sizes.values()) / max(1, sum(sizes.values())), 4),
+        "longest_title": longest,
+        "longest_title_width": display_width(longest),
         "parts": list(dict.fromkeys(p.part for p in paragraphs if p.part)),
         "sections": stats.get("sections", 0),
         "paragraphs": len(paragraphs),
@@ -334,6 +343,13 @@ def ingest_file(path: str | Path, lang: str, check_language: bool = True, simpli
         "warnings": warnings,
     }
     return IngestResult(paragraphs=paragraphs, report=report, notes=list(result.notes))
+
+
+def _levels(paragraphs: list[Paragraph]) -> list[int]:
+    seen: dict[int, int] = {}
+    for p in paragraphs:
+        seen.setdefault(p.chapter, p.level)
+    return [seen[c] for c in sorted(seen)]
 
 
 def _titles(paragraphs: list[Paragraph]) -> list[str]:

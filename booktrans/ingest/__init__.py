@@ -235,7 +235,7 @@ def structure(blocks: list[Block], lang: str, result: ReadResult, simplify: bool
                 part = title = text
                 level = 1
             else:
-                if layout_parts and (block.layout or info.number is None):
+                if block.top or (layout_parts and (block.layout or info.number is None)):
                     part = ""  # a story without sections after stories with them: back at the top
                 title = text
                 level = 2 if part else 1

@@ -19,7 +19,8 @@ class Block:
     synthetic: bool = False       # a title the reader supplied (from the table of contents), not text of the book
     from_toc: bool = False        # a chapter or part the book's table of contents names (never second-guessed)
     link_share: float = 0.0       # EPUB: share of the text inside links to places in the book (contents lists)
-    layout: bool = False          # a title found by the page's layout alone (TXT: set apart by indent, centring, blank lines)
+    layout: bool = False          # a title found by the page's layout alone (set apart by indent, centring, blank lines)
+    top: bool = False             # an entry at the top of the book's contents: it closes the part open before it
 
 
 @dataclass

@@ -239,6 +239,19 @@ def read_txt(path: str | Path, lang: str, opts: IngestOptions | None = None) -> 
         elif len(run) == 2 and kinds[run[1]] == "title":
             kinds[run[1]] = None  # a subtitle or a byline under the title stays text
         i = k
+    # a title heads text: one followed by nothing that reads as prose before the next heading (a title
+    # page's "TENTH IMPRESSION", a publisher's line) is not one, unless a numbered section 1 follows it
+    for i in range(n):
+        if kinds[i] != "title":
+            continue
+        k, run, prose = i + 1, 0, False
+        while k < n and kinds[k] is None:
+            run = 0 if blank(k) else run + widths[k]
+            prose = prose or run >= 80
+            k += 1
+        nxt = infos.get(k) if k < n else None
+        if not prose and not (nxt is not None and getattr(nxt, "number", None) in (0, 1)) and k < n:
+            kinds[i] = None
     later_titles = {_key(lines[i]) for i in range(n) if kinds[i] in ("title", "strong", "weak")}
     dropped_lines: set[int] = set()
     for a, b in contents_runs:

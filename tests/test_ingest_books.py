@@ -1,0 +1,143 @@
+"""Real public-domain books from outside the dev set (tests/books, sources and licences in its
+README): the chapters each one gives, checked against the list written by hand from the book.
+
+Each expected list is (part, title, level) per chapter in reading order: level 1 is the top of the
+book's contents, level 2 a section inside a part (a story's 一, 二 or I, II); "" before the first
+heading is the untitled opening (a Gutenberg title page).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from booktrans.gates import IngestGates, check_ingest
+from booktrans.ingest import ingest_file
+
+BOOKS = Path(__file__).parent / "books"
+
+
+def chapters(res) -> list[tuple[str, str, int]]:
+    seen: dict[int, tuple[str, str, int]] = {}
+    for p in res.paragraphs:
+        seen.setdefault(p.chapter, (p.part, p.title, p.level))
+    return [seen[c] for c in sorted(seen)]
+
+
+ZH_SECTIONS = ["一", "二", "三", "四", "五", "六", "七", "八", "九", "十", "十一", "十二", "十三"]
+
+EXPECTED = {
+    # 呐喊: hard-wrapped at 38 characters, paragraphs indented with 　　 (the preface with four spaces),
+    # each story's title centred on its own line between blank lines
+    ("nahan-excerpt.zh.txt", "zh"): [("", "鸭的喜剧", 1), ("", "《呐喊》自序", 1), ("", "头发的故事⑴", 1), ("", "白光", 1)],
+    # 呐喊 again: 社戏 has body lines starting 第一回…/第二回… that run on as sentences; 狂人日记 (titled
+    # with the paragraph indent only) nests its thirteen entries, 阿Q正传 its 第一章, 第二章
+    ("nahan-shexi-excerpt.zh.txt", "zh"): [("", "社戏", 1), ("狂人日记⑴", "狂人日记⑴", 1)]
+    + [("狂人日记⑴", n, 2) for n in ZH_SECTIONS] + [("阿Q正传", "第一章 序", 2), ("阿Q正传", "第二章 优胜记略", 2)],
+    # 彷徨: four-space paragraph indents, no blank lines between paragraphs; the story's title centred,
+    # its sections 一 … 五 centred further in
+    ("panghuang-excerpt.zh.txt", "zh"): [("孤 独 者〔1〕", n, 2) for n in ZH_SECTIONS[:5]],
+    # 故事新编: two stories in sections, then the collection's 序言 back at the top
+    ("gushixinbian-excerpt.zh.txt", "zh"): [("奔 月〔1〕", n, 2) for n in ZH_SECTIONS[:3]]
+    + [("非 攻〔1〕", n, 2) for n in ZH_SECTIONS[:5]] + [("", "序 言", 1)],
+    # 野草: titles unindented among four-space-indented paragraphs (one with a stray space)
+    ("yecao-excerpt.zh.txt", "zh"): [("", t, 1) for t in ["狗的驳诘", "复仇〔其二〕", "影的告别", "复仇", "腊叶", "这样的战士", "墓碣文"]],
+    # 朝花夕拾: an introduction and a 目录 listing every essay (dropped), then centred essay titles
+    ("zhaohuaxishi-excerpt.zh.txt", "zh"): [("", t, 1) for t in ["《朝花夕拾》", "二十四孝图", "从百草园到三味书屋", "五猖会"]],
+    # News from Nowhere: Project Gutenberg, CRLF, US-ASCII, "CHAPTER I: ..." headings; header and licence out
+    ("news-from-nowhere-excerpt.en.txt", "en"): [("", "", 1)] + [("", t, 1) for t in [
+        "CHAPTER I: DISCUSSION AND BED", "CHAPTER II: A MORNING BATH", "CHAPTER III: THE GUEST HOUSE AND BREAKFAST THEREIN"]],
+    # Legend Land: ISO-8859-1, titles in capitals between blank lines, VOLUME ONE over the book
+    ("legend-land-excerpt.en.txt", "en"): [("", "", 1), ("", "LEGEND LAND", 1), ("VOLUME ONE", "VOLUME ONE", 1)]
+    + [("VOLUME ONE", t, 2) for t in ["CONTENTS AND ILLUSTRATIONS", "FOREWORD", "THE MERMAID OF ZENNOR", "THE STONE MEN OF ST. CLEER"]],
+    # Morning Bells: ISO-8859-1, a contents list of texts, then "1. First Day." titles with a subtitle
+    ("morning-bells-excerpt.en.txt", "en"): [("", "", 1)] + [("", t, 1) for t in [
+        "Morning Bells", "Morning Bells.", "1. First Day.", "2. Second Day.", "3. Third Day."]],
+    # Standard Ebooks: the navigation nests A Scandal in Bohemia's parts I, II, III
+    ("sherlock-holmes-excerpt.en.epub", "en"): [("A Scandal in Bohemia", n, 2) for n in ["I", "II", "III"]]
+    + [("", "A Case of Identity", 1)],
+    # Project Gutenberg HTML as an EPUB whose navigation names the title page only: the book's own
+    # contents table (page-number links to anchors, two levels) decides
+    ("taylor-tales-excerpt.en.epub", "en"): [("", "", 1), ("", "PREFACE.", 1),
+                                             ('"THE FIDDLE AND THE BOW."', '"THE FIDDLE AND THE BOW."', 1)]
+    + [('"THE FIDDLE AND THE BOW."', t, 2) for t in ["CHERISH THE LITTLE ONES.", "FAT MEN AND BALD-HEADED MEN.",
+                                                     "THE VIOLIN, THE POET LAUREATE OF MUSIC.", "THE CONVICT AND HIS FIDDLE.",
+                                                     "A VISION OF THE OLD FIELD SCHOOL."]],
+}
+
+
+@pytest.mark.parametrize("name,lang", list(EXPECTED))
+def test_real_book_gives_its_chapters_nested_as_the_book_nests_them(name, lang):
+    res = ingest_file(BOOKS / name, lang)
+    assert chapters(res) == EXPECTED[(name, lang)]
+    assert res.report["kept_share"] >= 0.95
+    rows = [p.to_json() for p in res.paragraphs]
+    assert all(r["level"] in (1, 2) for r in rows) and all(set(r) >= {"chapter", "title", "para", "text", "loc"} for r in rows)
+    # every book here passes the chapter gates: no chapter holds most of it, no title is a sentence
+    assert res.report["largest_chapter_share"] <= 0.5 and res.report["longest_title_width"] <= 90
+    assert not [f for f in check_ingest({lang: res.report}, None, IngestGates()) if "chapter" in f.figure or "title" in f.figure]
+
+
+def test_a_body_line_starting_like_a_heading_stays_in_its_paragraph():
+    res = ingest_file(BOOKS / "nahan-shexi-excerpt.zh.txt", "zh")
+    first = [p for p in res.paragraphs if p.text.startswith("第一回是民国元年")]
+    assert len(first) == 1 and first[0].title == "社戏"
+    assert "北京戏最好，你不去见见世面么？" in first[0].text  # the wrapped line is joined to the next
+    assert not any(t.startswith(("第一回", "第二回")) for t in res.report["chapter_titles"])
+
+
+def test_contents_lists_repeating_later_titles_are_dropped_not_chapters():
+    res = ingest_file(BOOKS / "zhaohuaxishi-excerpt.zh.txt", "zh")
+    assert res.report["dropped"]["contents"] == 12  # 目录 and its eleven entries
+    assert not any(p.text in ("狗·猫·鼠", "范爱农", "后记") for p in res.paragraphs)
+    taylor = ingest_file(BOOKS / "taylor-tales-excerpt.en.epub", "en")
+    assert taylor.report["dropped"]["contents"] >= 48  # the table of 48 rows (and its title)
+    assert not any(p.text.startswith("Cherish the Little Ones") for p in taylor.paragraphs)
+    assert any("contents table in the book" in w for w in taylor.report["warnings"])
+
+
+def test_the_gate_flags_a_book_left_in_one_chapter_and_a_sentence_as_title(tmp_path):
+    # the 呐喊 excerpt with its titles set like body paragraphs: nothing marks them any more
+    text = (BOOKS / "nahan-excerpt.zh.txt").read_text(encoding="utf-8")
+    flat = "\n".join(("\u3000\u3000" + l.strip()) if l.strip() else l for l in text.split("\n"))
+    (tmp_path / "flat.txt").write_text("第一章\n\n" + flat.replace("\u3000\u3000白光", "第二章\n\n\u3000\u3000白光")
+                                       + "\n\n第三章\n\n\u3000\u3000完。\n", encoding="utf-8")
+    res = ingest_file(tmp_path / "flat.txt", "zh")
+    assert res.report["chapters"] >= 3 and res.report["largest_chapter_share"] > 0.5
+    flags = check_ingest({"zh": res.report}, None, IngestGates())
+    assert [f.figure for f in flags] == ["zh.largest_chapter_share"] and flags[0].param == "ingest.gates.max_chapter_share"
+    long = dict(res.report, longest_title="第一回是民国元年我初到北京的时候，当时一个朋友对我说，北京戏最好，你说应该去见识见识",
+                longest_title_width=92)
+    assert [f.figure for f in check_ingest({"zh": long}, None, IngestGates())][-1] == "zh.longest_title_width"
+
+
+def test_translate_writes_a_navigation_nested_as_the_book(tmp_path, monkeypatch):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from chat_server import ChatServer
+
+    from booktrans.cli import main
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789abcdef")
+    book = BOOKS / "gushixinbian-excerpt.zh.txt"
+    out = tmp_path / "out"
+    with ChatServer("sk-test-0123456789abcdef") as srv:
+        assert main(["translate", str(book), "--src-lang", "zh", "--tgt-lang", "en", "--model", "stub-chat",
+                     "--out", str(out), "--backoff", "0.05", "--base-url", srv.url]) == 0
+    from lxml import etree
+
+    with zipfile.ZipFile(out / "gushixinbian-excerpt.zh.en.epub") as z:
+        nav = etree.fromstring(z.read("EPUB/nav.xhtml"))
+    top = nav.find(".//{*}nav/{*}ol")
+    entries = [(li.find("{*}a").text if li.find("{*}a") is not None else li.find("{*}span").text,
+                [a.text for a in li.findall("{*}ol/{*}li/{*}a")]) for li in top.findall("{*}li")]
+    # the stub answers "Paragraph of N characters, rendered in full." for a source of N characters
+    said = lambda s: f"Paragraph of {len(s)} characters, rendered in full."  # noqa: E731
+    assert entries == [(said("奔 月〔1〕"), [said(n) for n in ZH_SECTIONS[:3]]),
+                       (said("非 攻〔1〕"), [said(n) for n in ZH_SECTIONS[:5]]),
+                       (said("序 言"), [])]
+    summary = json.loads((out / "gushixinbian-excerpt.zh.en.json").read_text())
+    assert summary["chapters"]["in_book"] == 9

@@ -269,7 +269,7 @@ def structure(blocks: list[Block], lang: str, result: ReadResult, simplify: bool
     return paragraphs
 
 
-def _language_sample(paragraphs: list[Paragraph], chars: int = 200_000) -> str:
+def _language_sample(paragraphs: list[Paragraph], chars: int = 60_000) -> str:
     """Text spread over the whole book (every k-th paragraph), at most about ``chars`` characters."""
     total = sum(len(p.text) for p in paragraphs)
     step = max(1, total // chars)

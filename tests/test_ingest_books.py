@@ -78,7 +78,7 @@ def test_real_book_gives_its_chapters_nested_as_the_book_nests_them(name, lang):
     rows = [p.to_json() for p in res.paragraphs]
     assert all(r["level"] in (1, 2) for r in rows) and all(set(r) >= {"chapter", "title", "para", "text", "loc"} for r in rows)
     # every book here passes the chapter gates: no chapter holds most of it, no title is a sentence
-    assert res.report["largest_chapter_share"] <= 0.5 and res.report["longest_title_width"] <= 90
+    assert res.report["largest_chapter_share"] <= 0.5 and res.report["longest_title_length"] <= 20
     assert not [f for f in check_ingest({lang: res.report}, None, IngestGates()) if "chapter" in f.figure or "title" in f.figure]
 
 
@@ -110,9 +110,19 @@ def test_the_gate_flags_a_book_left_in_one_chapter_and_a_sentence_as_title(tmp_p
     assert res.report["chapters"] >= 3 and res.report["largest_chapter_share"] > 0.5
     flags = check_ingest({"zh": res.report}, None, IngestGates())
     assert [f.figure for f in flags] == ["zh.largest_chapter_share"] and flags[0].param == "ingest.gates.max_chapter_share"
-    long = dict(res.report, longest_title="第一回是民国元年我初到北京的时候，当时一个朋友对我说，北京戏最好，你说应该去见识见识",
-                longest_title_width=92)
-    assert [f.figure for f in check_ingest({"zh": long}, None, IngestGates())][-1] == "zh.longest_title_width"
+
+
+
+def test_the_gate_flags_a_sentence_read_as_a_title_as_the_code_before_this_did(tmp_path):
+    """社戏's body line, hard-wrapped at 34 characters, made a chapter title before: its length is flagged."""
+    line = "第一回是民国元年我初到北京的时候，当时一个朋友对我说，北京戏最好，你"
+    from booktrans.text import length
+
+    report = {"chapters": 17, "largest_chapter_share": 0.41, "longest_title": line, "longest_title_length": length(line, "zh")}
+    flags = check_ingest({"zh": report}, None, IngestGates())
+    assert [(f.figure, f.value, f.param) for f in flags] == [("zh.longest_title_length", 34, "ingest.gates.max_title_zh_chars")]
+    real = ingest_file(BOOKS / "nahan-shexi-excerpt.zh.txt", "zh").report
+    assert real["longest_title_length"] <= 10 and check_ingest({"zh": real}, None, IngestGates()) == []
 
 
 def test_translate_writes_a_navigation_nested_as_the_book(tmp_path, monkeypatch):

@@ -14,9 +14,9 @@ from collections import Counter
 from pathlib import Path
 
 from ..errors import IngestError
-from ..text import detect_lang, normalize, split_sentences
+from ..text import detect_lang, length, normalize, split_sentences
 from ..text.headings import Heading, classify_heading
-from ..text.lang import display_width, letter_shares
+from ..text.lang import letter_shares
 from ..text.normalize import to_simplified
 from .boilerplate import cut_gutenberg
 from .epub import read_epub
@@ -313,7 +313,7 @@ def ingest_file(path: str | Path, lang: str, check_language: bool = True, simpli
     for p in paragraphs:
         sizes[p.chapter] += _nonspace(p.text)
     titles = _titles(paragraphs)
-    longest = max(titles, key=lambda t: (display_width(t), t)) if titles else ""
+    longest = max(titles, key=lambda t: (length(t, lang), t)) if titles else ""
     stats = result.stats
     accounted = sum(_nonspace(p.text) for p in paragraphs) + stats.get("title_chars", 0) \
         + sum(_nonspace(n) for n in result.notes)
@@ -329,7 +329,7 @@ def ingest_file(path: str | Path, lang: str, check_language: bool = True, simpli
         "chapter_levels": _levels(paragraphs),
         "largest_chapter_share": round(max(sizes.values()) / max(1, sum(sizes.values())), 4),
         "longest_title": longest,
-        "longest_title_width": display_width(longest),
+        "longest_title_length": length(longest, lang),  # Chinese characters or English words
         "parts": list(dict.fromkeys(p.part for p in paragraphs if p.part)),
         "sections": stats.get("sections", 0),
         "paragraphs": len(paragraphs),

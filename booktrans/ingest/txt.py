@@ -147,8 +147,10 @@ def read_txt(path: str | Path, lang: str, opts: IngestOptions | None = None) -> 
         return before and after
 
     def layout_title(i: int) -> bool:
+        if widths[i] > 70 or not apart(i):  # cheap tests first: most lines are long or run on
+            return False
         s = lines[i].strip()
-        if not title_text(s, lang) or not apart(i):
+        if not title_text(s, lang):
             return False
         ind = indents[i]
         if wrapped and ind >= 0.4 * full and ends[i] >= 0.85 * full:
@@ -268,7 +270,7 @@ def read_txt(path: str | Path, lang: str, opts: IngestOptions | None = None) -> 
     i = 0
     while i < n:
         j = i
-        while j < n and lines[j].strip() and kinds[j] is None and display_width(lines[j].strip()) <= 80:
+        while j < n and lines[j].strip() and kinds[j] is None and widths[j] <= 80:
             j += 1
         if j - i >= 3:
             hits = sum(1 for r in range(i, j) if _key(lines[r]) in later_titles)
@@ -278,13 +280,14 @@ def read_txt(path: str | Path, lang: str, opts: IngestOptions | None = None) -> 
     # contents lines with page numbers ("The Mermaid of Zennor ...... 4") that name later titles
     for i in range(n):
         s = lines[i].strip()
-        if s and kinds[i] is None and _PAGE_REF.search(s) and _key(s) in later_titles and len(_key(s)) >= 2:
+        if s and kinds[i] is None and widths[i] <= 100 and _PAGE_REF.search(s) and len(_key(s)) >= 2 \
+                and _key(s) in later_titles:
             dropped_lines.add(i)
     for i in range(n):
         if i in dropped_lines:
             continue
         s = lines[i].strip()
-        if s and _CONTENTS.match(s) and any(d > i and d - i <= 4 for d in dropped_lines):
+        if s and widths[i] <= 40 and _CONTENTS.match(s) and any(d > i and d - i <= 4 for d in dropped_lines):
             dropped_lines.add(i)
     if dropped_lines:
         result.drop("contents", len(dropped_lines))

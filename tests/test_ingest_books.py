@@ -151,3 +151,31 @@ def test_translate_writes_a_navigation_nested_as_the_book(tmp_path, monkeypatch)
                        (said("序 言"), [])]
     summary = json.loads((out / "gushixinbian-excerpt.zh.en.json").read_text())
     assert summary["chapters"]["in_book"] == 9
+
+
+def _unwrap(text: str) -> str:
+    """The same book with each paragraph on one line (continuation lines joined to their first)."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        if out and line.strip() and out[-1].strip() and not line[:1].isspace() and len(out[-1].strip()) > 30:
+            out[-1] += line.strip()
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+VARIANTS = {
+    "tab indents, CRLF": lambda t: t.replace("    ", "\t").replace("\u3000\u3000", "\t").replace("\n", "\r\n"),
+    "ASCII-space indents": lambda t: t.replace("\u3000\u3000", "    "),
+    "full-width indents": lambda t: t.replace("    ", "\u3000\u3000"),
+    "one paragraph per line": _unwrap,
+}
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("name", ["yecao-excerpt.zh.txt", "nahan-excerpt.zh.txt", "panghuang-excerpt.zh.txt"])
+def test_the_same_real_book_set_with_other_indents_and_line_ends_keeps_its_chapters(tmp_path, name, variant):
+    text = (BOOKS / name).read_text(encoding="utf-8")
+    path = tmp_path / name
+    path.write_bytes(VARIANTS[variant](text).encode("utf-8"))
+    assert chapters(ingest_file(path, "zh")) == EXPECTED[(name, "zh")]

@@ -165,8 +165,8 @@ def read_txt(path: str | Path, lang: str, opts: IngestOptions | None = None) -> 
             gap = 0  # blank lines before it (the start of the file is none)
             while gap < 3 and i - gap - 1 >= 0 and blank(i - gap - 1):
                 gap += 1
-            if caps or (gap >= 2 and not blank_separated) or gap >= 3:
-                return True
+            if caps or gap >= (2 if blank_separated else 1) + (1 if lang == "zh" and blank_separated else 0):
+                return True  # more blank lines before it than between paragraphs
             k = i + 1
             while k < n and blank(k):
                 k += 1
@@ -223,12 +223,12 @@ def read_txt(path: str | Path, lang: str, opts: IngestOptions | None = None) -> 
     i = 0
     contents_runs: list[tuple[int, int]] = []
     while i < n:
-        if kinds[i] != "title":
+        if kinds[i] is None:
             i += 1
             continue
         k = i
         run = []
-        while k < n and (blank(k) or kinds[k] in ("title", "weak")):
+        while k < n and (blank(k) or kinds[k] is not None):
             if not blank(k):
                 run.append(k)
             elif k >= 3 and blank(k - 1) and blank(k - 2):
@@ -237,7 +237,8 @@ def read_txt(path: str | Path, lang: str, opts: IngestOptions | None = None) -> 
         if len(run) >= 3:
             contents_runs.append((run[0], run[-1]))
             for r in run:
-                kinds[r] = None
+                if kinds[r] == "title":
+                    kinds[r] = None
         elif len(run) == 2 and kinds[run[1]] == "title":
             kinds[run[1]] = None  # a subtitle or a byline under the title stays text
         i = k
@@ -254,12 +255,18 @@ def read_txt(path: str | Path, lang: str, opts: IngestOptions | None = None) -> 
         nxt = infos.get(k) if k < n else None
         if not prose and not (nxt is not None and getattr(nxt, "number", None) in (0, 1)) and k < n:
             kinds[i] = None
-    later_titles = {_key(lines[i]) for i in range(n) if kinds[i] in ("title", "strong", "weak")}
+    last_at: dict[str, int] = {}  # where each heading's title last stands
+    for i in range(n):
+        if kinds[i] is not None:
+            last_at[_key(lines[i])] = i
+    later_titles = set(last_at)
     dropped_lines: set[int] = set()
     for a, b in contents_runs:
         entries = [r for r in range(a, b + 1) if lines[r].strip()]
-        hits = sum(1 for r in entries if _key(lines[r]) in later_titles)
+        hits = sum(1 for r in entries if last_at.get(_key(lines[r]), -1) > b)  # named again further on
         if hits >= 3 and hits >= 0.5 * len(entries):
+            for r in entries:
+                kinds[r] = None
             dropped_lines.update(entries)
             k = a - 1
             while k >= 0 and blank(k):

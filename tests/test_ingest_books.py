@@ -54,9 +54,10 @@ EXPECTED = {
     # Legend Land: ISO-8859-1, titles in capitals between blank lines, VOLUME ONE over the book
     ("legend-land-excerpt.en.txt", "en"): [("", "", 1), ("", "LEGEND LAND", 1), ("VOLUME ONE", "VOLUME ONE", 1)]
     + [("VOLUME ONE", t, 2) for t in ["CONTENTS AND ILLUSTRATIONS", "FOREWORD", "THE MERMAID OF ZENNOR", "THE STONE MEN OF ST. CLEER"]],
-    # Morning Bells: ISO-8859-1, a contents list of texts, then "1. First Day." titles with a subtitle
+    # Morning Bells: ISO-8859-1, a contents list of texts under "Contents." and the book's name (front
+    # matter), then the preface and "1. First Day." titles, each with a subtitle
     ("morning-bells-excerpt.en.txt", "en"): [("", "", 1)] + [("", t, 1) for t in [
-        "Morning Bells", "Morning Bells.", "1. First Day.", "2. Second Day.", "3. Third Day."]],
+        "Morning Bells.", "1. First Day.", "2. Second Day.", "3. Third Day."]],
     # Standard Ebooks: the navigation nests A Scandal in Bohemia's parts I, II, III
     ("sherlock-holmes-excerpt.en.epub", "en"): [("A Scandal in Bohemia", n, 2) for n in ["I", "II", "III"]]
     + [("", "A Case of Identity", 1)],

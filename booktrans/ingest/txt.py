@@ -18,15 +18,16 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from ..text.headings import classify_heading
+from ..text.headings import Heading, classify_heading
 from ..text.lang import display_width
+from .boilerplate import GUTENBERG_END, GUTENBERG_START
 from .encoding import decode_text
 from .model import Block, IngestOptions, ReadResult
 
 _SENTENCE_END_ZH = tuple("。，、；：！？…—～”’」』,;:!?")
 _SENTENCE_END_EN = tuple(",;:!?…—-")
 _OPEN_QUOTES = tuple("“‘「『\"'*_□■◆●★☆※#=-")
-_BRACKETED = re.compile(r"^[\[〔(（【<［][^\]〕)）】>］]*[\]〕)）】>］]$")  # [Illustration], 〔《呐喊》〕: a note, not a title
+_BRACKETED = re.compile(r"^(?:\[.*\]|〔.*〕|[(（].*[)）]|【.*】|<.*>|［.*］)$")  # [Illustration], 〔《呐喊》〕: a note, not a title
 _DATE_ZH = re.compile(r"^[〔(（]?[一二三四五六七八九〇○零十0-9０-９]{2,4}年|^[一二三四五六七八九十0-9]{1,3}月[一二三四五六七八九十0-9]{0,3}日")
 _PAGE_REF = re.compile(r"(?:\s{2,}|\s*[.…·]{2,}\s*|\s+_?Page_?\s*)[\s.…·]*(?:\d{1,4}|[ivxlc]{1,6})\s*$|[.…·]{4,}\S{0,40}\s*$", re.I)
 _CONTENTS = re.compile(r"^\s*(contents\.?|table of contents\.?|目\s*录[:：]?|目\s*錄[:：]?|.{0,12}目录[:：]?)\s*$", re.I)
@@ -89,8 +90,12 @@ def title_text(s: str, lang: str) -> bool:
     words = re.findall(r"[A-Za-z][A-Za-z'’\-]*", s)
     if not words or len(words) > 12 or display_width(s) > 70 or s.endswith(_SENTENCE_END_EN):
         return False
+    if re.fullmatch(r"(?:[A-Z]\.\s?){1,4}", s):
+        return False  # initials signing a preface
     if s.upper() == s:
         return True  # THE MERMAID OF ZENNOR, "THE FIDDLE AND THE BOW."
+    if "," in s or ";" in s:
+        return False  # "Published March, 1909."
     long = [w for w in words if len(w) > 3]
     if s.endswith(".") and len(words) > 6:
         return False  # "1. First Day." and "Christ's Childhood." are titles, a short sentence is not
@@ -125,8 +130,10 @@ def read_txt(path: str | Path, lang: str, opts: IngestOptions | None = None) -> 
     starts = [indents[i] for i in range(n) if lines[i].strip() and widths[i] >= 20
               and (i == 0 or not lines[i - 1].strip() or indents[i] > 0)]
     para_indent = Counter(starts).most_common(1)[0][0] if starts else 0
-    blank_separated = sum(1 for i in range(1, n) if not lines[i].strip() and lines[i - 1].strip()) \
-        >= 0.3 * max(1, sum(1 for l in lines if l.strip()))
+    # paragraphs separated by blank lines: most lines that end a paragraph (short in a wrapped file,
+    # every line otherwise) have a blank line after them
+    ends_par = [i for i in range(n - 1) if lines[i].strip() and (not wrapped or ends[i] < 0.8 * full)]
+    blank_separated = sum(1 for i in ends_par if not lines[i + 1].strip()) >= 0.5 * max(1, len(ends_par))
 
     def blank(i: int) -> bool:
         return i < 0 or i >= n or not lines[i].strip()
@@ -150,7 +157,7 @@ def read_txt(path: str | Path, lang: str, opts: IngestOptions | None = None) -> 
         if widths[i] > 70 or not apart(i):  # cheap tests first: most lines are long or run on
             return False
         s = lines[i].strip()
-        if not title_text(s, lang):
+        if not title_text(s, lang) or GUTENBERG_START.search(s) or GUTENBERG_END.search(s):
             return False
         ind = indents[i]
         if wrapped and ind >= 0.4 * full and ends[i] >= 0.85 * full:
@@ -161,11 +168,10 @@ def read_txt(path: str | Path, lang: str, opts: IngestOptions | None = None) -> 
             centred.append(i)
             return True   # centred, or set well in from the paragraphs
         if blank(i - 1) and blank(i + 1):
-            caps = lang != "zh" and s.upper() == s
             gap = 0  # blank lines before it (the start of the file is none)
             while gap < 3 and i - gap - 1 >= 0 and blank(i - gap - 1):
                 gap += 1
-            if caps or gap >= (2 if blank_separated else 1) + (1 if lang == "zh" and blank_separated else 0):
+            if gap >= (2 if blank_separated else 1) + (1 if lang == "zh" and blank_separated else 0):
                 return True  # more blank lines before it than between paragraphs
             k = i + 1
             while k < n and blank(k):
@@ -212,6 +218,30 @@ def read_txt(path: str | Path, lang: str, opts: IngestOptions | None = None) -> 
             k += 1
         if k < n and kinds[k] == "strong":
             kinds[first] = None
+    # a chapter's number on one line and its name on the next ("I", then "UNDER THE SOUTHERN PINES"):
+    # one heading, whatever marks the name
+    merged: dict[int, int] = {}  # the number's line -> the name's line
+    for i in range(n):
+        if kinds[i] in ("weak", "strong") and infos.get(i) is not None and infos[i].number is not None \
+                and len(_key(lines[i])) <= 12:
+            j = i + 1
+            while j < n and j <= i + 3 and blank(j):
+                j += 1
+            if j < n and j > i and kinds[j] in (None, "title") and title_text(lines[j].strip(), lang) \
+                    and classify_heading(lines[j].strip(), lang) is None and (blank(j + 1) or not wrapped):
+                merged[i] = j
+                kinds[j] = "merged"
+    # the file's first lines name the book: the same name further on, right over chapter I, is no title
+    start = next((i + 1 for i in range(min(n, 400)) if GUTENBERG_START.search(lines[i])), 0)
+    head = [i for i in range(start, n) if not blank(i)][:8]
+    names = {_key(lines[i]) for i in head}
+    for i in range(head[-1] + 1 if head else n, n):
+        if kinds[i] == "title" and _key(lines[i]) in names:
+            j = i + 1
+            while j < n and blank(j):
+                j += 1
+            if j < n and kinds[j] in ("weak", "strong") and infos.get(j) is not None and infos[j].number in (0, 1):
+                kinds[i] = None
     # a book centres its titles on one column: a line set in far off it is a quoted notice or card
     if len(centred) >= 3:
         mids = sorted(indents[i] + widths[i] / 2 for i in centred)
@@ -223,13 +253,13 @@ def read_txt(path: str | Path, lang: str, opts: IngestOptions | None = None) -> 
     i = 0
     contents_runs: list[tuple[int, int]] = []
     while i < n:
-        if kinds[i] is None:
+        if kinds[i] is None or kinds[i] == "merged":
             i += 1
             continue
         k = i
         run = []
         while k < n and (blank(k) or kinds[k] is not None):
-            if not blank(k):
+            if not blank(k) and kinds[k] != "merged":
                 run.append(k)
             elif k >= 3 and blank(k - 1) and blank(k - 2):
                 break  # three blank lines: the next title is another one
@@ -242,23 +272,56 @@ def read_txt(path: str | Path, lang: str, opts: IngestOptions | None = None) -> 
         elif len(run) == 2 and kinds[run[1]] == "title":
             kinds[run[1]] = None  # a subtitle or a byline under the title stays text
         i = k
-    # a title heads text: one followed by nothing that reads as prose before the next heading (a title
-    # page's "TENTH IMPRESSION", a publisher's line) is not one, unless a numbered section 1 follows it
+    # a title heads text. In the front matter (before the first numbered heading and the first title
+    # with prose under it) a title must have a full line of prose under it, unless its section 1 follows: a title page's "TENTH IMPRESSION" or a
+    # publisher's line is none. Further on, a line inside verse (short lines set in deeper than the
+    # paragraphs on both sides of it, like a song's refrain) is none.
+    first_numbered = next((i for i in range(n) if kinds[i] in ("weak", "strong")), n)
+
+    def verse(k: int) -> bool:
+        return 0 <= k < n and not blank(k) and kinds[k] is None and indents[k] > para_indent \
+            and widths[k] < 0.6 * max(full, 1)
+
+    front = True  # until the first numbered heading, or the first title with prose under it
     for i in range(n):
         if kinds[i] != "title":
             continue
-        k, run, prose = i + 1, 0, False
+        if i < start:
+            kinds[i] = None  # Project Gutenberg's header ("Title: ...") is cut with it
+            continue
+        if not front or i > first_numbered:
+            p, q = i - 1, i + 1
+            while p >= 0 and blank(p):
+                p -= 1
+            while q < n and blank(q):
+                q += 1
+            if verse(p) and verse(p - 1) and verse(q) and verse(q + 1):
+                kinds[i] = None
+            continue
+        k, prose, seen = i + 1, False, 0
         while k < n and kinds[k] is None:
-            run = 0 if blank(k) else run + widths[k]
-            prose = prose or run >= 80
+            if not blank(k) and seen < 3:  # the first lines under it: a full line, not verse
+                seen += 1
+                prose = prose or widths[k] >= min(80, max(40, 0.6 * full)) or \
+                    (not wrapped and widths[k] >= 40 and lines[k].rstrip().endswith(_SENTENCE_END_ZH + tuple(".")))
             k += 1
         nxt = infos.get(k) if k < n else None
         if not prose and not (nxt is not None and getattr(nxt, "number", None) in (0, 1)) and k < n:
             kinds[i] = None
+        else:
+            front = False
+
+    def heading_text(i: int) -> str:
+        s = lines[i].strip()
+        if i in merged:
+            title = lines[merged[i]].strip()
+            s = f"{s} {title}" if lang == "zh" or not s[-1:].isalnum() else f"{s}. {title}"
+        return s
+
     last_at: dict[str, int] = {}  # where each heading's title last stands
     for i in range(n):
-        if kinds[i] is not None:
-            last_at[_key(lines[i])] = i
+        if kinds[i] is not None and kinds[i] != "merged":
+            last_at[_key(heading_text(i))] = i
     later_titles = set(last_at)
     dropped_lines: set[int] = set()
     for a, b in contents_runs:
@@ -328,9 +391,16 @@ def read_txt(path: str | Path, lang: str, opts: IngestOptions | None = None) -> 
         if i in dropped_lines:
             flush()
             continue
+        if kinds[i] == "merged":
+            flush()
+            continue  # the name's line is part of the number's heading above it
         if kinds[i] is not None:
             flush()
-            result.blocks.append(Block(text=stripped, loc=f"l{i + 1}", heading=True, info=infos.get(i),
+            info = infos.get(i)
+            text = heading_text(i)
+            if i in merged and info is not None:
+                info = Heading(info.level, info.number, text, info.weak)
+            result.blocks.append(Block(text=text, loc=f"l{i + 1}", heading=True, info=info,
                                        layout=kinds[i] == "title"))
             continue
         if not wrapped:

@@ -180,3 +180,30 @@ def test_the_same_real_book_set_with_other_indents_and_line_ends_keeps_its_chapt
     path = tmp_path / name
     path.write_bytes(VARIANTS[variant](text).encode("utf-8"))
     assert chapters(ingest_file(path, "zh")) == EXPECTED[(name, "zh")]
+
+
+def test_an_epub_whose_navigation_names_only_its_title_page_takes_its_own_contents_page(tmp_path):
+    """The Standard Ebooks excerpt with its contents page (toc.xhtml, nested lists of links to files
+    and anchors) demoted to an ordinary page of the book, and a navigation naming the title page only."""
+    import re
+
+    src = BOOKS / "sherlock-holmes-excerpt.en.epub"
+    out = tmp_path / "own-contents.epub"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(out, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if info.filename == "epub/content.opf":
+                opf = data.decode()
+                opf = opf.replace('href="toc.xhtml" id="toc.xhtml" media-type="application/xhtml+xml" properties="nav"',
+                                  'href="toc.xhtml" id="toc.xhtml" media-type="application/xhtml+xml"')
+                opf = opf.replace("</manifest>", '<item href="nav.xhtml" id="nav.xhtml" media-type="application/xhtml+xml" '
+                                                 'properties="nav"/></manifest>')
+                opf = re.sub(r'(<spine[^>]*>)', r'\1<itemref idref="toc.xhtml"/>', opf)
+                data = opf.encode()
+            zout.writestr(info, data)
+        zout.writestr("epub/nav.xhtml", '<?xml version="1.0" encoding="utf-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml" '
+                      'xmlns:epub="http://www.idpf.org/2007/ops"><head><title>Nav</title></head><body><nav epub:type="toc">'
+                      '<ol><li><a href="text/titlepage.xhtml">Titlepage</a></li></ol></nav></body></html>')
+    res = ingest_file(out, "en")
+    assert chapters(res) == EXPECTED[("sherlock-holmes-excerpt.en.epub", "en")]
+    assert any("contents table in the book" in w for w in res.report["warnings"])

@@ -495,27 +495,33 @@ def _book_contents(book, path: Path, opf_dir: str) -> tuple[list[_TocEntry], set
             except Exception:
                 continue
             docs.append((posixpath.normpath(item.get_name()), tree))
+    doc_names = {name for name, _ in docs}
     ids = {(name, i) for name, tree in docs for el in tree.iter() if isinstance(el.tag, str)
            for i in (el.get("id"), el.get("name") if _local(el.tag) == "a" else None) if i}
     best: list[tuple] = []
     for name, tree in docs:
         groups: dict[int, list[tuple]] = {}
         for a in tree.iter():
-            if not isinstance(a.tag, str) or _local(a.tag) != "a" or "#" not in (a.get("href") or ""):
+            if not isinstance(a.tag, str) or _local(a.tag) != "a" or not a.get("href"):
                 continue
             href = unquote(a.get("href"))
             if href.startswith(("http:", "https:", "mailto:")):
                 continue
             file, _, anchor = href.partition("#")
             target = posixpath.normpath(posixpath.join(posixpath.dirname(name), file)) if file else name
-            found = (target, anchor) in ids
+            if not anchor and target == name:
+                continue
+            # a link to an anchor the book holds, or to the start of another of its documents
+            found = (target, anchor) in ids if anchor else target in doc_names
             entry = next((x for x in a.iterancestors() if _local(x.tag) in ("li", "tr", "p", "dt", "dd", "div")), a)
-            box = next((x for x in entry.iterancestors() if _local(x.tag) in ("table", "ul", "ol", "nav", "div", "body")), entry)
+            # the group: the outermost list or table around the entry (nested lists are one contents)
+            lists = [x for x in entry.iterancestors() if _local(x.tag) in ("table", "ul", "ol", "nav")]
+            box = lists[-1] if lists else next((x for x in entry.iterancestors() if _local(x.tag) in ("div", "body")), entry)
             link_text = " ".join("".join(a.itertext()).split())
             raw = "".join(entry.itertext())
             title = " ".join(raw.split())
-            if link_text and not _PAGE_NUMBER.fullmatch(link_text):
-                title = _PAGE_NUMBER.sub("", link_text).strip() or link_text
+            if link_text and (not _PAGE_NUMBER.fullmatch(link_text) or link_text == title):
+                title = _PAGE_NUMBER.sub("", link_text).strip() or link_text  # "I" alone is a title
             else:
                 title = _PAGE_NUMBER.sub("", title).strip()
             if not title:

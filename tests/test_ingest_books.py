@@ -207,3 +207,29 @@ def test_an_epub_whose_navigation_names_only_its_title_page_takes_its_own_conten
     res = ingest_file(out, "en")
     assert chapters(res) == EXPECTED[("sherlock-holmes-excerpt.en.epub", "en")]
     assert any("contents table in the book" in w for w in res.report["warnings"])
+
+
+def test_stories_named_in_a_contents_table_with_centred_part_headings(tmp_path):
+    """The layout of the issue's Gutenberg story collection: the navigation names the title page only,
+    a contents table links the stories' anchors, and each story's parts are centred paragraphs (a
+    class the page's CSS centres, an inline style, <center>), not <h*>. The prose is Legend Land's."""
+    from bookfiles import write_epub
+
+    text = (BOOKS / "legend-land-excerpt.en.txt").read_bytes().decode("latin-1").replace("\r\n", "\n")
+    prose = [" ".join(p.split()) for p in text.split("\n\n") if len(p) > 300 and "_Page_" not in p][:6]
+    body = ('<style>.c { text-align: center; }</style><p class="c">LEGEND LAND</p>'
+            '<table><tr><td><a href="#s1">The Mermaid of Zennor</a></td></tr>'
+            '<tr><td><a href="#s2">The Stone Men of St. Cleer</a></td></tr>'
+            '<tr><td><a href="#s3">How St. Piran Came to Cornwall</a></td></tr></table>'
+            f'<h2 id="s1">The Mermaid of Zennor</h2><p class="c">I</p><p>{prose[0]}</p><p class="c">II</p><p>{prose[1]}</p>'
+            f'<p id="s2" class="c">THE STONE MEN OF ST. CLEER</p><p>{prose[2]}</p><center>PART II</center><p>{prose[3]}</p>'
+            f'<div id="s3"><p style="text-align: center">HOW ST. PIRAN CAME TO CORNWALL</p><p>{prose[4]}</p><p>{prose[5]}</p></div>')
+    page = ('<?xml version="1.0" encoding="utf-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml"><head><title>t</title>'
+            f'</head><body>{body}</body></html>')
+    path = write_epub(tmp_path / "legends.epub", "Legend Land", "en", [("title.xhtml", page.replace(body, "<p>Legend Land</p>")),
+                                                                       ("book.xhtml", page)], [("Legend Land", "title.xhtml")])
+    res = ingest_file(path, "en")
+    stone = "The Stone Men of St. Cleer"
+    assert chapters(res) == [("", "", 1), ("The Mermaid of Zennor", "I", 2), ("The Mermaid of Zennor", "II", 2),
+                             (stone, stone, 1), (stone, "PART II", 2), ("", "How St. Piran Came to Cornwall", 1)]
+    assert res.report["dropped"]["contents"] == 3 and res.report["dropped"]["repeated_titles"] == 2

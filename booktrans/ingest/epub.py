@@ -748,9 +748,11 @@ def _emit(events: list[_Ev], name: str, marks: list[_TocEntry], toc_driven: bool
 
 
 def _repeats_title(text: str, loc: str, result: ReadResult, seen_text: bool) -> bool:
-    """<p><strong>Title</strong></p> or <h4>Title</h4> right under <h1>Title</h1>: dropped, counted."""
+    """<p><strong>Title</strong></p> or <h4>Title</h4> right under <h1>Title</h1> (or under the contents
+    entry's title at an anchor), in any case: dropped, counted."""
     last = result.blocks[-1] if result.blocks else None
-    if not seen_text and last is not None and last.heading and last.loc == loc and text == last.text:
+    if last is not None and last.heading and last.loc == loc \
+            and " ".join(text.split()).casefold() == " ".join(last.text.split()).casefold():
         result.drop("repeated_titles")
         return True
     return False

@@ -201,7 +201,7 @@ def test_corrections_survive_an_upstream_change_and_those_that_no_longer_apply_a
 
 def test_bad_sheets_get_one_message_naming_every_file_row_and_reason(exported, tmp_path):
     _beads, items, _info, _summary, d = exported
-    rows = list(csv.DictReader(io.StringIO((d / "sheet.csv").read_text(encoding="utf-8"))))
+    rows = list(csv.DictReader(io.StringIO((d / "sheet.csv").read_text(encoding="utf-8-sig"))))
     by_first = {json.loads(r["key"])["zh"][0]: k for k, r in enumerate(rows)}
     for r in rows:
         r["corrector"] = "ann"

@@ -51,7 +51,7 @@ def test_packets_are_blinded_and_cover_every_position_band(packet):
 
 def _fill(items, key, rater, score_of, errors=None):
     """A completed CSV sheet: every translation scored by score_of(system)."""
-    reader = list(csv.DictReader(io.StringIO(render_csv(items))))
+    reader = list(csv.DictReader(io.StringIO(render_csv(items).removeprefix("\ufeff"))))
     for r in reader:
         system = key[r["item"]][r["system"]]
         r["rater"] = rater

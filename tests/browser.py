@@ -146,7 +146,10 @@ class Page:
     def wait_for(self, expression: str, timeout: float = 20.0):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            v = self.js(expression)
+            try:
+                v = self.js(expression)
+            except RuntimeError:   # the page is reloading: its old context is gone
+                v = None
             if v:
                 return v
             time.sleep(0.1)
@@ -156,6 +159,9 @@ class Page:
         res = self.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": full})
         with open(path, "wb") as fh:
             fh.write(base64.b64decode(res["data"]))
+
+    def hover(self, x: float, y: float) -> None:
+        self.call("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y})
 
     def shot_of(self, selector: str, path) -> None:
         """A screenshot of the first element matching ``selector``."""

@@ -166,7 +166,9 @@ function splitProblem(it, i, j){{
   return ''; }}
 function today(){{ const d = new Date(); const p = x => String(x).padStart(2, '0');
   return d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate()); }}
-function keyOf(k){{ return JSON.stringify(k); }}
+function canon(v){{ return Array.isArray(v) ? v.map(canon) : (v && typeof v === 'object')
+  ? Object.keys(v).sort().reduce((o, k) => {{ o[k] = canon(v[k]); return o; }}, {{}}) : v; }}
+function keyOf(k){{ return JSON.stringify(canon(k)); }}
 function persist(){{ localStorage.setItem(store, JSON.stringify(A)); progress(); }}
 function progress(){{
   let done = 0; P.items.forEach(it => {{ const a = A[it.id]; const bad = !!PROBLEMS[it.id];

@@ -140,13 +140,13 @@ def _stages() -> tuple[set[str], list[str], list[str]]:
 
 @lru_cache(maxsize=1)
 def _code_text() -> str:
-    """The tracked files other than docs: a path written there is one the code reads or writes."""
+    """The tracked files other than docs and tests: a path written there is one the code reads or writes."""
     import subprocess
 
     files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
     texts = []
     for f in files:
-        if not f.endswith(".md") and (ROOT / f).is_file() and (ROOT / f).stat().st_size < 2_000_000:
+        if not f.endswith(".md") and not f.startswith("tests/") and (ROOT / f).is_file() and (ROOT / f).stat().st_size < 2_000_000:
             try:
                 texts.append((ROOT / f).read_text(encoding="utf-8"))
             except UnicodeDecodeError:

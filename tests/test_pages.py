@@ -125,7 +125,7 @@ def test_report_shows_values_on_hover(browser, report):
             return {x: b.left + b.width / 2, y: b.top + b.height / 2}; })()""")
         page.hover(pt["x"], pt["y"])
         tip = page.wait_for("(() => { const t = document.getElementById('vg-tooltip-element');"
-                            " return t && t.classList.contains('visible') && t.innerText; })()", 10)
+                            " return t && t.classList.contains('visible') && t.innerText; })()", 20)
         assert "round" in tip and "series" in tip and re.search(r"\d", tip), tip
     finally:
         page.close()
@@ -218,15 +218,13 @@ def test_review_form_load_says_what_it_restored(browser, review_form):
     page = _open(browser, path, 1280)
     try:
         page.js(CATCH)
-        page.js("location.reload(), true")
-        page.wait_for("document.readyState === 'complete' && document.querySelectorAll('.item').length > 0")
         ids = [it["id"] for it in items]
         answers = [{"item": i, "system": "A", **{c: 4 for c in ("accuracy", "fluency", "style", "terminology", "completeness")},
                     "errors": [], "comment": ""} for i in ids[:4]]
         answers += [{"item": "gone-item", "system": "A", "accuracy": 3, "errors": [], "comment": ""},
                     {"item": ids[0], "system": "Z", "accuracy": 3, "errors": [], "comment": ""}]
         _load_file(page, "#load", "old.json", json.dumps({"packet": "older", "rater": "ann", "answers": answers}))
-        status = page.wait_for("document.getElementById('status').textContent", 10)
+        status = page.wait_for("document.getElementById('status').textContent", 20)
         assert status == "4 of 6 answers restored; 2 no longer match this packet", status
         assert page.js("document.getElementById('progress').textContent") == f"4 of {4 * len(items)} translations scored"
     finally:

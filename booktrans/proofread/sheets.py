@@ -125,7 +125,7 @@ def render_form(items: list[dict], sheet_id: str, title: str, book: str = "") ->
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
-body{{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:82em;color:#222}}
+body{{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:82em;color:#222;padding:0 1em}}
 .item{{border:1px solid #ccc;border-radius:6px;padding:.8em 1em;margin:1.2em 0}} .item.done{{border-color:#1a7f37}}
 table{{border-collapse:collapse;width:100%}} td{{vertical-align:top;padding:.25em .4em;width:50%}}
 tr.ctx td{{color:#777;font-size:.9em;background:#fafafa}} tr.bead td{{background:#fffbe6}}

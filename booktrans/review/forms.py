@@ -146,7 +146,7 @@ def render_form(items: list[dict], packet_id: str, title: str = "booktrans revie
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
-body{{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:80em;color:#222}}
+body{{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:80em;color:#222;padding:0 1em}}
 .item{{border:1px solid #ccc;border-radius:6px;padding:1em;margin:1.5em 0}}
 .src{{background:#f6f6f6;padding:.6em;white-space:pre-wrap}}
 .sys{{display:grid;grid-template-columns:1fr 24em;gap:1em;border-top:1px dashed #ccc;padding-top:.6em;margin-top:.6em}}

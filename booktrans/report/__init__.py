@@ -8,6 +8,7 @@ column and warning."""
 from __future__ import annotations
 
 import html
+import re
 
 from .charts import EMBED, bar_spec, chart, line_spec, vendored_scripts
 
@@ -196,8 +197,11 @@ def _delta(x, base, better, kind: str, against: str) -> str:
     if not isinstance(x, (int, float)) or not isinstance(base, (int, float)):
         return ""
     d = x - base
+    text = _diff(d, kind)
+    if not re.search(r"[1-9]", text):   # a change too small to show is no change: "+0.0", grey
+        d, text = 0, _diff(0, kind)
     cls = "same" if better is None or d == 0 else ("up" if (d > 0) == better else "down")
-    return f'<small class="d {cls}">{html.escape(against)} {_diff(d, kind)}</small>'
+    return f'<small class="d {cls}">{html.escape(against)} {text}</small>'
 
 
 def _cell(m: dict, key: str, better, kind: str, base: dict | None, prev: dict | None) -> str:

@@ -352,3 +352,33 @@ def test_loading_an_old_save_into_a_re_exported_sheet_says_what_it_restored(brow
         assert f"{back} of {n} answers restored" in status and (back or "kept the answers already here" in status)
     finally:
         page.close()
+
+
+def test_csv_sheets_carry_a_byte_order_mark_and_still_import(sheets, tmp_path):
+    """Excel reads a CSV without a BOM in the legacy code page (the Chinese becomes mojibake); with
+    one it reads UTF-8. The import strips it, so a sheet saved back as CSV UTF-8 comes in."""
+    from booktrans.proofread.corrections import compile_corrections
+    from booktrans.proofread.sheets import read_completed
+    from booktrans.review.forms import render_csv
+    from test_review import fake_segments
+
+    from booktrans.review import SampleConfig, sample_items
+
+    d, _old, items, _sheet = sheets
+    raw = (d / "new" / "sheet.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfitem,")
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in raw.decode("utf-8-sig"))   # the Chinese, as UTF-8
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    rows[0].update(decision="accept", corrector="mei")                  # the first row decided, saved as CSV UTF-8
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\r\n")
+    w.writeheader()
+    w.writerows(rows)
+    (tmp_path / "back.csv").write_bytes(b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8"))
+    got = compile_corrections(read_completed(tmp_path / "back.csv"))
+    assert [c["decision"] for c in got] == ["accept"] and got[0]["corrector"] == "mei"
+    review_items, _ = sample_items(fake_segments(), {"night-train": {"title": "Night Train", "genre": "novel"}}, SampleConfig())
+    assert render_csv(review_items).encode("utf-8").startswith(b"\xef\xbb\xbfrater,")

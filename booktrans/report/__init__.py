@@ -222,7 +222,7 @@ def _system_rows(systems: dict[str, dict], direction: str, base: dict) -> str:
     for name, m in sorted(systems.items()):
         label = f"<th>{html.escape(name)} <small>(outside system)</small></th>"
         if m.get("skipped"):
-            rows.append(f'<tr class="system">{label}<td colspan="{len(COLUMNS)}" class="note-cell">not run: '
+            rows.append(f'<tr class="system">{label}<td colspan="{len(COLUMNS)}" class="note-cell">skipped: '
                         f"{html.escape(m['skipped'])}</td></tr>")
             continue
         d = m.get("directions", {}).get(direction)

@@ -21,7 +21,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md"), *ROOT.glob("reviews/**/README.md"),
-               *ROOT.glob("proofread/**/README.md")])
+               *ROOT.glob("proofread/**/README.md"), *ROOT.glob("booktrans/**/README.md")])
 TOP = {p.name for p in ROOT.iterdir()} - {".git", ".venv"}
 SCRATCH = ("build/", "../", "/", "~", "http", "DIR")   # places the docs name as scratch or outside the repo
 
@@ -163,7 +163,9 @@ def _make_targets() -> set[str]:
 def _path_problem(path: str) -> str | None:
     """None when ``path`` is in the repository or declared by dvc.yaml (a placeholder such as
     <book>, rN or {a,b} matches anything there)."""
-    path = path.rstrip(".,:;").split("::")[0]
+    path, _, test = path.rstrip(".,:;").partition("::")
+    if test and (ROOT / path).is_file() and not re.search(rf"^def {re.escape(test)}\(", (ROOT / path).read_text(encoding="utf-8"), re.M):
+        return f"{path}::{test}: no such test"
     if any(path.startswith(s) for s in SCRATCH) or "…" in path or "..." in path or path.split("/")[0] not in TOP:
         return None
     options = [path]
@@ -258,6 +260,7 @@ def test_the_checker_finds_the_drift_it_is_for():
     """What the docs once said and the code did not do: each is caught."""
     assert _path_problem("reports/metrics/human.json")                    # written to reports/review/
     assert _path_problem("reports/review/human.json") is None
+    assert _path_problem("tests/test_docs.py::test_no_such_thing") and _path_problem("tests/test_docs.py::test_every_option_has_help") is None
     assert _walk(_booktrans(), ["proofread", "export", "x.jsonl", "--out", "d", "--sheets", "2"])
     assert _walk(_booktrans(), ["proofread", "apply", "a.jsonl", "c.json", "--book", "b"]) == []
     assert _walk(_booktrans(), ["evaluate-all"])

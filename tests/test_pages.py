@@ -382,3 +382,15 @@ def test_csv_sheets_carry_a_byte_order_mark_and_still_import(sheets, tmp_path):
     assert [c["decision"] for c in got] == ["accept"] and got[0]["corrector"] == "mei"
     review_items, _ = sample_items(fake_segments(), {"night-train": {"title": "Night Train", "genre": "novel"}}, SampleConfig())
     assert render_csv(review_items).encode("utf-8").startswith(b"\xef\xbb\xbfrater,")
+
+
+def test_vendored_scripts_are_the_pinned_npm_builds():
+    """The inlined libraries are the npm builds booktrans/report/vendor/README.md names, unchanged."""
+    import hashlib
+
+    vendor = ROOT / "booktrans" / "report" / "vendor"
+    listed = dict(line.split()[::-1] for line in (vendor / "README.md").read_text().split("```")[1].strip().splitlines())
+    assert sorted(listed) == sorted(p.name for p in vendor.glob("*.js"))
+    for name, digest in listed.items():
+        assert hashlib.sha256((vendor / name).read_bytes()).hexdigest() == digest, name
+    assert "Redistribution and use in source and binary forms" in (vendor / "LICENSE").read_text()

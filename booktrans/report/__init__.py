@@ -308,8 +308,8 @@ the same held-out books, which no round trained on, and is scored against the pu
 translation.</p>
 <ul>
 <li><b>Where to look first:</b> the <a href="#review">expert review</a> (people scoring blinded translations
-1–5) is the most trustworthy measure; among the automatic ones, <b>COMET</b> and <b>chrF</b> follow human
-judgement best. The <a href="#charts">charts</a> show the same numbers over the rounds (hover a point for its value).</li>
+1–5) is the most trustworthy measure; among the automatic ones, <b>COMET</b> and then <b>chrF</b> agree
+with human judgement more often than BLEU does (the WMT metrics evaluations). The <a href="#charts">charts</a> show the same numbers over the rounds (hover a point for its value).</li>
 <li><b>Colours:</b> in the tables, green means better than the base model r0 (or than the previous round),
 red worse, grey no change. For BLEU, chrF and COMET higher is better; for TER, omitted sentences and
 warnings lower is better; a length ratio is best near 1.</li>

@@ -145,10 +145,11 @@ def test_report_tables_are_in_words_explained_and_sized(browser, report):
           const first = document.querySelector('section').id;
           return {unexplained: heads.filter(h => !gl.has(h)), heads, human, corr, bare: bare.length, first,
                   flags: [...document.querySelectorAll('ul.warnings li')].map(l => l.textContent),
-                  small: document.querySelectorAll('#human .small-n').length}; })()""")
+                  ids: [...document.querySelectorAll('[id]')].map(e => e.id)}; })()""")
     finally:
         page.close()
     assert info["first"] == "how-to-read"
+    assert len(info["ids"]) == len(set(info["ids"]))                        # a link or a test finds one element
     assert not info["unexplained"], info["unexplained"]                       # a glossary entry for every column
     assert not [h for h in info["heads"] if re.search(r"[a-z]_[a-z]", h)]     # no snake_case keys
     assert info["human"][:2] == ["system", "overall"] and "error penalty per passage" in info["human"]

@@ -153,7 +153,7 @@ def _proofreading_section(proofreading: dict[str, dict]) -> str:
                     f"<td>{p.get('corrected', 0)}</td><td>{stale}</td><td class=\"wide\">{prec}</td></tr>")
     return ("<p>Pairs of sentences checked and corrected by proofreaders, corrections that no longer apply, and the "
             "precision of the aligned pairs estimated from each book's random sample (95% interval; docs/proofread.md).</p>"
-            '<table id="proofreading">' + _head(["book", "split", "beads checked", "corrected", "no longer apply",
+            '<table id="proofreading-table">' + _head(["book", "split", "beads checked", "corrected", "no longer apply",
                                                  "estimated precision"]) + "<tbody>" + "".join(rows) + "</tbody></table>")
 
 
@@ -401,7 +401,7 @@ def render_report(metrics: dict[str, dict], title: str = "booktrans — rounds c
             rows.append(f"<tr><th>{html.escape(r)}</th><td>{st.get('context')}</td><td>{tr.get('documents')}</td><td>{tr.get('tokens')}</td>"
                         f"<td>{va.get('documents')}</td><td>{len(st.get('books', {}))}</td>"
                         f"<td>{st.get('duplicates_removed', 0)}</td><td>{st.get('leakage', {}).get('leaks', 0)}</td></tr>")
-        sections.append(_section("Training data per round", '<table id="data">' + _head(
+        sections.append(_section("Training data per round", '<table id="data-table">' + _head(
             ["round", "context length (tokens)", "training documents", "training tokens", "validation documents", "books",
              "duplicates removed", "leaks"]) + f"<tbody>{''.join(rows)}</tbody></table>", "data"))
     if losses:
@@ -415,7 +415,7 @@ def render_report(metrics: dict[str, dict], title: str = "booktrans — rounds c
         sections.append(_section("Cost so far (planner estimate)",
                                  f"<p>Model {html.escape(str(cost.get('model')))}; rounds trained so far. Total: "
                                  f"{_fmt(cost.get('gpu_hours'))} GPU-hours, ${_fmt(cost.get('cost'))}.</p>"
-                                 '<table id="cost">' + _head(["round", "training tokens planned", "optimizer steps", "memory per GPU (GiB)",
+                                 '<table id="cost-table">' + _head(["round", "training tokens planned", "optimizer steps", "memory per GPU (GiB)",
                                                               "GPU-hours", "cost (USD)"]) + f"<tbody>{rows}</tbody></table>", "cost"))
     sigs = sorted({s for det in details.values() for d in det.get("directions", {}).values() for s in d.get("signatures", {}).values()})
     sections.append(_section("Metric signatures", "<p>For engineers: the exact sacrebleu settings behind BLEU, chrF and TER.</p>"

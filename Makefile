@@ -13,12 +13,13 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 PROFILE ?= configs/cluster-24xh100.yaml
 
-.PHONY: help setup demo test repro sample cluster preflight plan plan-cluster push pull release lock clean bench-ingest eval-align eval-omissions eval-proofread bench-align bench-dataset bench-train bench-translate smoke-cluster
+.PHONY: help setup browser demo test repro sample cluster preflight plan plan-cluster push pull release lock clean bench-ingest eval-align eval-omissions eval-proofread bench-align bench-dataset bench-train bench-translate smoke-cluster
 
 help:
 	@echo "make demo    - create .venv if missing, run the whole pipeline on the embedded sample"
 	@echo "make test    - create .venv if missing, run the test suite"
 	@echo "make setup   - create .venv from requirements.lock"
+	@echo "make browser - install headless Chromium (Debian: chromium, chromium-driver) for the page tests, if missing"
 	@echo "make repro   - dvc repro with the current params.yaml"
 	@echo "make cluster - apply $(PROFILE) to params.yaml, check it, run every round"
 	@echo "make plan    - tokens, steps, memory per GPU, GPU-hours and cost of every round (params.yaml)"
@@ -51,6 +52,16 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	$(BIN)/dvc config --local core.analytics false 2>/dev/null || true
 	touch $(STAMP)
+
+# The page tests (tests/test_pages.py) drive headless Chromium; installed from Debian when missing
+# (as root, or with sudo). An existing install is left alone.
+browser:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || command -v google-chrome >/dev/null 2>&1; then \
+	  echo "chromium: $$(command -v chromium || command -v chromium-browser || command -v google-chrome)"; \
+	else \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver; \
+	fi
 
 # The demo's models are tiny: one thread each decodes and trains fastest, and far faster than two
 # on a busy 2-core machine (docs/translate.md, make bench-translate).

@@ -14,6 +14,8 @@ from .errors import BooktransError
 def _cmd_ingest(args: argparse.Namespace) -> int:
     from .ingest import IngestOptions, ingest_file
 
+    if not Path(args.path).is_file():  # before the ingest, whose message speaks of the manifest
+        raise BooktransError(f"{args.path}: no such file" if not Path(args.path).exists() else f"{args.path}: not a file")
     opts = IngestOptions(check_language=not args.no_lang_check, chapter_pattern=args.chapter_pattern,
                          max_paragraph_chars=args.max_paragraph_chars)
     result = ingest_file(args.path, args.lang, opts=opts)
@@ -245,8 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--raw", action="store_true",
                    help='raw text, one paragraph per line: split with the pipeline\'s splitter, aligned like a book '
                         'chapter, one JSON object per bead: {"zh": [...], "en": [...], "score": s}')
-    p.add_argument("--src-lang", required=True, choices=["zh", "en"])
-    p.add_argument("--tgt-lang", required=True, choices=["zh", "en"])
+    p.add_argument("--src-lang", required=True, choices=["zh", "en"], help="the language of the source text")
+    p.add_argument("--tgt-lang", required=True, choices=["zh", "en"], help="the language of the translation")
     p.add_argument("--translator", default="cedict", choices=["cedict", "model", "gale-church"],
                    help="how the Chinese side is compared with the English (default: cedict, offline)")
     p.add_argument("--model", help="model directory for --translator model")
@@ -260,8 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("omissions", help="flag source lines a translation drops (or translates in part): one JSON object per source line")
     p.add_argument("src", help="source sentences, one per line")
     p.add_argument("hyp", help="the translation, in any number of lines (it is aligned to SRC)")
-    p.add_argument("--src-lang", required=True, choices=["zh", "en"])
-    p.add_argument("--tgt-lang", required=True, choices=["zh", "en"])
+    p.add_argument("--src-lang", required=True, choices=["zh", "en"], help="the language of the source text")
+    p.add_argument("--tgt-lang", required=True, choices=["zh", "en"], help="the language of the translation")
     p.add_argument("--ref", help="a human translation of SRC, one sentence per line (any count): much stronger evidence")
     p.add_argument("--drop-cost", type=float,
                    help="cost of calling a line dropped: higher flags fewer (default: the tuned value, docs/evaluate.md)")
@@ -272,8 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("translate", help="translate a book (PDF, EPUB, TXT) into EPUB 3, bilingual EPUB and text, resumably")
     p.add_argument("book", help="the book file")
-    p.add_argument("--src-lang", required=True, choices=["zh", "en"])
-    p.add_argument("--tgt-lang", required=True, choices=["zh", "en"])
+    p.add_argument("--src-lang", required=True, choices=["zh", "en"], help="the language of the source text")
+    p.add_argument("--tgt-lang", required=True, choices=["zh", "en"], help="the language of the translation")
     p.add_argument("--model", required=True, help="a model folder (models/r4, a Hugging Face checkout), or the model name at --base-url")
     p.add_argument("--out", required=True, help="output folder: <stem>.<tgt>.epub, <stem>.<tgt>.txt, <stem>.bilingual.epub, <stem>.<tgt>.json")
     p.add_argument("--engine", default="auto", choices=["auto", "transformers", "vllm", "openai"],
@@ -311,16 +313,16 @@ def build_parser() -> argparse.ArgumentParser:
     for q in (pe, pa):
         q.add_argument("--book", help="the book id (default: the file name)")
         q.add_argument("--sample", type=int, default=30, help="pairs in the random sample (default 30)")
-        q.add_argument("--seed", type=int, default=0)
+        q.add_argument("--seed", type=int, default=0, help="seed of the random sample's draw (default 0; the pipeline uses params.yaml seed)")
     pe.add_argument("--context", type=int, default=2, help="beads shown before and after each one (default 2)")
     p.set_defaults(fn=_cmd_proofread)
 
     p = sub.add_parser("preflight", help="check params.yaml (base model path, rounds chain) before any work")
-    p.add_argument("--params", default="params.yaml")
+    p.add_argument("--params", default="params.yaml", help="the parameters file to check (default params.yaml)")
     p.set_defaults(fn=_cmd_preflight)
 
     p = sub.add_parser("plan", help="tokens, steps, peak GPU memory, GPU-hours and cost of every round, before renting")
-    p.add_argument("--params", default="params.yaml")
+    p.add_argument("--params", default="params.yaml", help="the parameters file to plan from (default params.yaml)")
     p.add_argument("--profile", help="plan with this profile merged in (params.yaml is not changed)")
     p.add_argument("--tokens", type=int, help="plan for this many training tokens per round instead of data/sft/")
     p.add_argument("--json", action="store_true", help="print the numbers as JSON")
@@ -329,8 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("profile", help="cluster profiles")
     psub = p.add_subparsers(dest="action", metavar="ACTION")
     pa = psub.add_parser("apply", help="merge a profile (e.g. configs/cluster-24xh100.yaml) into params.yaml")
-    pa.add_argument("profile")
-    pa.add_argument("--params", default="params.yaml")
+    pa.add_argument("profile", help="the profile file (configs/cluster-*.yaml)")
+    pa.add_argument("--params", default="params.yaml", help="the parameters file to change (default params.yaml)")
     pa.set_defaults(fn=_cmd_profile)
     return ap
 

@@ -56,7 +56,8 @@ def export(params_path: Path, aligned: Path, out: Path) -> int:
         atomic_write_text(tmp / "README.txt", (
             "booktrans proofreading sheets: one folder per book.\n\n"
             "Open form.html in a browser (it works offline), decide each bead and press Save; or fill in\n"
-            "sheet.xlsx / sheet.csv (one row per bead, your name in the corrector column).\n"
+            "sheet.xlsx (recommended; one row per bead, your name in the corrector column). sheet.csv is the same\n"
+            "sheet as UTF-8 text with a byte-order mark; keep that encoding when you save it (CSV UTF-8).\n"
             f"Decisions: {', '.join(DECISIONS)}.\n"
             "Fix a sentence's text in zh_fixed / en_fixed (the whole side, one sentence per line).\n"
             "The completed files go into proofread/completed/ in the project (see docs/proofread.md).\n"))

@@ -7,8 +7,8 @@
 Reads reports/metrics/<round>.json and reports/evaluation/<round>/ for every round in translate.rounds,
 reports/review/human.json (expert review), reports/rounds/<round>.json (training data and loss per
 step of every round in rounds:), the proofreading figures per book in reports/align.json and the
-planner's estimate for the rounds trained so far. Writes reports/index.html (inline SVG charts, no
-network) and, for `dvc plots`, reports/plots/rounds.json (metrics over rounds) and
+planner's estimate for the rounds trained so far. Writes reports/index.html (Vega-Lite charts with the
+vendored vega-embed inlined: no network) and, for `dvc plots`, reports/plots/rounds.json (metrics over rounds) and
 reports/plots/position.json (length ratio and omissions over position, one row per round and bin).
 Every file is found by round name from params.yaml: dvc.yaml names no round.
 """

@@ -70,7 +70,8 @@ def run_packet(params_path: Path, evaluation: Path, out: Path) -> int:
         atomic_write_text(tmp / "README.txt", (
             f"booktrans review packet {packet_id}: {len(items)} passages, {sum(len(i['outputs']) for i in items)} translations to score.\n\n"
             "Either open form.html in a browser (it works offline), score each translation and press Save,\n"
-            "or fill in sheet.csv / sheet.xlsx (one row per translation; put your name in the rater column).\n"
+            "or fill in sheet.xlsx (recommended; one row per translation; put your name in the rater column).\n"
+            "sheet.csv is the same sheet as UTF-8 text with a byte-order mark; save it back as CSV UTF-8.\n"
             f"Scores are whole numbers 1-5 for: {', '.join(CRITERIA)}.\n{ERRORS_HELP}\n"
             "Send the saved .json or the sheet back; it goes into reviews/completed/ in the project.\n"))
     log.info("review packet %s: %d passages from %d book(s), systems %s + reference", packet_id, len(items), len(books),

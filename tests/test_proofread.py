@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from browser import need_chromium
 
 from booktrans.align import FilterConfig, align_book, filter_beads
 from booktrans.errors import BooktransError
@@ -201,7 +202,7 @@ def test_corrections_survive_an_upstream_change_and_those_that_no_longer_apply_a
 
 def test_bad_sheets_get_one_message_naming_every_file_row_and_reason(exported, tmp_path):
     _beads, items, _info, _summary, d = exported
-    rows = list(csv.DictReader(io.StringIO((d / "sheet.csv").read_text(encoding="utf-8"))))
+    rows = list(csv.DictReader(io.StringIO((d / "sheet.csv").read_text(encoding="utf-8-sig"))))
     by_first = {json.loads(r["key"])["zh"][0]: k for k, r in enumerate(rows)}
     for r in rows:
         r["corrector"] = "ann"
@@ -240,13 +241,6 @@ def test_bad_sheets_get_one_message_naming_every_file_row_and_reason(exported, t
         read_completed(tmp_path / "x.txt")
 
 
-def _browser():
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if shutil.which(name):
-            return shutil.which(name)
-    return None
-
-
 # Drives the form as a corrector does: name, decision menus, the text box of a side, the Save
 # button; the file the browser would download is caught as the Blob the form's own code builds.
 HARNESS = """<script>
@@ -270,9 +264,7 @@ HARNESS = """<script>
 
 def test_the_form_saves_a_file_that_imports_like_the_sheet(exported, tmp_path):
     """The offline form in headless Chromium: a corrector's choices saved to a file, imported."""
-    browser = _browser()
-    if browser is None:
-        pytest.skip("no Chromium installed (apt install chromium)")
+    browser = need_chromium()
     _beads, items, _info, _summary, d = exported
     todo = [{"item": it["id"], "decision": _decide(it)[0], "en_fixed": _decide(it)[2]} for it in items]
     page = (d / "form.html").read_text(encoding="utf-8")

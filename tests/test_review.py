@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from browser import need_chromium
 
 from booktrans.errors import BooktransError
 from booktrans.review import CRITERIA, REFERENCE, SampleConfig, sample_items
@@ -51,7 +52,7 @@ def test_packets_are_blinded_and_cover_every_position_band(packet):
 
 def _fill(items, key, rater, score_of, errors=None):
     """A completed CSV sheet: every translation scored by score_of(system)."""
-    reader = list(csv.DictReader(io.StringIO(render_csv(items))))
+    reader = list(csv.DictReader(io.StringIO(render_csv(items).removeprefix("\ufeff"))))
     for r in reader:
         system = key[r["item"]][r["system"]]
         r["rater"] = rater
@@ -158,31 +159,28 @@ def test_the_form_is_one_offline_file_with_every_item(packet):
     assert [i["id"] for i in data["items"]] == [i["id"] for i in items] and data["criteria"] == list(CRITERIA)
 
 
-def _browser():
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
 def test_report_page_renders_in_headless_chromium(tmp_path, root):
-    """The committed demo report (reports/index.html) opens in a real browser and shows its content."""
-    browser = _browser()
-    if browser is None:
-        pytest.skip("no Chromium installed (apt install chromium)")
-    page = root / "reports" / "index.html"
-    shot = tmp_path / "page.png"
-    res = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1200,2400",
-                          f"--screenshot={shot}", page.as_uri()], capture_output=True, text=True, timeout=120)
-    assert shot.exists() and shot.stat().st_size > 20_000, res.stderr[-2000:]
-    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", page.as_uri()],
-                         capture_output=True, text=True, timeout=120).stdout
-    assert dom.count("<svg") >= 4 and "Metrics by round" in dom and "Detected omissions" in dom
+    """The committed demo report (reports/index.html) opens in a real browser, offline, and draws
+    every chart (tests/test_pages.py checks the page's layout at two widths)."""
+    from browser import Chromium
+
+    b = Chromium(need_chromium())
+    try:
+        page = b.open((root / "reports" / "index.html").as_uri(), 1280)
+        page.wait_for("[...document.querySelectorAll('.vega')].every(e => e.dataset.rendered === 'yes')", 30)
+        got = page.js("""({charts: document.querySelectorAll('.vega svg').length,
+                          failed: [...document.querySelectorAll('.vega')].filter(e => e.textContent.startsWith('chart failed')).length,
+                          text: document.body.innerText})""")
+        page.screenshot(tmp_path / "page.png")
+    finally:
+        b.close()
+    assert got["charts"] >= 6 and got["failed"] == 0, got["charts"]
+    for words in ("How to read this page", "Automatic metrics by round", "Detected omissions", "Glossary"):
+        assert words in got["text"], words
     # the screenshot is not blank: many distinct colours (text, tables, chart lines)
     import zlib
 
-    raw = shot.read_bytes()
+    raw = (tmp_path / "page.png").read_bytes()
     assert raw[:8] == b"\x89PNG\r\n\x1a\n"
     idat = b"".join(raw[i + 8:i + 8 + int.from_bytes(raw[i:i + 4], "big")] for i in _chunks(raw, b"IDAT"))
     pixels = zlib.decompress(idat)
@@ -199,12 +197,17 @@ def _chunks(raw: bytes, kind: bytes):
 
 
 def test_report_has_every_section_and_is_self_contained(root):
+    import re
+
     page = (root / "reports" / "index.html").read_text(encoding="utf-8")
-    for heading in ("Metrics by round", "Plots", "Expert review", "Detected omissions", "Training data per round",
-                    "Training loss", "Cost so far", "Metric signatures"):
+    for heading in ("How to read this page", "Automatic metrics by round", "Charts", "Expert review", "Detected omissions",
+                    "Training data per round", "Training loss", "Cost so far", "Metric signatures", "Glossary"):
         assert f">{heading}" in page, heading
-    assert "length ratio over position" in page and "omission rate by book" in page and "<mark>" in page
-    assert "<script" not in page and "src=\"http" not in page and "href=\"http" not in page
+    assert "Length ratio through the book" in page and "Omitted sentences by book" in page and "<mark>" in page
+    # nothing is fetched: no script, style, image or frame from a URL; the chart libraries are inline
+    markup = re.sub(r"<script>.*?</script>", "", page, flags=re.S)   # the page's own markup, without the libraries
+    assert not re.search(r"<(script|img|iframe|link)[^>]+(src|href)=", markup)
+    assert "vegaEmbed" in page and page.count("<script>") == 4
 
 
 def test_review_scores_stage_reports_absent_then_real_scores(packet, tmp_path):
@@ -243,9 +246,7 @@ def test_the_xlsx_sheet_is_byte_identical_across_runs(packet, tmp_path):
 
 def test_the_form_renders_every_item_in_headless_chromium(packet, tmp_path):
     """The embedded script runs in a real browser: every passage, every score button, the progress line."""
-    browser = _browser()
-    if browser is None:
-        pytest.skip("no Chromium installed (apt install chromium)")
+    browser = need_chromium()
     items, _key = packet
     (tmp_path / "form.html").write_text(render_form(items, "pkt1"), encoding="utf-8")
     dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", (tmp_path / "form.html").as_uri()],

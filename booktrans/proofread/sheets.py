@@ -44,7 +44,10 @@ def sheet_rows(items: list[dict]) -> list[dict]:
 
 
 def render_csv(items: list[dict]) -> str:
+    """The sheet as CSV text starting with a byte-order mark, so Excel opens the Chinese as UTF-8
+    (``review.forms.render_csv`` says why); the import strips it."""
     buf = io.StringIO()
+    buf.write("\ufeff")
     w = csv.DictWriter(buf, fieldnames=SHEET_COLUMNS, lineterminator="\n")
     w.writeheader()
     w.writerows(sheet_rows(items))
@@ -106,21 +109,30 @@ def write_xlsx(items: list[dict], path, title: str = "") -> None:
     save_workbook(wb, path)
 
 
-def render_form(items: list[dict], sheet_id: str, title: str) -> str:
-    """One offline HTML file: the items, the instructions and the script that saves the answers."""
-    data = json.dumps({"sheet": sheet_id, "items": items, "decisions": list(DECISIONS), "help": DECISION_HELP},
+def render_form(items: list[dict], sheet_id: str, title: str, book: str = "") -> str:
+    """One offline HTML file: the items, the instructions and the script that saves the answers.
+
+    The form refuses what the import would refuse (a split that leaves a bead empty or does not fit),
+    saves ``<date>-<book>-<sheet>-<name>.json`` (date first, so the files in proofread/completed/
+    sort in the order they were made) and, loading a saved file, says how many answers it restored
+    and how many no longer match this sheet (an answer follows its bead by the bead's texts, so a
+    re-exported sheet whose bead numbers moved keeps them)."""
+    book = book or (items[0]["book"] if items else "")
+    data = json.dumps({"sheet": sheet_id, "book": book, "items": items, "decisions": list(DECISIONS), "help": DECISION_HELP},
                       ensure_ascii=False, sort_keys=True).replace("</", "<\\/")
     howto = "".join(f"<li>{html.escape(line)}</li>" for line in HOW_TO[:1] + HOW_TO[3:4])
     helps = "".join(f"<li><b>{d}</b>: {html.escape(DECISION_HELP[d])}</li>" for d in DECISIONS)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
-body{{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:82em;color:#222}}
+body{{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:82em;color:#222;padding:0 1em}}
 .item{{border:1px solid #ccc;border-radius:6px;padding:.8em 1em;margin:1.2em 0}} .item.done{{border-color:#1a7f37}}
 table{{border-collapse:collapse;width:100%}} td{{vertical-align:top;padding:.25em .4em;width:50%}}
 tr.ctx td{{color:#777;font-size:.9em;background:#fafafa}} tr.bead td{{background:#fffbe6}}
 textarea{{width:100%;font:inherit;box-sizing:border-box}} .why{{font-size:.85em;color:#8a5a00}}
-header{{position:sticky;top:0;background:#fff;padding:.5em 0;border-bottom:1px solid #ddd;z-index:1}} #status{{color:#1a7f37}}
+header{{position:sticky;top:0;background:#fff;padding:.3em 0;border-bottom:1px solid #ddd;z-index:1}} #status{{color:#1a7f37}}
+header h1{{font-size:1.15em;margin:.1em 0 .3em}} html{{scroll-padding-top:9em}}
+.bad{{color:#c62828;font-weight:600}} .item.invalid{{border-color:#c62828}}
 </style></head><body>
 <header><h1>{html.escape(title)}</h1>
 <label>Your name or initials: <input id="corrector" size="12"></label>
@@ -136,16 +148,33 @@ press <i>Save</i> and send the file back.</p>
 <script>
 (function(){{
 const P = JSON.parse(document.getElementById('sheet').textContent);
+// a jump to an item (a link, Find, scrollIntoView) stops below the sticky header, whatever its height
+function headRoom(){{ document.documentElement.style.scrollPaddingTop = (document.querySelector('header').offsetHeight + 8) + 'px'; }}
+headRoom(); window.addEventListener('resize', headRoom);
 const store = 'booktrans-proofread-' + P.sheet;
 let A = JSON.parse(localStorage.getItem(store) || '{{}}');
 const SEP = {{zh: '', en: ' '}};
 function el(tag, attrs, text){{ const e = document.createElement(tag); Object.assign(e, attrs || {{}}); if (text !== undefined) e.textContent = text; return e; }}
 function lines(t){{ return t.replace(/\\r/g, '').split('\\n').map(s => s.trim()).filter(s => s); }}
 function ans(id){{ if (!A[id]) A[id] = {{decision:'', split:'', zh:null, en:null, comment:''}}; return A[id]; }}
+const PROBLEMS = {{}};
+// the import's rule (booktrans.proofread.corrections): both beads of a split keep at least one sentence
+function splitProblem(it, i, j){{
+  if (i === '' || j === '') return 'choose how many Chinese and English sentences the first bead takes';
+  i = +i; j = +j; const n = it.bead.zh.length, m = it.bead.en.length;
+  if ((i === 0 && j === 0) || (i === n && j === m)) return 'split ' + i + '/' + j + ' leaves one of the two beads empty';
+  return ''; }}
+function today(){{ const d = new Date(); const p = x => String(x).padStart(2, '0');
+  return d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate()); }}
+function canon(v){{ return Array.isArray(v) ? v.map(canon) : (v && typeof v === 'object')
+  ? Object.keys(v).sort().reduce((o, k) => {{ o[k] = canon(v[k]); return o; }}, {{}}) : v; }}
+function keyOf(k){{ return JSON.stringify(canon(k)); }}
 function persist(){{ localStorage.setItem(store, JSON.stringify(A)); progress(); }}
 function progress(){{
-  let done = 0; P.items.forEach(it => {{ const a = A[it.id]; const ok = a && (a.decision || a.zh !== null || a.en !== null);
-    if (ok) done++; document.getElementById('item-' + it.id).classList.toggle('done', !!ok); }});
+  let done = 0; P.items.forEach(it => {{ const a = A[it.id]; const bad = !!PROBLEMS[it.id];
+    const ok = a && !bad && (a.decision || a.zh !== null || a.en !== null);
+    if (ok) done++; const box = document.getElementById('item-' + it.id);
+    if (box) {{ box.classList.toggle('done', !!ok); box.classList.toggle('invalid', bad); }} }});
   document.getElementById('progress').textContent = done + ' of ' + P.items.length + ' beads decided';
 }}
 function ctxRow(b){{ const tr = el('tr', {{className:'ctx'}}); tr.append(el('td', {{}}, b.zh.join(SEP.zh) || '(none)'), el('td', {{}}, b.en.join(SEP.en) || '(none)')); return tr; }}
@@ -164,37 +193,59 @@ P.items.forEach((it, n) => {{
   const dec = el('select', {{className:'decision'}}); dec.appendChild(el('option', {{value:''}}, '— decision —'));
   P.decisions.forEach(d => dec.appendChild(el('option', {{value:d, title:P.help[d]}}, d))); dec.value = a.decision;
   const splitBox = el('span'); const sz = el('select', {{className:'split-zh'}}); const se = el('select', {{className:'split-en'}});
+  sz.appendChild(el('option', {{value:''}}, '?')); se.appendChild(el('option', {{value:''}}, '?'));
   for (let k = 0; k <= it.bead.zh.length; k++) sz.appendChild(el('option', {{value:String(k)}}, String(k)));
   for (let k = 0; k <= it.bead.en.length; k++) se.appendChild(el('option', {{value:String(k)}}, String(k)));
   if (a.split) {{ const p = a.split.split('/'); sz.value = p[0]; se.value = p[1]; }}
-  splitBox.append(' first bead takes ', sz, ' Chinese and ', se, ' English sentences');
+  const splitMsg = el('span', {{className:'bad split-problem'}});
+  splitBox.append(' first bead takes ', sz, ' Chinese and ', se, ' English sentences ', splitMsg);
   function showSplit(){{ splitBox.style.display = dec.value === 'split' ? '' : 'none'; }}
-  function setSplit(){{ a.split = dec.value === 'split' ? sz.value + '/' + se.value : ''; persist(); }}
+  function setSplit(){{
+    const why = dec.value === 'split' ? splitProblem(it, sz.value, se.value) : '';
+    splitMsg.textContent = why; PROBLEMS[it.id] = why;
+    a.split = dec.value === 'split' && !why ? sz.value + '/' + se.value : ''; persist(); }}
   dec.onchange = () => {{ a.decision = dec.value; showSplit(); setSplit(); }}; sz.onchange = setSplit; se.onchange = setSplit;
   const com = el('input', {{size:40, placeholder:'comment (optional)', value:a.comment, className:'comment'}});
   com.oninput = () => {{ a.comment = com.value; persist(); }};
   const row = el('div'); row.append(dec, splitBox, ' ', com); div.appendChild(row); showSplit();
   document.getElementById('items').appendChild(div);
+  if (a.decision === 'split') {{ const why = splitProblem(it, sz.value, se.value); splitMsg.textContent = why; PROBLEMS[it.id] = why; }}
 }});
 const who = document.getElementById('corrector');
 who.value = localStorage.getItem(store + '-corrector') || '';
 who.oninput = () => localStorage.setItem(store + '-corrector', who.value);
 document.getElementById('save').onclick = () => {{
   if (!who.value.trim()) {{ alert('Please give your name or initials first.'); return; }}
+  const bad = P.items.map((it, n) => PROBLEMS[it.id] ? (n + 1) + '. ' + PROBLEMS[it.id] : '').filter(x => x);
+  if (bad.length) {{ document.getElementById('status').textContent = 'not saved: ' + bad.length + ' item(s) to fix';
+    alert('Not saved: fix these items first (the import would refuse them):\\n' + bad.join('\\n')); return; }}
   const answers = [];
   P.items.forEach(it => {{ const a = A[it.id]; if (!a || !(a.decision || a.zh !== null || a.en !== null || a.comment)) return;
     answers.push({{item:it.id, decision:a.decision, split:a.split, zh_fixed:a.zh === null ? '' : a.zh.join('\\n'),
                   en_fixed:a.en === null ? '' : a.en.join('\\n'), comment:a.comment, key:it.key}}); }});
   const blob = new Blob([JSON.stringify({{format:'{FORMAT}', sheet:P.sheet, corrector:who.value.trim(), answers:answers}}, null, 1)], {{type:'application/json'}});
-  const link = el('a', {{href:URL.createObjectURL(blob), download:'proofread-' + P.sheet + '-' + who.value.trim().replace(/\\W+/g, '_') + '.json'}});
+  const link = el('a', {{href:URL.createObjectURL(blob), download:today() + '-' + P.book + '-' + P.sheet + '-' + who.value.trim().replace(/\\W+/g, '_') + '.json'}});
   document.body.appendChild(link); link.click(); link.remove();
-  document.getElementById('status').textContent = 'saved ' + answers.length + ' answers';
+  document.getElementById('status').textContent = 'saved ' + answers.length + ' answers as ' + link.download;
 }};
+// Loading: an answer goes to the item whose bead and neighbours have the texts it was given for
+// (its key), wherever the bead now is; answers whose texts this sheet no longer has are counted.
 document.getElementById('load').onchange = ev => {{ const f = ev.target.files[0]; if (!f) return;
-  f.text().then(t => {{ const d = JSON.parse(t); if (d.sheet !== P.sheet && !confirm('This file is from another sheet. Load anyway?')) return;
-    A = {{}}; d.answers.forEach(x => {{ const a = ans(x.item); a.decision = x.decision || ''; a.split = x.split || '';
-      a.zh = x.zh_fixed ? lines(x.zh_fixed) : null; a.en = x.en_fixed ? lines(x.en_fixed) : null; a.comment = x.comment || ''; }});
-    who.value = d.corrector || who.value; localStorage.setItem(store + '-corrector', who.value); persist(); location.reload(); }}); }};
+  f.text().then(t => {{ let d;
+    try {{ d = JSON.parse(t); }} catch (e) {{ d = null; }}
+    if (!d || !Array.isArray(d.answers)) {{ document.getElementById('status').textContent = f.name + ': not a saved proofreading file; nothing restored'; return; }}
+    const byKey = {{}}; P.items.forEach(it => {{ byKey[keyOf(it.key)] = it.id; }});
+    const B = {{}}; let restored = 0;
+    d.answers.forEach(x => {{ const id = byKey[keyOf(x.key)]; if (!id) return; restored++;
+      B[id] = {{decision: x.decision || '', split: x.split || '', zh: x.zh_fixed ? lines(x.zh_fixed) : null,
+               en: x.en_fixed ? lines(x.en_fixed) : null, comment: x.comment || ''}}; }});
+    const stale = d.answers.length - restored;
+    const msg = restored + ' of ' + d.answers.length + ' answers restored' + (stale ? '; ' + stale + ' no longer match this sheet' : '');
+    if (restored) {{ A = B; who.value = d.corrector || who.value; localStorage.setItem(store + '-corrector', who.value); persist(); }}
+    sessionStorage.setItem(store + '-loaded', msg + (restored ? '' : ' (kept the answers already here)'));
+    location.reload(); }}); }};
+const loaded = sessionStorage.getItem(store + '-loaded');
+if (loaded) {{ document.getElementById('status').textContent = loaded; sessionStorage.removeItem(store + '-loaded'); }}
 progress();
 }})();
 </script>

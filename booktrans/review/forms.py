@@ -63,7 +63,10 @@ def sheet_rows(items: list[dict]) -> list[dict]:
 
 
 def render_csv(items: list[dict]) -> str:
+    """The sheet as CSV text starting with a byte-order mark (U+FEFF): Excel reads a CSV without one in
+    the system's legacy code page, which turns the Chinese into mojibake. Reading it back strips it."""
     buf = io.StringIO()
+    buf.write("\ufeff")
     w = csv.DictWriter(buf, fieldnames=SHEET_COLUMNS, lineterminator="\n")
     w.writeheader()
     w.writerows(sheet_rows(items))
@@ -143,13 +146,16 @@ def render_form(items: list[dict], packet_id: str, title: str = "booktrans revie
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
-body{{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:80em;color:#222}}
+body{{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:80em;color:#222;padding:0 1em}}
 .item{{border:1px solid #ccc;border-radius:6px;padding:1em;margin:1.5em 0}}
 .src{{background:#f6f6f6;padding:.6em;white-space:pre-wrap}}
 .sys{{display:grid;grid-template-columns:1fr 24em;gap:1em;border-top:1px dashed #ccc;padding-top:.6em;margin-top:.6em}}
 .mt{{white-space:pre-wrap}} table{{border-collapse:collapse}} td,th{{padding:.1em .3em;font-size:.9em}}
 .err{{font-size:.85em;background:#fff3f3;margin:.2em 0;padding:.2em}} #status{{color:#1a7f37}}
-header{{position:sticky;top:0;background:#fff;padding:.5em 0;border-bottom:1px solid #ddd}}
+header{{position:sticky;top:0;background:#fff;padding:.3em 0;border-bottom:1px solid #ddd;z-index:1}}
+header h1{{font-size:1.15em;margin:.1em 0 .3em}} html{{scroll-padding-top:9em}}
+.mt.empty{{color:#8a5a00;font-style:italic;background:#fff8e1;padding:.3em}}
+@media (max-width:900px){{.sys{{grid-template-columns:1fr}}}}
 </style></head><body>
 <header><h1>{html.escape(title)}</h1>
 <label>Your name or initials: <input id="rater" size="12"></label>
@@ -166,6 +172,11 @@ a category and severity, and press <i>mark</i>. Answers are kept in this browser
 <script>
 (function(){{
 const P = JSON.parse(document.getElementById('packet').textContent);
+// a jump to a passage (a link, Find, scrollIntoView) stops below the sticky header, whatever its height
+function headRoom(){{ document.documentElement.style.scrollPaddingTop = (document.querySelector('header').offsetHeight + 8) + 'px'; }}
+headRoom(); window.addEventListener('resize', headRoom);
+function today(){{ const d = new Date(); const p = x => String(x).padStart(2, '0');
+  return d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate()); }}
 const store = 'booktrans-review-' + P.packet;
 let A = JSON.parse(localStorage.getItem(store) || '{{}}');
 const root = document.getElementById('items');
@@ -194,7 +205,10 @@ P.items.forEach((it, n) => {{
     const row = el('div', {{className:'sys'}});
     const left = el('div');
     left.appendChild(el('b', {{}}, 'Translation ' + lab));
-    const mt = el('div', {{className:'mt'}}, it.outputs[lab]); left.appendChild(mt);
+    const empty = !it.outputs[lab].trim();
+    const mt = el('div', {{className: empty ? 'mt empty' : 'mt'}},
+                  empty ? '(empty: this system produced no translation for this passage; score it as it stands)' : it.outputs[lab]);
+    left.appendChild(mt);
     const cat = el('select'); P.categories.forEach(c => cat.appendChild(el('option', {{value:c}}, c)));
     const sev = el('select'); P.severities.forEach(c => sev.appendChild(el('option', {{value:c}}, c)));
     const mark = el('button', {{}}, 'mark');
@@ -226,15 +240,27 @@ document.getElementById('save').onclick = () => {{
     if (a && (Object.keys(a.scores).length || a.errors.length || a.comment))
       answers.push(Object.assign({{item:it.id, system:lab, errors:a.errors, comment:a.comment}}, a.scores)); }}));
   const blob = new Blob([JSON.stringify({{packet:P.packet, rater:rater.value.trim(), answers:answers}}, null, 1)], {{type:'application/json'}});
-  const link = el('a', {{href:URL.createObjectURL(blob), download:'review-' + rater.value.trim().replace(/\\W+/g, '_') + '.json'}});
+  const link = el('a', {{href:URL.createObjectURL(blob), download:today() + '-review-' + P.packet + '-' + rater.value.trim().replace(/\\W+/g, '_') + '.json'}});
   document.body.appendChild(link); link.click(); link.remove();
-  document.getElementById('status').textContent = 'saved ' + answers.length + ' answers';
+  document.getElementById('status').textContent = 'saved ' + answers.length + ' answers as ' + link.download;
 }};
 document.getElementById('load').onchange = ev => {{ const f = ev.target.files[0]; if (!f) return;
-  f.text().then(t => {{ const d = JSON.parse(t); if (d.packet !== P.packet && !confirm('This file is from another packet. Load anyway?')) return;
-    A = {{}}; d.answers.forEach(x => {{ const a = ans(x.item, x.system); P.criteria.forEach(c => {{ if (x[c]) a.scores[c] = x[c]; }});
-      a.errors = x.errors || []; a.comment = x.comment || ''; }});
-    rater.value = d.rater || rater.value; persist(); location.reload(); }}); }};
+  f.text().then(t => {{ let d;
+    try {{ d = JSON.parse(t); }} catch (e) {{ d = null; }}
+    if (!d || !Array.isArray(d.answers)) {{ document.getElementById('status').textContent = f.name + ': not a saved review file; nothing restored'; return; }}
+    // an answer is restored where this packet has its passage and translation label
+    const have = {{}}; P.items.forEach(it => Object.keys(it.outputs).forEach(lab => {{ have[key(it.id, lab)] = true; }}));
+    const B = {{}}; let restored = 0;
+    d.answers.forEach(x => {{ if (!have[key(x.item, x.system)]) return; restored++;
+      const a = {{scores:{{}}, errors: x.errors || [], comment: x.comment || ''}};
+      P.criteria.forEach(c => {{ if (x[c]) a.scores[c] = x[c]; }}); B[key(x.item, x.system)] = a; }});
+    const stale = d.answers.length - restored;
+    const msg = restored + ' of ' + d.answers.length + ' answers restored' + (stale ? '; ' + stale + ' no longer match this packet' : '');
+    if (restored) {{ A = B; rater.value = d.rater || rater.value; localStorage.setItem(store + '-rater', rater.value); persist(); }}
+    sessionStorage.setItem(store + '-loaded', msg + (restored ? '' : ' (kept the answers already here)'));
+    location.reload(); }}); }};
+const loaded = sessionStorage.getItem(store + '-loaded');
+if (loaded) {{ document.getElementById('status').textContent = loaded; sessionStorage.removeItem(store + '-loaded'); }}
 progress();
 }})();
 </script>

@@ -1,8 +1,9 @@
 """Gates: a book whose figures are far from a normal book's is flagged, and its stage stops.
 
 Ingest gates look at each edition's kept share (characters kept in paragraphs, titles and notes,
-over the characters the reader found, Project Gutenberg's boilerplate left out) and at the length
-ratio of the two editions (English words per Chinese character). Align gates look at the share of
+over the characters the reader found, Project Gutenberg's boilerplate left out), at its chapters (the
+largest chapter's share of the text in a book of several, the length of the longest title) and at the
+length ratio of the two editions (English words per Chinese character). Align gates look at the share of
 each side's sentences kept for training, the mean bead score of every chapter pair, and the share
 of sentences in chapters left unpaired. How the defaults were chosen is in docs/ingest.md.
 
@@ -40,6 +41,9 @@ class IngestGates:
     min_kept_share: float = 0.8       # per edition: share of the text found that is kept (0..1)
     min_length_ratio: float = 0.35    # English words per Chinese character, whole book
     max_length_ratio: float = 1.6
+    max_chapter_share: float = 0.5    # per edition of 3+ chapters: share of the text in its largest chapter
+    max_title_zh_chars: int = 30      # per Chinese edition: characters of its longest chapter title
+    max_title_en_words: int = 20      # per English edition: words of its longest chapter title
     skip: bool = False                # record the flags, do not stop
 
 
@@ -71,6 +75,16 @@ def check_ingest(editions: dict[str, dict], length_ratio: float | None, gates: I
         share = editions[lang].get("kept_share")
         if share is not None and share < gates.min_kept_share:
             flags.append(Flag(f"{lang}.kept_share", share, gates.min_kept_share, "min", "ingest.gates.min_kept_share"))
+        largest = editions[lang].get("largest_chapter_share")
+        if largest is not None and editions[lang].get("chapters", 0) >= 3 and largest > gates.max_chapter_share:
+            flags.append(Flag(f"{lang}.largest_chapter_share", largest, gates.max_chapter_share, "max",
+                              "ingest.gates.max_chapter_share", "one chapter holds most of the book: its headings were missed"))
+        size = editions[lang].get("longest_title_length")
+        limit, param = (gates.max_title_zh_chars, "max_title_zh_chars") if lang == "zh" \
+            else (gates.max_title_en_words, "max_title_en_words")
+        if size is not None and size > limit:
+            flags.append(Flag(f"{lang}.longest_title_length", size, limit, "max", f"ingest.gates.{param}",
+                              f"a sentence read as a title: {editions[lang].get('longest_title', '')[:60]!r}"))
     if length_ratio is not None:
         if length_ratio < gates.min_length_ratio:
             flags.append(Flag("length_ratio", length_ratio, gates.min_length_ratio, "min", "ingest.gates.min_length_ratio"))

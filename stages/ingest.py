@@ -4,7 +4,8 @@
 
 Writes data/text/<book>.<lang>.jsonl (one paragraph per line: chapter, title, para, text, loc),
 data/text/<book>.<lang>.notes.jsonl when the edition has footnotes or endnotes, and
-reports/ingest.json (per book and edition: status, format, encoding, chapters, paragraphs,
+reports/ingest.json (per book and edition: status, format, encoding, chapters with their titles and levels,
+the largest chapter's share of the text and the longest title, paragraphs,
 characters extracted and kept, dropped by reason, warnings; per book the length ratio of the two
 editions and the gate flags). A bad book is one line on stderr; the stage exits 2 listing the
 failures unless ingest.on_error is `skip`. A book whose figures fall outside ingest.gates is one line

@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from ..errors import IngestError
-from ..text import detect_lang, normalize, split_sentences
+from ..text import detect_lang, length, normalize, split_sentences
 from ..text.headings import Heading, classify_heading
 from ..text.lang import letter_shares
 from ..text.normalize import to_simplified
@@ -110,6 +110,7 @@ def _resolve_headings(blocks: list[Block], lang: str, pattern: re.Pattern | None
             b.info = classify_heading(text, lang) or Heading("chapter", None, text)
     blocks[:] = [b for b, k in zip(blocks, keep) if k]
     if pattern is None:
+        _layout_parents(blocks)
         _demote_weak(blocks)
         _demote_repeated(blocks)
     numbered = {b.info.level for b in blocks if b.heading and b.info is not None and b.info.number is not None}
@@ -118,6 +119,22 @@ def _resolve_headings(blocks: list[Block], lang: str, pattern: re.Pattern | None
         if level in numbered:
             return level
     return "chapter" if "chapter" in levels else "section" if "section" in levels else "part"
+
+
+def _layout_parents(blocks: list[Block]) -> None:
+    """A title found by layout alone (a story's name) whose next heading, within twenty paragraphs, is
+    numbered 0 or 1 (一, I, Chapter 1) is the parent of the numbered headings after it: a part, when
+    the book has two such titles or more. A collection of stories, some cut into numbered sections,
+    nests them under each story."""
+    heads = [i for i, b in enumerate(blocks) if b.heading and b.info is not None]
+    parents = [a for a, nxt in zip(heads, heads[1:])
+               if blocks[a].layout and blocks[a].info.number is None and blocks[a].info.level == "chapter"
+               and blocks[nxt].info.level == "chapter" and blocks[nxt].info.number in (0, 1) and nxt - a - 1 <= 20]
+    # a collection; one title over chapter 1 further down the text is the book's own name, unless it
+    # sits right on its section 一
+    for a in parents:
+        if len(parents) >= 2 or blocks[a + 1].heading:
+            blocks[a].info = Heading("part", None, blocks[a].info.text)
 
 
 def _demote_weak(blocks: list[Block]) -> None:
@@ -197,7 +214,8 @@ def structure(blocks: list[Block], lang: str, result: ReadResult, simplify: bool
         for b in blocks:
             b.text = to_simplified(b.text)
     paragraphs: list[Paragraph] = []
-    chapter, title, part = 0, "", ""
+    chapter, title, part, level = 0, "", "", 1
+    layout_parts = any(b.heading and b.layout and b.info is not None and b.info.level == "part" for b in blocks)
     pending = False  # a heading was seen since the last paragraph: the next paragraph opens a chapter
     sections = split = forced_total = title_chars = 0
     first_split = ""
@@ -215,8 +233,12 @@ def structure(blocks: list[Block], lang: str, result: ReadResult, simplify: bool
                 continue
             if info.level == "part" and chapter_level != "part":
                 part = title = text
+                level = 1
             else:
+                if block.top or (layout_parts and (block.layout or info.number is None)):
+                    part = ""  # a story without sections after stories with them: back at the top
                 title = text
+                level = 2 if part else 1
             title_chars += _nonspace(text)
             pending = True
             continue
@@ -238,7 +260,7 @@ def structure(blocks: list[Block], lang: str, result: ReadResult, simplify: bool
             first_split = first_split or f"the first at {block.loc}, {len(text):,} characters into {len(pieces)}"
         for piece in pieces:
             paragraphs.append(Paragraph(chapter=chapter, title=title, para=len(paragraphs), text=piece, loc=block.loc,
-                                        part=part))
+                                        part=part, level=level))
     if split:
         result.warnings.append(f"{split} paragraph(s) longer than {opts.max_paragraph_chars:,} characters split at "
                                f"sentence ends ({first_split})"
@@ -247,7 +269,7 @@ def structure(blocks: list[Block], lang: str, result: ReadResult, simplify: bool
     return paragraphs
 
 
-def _language_sample(paragraphs: list[Paragraph], chars: int = 200_000) -> str:
+def _language_sample(paragraphs: list[Paragraph], chars: int = 60_000) -> str:
     """Text spread over the whole book (every k-th paragraph), at most about ``chars`` characters."""
     total = sum(len(p.text) for p in paragraphs)
     step = max(1, total // chars)
@@ -287,6 +309,11 @@ def ingest_file(path: str | Path, lang: str, check_language: bool = True, simpli
     if not opts.check_language and found is not None and found != lang:
         warnings.append(f"the text reads as {found}, not {lang}; accepted because the manifest sets language_check: false")
     chapters = sorted({p.chapter for p in paragraphs})
+    sizes = Counter()
+    for p in paragraphs:
+        sizes[p.chapter] += _nonspace(p.text)
+    titles = _titles(paragraphs)
+    longest = max(titles, key=lambda t: (length(t, lang), t)) if titles else ""
     stats = result.stats
     accounted = sum(_nonspace(p.text) for p in paragraphs) + stats.get("title_chars", 0) \
         + sum(_nonspace(n) for n in result.notes)
@@ -298,7 +325,11 @@ def ingest_file(path: str | Path, lang: str, check_language: bool = True, simpli
         "bad_bytes": result.bad_bytes,
         **({"encoding_proposals": result.proposals} if result.proposals else {}),
         "chapters": len(chapters),
-        "chapter_titles": _titles(paragraphs),
+        "chapter_titles": titles,
+        "chapter_levels": _levels(paragraphs),
+        "largest_chapter_share": round(max(sizes.values()) / max(1, sum(sizes.values())), 4),
+        "longest_title": longest,
+        "longest_title_length": length(longest, lang),  # Chinese characters or English words
         "parts": list(dict.fromkeys(p.part for p in paragraphs if p.part)),
         "sections": stats.get("sections", 0),
         "paragraphs": len(paragraphs),
@@ -312,6 +343,13 @@ def ingest_file(path: str | Path, lang: str, check_language: bool = True, simpli
         "warnings": warnings,
     }
     return IngestResult(paragraphs=paragraphs, report=report, notes=list(result.notes))
+
+
+def _levels(paragraphs: list[Paragraph]) -> list[int]:
+    seen: dict[int, int] = {}
+    for p in paragraphs:
+        seen.setdefault(p.chapter, p.level)
+    return [seen[c] for c in sorted(seen)]
 
 
 def _titles(paragraphs: list[Paragraph]) -> list[str]:

@@ -24,6 +24,7 @@ import posixpath
 import re
 import statistics
 import zipfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
@@ -38,6 +39,7 @@ from ..text.headings import Heading, classify_heading
 from ..text.lang import display_width
 from .boilerplate import GUTENBERG_END, GUTENBERG_START
 from .model import Block, IngestOptions, ReadResult
+from .txt import title_text
 
 MAX_UNCOMPRESSED = 512 * 1024 * 1024  # bytes; a larger archive is refused as a likely zip bomb
 MAX_RATIO = 200  # uncompressed / compressed size of one member
@@ -135,7 +137,10 @@ def _assign_levels(entries: list[_TocEntry], lang: str) -> list[_TocEntry]:
         for e in nodes:
             k = kind(e)
             child_kinds = [kind(c) for c in e.children]
-            if k == "part" or (e.children and child_kinds.count("chapter") * 2 >= len(e.children)):
+            # children that read as chapters make a part; so do children of an entry that is no numbered
+            # chapter itself, unless they read as sections (a story and its parts I, II, III)
+            if k == "part" or (e.children and (child_kinds.count("chapter") * 2 >= len(e.children)
+                                               or (k is None and child_kinds.count("section") * 2 < len(e.children)))):
                 e.level = "part"
                 flat.append(e)
                 walk(e.children)
@@ -156,6 +161,7 @@ class _Ev:
     ids: tuple[str, ...] = ()   # anchor ids (anchor, heading)
     tag: str = ""
     link_share: float = 0.0     # block: share of its text inside links to places in the book (contents lists)
+    centred: bool = False       # block: set centred (text-align: center, <center>, a class the page's CSS centres)
     reason: str = ""            # skip: why
     count: int = 0              # skip: paragraphs inside
 
@@ -197,8 +203,10 @@ class _Walker:
     """Turns a document into events: blocks of text (``<br/>`` kept as a mark), headings, notes,
     skipped boilerplate, and the anchors in ``wanted`` (those the table of contents points at)."""
 
-    def __init__(self, wanted: set[str] | None = None) -> None:
+    def __init__(self, wanted: set[str] | None = None, centred_classes: set[str] | None = None) -> None:
         self.wanted = wanted or set()
+        self.centred_classes = centred_classes or set()
+        self.centring: list[bool] = [False]
         self.events: list[_Ev] = []
         self.buf: list[str] = []
         self.link_chars = 0
@@ -209,7 +217,7 @@ class _Walker:
         link, self.link_chars = self.link_chars, 0
         if raw.replace(_BR, "").strip():
             text_len = len("".join(raw.split()))
-            self.events.append(_Ev("block", raw, link_share=min(1.0, link / max(text_len, 1))))
+            self.events.append(_Ev("block", raw, link_share=min(1.0, link / max(text_len, 1)), centred=self.centring[-1]))
 
     def text_of(self, el, br: str = " ") -> str:
         parts: list[str] = []
@@ -262,6 +270,7 @@ class _Walker:
                 self.events.append(_Ev("heading", self.text_of(el), ids=ids, tag=tag))
                 return
             self.flush()
+            self.centring.append(self.centring[-1] or self._centred(el, tag))
         if ident and ident in self.wanted:
             # the place a contents entry points at: text before it stays before it
             self.flush()
@@ -276,6 +285,7 @@ class _Walker:
             text = self.text_of(el, br="\n").replace("\n", _BR)
             self.buf.append(text)
             self.flush()
+            self.centring.pop()
             return
         if el.text:
             self.buf.append(el.text)
@@ -289,6 +299,14 @@ class _Walker:
                     self.link_chars += len("".join(child.tail.split()))
         if block:
             self.flush()
+            self.centring.pop()
+
+    def _centred(self, el, tag: str) -> bool:
+        if tag == "center" or (el.get("align") or "").lower() == "center":
+            return True
+        if re.search(r"text-align\s*:\s*center", el.get("style") or "", re.I):
+            return True
+        return any(c in self.centred_classes for c in (el.get("class") or "").split())
 
 
 _PROSE_END = tuple("。！？.!?”」』\"'’…）)")
@@ -361,9 +379,25 @@ def read_epub(path: str | Path, lang: str, opts: IngestOptions | None = None) ->
         book = epub.read_epub(str(path), options={"ignore_ncx": False})
     except Exception as exc:
         raise IngestError(path, "corrupted EPUB", str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__) from None
-    result = ReadResult(blocks=[], format="epub", encoding="utf-8")
     opf_dir = _opf_dir(path)
-    toc = _assign_levels(_toc_entries(book), lang)
+    result = _read_book(book, path, opf_dir, _toc_entries(book), lang, in_book=False)
+    if _largest_share(result.blocks) > 0.5:
+        # the navigation does not cover the text (it names the front matter only, or leaves most of the
+        # book under one entry): the book's own contents table and its centred headings decide
+        contents, rows = _book_contents(book, path, opf_dir)
+        if contents:
+            again = _read_book(book, path, opf_dir, contents, lang, in_book=True, rows=rows)
+            if _largest_share(again.blocks) < _largest_share(result.blocks):
+                again.warnings.append(f"the navigation does not cover the text; chapters from the contents table "
+                                      f"in the book ({sum(1 + len(e.children) for e in contents)} entries)")
+                result = again
+    return result
+
+
+def _read_book(book, path: Path, opf_dir: str, entries: list[_TocEntry], lang: str, in_book: bool,
+               rows: set[str] | None = None) -> ReadResult:
+    result = ReadResult(blocks=[], format="epub", encoding="utf-8")
+    toc = _assign_levels(entries, lang)
     by_file: dict[str, list[_TocEntry]] = {}
     for e in toc:
         if e.file and e.level != "section":
@@ -375,13 +409,165 @@ def read_epub(path: str | Path, lang: str, opts: IngestOptions | None = None) ->
                   if _SKIP_TYPES.search(g.get("type", ""))}
     with zipfile.ZipFile(path) as zf:
         for idref, _linear in book.spine:
-            _read_item(book, idref, zf, opf_dir, guide_skip, by_file, toc_driven, lang, result)
+            _read_item(book, idref, zf, opf_dir, guide_skip, by_file, toc_driven, lang, result, in_book)
     _drop_contents_lists(result)
+    if in_book:
+        _drop_contents_rows(result, (rows or set()) | {_title_key(e.title) for e in toc})
+        _nest_centred(result.blocks)
     return result
 
 
+def _title_key(title: str) -> str:
+    return re.sub(r"[\W_]+", "", _PAGE_NUMBER.sub("", title)).lower()
+
+
+def _drop_contents_rows(result: ReadResult, keys: set[str]) -> None:
+    """The rows of the contents table the chapters came from (titles with page numbers), three or more
+    in a row, with the "Contents" title before them: dropped and counted as ``contents``."""
+    blocks = result.blocks
+    keep = [True] * len(blocks)
+    i = 0
+    while i < len(blocks):
+        j = i
+        while j < len(blocks) and (not blocks[j].heading or blocks[j].layout) and _title_key(blocks[j].text) in keys:
+            j += 1
+        if j - i >= 3:
+            start = i - 1 if i > 0 and _CONTENTS_TITLE.match(blocks[i - 1].text.strip(". ")) else i
+            keep[start:j] = [False] * (j - start)
+            result.drop("contents", j - start)
+            i = j
+        else:
+            i += 1
+    result.blocks[:] = [b for b, k in zip(blocks, keep) if k]
+
+
+def _largest_share(blocks: list[Block]) -> float:
+    """The share of the text under the heading that holds most of it."""
+    sizes = [0]
+    for b in blocks:
+        if b.heading:
+            sizes.append(0)
+        else:
+            sizes[-1] += len("".join(b.text.split()))
+    return max(sizes) / max(1, sum(sizes))
+
+
+def _nest_centred(blocks: list[Block]) -> None:
+    """Centred headings found inside a contents entry that names no sections of its own (a story's
+    PART I, II, III) are its sections: the entry becomes their part. Inside an entry whose sections
+    the contents name, centred lines (a poem's title) stay text."""
+    groups: list[list[Block]] = [[]]
+    for b in blocks:
+        if b.heading and b.from_toc and b.top:
+            groups.append([])
+        groups[-1].append(b)
+    for g in groups:
+        top = g[0] if g and g[0].heading and g[0].top else None
+        centred = [b for b in g if b.heading and b.layout]
+        if not centred:
+            continue
+        if top is None or any(b.heading and b.from_toc and not b.top for b in g):
+            for b in centred:
+                b.heading, b.info, b.layout = False, None, False
+        elif top.info is not None and top.info.level == "chapter":
+            top.info = Heading("part", top.info.number, top.info.text)
+
+
+_PAGE_NUMBER = re.compile(r"\s*\b(?:\d{1,4}|[ivxlc]{1,7})\s*$", re.I)
+
+
+def _book_contents(book, path: Path, opf_dir: str) -> tuple[list[_TocEntry], set[str]]:
+    """The contents table inside the book: the largest group (a table, a list, a run of paragraphs)
+    of three or more links to anchors in the book's documents, as a tree. An entry's level comes from
+    the list it sits in (nested lists), else from its indent (leading spaces, a margin) or its class
+    (Gutenberg marks the top rows of a two-level table with a class of their own). Also returns the
+    rows' titles reduced for comparison, to drop the table from the text."""
+    names: dict[str, str] = {}
+    docs = []
+    with zipfile.ZipFile(path) as zf:
+        for idref, _linear in book.spine:
+            item = book.get_item_with_id(idref)
+            if item is None or item.get_type() != ebooklib.ITEM_DOCUMENT:
+                continue
+            content = _member(zf, opf_dir, item.get_name()) or item.get_content()
+            try:
+                tree = _parse(content)
+            except Exception:
+                continue
+            docs.append((posixpath.normpath(item.get_name()), tree))
+    doc_names = {name for name, _ in docs}
+    ids = {(name, i) for name, tree in docs for el in tree.iter() if isinstance(el.tag, str)
+           for i in (el.get("id"), el.get("name") if _local(el.tag) == "a" else None) if i}
+    best: list[tuple] = []
+    for name, tree in docs:
+        groups: dict[int, list[tuple]] = {}
+        for a in tree.iter():
+            if not isinstance(a.tag, str) or _local(a.tag) != "a" or not a.get("href"):
+                continue
+            href = unquote(a.get("href"))
+            if href.startswith(("http:", "https:", "mailto:")):
+                continue
+            file, _, anchor = href.partition("#")
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(name), file)) if file else name
+            if not anchor and target == name:
+                continue
+            # a link to an anchor the book holds, or to the start of another of its documents
+            found = (target, anchor) in ids if anchor else target in doc_names
+            entry = next((x for x in a.iterancestors() if _local(x.tag) in ("li", "tr", "p", "dt", "dd", "div")), a)
+            # the group: the outermost list or table around the entry (nested lists are one contents)
+            lists = [x for x in entry.iterancestors() if _local(x.tag) in ("table", "ul", "ol", "nav")]
+            box = lists[-1] if lists else next((x for x in entry.iterancestors() if _local(x.tag) in ("div", "body")), entry)
+            link_text = " ".join("".join(a.itertext()).split())
+            raw = "".join(entry.itertext())
+            title = " ".join(raw.split())
+            if link_text and (not _PAGE_NUMBER.fullmatch(link_text) or link_text == title):
+                title = _PAGE_NUMBER.sub("", link_text).strip() or link_text  # "I" alone is a title
+            else:
+                title = _PAGE_NUMBER.sub("", title).strip()
+            if not title:
+                continue
+            depth = sum(1 for x in entry.iterancestors() if _local(x.tag) in ("ul", "ol"))
+            lead = len(raw) - len(raw.lstrip(" \u00a0\t"))
+            cell = next((c for c in entry.iter() if isinstance(c.tag, str) and _local(c.tag) in ("td", "th")), None)
+            cls = (cell.get("class") if cell is not None else entry.get("class")) or ""
+            margin = re.search(r"(?:margin|padding)-left\s*:\s*([\d.]+)", entry.get("style") or "")
+            groups.setdefault(id(box), []).append((title, target, anchor, depth, lead, cls,
+                                                   float(margin.group(1)) if margin else 0.0, found))
+        for g in groups.values():
+            if sum(e[7] for e in g) >= 3 and len(g) > len(best):
+                best = g
+    if not best:
+        return [], set()
+    rows = {_title_key(e[0]) for e in best}
+    # levels: nested lists first, then indents, then classes (the rarer class is the upper level)
+    for key in (3, 4, 6):
+        values = sorted({e[key] for e in best})
+        if len(values) > 1:
+            rank = {v: min(i, 1) for i, v in enumerate(values)}
+            levels = [rank[e[key]] for e in best]
+            break
+    else:
+        classes = Counter(e[5] for e in best)
+        levels = [0] * len(best)
+        if len(classes) == 2:
+            top = min(classes, key=lambda c: (classes[c], c))
+            levels = [0 if e[5] == top else 1 for e in best]
+    tree: list[_TocEntry] = []
+    for (title, target, anchor, *rest), lvl in zip(best, levels):
+        if not rest[-1]:
+            continue  # an entry whose anchor the book does not hold
+        node = _TocEntry(title, target, anchor or None, lvl)
+        if lvl == 1 and tree:
+            tree[-1].children.append(node)
+        else:
+            node.depth = 0
+            tree.append(node)
+    return tree, rows
+
+
 def _read_item(book, idref: str, zf: zipfile.ZipFile, opf_dir: str, guide_skip: set[str],
-               by_file: dict[str, list[_TocEntry]], toc_driven: bool, lang: str, result: ReadResult) -> None:
+               by_file: dict[str, list[_TocEntry]], toc_driven: bool, lang: str, result: ReadResult,
+               in_book: bool = False) -> None:
     """Read one spine item into ``result``."""
     item = book.get_item_with_id(idref)
     if item is None or item.get_type() != ebooklib.ITEM_DOCUMENT:
@@ -411,10 +597,12 @@ def _read_item(book, idref: str, zf: zipfile.ZipFile, opf_dir: str, guide_skip: 
     if marks is None:  # contents hrefs relative to a nav file in another folder: match by file name
         same = [v for k, v in by_file.items() if posixpath.basename(k) == posixpath.basename(name)]
         marks = same[0] if len(same) == 1 else []
-    walker = _Walker({e.anchor for e in marks if e.anchor})
+    css = " ".join("".join(e.itertext()) for e in tree.iter() if isinstance(e.tag, str) and _local(e.tag) == "style")
+    centred = set(re.findall(r"\.([\w-]+)\s*(?:,[^{]*)?\{[^}]*text-align\s*:\s*center", css, re.I))
+    walker = _Walker({e.anchor for e in marks if e.anchor}, centred)
     walker.walk(root)
     walker.flush()
-    used = _emit(walker.events, name, marks, toc_driven, lang, result)
+    used = _emit(walker.events, name, marks, toc_driven, lang, result, in_book)
     held = _held_chars(content)
     result.chars_extracted += held
     if held - used >= 100 and used < SHORTFALL * held:
@@ -442,7 +630,8 @@ def _member(zf: zipfile.ZipFile, opf_dir: str, name: str) -> bytes | None:
         return None
 
 
-def _emit(events: list[_Ev], name: str, marks: list[_TocEntry], toc_driven: bool, lang: str, result: ReadResult) -> int:
+def _emit(events: list[_Ev], name: str, marks: list[_TocEntry], toc_driven: bool, lang: str, result: ReadResult,
+          in_book: bool = False) -> int:
     """Turn one spine item's events into blocks; returns the characters accounted for."""
     loc = f"item:{name}"
     used = 0
@@ -480,7 +669,7 @@ def _emit(events: list[_Ev], name: str, marks: list[_TocEntry], toc_driven: bool
                 first_tag = first_tag or heading.tag
             if title:
                 result.blocks.append(Block(text=title, loc=loc, heading=True, synthetic=synthetic, from_toc=True,
-                                           info=Heading(e.level, _number(title, lang), title)))
+                                           info=Heading(e.level, _number(title, lang), title), top=e.depth == 0))
         pending.clear()
         return j + 1 if heading is not None else i
 
@@ -544,6 +733,14 @@ def _emit(events: list[_Ev], name: str, marks: list[_TocEntry], toc_driven: bool
                 if info is not None and info.weak is None and ev.link_share < 0.8:
                     result.blocks.append(Block(text=p, loc=loc, heading=True, info=info))
                     continue
+                # when the book's own contents decide: a centred paragraph on its own that reads as a
+                # heading (PART I, II, THE RETURN) is a section of the entry it sits in
+                if in_book and ev.centred and ev.link_share < 0.5 and "\n" not in p and len(p) <= 60:
+                    h = classify_heading(p, lang)
+                    if h is not None or title_text(p, lang):
+                        result.blocks.append(Block(text=p, loc=loc, heading=True, layout=True,
+                                                   info=Heading("chapter", h.number if h else None, p)))
+                        continue
                 result.blocks.append(Block(text=p, loc=loc, link_share=ev.link_share))
                 seen_text = True
         i += 1
@@ -551,9 +748,11 @@ def _emit(events: list[_Ev], name: str, marks: list[_TocEntry], toc_driven: bool
 
 
 def _repeats_title(text: str, loc: str, result: ReadResult, seen_text: bool) -> bool:
-    """<p><strong>Title</strong></p> or <h4>Title</h4> right under <h1>Title</h1>: dropped, counted."""
+    """<p><strong>Title</strong></p> or <h4>Title</h4> right under <h1>Title</h1> (or under the contents
+    entry's title at an anchor), in any case: dropped, counted."""
     last = result.blocks[-1] if result.blocks else None
-    if not seen_text and last is not None and last.heading and last.loc == loc and text == last.text:
+    if last is not None and last.heading and last.loc == loc \
+            and " ".join(text.split()).casefold() == " ".join(last.text.split()).casefold():
         result.drop("repeated_titles")
         return True
     return False

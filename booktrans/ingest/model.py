@@ -19,6 +19,8 @@ class Block:
     synthetic: bool = False       # a title the reader supplied (from the table of contents), not text of the book
     from_toc: bool = False        # a chapter or part the book's table of contents names (never second-guessed)
     link_share: float = 0.0       # EPUB: share of the text inside links to places in the book (contents lists)
+    layout: bool = False          # a title found by the page's layout alone (set apart by indent, centring, blank lines)
+    top: bool = False             # an entry at the top of the book's contents: it closes the part open before it
 
 
 @dataclass
@@ -28,10 +30,12 @@ class Paragraph:
     para: int
     text: str
     loc: str
-    part: str = ""  # title of the part (第一部, PART ONE) the chapter belongs to, when the book has parts
+    part: str = ""  # title of the part (第一部, PART ONE, a story) the chapter belongs to, when the book has parts
+    level: int = 1  # depth of the chapter's heading in the book: 1 = top, 2 = inside a part
 
     def to_json(self) -> dict:
-        out = {"chapter": self.chapter, "title": self.title, "para": self.para, "text": self.text, "loc": self.loc}
+        out = {"chapter": self.chapter, "title": self.title, "para": self.para, "text": self.text, "loc": self.loc,
+               "level": self.level}
         if self.part:
             out["part"] = self.part
         return out

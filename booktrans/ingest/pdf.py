@@ -75,6 +75,8 @@ _WIDE = re.compile("[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-
 
 def _width(text: str) -> int:
     """Display width: East Asian wide and full-width characters count 2."""
+    if text.isascii():
+        return len(text)  # the common case in English books: no pattern search
     return len(text) + len(_WIDE.findall(text))
 
 
@@ -132,16 +134,17 @@ def _read_pages(doc: pymupdf.Document, result: ReadResult) -> tuple[list[list[_B
     for pno in range(doc.page_count):
         try:
             page = doc.load_page(pno)
-            height = page.rect.height or 1.0  # of the page as displayed (rotation applied)
+            rect = page.rect  # computed by pymupdf on each access: read once
+            height = rect.height or 1.0  # of the page as displayed (rotation applied)
             rot = page.rotation_matrix if page.rotation else None
-            data = page.get_text("dict", flags=pymupdf.TEXTFLAGS_TEXT)
+            data = page.get_textpage(flags=pymupdf.TEXTFLAGS_TEXT).extractDICT(cb=page.cropbox)  # as get_text("dict")
         except Exception as exc:
             result.warnings.append(f"page {pno + 1}: unreadable ({str(exc).splitlines()[0][:120]})")
             result.drop("unreadable_pages")
             pages.append([])
             continue
         blocks: list[_Blk] = []
-        mid = page.rect.width / 2
+        mid = rect.width / 2
         chars = 0
         for b in data["blocks"]:
             lines: list[_Line | None] = []
@@ -186,7 +189,7 @@ def _read_pages(doc: pymupdf.Document, result: ReadResult) -> tuple[list[list[_B
                     result.drop("blank_pages")
             except Exception:
                 result.drop("blank_pages")
-        pages.append(reading_order(blocks, page.rect.width))
+        pages.append(reading_order(blocks, rect.width))
     return pages, image_only
 
 
@@ -290,22 +293,24 @@ def _drop_contents(pages: list[list[_Blk]], result: ReadResult) -> None:
     """Dotted-leader contents lines go; a page made mostly of them goes whole (its title included)."""
     for blocks in pages:
         lines = [l for b in blocks for l in b.lines if l is not None]
-        leaders = sum(1 for l in lines if _LEADER.search(l.text))
-        if lines and leaders >= 3 and leaders >= 0.4 * len(lines):
+        leader = {id(l) for l in lines if _LEADER.search(l.text)}  # each line searched once
+        if lines and len(leader) >= 3 and len(leader) >= 0.4 * len(lines):
             result.drop("contents", len(lines))
             blocks.clear()
             continue
+        if not leader:
+            continue
         for b in blocks:
-            n = sum(1 for l in b.lines if l is not None and _LEADER.search(l.text))
+            n = sum(1 for l in b.lines if l is not None and id(l) in leader)
             if n:
                 result.drop("contents", n)
-                b.lines = [l for l in b.lines if l is None or not _LEADER.search(l.text)]
+                b.lines = [l for l in b.lines if l is None or id(l) not in leader]
         blocks[:] = [b for b in blocks if any(l is not None for l in b.lines)]
 
 
 def _classify(b: _Blk, body_size: float, lang: str, result: ReadResult, pattern: re.Pattern | None = None) -> None:
     lines = [l for l in b.lines if l is not None]
-    text = join_lines([l.raw for l in lines], lang)
+    text = join_lines([l.raw for l in lines], lang) if len(lines) <= 2 else ""  # only short blocks are read whole
     size = max(l.size for l in lines)
     if len(lines) <= 2 and (parse_heading(text, lang) or (pattern is not None and pattern.fullmatch(text.strip()))):
         b.kind = "heading"
@@ -327,7 +332,8 @@ def _ended_short(prev: _Line, nxt: _Line, left: float, right: float) -> bool:
     fitted on it (with room to spare for proportional fonts), and either ``prev`` ends a sentence or
     it stops far short of the margin (a title, a list item)."""
     unit = (prev.x1 - prev.x0) / max(1, _width(prev.text))  # width of one narrow character
-    first = nxt.text.split()[0] if nxt.text.split() else nxt.text
+    words = nxt.text.split(None, 1)
+    first = words[0] if words else nxt.text
     if _width(first[:1]) == 2:
         first = first[:1]  # Chinese breaks anywhere: one character is enough
     fits = prev.x1 + (_width(first) + 1) * unit * 1.3 < right

@@ -61,6 +61,9 @@ class Chapter:
     title: str                   # source title ("" before the first heading)
     translated_title: str
     blocks: list[tuple[list[str], list[str]]] = field(default_factory=list)  # (source paragraphs, their translation)
+    level: int = 1               # 1 = top of the book's contents, 2 = inside a part (a story's section)
+    part: str = ""               # source title of the part holding it
+    translated_part: str = ""
 
 
 def split_paragraphs(text: str) -> list[str]:
@@ -87,11 +90,20 @@ def pair_paragraphs(source: list[str], pieces: list[str]) -> list[tuple[list[str
     return blocks
 
 
-def assemble(paragraphs: list[dict], chosen: list[int], rows: list[dict], titles: dict[int, str]) -> list[Chapter]:
-    """Chapters of source paragraphs paired with translated paragraphs, from the translated chunks."""
+def assemble(paragraphs: list[dict], chosen: list[int], rows: list[dict], titles: dict[int, str],
+             parts: dict[str, str] | None = None) -> list[Chapter]:
+    """Chapters of source paragraphs paired with translated paragraphs, from the translated chunks;
+    ``parts`` maps a part's source title to its translation."""
     text = {p["para"]: p["text"] for p in paragraphs}
-    title_of = {p["chapter"]: p["title"] for p in paragraphs}
-    chapters = {c: Chapter(c, title_of.get(c, ""), titles.get(c, "")) for c in chosen}
+    first = {}
+    for p in paragraphs:
+        first.setdefault(p["chapter"], p)
+    parts = parts or {}
+    chapters = {c: Chapter(c, first[c]["title"] if c in first else "", titles.get(c, ""),
+                           level=first[c].get("level", 1) if c in first else 1,
+                           part=first[c].get("part", "") if c in first else "",
+                           translated_part=parts.get(first[c].get("part", ""), "") if c in first else "")
+                for c in chosen}
     # a paragraph longer than one chunk spans several rows (the next row starts where the last ended)
     groups: list[tuple[int, list[int], list[str]]] = []
     for r in rows:
@@ -137,6 +149,7 @@ def write_epub(path: Path, chapters: list[Chapter], title: str, lang: str, ident
     css = epub.EpubItem(uid="style", file_name="style/book.css", media_type="text/css", content=_CSS.encode())
     book.add_item(css)
     items, toc = [], []
+    open_part: tuple[str, list] | None = None  # the part whose chapters are being listed under it
     for ch in chapters:
         shown = ch.translated_title or ch.title
         item = epub.EpubHtml(title=shown or title, file_name=f"chapter-{ch.number:04d}.xhtml", lang=LANG_TAGS.get(lang, lang))
@@ -156,10 +169,24 @@ def write_epub(path: Path, chapters: list[Chapter], title: str, lang: str, ident
         item.content = f"<html><head><title>{html.escape(shown or title)}</title></head><body>{''.join(parts)}</body></html>"
         book.add_item(item)
         items.append(item)
+        # the navigation nests as the book does: a part (a story) holds the chapters (sections) inside it
+        if ch.part and (ch.level >= 2 or ch.title == ch.part):
+            if open_part is None or open_part[0] != ch.part:
+                plabel = f"{ch.part} / {ch.translated_part}" if bilingual_from and ch.translated_part \
+                    else (ch.translated_part or ch.part)
+                open_part = (ch.part, [])
+                toc.append((epub.Section(plabel, item.file_name), open_part[1]))
+            if ch.level >= 2 and ch.title:
+                label = f"{ch.title} / {ch.translated_title}" if bilingual_from and ch.translated_title else shown
+                open_part[1].append(epub.Link(item.file_name, label, f"toc-{ch.number}"))
+            continue
+        open_part = None
         if ch.title:  # the untitled opening before the first heading is read, not listed
             label = f"{ch.title} / {ch.translated_title}" if bilingual_from and ch.translated_title else shown
             toc.append(epub.Link(item.file_name, label, f"toc-{ch.number}"))
-    book.toc = toc
+    # a part none of whose chapters has a title of its own is listed as a plain entry
+    book.toc = [epub.Link(t[0].href, t[0].title, f"toc-part-{k}") if isinstance(t, tuple) and not t[1] else t
+                for k, t in enumerate(toc)]
     book.add_item(epub.EpubNcx())
     book.add_item(epub.EpubNav())
     book.spine = ["nav"] + items
@@ -199,6 +226,11 @@ def translate_book(book: Path, src: str, tgt: str, open_engine, count, cfg: Tran
     units = chapter_units(key, direction, selected, count, cfg)
     title_of = {p["chapter"]: p["title"] for p in selected}
     units += [Unit(key, f"title-{c:05d}", direction, [Chunk(c, [], title_of[c])]) for c in chosen if title_of.get(c)]
+    part_first: dict[str, int] = {}  # each part's title is translated once, with its first chapter's number
+    for p in selected:
+        if p.get("part") and p["part"] not in title_of.values():
+            part_first.setdefault(p["part"], p["chapter"])
+    units += [Unit(key, f"part-{c:05d}", direction, [Chunk(c, [], t)]) for t, c in part_first.items()]
     settings = {"engine": engine_id, "context": cfg.context, "source_share": cfg.source_share, "carry_share": cfg.carry_share,
                 "max_new_factor": cfg.max_new_factor, "max_new_tokens": cfg.max_new_tokens,
                 "repetition_penalty": cfg.repetition_penalty, "direction": direction}
@@ -213,7 +245,9 @@ def translate_book(book: Path, src: str, tgt: str, open_engine, count, cfg: Tran
     body = [u for u in units if u.name.startswith("chapter-")]
     rows = [r for u in body for r in results[u.id]]
     titles = {u.chunks[0].chapter: results[u.id][0]["translation"] for u in units if u.name.startswith("title-")}
-    assembled = assemble(selected, chosen, rows, titles)
+    part_titles = {u.chunks[0].source: results[u.id][0]["translation"] for u in units if u.name.startswith("part-")}
+    part_titles.update({title_of[c]: titles[c] for c in titles if title_of.get(c) and title_of[c] not in part_titles})
+    assembled = assemble(selected, chosen, rows, titles, part_titles)
     book_title = title or stem
     ident = f"booktrans-{fingerprint(settings, book.read_bytes(), chosen)}"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -222,7 +256,7 @@ def translate_book(book: Path, src: str, tgt: str, open_engine, count, cfg: Tran
     write_epub(files["epub"], assembled, book_title, tgt, ident)
     write_epub(files["bilingual"], assembled, book_title, tgt, ident + "-bilingual", bilingual_from=src)
     atomic_write_text(files["txt"], render_text(assembled))
-    title_rows = [results[u.id][0] for u in units if u.name.startswith("title-")]
+    title_rows = [results[u.id][0] for u in units if u.name.startswith(("title-", "part-"))]
     summary = {"book": str(book), "direction": direction, "engine": engine_id,
                "chapters": {"in_book": len(available), "translated": chosen},
                "paragraphs": {"in_book": len(paragraphs), "translated": len(selected)},

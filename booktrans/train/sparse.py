@@ -102,9 +102,8 @@ def parse(raw, where: str, context: int, model_config: dict | None = None,
 
     layers = int((model_config or {}).get("num_hidden_layers") or 0)
     dense_layers = integer("dense_layers", 0)
-    if layers and dense_layers >= layers:
-        raise ConfigError(f"{key}.dense_layers: {dense_layers} leaves none of the model's {layers} layers sparse "
-                          f"(use at most {layers - 1}, or drop sparse_attention for a dense round)")
+    if layers and dense_layers > layers:
+        raise ConfigError(f"{key}.dense_layers: {dense_layers} is more than the model's {layers} layers")
     out = {"kind": kind, "inference": inference, "dense_layers": dense_layers}
     if kind == "moba":
         block, topk = integer("block", low=1), integer("topk", low=1)
@@ -223,7 +222,7 @@ def _selection(spec: SparseAttention, q, k, pos, doc, qrow, heads: slice, total:
 # The block path and the dense-mask reference
 # ---------------------------------------------------------------------------------------------------
 
-def _row_inputs(pos_row, kvalid, lq: int, lk: int):
+def _row_inputs(pos_row, kvalid, lq: int, lk: int, device=None):
     """(key positions, key documents, query rows) of one batch row. Padding keys get document -1."""
     import torch
 
@@ -236,7 +235,7 @@ def _row_inputs(pos_row, kvalid, lq: int, lk: int):
         pos = pos_row
         doc = documents(pos)
     else:
-        pos = torch.arange(lk, device=kvalid.device if kvalid is not None else None)
+        pos = torch.arange(lk, device=device)
         doc = torch.zeros_like(pos)
     if pos_row is not None and pos_row.device != pos.device:
         pos, doc = pos.to(pos_row.device), doc.to(pos_row.device)
@@ -380,7 +379,7 @@ def _dense(module, query, key, value, attention_mask, scaling, dropout, position
     for b in range(B):
         kvalid = _key_validity(attention_mask, b, lq, lk)
         pos_row = position_ids[b] if position_ids is not None else None
-        pos, doc, qrow = _row_inputs(pos_row, kvalid, lq, lk)
+        pos, doc, qrow = _row_inputs(pos_row, kvalid, lq, lk, query.device)
         need |= bool(doc.max() > 0) or bool((doc < 0).any()) or (lq != lk and lq > 1)
         kr = torch.arange(lk, device=query.device)
         masks.append((doc[qrow][:, None] == doc[None, :]) & (kr[None, :] <= qrow[:, None]))
@@ -415,7 +414,7 @@ def sparse_attention_forward(module, query, key, value, attention_mask, dropout:
     for b in range(B):
         kvalid = _key_validity(attention_mask, b, lq, lk)
         pos_row = position_ids[b] if position_ids is not None and position_ids.shape[-1] == lk else None
-        rows.append(_row_inputs(pos_row, kvalid, lq, lk))
+        rows.append(_row_inputs(pos_row, kvalid, lq, lk, query.device))
         full &= keeps_everything(spec, rows[-1][0], rows[-1][1])
     if full:
         CALLS["dense (pattern keeps every key)"] += 1

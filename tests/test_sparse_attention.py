@@ -264,3 +264,65 @@ def test_lora_and_full_rounds_train_through_the_pattern_with_yarn_and_packing(ti
         gen = generate_batch(model, tok, prompts, max_new_tokens=4)
         assert len(gen) == 2 and all(len(g) == 4 for g in gen)
         assert (S.CALLS != before) is expect
+
+
+# ---------------------------------------------------------------------------------------------------
+# the fused path's bookkeeping, with flash-attn's variable-length contract played by torch
+# ---------------------------------------------------------------------------------------------------
+
+class _TorchVarlen:
+    """flash-attn's varlen forward (out, log-sum-exp per row) and private backward (given the output
+    and log-sum-exp, write dq, dk, dv), one head, written out in torch; the kernel itself is checked on
+    a GPU by scripts/sparse_gpu_check.py."""
+
+    @staticmethod
+    def _seqs(cu_q, cu_k):
+        return [(int(cu_q[i]), int(cu_q[i + 1]), int(cu_k[i]), int(cu_k[i + 1])) for i in range(len(cu_q) - 1)]
+
+    @classmethod
+    def _probs(cls, q, k, a, b, c, d, scale, causal, lse=None):
+        s = (q[a:b, 0] @ k[c:d, 0].T) * scale
+        if causal:
+            s = s.masked_fill(torch.ones(b - a, d - c, dtype=torch.bool).triu(1 + (d - c) - (b - a)), float("-inf"))
+        if lse is None:
+            lse = torch.logsumexp(s, -1)
+        return torch.exp(s - lse[:, None]), lse
+
+    @classmethod
+    def flash_attn_varlen_func(cls, q, k, v, cu_q, cu_k, max_q, max_k, dropout_p=0.0, softmax_scale=None, causal=False,
+                               return_attn_probs=False):
+        out, lses = torch.zeros_like(q), torch.zeros(q.shape[0], dtype=torch.float64)
+        for a, b, c, d in cls._seqs(cu_q, cu_k):
+            p, lse = cls._probs(q, k, a, b, c, d, softmax_scale, causal)
+            out[a:b, 0] = p @ v[c:d, 0]
+            lses[a:b] = lse
+        return (out, lses[None], None) if return_attn_probs else out
+
+    @classmethod
+    def _flash_attn_varlen_backward(cls, dout, q, k, v, out, softmax_lse, dq, dk, dv, cu_seqlens_q, cu_seqlens_k,
+                                    max_seqlen_q, max_seqlen_k, dropout_p, softmax_scale, causal, window_size_left,
+                                    window_size_right, softcap, alibi_slopes, deterministic, rng_state=None):
+        dq.zero_(), dk.zero_(), dv.zero_()
+        for a, b, c, d in cls._seqs(cu_seqlens_q, cu_seqlens_k):
+            p, _ = cls._probs(q, k, a, b, c, d, softmax_scale, causal, softmax_lse[0, a:b])
+            do, o = dout[a:b, 0], out[a:b, 0]
+            dv[c:d, 0] = p.T @ do
+            ds = p * (do @ v[c:d, 0].T - (do * o).sum(-1, keepdim=True))
+            dq[a:b, 0] = ds @ k[c:d, 0] * softmax_scale
+            dk[c:d, 0] = ds.T @ q[a:b, 0] * softmax_scale
+
+
+@pytest.mark.parametrize("spec", [SPECS[0], SPECS[1], SPECS[4]], ids=["moba-16", "moba-7", "s2"])
+def test_the_fused_path_bookkeeping_equals_the_reference(monkeypatch, spec):
+    from booktrans.train import sparse_flash
+
+    monkeypatch.setattr(sparse_flash, "_fa", lambda: _TorchVarlen)
+    q, k, v = _qkv()
+    pos = torch.cat([torch.arange(40), torch.arange(73), torch.arange(37)])
+    doc, qrow = S.documents(pos), torch.arange(150)
+    a = sparse_flash.flash_block_attention(spec, q, k, v, pos, doc, qrow, 0.3, 0, 4)
+    b = S.reference_attention(spec, q, k, v, pos, doc, qrow, 0.3)
+    assert torch.allclose(a, b, atol=1e-12)
+    ga, gb = torch.autograd.grad(a.square().sum(), [q, k, v]), torch.autograd.grad(b.square().sum(), [q, k, v])
+    for x, y in zip(ga, gb):
+        assert torch.allclose(x, y, atol=1e-11)

@@ -326,3 +326,24 @@ def test_the_fused_path_bookkeeping_equals_the_reference(monkeypatch, spec):
     ga, gb = torch.autograd.grad(a.square().sum(), [q, k, v]), torch.autograd.grad(b.square().sum(), [q, k, v])
     for x, y in zip(ga, gb):
         assert torch.allclose(x, y, atol=1e-11)
+
+
+def test_the_gpu_node_script_runs_its_dry_mode_on_the_cpu(tmp_path):
+    """scripts/sparse_gpu_check.py --cpu: the agreement check against the dense-mask reference passes, and
+    the coverage figure is a share, exactly 1 when top-k keeps every block (nothing can fall outside)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = {}
+    for name, extra in (("sparse", []), ("all", ["--topk", "64", "--skip", "agreement"])):
+        res = subprocess.run([sys.executable, "scripts/sparse_gpu_check.py", "--cpu", "--skip", "throughput", *extra,
+                              "--out", str(tmp_path / f"{name}.json")], cwd=root, capture_output=True, text=True,
+                             timeout=300)
+        assert res.returncode == 0, res.stderr[-2000:]
+        out[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    assert [r["ok"] for r in out["sparse"]["agreement"]] == [True, True]
+    assert out["sparse"]["agreement"][0]["reference"] == "dense mask (sdpa)"
+    assert 0 < out["sparse"]["coverage"]["overall"] < 1 and out["sparse"]["coverage"]["samples"] > 10
+    assert out["all"]["coverage"]["overall"] == pytest.approx(1.0, abs=1e-6)

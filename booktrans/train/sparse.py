@@ -246,7 +246,8 @@ def _row_inputs(pos_row, kvalid, lq: int, lk: int, device=None):
 def block_attention(spec, q, k, v, pos, doc, qrow, scaling: float, head_offset: int = 0, total: int | None = None):
     """One batch row. q [H, Lq, D]; k, v [H, Lk, D] (key heads already repeated); returns [H, Lq, D].
     Each selected key block is attended by the queries that chose it; the partial softmaxes are
-    merged by their log-sum-exp."""
+    merged by their log-sum-exp. A selection that differs between heads (moba) is taken one head at
+    a time, so no head computes the blocks only another head chose."""
     import torch
 
     H, lq, D = q.shape
@@ -255,39 +256,49 @@ def block_attention(spec, q, k, v, pos, doc, qrow, scaling: float, head_offset: 
     for heads, part, sel, keep in _selection(spec, q, k, pos, doc, qrow, slice(head_offset, head_offset + H),
                                              total or H):
         hs = slice(heads.start - head_offset, heads.stop - head_offset)
-        qh, kh, vh = q[hs], k[hs], v[hs]
-        o, lse, valid, rows = [], [], [], []
-        for j in range(part.n):
-            chose = sel[:, :, j]                                   # [h, Lq]
-            qi = torch.nonzero(chose.any(0)).squeeze(1)
-            if qi.numel() == 0:
-                continue
-            s, e = part.starts[j], part.ends[j]
-            kr = torch.arange(s, e, device=q.device)
-            allow = chose[:, qi, None] & (kr[None, None, :] <= qrow[qi][None, :, None])
-            if keep is not None:
-                allow = allow & keep(qrow[qi], kr)[None]
-            scores = torch.matmul(qh[:, qi].to(ct), kh[:, s:e].to(ct).transpose(-1, -2)) * scaling
-            scores = scores.masked_fill(~allow, float("-inf"))
-            m = scores.amax(-1, keepdim=True).detach()
-            m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
-            p = torch.exp(scores - m)
-            z = p.sum(-1, keepdim=True)
-            z = torch.where(z > 0, z, torch.ones_like(z))
-            o.append(torch.matmul(p, vh[:, s:e].to(ct)) / z)
-            lse.append((torch.log(z) + m).squeeze(-1))
-            valid.append(allow.any(-1))
-            rows.append(qi)
-        O, L, V, R = torch.cat(o, 1), torch.cat(lse, 1), torch.cat(valid, 1), torch.cat(rows)
-        Lm = L.masked_fill(~V, float("-inf"))
-        top = torch.full((Lm.shape[0], lq), float("-inf"), device=q.device, dtype=ct).scatter_reduce(
-            1, R[None].expand_as(Lm), Lm.detach(), reduce="amax")
-        w = torch.exp(Lm - top[:, R]) * V
-        z = torch.zeros(Lm.shape[0], lq, device=q.device, dtype=ct).index_add(1, R, w)
-        acc = torch.zeros(Lm.shape[0], lq, D, device=q.device, dtype=ct).index_add(1, R, w[..., None] * O)
-        piece = acc / z[..., None]
+        if sel.stride(0) == 0 or sel.shape[0] == 1:       # one selection for every head of the slice
+            piece = _attend(q[hs], k[hs], v[hs], part, sel[:1], keep, qrow, scaling, ct)
+        else:
+            piece = torch.cat([_attend(q[h:h + 1], k[h:h + 1], v[h:h + 1], part, sel[h - hs.start:h - hs.start + 1],
+                                       keep, qrow, scaling, ct) for h in range(hs.start, hs.stop)])
         out = out.index_copy(0, torch.arange(hs.start, hs.stop, device=q.device), piece)
     return out.to(q.dtype)
+
+
+def _attend(qh, kh, vh, part, sel, keep, qrow, scaling, ct):
+    """Heads qh [h, Lq, D] sharing one selection sel [1, Lq, blocks]: [h, Lq, D] in ``ct``."""
+    import torch
+
+    lq, D = qh.shape[1], qh.shape[2]
+    o, lse, valid, rows = [], [], [], []
+    for j in range(part.n):
+        qi = torch.nonzero(sel[0, :, j]).squeeze(1)
+        if qi.numel() == 0:
+            continue
+        s, e = part.starts[j], part.ends[j]
+        kr = torch.arange(s, e, device=qh.device)
+        allow = kr[None, :] <= qrow[qi][:, None]
+        if keep is not None:
+            allow = allow & keep(qrow[qi], kr)
+        scores = torch.matmul(qh[:, qi].to(ct), kh[:, s:e].to(ct).transpose(-1, -2)) * scaling
+        scores = scores.masked_fill(~allow[None], float("-inf"))
+        m = scores.amax(-1, keepdim=True).detach()
+        m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+        p = torch.exp(scores - m)
+        z = p.sum(-1, keepdim=True)
+        z = torch.where(z > 0, z, torch.ones_like(z))
+        o.append(torch.matmul(p, vh[:, s:e].to(ct)) / z)
+        lse.append((torch.log(z) + m).squeeze(-1))
+        valid.append(allow.any(-1))
+        rows.append(qi)
+    O, L, V, R = torch.cat(o, 1), torch.cat(lse, 1), torch.cat(valid)[None], torch.cat(rows)
+    Lm = L.masked_fill(~V, float("-inf"))
+    top = torch.full((Lm.shape[0], lq), float("-inf"), device=qh.device, dtype=ct).scatter_reduce(
+        1, R[None].expand_as(Lm), Lm.detach(), reduce="amax")
+    w = torch.exp(Lm - top[:, R]) * V
+    z = torch.zeros(Lm.shape[0], lq, device=qh.device, dtype=ct).index_add(1, R, w)
+    acc = torch.zeros(Lm.shape[0], lq, D, device=qh.device, dtype=ct).index_add(1, R, w[..., None] * O)
+    return acc / z[..., None]
 
 
 def pattern_mask(spec, q, k, pos, doc, qrow, head_offset: int = 0, total: int | None = None):

@@ -5,6 +5,7 @@ import dataclasses
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import yaml
 
@@ -47,6 +48,15 @@ def test_the_profile_adds_r5_and_its_dense_control_and_the_planner_shows_both(ro
                            str(root / "configs/sparse-r5.yaml"), "--tokens", "30000000"], capture_output=True, text=True,
                           cwd=root)
     assert res2.returncode == 0 and res2.stdout == res.stdout
+
+    # dvc expands r5 and r5d into every per-round stage, like any round
+    (tmp_path / "dvc.yaml").write_text((root / "dvc.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    dvc = str(Path(sys.executable).with_name("dvc"))
+    subprocess.run([dvc, "init", "--no-scm", "-q"], cwd=tmp_path, check=True, capture_output=True)
+    listed = subprocess.run([dvc, "stage", "list"], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    stages = {line.split()[0] for line in listed.splitlines() if line.strip()}
+    for stage in ("dataset", "train", "translate", "evaluate", "round-summary"):
+        assert {f"{stage}@r4", f"{stage}@r5", f"{stage}@r5d"} <= stages, stage
 
 
 def test_attention_cost_is_scaled_by_the_share_kept(root):

@@ -252,8 +252,11 @@ def test_lora_and_full_rounds_train_through_the_pattern_with_yarn_and_packing(ti
     saved = json.loads((tmp_path / "full" / "config.json").read_text())
     assert S.NAME not in json.dumps(saved)  # the stock checkpoint format: nothing sparse in the weights' config
 
-    # translation loads each round as its setting asks
-    from booktrans.translate.engines import generate_batch
+    # translation loads each round as its setting asks; vLLM cannot run the pattern and says so
+    from booktrans.translate.engines import EngineError, generate_batch, open_local_engine
+
+    with pytest.raises(EngineError, match="sparse_attention.inference: sparse"):
+        open_local_engine(tmp_path / "lora", "vllm", None, 256)
 
     for out, expect in (("lora", True), ("full", False)):
         model, tok = load_model(tmp_path / out, dtype="float32")

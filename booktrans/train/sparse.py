@@ -164,7 +164,7 @@ class _Partition:
         self.starts, self.ends = starts.tolist(), ends.tolist()
         self.doc = doc[starts]                                  # document of every block
         self.index = blk[starts]                                # block number within its document
-        self.first = pos[starts] - 0                            # first position of every block
+        self.first = pos[starts]                                # first position of every block
 
 
 def _selection(spec: SparseAttention, q, k, pos, doc, qrow, heads: slice, total: int):

@@ -266,32 +266,41 @@ def block_attention(spec, q, k, v, pos, doc, qrow, scaling: float, head_offset: 
 
 
 def _attend(qh, kh, vh, part, sel, keep, qrow, scaling, ct):
-    """Heads qh [h, Lq, D] sharing one selection sel [1, Lq, blocks]: [h, Lq, D] in ``ct``."""
+    """Heads qh [h, Lq, D] sharing one selection sel [1, Lq, blocks]: [h, Lq, D] in ``ct``.
+
+    The queries of every block are gathered once and the keys split once, so the backward pass
+    scatters each gradient once (indexing inside the loop would allocate a full-size gradient per
+    block: quadratic). A block entirely in the past of its queries needs no mask."""
     import torch
 
     lq, D = qh.shape[1], qh.shape[2]
-    o, lse, valid, rows = [], [], [], []
-    for j in range(part.n):
-        qi = torch.nonzero(sel[0, :, j]).squeeze(1)
-        if qi.numel() == 0:
-            continue
+    chosen = [(j, torch.nonzero(sel[0, :, j]).squeeze(1)) for j in range(part.n)]
+    chosen = [(j, qi) for j, qi in chosen if qi.numel()]
+    R = torch.cat([qi for _, qi in chosen])
+    queries = qh[:, R].to(ct).split([qi.numel() for _, qi in chosen], dim=1)
+    lens = [e - s for s, e in zip(part.starts, part.ends)]
+    keys, values = kh.to(ct).split(lens, dim=1), vh.to(ct).split(lens, dim=1)
+    o, lse, valid = [], [], []
+    for (j, qi), qj in zip(chosen, queries):
         s, e = part.starts[j], part.ends[j]
-        kr = torch.arange(s, e, device=qh.device)
-        allow = kr[None, :] <= qrow[qi][:, None]
-        if keep is not None:
-            allow = allow & keep(qrow[qi], kr)
-        scores = torch.matmul(qh[:, qi].to(ct), kh[:, s:e].to(ct).transpose(-1, -2)) * scaling
-        scores = scores.masked_fill(~allow[None], float("-inf"))
+        scores = torch.matmul(qj, keys[j].transpose(-1, -2)) * scaling
+        if keep is not None or int(qrow[qi[0]]) < e - 1:      # some query sits inside the block: mask
+            kr = torch.arange(s, e, device=qh.device)
+            allow = kr[None, :] <= qrow[qi][:, None]
+            if keep is not None:
+                allow = allow & keep(qrow[qi], kr)
+            scores = scores.masked_fill(~allow[None], float("-inf"))
+            valid.append(allow.any(-1))
+        else:
+            valid.append(torch.ones(qi.numel(), dtype=torch.bool, device=qh.device))
         m = scores.amax(-1, keepdim=True).detach()
         m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
         p = torch.exp(scores - m)
         z = p.sum(-1, keepdim=True)
         z = torch.where(z > 0, z, torch.ones_like(z))
-        o.append(torch.matmul(p, vh[:, s:e].to(ct)) / z)
+        o.append(torch.matmul(p, values[j]) / z)
         lse.append((torch.log(z) + m).squeeze(-1))
-        valid.append(allow.any(-1))
-        rows.append(qi)
-    O, L, V, R = torch.cat(o, 1), torch.cat(lse, 1), torch.cat(valid)[None], torch.cat(rows)
+    O, L, V = torch.cat(o, 1), torch.cat(lse, 1), torch.cat(valid)[None]
     Lm = L.masked_fill(~V, float("-inf"))
     top = torch.full((Lm.shape[0], lq), float("-inf"), device=qh.device, dtype=ct).scatter_reduce(
         1, R[None].expand_as(Lm), Lm.detach(), reduce="amax")

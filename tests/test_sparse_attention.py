@@ -107,6 +107,15 @@ def test_the_block_path_equals_the_dense_mask_reference_forward_and_backward(spe
     mask = S.pattern_mask(spec, q, k, pos, doc, qrow)
     assert 0.02 < float(mask.float().mean()) < 0.5  # sparse, and not empty: a real pattern was compared
     assert not mask[:, doc[:, None] != doc[None, :]].any()  # never across documents
+    # the window and the groups, written out from their definitions
+    same, causal = doc[:, None] == doc[None, :], pos.new_ones(150, 150, dtype=torch.bool).tril()
+    pi, pj = pos[:, None], pos[None, :]
+    if spec.kind == "window":
+        assert torch.equal(mask, (same & causal & ((pi - pj < spec.window) | (pj < spec.sinks)))[None].expand(4, -1, -1))
+    if spec.kind == "s2":
+        g, half = spec.group, spec.group // 2
+        assert torch.equal(mask[:2], (same & causal & (pi // g == pj // g))[None].expand(2, -1, -1))
+        assert torch.equal(mask[2:], (same & causal & ((pi + half) // g == (pj + half) // g))[None].expand(2, -1, -1))
 
 
 def test_block_top_k_keeps_the_own_block_and_never_a_future_one():

@@ -150,11 +150,13 @@ class _Partition:
     """Blocks of ``size`` tokens counted from each document's start (``offset`` shifts the cut, for
     s2's shifted heads). Each block is a contiguous run of key rows."""
 
-    def __init__(self, pos, doc, size: int, offset: int = 0) -> None:
+    def __init__(self, pos, doc, size: int, offset: int = 0, head: int = 0) -> None:
         import torch
 
         self.size, self.offset = size, offset
         blk = torch.div(pos + offset, size, rounding_mode="floor")
+        if head:  # the first ``head`` tokens of a document are a block of their own (window's sinks)
+            blk = torch.where(pos < head, torch.full_like(blk, -1), torch.div(pos - head, size, rounding_mode="floor"))
         new = torch.ones_like(pos, dtype=torch.bool)
         new[1:] = (doc[1:] != doc[:-1]) | (blk[1:] != blk[:-1])
         self.of = torch.cumsum(new.long(), 0) - 1               # block of every key row
@@ -192,7 +194,7 @@ def _selection(spec: SparseAttention, q, k, pos, doc, qrow, heads: slice, total:
         sel.scatter_(-1, top.indices, top.values > float("-inf"))
         return [(heads, part, sel, None)]
     if spec.kind == "window":
-        part = _Partition(pos, doc, spec.window)
+        part = _Partition(pos, doc, spec.window, head=spec.sinks)  # sinks apart: queries read only them
         own = part.of[qrow]
         ids = torch.arange(part.n, device=q.device)
         same = part.doc[None, :] == qdoc[:, None]

@@ -180,8 +180,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     from .stageutil import load_params
 
     params = load_params(args.params)
-    if args.profile:
-        params = merged_params(Path(args.profile), params)
+    for profile in args.profile or []:  # in order: e.g. the cluster profile, then configs/sparse-r5.yaml
+        params = merged_params(Path(profile), params)
     result = plan(params, Path(args.params).resolve().parent, tokens=args.tokens)
     print(dumps_json(plan_summary(result)) if args.json else format_plan(result))
     return 0
@@ -323,7 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plan", help="tokens, steps, peak GPU memory, GPU-hours and cost of every round, before renting")
     p.add_argument("--params", default="params.yaml", help="the parameters file to plan from (default params.yaml)")
-    p.add_argument("--profile", help="plan with this profile merged in (params.yaml is not changed)")
+    p.add_argument("--profile", action="append", help="plan with this profile merged in (params.yaml is not changed); "
+                   "repeat to merge several in order")
     p.add_argument("--tokens", type=int, help="plan for this many training tokens per round instead of data/sft/")
     p.add_argument("--json", action="store_true", help="print the numbers as JSON")
     p.set_defaults(fn=_cmd_plan)

@@ -193,14 +193,28 @@ def memory_per_gpu(arch: Arch, cfg: TrainConfig, hw: Hardware) -> dict:
     return parts
 
 
+def attention_share(arch: Arch, cfg: TrainConfig) -> float:
+    """Share of dense causal attention's (query, key) pairs a round computes, over all layers: 1 for a
+    dense round; for ``sparse_attention`` the pattern's kept share (booktrans.train.sparse.kept_share)
+    in the sparse layers and 1 in the ``dense_layers``."""
+    if not cfg.sparse_attention:
+        return 1.0
+    from .train.sparse import kept_share, parse
+
+    spec = parse(cfg.sparse_attention, "rounds.<round>", cfg.context, {"num_hidden_layers": arch.layers})
+    dense = min(spec.dense_layers, arch.layers)
+    return (dense + (arch.layers - dense) * kept_share(spec, cfg.context)) / arch.layers
+
+
 def model_flops_per_token(arch: Arch, cfg: TrainConfig) -> float:
     """Model FLOPs per trained token: what MFU counts, in the benchmark, the smoke test and the planner's
     hours alike. Matrix products 2·(weights used per token); causal attention 2·L·h·context (QKᵀ and AV
-    over context/2 keys on average). Forward + backward: full fine-tuning 3x forward; LoRA 2x forward
-    for the frozen weights (gradients of activations only) and 3x for attention. Recomputation under
-    gradient checkpointing is not counted (that is hardware FLOPs, not model FLOPs)."""
+    over context/2 keys on average), times the share of it a sparse round keeps (``attention_share``).
+    Forward + backward: full fine-tuning 3x forward; LoRA 2x forward for the frozen weights (gradients
+    of activations only) and 3x for attention. Recomputation under gradient checkpointing is not
+    counted (that is hardware FLOPs, not model FLOPs)."""
     fwd_mm = 2.0 * arch.matmul_params()
-    fwd_attn = 2.0 * arch.layers * arch.hidden * cfg.context
+    fwd_attn = 2.0 * arch.layers * arch.hidden * cfg.context * attention_share(arch, cfg)
     if cfg.method == "full":
         return 3 * fwd_mm + 3 * fwd_attn
     return 2 * fwd_mm + 3 * fwd_attn
@@ -216,6 +230,7 @@ def plan_round(arch: Arch, cfg: TrainConfig, hw: Hardware, tokens: int, document
     hours = flops / (hw.gpus * hw.peak_tflops * 1e12 * hw.mfu) / 3600
     mem = memory_per_gpu(arch, cfg, hw)
     return {"tokens": tokens, "documents": documents, "rows": rows, "steps": steps, "memory": mem,
+            "attention_share": attention_share(arch, cfg),
             "fits": mem["total"] <= hw.gpu_memory_gib * GIB, "hours": hours, "gpu_hours": hours * hw.gpus,
             "cost": hours * hw.gpus * hw.price_per_gpu_hour}
 
@@ -320,7 +335,8 @@ def plan(params: dict, root: Path, tokens: int | None = None) -> dict:
         counted = (tokens, math.ceil(tokens / cfg.context)) if tokens else dataset_tokens(root, name)
         if counted is None:
             rounds[name] = {"context": cfg.context, "missing": f"data/sft/{name} not built (dvc repro dataset@{name})",
-                            "memory": memory_per_gpu(arch, cfg, hw), "config": cfg, "hardware": hw}
+                            "memory": memory_per_gpu(arch, cfg, hw), "config": cfg, "hardware": hw,
+                            "attention_share": attention_share(arch, cfg)}
             continue
         rounds[name] = {**plan_round(arch, cfg, hw, *counted), "context": cfg.context, "config": cfg, "hardware": hw}
     first = next(iter(rounds.values()))["hardware"] if rounds else hardware(params, root)
@@ -333,22 +349,24 @@ def format_plan(result: dict) -> str:
              f"hardware: {hw.gpus} GPU(s) x {hw.gpu_memory_gib:g} GiB, {hw.peak_tflops:g} TFLOPS peak at "
              f"{hw.mfu:.0%} MFU, ${hw.price_per_gpu_hour:.2f} per GPU-hour",
              "", f"{'round':<6}{'context':>9}{'method':>8}{'ZeRO':>5}{'ckpt':>6}{'sp':>4}{'tokens':>13}{'steps':>8}"
-                 f"{'mem/GPU GiB':>13}{'fits':>6}{'GPU-h':>10}{'cost $':>11}"]
+                 f"{'mem/GPU GiB':>13}{'fits':>6}{'GPU-h':>10}{'cost $':>11}{'attention':>16}"]
     total_h = total_cost = 0.0
     notes = []
     for name, r in result["rounds"].items():
         cfg: TrainConfig = r["config"]
         mem = r["memory"]["total"] / GIB
+        kind = (cfg.sparse_attention or {}).get("kind", "dense")
+        attn = f"{kind} {r['attention_share']:.0%}" if kind != "dense" else "dense"
         head = (f"{name:<6}{r['context']:>9}{cfg.method:>8}{r['hardware'].zero_stage:>5}"
                 f"{'on' if cfg.gradient_checkpointing else 'off':>6}{cfg.sequence_parallel:>4}")
         if "missing" in r:
             lines.append(f"{head}{'-':>13}{'-':>8}{mem:>13.1f}{'yes' if mem <= hw.gpu_memory_gib else 'NO':>6}"
-                         f"{'-':>10}{'-':>11}   {r['missing']}")
+                         f"{'-':>10}{'-':>11}{attn:>16}   {r['missing']}")
             continue
         total_h += r["gpu_hours"]
         total_cost += r["cost"]
         lines.append(f"{head}{r['tokens']:>13,}{r['steps']:>8,}{mem:>13.1f}{'yes' if r['fits'] else 'NO':>6}"
-                     f"{r['gpu_hours']:>10.2f}{r['cost']:>11.2f}")
+                     f"{r['gpu_hours']:>10.2f}{r['cost']:>11.2f}{attn:>16}")
         if cfg.save_steps >= 1 and cfg.save_steps >= r["steps"]:
             notes.append(f"warning: {name} has {r['steps']} steps and train.save_steps is {cfg.save_steps:g}: it would "
                          f"never checkpoint; use a share of the round (save_steps: 0.1)")
@@ -356,6 +374,9 @@ def format_plan(result: dict) -> str:
               "tokens are counted in data/sft/<round> with the tokenizer of models/r0")
     lines += ["", f"total: {total_h:.2f} GPU-hours, ${total_cost:,.2f}", f"{source}; memory and time are estimates "
               "(docs/train.md)", *notes]
+    if any((r["config"].sparse_attention or {}) for r in result["rounds"].values()):
+        lines.append("attention: the share of dense causal attention's work a round keeps (sparse_attention); "
+                     "time scales its attention FLOPs by it, memory is not scaled")
     return "\n".join(lines)
 
 
@@ -363,7 +384,8 @@ def plan_summary(result: dict) -> dict:
     """JSON-ready numbers (reports and the comparison page read these)."""
     out = {"model": result["model"], "params": result["params"], "rounds": {}}
     for name, r in result["rounds"].items():
-        row = {"context": r["context"], "memory_gib": round(r["memory"]["total"] / GIB, 2)}
+        row = {"context": r["context"], "memory_gib": round(r["memory"]["total"] / GIB, 2),
+               "attention_share": round(r["attention_share"], 4)}
         if "missing" not in r:
             row.update(tokens=r["tokens"], steps=r["steps"], gpu_hours=round(r["gpu_hours"], 4), cost=round(r["cost"], 2),
                        fits=r["fits"])

@@ -109,6 +109,12 @@ def model_settings(directory: str | Path) -> dict:
     return found
 
 
+def sparse_setting(directory: str | Path) -> dict | None:
+    """The sparse-attention setting the round that wrote ``directory`` trained with (``extra.sparse_attention``),
+    or None. Only the directory's own round counts: a dense round trained after a sparse one is dense."""
+    return read_info(directory).extra.get("sparse_attention") or None
+
+
 def base_config(directory: str | Path) -> dict:
     """config.json of the weights under any model directory."""
     return json.loads((_weights_dir(Path(directory)) / "config.json").read_text(encoding="utf-8"))
@@ -116,13 +122,15 @@ def base_config(directory: str | Path) -> dict:
 
 def load_model(directory: str | Path, dtype: str = "auto", trainable: bool = False, device: str | None = None,
                attn_implementation: str | None = None, rope_scaling: dict | None = None,
-               merge_adapters: bool = False, quantization_config=None):
+               merge_adapters: bool = False, quantization_config=None, sparse: str = "auto"):
     """Load any model directory as (model, tokenizer).
 
     For an adapter directory the base is loaded and the adapter applied; with ``trainable`` the
     newest adapter stays trainable (a round that continues the previous round's adapter); with
     ``merge_adapters`` every adapter is folded into the weights (a plain model comes back).
     ``rope_scaling`` overrides the RoPE scaling of the config (default: what the chain recorded).
+    ``sparse``: ``auto`` runs the round with the sparse attention it recorded when its setting says
+    ``inference: sparse`` (dense otherwise, as the round's setting asks); ``off`` always dense.
     """
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
@@ -135,6 +143,13 @@ def load_model(directory: str | Path, dtype: str = "auto", trainable: bool = Fal
     if rope:
         config.rope_scaling = dict(rope)
     kwargs = {"config": config, "dtype": torch_dtype}
+    spec = None
+    if sparse == "auto" and (sparse_setting(directory) or {}).get("inference") == "sparse":
+        from ..train import sparse as sparse_mod
+
+        spec = sparse_mod.SparseAttention.from_dict(sparse_setting(directory))
+        core = attn_implementation if attn_implementation in ("sdpa", "flash_attention_2") else "sdpa"
+        attn_implementation = sparse_mod.register()
     if attn_implementation:
         kwargs["attn_implementation"] = attn_implementation
     if quantization_config is not None:
@@ -149,6 +164,8 @@ def load_model(directory: str | Path, dtype: str = "auto", trainable: bool = Fal
         model = PeftModel.from_pretrained(model, str(adapters[-1]), is_trainable=trainable and not merge_adapters)
         if merge_adapters:
             model = model.merge_and_unload()
+    if spec is not None:
+        sparse_mod.install(model, spec, core=core)
     if device:
         model.to(device)
     tok = load_tokenizer(directory)

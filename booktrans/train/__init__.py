@@ -28,7 +28,8 @@ from pathlib import Path
 from ..errors import BooktransError, ConfigError
 from ..io import replace_dir, tree_digest, write_json
 from ..model.store import ModelInfo, base_config, load_model, read_info, relpath, write_info
-from .config import TrainConfig, check_chain, config_for, native_window, validate
+from . import sparse as _sparse
+from .config import TrainConfig, check_chain, config_for, native_window, sparse_spec, validate
 from .loss import IGNORE, causal_lm_loss, chunked_ce_sum, chunks_needed, shift
 
 log = logging.getLogger(__name__)
@@ -427,11 +428,14 @@ def _make_callbacks(live_dir: Path | None, round_name: str):
     return [StepLog()]
 
 
-def _build_model(init_dir: Path, cfg: TrainConfig):
+def _build_model(init_dir: Path, cfg: TrainConfig, spec=None):
     import torch
 
     init = read_info(init_dir)
-    load = dict(dtype=cfg.dtype, attn_implementation=cfg.attn_implementation, rope_scaling=cfg.rope_scaling)
+    attn = cfg.attn_implementation
+    if spec is not None and cfg.sequence_parallel == 1:
+        attn = _sparse.register()  # under Ulysses the model keeps the core name; _sparse.swap_core puts it there
+    load = dict(dtype=cfg.dtype, attn_implementation=attn, rope_scaling=cfg.rope_scaling, sparse="off")
     quant = None
     if cfg.method == "qlora":
         from transformers import BitsAndBytesConfig
@@ -454,6 +458,10 @@ def _build_model(init_dir: Path, cfg: TrainConfig):
                           target_modules=list(cfg.target_modules), modules_to_save=list(cfg.trainable) or None,
                           task_type="CAUSAL_LM")
         model = get_peft_model(model, lora)
+    if spec is not None:
+        n = _sparse.install(model, spec, core=cfg.attn_implementation)
+        log.info("sparse attention %s in %d of %d layers: %s", spec.kind, n,
+                 model.config.get_text_config().num_hidden_layers, spec.to_dict())
     if cfg.gradient_checkpointing and cfg.method != "full":
         model.enable_input_require_grads()  # checkpointed blocks need an input that requires grad
     model.config.use_cache = False  # a cache in training would also hide packed rows from the mask builder
@@ -522,6 +530,7 @@ def train_round(init_dir: Path, out_dir: Path, train_docs: list[dict], valid_doc
     check_chain(round_name, init_dir)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     validate(cfg, round_name, base_config(init_dir), gpu=torch.cuda.is_available(), world_size=world)
+    spec = sparse_spec(cfg, round_name, base_config(init_dir))
     set_seed(cfg.seed)
     args = _training_args(cfg, Path(scratch_dir), world)  # before the model: ZeRO-3 must see it to shard at load time
     layout = run_layout(args)
@@ -535,7 +544,7 @@ def train_round(init_dir: Path, out_dir: Path, train_docs: list[dict], valid_doc
     checkpoints = Path(scratch_dir) / fingerprint(cfg, train_docs, init_dir, layout)
     check_restart(Path(scratch_dir), run_id, layout, round_name)
     args.output_dir = str(checkpoints)
-    model, tok, init, continued = _build_model(init_dir, cfg)
+    model, tok, init, continued = _build_model(init_dir, cfg, spec)
     train = [encode_example(d["messages"], tok, cfg.context) for d in train_docs]
     valid = [encode_example(d["messages"], tok, cfg.context) for d in valid_docs]
     rows = pack_examples(train, cfg.context) if cfg.packing else train
@@ -553,9 +562,15 @@ def train_round(init_dir: Path, out_dir: Path, train_docs: list[dict], valid_doc
         log.info("%s: resuming from %s", round_name, resume)
     elif trainer.is_world_process_zero():
         write_json(checkpoints / "run.json", {"run": run_id, "layout": layout, "round": round_name})
-    with _sequence_parallel_scope(cfg):
-        return _train_and_save(trainer, args, cfg, resume, init_dir, out_dir, init, continued, tok, round_name,
-                               checkpoints, keep_checkpoints, layout, train, rows, valid, valid_rows)
+    calls_before = dict(_sparse.CALLS)
+    with _sparse.swap_core(cfg.attn_implementation, spec is not None and cfg.sequence_parallel > 1), \
+            _sequence_parallel_scope(cfg):
+        summary = _train_and_save(trainer, args, cfg, resume, init_dir, out_dir, init, continued, tok, round_name,
+                                  checkpoints, keep_checkpoints, layout, train, rows, valid, valid_rows, spec)
+    if spec is not None:  # what ran in this process (proof the pattern was used, per rank)
+        summary["sparse_attention_calls"] = {k: v - calls_before.get(k, 0) for k, v in _sparse.CALLS.items()
+                                             if v - calls_before.get(k, 0)}
+    return summary
 
 
 class _sequence_parallel_scope:
@@ -583,7 +598,7 @@ class _sequence_parallel_scope:
 
 
 def _train_and_save(trainer, args, cfg, resume, init_dir, out_dir, init, continued, tok, round_name, checkpoints,
-                    keep_checkpoints, layout, train, rows, valid, valid_rows) -> dict:
+                    keep_checkpoints, layout, train, rows, valid, valid_rows, spec=None) -> dict:
     trainer.train(resume_from_checkpoint=resume)
     eval_loss = trainer.evaluate()["eval_loss"] if valid_rows else None
     history = [{"step": h["step"], "loss": round(h["loss"], 6), "learning_rate": h["learning_rate"]}
@@ -599,7 +614,7 @@ def _train_and_save(trainer, args, cfg, resume, init_dir, out_dir, init, continu
         trainer.save_model(str(staging))  # every rank: ZeRO-3 gathers the 16-bit weights for the main one
     trainer.accelerator.wait_for_everyone()
     if trainer.is_world_process_zero():
-        _finish_output(staging, init_dir, init, cfg, round_name, continued, tok)
+        _finish_output(staging, init_dir, init, cfg, round_name, continued, tok, spec)
         replace_dir(staging, out_dir)
         if not keep_checkpoints:
             shutil.rmtree(checkpoints, ignore_errors=True)
@@ -625,11 +640,13 @@ def _train_and_save(trainer, args, cfg, resume, init_dir, out_dir, init, continu
 
 
 def _finish_output(staging: Path, init_dir: Path, init: ModelInfo, cfg: TrainConfig, round_name: str,
-                   continued: bool, tok) -> None:
+                   continued: bool, tok, spec=None) -> None:
     """Turn what the trainer saved into a self-describing model directory."""
     extra = {"method": cfg.method}
     if cfg.rope_scaling:
         extra["rope_scaling"] = dict(cfg.rope_scaling)
+    if spec is not None:
+        extra["sparse_attention"] = spec.to_dict()
     for name in ("training_args.bin",):
         (staging / name).unlink(missing_ok=True)
     if cfg.method == "full":
@@ -640,7 +657,7 @@ def _finish_output(staging: Path, init_dir: Path, init: ModelInfo, cfg: TrainCon
     _check_not_empty(staging / "adapter_model.safetensors", round_name)
     if cfg.chain == "merge":
         # fold the new adapter into the (already merged) starting weights: 16-bit weights are the output
-        model, _ = load_model(init_dir, dtype=cfg.dtype, merge_adapters=True, rope_scaling=cfg.rope_scaling)
+        model, _ = load_model(init_dir, dtype=cfg.dtype, merge_adapters=True, rope_scaling=cfg.rope_scaling, sparse="off")
         from peft import PeftModel
 
         merged = PeftModel.from_pretrained(model, str(staging)).merge_and_unload()

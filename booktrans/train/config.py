@@ -40,6 +40,7 @@ class TrainConfig:
     liger: str = "auto"              # auto = Liger kernels when the package is installed; on | off
     rope_scaling: dict | None = None
     sequence_parallel: int = 1       # Ulysses degree (DeepSpeed, via accelerate's parallelism_config)
+    sparse_attention: dict | None = None  # rounds.rN.sparse_attention (booktrans.train.sparse); None = dense
     save_steps: float = 50           # optimizer steps between resumable checkpoints; < 1: that share of the
                                      # round's steps (0.1 = every tenth of the round); 0 = none
     seed: int = 0
@@ -81,6 +82,7 @@ def config_for(params: dict, round_name: str) -> TrainConfig:
         attn_implementation=str(pick("attn_implementation", "sdpa")), loss=str(pick("loss", "chunked")),
         loss_chunk=int(pick("loss_chunk", 2048)), liger=str(pick("liger", "auto")),
         rope_scaling=pick("rope_scaling", None) or None, sequence_parallel=int(pick("sequence_parallel", 1)),
+        sparse_attention=r.get("sparse_attention") or None,
         save_steps=float(pick("save_steps", 50)), seed=int(params.get("seed", 0)),
         dtype=str((params.get("model") or {}).get("dtype", "float32")),
     )
@@ -96,10 +98,18 @@ def native_window(config: dict, rope_scaling: dict | None) -> int:
     return window
 
 
+def sparse_spec(cfg: TrainConfig, round_name: str, model_config: dict | None = None):
+    """The round's checked sparse-attention setting (None for a dense round)."""
+    from .sparse import parse
+
+    return parse(cfg.sparse_attention, f"rounds.{round_name}", cfg.context, model_config, cfg.sequence_parallel)
+
+
 def validate(cfg: TrainConfig, round_name: str, model_config: dict, *, world_size: int | None = None,
              gpu: bool | None = None) -> None:
     """Raise ConfigError with one clear message for a configuration that cannot train."""
     where = f"round {round_name}"
+    sparse = sparse_spec(cfg, round_name, model_config)
     if cfg.method not in METHODS:
         raise ConfigError(f"{where}: train.method {cfg.method!r} is not one of {', '.join(METHODS)}")
     if cfg.chain not in CHAINS:
@@ -148,12 +158,16 @@ def validate(cfg: TrainConfig, round_name: str, model_config: dict, *, world_siz
         if cfg.attn_implementation == "eager":
             raise ConfigError(f"{where}: train.sequence_parallel needs sdpa or flash_attention_2 attention (DeepSpeed's "
                               f"Ulysses attention cannot take eager attention's full mask)")
-        if cfg.packing and cfg.attn_implementation != "flash_attention_2":
-            raise ConfigError(f"{where}: train.packing with train.sequence_parallel needs flash_attention_2: under "
-                              f"sdpa the gathered rows lose their document boundaries and packed documents would "
-                              f"attend to each other")
+        if cfg.packing and cfg.attn_implementation != "flash_attention_2" and sparse is None:
+            raise ConfigError(f"{where}: train.packing with train.sequence_parallel needs flash_attention_2 (or a "
+                              f"sparse_attention round, whose pattern reads the gathered positions): under sdpa the "
+                              f"gathered rows lose their document boundaries and packed documents would attend to "
+                              f"each other")
         if world_size is not None and world_size % sp:
             raise ConfigError(f"{where}: train.sequence_parallel {sp} must divide the {world_size} processes")
+    if sparse is not None and cfg.attn_implementation == "eager":
+        raise ConfigError(f"rounds.{round_name}.sparse_attention: needs attn_implementation sdpa or flash_attention_2 "
+                          f"for its dense layers (eager is not supported)")
     if cfg.method == "qlora":
         if importlib.util.find_spec("bitsandbytes") is None:
             raise ConfigError(f"{where}: train.method qlora needs the bitsandbytes package")

@@ -227,7 +227,13 @@ def open_local_engine(model_dir, engine: str, tokenizer, context: int, dtype: st
     import torch
 
     kind = check_model_dir(model_dir)
-    if engine == "vllm":
+    if engine == "vllm" and kind == "booktrans":
+        from ..model.store import sparse_setting
+
+        if (sparse_setting(model_dir) or {}).get("inference") == "sparse":
+            raise EngineError(f"{model_dir}: the round was trained with sparse attention and asks for it at inference "
+                              f"(sparse_attention.inference: sparse); vLLM cannot run that pattern: use translate.engine "
+                              f"transformers, or inference: dense")
         return VLLMEngine(str(_full_weights(model_dir, kind, merged_dir, dtype)), tokenizer, context, seed=seed,
                           repetition_penalty=repetition_penalty)
     device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -124,8 +124,8 @@ def paired_bootstrap(metric: str, stats_a: np.ndarray, stats_b: np.ndarray, scor
     diffs = np.array([score(y) - score(x) for x, y in zip(ra, rb)])
     diffs = diffs[~np.isnan(diffs)]
     delta = b - a
-    if not len(diffs):
-        return Comparison(metric, round(a, 4), round(b, 4), round(delta, 4), float("nan"), float("nan"), float("nan"))
+    if not len(diffs) or a != a or b != b:
+        raise ValueError(f"{metric}: undefined on these units (nothing to score)")
     lo, hi = np.percentile(diffs, [2.5, 97.5])
     return Comparison(metric, round(a, 4), round(b, 4), round(delta, 4), round(float(lo), 4), round(float(hi), 4),
                       round(p_value(diffs, delta), 4))
@@ -147,3 +147,175 @@ def omission_stats(src: Sequence[str], hyps: Sequence[str], refs: Sequence[str] 
     cov = source_coverage(list(src), list(hyps), src_lang, tgt_lang, translator=translator,
                           references=list(refs) if refs is not None else None)
     return np.array([[1.0 if line.omitted else 0.0, 1.0] for line in cov.lines])
+
+
+# ---------------------------------------------------------------------------------------------------
+# The pipeline: systems evaluated by the evaluate stage, resampled by chapter.
+
+@dataclass
+class SystemUnits:
+    """One system's statistics in one direction, one row per unit (a chapter of a test book)."""
+    units: list[tuple[str, int]]              # (book, chapter)
+    segments: np.ndarray                      # scored segments per unit
+    stats: dict[str, np.ndarray]              # metric -> units x statistics
+    absent: dict[str, str]                    # metric -> why it is missing
+
+
+def system_units(evaluation: "Path", books: Sequence[str], direction: str) -> SystemUnits:
+    """Read one system's evaluation folder (reports/evaluation/<system>/: segments/<book>.<direction>.jsonl
+    and details.json) and sum its statistics per chapter."""
+    from pathlib import Path
+
+    from ..errors import BooktransError
+    from ..io import read_json, read_jsonl
+
+    evaluation = Path(evaluation)
+    details_file = evaluation / "details.json"
+    if not details_file.is_file():
+        raise BooktransError(f"{details_file}: missing; run the evaluate stage of {evaluation.name}")
+    details = read_json(details_file)
+    segments, chapters = {}, {}
+    for book in books:
+        f = evaluation / "segments" / f"{book}.{direction}.jsonl"
+        if not f.is_file():
+            raise BooktransError(f"{f}: missing; the evaluate stage of {evaluation.name} did not score {book} ({direction})")
+        segments[book] = read_jsonl(f)
+        try:
+            chapters[book] = details["books"][book][direction]["chapters"]
+        except KeyError:
+            raise BooktransError(f"{details_file}: no chapters of {book} ({direction})") from None
+    try:
+        return units_of(segments, chapters, direction.split("-")[1])
+    except KeyError as exc:
+        raise BooktransError(f"{evaluation}: segments or chapters without {exc} (written by an older evaluate stage); "
+                             f"re-run its evaluate stage") from None
+
+
+def units_of(segments: dict[str, list[dict]], chapters: dict[str, list[dict]], tgt_lang: str) -> SystemUnits:
+    """Statistics per chapter from what the evaluate stage keeps per book: its (src, mt, ref, chapter[,
+    comet]) segments and its chapters (sentences, omitted, translation_length, expected_length)."""
+    books = list(segments)
+    segs: list[dict] = []
+    seg_unit: list[tuple[str, int]] = []
+    chapter_rows: dict[tuple[str, int], dict] = {}
+    for book in books:
+        segs += segments[book]
+        seg_unit += [(book, int(r["chapter"])) for r in segments[book]]
+        for c in chapters.get(book, []):
+            chapter_rows[(book, int(c["chapter"]))] = c
+    units = sorted(set(seg_unit) | set(chapter_rows), key=lambda u: (books.index(u[0]), u[1]))
+    index = {u: k for k, u in enumerate(units)}
+    where = [index[u] for u in seg_unit]
+
+    def per_unit(rows: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(units), rows.shape[1]))
+        if len(rows):
+            np.add.at(out, where, rows)
+        return out
+
+    stats: dict[str, np.ndarray] = {}
+    absent: dict[str, str] = {}
+    hyps, refs = [s["mt"] for s in segs], [s["ref"] for s in segs]
+    for m in ("bleu", "chrf"):
+        stats[m] = per_unit(text_stats(m, hyps, refs, tgt_lang))
+    if segs and all("comet" in s for s in segs):
+        stats["comet"] = per_unit(np.array([[float(s["comet"]), 1.0] for s in segs]))
+    else:
+        absent["comet"] = "no COMET segment scores (evaluate.comet.checkpoint is empty)"
+    om = np.zeros((len(units), 2))
+    ln = np.zeros((len(units), 2))
+    for u, c in chapter_rows.items():
+        om[index[u]] = (c["omitted"], c["sentences"])
+        ln[index[u]] = (c["translation_length"], c["expected_length"])
+    stats["omission_rate"], stats["length_ratio"] = om, ln
+    return SystemUnits(units, per_unit(np.ones((len(segs), 1)))[:, 0], stats, absent)
+
+
+def _num(x: float) -> float | None:
+    """A number for JSON: None where a score is undefined (a group with nothing to score)."""
+    return None if x != x else round(float(x), 4)
+
+
+def _check_paired(a: SystemUnits, b: SystemUnits, names: tuple[str, str]) -> None:
+    from ..errors import BooktransError
+
+    if a.units != b.units:
+        raise BooktransError(f"{names[0]} and {names[1]} are not evaluated on the same chapters of the same test books; "
+                             f"re-run their evaluate stages on one manifest")
+
+
+def score_interval(u: SystemUnits, metric: str, counts: np.ndarray, tgt_lang: str) -> dict:
+    """A system's score with its bootstrap 95% interval (percentile) over the resampled units."""
+    f = scorer(metric, tgt_lang)
+    s = u.stats[metric]
+    vals = np.array([f(x) for x in counts @ s])
+    vals = vals[~np.isnan(vals)]
+    lo, hi = np.percentile(vals, [2.5, 97.5]) if len(vals) else (float("nan"), float("nan"))
+    return {"value": _num(f(s.sum(0))), "ci_low": _num(lo), "ci_high": _num(hi)}
+
+
+def compare_systems(a: SystemUnits, b: SystemUnits, names: tuple[str, str], counts: np.ndarray, tgt_lang: str,
+                    alpha: float) -> dict:
+    """Every metric both systems have: B - A with its interval, p and whether it is significant at ``alpha``."""
+    _check_paired(a, b, names)
+    out = {}
+    for m in METRICS:
+        if m in a.stats and m in b.stats:
+            c = paired_bootstrap(m, a.stats[m], b.stats[m], scorer(m, tgt_lang), counts=counts).to_dict()
+            del c["metric"]
+            c["significant"] = bool(c["p"] == c["p"] and c["p"] < alpha)
+            out[m] = c
+    return out
+
+
+def breakdown(systems: dict[str, SystemUnits], genre_of: dict[str, str], tgt_lang: str) -> dict:
+    """Every metric per genre and per book, with the segments, chapters and books behind each number."""
+    out: dict = {"genre": {}, "book": {}}
+    first = next(iter(systems.values()))
+    for level, key in (("genre", lambda u: genre_of.get(u[0], "unknown")), ("book", lambda u: u[0])):
+        groups: dict[str, list[int]] = {}
+        for k, u in enumerate(first.units):
+            groups.setdefault(key(u), []).append(k)
+        for g, rows in groups.items():
+            entry = {"segments": int(first.segments[rows].sum()), "chapters": len(rows),
+                     "books": len({first.units[k][0] for k in rows}), "systems": {}}
+            for name, su in systems.items():
+                entry["systems"][name] = {m: _num(scorer(m, tgt_lang)(su.stats[m][rows].sum(0)))
+                                          for m in METRICS if m in su.stats}
+            out[level][g] = entry
+    return out
+
+
+def pairs(rounds: Sequence[str], outside: Sequence[str]) -> list[tuple[str, str, str]]:
+    """(baseline, system, relation): each round against its predecessor, the first round (r0) and every
+    outside system; r0 itself only against the outside systems."""
+    out = []
+    for i, r in enumerate(rounds):
+        if i >= 1:
+            out.append((rounds[i - 1], r, "predecessor"))
+        if i >= 2:
+            out.append((rounds[0], r, rounds[0]))
+        out += [(s, r, "outside system") for s in outside]
+    return out
+
+
+def compare_all(units: dict[str, dict[str, SystemUnits]], rounds: Sequence[str], outside: Sequence[str],
+                genre_of: dict[str, str], resamples: int, seed: int, alpha: float) -> dict:
+    """reports/compare.json's ``directions``: per direction, every system's scores with their intervals,
+    every comparison of ``pairs``, what is absent, and the per-genre and per-book breakdown. The same
+    resamples (one draw of chapters per direction) serve every system and comparison."""
+    out: dict = {}
+    for d, by_system in units.items():
+        if not by_system:
+            continue
+        tgt = d.split("-")[1]
+        first = next(iter(by_system.values()))
+        counts = resample_counts(len(first.units), resamples, seed)
+        scores = {s: {m: score_interval(u, m, counts, tgt) for m in u.stats} for s, u in by_system.items()}
+        comps = {f"{b} vs {a}": {"a": a, "b": b, "against": rel,
+                                 **compare_systems(by_system[a], by_system[b], (a, b), counts, tgt, alpha)}
+                 for a, b, rel in pairs([r for r in rounds if r in by_system], [s for s in outside if s in by_system])}
+        out[d] = {"chapters": len(first.units), "segments": int(first.segments.sum()), "systems": scores,
+                  "comparisons": comps, "absent": {s: u.absent for s, u in by_system.items() if u.absent},
+                  "breakdown": breakdown(by_system, genre_of, tgt)}
+    return out

@@ -22,8 +22,7 @@ BOOKS = {"night-train": "novel", "sky-blue": "popsci", "four-seasons": "poetry"}
 DROPS = {"r0": 0.3, "r1": 0.05, "r2": 0.05, "deepseek": 0.0}   # r2 translates exactly as r1
 
 
-@pytest.fixture(scope="module")
-def evaluated(sample_paragraphs):
+def evaluate_systems(sample_paragraphs) -> dict:
     """{system: {book: evaluate_book result}} for zh->en."""
     out: dict = {s: {} for s in DROPS}
     for book in BOOKS:
@@ -34,6 +33,21 @@ def evaluated(sample_paragraphs):
             rows = reference_translation(zh, beads, drop=lambda k, n, e=every: bool(e) and k % e == 1)
             out[system][book] = evaluate_book(rows, zh, beads, "zh", "en")
     return out
+
+
+@pytest.fixture(scope="module")
+def evaluated(sample_paragraphs):
+    return evaluate_systems(sample_paragraphs)
+
+
+def compare_document(evaluated) -> dict:
+    """What the compare stage writes, from these systems (the report test reads it)."""
+    directions = compare_all(_units(evaluated), ["r0", "r1", "r2"], ["deepseek"], BOOKS, 1000, 12345, 0.05)
+    criteria = [{"name": "few dropped sentences", "metric": "omission_rate", "at_most": 0.1, "significant": True},
+                {"name": "chrF close to deepseek", "metric": "chrf", "against": "deepseek", "margin": 10.0, "significant": True},
+                {"name": "experts satisfied", "metric": "expert", "at_least": 3.5}]
+    return {"settings": {"resamples": 1000, "seed": 12345, "unit": "chapter", "alpha": 0.05}, "directions": directions,
+            "decision": decide(criteria, ["r0", "r1", "r2"], list(directions), directions, None)}
 
 
 def _units(evaluated):

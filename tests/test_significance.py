@@ -9,11 +9,8 @@ p-values agree with sacrebleu's on the same real texts, not which system is bett
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import re
-import tarfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,27 +18,18 @@ import pytest
 from booktrans.cli import main
 from booktrans.evaluate.significance import compare_texts, paired_bootstrap, scorer
 
-csv.field_size_limit(10**8)
-
 
 @pytest.fixture(scope="module")
 def wmt23(shared):
-    tgz = shared / "omission-dev" / "sxs_mqm_generalMT2023_zhen.3ratingsPerSegment.tsv.tar.gz"
-    if not tgz.is_file():
-        pytest.skip(f"{tgz} is absent")
-    with tarfile.open(tgz) as tar:
-        member = next(m for m in tar.getmembers() if m.name.endswith(".tsv"))
-        text = tar.extractfile(member).read().decode("utf-8")
-    rows = list(csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
-    clean = lambda s: re.sub(r"</?v>", "", s).replace("\n", " ").strip()  # noqa: E731 (error-span marks)
-    target: dict[tuple[str, int], str] = {}
-    source: dict[int, str] = {}
-    for r in rows:
-        target.setdefault((r[0], int(r[3])), clean(r[6]))
-        source.setdefault(int(r[3]), clean(r[5]))
-    ids = sorted(source)
-    systems = {s: [target[(s, i)] for i in ids] for s, _ in target}
-    return [source[i] for i in ids], systems
+    """(source segments, {system: segments}), read by scripts/wmt23_lines.py (the docs' command)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("wmt23_lines", Path(__file__).resolve().parents[1] / "scripts" / "wmt23_lines.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    if not (shared / "omission-dev" / mod.NAME).is_file():
+        pytest.skip("the WMT23 MQM file is absent from ../shared/data/omission-dev")
+    return mod.read_systems(shared / "omission-dev")
 
 
 def _write(path, lines):

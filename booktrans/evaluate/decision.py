@@ -23,6 +23,8 @@ from ..errors import BooktransError
 from .significance import HIGHER_IS_BETTER, METRICS
 
 VERDICTS = ("met", "not met", "not significant", "no data")
+LABELS = {"bleu": "BLEU", "chrf": "chrF", "comet": "COMET", "omission_rate": "omitted sentences",
+          "length_ratio": "length ratio", "expert": "expert score"}
 
 
 def check_criteria(criteria: list[dict], known_systems: list[str]) -> None:
@@ -52,19 +54,20 @@ def _fmt(x: float) -> str:
 def judge(c: dict, round_name: str, direction: str, scores: dict, comparisons: dict, human: dict | None) -> dict:
     """One criterion for one round in one direction: its verdict and the evidence (see the module docstring)."""
     m, need = c["metric"], bool(c.get("significant", False))
+    label = LABELS[m]
     out = {"name": c.get("name", m), "metric": m, "direction": direction, "significant_required": need}
     if "against" in c:
         other = c["against"]
         comp = comparisons.get(f"{round_name} vs {other}", {}).get(m)
         if comp is None:
-            return {**out, "verdict": "no data", "evidence": f"no comparison of {round_name} with {other} on {m}"}
+            return {**out, "verdict": "no data", "evidence": f"no comparison of {round_name} with {other} on {label}"}
         margin = float(c["margin"])
         d, lo, hi = comp["delta"], comp["ci_low"], comp["ci_high"]
         if HIGHER_IS_BETTER[m]:
             ok, ok_ci, rule = d >= -margin, lo >= -margin, f"{round_name} - {other} >= -{_fmt(margin)}"
         else:
             ok, ok_ci, rule = d <= margin, hi <= margin, f"{round_name} - {other} <= {_fmt(margin)}"
-        evidence = (f"{m} {round_name} {_fmt(comp['b'])}, {other} {_fmt(comp['a'])}: difference {_fmt(d)} "
+        evidence = (f"{label}: {round_name} {_fmt(comp['b'])}, {other} {_fmt(comp['a'])}: difference {_fmt(d)} "
                     f"(95% interval {_fmt(lo)} to {_fmt(hi)}, p {_fmt(comp['p'])}); needs {rule}")
     else:
         bound_key = "at_most" if "at_most" in c else "at_least"
@@ -79,9 +82,9 @@ def judge(c: dict, round_name: str, direction: str, scores: dict, comparisons: d
         else:
             s = scores.get(round_name, {}).get(m)
             if s is None:
-                return {**out, "verdict": "no data", "evidence": f"{m} of {round_name} was not measured"}
+                return {**out, "verdict": "no data", "evidence": f"{label} of {round_name} was not measured"}
             v, lo, hi = s["value"], s["ci_low"], s["ci_high"]
-            evidence = f"{m} {_fmt(v)} (95% interval {_fmt(lo)} to {_fmt(hi)})"
+            evidence = f"{label} {_fmt(v)} (95% interval {_fmt(lo)} to {_fmt(hi)})"
         if bound_key == "at_most":
             ok, ok_ci = v <= bound, hi is not None and hi <= bound
         else:

@@ -256,14 +256,17 @@ def score_interval(u: SystemUnits, metric: str, counts: np.ndarray, tgt_lang: st
 
 def compare_systems(a: SystemUnits, b: SystemUnits, names: tuple[str, str], counts: np.ndarray, tgt_lang: str,
                     alpha: float) -> dict:
-    """Every metric both systems have: B - A with its interval, p and whether it is significant at ``alpha``."""
+    """Every metric both systems have: B - A with its interval, p and whether it is significant: p below
+    ``alpha`` and a 95% interval that excludes 0."""
     _check_paired(a, b, names)
     out = {}
     for m in METRICS:
         if m in a.stats and m in b.stats:
             c = paired_bootstrap(m, a.stats[m], b.stats[m], scorer(m, tgt_lang), counts=counts).to_dict()
             del c["metric"]
-            c["significant"] = bool(c["p"] == c["p"] and c["p"] < alpha)
+            # both must agree: p below alpha and a 95% interval that excludes 0 (near the boundary sacrebleu's
+            # p convention and the percentile interval can disagree; such a difference is not called significant)
+            c["significant"] = bool(c["p"] < alpha and (c["ci_low"] > 0 or c["ci_high"] < 0))
             out[m] = c
     return out
 
@@ -292,9 +295,9 @@ def pairs(rounds: Sequence[str], outside: Sequence[str]) -> list[tuple[str, str,
     out = []
     for i, r in enumerate(rounds):
         if i >= 1:
-            out.append((rounds[i - 1], r, "predecessor"))
+            out.append((rounds[i - 1], r, "round before"))
         if i >= 2:
-            out.append((rounds[0], r, rounds[0]))
+            out.append((rounds[0], r, "base model"))
         out += [(s, r, "outside system") for s in outside]
     return out
 

@@ -124,7 +124,8 @@ GLOSSARY = {
     "cost (USD)": "GPU-hours times the price in the cluster profile.",
     "comparison": "Which two translations are compared: “r4 vs r3” is r4 minus r3 (r4 vs its predecessor, vs r0 and vs "
                   "every outside system). Each cell: the difference, its 95% interval and p; “not significant” (grey, "
-                  "struck through) = the interval includes 0: the data cannot tell the difference from noise.",
+                  "struck through) = p is not below 0.05 or the interval includes 0: the data cannot tell the "
+                  "difference from noise.",
     "criterion": "One of the team's conditions for the decision, as written in params.yaml under decision:.",
     "direction": "zh-en = Chinese into English, en-zh = English into Chinese; “both” for the expert score (one per system).",
     "verdict": "met = the value satisfies the criterion (and its whole 95% interval does, where the criterion asks for "
@@ -367,7 +368,7 @@ def _significance_section(compare: dict) -> str:
     st = compare.get("settings", {})
     out = [f"<p>Each cell: the difference (second system subtracted from the first), its 95% interval and p, from "
            f"{st.get('resamples')} paired bootstrap resamples of whole chapters (seed {st.get('seed')}). A difference with "
-           f"p ≥ {st.get('alpha')} is <span class=\"ns-value\">struck through</span> and marked <i>not significant</i>: "
+           f"p ≥ {st.get('alpha')} or an interval that includes 0 is <span class=\"ns-value\">struck through</span> and marked <i>not significant</i>: "
            f"it cannot be told from noise on these books.</p>"]
     for d, v in sorted(compare.get("directions", {}).items()):
         rows = []

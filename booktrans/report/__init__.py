@@ -376,7 +376,7 @@ def _significance_section(compare: dict) -> str:
             cells = "".join(_sig_cell(c.get(k), better, kind) for k, _, better, kind in SIG_COLUMNS)
             rows.append(f"<tr><th>{html.escape(name)} <small>({html.escape(c.get('against', ''))})</small></th>{cells}</tr>")
         small = " — a small sample" if v.get("segments", 0) < SMALL_SEGMENTS else ""
-        out.append(f"<h3>{html.escape(d)}</h3>" + f'<table class="significance" data-direction="{html.escape(d)}">'
+        out.append(f"<h3>{html.escape(d)}</h3>" + f'<table class="significance" data-compare-direction="{html.escape(d)}">'
                    + _head(["comparison"] + [label for _, label, _, _ in SIG_COLUMNS]) + f"<tbody>{''.join(rows)}</tbody></table>"
                    + f'<p class="n">n = {v.get("segments")} segments in {v.get("chapters")} chapters{small}.</p>')
     return "".join(out)

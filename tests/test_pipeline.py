@@ -381,7 +381,7 @@ def test_a_round_added_to_params_alone_runs_and_reaches_the_report(runs):
     data["translate"]["rounds"].append("r5")
     (twin / "params.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     dot = dvc(twin, "dag", "--dot").stdout
-    for target in ("review-scores", "compare", "review", "review-key"):
+    for target in ("review-scores", "compare", "report", "review", "review-key"):
         assert re.search(rf'"evaluate@r5"\s*->\s*"{target}"', dot), target
     assert re.search(r'"translate@r5"\s*->\s*"evaluate@r5"', dot) and re.search(r'"train@r5"\s*->\s*"translate@r5"', dot)
     changed = set(json.loads(dvc(twin, "status", "--json").stdout))

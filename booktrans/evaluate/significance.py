@@ -98,6 +98,14 @@ def resample_counts(n_units: int, resamples: int, seed: int) -> np.ndarray:
     return counts
 
 
+def resampled(counts: np.ndarray, stats: np.ndarray) -> np.ndarray:
+    """Each resample's summed statistics (resamples x statistics), exactly: the statistics are counts or
+    carry at most 4 decimals (the evaluate stage rounds them so), so they are summed as integers in
+    units of 1e-4, never by a float BLAS product whose summation order may vary between machines."""
+    scaled = np.rint(np.asarray(stats, dtype=np.float64) * 1e4).astype(np.int64)
+    return (np.asarray(counts).astype(np.int64) @ scaled) / 1e4
+
+
 def p_value(diffs: np.ndarray, delta: float) -> float:
     """Two-sided p of an observed difference, in sacrebleu's convention (module docstring), ties counted."""
     shifted = np.abs(diffs) - np.abs(diffs).mean()
@@ -120,7 +128,7 @@ def paired_bootstrap(metric: str, stats_a: np.ndarray, stats_b: np.ndarray, scor
     if counts is None:
         counts = resample_counts(len(stats_a), resamples, seed)
     a, b = score(stats_a.sum(0)), score(stats_b.sum(0))
-    ra, rb = counts @ stats_a, counts @ stats_b
+    ra, rb = resampled(counts, stats_a), resampled(counts, stats_b)
     diffs = np.array([score(y) - score(x) for x, y in zip(ra, rb)])
     diffs = diffs[~np.isnan(diffs)]
     delta = b - a
@@ -248,7 +256,7 @@ def score_interval(u: SystemUnits, metric: str, counts: np.ndarray, tgt_lang: st
     """A system's score with its bootstrap 95% interval (percentile) over the resampled units."""
     f = scorer(metric, tgt_lang)
     s = u.stats[metric]
-    vals = np.array([f(x) for x in counts @ s])
+    vals = np.array([f(x) for x in resampled(counts, s)])
     vals = vals[~np.isnan(vals)]
     lo, hi = np.percentile(vals, [2.5, 97.5]) if len(vals) else (float("nan"), float("nan"))
     return {"value": _num(f(s.sum(0))), "ci_low": _num(lo), "ci_high": _num(hi)}

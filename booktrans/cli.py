@@ -236,7 +236,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
                                  f"sentence-parallel (one segment a line)")
     if not ref:
         raise BooktransError(f"{args.ref}: no lines to compare")
-    for metric in args.metric or ["bleu", "chrf", "omission"]:
+    for metric in args.metric or ["bleu", "chrf"] + (["omission"] if src is not None else []):
         if metric == "omission":
             if src is None:
                 raise BooktransError("--metric omission needs the source text (--src SRC)")

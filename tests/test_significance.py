@@ -147,3 +147,7 @@ def test_mismatched_files_name_the_file(tmp_path, capsys):
     assert main(["compare", *files, "--src-lang", "zh", "--tgt-lang", "en"]) != 0
     err = capsys.readouterr().err
     assert "b: 1 lines" in err and "sentence-parallel" in err
+    assert main(["compare", *files[:2], files[0], "--src-lang", "zh", "--tgt-lang", "en", "--metric", "omission"]) != 0
+    assert "needs the source text (--src SRC)" in capsys.readouterr().err
+    assert main(["compare", *files[:2], files[0], "--src-lang", "zh", "--tgt-lang", "en"]) == 0   # no --src: bleu, chrf
+    assert [json.loads(x)["metric"] for x in capsys.readouterr().out.splitlines()] == ["bleu", "chrf"]

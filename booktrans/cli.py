@@ -225,6 +225,30 @@ def _cmd_proofread(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .evaluate.significance import compare_texts, omission_stats, paired_bootstrap, scorer
+
+    ref, hyp_a, hyp_b = _read_lines(args.ref), _read_lines(args.hyp_a), _read_lines(args.hyp_b)
+    src = _read_lines(args.src) if args.src else None
+    for path, lines in ((args.hyp_a, hyp_a), (args.hyp_b, hyp_b), (args.src, src)):
+        if lines is not None and len(lines) != len(ref):
+            raise BooktransError(f"{path}: {len(lines)} lines, but {args.ref} has {len(ref)}: the files must be "
+                                 f"sentence-parallel (one segment a line)")
+    if not ref:
+        raise BooktransError(f"{args.ref}: no lines to compare")
+    for metric in args.metric or ["bleu", "chrf"] + (["omission"] if src is not None else []):
+        if metric == "omission":
+            if src is None:
+                raise BooktransError("--metric omission needs the source text (--src SRC)")
+            sa = omission_stats(src, hyp_a, ref, args.src_lang, args.tgt_lang)
+            sb = omission_stats(src, hyp_b, ref, args.src_lang, args.tgt_lang)
+            c = paired_bootstrap("omission_rate", sa, sb, scorer("omission_rate"), args.resamples, args.seed)
+        else:
+            c = compare_texts(ref, hyp_a, hyp_b, args.tgt_lang, metric, args.resamples, args.seed)
+        print(json.dumps({"metric": metric, **{k: v for k, v in c.to_dict().items() if k != "metric"}}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="booktrans", description="Whole-book zh<->en translation pipeline: each step on its own.")
     ap.add_argument("--version", action="version", version=f"booktrans {__version__}")
@@ -258,6 +282,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("gold_dir", help="folder of gold NNN.align files")
     p.add_argument("test_dir", help="folder of test NNN.align files with the same names")
     p.set_defaults(fn=_cmd_align_eval)
+
+    p = sub.add_parser("compare", help="is system B better than system A? paired bootstrap of BLEU, chrF and omission rate "
+                                       "on sentence-parallel files: one JSON object per metric")
+    p.add_argument("ref", help="the reference translation, one segment a line")
+    p.add_argument("hyp_a", metavar="HYP_A", help="system A's translation, line by line parallel to REF (the baseline)")
+    p.add_argument("hyp_b", metavar="HYP_B", help="system B's translation, line by line parallel to REF (delta = B - A)")
+    p.add_argument("--src", help="the source text, line by line parallel to REF (needed by --metric omission)")
+    p.add_argument("--src-lang", required=True, choices=["zh", "en"], help="the language of the source text")
+    p.add_argument("--tgt-lang", required=True, choices=["zh", "en"], help="the language of REF, HYP_A and HYP_B")
+    p.add_argument("--metric", action="append", choices=["bleu", "chrf", "omission"],
+                   help="a metric to compare (repeatable; default: bleu, chrf and omission, omission only with --src)")
+    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--seed", type=int, default=12345, help="seed of the resampling (default 12345, sacrebleu's)")
+    p.set_defaults(fn=_cmd_compare)
 
     p = sub.add_parser("omissions", help="flag source lines a translation drops (or translates in part): one JSON object per source line")
     p.add_argument("src", help="source sentences, one per line")

@@ -2,10 +2,11 @@
 
     python stages/report.py --params params.yaml --metrics reports/metrics --evaluation reports/evaluation \
         --rounds reports/rounds --human reports/review/human.json --align reports/align.json \
-        --out reports/index.html --plots reports/plots
+        --out reports/index.html --plots reports/plots --compare reports/compare.json
 
 Reads reports/metrics/<round>.json and reports/evaluation/<round>/ for every round in translate.rounds,
-reports/review/human.json (expert review), reports/rounds/<round>.json (training data and loss per
+reports/review/human.json (expert review), reports/compare.json (significance, breakdown per genre
+and book, decision criteria), reports/rounds/<round>.json (training data and loss per
 step of every round in rounds:), the proofreading figures per book in reports/align.json and the
 planner's estimate for the rounds trained so far. Writes reports/index.html (Vega-Lite charts with the
 vendored vega-embed inlined: no network) and, for `dvc plots`, reports/plots/rounds.json (metrics over rounds) and
@@ -41,7 +42,8 @@ def _cost(params: dict, trained: list[str]) -> dict | None:
 
 
 def run(params_path: Path, metrics_dir: Path, evaluation: Path, out: Path, plots: Path, rounds_dir: Path = Path("reports/rounds"),
-        human_path: Path = Path("reports/review/human.json"), align_report: Path = Path("reports/align.json")) -> int:
+        human_path: Path = Path("reports/review/human.json"), align_report: Path = Path("reports/align.json"),
+        compare_path: Path = Path("reports/compare.json")) -> int:
     params = load_params(params_path)
     metrics, details, positions = {}, {}, {}
     for r in get(params, "translate.rounds"):
@@ -66,7 +68,8 @@ def run(params_path: Path, metrics_dir: Path, evaluation: Path, out: Path, plots
         notes.append("These scores come from model.base: tiny, a small random-initialised model used to run the "
                      "pipeline on a CPU. They say nothing about translation quality.")
     page = render_report(metrics, notes=notes, details=details, positions=positions, human=human, datasets=datasets,
-                         losses=losses, cost=_cost(params, sorted(losses)), proofreading=proofreading, systems=systems)
+                         losses=losses, cost=_cost(params, sorted(losses)), proofreading=proofreading, systems=systems,
+                         compare=read_json(compare_path) if compare_path.exists() else None)
     atomic_write_text(out, page)
     write_json(plots / "rounds.json", {"rounds": rounds_table(metrics)})
     write_json(plots / "position.json", {"position": position_table(positions)})
@@ -84,9 +87,11 @@ def main() -> int:
     ap.add_argument("--rounds", type=Path, default=Path("reports/rounds"), help="per-round summaries (round-summary stage)")
     ap.add_argument("--human", type=Path, default=Path("reports/review/human.json"), help="expert review scores")
     ap.add_argument("--align", type=Path, default=Path("reports/align.json"), help="the align report (proofreading per book)")
+    ap.add_argument("--compare", type=Path, default=Path("reports/compare.json"),
+                    help="significance, breakdown per genre and book and decision verdicts (compare stage)")
     args = ap.parse_args()
     setup_logging()
-    return run(args.params, args.metrics, args.evaluation, args.out, args.plots, args.rounds, args.human, args.align)
+    return run(args.params, args.metrics, args.evaluation, args.out, args.plots, args.rounds, args.human, args.align, args.compare)
 
 
 if __name__ == "__main__":

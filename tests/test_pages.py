@@ -67,7 +67,7 @@ def _human(tmp: Path, metrics: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
+def report(tmp_path_factory, sample_paragraphs):
     from booktrans.report import render_report
 
     tmp = tmp_path_factory.mktemp("report")
@@ -75,8 +75,11 @@ def report(tmp_path_factory):
     human = _human(tmp, inputs["metrics"])
     cost = {"model": "tiny", "gpu_hours": 0.01, "cost": 0.02,
             "rounds": {"r1": {"tokens": 1000, "steps": 3, "memory_gib": 1.2, "gpu_hours": 0.01, "cost": 0.02}}}
-    page = render_report(**inputs, human=human, cost=cost, notes=["scores of a tiny model"])
-    assert page == render_report(**inputs, human=human, cost=cost, notes=["scores of a tiny model"])   # same bytes
+    from test_compare import compare_document, evaluate_systems
+
+    compare = compare_document(evaluate_systems(sample_paragraphs))   # significance, breakdown, decision
+    page = render_report(**inputs, human=human, cost=cost, notes=["scores of a tiny model"], compare=compare)
+    assert page == render_report(**inputs, human=human, cost=cost, notes=["scores of a tiny model"], compare=compare)
     (tmp / "index.html").write_text(page, encoding="utf-8")
     return tmp / "index.html", human
 
@@ -143,12 +146,20 @@ def test_report_tables_are_in_words_explained_and_sized(browser, report):
           const bare = [...document.querySelectorAll('table.metrics td')].filter(td =>
               /^(absent|—)/.test(td.textContent.trim()) && td.querySelector('small'));
           const first = document.querySelector('section').id;
-          return {unexplained: heads.filter(h => !gl.has(h)), heads, human, corr, bare: bare.length, first,
+          const ns = [...document.querySelectorAll('table.significance td.ns')].map(td => ({
+              text: td.textContent, struck: getComputedStyle(td.querySelector('.ns-value')).textDecorationLine}));
+          const verdicts = [...document.querySelectorAll('#decision-table td.verdict')].map(td => td.textContent);
+          const small = [...document.querySelectorAll('table.breakdown td')].filter(td => /small sample/.test(td.textContent)).length;
+          return {unexplained: heads.filter(h => !gl.has(h)), heads, human, corr, bare: bare.length, first, ns, verdicts, small,
                   flags: [...document.querySelectorAll('ul.warnings li')].map(l => l.textContent),
                   ids: [...document.querySelectorAll('[id]')].map(e => e.id)}; })()""")
     finally:
         page.close()
     assert info["first"] == "how-to-read"
+    # a difference the data cannot tell from noise is struck through and says so (identical rounds r2 and r1)
+    assert info["ns"] and all("not significant" in c["text"] and c["struck"] == "line-through" for c in info["ns"])
+    assert {"met", "not met", "no data"} <= set(info["verdicts"])
+    assert info["small"] >= 1                                                 # the sample books are small groups
     assert len(info["ids"]) == len(set(info["ids"]))                        # a link or a test finds one element
     assert not info["unexplained"], info["unexplained"]                       # a glossary entry for every column
     assert not [h for h in info["heads"] if re.search(r"[a-z]_[a-z]", h)]     # no snake_case keys

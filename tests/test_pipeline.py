@@ -156,7 +156,7 @@ HEADLINE = ("bleu", "chrf", "ter", "d_bleu", "omission_rate", "addition_rate", "
 def test_first_repro_runs_every_stage_and_writes_every_output(project):
     dest, first = project
     stages = ran(first)
-    expected = {"ingest", "corrections", "align", "proofread", "base", "review", "review-key", "review-scores", "report"}
+    expected = {"ingest", "corrections", "align", "proofread", "base", "review", "review-key", "review-scores", "compare", "report"}
     expected |= {f"{s}@r{i}" for s in ("dataset", "train", "round-summary") for i in range(1, 5)}
     expected |= {f"{s}@r{i}" for s in ("translate", "evaluate") for i in range(0, 5)}
     expected |= {"translate-system@deepseek", "evaluate-system@deepseek"}  # skipped without a key, never failed
@@ -179,6 +179,13 @@ def test_first_repro_runs_every_stage_and_writes_every_output(project):
         table = page.split(f'data-direction="{d}"')[1].split("</table>")[0]
         assert len(re.findall(r"<tr><th>r\d", table)) == 5
     assert "say nothing about translation quality" in page
+    # significance of every round against the one before and r0, per genre and book, and the verdicts
+    cmp = json.loads((dest / "reports" / "compare.json").read_text())
+    for d in ("zh-en", "en-zh"):
+        assert {"r1 vs r0", "r4 vs r3", "r4 vs r0"} <= set(cmp["directions"][d]["comparisons"])
+        assert set(cmp["directions"][d]["breakdown"]["genre"]) == {"novel"}
+    assert set(cmp["decision"]) == {"r0", "r1", "r2", "r3", "r4"}
+    assert 'id="decision-table"' in page and 'class="significance"' in page and 'class="breakdown"' in page
     human = json.loads((dest / "reports" / "review" / "human.json").read_text())
     assert human["ratings"] == 0 and human["status"].startswith("absent")
     assert {"form.html", "sheet.csv", "sheet.xlsx", "README.txt"} <= {p.name for p in (dest / "reports" / "review" / "packet").iterdir()}
@@ -251,7 +258,7 @@ def test_reviewer_pulls_one_round_from_a_remote_and_rescores_without_retraining(
     ev.write_text(ev.read_text() + "\n# reviewer's change\n")
     res = dvc(clone, "repro", "--pull", "--allow-missing")
     stages = ran(res)
-    assert {f"evaluate@r{i}" for i in range(5)} <= stages <= {f"evaluate@r{i}" for i in range(5)} | {"review", "review-key", "review-scores", "report",
+    assert {f"evaluate@r{i}" for i in range(5)} <= stages <= {f"evaluate@r{i}" for i in range(5)} | {"review", "review-key", "review-scores", "compare", "report",
                                                                                               "evaluate-system@deepseek"}
     assert not (clone / "models" / "r1").exists() and not (clone / "models" / "r4").exists()
     for i in range(5):
@@ -269,7 +276,7 @@ def test_changing_a_round3_param_reruns_only_round3_round4_and_their_dependants(
     res = dvc(dest, "repro")
     stages = ran(res)
     allowed = {"train@r3", "train@r4", "translate@r3", "translate@r4", "evaluate@r3", "evaluate@r4", "round-summary@r3",
-               "round-summary@r4", "review", "review-key", "review-scores", "report"}
+               "round-summary@r4", "review", "review-key", "review-scores", "compare", "report"}
     assert {"train@r3", "train@r4", "translate@r3", "translate@r4"} <= stages <= allowed
     assert ran(dvc(dest, "repro")) == set()
     git(dest, "add", "-A")
@@ -277,7 +284,7 @@ def test_changing_a_round3_param_reruns_only_round3_round4_and_their_dependants(
     git(dest, "tag", "-a", "round-4", "-m", "round 3 and 4 retrained")
     diff = json.loads(dvc(dest, "metrics", "diff", "round-3", "round-4", "--all", "--json").stdout)
     files = {Path(f).stem for f in diff}
-    assert files == {"r0", "r1", "r2", "r3", "r4", "human", "deepseek"}
+    assert files == {"r0", "r1", "r2", "r3", "r4", "human", "deepseek", "compare"}
     r3 = diff["reports/metrics/r3.json"]
     for d in ("zh-en", "en-zh"):
         for key in HEADLINE:
@@ -374,8 +381,8 @@ def test_a_round_added_to_params_alone_runs_and_reaches_the_report(runs):
     data["translate"]["rounds"].append("r5")
     (twin / "params.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     dot = dvc(twin, "dag", "--dot").stdout
-    for target in ("review-scores", "report", "review", "review-key"):
+    for target in ("review-scores", "compare", "report", "review", "review-key"):
         assert re.search(rf'"evaluate@r5"\s*->\s*"{target}"', dot), target
     assert re.search(r'"translate@r5"\s*->\s*"evaluate@r5"', dot) and re.search(r'"train@r5"\s*->\s*"translate@r5"', dot)
     changed = set(json.loads(dvc(twin, "status", "--json").stdout))
-    assert {"translate@r5", "evaluate@r5", "review-scores", "report"} <= changed
+    assert {"translate@r5", "evaluate@r5", "review-scores", "compare", "report"} <= changed

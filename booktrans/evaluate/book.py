@@ -213,7 +213,9 @@ def evaluate_book(rows: list[dict], src_paragraphs: list[dict], ref_beads: list[
         by_chapter[s.chapter].append(s)
     for ch, sents in sorted(by_chapter.items()):
         exp = expected(sents)
-        chapters.append({"chapter": ch, "sentences": len(sents), "omission_rate": share(sents, "omitted"),
+        chapters.append({"chapter": ch, "sentences": len(sents), "omitted": sum(s.omitted for s in sents),
+                         "translation_length": round(sum(s.hyp_len for s in sents), 4), "expected_length": round(exp, 4),
+                         "omission_rate": share(sents, "omitted"),
                          "partial_rate": share(sents, "partial"), "truncated_rate": share(sents, "truncated"),
                          "length_ratio": round(sum(s.hyp_len for s in sents) / exp, 4) if exp else None})
     total_chars = max(source[-1].start + len(source[-1].text), 1)

@@ -122,6 +122,20 @@ GLOSSARY = {
     "memory per GPU (GiB)": "The planner's peak memory estimate per GPU.",
     "GPU-hours": "The planner's estimate of GPU time for the round.",
     "cost (USD)": "GPU-hours times the price in the cluster profile.",
+    "comparison": "Which two translations are compared: “r4 vs r3” is r4 minus r3 (r4 vs its predecessor, vs r0 and vs "
+                  "every outside system). Each cell: the difference, its 95% interval and p; “not significant” (grey, "
+                  "struck through) = p is not below 0.05 or the interval includes 0: the data cannot tell the "
+                  "difference from noise.",
+    "criterion": "One of the team's conditions for the decision, as written in params.yaml under decision:.",
+    "direction": "zh-en = Chinese into English, en-zh = English into Chinese; “both” for the expert score (one per system).",
+    "verdict": "met = the value satisfies the criterion (and its whole 95% interval does, where the criterion asks for "
+               "significance); not met = the value does not; not significant = the value does but its interval reaches "
+               "past the bound, so it may be luck; no data = not measured yet.",
+    "evidence": "The figures behind the verdict: the value or difference, its 95% interval and p, and the bound.",
+    "genre": "The kind of book (data/books.yaml): textbook, novel, popsci (popular science) or poetry.",
+    "segments": "Aligned sentence groups scored in that group. Under 100 the group is marked as a small sample.",
+    "chapters": "Chapters in that group: the units the significance test resamples.",
+    "translated by": "The round or outside system whose translation the row scores.",
 }
 
 
@@ -315,6 +329,12 @@ red worse, grey no change. For BLEU, chrF and COMET higher is better; for TER, o
 warnings lower is better; a length ratio is best near 1.</li>
 <li><b>Sample sizes:</b> n is given beside every mean and correlation. A figure from a few points (marked
 <i>small sample</i>) is a hint, not a result.</li>
+<li><b>Is a difference real?</b> A difference of half a point on a few books can be luck. <a href="#significance">Which
+differences are real</a> gives each difference with its 95% interval and p (resampling whole chapters);
+a difference that is <span class="ns-value">struck through</span> and marked <i>not significant</i> cannot
+be told from noise. <a href="#decision">Decision criteria</a> applies the team's rules to every round
+(met / not met / not significant), and <a href="#breakdown">By genre and book</a> shows where a change
+happened, with the number of segments behind each figure.</li>
 <li>Every column and warning is explained in the <a href="#glossary">glossary</a> at the end; hover a
 column name for the same text.</li>
 </ul></section>"""
@@ -325,21 +345,98 @@ def _glossary() -> str:
             + "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in GLOSSARY.items()) + "</dl></section>")
 
 
+# ---- significance, breakdown and decision (reports/compare.json) ----------------------------------
+
+SIG_COLUMNS = [(k, label, better, kind) for k, label, better, kind in COLUMNS
+               if k in ("comet", "chrf", "bleu", "omission_rate", "length_ratio")]
+SMALL_SEGMENTS = 100
+VERDICT_CLASS = {"met": "up", "not met": "down", "not significant": "ns", "no data": "same"}
+
+
+def _sig_cell(c: dict | None, better, kind: str) -> str:
+    if not c:
+        return '<td><span title="not measured for both systems">—</span></td>'
+    ci = f"95%: {_diff(c['ci_low'], kind)} to {_diff(c['ci_high'], kind)}"
+    if not c["significant"]:
+        return (f'<td class="ns"><span class="ns-value">{_diff(c["delta"], kind)}</span>'
+                f'<small class="d">{ci}</small><small class="d">p {c["p"]:.3f} · not significant</small></td>')
+    cls = "same" if better is None or c["delta"] == 0 else ("up" if (c["delta"] > 0) == better else "down")
+    return f'<td><span class="{cls}">{_diff(c["delta"], kind)}</span><small class="d">{ci}</small><small class="d">p {c["p"]:.3f}</small></td>'
+
+
+def _significance_section(compare: dict) -> str:
+    st = compare.get("settings", {})
+    out = [f"<p>Each cell: the difference (second system subtracted from the first), its 95% interval and p, from "
+           f"{st.get('resamples')} paired bootstrap resamples of whole chapters (seed {st.get('seed')}). A difference with "
+           f"p ≥ {st.get('alpha')} or an interval that includes 0 is <span class=\"ns-value\">struck through</span> and marked <i>not significant</i>: "
+           f"it cannot be told from noise on these books.</p>"]
+    for d, v in sorted(compare.get("directions", {}).items()):
+        rows = []
+        for name, c in v.get("comparisons", {}).items():
+            cells = "".join(_sig_cell(c.get(k), better, kind) for k, _, better, kind in SIG_COLUMNS)
+            rows.append(f"<tr><th>{html.escape(name)} <small>({html.escape(c.get('against', ''))})</small></th>{cells}</tr>")
+        small = " — a small sample" if v.get("segments", 0) < SMALL_SEGMENTS else ""
+        out.append(f"<h3>{html.escape(d)}</h3>" + f'<table class="significance" data-compare-direction="{html.escape(d)}">'
+                   + _head(["comparison"] + [label for _, label, _, _ in SIG_COLUMNS]) + f"<tbody>{''.join(rows)}</tbody></table>"
+                   + f'<p class="n">n = {v.get("segments")} segments in {v.get("chapters")} chapters{small}.</p>')
+    return "".join(out)
+
+
+def _breakdown_section(compare: dict) -> str:
+    out = ["<p>Every metric per genre and per book, with the segments and chapters behind it: a group of a few "
+           "segments is marked as a small sample, and a change there is a hint, not a result.</p>"]
+    for d, v in sorted(compare.get("directions", {}).items()):
+        for level in ("genre", "book"):
+            rows = []
+            for g, e in sorted(v.get("breakdown", {}).get(level, {}).items()):
+                systems = list(e["systems"])
+                for k, sname in enumerate(systems):
+                    m = e["systems"][sname]
+                    head = (f'<th rowspan="{len(systems)}">{html.escape(g)}</th><td rowspan="{len(systems)}">{e["segments"]}'
+                            f'{" <small class=small-n>small sample</small>" if e["segments"] < SMALL_SEGMENTS else ""}</td>'
+                            f'<td rowspan="{len(systems)}">{e["chapters"]}</td>') if k == 0 else ""
+                    cells = "".join(f"<td>{_value(m.get(key), kind)}</td>" for key, _, _, kind in SIG_COLUMNS)
+                    rows.append(f"<tr>{head}<th>{html.escape(sname)}</th>{cells}</tr>")
+            out.append(f"<h3>{html.escape(d)} by {level}</h3>" + f'<table class="breakdown" data-level="{level}">'
+                       + _head([level, "segments", "chapters", "translated by"] + [label for _, label, _, _ in SIG_COLUMNS])
+                       + f"<tbody>{''.join(rows)}</tbody></table>")
+    return "".join(out)
+
+
+def _decision_section(compare: dict) -> str:
+    decision = compare.get("decision", {})
+    if not decision or not any(decision.values()):
+        return "<p>No criteria in params.yaml (decision: criteria:) or no round measured yet.</p>"
+    rows = []
+    for r in sorted(decision, reverse=True):
+        for k, c in enumerate(decision[r]):
+            head = f'<th rowspan="{len(decision[r])}">{html.escape(r)}</th>' if k == 0 else ""
+            rows.append(f"<tr>{head}<td class=\"note-cell\">{html.escape(c['name'])}</td><td>{html.escape(c['direction'])}</td>"
+                        f'<td class="verdict {VERDICT_CLASS.get(c["verdict"], "same")}">{html.escape(c["verdict"])}</td>'
+                        f'<td class="wide">{html.escape(c["evidence"])}</td></tr>')
+    return ("<p>The team's criteria for the decision (params.yaml, <code>decision:</code>), judged for every round, latest "
+            "first, with the figures behind each verdict.</p>" + '<table id="decision-table">'
+            + _head(["round", "criterion", "direction", "verdict", "evidence"]) + f"<tbody>{''.join(rows)}</tbody></table>")
+
+
 def render_report(metrics: dict[str, dict], title: str = "booktrans — rounds compared", notes: list[str] | None = None,
                   details: dict[str, dict] | None = None, positions: dict[str, list[dict]] | None = None,
                   human: dict | None = None, datasets: dict[str, dict] | None = None, losses: dict[str, list[dict]] | None = None,
                   cost: dict | None = None, examples: int = 8, proofreading: dict[str, dict] | None = None,
-                  systems: dict[str, dict] | None = None) -> str:
+                  systems: dict[str, dict] | None = None, compare: dict | None = None) -> str:
     """``metrics``: round -> reports/metrics/<round>.json; ``details``: round -> evaluation details.json;
     ``positions``: round -> position.json rows; ``human``: reports/review/human.json; ``datasets``:
     round -> data/sft/<round>/stats.json; ``losses``: round -> reports/train/<round>.json; ``cost``:
     the planner's summary of the trained rounds; ``proofreading``: book -> the align report's
     proofreading figures (with the book's split); ``systems``: outside system -> its metrics file
-    (rows under the rounds' in the metrics tables)."""
+    (rows under the rounds' in the metrics tables); ``compare``: reports/compare.json (significance,
+    breakdown per genre and book, the decision criteria's verdicts)."""
     rounds = sorted(metrics)
     directions = sorted({d for m in [*metrics.values(), *(systems or {}).values()] for d in m.get("directions", {})})
     details, positions, datasets, losses = details or {}, positions or {}, datasets or {}, losses or {}
     sections = [HOW_TO_READ]
+    if compare:
+        sections.append(_section("Decision criteria", _decision_section(compare), "decision"))
 
     tables = "".join(
         f"<h3>{html.escape(d)} <small>({'Chinese → English' if d == 'zh-en' else 'English → Chinese' if d == 'en-zh' else ''})</small></h3>"
@@ -347,6 +444,10 @@ def render_report(metrics: dict[str, dict], title: str = "booktrans — rounds c
         for d in directions)
     sections.append(_section("Automatic metrics by round", "<p>Each cell: the round's value, then its difference to r0 "
                              "(<small>r0 ±</small>) and to the round before (<small>prev ±</small>).</p>" + tables, "metrics"))
+
+    if compare:
+        sections.append(_section("Which differences are real", _significance_section(compare), "significance"))
+        sections.append(_section("By genre and book", _breakdown_section(compare), "breakdown"))
 
     charts = []
 
@@ -423,7 +524,8 @@ def render_report(metrics: dict[str, dict], title: str = "booktrans — rounds c
     sections.append(_glossary())
 
     notes_html = "".join(f"<p class=note>{html.escape(n)}</p>" for n in notes or [])
-    nav = " · ".join(f'<a href="#{a}">{t}</a>' for a, t in (("how-to-read", "how to read"), ("metrics", "metrics"), ("charts", "charts"),
+    nav = " · ".join(f'<a href="#{a}">{t}</a>' for a, t in (("how-to-read", "how to read"), ("decision", "decision"), ("metrics", "metrics"),
+                                                           ("significance", "significance"), ("breakdown", "by genre"), ("charts", "charts"),
                                                            ("review", "expert review"), ("omissions", "omissions"),
                                                            ("proofreading", "proofreading"), ("data", "data"), ("loss", "loss"),
                                                            ("cost", "cost"), ("glossary", "glossary")))
@@ -438,7 +540,8 @@ thead th{{background:#f2f2f2;text-align:center;font-weight:600;font-size:.9em;cu
 tbody th{{text-align:left;font-weight:600}} td.note-cell,td.wide{{text-align:left}}
 small.d{{display:block;font-size:.78em;white-space:nowrap}}
 @media (max-width:1000px){{th,td{{padding:.2em .25em;font-size:.85em}} thead th{{font-size:.75em}} body{{padding:0 .5em}}}}
-.up{{color:#1a7f37}}.down{{color:#c62828}}.same{{color:#777}} .small-n{{color:#b45309;display:block}}
+.up{{color:#1a7f37}}.down{{color:#c62828}}.same{{color:#777}} .ns,.ns small{{color:#888}} .ns-value{{text-decoration:line-through}}
+td.verdict{{font-weight:600;text-align:left}} td.verdict.ns{{color:#b45309}} .small-n{{color:#b45309;display:block}}
 p.n{{font-size:.9em;color:#555;margin:.2em 0}} ul.warnings{{font-size:.9em;color:#555}}
 .note{{background:#fff8e1;border-left:4px solid #f0b400;padding:.5em 1em}}code{{font-size:.85em;overflow-wrap:anywhere}}
 figure.chart{{display:inline-block;margin:.5em 1em .5em 0;vertical-align:top;max-width:100%}}

@@ -1,0 +1,60 @@
+"""Write the WMT23 zh->en systems of ../shared/data/omission-dev as sentence-parallel text files, for
+`booktrans compare` and `sacrebleu --paired-bs` (docs/evaluate.md, "Significance between systems").
+
+    python scripts/wmt23_lines.py --data ../shared/data/omission-dev --out build/wmt23
+
+Writes source.txt and <system>.txt (one segment a line, in segment order; the raters' error-span
+marks <v>...</v> removed). Evaluation data: write it outside the repository or under build/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import re
+import sys
+import tarfile
+from pathlib import Path
+
+NAME = "sxs_mqm_generalMT2023_zhen.3ratingsPerSegment.tsv.tar.gz"
+
+
+def read_systems(data: Path) -> tuple[list[str], dict[str, list[str]]]:
+    """(source segments, {system: its segments}) in segment order."""
+    tgz = Path(data) / NAME
+    if not tgz.is_file():
+        raise SystemExit(f"{tgz}: missing (the WMT23 zh-en MQM file of ../shared/data/omission-dev)")
+    csv.field_size_limit(10**8)
+    with tarfile.open(tgz) as tar:
+        member = next(m for m in tar.getmembers() if m.name.endswith(".tsv"))
+        text = tar.extractfile(member).read().decode("utf-8")
+    rows = list(csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
+
+    def clean(s: str) -> str:
+        return re.sub(r"</?v>", "", s).replace("\n", " ").strip()
+
+    target: dict[tuple[str, int], str] = {}
+    source: dict[int, str] = {}
+    for r in rows:
+        target.setdefault((r[0], int(r[3])), clean(r[6]))
+        source.setdefault(int(r[3]), clean(r[5]))
+    ids = sorted(source)
+    return [source[i] for i in ids], {s: [target[(s, i)] for i in ids] for s, _ in target}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=Path("../shared/data/omission-dev"), help="the folder holding the MQM file")
+    ap.add_argument("--out", type=Path, required=True, help="folder to write source.txt and <system>.txt into")
+    args = ap.parse_args()
+    src, systems = read_systems(args.data)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, lines in [("source", src), *sorted(systems.items())]:
+        (args.out / f"{name}.txt").write_text("".join(x + "\n" for x in lines), encoding="utf-8")
+    print(f"{args.out}: source.txt and {len(systems)} systems, {len(src)} segments each", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

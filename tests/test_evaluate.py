@@ -205,8 +205,11 @@ def test_omissions_cli_prints_one_object_per_source_line(tmp_path):
         out = subprocess.run(cmd + extra, capture_output=True, text=True, check=True)
         rows = [json.loads(line) for line in out.stdout.splitlines()]
         assert [r["line"] for r in rows] == [0, 1, 2] and [r["omitted"] for r in rows] == [False, True, False]
-        assert all(set(r) == {"line", "omitted", "score", "partial"} and 0 <= r["score"] <= 1 for r in rows)
-        assert "1 of 3 source lines dropped" in out.stderr
+        assert all({"line", "omitted", "score", "partial", "text", "translation", "missing_clauses"} <= set(r)
+                   and 0 <= r["score"] <= 1 for r in rows)
+        assert rows[1]["text"] == "他在图书馆读了三本关于历史的书。" and rows[1]["translation"] == ""
+        assert "teacher" in rows[2]["translation"]
+        assert "1 of 3 source sentences dropped" in out.stderr
     # wrong language and empty input are errors that name the file
     bad = subprocess.run(cmd[:-4] + ["--src-lang", "en", "--tgt-lang", "zh"], capture_output=True, text=True)
     assert bad.returncode == 2 and "src.txt: the text is in zh, not en" in bad.stderr

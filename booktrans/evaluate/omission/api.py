@@ -128,9 +128,9 @@ def source_coverage(src: list[str], hyp: list[str], src_lang: str, tgt_lang: str
     owner = [-1] * len(units)
     local_span = [(0, 0)] * len(s_txt)
     for r0, r1, u, j in beads:
+        for r in range(r0, r1):
+            local_span[r] = (u, j)   # a dropped sentence: (u, u), its place in the translation
         if r1 > r0 and j > u:
-            for r in range(r0, r1):
-                local_span[r] = (u, j)
             for p in range(u, j):
                 owner[p] = r0 if r1 - r0 == 1 else -2 - r0  # shared stretches: resolved below
     # each translation line belongs to the source line(s) holding most of its characters

@@ -53,6 +53,14 @@ def rows(cov: Coverage, sentences: list[str], lines: list[int], tgt_lang: str) -
     return out
 
 
+def book_rows(sentences: list[dict]) -> list[Row]:
+    """The rows of a whole book from the evaluate stage's per-sentence verdicts (``evaluate_book``'s
+    ``sentences``): ``line`` is the source paragraph; a dropped sentence shows the translation around
+    its place."""
+    return [Row(k, s["para"], s["text"], s["omitted"], s["score"], s["partial"], s["translation"], list(s["missing"]),
+                before=s.get("around", ""), after="") for k, s in enumerate(sentences)]
+
+
 def text_report(items: list[Row]) -> str:
     """Only the flagged sentences: where, the source, the translation around the place, what is missing."""
     out = []

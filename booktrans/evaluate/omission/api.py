@@ -15,7 +15,7 @@ from .config import TABLE_MIN_PROB, OmissionConfig
 from .evidence import Evidence
 from .calibrate import decision_value, probability
 from .locate import local_evidence
-from .search import MARGIN_CAP, Search, band, guide_path, length_model
+from .search import MARGIN_CAP, Search, anchor_points, band, guide_path, guide_points, length_model
 from .units import char_length, clauses, split_reference, units_of
 from .words import XL, Memo, Words, canon, en_stems, numbers, zh_words
 
@@ -119,7 +119,7 @@ def source_coverage(src: list[str], hyp: list[str], src_lang: str, tgt_lang: str
     slen = np.array([char_length(s, src_lang) for s in s_txt], dtype=float)
     ulen = np.array([char_length(u, tgt_lang) for u in units], dtype=float)
     ratio, variance = length_model(guide, slen, ulen)
-    lo, hi = band(guide, len(s_txt), len(units), cfg.band)
+    lo, hi = band([guide_points(guide), anchor_points(ev, len(s_txt), len(units))], len(s_txt), len(units), cfg.band)
     search = Search(ev, slen, ulen, np.array(ustart), ratio, variance, lo, hi, cfg)
     beads, margin = search.run()
     local, found_at = local_evidence(ev, beads, len(s_txt), len(units), margin < 0)

@@ -13,6 +13,7 @@ sentence, the cost of the best alignment that keeps it and of the best that drop
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import defaultdict
 
@@ -28,6 +29,10 @@ _INF = float("inf")
 MARGIN_CAP = 50.0  # margins of sentences that can only be kept (or only dropped) are this
 CHI2_1_MEDIAN = 0.455  # median of a chi-square with one degree of freedom: a median of squares / this = a variance
 MIN_PAIRS = 20  # fewer one-sentence pairs than this: the length model keeps Gale and Church's variance
+
+ANCHOR_UNITS = 3         # an anchor is a run of this many units (a sentence cut at its commas)
+ANCHOR_MAX_PLACES = 30   # words found in more units than this place no anchor
+ANCHOR_MIN = 12.0        # evidence (log-likelihood ratio) a sentence's best run needs to anchor the band
 
 # The guide only places the band: the aligner's corridor search (anchors of rare words) is enough, and
 # far quicker than its whole-matrix search on chunks of hundreds of sentences.
@@ -62,22 +67,74 @@ def length_model(guide, slen: np.ndarray, ulen: np.ndarray) -> tuple[float, floa
     return ratio, float(np.clip(np.median(dev) / CHI2_1_MEDIAN, 1.0, 4 * VARIANCE))
 
 
-def band(guide, n: int, m: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Allowed units consumed [lo, hi] after each number of source sentences."""
-    lo = np.full(n + 1, m, dtype=np.int64)
-    hi = np.zeros(n + 1, dtype=np.int64)
+def guide_points(guide) -> list[tuple[int, int]]:
+    """(source sentences done, units done) after each bead of the guide."""
     i = j = 0
     points = [(0, 0)]
     for s_ids, u_ids in guide:
         i += len(s_ids)
         j += len(u_ids)
         points.append((i, j))
-    for (i0, j0), (i1, j1) in zip(points, points[1:]):
-        for r in range(i0, i1 + 1):
-            f = (r - i0) / (i1 - i0) if i1 > i0 else 0.0
-            c = j0 + f * (j1 - j0)
-            lo[r] = min(lo[r], int(c) if i1 > i0 else j0)
-            hi[r] = max(hi[r], int(math.ceil(c)) if i1 > i0 else j1)
+    return points
+
+
+def anchor_points(ev: Evidence, n: int, m: int) -> list[tuple[int, int]]:
+    """The path the detector's own evidence draws, where it is sure: for each source sentence, the
+    run of ``ANCHOR_UNITS`` units where its words weigh most (words found in more than
+    ``ANCHOR_MAX_PLACES`` units left out), kept when that weight is at least ``ANCHOR_MIN``; then the
+    longest chain of those that is monotone in both texts. The project's aligner, which places the
+    band, can lose its way across a long gap (a lost page, a chapter end); these anchors do not."""
+    cand: list[tuple[int, int]] = []
+    for i in range(n):
+        acc: dict[int, float] = defaultdict(float)
+        for g, pos in zip(ev.src_gain[i], ev.found[i]):
+            if g <= 0.0 or not pos or len(pos) > ANCHOR_MAX_PLACES:
+                continue
+            for p in set(q - d for q in pos for d in range(ANCHOR_UNITS) if q - d >= 0):
+                acc[p] += g
+        if acc:
+            p, w = max(acc.items(), key=lambda kv: (kv[1], -kv[0]))
+            if w >= ANCHOR_MIN:
+                cand.append((i, p))
+    # longest chain increasing in both (patience sorting on the unit, sentences already increasing)
+    tails: list[int] = []
+    tail_idx: list[int] = []
+    prev = [-1] * len(cand)
+    for k, (_, p) in enumerate(cand):
+        t = bisect.bisect_left(tails, p)
+        if t == len(tails):
+            tails.append(p)
+            tail_idx.append(k)
+        else:
+            tails[t] = p
+            tail_idx[t] = k
+        prev[k] = tail_idx[t - 1] if t else -1
+    chain = []
+    k = tail_idx[-1] if tail_idx else -1
+    while k >= 0:
+        chain.append(cand[k])
+        k = prev[k]
+    chain.reverse()
+    points = [(0, 0)]
+    for i, p in chain:
+        if i > points[-1][0] and p >= points[-1][1]:
+            points.append((i, p))
+    points.append((n, m))
+    return points
+
+
+def band(paths: list[list[tuple[int, int]]], n: int, m: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Allowed units consumed [lo, hi] after each number of source sentences: ``width`` units either
+    side of every path (lists of (sentences done, units done) points), and between them."""
+    lo = np.full(n + 1, m, dtype=np.int64)
+    hi = np.zeros(n + 1, dtype=np.int64)
+    for points in paths:
+        for (i0, j0), (i1, j1) in zip(points, points[1:]):
+            for r in range(i0, i1 + 1):
+                f = (r - i0) / (i1 - i0) if i1 > i0 else 0.0
+                c = j0 + f * (j1 - j0)
+                lo[r] = min(lo[r], int(c) if i1 > i0 else j0)
+                hi[r] = max(hi[r], int(math.ceil(c)) if i1 > i0 else j1)
     lo = np.maximum(lo - width, 0)
     hi = np.minimum(hi + width, m)
     lo[0], hi[n] = 0, m

@@ -49,12 +49,12 @@ def local_evidence(ev: Evidence, beads: list[tuple[int, int, int, int]], n: int,
     without them is as high as with them, up to the loss counted against the moved sentence)."""
     start, end = path_places(beads, n)
     free = np.ones(m, dtype=bool)
-    single: list[tuple[int, int, int]] = []   # (sentence, u, j) of stretches held by one sentence
+    single: dict[int, tuple[int, int]] = {}   # sentence -> its stretch, where one sentence holds it alone
     for r0, r1, u, j in beads:
         if r1 > r0 and j > u:
             free[u:j] = False
             if r1 - r0 == 1:
-                single.append((r0, u, j))
+                single[r0] = (u, j)
     longest = max(MIN_UNITS, int(round(STRETCH * m / max(n, 1))))
     out = np.full(n, -np.inf)
     where = [(0, 0)] * n
@@ -81,8 +81,9 @@ def local_evidence(ev: Evidence, beads: list[tuple[int, int, int, int]], n: int,
             for size in range(1, min(longest, q - p) + 1):
                 consider(r, us, np.minimum(us + size, q), (p, q))
             p = q
-        for s_, u, j in single:
-            if s_ == r or j - u < 2 or j <= a or u >= b or abs(s_ - r) > WINDOW:
+        for s_ in range(max(0, r - WINDOW), min(n, r + WINDOW + 1)):
+            u, j = single.get(s_, (0, 0))
+            if s_ == r or j - u < 2:
                 continue
             full = float(ev.source_evidence(s_, np.array([u]), np.array([j]), (u, j))[0])
             ks = np.arange(1, min(longest, j - u - 1) + 1)

@@ -148,7 +148,9 @@ class Search:
     """Forward-backward dynamic programme over (source sentences done, units done) inside the band."""
 
     MERGE_SPAN = 1      # sentences sharing a stretch share one unit (the model ran them together)
-    CACHE_ROWS = 1000   # keep the forward pass's stretch costs for the backward pass up to this many sentences
+    CACHE_CELLS = 40_000_000  # keep the forward pass's stretch costs for the backward pass up to this many (320 MB)
+    SPAN_SENTENCES = 6        # a stretch holds at most this many sentences' worth of units...
+    MIN_SPAN = 16             # ...and at least this many units may always be taken
 
     def __init__(self, ev: Evidence, slen: np.ndarray, ulen: np.ndarray, ustart: np.ndarray, ratio: float,
                  variance: float, lo: np.ndarray, hi: np.ndarray, cfg: OmissionConfig) -> None:
@@ -158,6 +160,7 @@ class Search:
         self.cut = np.where(ustart, 0.0, cfg.cut_cost)
         self.lo, self.hi = lo, hi
         self.n, self.m = len(slen), len(ulen)
+        self.max_span = max(self.MIN_SPAN, int(math.ceil(self.SPAN_SENTENCES * self.m / max(self.n, 1))))
 
     def cols(self, r: int) -> np.ndarray:
         return np.arange(self.lo[r], self.hi[r] + 1)
@@ -173,7 +176,7 @@ class Search:
         cfg = self.cfg
         us, js = self.cols(r), self.cols(r + k)
         span = js[None, :] - us[:, None]
-        ok = (span >= 1) if k == 1 else (span >= 1) & (span <= self.MERGE_SPAN)
+        ok = (span >= 1) & (span <= self.max_span) if k == 1 else (span >= 1) & (span <= self.MERGE_SPAN)
         c = np.full(span.shape, _INF)
         if not ok.any():
             return us, js, c
@@ -196,6 +199,7 @@ class Search:
         back: list[list[tuple[int, int] | None]] = [[None] * len(F[r]) for r in range(n + 1)]
         F[0][0] = 0.0
         cache: dict[int, tuple] = {}   # one-sentence stretch costs, for the backward pass
+        cached = 0
         for r in range(n + 1):
             self._additions(F[r], back[r], r)
             if r == n:
@@ -214,8 +218,9 @@ class Search:
                 if r + k > n:
                     break
                 us, js, c = self.cost(r, k)
-                if k == 1 and n <= self.CACHE_ROWS:
+                if k == 1 and cached + c.size <= self.CACHE_CELLS:
                     cache[r] = (us, js, c)
+                    cached += c.size
                 tot = F[r][:, None] + c
                 arg = np.argmin(tot, axis=0)
                 best = tot[arg, np.arange(len(js))]

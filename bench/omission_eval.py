@@ -51,7 +51,7 @@ import sys
 import tarfile
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from booktrans.align.lexicon import CedictGlosser
@@ -534,6 +534,7 @@ def main() -> int:
     ap.add_argument("--sets", default="aca,mag,pol,mac", help="section 6's texts: aca, mag, pol (real MT), mac (MAC-Dev)")
     ap.add_argument("--only-cases", action="store_true", help="run section 6 (and 7) alone")
     ap.add_argument("--case-refs", action="store_true", help="section 6 also with the reference (MT sets)")
+    ap.add_argument("--partial-threshold", type=float, help="try another partial_threshold (how the default was chosen)")
     ap.add_argument("--fit", action="store_true", help="fit the score's slope on the tune halves' cases (section 6)")
     ap.add_argument("--drop-cost", type=float, help="try another drop_cost than the default (how it was chosen)")
     ap.add_argument("--table", choices=["none", "learned", "both"], default="both",
@@ -544,7 +545,11 @@ def main() -> int:
     if not (args.data / "align-dev" / "nonlit").is_dir():
         sys.exit(f"{args.data}/align-dev/nonlit: not found (the dev data lives in ../shared/data)")
     t0 = time.perf_counter()
-    cfg = OmissionConfig() if args.drop_cost is None else OmissionConfig(drop_cost=args.drop_cost)
+    cfg = OmissionConfig()
+    if args.drop_cost is not None:
+        cfg = replace(cfg, drop_cost=args.drop_cost)
+    if args.partial_threshold is not None:
+        cfg = replace(cfg, partial_threshold=args.partial_threshold)
     print(f"omission detector: {cfg}")
     translators: dict = {}
     if args.table in ("none", "both"):

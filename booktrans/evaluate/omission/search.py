@@ -33,6 +33,7 @@ MIN_PAIRS = 20  # fewer one-sentence pairs than this: the length model keeps Gal
 ANCHOR_UNITS = 3         # an anchor is a run of this many units (a sentence cut at its commas)
 ANCHOR_MAX_PLACES = 30   # words found in more units than this place no anchor
 ANCHOR_MIN = 12.0        # evidence (log-likelihood ratio) a sentence's best run needs to anchor the band
+ANCHOR_UNIQUE = 0.5      # ... and no other run may weigh more than this share of it (a repeated passage anchors nothing)
 
 # The guide only places the band: the aligner's corridor search (anchors of rare words) is enough, and
 # far quicker than its whole-matrix search on chunks of hundreds of sentences.
@@ -81,7 +82,8 @@ def guide_points(guide) -> list[tuple[int, int]]:
 def anchor_points(ev: Evidence, n: int, m: int) -> list[tuple[int, int]]:
     """The path the detector's own evidence draws, where it is sure: for each source sentence, the
     run of ``ANCHOR_UNITS`` units where its words weigh most (words found in more than
-    ``ANCHOR_MAX_PLACES`` units left out), kept when that weight is at least ``ANCHOR_MIN``; then the
+    ``ANCHOR_MAX_PLACES`` units left out), kept when that weight is at least ``ANCHOR_MIN`` and no
+other run weighs more than ``ANCHOR_UNIQUE`` of it; then the
     longest chain of those that is monotone in both texts. The project's aligner, which places the
     band, can lose its way across a long gap (a lost page, a chapter end); these anchors do not."""
     cand: list[tuple[int, int]] = []
@@ -94,7 +96,8 @@ def anchor_points(ev: Evidence, n: int, m: int) -> list[tuple[int, int]]:
                 acc[p] += g
         if acc:
             p, w = max(acc.items(), key=lambda kv: (kv[1], -kv[0]))
-            if w >= ANCHOR_MIN:
+            other = max((x for q, x in acc.items() if abs(q - p) >= ANCHOR_UNITS), default=0.0)
+            if w >= ANCHOR_MIN and other <= ANCHOR_UNIQUE * w:
                 cand.append((i, p))
     # longest chain increasing in both (patience sorting on the unit, sentences already increasing)
     tails: list[int] = []

@@ -170,26 +170,28 @@ class Words:
                 self.unit_index[c][k].append((p, mask))
         self.unit_pos = [{k: [p for p, _ in v] for k, v in idx.items()} for idx in self.unit_index]
         self.src_keys = [[it.keyset(XL), it.keyset(REF)] for it in self.src]
+        self._found: dict[tuple[int, frozenset[str]], list[int]] = {}
+        self._df: dict[tuple[int, frozenset[str]], int] = {}
         self.src_index: list[dict[str, list[int]]] = [defaultdict(list), defaultdict(list)]
         for i, ks in enumerate(self.src_keys):
             for c in (XL, REF):
                 for k in ks[c]:
                     self.src_index[c][k].append(i)
 
-    @staticmethod
-    def _occurrences(item: Item, index: list[dict[str, list[int]]]) -> list[set[int]]:
-        """For each word of an item, the ids under any of its keys in the index of its channel."""
-        out = []
-        for c, ks in zip(item.chan, item.keys):
-            ids: set[int] = set()
-            for k in ks:
-                ids.update(index[c].get(k, ()))
-            out.append(ids)
-        return out
-
     def found_positions(self, i: int) -> list[list[int]]:
-        """For each word of source sentence i, the sorted units where it is found."""
-        return [sorted(ids) for ids in self._occurrences(self.src[i], self.unit_pos)]
+        """For each word of source sentence i, the sorted units where it is found (one shared list
+        per distinct word: a book's common words are found in thousands of units)."""
+        out = []
+        for c, ks in zip(self.src[i].chan, self.src[i].keys):
+            got = self._found.get((c, ks))
+            if got is None:
+                if len(ks) == 1:
+                    got = self.unit_pos[c].get(next(iter(ks)), [])
+                else:
+                    got = sorted({p for k in ks for p in self.unit_pos[c].get(k, ())})
+                self._found[(c, ks)] = got
+            out.append(got)
+        return out
 
     def explained(self, sources: Sequence[int], lo: int, hi: int) -> dict[int, int]:
         """Units in [lo, hi) -> mask of their words that the given source sentences explain."""
@@ -211,8 +213,16 @@ class Words:
         return acc
 
     def unit_df(self, p: int) -> list[int]:
-        """For each word of unit p, how many source sentences explain it."""
-        return [len(ids) for ids in self._occurrences(self.units[p], self.src_index)]
+        """For each word of unit p, how many source sentences explain it (counted once per distinct word)."""
+        out = []
+        for c, ks in zip(self.units[p].chan, self.units[p].keys):
+            got = self._df.get((c, ks))
+            if got is None:
+                got = len(self.src_index[c].get(next(iter(ks)), ())) if len(ks) == 1 else \
+                    len({i for k in ks for i in self.src_index[c].get(k, ())})
+                self._df[(c, ks)] = got
+            out.append(got)
+        return out
 
 
 class Memo:

@@ -33,6 +33,8 @@ MIN_PAIRS = 20  # fewer one-sentence pairs than this: the length model keeps Gal
 ANCHOR_UNITS = 3         # an anchor is a run of this many units (a sentence cut at its commas)
 ANCHOR_MAX_PLACES = 30   # words found in more units than this place no anchor
 ANCHOR_MIN = 12.0        # evidence (log-likelihood ratio) a sentence's best run needs to anchor the band
+MAX_DETOUR = 1000        # units the anchors may lead the band away from the aligner's path (a gap of ~300 sentences)
+ANCHOR_STEEP = 4.0       # anchors more units apart than this many times the text's units per sentence do not chain
 ANCHOR_UNIQUE = 0.5      # ... and no other run may weigh more than this share of it (a repeated passage anchors nothing)
 
 # The guide only places the band: the aligner's corridor search (anchors of rare words) is enough, and
@@ -84,7 +86,9 @@ def anchor_points(ev: Evidence, n: int, m: int) -> list[tuple[int, int]]:
     run of ``ANCHOR_UNITS`` units where its words weigh most (words found in more than
     ``ANCHOR_MAX_PLACES`` units left out), kept when that weight is at least ``ANCHOR_MIN`` and no
 other run weighs more than ``ANCHOR_UNIQUE`` of it; then the
-    longest chain of those that is monotone in both texts. The project's aligner, which places the
+    longest chain of those that is monotone in both texts (only the stretch between the first and the
+    last anchor: where there are none, e.g. in a passage repeated word for word, the aligner's path
+    alone places the band). The project's aligner, which places the
     band, can lose its way across a long gap (a lost page, a chapter end); these anchors do not."""
     cand: list[tuple[int, int]] = []
     for i in range(n):
@@ -118,26 +122,45 @@ other run weighs more than ``ANCHOR_UNIQUE`` of it; then the
         chain.append(cand[k])
         k = prev[k]
     chain.reverse()
-    points = [(0, 0)]
+    points: list[tuple[int, int]] = []
     for i, p in chain:
-        if i > points[-1][0] and p >= points[-1][1]:
+        if not points or (i > points[-1][0] and p >= points[-1][1]):
             points.append((i, p))
-    points.append((n, m))
-    return points
+    # a step far steeper than the text's own rate joins anchors that cannot both be right (a passage
+    # repeated further on): the chain is cut there and its shorter side left out
+    rate = m / max(n, 1)
+    runs: list[list[tuple[int, int]]] = [[]]
+    for pt in points:
+        if runs[-1] and pt[1] - runs[-1][-1][1] > ANCHOR_STEEP * rate * (pt[0] - runs[-1][-1][0]) + ANCHOR_UNITS:
+            runs.append([])
+        runs[-1].append(pt)
+    return max(runs, key=len)
 
 
 def band(paths: list[list[tuple[int, int]]], n: int, m: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     """Allowed units consumed [lo, hi] after each number of source sentences: ``width`` units either
-    side of every path (lists of (sentences done, units done) points), and between them."""
+    side of every path (lists of (sentences done, units done) points), and between them. The first
+    path (the aligner's) covers every row; the others widen the band only where they stray from it
+    by at most ``MAX_DETOUR`` units (a long gap; farther, a repeated passage)."""
     lo = np.full(n + 1, m, dtype=np.int64)
     hi = np.zeros(n + 1, dtype=np.int64)
-    for points in paths:
+    first = None
+    for k, points in enumerate(paths):
+        plo = np.full(n + 1, m, dtype=np.int64)
+        phi = np.full(n + 1, -1, dtype=np.int64)
         for (i0, j0), (i1, j1) in zip(points, points[1:]):
             for r in range(i0, i1 + 1):
                 f = (r - i0) / (i1 - i0) if i1 > i0 else 0.0
                 c = j0 + f * (j1 - j0)
-                lo[r] = min(lo[r], int(c) if i1 > i0 else j0)
-                hi[r] = max(hi[r], int(math.ceil(c)) if i1 > i0 else j1)
+                plo[r] = min(plo[r], int(c) if i1 > i0 else j0)
+                phi[r] = max(phi[r], int(math.ceil(c)) if i1 > i0 else j1)
+        if k == 0:
+            first = (plo.copy(), phi.copy())
+        else:
+            far = (phi < 0) | (np.abs(plo - first[0]) > MAX_DETOUR) | (np.abs(phi - first[1]) > MAX_DETOUR)
+            plo[far], phi[far] = m, 0
+        lo = np.minimum(lo, plo)
+        hi = np.maximum(hi, phi)
     lo = np.maximum(lo - width, 0)
     hi = np.minimum(hi + width, m)
     lo[0], hi[n] = 0, m

@@ -2,6 +2,8 @@
 
     python bench/omission_eval.py [--data ../shared/data] [--part report|tune|both] [--seeds 3] [--no-mac] [--no-mqm]
                                   [--no-speed] [--drop-cost X] [--table none|learned|both] [--table-min-prob P]
+                                  [--cases swap,merge,...] [--sets aca,mag,pol,mac] [--only-cases] [--case-refs]
+                                  [--partial-threshold T] [--fit]
 
 Every section runs twice: with CC-CEDICT alone (``CedictGlosser``, the detector's default: table
 "no") and with the lexical table learned from the corpus (table "yes", ``SameMeaning(table)``, what
@@ -38,6 +40,11 @@ beads together), so the report halves are text it never saw. Its entries count f
    for ``omitted`` (dropped) and for dropped-or-partial.
 5. **Speed**: the detector on a whole set's complete MT as one input, beside the project's sentence
    aligner alone on the same input.
+6. **What LLMs do** (run first; ``bench/omission_cases.py``): complete, dropped, swapped, merged, split
+   sentences, gaps of 1-200 sentences and clause cuts, on the MT sets and on MAC-Dev's published
+   human English, tune and report halves; the targets of issue 23 are checked on the report halves.
+7. **Reliability** of ``score`` over every sentence of section 6, per part, with its expected
+   calibration error; ``--fit`` refits the score's slope on the tune halves.
 """
 
 from __future__ import annotations

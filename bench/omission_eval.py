@@ -2,6 +2,8 @@
 
     python bench/omission_eval.py [--data ../shared/data] [--part report|tune|both] [--seeds 3] [--no-mac] [--no-mqm]
                                   [--no-speed] [--drop-cost X] [--table none|learned|both] [--table-min-prob P]
+                                  [--cases swap,merge,...] [--sets aca,mag,pol,mac] [--only-cases] [--case-refs]
+                                  [--partial-threshold T] [--fit]
 
 Every section runs twice: with CC-CEDICT alone (``CedictGlosser``, the detector's default: table
 "no") and with the lexical table learned from the corpus (table "yes", ``SameMeaning(table)``, what
@@ -38,6 +40,11 @@ beads together), so the report halves are text it never saw. Its entries count f
    for ``omitted`` (dropped) and for dropped-or-partial.
 5. **Speed**: the detector on a whole set's complete MT as one input, beside the project's sentence
    aligner alone on the same input.
+6. **What LLMs do** (run first; ``bench/omission_cases.py``): complete, dropped, swapped, merged, split
+   sentences, gaps of 1-200 sentences and clause cuts, on the MT sets and on MAC-Dev's published
+   human English, tune and report halves; the targets of issue 23 are checked on the report halves.
+7. **Reliability** of ``score`` over every sentence of section 6, per part, with its expected
+   calibration error; ``--fit`` refits the score's slope on the tune halves.
 """
 
 from __future__ import annotations
@@ -51,13 +58,16 @@ import sys
 import tarfile
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from booktrans.align.lexicon import CedictGlosser
 from booktrans.align.similarity import LexicalTable, learn_from_beads
 from booktrans.evaluate.omission import (TABLE_MIN_PROB, OmissionConfig, align_references, clauses, source_coverage,
                                          table_translator)
+
+sys.path.insert(0, str(Path(__file__).parent))
+from omission_cases import CASES, Doc, Tally, draws, load_mac, load_nonlit, make_case, rate  # noqa: E402
 
 SETS = ("aca", "mag", "pol")
 _SPACE = re.compile(r"\s+")
@@ -421,6 +431,103 @@ def run_speed(root: Path, translator, cfg: OmissionConfig, table: str) -> None:
         print(f"{label:<22} {len(src):>6} {row[0]:>8.1f}s {row[1]:>8.0f} {row[2]:>13.1f}s {row[3]:>8.0f}")
 
 
+def case_docs(root: Path, sets: list[str], part: str) -> list[Doc]:
+    """The documents of section 6: nonlit sets (real MT) and MAC-Dev chapters (published human English)."""
+    docs = []
+    for name in sets:
+        if name == "mac":
+            for gold in sorted((root / "align-dev" / "mac_dev" / "gold").glob("*.align")):
+                halves = load_mac(root, gold.stem)
+                docs.append(halves[0] if part == "tune" else halves[1])
+        else:
+            halves = load_nonlit(root, name)
+            docs.append(halves[0] if part == "tune" else halves[1])
+    return docs
+
+
+def run_cases(root: Path, parts: list[str], sets: list[str], cases: list[str], translator, cfg: OmissionConfig,
+              refs: bool) -> dict:
+    """Section 6: {(part, family, reference, case): Tally} over the LLM-behaviour cases (omission_cases)."""
+    out: dict = {}
+    for part in parts:
+        for doc in case_docs(root, sets, part):
+            family = "human" if doc.kind == "human" else f"{doc.src_lang}->{doc.tgt_lang}"
+            t0 = time.perf_counter()
+            ref_options = [False, True] if refs and doc.ref else [False]
+            for use_ref in ref_options:
+                references = (align_references(doc.src, doc.ref, doc.src_lang, doc.tgt_lang, translator)
+                              if use_ref else None)
+                for case in cases:
+                    for draw in draws(case):
+                        c = make_case(doc, case, 1, **draw)
+                        cov = source_coverage(doc.src, c.hyp, doc.src_lang, doc.tgt_lang, cfg, translator, references)
+                        tally = Tally()
+                        tally.add(doc, c, cov, gap=case == "gap")
+                        out.setdefault((part, family, use_ref, case), Tally()).merge(tally)
+            print(f"  cases {part} {doc.name}: {len(doc.src)} lines, {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
+    return out
+
+
+def report_cases(results: dict, parts: list[str]) -> bool:
+    """The table of section 6 and whether the report halves meet the targets of issue 23."""
+    ok = True
+    print("\n6. What LLMs do (bench/omission_cases.py): per case, share of present sentences called dropped,")
+    print("   share of missing ones found, flags on the sentences the case moved / merged / split, gaps found whole")
+    print(f"{'part':<7} {'text':<7} {'ref':<4} {'case':<9} {'present':>8} {'dropped%':>9} {'missing':>8} {'found':>6} "
+          f"{'touched':>8} {'flagged%':>9} {'gaps whole':>11} {'clause cut':>11} {'partial':>8} {'partial elsewhere%':>19}")
+    for (part, family, use_ref, case), t in sorted(results.items(), key=lambda kv: (parts.index(kv[0][0]), kv[0][1], kv[0][2],
+                                                                                    CASES.index(kv[0][3]))):
+        good = rate(t.false, t.present) <= 0.01 and (t.missing == 0 or rate(t.found, t.missing) >= 0.95) and \
+            (t.gaps == 0 or t.gaps_whole == t.gaps)
+        if part == "report" and family != "human":
+            ok &= good
+        print(f"{part:<7} {family:<7} {'yes' if use_ref else 'no':<4} {case:<9} {t.present:>8} {100 * rate(t.false, t.present):>9.2f} "
+              f"{t.missing:>8} {rate(t.found, t.missing):>6.3f} {t.touched:>8} {100 * rate(t.touched_false, t.touched):>9.2f} "
+              f"{f'{t.gaps_whole}/{t.gaps}' if t.gaps else '':>11} {t.cut:>11} {rate(t.cut_found, t.cut):>8.3f} "
+              f"{100 * rate(t.whole_partial, t.whole):>19.2f}   {'met' if good else 'MISSED'}")
+    return ok
+
+
+def reliability(results: dict, part: str, bins: int = 10) -> float:
+    """The reliability table of ``score`` over every sentence of every case of one part; returns the
+    expected calibration error."""
+    import numpy as np
+
+    pairs = [p for (pt, _, use_ref, _), t in results.items() if pt == part and not use_ref for p in t.pairs]
+    if not pairs:
+        return float("nan")
+    score = np.array([p for p, _ in pairs])
+    truth = np.array([float(y) for _, y in pairs])
+    which = np.minimum((score * bins).astype(int), bins - 1)
+    print(f"\n7. Reliability of score ({part} halves, every case above, no reference): "
+          f"{len(score)} sentences")
+    print(f"{'score bin':<11} {'sentences':>10} {'mean score':>11} {'translated':>11}")
+    ece = 0.0
+    for b in range(bins):
+        k = which == b
+        if k.any():
+            ece += abs(score[k].mean() - truth[k].mean()) * k.sum() / len(score)
+            print(f"{b / bins:.1f}-{(b + 1) / bins:.1f}    {k.sum():>10} {score[k].mean():>11.3f} {truth[k].mean():>11.3f}")
+    print(f"expected calibration error: {ece:.4f}")
+    return ece
+
+
+def fit_slope(results: dict) -> float:
+    """The score's slope (calibrate.SCORE_SLOPE) by maximum likelihood on the tune halves' cases."""
+    import numpy as np
+    from scipy.optimize import minimize_scalar
+
+    from booktrans.evaluate.omission.calibrate import SCORE_SLOPE, V_CAP
+
+    pairs = [p for (pt, _, use_ref, _), t in results.items() if pt == "tune" and not use_ref for p in t.pairs]
+    score = np.clip(np.array([p for p, _ in pairs]), 1e-12, 1 - 1e-12)
+    v = np.clip(np.log(score / (1 - score)) / SCORE_SLOPE, -V_CAP, V_CAP)   # back to the decision value
+    y = np.array([float(t) for _, t in pairs])
+    got = minimize_scalar(lambda b: float(np.mean(np.logaddexp(0, b * v) - y * b * v)), bounds=(0.01, 5), method="bounded")
+    print(f"\nscore slope fitted on the tune halves ({len(v)} sentences): {got.x:.3f} (in use: {SCORE_SLOPE})")
+    return float(got.x)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=Path("../shared/data"))
@@ -429,6 +536,13 @@ def main() -> int:
     ap.add_argument("--no-mac", action="store_true", help="skip the MAC-Dev literary check")
     ap.add_argument("--no-mqm", action="store_true", help="skip the WMT23 MQM labels")
     ap.add_argument("--no-speed", action="store_true", help="skip the speed measurement")
+    ap.add_argument("--cases", default=",".join(CASES),
+                    help="section 6's cases, comma-separated (default: all); 'none' skips it")
+    ap.add_argument("--sets", default="aca,mag,pol,mac", help="section 6's texts: aca, mag, pol (real MT), mac (MAC-Dev)")
+    ap.add_argument("--only-cases", action="store_true", help="run section 6 (and 7) alone")
+    ap.add_argument("--case-refs", action="store_true", help="section 6 also with the reference (MT sets)")
+    ap.add_argument("--partial-threshold", type=float, help="try another partial_threshold (how the default was chosen)")
+    ap.add_argument("--fit", action="store_true", help="fit the score's slope on the tune halves' cases (section 6)")
     ap.add_argument("--drop-cost", type=float, help="try another drop_cost than the default (how it was chosen)")
     ap.add_argument("--table", choices=["none", "learned", "both"], default="both",
                     help="CC-CEDICT alone, the lexical table learned from the tune halves, or both side by side")
@@ -438,7 +552,11 @@ def main() -> int:
     if not (args.data / "align-dev" / "nonlit").is_dir():
         sys.exit(f"{args.data}/align-dev/nonlit: not found (the dev data lives in ../shared/data)")
     t0 = time.perf_counter()
-    cfg = OmissionConfig() if args.drop_cost is None else OmissionConfig(drop_cost=args.drop_cost)
+    cfg = OmissionConfig()
+    if args.drop_cost is not None:
+        cfg = replace(cfg, drop_cost=args.drop_cost)
+    if args.partial_threshold is not None:
+        cfg = replace(cfg, partial_threshold=args.partial_threshold)
     print(f"omission detector: {cfg}")
     translators: dict = {}
     if args.table in ("none", "both"):
@@ -452,7 +570,22 @@ def main() -> int:
               f"{sum(len(v) for v in table.entries.values())} entries, {table.meta.get('confident_beads')} beads; "
               f"entries counted from p >= {meaning.table_min_prob} ({time.perf_counter() - t1:.0f}s)")
     parts = ["tune", "report"] if args.part == "both" else [args.part]
-    ok = report_mt(run_mt(args.data, parts, args.seeds, translators, cfg), parts, list(translators))
+    ok = True
+    cases = [] if args.cases == "none" else args.cases.split(",")
+    if cases:
+        first = next(iter(translators.values()))
+        results = run_cases(args.data, parts, args.sets.split(","), cases, first, cfg, args.case_refs)
+        ok &= report_cases(results, parts)
+        for part in parts:
+            ece = reliability(results, part)
+            if part == "report":
+                ok &= ece <= 0.05
+        if args.fit and "tune" in parts:
+            fit_slope(results)
+    if args.only_cases:
+        print(f"\n{time.perf_counter() - t0:.0f}s; report-half targets {'met' if ok else 'MISSED'}")
+        return 0 if ok else 1
+    ok &= report_mt(run_mt(args.data, parts, args.seeds, translators, cfg), parts, list(translators))
     for label, translator in translators.items():
         if not args.no_mac:
             run_mac(args.data, translator, cfg, label)

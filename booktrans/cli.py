@@ -97,16 +97,30 @@ def _cmd_align_eval(args: argparse.Namespace) -> int:
 
 def _cmd_omissions(args: argparse.Namespace) -> int:
     from .evaluate.omission import OmissionConfig, align_references, source_coverage, table_translator
+    from .evaluate.omission.render import html_page, rows, text_report
+    from .io import atomic_write_text
+    from .text import split_sentences
 
     if {args.src_lang, args.tgt_lang} != {"zh", "en"}:
         raise BooktransError("--src-lang and --tgt-lang must be zh and en, one each")
-    src, hyp = _read_lines(args.src), _read_lines(args.hyp)
-    if not any(s.strip() for s in src):
+    src_lines, hyp = _read_lines(args.src), _read_lines(args.hyp)
+    if not any(s.strip() for s in src_lines):
         raise BooktransError(f"{args.src}: no source text")
     if not any(h.strip() for h in hyp):
         raise BooktransError(f"{args.hyp}: the translation is empty (every source line would count as omitted)")
-    _check_language(args.src, src, args.src_lang)
+    _check_language(args.src, src_lines, args.src_lang)
     _check_language(args.hyp, hyp, args.tgt_lang)
+    if args.format == "html" and not args.output:
+        raise BooktransError("--format html writes a page: give it a file with --output PAGE.html")
+    # one sentence per line as given, or each line (paragraph) split by the project's splitter
+    if args.one_per_line:
+        src, where = src_lines, list(range(len(src_lines)))
+    else:
+        src, where = [], []
+        for k, para in enumerate(src_lines):
+            for sent in split_sentences(para, args.src_lang):
+                src.append(sent)
+                where.append(k)
     translator = None  # CC-CEDICT alone
     if args.lexicon:
         from .align.similarity import LexicalTable
@@ -118,15 +132,26 @@ def _cmd_omissions(args: argparse.Namespace) -> int:
         if not any(r.strip() for r in ref):
             raise BooktransError(f"{args.ref}: the reference is empty")
         _check_language(args.ref, ref, args.tgt_lang)
+        ref = [x for para in ref for x in split_sentences(para, args.tgt_lang)]
         refs = align_references(src, ref, args.src_lang, args.tgt_lang, translator)
     cfg = OmissionConfig() if args.drop_cost is None else OmissionConfig(drop_cost=args.drop_cost)
     cov = source_coverage(src, hyp, args.src_lang, args.tgt_lang, cfg, translator=translator, references=refs)
-    for c in cov.lines:
-        sys.stdout.write(json.dumps(c.to_json()) + "\n")
+    items = rows(cov, src, where, args.tgt_lang)
     dropped = sum(c.omitted for c in cov.lines)
     partial = sum(c.partial for c in cov.lines)
-    print(f"{dropped} of {len(cov.lines)} source lines dropped ({cov.omission_rate:.1%}), {partial} partial "
-          f"({cov.partial_rate:.1%}), {len(cov.added)} of {len(hyp)} translation lines added", file=sys.stderr)
+    summary = (f"{dropped} of {len(cov.lines)} source sentences dropped ({cov.omission_rate:.1%}), {partial} partial "
+               f"({cov.partial_rate:.1%}), {len(cov.added)} of {len(hyp)} translation lines added")
+    if args.format == "json":
+        text = "".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in items)
+    elif args.format == "text":
+        text = text_report(items) or "nothing flagged\n"
+    else:
+        text = html_page(items, f"Omissions: {Path(args.hyp).name} against {Path(args.src).name}", summary)
+    if args.output:
+        atomic_write_text(Path(args.output), text)
+    else:
+        sys.stdout.write(text)
+    print(summary, file=sys.stderr)
     return 0
 
 
@@ -297,12 +322,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=12345, help="seed of the resampling (default 12345, sacrebleu's)")
     p.set_defaults(fn=_cmd_compare)
 
-    p = sub.add_parser("omissions", help="flag source lines a translation drops (or translates in part): one JSON object per source line")
-    p.add_argument("src", help="source sentences, one per line")
+    p = sub.add_parser("omissions", help="flag source sentences a translation drops (or translates in part)")
+    p.add_argument("src", help="the source text, one paragraph per line (split into sentences; see --one-per-line)")
     p.add_argument("hyp", help="the translation, in any number of lines (it is aligned to SRC)")
     p.add_argument("--src-lang", required=True, choices=["zh", "en"], help="the language of the source text")
     p.add_argument("--tgt-lang", required=True, choices=["zh", "en"], help="the language of the translation")
-    p.add_argument("--ref", help="a human translation of SRC, one sentence per line (any count): much stronger evidence")
+    p.add_argument("--one-per-line", action="store_true",
+                   help="SRC already holds one sentence per line: keep its lines as they are (line = the line number)")
+    p.add_argument("--format", choices=["json", "text", "html"], default="json",
+                   help="json: one object per source sentence; text: the flagged sentences only; html: a side-by-side page")
+    p.add_argument("--output", metavar="PATH", help="write there instead of stdout (required for --format html)")
+    p.add_argument("--ref", help="a human translation of SRC, one paragraph per line (any count): much stronger evidence")
     p.add_argument("--drop-cost", type=float,
                    help="cost of calling a line dropped: higher flags fewer (default: the tuned value, docs/evaluate.md)")
     p.add_argument("--lexicon", metavar="PATH",

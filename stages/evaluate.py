@@ -9,7 +9,9 @@ COMET, dropped (omission), partial, truncated and addition rates, length ratio a
 drift, repetition, untranslated text, flag counts) and reports/evaluation/<round>/: position.json
 (length ratio and omission rate over position in the document, a DVC plot), details.json
 (signatures, flags, per-chapter numbers, examples of dropped and partial sentences, truncated chunks)
-and segments/<book>.<direction>.jsonl (the (src, mt, ref) segments scored).
+segments/<book>.<direction>.jsonl (the (src, mt, ref) segments scored) and
+omissions/<book>.<direction>.html (every source sentence beside its translation, the dropped and
+partial ones marked, a jump list; the report links to it).
 
 The omission detector's cross-lingual evidence is CC-CEDICT plus the lexical table the align stage
 learned from the training books' confident beads (data/lexicon.json, ``SameMeaning(table)``, its
@@ -30,6 +32,7 @@ from booktrans.errors import BooktransError
 from booktrans.evaluate import corpus_scores
 from booktrans.evaluate.book import BookEvalConfig, combine_positions, evaluate_book, flags_of
 from booktrans.evaluate.omission import TABLE_MIN_PROB, OmissionConfig, table_translator
+from booktrans.evaluate.omission.render import book_rows, html_page
 from booktrans.io import atomic_dir, read_jsonl, write_json, write_jsonl
 from booktrans.manifest import load_manifest
 from booktrans.stageutil import get, load_params, run_main, setup_logging
@@ -94,6 +97,7 @@ def run(params_path: Path, round_name: str, translations: Path, text: Path, alig
     details: dict = {"round": round_name, "directions": {}, "books": {}}
     positions: dict[int, dict] = {}
     segments_out: dict[str, list[dict]] = {}
+    pages: dict[str, str] = {}
     for direction in directions:
         src, tgt = direction.split("-")
         per_book = []
@@ -110,6 +114,10 @@ def run(params_path: Path, round_name: str, translations: Path, text: Path, alig
             ev["book"] = book.id
             per_book.append(ev)
             segments_out[f"{book.id}.{direction}"] = ev["segments"]
+            m = ev["metrics"]
+            pages[f"{book.id}.{direction}"] = html_page(
+                book_rows(ev["sentences"]), f"{round_name} · {book.id} · {direction}: dropped and partial sentences",
+                f"{m['omission_rate']:.1%} of {m['source_sentences']} source sentences dropped, {m['partial_rate']:.1%} partial")
         hyps = [s["mt"] for ev in per_book for s in ev["segments"]]
         refs = [s["ref"] for ev in per_book for s in ev["segments"]]
         scores = corpus_scores(hyps, refs, tgt, docs=([ev["docs"][0] for ev in per_book], [ev["docs"][1] for ev in per_book]))
@@ -132,7 +140,7 @@ def run(params_path: Path, round_name: str, translations: Path, text: Path, alig
             details["books"].setdefault(ev["book"], {})[direction] = {
                 "flags": ev["flags"], "chapters": ev["chapters"], "positions": ev["positions"],
                 "omissions": ev["omissions"], "partials": ev["partials"], "truncated": ev["truncated"],
-                "untranslated": ev["untranslated"]}
+                "untranslated": ev["untranslated"], "page": f"omissions/{ev['book']}.{direction}.html"}
             for flag in ev["flags"]:
                 log.warning("%s %s %s: %s", round_name, ev["book"], direction, flag)
         combined = _combine(per_book)
@@ -156,6 +164,9 @@ def run(params_path: Path, round_name: str, translations: Path, text: Path, alig
         write_json(tmp / "position.json", {"position": [positions[k] for k in sorted(positions)]})
         for key, segs in segments_out.items():
             write_jsonl(tmp / "segments" / f"{key}.jsonl", segs)
+        for key, page in pages.items():
+            (tmp / "omissions").mkdir(exist_ok=True)
+            (tmp / "omissions" / f"{key}.html").write_text(page, encoding="utf-8")
     write_json(metrics_out, result)
     for d, m in result["directions"].items():
         log.info("%s %s: BLEU %.2f chrF %.2f TER %.2f d-BLEU %.2f COMET %s dropped %.1f%% partial %.1f%% truncated %.1f%% "

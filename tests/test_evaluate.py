@@ -11,6 +11,7 @@ from booktrans.errors import BooktransError
 from booktrans.evaluate import corpus_scores
 from booktrans.evaluate.book import BookEvalConfig, evaluate_book
 from booktrans.evaluate.omission import align_references, source_coverage
+from booktrans.evaluate.omission.render import book_rows, html_page
 from booktrans.text import split_sentences
 
 BOOK = "night-train"
@@ -78,6 +79,21 @@ def test_shrinkage_late_in_the_book_shows_in_omissions_and_the_position_curve(bo
     assert all(o["position"] > 0.5 for o in ev["omissions"] if o["sentence"] in dropped)
     by_chapter = {c["chapter"]: c for c in ev["chapters"]}
     assert by_chapter[max(by_chapter)]["omission_rate"] > by_chapter[min(by_chapter)]["omission_rate"]
+    # the book's side-by-side page (the evaluate stage writes it) marks exactly those sentences
+    rows = book_rows(ev["sentences"])
+    page = html_page(rows, "night-train zh-en", "summary")
+    marked = [r for r in rows if r.omitted]
+    assert {r.text for r in marked} == missed and page.count('class="dropped"') == len(marked)
+    assert all(f'<tr id="s{r.index}" class="dropped">' in page and f'href="#s{r.index}"' in page for r in marked)
+    assert all(r.translation for r in rows if not r.omitted and not r.partial)
+
+
+def test_the_report_links_the_per_book_omission_pages():
+    from booktrans.report import render_report
+
+    details = {"r1": {"books": {"night-train": {"zh-en": {"omissions": [], "page": "omissions/night-train.zh-en.html"}}}}}
+    page = render_report({"r1": {"directions": {}}}, details=details)
+    assert 'href="evaluation/r1/omissions/night-train.zh-en.html"' in page
 
 
 def test_bad_translations_are_flagged_not_silently_zero(book):
@@ -205,8 +221,11 @@ def test_omissions_cli_prints_one_object_per_source_line(tmp_path):
         out = subprocess.run(cmd + extra, capture_output=True, text=True, check=True)
         rows = [json.loads(line) for line in out.stdout.splitlines()]
         assert [r["line"] for r in rows] == [0, 1, 2] and [r["omitted"] for r in rows] == [False, True, False]
-        assert all(set(r) == {"line", "omitted", "score", "partial"} and 0 <= r["score"] <= 1 for r in rows)
-        assert "1 of 3 source lines dropped" in out.stderr
+        assert all({"line", "omitted", "score", "partial", "text", "translation", "missing_clauses"} <= set(r)
+                   and 0 <= r["score"] <= 1 for r in rows)
+        assert rows[1]["text"] == "他在图书馆读了三本关于历史的书。" and rows[1]["translation"] == ""
+        assert "teacher" in rows[2]["translation"]
+        assert "1 of 3 source sentences dropped" in out.stderr
     # wrong language and empty input are errors that name the file
     bad = subprocess.run(cmd[:-4] + ["--src-lang", "en", "--tgt-lang", "zh"], capture_output=True, text=True)
     assert bad.returncode == 2 and "src.txt: the text is in zh, not en" in bad.stderr

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 # Prior probability of each bead shape (src count, tgt count). Chinese-English literary translation
 # merges and splits sentences more often than the European pairs of the original paper.
 PRIORS: dict[tuple[int, int], float] = {
@@ -30,13 +32,35 @@ def _norm_sf(z: float) -> float:
     return math.erfc(z / math.sqrt(2.0))
 
 
+MIN_PROBABILITY = 1e-12  # floor of a length-match probability: no length difference alone rules a pair out
+MAX_COST = -math.log(MIN_PROBABILITY)
+
+
 def match_probability(src_len: float, tgt_len: float) -> float:
     """Probability that lengths this different arise from a translation (1.0 = perfectly in ratio)."""
     if src_len == 0 and tgt_len == 0:
         return 1.0
     mean = (src_len + tgt_len) / 2.0
     delta = (tgt_len - src_len) / math.sqrt(max(mean, 1.0) * VARIANCE)
-    return max(_norm_sf(abs(delta)), 1e-12)
+    return max(_norm_sf(abs(delta)), MIN_PROBABILITY)
+
+
+def _neg_log_erfc(x: np.ndarray) -> np.ndarray:
+    """-log(erfc(x)) for x >= 0 (Abramowitz & Stegun 7.1.26, in log space so large x stay finite)."""
+    t = 1.0 / (1.0 + 0.3275911 * x)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    return x * x - np.log(np.maximum(poly, 1e-300))
+
+
+def length_cost(src: np.ndarray | float, tgt: np.ndarray | float, variance: float = VARIANCE) -> np.ndarray:
+    """The Gale-Church length cost, vectorised: -log P(|Z| >= z) for these lengths (both already in
+    target units, the source's scaled by the length ratio), capped at ``MAX_COST`` like
+    ``match_probability``. ``variance`` is the variance of the target length per unit of length
+    (the paper's constant unless the caller measured its own). The aligner and the omission
+    detector both use this one function."""
+    mean = np.maximum((src + tgt) / 2.0, 1.0)
+    z = np.abs(tgt - src) / np.sqrt(mean * variance) / math.sqrt(2.0)
+    return np.minimum(_neg_log_erfc(z), MAX_COST)
 
 
 @dataclass(frozen=True)

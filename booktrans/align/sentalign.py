@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .gale_church import VARIANCE
+from .gale_church import length_cost
 from .lexicon import Translator, ZhBag, english_bag
 from .similarity import LexicalTable, SameMeaning, learn_from_beads
 
@@ -392,20 +392,6 @@ def _detach_uncovered(beads: list[Bead], scorer: _Scorer, min_words: int = 15, m
     return out
 
 
-def _neg_log_erfc(x: np.ndarray) -> np.ndarray:
-    """-log(erfc(x)) for x >= 0 (Abramowitz & Stegun 7.1.26, in log space so large x stay finite)."""
-    t = 1.0 / (1.0 + 0.3275911 * x)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
-    return x * x - np.log(np.maximum(poly, 1e-300))
-
-
-def _length_nll(src: np.ndarray | float, tgt: np.ndarray) -> np.ndarray:
-    """-log P(lengths) of Gale-Church (see gale_church.match_probability), vectorised, capped like it."""
-    mean = np.maximum((src + tgt) / 2.0, 1.0)
-    z = np.abs(tgt - src) / np.sqrt(mean * VARIANCE) / math.sqrt(2.0)
-    return np.minimum(_neg_log_erfc(z), -math.log(1e-12))
-
-
 class _Rows:
     """Per Chinese sentence r, the pair statistics with English sentences [off[r], off[r] + width),
     stored with zero padding on both sides so that nearby columns are read as slices."""
@@ -531,7 +517,7 @@ def _search(scorer: _Scorer, ranges: list[tuple[int, int]], n: int, m: int, cfg:
                 if cfg.length_sigma > 0:
                     lnll = np.log((le + 10.0) / (lz + 10.0)) ** 2 / (2 * cfg.length_sigma ** 2)
                 else:
-                    lnll = _length_nll(lz, le)
+                    lnll = length_cost(lz, le)
                 total = base + penalty + (1.0 - sim) * (di + dj) / 2.0 + cfg.length_weight * lnll
                 if cfg.dialogue:
                     qe = en_qcum[np.clip(js, 0, m)] - en_qcum[np.clip(js - dj, 0, m)]

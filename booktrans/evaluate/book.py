@@ -270,7 +270,12 @@ def evaluate_book(rows: list[dict], src_paragraphs: list[dict], ref_beads: list[
     return {"metrics": metrics, "flags": flags_of(metrics, src_lang, tgt_lang), "segments": segments,
             "docs": (_join([r["translation"] for r in rows], tgt_lang if tgt_lang == "en" else "zh"), _join([s["ref"] for s in segments], tgt_lang)),
             "chapters": chapters, "positions": positions, "omissions": omissions, "partials": partials,
-            "truncated": truncated_chunks, "untranslated": untranslated[:20]}
+            "truncated": truncated_chunks, "untranslated": untranslated[:20],
+            "sentences": [{"text": s.text, "chapter": s.chapter, "para": s.para, "omitted": s.omitted, "partial": s.partial,
+                           "truncated": s.truncated, "score": s.score, "missing": list(s.missing),
+                           "translation": _join([hyp_sents[j] for j in s.counterpart], tgt_lang),
+                           "around": "" if s.counterpart else example(i, s)["translation"]}
+                          for i, s in enumerate(source)]}
 
 
 def _reference_beads(ref_beads: list[dict], source: list[SourceSentence], src_lang: str, tgt_lang: str) -> list[tuple[list[int], str]]:

@@ -488,6 +488,12 @@ def render_report(metrics: dict[str, dict], title: str = "booktrans — rounds c
                         f'<div class="mt">translation around it: {html.escape(o["translation"]) or "<i>(nothing)</i>"}</div></div>')
         if ex_html:
             break
+    # one side-by-side page per round, test book and direction, written by the evaluate stage
+    pages = [f'<a href="evaluation/{html.escape(r)}/{html.escape(det["page"])}">{html.escape(r)} · {html.escape(book)} · '
+             f'{html.escape(d)}</a>' for r in sorted(details) for book, dirs in sorted(details[r].get("books", {}).items())
+             for d, det in sorted(dirs.items()) if det.get("page")]
+    if pages:
+        ex_html.append('<p class="omission-pages">Every sentence beside its translation: ' + " · ".join(pages) + "</p>")
     sections.append(_section("Detected omissions (examples from the latest round that has any)",
                              ("<p>The highlighted source sentence has no counterpart in the translation (coverage: how much "
                               "of it the detector found, 0–1).</p>" + "".join(ex_html)) if ex_html else "<p>No omission detected.</p>",

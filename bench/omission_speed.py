@@ -1,0 +1,109 @@
+"""Benchmark: the omission detector on a whole book in one call, one core: time and peak memory.
+
+    python bench/omission_speed.py [--sentences 30000] [--drop 0.05] [--gap 200]
+
+A Chinese book of about --sentences sentences is built by repeating the six MAC-Dev chapters of
+../shared/data/align-dev (real novels; their published English as the translation, bead by bead,
+in paragraphs of 1-3 sentences), else the sample books of data/ (their English editions aligned by
+the project's aligner). A seeded --drop share of the translation's beads is removed, and one run of
+--gap beads in the middle (a lost chapter). ``source_coverage`` judges the whole book in one call
+with CC-CEDICT alone; printed: sentences, seconds, peak resident memory (the process's
+``ru_maxrss``), and as a sanity check the share of the removed sentences found and of the others
+flagged. Target (issue 23): 30,000 sentences in at most 10 minutes and 4 GB.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse
+import random
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MAC = ROOT.parent / "shared" / "data" / "align-dev" / "mac_dev"
+
+
+def chapters() -> list[tuple[list[str], list[tuple[tuple[int, ...], str]]]]:
+    """(source sentences, translation beads (source ids, English)) per chapter of real text."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    if MAC.is_dir():
+        from omission_cases import read_beads
+
+        out = []
+        for gold in sorted((MAC / "gold").glob("*.align")):
+            src = (MAC / "src" / gold.stem).read_text(encoding="utf-8").splitlines()
+            tgt = (MAC / "tgt" / gold.stem).read_text(encoding="utf-8").splitlines()
+            out.append((src, [(tuple(s), " ".join(tgt[j] for j in t)) for s, t in read_beads(gold) if s and t]))
+        return out
+    from booktrans.align import align_book
+    from booktrans.ingest import ingest_file
+    from booktrans.manifest import load_manifest
+
+    out = []
+    for book in load_manifest(ROOT / "data" / "books.yaml"):
+        zh = [p.__dict__ for p in ingest_file(ROOT / book.zh, "zh").paragraphs]
+        en = [p.__dict__ for p in ingest_file(ROOT / book.en, "en").paragraphs]
+        beads, _ = align_book(zh, en)
+        src = [s for b in beads for s in b["zh"]]
+        k, blocks = 0, []
+        for b in beads:
+            if b["zh"] and b["en"]:
+                blocks.append((tuple(range(k, k + len(b["zh"]))), " ".join(b["en"])))
+            k += len(b["zh"])
+        out.append((src, blocks))
+    return out
+
+
+def book(target: int, drop: float, gap: int, seed: int = 1) -> tuple[list[str], list[str], set[int]]:
+    """(source sentences, translation paragraphs, removed source ids) of a book of ``target`` sentences."""
+    rng = random.Random(seed)
+    src: list[str] = []
+    blocks: list[tuple[tuple[int, ...], str]] = []
+    parts = chapters()
+    while len(src) < target:
+        for s, b in parts:
+            blocks += [(tuple(i + len(src) for i in ids), t) for ids, t in b]
+            src += s
+    middle = len(blocks) // 2
+    gone = set(range(middle, middle + gap)) | set(rng.sample(range(len(blocks)), round(drop * len(blocks))))
+    removed = {i for k in gone for i in blocks[k][0]}
+    kept = [t for k, (_, t) in enumerate(blocks) if k not in gone]
+    hyp, k = [], 0
+    while k < len(kept):
+        n = rng.choice((1, 2, 3))
+        hyp.append(" ".join(kept[k:k + n]))
+        k += n
+    return src, hyp, removed
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sentences", type=int, default=30000)
+    ap.add_argument("--drop", type=float, default=0.05, help="share of the translation's beads removed at random")
+    ap.add_argument("--gap", type=int, default=200, help="beads removed in one run in the middle")
+    args = ap.parse_args()
+    from booktrans.evaluate.omission import source_coverage
+
+    src, hyp, removed = book(args.sentences, args.drop, args.gap)
+    t0 = time.perf_counter()
+    cov = source_coverage(src, hyp, "zh", "en")
+    took = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    found = sum(cov.lines[i].omitted for i in removed) / max(len(removed), 1)
+    others = [c.omitted for c in cov.lines if c.line not in removed]
+    print(f"{len(src)} source sentences, {len(hyp)} translation paragraphs ({len(removed)} sentences removed): "
+          f"{took:.0f} s, peak memory {peak:.0f} MB; removed found {found:.3f}, others flagged "
+          f"{sum(others) / len(others):.3f}   target: <= 600 s and <= 4096 MB: "
+          f"{'met' if took <= 600 and peak <= 4096 else 'MISSED'}")
+    return 0 if took <= 600 and peak <= 4096 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

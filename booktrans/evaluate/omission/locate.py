@@ -1,0 +1,95 @@
+"""Local evidence: is a source sentence's content anywhere near where the alignment put it?
+
+The monotone search cannot follow what models translating whole chapters do: a sentence moved a
+few places, two sentences run into one ("…, and …"), a long gap that pushes the search off its band.
+Each of those leaves the sentence's words in the translation, a few units away from where the
+monotone path can take them. So every sentence is also judged on its own: its best evidence
+(``Evidence.source_evidence``: found words' log-likelihood ratios, missing words' against) over
+every stretch of at most ``STRETCH`` sentences' worth of units inside a *window* around its place
+on the path (from the place of the sentence ``WINDOW`` before it to that of the sentence
+``WINDOW`` after it) that *no other sentence needs*: units the search left as additions, or the
+first or last units of a neighbour's stretch, less whatever evidence the neighbour loses without
+them (a monotone search that meets B' A' for A B gives A both and drops B). Text a neighbour does
+need is not searched: its words are that sentence's, and counting them would let a truly dropped
+sentence borrow its neighbours' vocabulary. A sentence the search drops whose best such evidence is positive (its words are found more
+than chance explains, in text no other sentence accounts for) was moved or run into a neighbour,
+not dropped (``api``; the threshold 0 is the likelihood ratio's own boundary, and on the tune
+halves it recovered the most swapped sentences at no loss of dropped ones found, docs/evaluate.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .evidence import Evidence
+
+WINDOW = 4      # source sentences either side: a swap or move "within a window of a few sentences"
+STRETCH = 2.0   # the longest stretch tried, in sentences' worth of units (a sentence split in two)
+MIN_UNITS = 3   # ...and at least this many units (a sentence whose translation was cut at commas)
+
+
+def path_places(beads: list[tuple[int, int, int, int]], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per source sentence, the first and last unit boundary of its place on the search's path (its
+    stretch; for a dropped sentence the boundary where it was dropped)."""
+    start = np.zeros(n, dtype=np.int64)
+    end = np.zeros(n, dtype=np.int64)
+    for r0, r1, u, j in beads:
+        for r in range(r0, r1):
+            start[r], end[r] = u, j
+    return start, end
+
+
+def local_evidence(ev: Evidence, beads: list[tuple[int, int, int, int]], n: int, m: int,
+                   which: np.ndarray | None = None) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Per source sentence (those ``which`` marks; all when None), its best evidence near its place
+    (module docstring), -inf where there is nothing to try; and the stretch [u, j) that gave it.
+
+    Two kinds of stretch are tried inside the window: runs of units no sentence holds, and the first
+    or last units of a neighbour's stretch when the neighbour does not need them (its own evidence
+    without them is as high as with them, up to the loss counted against the moved sentence)."""
+    start, end = path_places(beads, n)
+    free = np.ones(m, dtype=bool)
+    single: dict[int, tuple[int, int]] = {}   # sentence -> its stretch, where one sentence holds it alone
+    for r0, r1, u, j in beads:
+        if r1 > r0 and j > u:
+            free[u:j] = False
+            if r1 - r0 == 1:
+                single[r0] = (u, j)
+    longest = max(MIN_UNITS, int(round(STRETCH * m / max(n, 1))))
+    out = np.full(n, -np.inf)
+    where = [(0, 0)] * n
+
+    def consider(r: int, us: np.ndarray, js: np.ndarray, window: tuple[int, int], loss: np.ndarray | float = 0.0) -> None:
+        got = ev.source_evidence(r, us, js, window) - loss
+        k = int(np.argmax(got))
+        if got[k] > out[r]:
+            out[r], where[r] = float(got[k]), (int(us[k]), int(js[k]))
+
+    for r in range(n) if which is None else np.nonzero(which)[0]:
+        r = int(r)
+        a = min(int(start[max(0, r - WINDOW)]), int(start[r]))
+        b = max(int(end[min(n - 1, r + WINDOW)]), int(end[r]))
+        p = a
+        while p < b:
+            if not free[p]:
+                p += 1
+                continue
+            q = p
+            while q < b and free[q]:
+                q += 1
+            us = np.arange(p, q)
+            for size in range(1, min(longest, q - p) + 1):
+                consider(r, us, np.minimum(us + size, q), (p, q))
+            p = q
+        for s_ in range(max(0, r - WINDOW), min(n, r + WINDOW + 1)):
+            u, j = single.get(s_, (0, 0))
+            if s_ == r or j - u < 2:
+                continue
+            full = float(ev.source_evidence(s_, np.array([u]), np.array([j]), (u, j))[0])
+            ks = np.arange(1, min(longest, j - u - 1) + 1)
+            # the first k units go to r, the neighbour keeps the rest; or the last k
+            rest = ev.source_evidence(s_, u + ks, np.full(len(ks), j), (u, j))
+            consider(r, np.full(len(ks), u), u + ks, (u, j), np.maximum(0.0, full - rest))
+            rest = ev.source_evidence(s_, np.full(len(ks), u), j - ks, (u, j))
+            consider(r, j - ks, np.full(len(ks), j), (u, j), np.maximum(0.0, full - rest))
+    return out, where

@@ -1,0 +1,82 @@
+"""Units: the translation cut into sentences and clauses, the pieces source sentences align to.
+
+Each translation line is split into sentences (the project's splitter), those again after any
+sentence-final mark left inside them, and each piece into clauses (at commas, semicolons and
+colons). A source sentence dropped between two others whose translations were merged into one
+sentence then leaves no unit of its own.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+from ...text import split_sentences
+
+_ZH_CLAUSE = re.compile(r"(?<=[，；：,;:])")
+_EN_CLAUSE = re.compile(r"(?<=[,;:])\s+")
+_SPACE = re.compile(r"\s+")
+
+
+def clauses(sentence: str, lang: str) -> list[str]:
+    """A sentence cut after commas, semicolons and colons (the clause units of the alignment)."""
+    parts = _ZH_CLAUSE.split(sentence) if lang == "zh" else _EN_CLAUSE.split(sentence)
+    return [p for p in parts if p.strip()]
+
+
+def char_length(text: str, lang: str) -> int:
+    """Characters without spaces for Chinese, characters for English (the Gale-Church unit)."""
+    return len(_SPACE.sub("", text)) if lang == "zh" else len(text)
+
+
+def split_reference(text: str, weights: Sequence[float], lang: str) -> list[str]:
+    """Cut the reference of a bead holding several source sentences into one piece per sentence, in
+    proportion to ``weights`` (their lengths), at word boundaries for English."""
+    if len(weights) <= 1:
+        return [text]
+    total = sum(weights) or 1.0
+    toks = list(_SPACE.sub("", text)) if lang == "zh" else text.split()
+    out, start, acc = [], 0, 0.0
+    for k, w in enumerate(weights):
+        acc += w
+        end = len(toks) if k == len(weights) - 1 else round(len(toks) * acc / total)
+        out.append(("" if lang == "zh" else " ").join(toks[start:end]))
+        start = end
+    return out
+
+
+
+_ZH_END = re.compile(r"[。！？!?]+[”’」』）)\"']*")
+_EN_END = re.compile(r"[.!?]+[\"'”’)\]]*\s+")
+
+
+def cut_ends(sentence: str, lang: str) -> list[str]:
+    """A sentence cut after each sentence-final mark inside it."""
+    out, start = [], 0
+    for m in (_ZH_END if lang == "zh" else _EN_END).finditer(sentence):
+        if m.end() < len(sentence.rstrip()):
+            out.append(sentence[start:m.end()])
+            start = m.end()
+    out.append(sentence[start:])
+    return [p for p in out if p.strip()]
+
+
+def units_of(hyp: list[str], tgt_lang: str) -> tuple[list[str], list[int], list[bool], list[int]]:
+    """Clause units of the translation: text, line, starts a sentence, sentence id. Sentences come
+    from the project's splitter; they are also cut after every sentence-final mark it left inside
+    (unbalanced quotes, a dash or a lower-case word after a full stop): a unit too many costs the
+    alignment nothing, a sentence too long hides a dropped one."""
+    units, line, start, sent = [], [], [], []
+    s_id = 0
+    for k, h in enumerate(hyp):
+        for s in split_sentences(h, tgt_lang):
+            for piece in cut_ends(s, tgt_lang):
+                for c_i, c in enumerate(clauses(piece, tgt_lang)):
+                    units.append(c)
+                    line.append(k)
+                    start.append(c_i == 0)
+                    sent.append(s_id)
+                s_id += 1
+    return units, line, start, sent
+
+

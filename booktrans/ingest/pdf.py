@@ -212,7 +212,7 @@ def _read_pages(doc: pymupdf.Document, result: ReadResult) -> tuple[list[list[_B
                     lines.append(None)
                     continue
                 texts.append(stripped)
-                x0, y0, x1, y1 = (pymupdf.Rect(l["bbox"]) * rot) if rot is not None else l["bbox"]
+                x0, y0, x1, y1 = l["bbox"] if rot is None else pymupdf.util_transform_rect(l["bbox"], rot)  # as Rect * rot
                 # spaces at the ends of a line tell how to join it to the next (see join_lines)
                 line = _Line(stripped, x0, y0, x1, y1, size, text[-1:] == " ", text[:1] == " ")
                 lines.append(line)

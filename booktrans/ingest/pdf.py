@@ -488,11 +488,11 @@ def _assemble(pages: list[list[_Blk]], lang: str, result: ReadResult) -> None:
                     prev = None
                     continue
                 if prev is not None:
-                    short = _ended_short(prev, l, left, right)
                     gap = spacing > 0 and (l.y0 - prev.y0) > 1.45 * spacing
                     indented = l.x0 > left + 1.5 * char and l.x0 > prev.x0 + char
                     new_column = l.y0 < prev.y0 - spacing  # moved up: the next column
-                    if short or gap or indented or new_column:
+                    # the geometry of the line ends (the costliest test) only when the rest do not decide
+                    if gap or indented or new_column or _ended_short(prev, l, left, right):
                         flush(False)
                 para.append(l)
                 prev = l

@@ -184,7 +184,7 @@ def _read_pages(doc: pymupdf.Document, result: ReadResult) -> tuple[list[list[_B
             rect = page.rect  # computed by pymupdf on each access: read once
             height = rect.height or 1.0  # of the page as displayed (rotation applied)
             rot = page.rotation_matrix if page.rotation else None
-            # as get_text("dict"), less the page size (not used) and with no sorting (reading_order sorts)
+            # as get_text("dict"), without looking up the crop box for the page size it would add (not used)
             data = page.get_textpage(flags=pymupdf.TEXTFLAGS_TEXT).extractDICT()
         except Exception as exc:
             result.warnings.append(f"page {pno + 1}: unreadable ({str(exc).splitlines()[0][:120]})")
@@ -313,10 +313,6 @@ def read_pdf(path: str | Path, lang: str, opts: IngestOptions | None = None) -> 
     return result
 
 
-def _in_margin(line: _Line, height: float) -> bool:
-    return line.y1 <= height * _MARGIN or line.y0 >= height * (1 - _MARGIN)
-
-
 def _drop_margins(pages: list[list[_Blk]], result: ReadResult) -> None:
     """Remove page numbers and running headers/footers: margin lines that repeat across pages."""
     shapes: Counter[str] = Counter()
@@ -324,7 +320,7 @@ def _drop_margins(pages: list[list[_Blk]], result: ReadResult) -> None:
     for blocks in pages:
         found = []
         for b in blocks:
-            top, bottom = b.height * _MARGIN, b.height * (1 - _MARGIN)  # as _in_margin
+            top, bottom = b.height * _MARGIN, b.height * (1 - _MARGIN)  # the margins, where headers live
             for l in b.lines:
                 if l is not None and (l.y1 <= top or l.y0 >= bottom):
                     found.append((b, l, _shape(l.text)))

@@ -61,6 +61,11 @@ EXPECTED = {
     # Standard Ebooks: the navigation nests A Scandal in Bohemia's parts I, II, III
     ("sherlock-holmes-excerpt.en.epub", "en"): [("A Scandal in Bohemia", n, 2) for n in ["I", "II", "III"]]
     + [("", "A Case of Identity", 1)],
+    # 世說新語 (Traditional characters, Calibre's EPUB 2): every chapter file opens with the book's name
+    # as its only heading (<h5>世說新語</h5>) and gives the chapter's name beside it in plain text; the
+    # NCX names the chapters, which the running book title must not replace
+    ("shishuoxinyu-excerpt.zh.epub", "zh"): [("", t, 1) for t in [
+        "德行第一", "識鑒第七", "規箴第十", "捷悟第十一", "夙惠第十二", "豪爽第十三", "自新第十五", "企羨第十六"]],
     # Project Gutenberg HTML as an EPUB whose navigation names the title page only: the book's own
     # contents table (page-number links to anchors, two levels) decides
     ("taylor-tales-excerpt.en.epub", "en"): [("", "", 1), ("", "PREFACE.", 1),

@@ -62,3 +62,23 @@ def test_corrupted_pdf_does_not_crash(ingest_dir):
     res = ingest_file(ingest_dir / "corrupted.pdf", "en")
     assert any("Beautiful is better than ugly." in p.text for p in res.paragraphs)
     assert any("repaired" in w for w in res.report["warnings"])
+
+
+def test_report_pdf_lines_join_the_same_by_the_fast_path_and_the_plain_one(ingest_dir):
+    """The PDF reader joins a page's lines straight from their text and end spaces (``_join``, for
+    speed); on the real report — rotated pages, tables, lines of several spans, Latin inside Chinese —
+    every block reads exactly as the plain ``join_lines`` over the lines as extracted."""
+    import pymupdf
+
+    from booktrans.ingest import pdf
+    from booktrans.ingest.model import ReadResult
+
+    with pymupdf.open(ingest_dir / "cjk-report.zh.pdf") as doc:
+        pages, _ = pdf._read_pages(doc, ReadResult(blocks=[], format="pdf"))
+    blocks = [[l for l in b.lines if l is not None] for blocks in pages for b in blocks]
+    assert sum(len(b) > 1 for b in blocks) > 500
+    spaced = [b for b in blocks if any(l.space_after or l.space_before for l in b[:-1])]
+    assert spaced  # lines whose end spaces decide the join are among them
+    for lines in blocks:
+        assert pdf._join(lines, "zh") == pdf.join_lines([l.raw for l in lines], "zh")
+        assert pdf._join(lines, "en") == pdf.join_lines([l.raw for l in lines], "en")

@@ -407,9 +407,11 @@ def _read_book(book, path: Path, opf_dir: str, entries: list[_TocEntry], lang: s
     toc_driven = sum(1 for e in toc if e.file and e.level == "chapter") >= 2
     guide_skip = {posixpath.normpath(unquote(g.get("href", "").split("#")[0])) for g in (book.guide or [])
                   if _SKIP_TYPES.search(g.get("type", ""))}
+    # the book's own name (dc:title): a heading that only repeats it on every item is a running title
+    book_title = " ".join(str((book.get_metadata("DC", "title") or [("",)])[0][0]).split()).casefold()
     with zipfile.ZipFile(path) as zf:
         for idref, _linear in book.spine:
-            _read_item(book, idref, zf, opf_dir, guide_skip, by_file, toc_driven, lang, result, in_book)
+            _read_item(book, idref, zf, opf_dir, guide_skip, by_file, toc_driven, lang, result, in_book, book_title)
     _drop_contents_lists(result)
     if in_book:
         _drop_contents_rows(result, (rows or set()) | {_title_key(e.title) for e in toc})
@@ -567,7 +569,7 @@ def _book_contents(book, path: Path, opf_dir: str) -> tuple[list[_TocEntry], set
 
 def _read_item(book, idref: str, zf: zipfile.ZipFile, opf_dir: str, guide_skip: set[str],
                by_file: dict[str, list[_TocEntry]], toc_driven: bool, lang: str, result: ReadResult,
-               in_book: bool = False) -> None:
+               in_book: bool = False, book_title: str = "") -> None:
     """Read one spine item into ``result``."""
     item = book.get_item_with_id(idref)
     if item is None or item.get_type() != ebooklib.ITEM_DOCUMENT:
@@ -602,7 +604,7 @@ def _read_item(book, idref: str, zf: zipfile.ZipFile, opf_dir: str, guide_skip: 
     walker = _Walker({e.anchor for e in marks if e.anchor}, centred)
     walker.walk(root)
     walker.flush()
-    used = _emit(walker.events, name, marks, toc_driven, lang, result, in_book)
+    used = _emit(walker.events, name, marks, toc_driven, lang, result, in_book, book_title)
     held = _held_chars(content)
     result.chars_extracted += held
     if held - used >= 100 and used < SHORTFALL * held:
@@ -631,8 +633,13 @@ def _member(zf: zipfile.ZipFile, opf_dir: str, name: str) -> bytes | None:
 
 
 def _emit(events: list[_Ev], name: str, marks: list[_TocEntry], toc_driven: bool, lang: str, result: ReadResult,
-          in_book: bool = False) -> int:
-    """Turn one spine item's events into blocks; returns the characters accounted for."""
+          in_book: bool = False, book_title: str = "") -> int:
+    """Turn one spine item's events into blocks; returns the characters accounted for.
+
+    A contents entry at the top of the item takes its title from the heading found there, unless that
+    heading only repeats the book's name (世說新語 atop every chapter file, the chapter's own name
+    beside it in plain text): then the entry's label is the title and the heading is a running title,
+    dropped and counted like a PDF's running header."""
     loc = f"item:{name}"
     used = 0
     at_anchor: dict[str, list[_TocEntry]] = {}
@@ -664,9 +671,15 @@ def _emit(events: list[_Ev], name: str, marks: list[_TocEntry], toc_driven: bool
             title = e.title
             synthetic = True
             if heading is not None and k == len(pending) - 1:
-                title, synthetic = " ".join(heading.text.split()) or e.title, False
+                text = " ".join(heading.text.split())
                 used += _nchars(heading.text)
-                first_tag = first_tag or heading.tag
+                if book_title and e.title and text.casefold() == book_title \
+                        and " ".join(e.title.split()).casefold() != book_title:
+                    result.drop("headers")
+                    result.stats["boilerplate_chars"] = result.stats.get("boilerplate_chars", 0) + _nchars(heading.text)
+                else:
+                    title, synthetic = text or e.title, False
+                    first_tag = first_tag or heading.tag
             if title:
                 result.blocks.append(Block(text=title, loc=loc, heading=True, synthetic=synthetic, from_toc=True,
                                            info=Heading(e.level, _number(title, lang), title), top=e.depth == 0))

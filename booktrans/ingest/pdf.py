@@ -50,6 +50,7 @@ class _Line:
     size: float
     space_after: bool = False   # the source had a space after the line's last character
     space_before: bool = False  # ... or before its first
+    width: int = -1             # display width of ``text``, computed when first needed (_line_width)
 
     @property
     def raw(self) -> str:
@@ -80,9 +81,26 @@ def _width(text: str) -> int:
     return len(text) + len(_WIDE.findall(text))
 
 
+def _narrow(char: str) -> bool:
+    """One character of display width 1 (the single-character case of _width, without the search
+    over a whole string)."""
+    return char < "\u1100" or _WIDE.match(char) is None
+
+
+def _line_width(line: _Line) -> int:
+    w = line.width
+    if w < 0:
+        w = line.width = _width(line.text)
+    return w
+
+
+_SPACES = re.compile(r"\s+")
+_DIGITS = re.compile(r"\d+")
+
+
 def _shape(text: str) -> str:
     """What a running header looks like with its page number masked."""
-    return re.sub(r"\d+", "#", re.sub(r"\s+", "", text.strip().lower()))
+    return _DIGITS.sub("#", _SPACES.sub("", text.strip().lower()))
 
 
 def join_lines(lines: list[str], lang: str) -> str:
@@ -97,7 +115,7 @@ def join_lines(lines: list[str], lang: str) -> str:
         if not out:
             out = line
         elif lang == "zh":
-            latin = _width(out[-1]) == 1 and _width(line[0]) == 1
+            latin = _narrow(out[-1]) and _narrow(line[0])
             # between Latin characters: the space the line ended with, or a word break between letters
             # (digits of one number are never split by a space)
             spaced = trailing or raw[:1].isspace()
@@ -107,6 +125,35 @@ def join_lines(lines: list[str], lang: str) -> str:
         else:
             out += " " + line
         trailing = raw.endswith(" ")
+    return out
+
+
+def _join(lines: list[_Line], lang: str) -> str:
+    """join_lines over the lines of a page, reading their text and end spaces directly (the same
+    result as ``join_lines([l.raw for l in lines], lang)`` without building the raw strings)."""
+    if len(lines) == 1:
+        return lines[0].text
+    out = ""
+    trailing = False
+    zh = lang == "zh"
+    for l in lines:
+        line = l.text
+        if not out:
+            out = line
+        elif zh:
+            if trailing or l.space_before:
+                out += " " + line
+            else:
+                last, first = out[-1], line[0]
+                if last.isalpha() and first.isalpha() and _narrow(last) and _narrow(first):
+                    out += " " + line
+                else:
+                    out += line
+        elif out.endswith("-") and line[:1].islower() and len(out) > 1 and out[-2].isalpha():
+            out = out[:-1] + line
+        else:
+            out += " " + line
+        trailing = l.space_after
     return out
 
 
@@ -137,7 +184,8 @@ def _read_pages(doc: pymupdf.Document, result: ReadResult) -> tuple[list[list[_B
             rect = page.rect  # computed by pymupdf on each access: read once
             height = rect.height or 1.0  # of the page as displayed (rotation applied)
             rot = page.rotation_matrix if page.rotation else None
-            data = page.get_textpage(flags=pymupdf.TEXTFLAGS_TEXT).extractDICT(cb=page.cropbox)  # as get_text("dict")
+            # as get_text("dict"), without looking up the crop box for the page size it would add (not used)
+            data = page.get_textpage(flags=pymupdf.TEXTFLAGS_TEXT).extractDICT()
         except Exception as exc:
             result.warnings.append(f"page {pno + 1}: unreadable ({str(exc).splitlines()[0][:120]})")
             result.drop("unreadable_pages")
@@ -145,42 +193,51 @@ def _read_pages(doc: pymupdf.Document, result: ReadResult) -> tuple[list[list[_B
             continue
         blocks: list[_Blk] = []
         mid = rect.width / 2
-        chars = 0
+        texts: list[str] = []  # the page's stripped line texts, counted once at the end
         for b in data["blocks"]:
             lines: list[_Line | None] = []
+            real: list[_Line] = []
             for l in b["lines"]:
                 spans = l["spans"]
                 if len(spans) == 1:
-                    text = spans[0]["text"]
+                    span = spans[0]
+                    text = span["text"]
                     stripped = text.strip()
-                    size = spans[0]["size"]
+                    size = span["size"]
                 else:
-                    text = "".join(sp["text"] for sp in spans)
+                    text = "".join([sp["text"] for sp in spans])
                     stripped = text.strip()
                     size = max((sp["size"] for sp in spans if sp["text"].strip()), default=0.0)
                 if not stripped:
                     lines.append(None)
                     continue
-                chars += len("".join(stripped.split()))
-                x0, y0, x1, y1 = (pymupdf.Rect(l["bbox"]) * rot) if rot is not None else l["bbox"]
+                texts.append(stripped)
+                x0, y0, x1, y1 = l["bbox"] if rot is None else pymupdf.util_transform_rect(l["bbox"], rot)  # as Rect * rot
                 # spaces at the ends of a line tell how to join it to the next (see join_lines)
-                lines.append(_Line(stripped, x0, y0, x1, y1, size, text[-1:] == " ", text[:1] == " "))
-            real = [l for l in lines if l is not None]
+                line = _Line(stripped, x0, y0, x1, y1, size, text[-1:] == " ", text[:1] == " ")
+                lines.append(line)
+                real.append(line)
             if not real:
                 continue
-            bx0, bx1 = min(l.x0 for l in real), max(l.x1 for l in real)
-            groups = [lines]
-            if len(real) > 1 and bx0 < mid - 5 and bx1 > mid + 5:
-                # one block holding two columns side by side: split it, left column first
-                left = [l for l in real if l.x1 <= mid + 5]
-                right = [l for l in real if l.x0 >= mid - 5]
-                if left and right and len(left) + len(right) == len(real):
-                    groups = [left, right]
-            for group in groups:
-                got = [l for l in group if l is not None]
-                blocks.append(_Blk(pno + 1, group, min(l.x0 for l in got), min(l.y0 for l in got),
-                                   max(l.x1 for l in got), max(l.y1 for l in got), height))
-        result.chars_extracted += chars
+            groups = [real]
+            if len(real) > 1:
+                bx0, bx1 = min([l.x0 for l in real]), max([l.x1 for l in real])
+                if bx0 < mid - 5 and bx1 > mid + 5:
+                    # one block holding two columns side by side: split it, left column first
+                    left = [l for l in real if l.x1 <= mid + 5]
+                    right = [l for l in real if l.x0 >= mid - 5]
+                    if left and right and len(left) + len(right) == len(real):
+                        groups = [left, right]
+            if len(groups) == 1:
+                if len(real) == 1:
+                    l = real[0]
+                    blocks.append(_Blk(pno + 1, lines, l.x0, l.y0, l.x1, l.y1, height))
+                    continue
+                groups = [lines]
+            for group, got in zip(groups, [real] if groups[0] is lines else groups):
+                blocks.append(_Blk(pno + 1, group, min([l.x0 for l in got]), min([l.y0 for l in got]),
+                                   max([l.x1 for l in got]), max([l.y1 for l in got]), height))
+        result.chars_extracted += len("".join("".join(texts).split()))
         if not blocks:
             try:
                 if page.get_images(full=False):
@@ -256,36 +313,36 @@ def read_pdf(path: str | Path, lang: str, opts: IngestOptions | None = None) -> 
     return result
 
 
-def _in_margin(line: _Line, height: float) -> bool:
-    return line.y1 <= height * _MARGIN or line.y0 >= height * (1 - _MARGIN)
-
-
 def _drop_margins(pages: list[list[_Blk]], result: ReadResult) -> None:
     """Remove page numbers and running headers/footers: margin lines that repeat across pages."""
     shapes: Counter[str] = Counter()
+    margins: list[list[tuple[_Blk, _Line, str]]] = []  # per page: its margin lines and their shapes
     for blocks in pages:
-        seen = set()
+        found = []
         for b in blocks:
+            top, bottom = b.height * _MARGIN, b.height * (1 - _MARGIN)  # the margins, where headers live
             for l in b.lines:
-                if l is not None and _in_margin(l, b.height):
-                    seen.add(_shape(l.text))
-        shapes.update(seen)
+                if l is not None and (l.y1 <= top or l.y0 >= bottom):
+                    found.append((b, l, _shape(l.text)))
+        shapes.update({s for _, _, s in found})
+        margins.append(found)
     threshold = max(2, len(pages) // 3)
     repeated = {s for s, c in shapes.items() if c >= threshold and s}
-    for blocks in pages:
+    for blocks, found in zip(pages, margins):
+        dropped: set[int] = set()
+        for b, l, shape in found:
+            flat = " ".join(l.text.split())
+            if _PAGE_NUMBER.match(flat) or _ZH_PAGE_NUMBER.match(flat):
+                result.drop("page_numbers")
+            elif shape in repeated:
+                result.drop("headers")
+            else:
+                continue
+            dropped.add(id(l))
+        if not dropped:
+            continue
         for b in blocks:
-            kept: list[_Line | None] = []
-            for l in b.lines:
-                if l is not None and _in_margin(l, b.height):
-                    flat = " ".join(l.text.split())
-                    if _PAGE_NUMBER.match(flat) or _ZH_PAGE_NUMBER.match(flat):
-                        result.drop("page_numbers")
-                        continue
-                    if _shape(l.text) in repeated:
-                        result.drop("headers")
-                        continue
-                kept.append(l)
-            b.lines = kept
+            b.lines = [l for l in b.lines if l is None or id(l) not in dropped]
         blocks[:] = [b for b in blocks if any(l is not None for l in b.lines)]
 
 
@@ -310,9 +367,10 @@ def _drop_contents(pages: list[list[_Blk]], result: ReadResult) -> None:
 
 def _classify(b: _Blk, body_size: float, lang: str, result: ReadResult, pattern: re.Pattern | None = None) -> None:
     lines = [l for l in b.lines if l is not None]
-    text = join_lines([l.raw for l in lines], lang) if len(lines) <= 2 else ""  # only short blocks are read whole
-    size = max(l.size for l in lines)
-    if len(lines) <= 2 and (parse_heading(text, lang) or (pattern is not None and pattern.fullmatch(text.strip()))):
+    short = len(lines) <= 2
+    text = _join(lines, lang) if short else ""  # only short blocks are read whole
+    size = lines[0].size if len(lines) == 1 else max([l.size for l in lines])
+    if short and (parse_heading(text, lang) or (pattern is not None and pattern.fullmatch(text.strip()))):
         b.kind = "heading"
         return
     if (b.y0 >= b.height * _NOTE_ZONE and size <= body_size * 0.9 and _NOTE_MARK.match(lines[0].text)):
@@ -331,14 +389,16 @@ def _ended_short(prev: _Line, nxt: _Line, left: float, right: float) -> bool:
     """True when the break after ``prev`` was deliberate: the next line's first word would have
     fitted on it (with room to spare for proportional fonts), and either ``prev`` ends a sentence or
     it stops far short of the margin (a title, a list item)."""
-    unit = (prev.x1 - prev.x0) / max(1, _width(prev.text))  # width of one narrow character
-    words = nxt.text.split(None, 1)
-    first = words[0] if words else nxt.text
-    if _width(first[:1]) == 2:
-        first = first[:1]  # Chinese breaks anywhere: one character is enough
-    fits = prev.x1 + (_width(first) + 1) * unit * 1.3 < right
-    far = prev.x1 < right - 0.25 * (right - left)
-    return fits and (prev.text[-1:] in _SENT_END or far)
+    if not (prev.text[-1:] in _SENT_END or prev.x1 < right - 0.25 * (right - left)):
+        return False  # neither a sentence end nor far from the margin: the line wrapped
+    unit = (prev.x1 - prev.x0) / max(1, _line_width(prev))  # width of one narrow character
+    head = nxt.text[:1]
+    if not _narrow(head):
+        first = 2  # Chinese breaks anywhere: one character is enough
+    else:
+        words = nxt.text.split(None, 1)
+        first = _width(words[0] if words else nxt.text)
+    return prev.x1 + (first + 1) * unit * 1.3 < right
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -385,7 +445,7 @@ def _assemble(pages: list[list[_Blk]], lang: str, result: ReadResult) -> None:
             nonlocal para, carry, first_on_page
             if not para:
                 return
-            text = join_lines([l.raw for l in para], lang)
+            text = _join(para, lang)
             if _NUMERIC.match(text) and any(c.isdigit() for c in text):
                 result.drop("tables")  # a loose table cell: only numbers, nothing to translate
                 para = []
@@ -409,7 +469,7 @@ def _assemble(pages: list[list[_Blk]], lang: str, result: ReadResult) -> None:
                 first_on_page = False
                 carry = None
                 prev = None
-                text = join_lines([l.raw for l in lines], lang)
+                text = _join(lines, lang)
                 if b.kind == "note":
                     result.notes.append(text)
                     result.drop("notes")
@@ -424,11 +484,11 @@ def _assemble(pages: list[list[_Blk]], lang: str, result: ReadResult) -> None:
                     prev = None
                     continue
                 if prev is not None:
-                    short = _ended_short(prev, l, left, right)
                     gap = spacing > 0 and (l.y0 - prev.y0) > 1.45 * spacing
                     indented = l.x0 > left + 1.5 * char and l.x0 > prev.x0 + char
                     new_column = l.y0 < prev.y0 - spacing  # moved up: the next column
-                    if short or gap or indented or new_column:
+                    # the geometry of the line ends (the costliest test) only when the rest do not decide
+                    if gap or indented or new_column or _ended_short(prev, l, left, right):
                         flush(False)
                 para.append(l)
                 prev = l

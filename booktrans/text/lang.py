@@ -9,6 +9,12 @@ _LATIN_WORD = re.compile(r"[A-Za-z]+(?:['’-][A-Za-z]+)*")
 _WORD = re.compile(r"\w+(?:['’-]\w+)*")
 
 
+def _count(chars: re.Pattern, text: str) -> int:
+    """How many characters of ``text`` a one-character class matches (len(findall) without building
+    the list of matches: the same count, about twice as fast on a book-sized sample)."""
+    return len(text) - len(chars.sub("", text))
+
+
 def script_shares(text: str) -> tuple[float, float]:
     """(share of Han characters, share of Latin letters) among letters of the text."""
     han = len(_HAN.findall(text))
@@ -21,7 +27,7 @@ def script_shares(text: str) -> tuple[float, float]:
 
 def detect_lang(text: str) -> str | None:
     """'zh', 'en' or None when the text has too few letters to tell."""
-    han = len(_HAN.findall(text))
+    han = _count(_HAN, text)
     latin_words = len(_LATIN_WORD.findall(text))
     if han + latin_words < 10:
         return None
@@ -53,10 +59,10 @@ def letter_shares(text: str) -> tuple[int, float, float]:
     """(letters, share of them that are Han, share that are Latin) — every letter counts, whatever its
     script, so that mojibake (Greek, Cyrillic, box drawing read from the wrong code page) shows as
     letters that are neither."""
-    letters = len(_LETTER.findall(text))
+    letters = _count(_LETTER, text)
     if not letters:
         return 0, 0.0, 0.0
-    han = len(_HAN.findall(text))
+    han = _count(_HAN, text)
     latin = len(_LATIN_LETTER.findall(text))
     return letters, han / letters, latin / letters
 

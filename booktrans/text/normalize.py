@@ -21,6 +21,14 @@ _EN_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}
 _EN_WIDTH[0x3000] = 0x20
 
 
+# Quick searches that tell when a step below would leave the text as it is (most paragraphs): a search
+# that finds nothing is far cheaper than str.translate or a substitution rebuilding the string.
+_ZH_WIDE_FORMS = re.compile("[\u3000\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
+_EN_WIDE_FORMS = re.compile("[\u3000\uff01-\uff5e]")
+_ODD_SPACES = re.compile("[\t\u00a0\u2000-\u200a\u202f\u205f]|  ")  # anything _SPACES would change
+_ASCII_PUNCT = re.compile("[,?!:;]")
+
+
 def _fullwidth_to_ascii(text: str) -> str:
     return text.translate(_EN_WIDTH)
 
@@ -35,13 +43,18 @@ def normalize(text: str, lang: str, join_cjk_spaces: bool = True) -> str:
     text = unicodedata.normalize("NFC", text)
     text = _INVISIBLE.sub("", text)
     if lang == "en":
-        text = _fullwidth_to_ascii(text)
+        if _EN_WIDE_FORMS.search(text):
+            text = _fullwidth_to_ascii(text)
     else:
         # Full-width letters/digits (Ａ１) to ASCII, ideographic space to a plain space; keep CJK punctuation.
-        text = text.translate(_ZH_WIDTH)
-        text = _ZH_ASCII_PUNCT.sub(lambda m: _ZH_PUNCT[m.group(1) or m.group(2)], text)
-    text = _SPACES.sub(" ", text).strip()
-    if lang == "zh" and join_cjk_spaces:
+        if _ZH_WIDE_FORMS.search(text):
+            text = text.translate(_ZH_WIDTH)
+        if _ASCII_PUNCT.search(text):
+            text = _ZH_ASCII_PUNCT.sub(lambda m: _ZH_PUNCT[m.group(1) or m.group(2)], text)
+    if _ODD_SPACES.search(text):
+        text = _SPACES.sub(" ", text)
+    text = text.strip()
+    if lang == "zh" and join_cjk_spaces and " " in text:
         text = _ZH_SPACE_BETWEEN_CJK.sub("", text)
     return text
 

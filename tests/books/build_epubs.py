@@ -100,7 +100,33 @@ def taylor(mirrors: Path) -> None:
                                                          "OEBPS/20171-h.xhtml": body.encode("utf-8")})
 
 
+def shishuo(mirrors: Path) -> None:
+    """世說新語 as the Ancient-China-Books EPUB sources (Calibre's output, Traditional characters):
+    eight of its thirty-six chapters with the book's own OPF and NCX less the other chapters' entries;
+    fonts, the cover image and the script left out (the manifest loses their items)."""
+    repo = mirrors / "Ancient-China-Books+shishuoxinyu" / "repo"
+    keep = ["01", "07", "10", "11", "12", "13", "15", "16"]
+    opf = git_show(repo, "OEBPS/content.opf").decode()
+    ids = dict(re.findall(r'<item id="([^"]+)" href="Text/(\d+)\.htm"', opf))
+    drop = [i for i, n in ids.items() if n not in keep]
+    opf = re.sub(r'\s*<item id="(?:%s)" href="Text/[^"]+"[^>]*/>' % "|".join(drop), "", opf)
+    opf = re.sub(r'\s*<itemref idref="(?:%s)"/>' % "|".join(drop), "", opf)
+    opf = re.sub(r'\s*<item (?:href="OEBPS/cover.jpg" )?id="(?:cover|fsung-2|fsung-f|noto-sc|main.js)"[^>]*/>', "", opf)
+    opf = re.sub(r'\s*<meta name="cover" content="cover"/>', "", opf)
+    ncx = git_show(repo, "OEBPS/toc.ncx").decode()
+    ncx = re.sub(r'\s*<navPoint id="num_\d+" playOrder="\d+">\s*<navLabel>\s*<text>[^<]*</text>\s*</navLabel>\s*'
+                 r'<content src="Text/(?!(?:%s)\.htm)[^"]+"/>\s*</navPoint>' % "|".join(keep), "", ncx)
+    members = {"META-INF/container.xml": git_show(repo, "META-INF/container.xml"),
+               "OEBPS/content.opf": opf.encode(), "OEBPS/toc.ncx": ncx.encode()}
+    for css in ("boilerplate", "Layout01"):
+        members[f"OEBPS/Styles/{css}.css"] = git_show(repo, f"OEBPS/Styles/{css}.css")
+    for n in keep:
+        members[f"OEBPS/Text/{n}.htm"] = git_show(repo, f"OEBPS/Text/{n}.htm")
+    write_epub(HERE / "shishuoxinyu-excerpt.zh.epub", members)
+
+
 if __name__ == "__main__":
     root = Path(sys.argv[1])
     sherlock(root)
     taylor(root)
+    shishuo(root)

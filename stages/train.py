@@ -17,18 +17,22 @@ memory per step to reports/train/live/<round>/ (machine-dependent, so not a hash
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from booktrans.errors import ConfigError
+from booktrans.errors import BooktransError, ConfigError
 from booktrans.io import read_jsonl, write_json
+from booktrans.manifest import load_manifest
 from booktrans.model.store import base_config
 from booktrans.stageutil import get, load_params, run_main, setup_logging
 from booktrans.train import TrainConfig, check_chain, config_for, train_round, validate
+from booktrans.train.select import SelectConfig, ValidBook, check_select, select_round
 from booktrans.train.launch import DEEPSPEED_ENV, launch_command, launch_env
 
 log = logging.getLogger("train")
@@ -42,34 +46,109 @@ def check(params: dict, round_name: str, init: Path) -> TrainConfig:
     return cfg
 
 
+def scratch_dir(params: dict, round_name: str) -> Path:
+    return Path(get(params, "train.checkpoint_dir", "build/checkpoints")) / round_name
+
+
 def run(params_path: Path, round_name: str, data: Path, init: Path, out: Path, log_path: Path) -> int:
     params = load_params(params_path)
     cfg = check(params, round_name, init)
     train_docs = read_jsonl(data / "train.jsonl")
     valid_docs = read_jsonl(data / "valid.jsonl")
-    summary = train_round(init, out, train_docs, valid_docs, cfg, round_name,
-                          scratch_dir=Path(get(params, "train.checkpoint_dir", "build/checkpoints")) / round_name,
+    # a selecting round keeps its checkpoints until they are scored (select_checkpoint removes them)
+    summary = train_round(init, out, train_docs, valid_docs, cfg, round_name, scratch_dir=scratch_dir(params, round_name),
                           live_dir=Path("reports/train/live") / round_name,
-                          keep_checkpoints=bool(get(params, "train.keep_checkpoints", False)))
+                          keep_checkpoints=cfg.select != "last" or bool(get(params, "train.keep_checkpoints", False)))
     if int(os.environ.get("RANK", "0")) == 0:
         write_json(log_path, summary["history"])
+        # what the selection (run in one process once every rank has exited) needs to find
+        write_json(scratch_dir(params, round_name) / "finished.json",
+                   {"checkpoints": summary["checkpoints"], "final_step": summary["steps"]})
         log.info("%s: %s, %d steps%s, final loss %s, eval loss %s", round_name, summary["method"], summary["steps"],
                  f" (resumed from {summary['resumed_from']})" if summary["resumed_from"] else "",
                  summary["final_loss"], summary["eval_loss"])
     return 0
 
 
+def valid_books(params: dict, text: Path, aligned: Path) -> list[ValidBook]:
+    """The manifest's validation books (split: valid) with their ingested text and aligned beads."""
+    books = []
+    for b in load_manifest(get(params, "ingest.manifest")):
+        if b.split != "valid":
+            continue
+        files = {"zh": text / f"{b.id}.zh.jsonl", "en": text / f"{b.id}.en.jsonl", "beads": aligned / f"{b.id}.jsonl"}
+        for f in files.values():
+            if not f.is_file():
+                raise BooktransError(f"{f}: missing; validation book {b.id} needs its ingested text and its alignment "
+                                     f"to score the round's checkpoints (dvc repro align)")
+        books.append(ValidBook(b.id, {"zh": read_jsonl(files["zh"]), "en": read_jsonl(files["en"])},
+                               read_jsonl(files["beads"])))
+    return books
+
+
+def select_checkpoint(params_path: Path, round_name: str, init: Path, out: Path, report: Path, text: Path,
+                      aligned: Path, lexicon: Path) -> dict:
+    """Score the round's checkpoints on the validation books and keep the best at ``out`` (one process,
+    after training; see booktrans.train.select)."""
+    params = load_params(params_path)
+    cfg = config_for(params, round_name)
+    scratch = scratch_dir(params, round_name)
+    finished = json.loads((scratch / "finished.json").read_text(encoding="utf-8"))
+    budget = dict(get(params, "train.select_budget", None) or {})
+    check_select(cfg.select, f"round {round_name}: train", budget)
+    sc = SelectConfig(criterion=cfg.select, chapters=int(budget.get("chapters", 0)), tokens=int(budget.get("tokens", 0)),
+                      directions=tuple(get(params, "translate.directions")), translate=dict(get(params, "translate")),
+                      tiny_max_new_tokens=int(get(params, "translate.tiny_max_new_tokens", 0) or 0),
+                      dtype=str(get(params, "model.dtype")), seed=int(get(params, "seed")))
+    books, om, translator = [], None, None
+    if cfg.select != "last":
+        books = valid_books(params, text, aligned)
+        if books:
+            from booktrans.evaluate.omission import TABLE_MIN_PROB, OmissionConfig, table_translator
+
+            o = get(params, "evaluate.omission")
+            om = OmissionConfig(drop_cost=float(o["drop_cost"]), partial_threshold=float(o["partial_threshold"]))
+            if not lexicon.is_file():
+                raise BooktransError(f"{lexicon}: no lexical table; the align stage writes it (`dvc repro align`), and "
+                                     f"the omission rate of the checkpoints' validation translations needs it")
+            from booktrans.align.similarity import LexicalTable
+
+            translator = table_translator(LexicalTable.load(lexicon), float(o.get("table_min_prob", TABLE_MIN_PROB)))
+    doc = select_round(out, init, Path(finished["checkpoints"]), cfg, round_name, books, sc, report, om, translator,
+                       final_step=int(finished["final_step"]))
+    if not get(params, "train.keep_checkpoints", False):
+        shutil.rmtree(finished["checkpoints"], ignore_errors=True)
+    (scratch / "finished.json").unlink(missing_ok=True)
+    return doc
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    setup_logging()
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     ap.add_argument("--round", required=True)
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--init", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--log", type=Path, required=True)
+    ap.add_argument("--checkpoints-report", type=Path, required=True,
+                    help="reports/train/<round>-checkpoints.json: every checkpoint's step and validation scores")
+    ap.add_argument("--text", type=Path, default=Path("data/text"))
+    ap.add_argument("--aligned", type=Path, default=Path("data/aligned"))
+    ap.add_argument("--lexicon", type=Path, default=Path("data/lexicon.json"))
     ap.add_argument("--worker", action="store_true", help="already running under the launcher")
     args = ap.parse_args()
-    setup_logging()
+    if not args.worker:
+        check_select(config_for(load_params(args.params), args.round).select, f"round {args.round}: train",
+                     dict(get(load_params(args.params), "train.select_budget", None) or {}))
+    rc = train(args)
+    if rc == 0 and not args.worker:  # every training process has exited: scoring holds up no rank
+        select_checkpoint(args.params, args.round, args.init, args.out, args.checkpoints_report, args.text,
+                          args.aligned, args.lexicon)
+    return rc
+
+
+def train(args) -> int:
     params = load_params(args.params)
     launcher = get(params, "train.launcher", "python")
     if launcher not in ("python", "accelerate"):

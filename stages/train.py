@@ -50,7 +50,13 @@ def scratch_dir(params: dict, round_name: str) -> Path:
     return Path(get(params, "train.checkpoint_dir", "build/checkpoints")) / round_name
 
 
-def run(params_path: Path, round_name: str, data: Path, init: Path, out: Path, log_path: Path) -> int:
+def checkpoints_report(log_path: Path) -> Path:
+    """reports/train/<round>-checkpoints.json beside the loss log reports/train/<round>.json."""
+    return Path(log_path).with_name(f"{Path(log_path).stem}-checkpoints.json")
+
+
+def run(params_path: Path, round_name: str, data: Path, init: Path, out: Path, log_path: Path,
+        report: Path | None = None) -> int:
     params = load_params(params_path)
     cfg = check(params, round_name, init)
     train_docs = read_jsonl(data / "train.jsonl")
@@ -61,9 +67,12 @@ def run(params_path: Path, round_name: str, data: Path, init: Path, out: Path, l
                           keep_checkpoints=cfg.select != "last" or bool(get(params, "train.keep_checkpoints", False)))
     if int(os.environ.get("RANK", "0")) == 0:
         write_json(log_path, summary["history"])
-        # what the selection (run in one process once every rank has exited) needs to find
-        write_json(scratch_dir(params, round_name) / "finished.json",
-                   {"checkpoints": summary["checkpoints"], "final_step": summary["steps"]})
+        if cfg.select == "last":  # nothing to score: the final weights stay, and say so
+            select_round(out, init, Path(summary["checkpoints"]), cfg, round_name, [], SelectConfig(criterion="last"),
+                         report or checkpoints_report(log_path), final_step=summary["steps"])
+        else:  # what the selection (one process, once every rank has exited) needs to find
+            write_json(scratch_dir(params, round_name) / "finished.json",
+                       {"checkpoints": summary["checkpoints"], "final_step": summary["steps"]})
         log.info("%s: %s, %d steps%s, final loss %s, eval loss %s", round_name, summary["method"], summary["steps"],
                  f" (resumed from {summary['resumed_from']})" if summary["resumed_from"] else "",
                  summary["final_loss"], summary["eval_loss"])
@@ -93,6 +102,9 @@ def select_checkpoint(params_path: Path, round_name: str, init: Path, out: Path,
     params = load_params(params_path)
     cfg = config_for(params, round_name)
     scratch = scratch_dir(params, round_name)
+    if not (scratch / "finished.json").is_file():
+        raise BooktransError(f"{scratch / 'finished.json'}: missing; the training launch ended without its main process "
+                             f"finishing round {round_name}, so there are no checkpoints to score")
     finished = json.loads((scratch / "finished.json").read_text(encoding="utf-8"))
     budget = dict(get(params, "train.select_budget", None) or {})
     check_select(cfg.select, f"round {round_name}: train", budget)
@@ -131,8 +143,8 @@ def main() -> int:
     ap.add_argument("--init", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--log", type=Path, required=True)
-    ap.add_argument("--checkpoints-report", type=Path, required=True,
-                    help="reports/train/<round>-checkpoints.json: every checkpoint's step and validation scores")
+    ap.add_argument("--checkpoints-report", type=Path, default=None,
+                    help="every checkpoint's step and validation scores (default: <log>-checkpoints.json beside --log)")
     ap.add_argument("--text", type=Path, default=Path("data/text"))
     ap.add_argument("--aligned", type=Path, default=Path("data/aligned"))
     ap.add_argument("--lexicon", type=Path, default=Path("data/lexicon.json"))
@@ -141,8 +153,10 @@ def main() -> int:
     if not args.worker:
         check_select(config_for(load_params(args.params), args.round).select, f"round {args.round}: train",
                      dict(get(load_params(args.params), "train.select_budget", None) or {}))
+    args.checkpoints_report = args.checkpoints_report or checkpoints_report(args.log)
     rc = train(args)
-    if rc == 0 and not args.worker:  # every training process has exited: scoring holds up no rank
+    if rc == 0 and not args.worker and config_for(load_params(args.params), args.round).select != "last":
+        # every training process has exited: the scoring holds up no rank
         select_checkpoint(args.params, args.round, args.init, args.out, args.checkpoints_report, args.text,
                           args.aligned, args.lexicon)
     return rc
@@ -166,7 +180,7 @@ def train(args) -> int:
             return subprocess.call(cmd, env=env)
         finally:
             Path(DEEPSPEED_ENV).unlink(missing_ok=True)
-    return run(args.params, args.round, args.data, args.init, args.out, args.log)
+    return run(args.params, args.round, args.data, args.init, args.out, args.log, args.checkpoints_report)
 
 
 def accelerate_config(params: dict, round_name: str) -> str:

@@ -183,14 +183,13 @@ def rank_key(row: dict, criterion: str) -> tuple:
 
 
 def select_round(out_dir: Path, init_dir: Path, checkpoints: Path, cfg, round_name: str, books: list[ValidBook],
-                 sc: SelectConfig, report: Path, omission_cfg=None, translator=None, final_step: int | None = None) -> dict:
+                 sc: SelectConfig, report: Path, omission_cfg=None, translator=None, *, final_step: int) -> dict:
     """Score every checkpoint of the round (and the final weights at ``out_dir``), put the best by
     ``sc.criterion`` at ``out_dir``, write ``report`` and record the choice in the model's
     booktrans.json. Runs in one process after training. Returns the report."""
     out_dir, init_dir = Path(out_dir), Path(init_dir)
-    final = read_info(out_dir)
-    final_step = int(final_step if final_step is not None else (final.extra.get("steps") or 0))
-    steps = [(s, p) for s, p in saved_checkpoints(checkpoints) if s != final_step]
+    final_step = int(final_step)
+    steps = [] if sc.criterion == "last" else [(s, p) for s, p in saved_checkpoints(checkpoints) if s != final_step]
     reason = None
     if sc.criterion == "last":
         reason = "criterion last: the final weights are kept unscored"

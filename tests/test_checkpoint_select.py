@@ -87,8 +87,8 @@ def test_full_round_keeps_the_checkpoint_with_the_best_chrf_and_records_it(tmp_p
     chosen = doc["chosen_step"]
     assert rows[chosen]["chrf"] == max(row["chrf"] for row in rows.values())
     for row in rows.values():
-        assert set(row["directions"]) == {"zh-en", "en-zh"}
-        assert 0 < row["directions"]["zh-en"]["source_tokens"] <= BUDGET  # the fixed budget held
+        for d in ("zh-en", "en-zh"):
+            assert 0 < row[f"{d}_source_tokens"] <= BUDGET and row[f"{d}_chrf"] is not None  # the fixed budget held
     # the weights at models/r1 are the chosen checkpoint's, and they give the recorded scores again
     assert _same(_weights(out), _weights(r["kept"][chosen]))
     if chosen != 6:
@@ -175,3 +175,19 @@ def test_the_budget_takes_whole_paragraphs_from_the_first_chapters(valid_book, t
     assert one and {p["chapter"] for p in one} == {zh[0]["chapter"]}
     some = budget_paragraphs(zh, count, 0, BUDGET)
     assert some == zh[:len(some)] and sum(count(p["text"]) for p in some) <= BUDGET < sum(count(p["text"]) for p in zh[:len(some) + 1])
+
+
+def test_make_plan_shows_what_scoring_the_checkpoints_costs(root):
+    """The checkpoints counted are those a round saves: every save_steps and the final step (steps 2, 3
+    for 3 steps saved every 2, as test_without_validation_books... sees the Trainer keep)."""
+    from booktrans.plan import format_plan, plan
+
+    params = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))
+    params["train"].update(save_steps=2, select_budget={"chapters": 0, "tokens": 100})
+    params["rounds"] = {"r1": {**params["rounds"]["r1"], "max_steps": 3},
+                        "r2": {**params["rounds"]["r2"], "max_steps": 6, "select": "omission"},
+                        "r3": {**params["rounds"]["r3"], "max_steps": 6, "select": "last"}}
+    text = format_plan(plan(params, root, tokens=10_000))
+    assert ("r1 select chrf: 2 checkpoint(s) x 1 validation book(s) x 2 direction(s) x 100 tokens = 400 source tokens "
+            "translated, up to 600 generated") in text
+    assert "r2 select omission: 3 checkpoint(s)" in text and "r3 select" not in text

@@ -123,7 +123,8 @@ def materialize(checkpoint: Path, dest: Path, init_dir: Path, cfg, round_name: s
 
 def score_model(model_dir: Path, books: list[ValidBook], sc: SelectConfig, omission_cfg=None, translator=None) -> dict:
     """Translate the validation books with ``model_dir`` within the budget and score them: per
-    direction chrF, omission (dropped-sentence) rate and length ratio, and the overall numbers the
+    direction (``<src>-<tgt>_chrf`` ...) chrF, omission (dropped-sentence) rate, length ratio and the
+    source sentences and tokens scored, and the overall numbers the
     criteria compare (chrF averaged over directions, omission rate over all source sentences, length
     ratio weighted by source sentences)."""
     from ..evaluate import corpus_scores
@@ -171,7 +172,8 @@ def score_model(model_dir: Path, books: list[ValidBook], sc: SelectConfig, omiss
             "omission_rate": round(all_drop / all_src, 4) if all_src else 0.0,
             "length_ratio": round(sum(r * w for r, w in ratio_w) / sum(w for _, w in ratio_w), 4)
             if ratio_w and sum(w for _, w in ratio_w) else None,
-            "directions": directions}
+            # flat keys (zh-en_chrf, ...), as DVC plots read the rows of reports/train/<round>-checkpoints.json
+            **{f"{d}_{k}": v for d, m in directions.items() for k, v in m.items()}}
 
 
 def rank_key(row: dict, criterion: str) -> tuple:

@@ -10,7 +10,11 @@ ZeRO-2/3, one or several nodes), and this process waits for it: the master addre
 first host, and variables that look like credentials stay out of the workers' environment. Only the main process writes: models/<round>/ (the adapter, or merged
 16-bit weights, and booktrans.json) and reports/train/<round>.json (loss and learning rate per step).
 Checkpoints (optimizer shards included) go to build/checkpoints/<round>/, outside the DVC output; a
-killed run started again resumes from the last one. DVCLive logs loss, learning rate, tokens/s and
+killed run started again resumes from the last one. With train.select chrf or omission
+(rounds.rN.select per round) every checkpoint is kept, and once every training process has exited
+this process translates the validation books (split: valid) with each within train.select_budget,
+scores them (chrF, omission rate, length ratio) and puts the best at models/<round>;
+reports/train/<round>-checkpoints.json lists every checkpoint's step and scores (booktrans.train.select). DVCLive logs loss, learning rate, tokens/s and
 memory per step to reports/train/live/<round>/ (machine-dependent, so not a hashed output).
 """
 

@@ -99,6 +99,18 @@ def valid_books(params: dict, text: Path, aligned: Path) -> list[ValidBook]:
     return books
 
 
+def lexicon_translator(params: dict, lexicon: Path):
+    """The omission detector's cross-lingual evidence, as evaluate@rN uses it (data/lexicon.json)."""
+    from booktrans.align.similarity import LexicalTable
+    from booktrans.evaluate.omission import TABLE_MIN_PROB, table_translator
+
+    if not lexicon.is_file():
+        raise BooktransError(f"{lexicon}: no lexical table; the align stage writes it (`dvc repro align`), and the "
+                             f"omission rate of the checkpoints' validation translations needs it")
+    return table_translator(LexicalTable.load(lexicon),
+                            float(get(params, "evaluate.omission").get("table_min_prob", TABLE_MIN_PROB)))
+
+
 def select_checkpoint(params_path: Path, round_name: str, init: Path, out: Path, report: Path, text: Path,
                       aligned: Path, lexicon: Path) -> dict:
     """Score the round's checkpoints on the validation books and keep the best at ``out`` (one process,
@@ -120,16 +132,11 @@ def select_checkpoint(params_path: Path, round_name: str, init: Path, out: Path,
     if cfg.select != "last":
         books = valid_books(params, text, aligned)
         if books:
-            from booktrans.evaluate.omission import TABLE_MIN_PROB, OmissionConfig, table_translator
+            from booktrans.evaluate.omission import OmissionConfig
 
             o = get(params, "evaluate.omission")
             om = OmissionConfig(drop_cost=float(o["drop_cost"]), partial_threshold=float(o["partial_threshold"]))
-            if not lexicon.is_file():
-                raise BooktransError(f"{lexicon}: no lexical table; the align stage writes it (`dvc repro align`), and "
-                                     f"the omission rate of the checkpoints' validation translations needs it")
-            from booktrans.align.similarity import LexicalTable
-
-            translator = table_translator(LexicalTable.load(lexicon), float(o.get("table_min_prob", TABLE_MIN_PROB)))
+            translator = lexicon_translator(params, lexicon)
     doc = select_round(out, init, Path(finished["checkpoints"]), cfg, round_name, books, sc, report, om, translator,
                        final_step=int(finished["final_step"]))
     if not get(params, "train.keep_checkpoints", False):
@@ -154,9 +161,13 @@ def main() -> int:
     ap.add_argument("--lexicon", type=Path, default=Path("data/lexicon.json"))
     ap.add_argument("--worker", action="store_true", help="already running under the launcher")
     args = ap.parse_args()
-    if not args.worker:
-        check_select(config_for(load_params(args.params), args.round).select, f"round {args.round}: train",
-                     dict(get(load_params(args.params), "train.select_budget", None) or {}))
+    if not args.worker:  # what the selection needs is checked before any training starts
+        params = load_params(args.params)
+        select = config_for(params, args.round).select
+        check_select(select, f"round {args.round}: train", dict(get(params, "train.select_budget", None) or {}))
+        if select != "last":
+            valid_books(params, args.text, args.aligned)
+            lexicon_translator(params, args.lexicon)
     args.checkpoints_report = args.checkpoints_report or checkpoints_report(args.log)
     rc = train(args)
     if rc == 0 and not args.worker and config_for(load_params(args.params), args.round).select != "last":

@@ -191,3 +191,59 @@ def test_make_plan_shows_what_scoring_the_checkpoints_costs(root):
     assert ("r1 select chrf: 2 checkpoint(s) x 1 validation book(s) x 2 direction(s) x 100 tokens = 400 source tokens "
             "translated, up to 600 generated") in text
     assert "r2 select omission: 3 checkpoint(s)" in text and "r3 select" not in text
+
+
+def _project(tmp_path, tiny_base, book, sample_paragraphs, select):
+    import shutil
+
+    from booktrans.align.similarity import LexicalTable
+
+    proj = tmp_path / "proj"
+    shutil.copytree(tiny_base, proj / "models" / "r0")
+    (proj / "data" / "sft" / "r1").mkdir(parents=True)
+    (proj / "data" / "sft" / "r1" / "train.jsonl").write_text(
+        "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in _docs(book, tiny_base)), encoding="utf-8")
+    (proj / "data" / "sft" / "r1" / "valid.jsonl").write_text("", encoding="utf-8")
+    (proj / "data" / "text").mkdir()
+    (proj / "data" / "aligned").mkdir()
+    shutil.copy(ROOT / "data" / "books.yaml", proj / "data" / "books.yaml")
+    for lang in ("zh", "en"):
+        (proj / "data" / "text" / f"sky-blue.{lang}.jsonl").write_text(
+            "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in sample_paragraphs[("sky-blue", lang)]), encoding="utf-8")
+    (proj / "data" / "aligned" / "sky-blue.jsonl").write_text(
+        "".join(json.dumps(b, ensure_ascii=False) + "\n" for b in book.beads), encoding="utf-8")
+    LexicalTable().save(proj / "data" / "lexicon.json")
+    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    params["train"].update(save_steps=2, select=select)
+    params["rounds"] = {"r1": {"context": 256, "init": "r0", "learning_rate": 2e-2, "max_steps": 4}}
+    (proj / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    return proj
+
+
+def _stage(proj):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, str(ROOT / "stages" / "train.py"), "--params", "params.yaml", "--round", "r1",
+                           "--data", "data/sft/r1", "--init", "models/r0", "--out", "models/r1", "--log",
+                           "reports/train/r1.json", "--checkpoints-report", "reports/train/r1-checkpoints.json"],
+                          cwd=proj, env=dict(os.environ, PYTHONHASHSEED="0"), capture_output=True, text=True, timeout=300)
+
+
+def test_the_train_stage_selects_in_one_process_and_leaves_no_checkpoints(tmp_path, tiny_base, valid_book,
+                                                                          sample_paragraphs):
+    proj = _project(tmp_path, tiny_base, valid_book, sample_paragraphs, "omission")
+    res = _stage(proj)
+    assert res.returncode == 0, res.stderr[-3000:]
+    report = json.loads((proj / "reports" / "train" / "r1-checkpoints.json").read_text())
+    assert report["criterion"] == "omission" and [r["step"] for r in report["checkpoints"]] == [2, 4]
+    assert read_info(proj / "models" / "r1").extra["selection"]["step"] == report["chosen_step"]
+    assert f"step {report['chosen_step']} chosen by omission" in res.stderr
+    assert not any((proj / "build" / "checkpoints" / "r1").iterdir())  # scored, then removed
+    # a validation book whose alignment is missing stops the round, before training, with the file's name
+    (proj / "data" / "aligned" / "sky-blue.jsonl").unlink()
+    before = (proj / "models" / "r1" / "adapter_model.safetensors").read_bytes()
+    res = _stage(proj)
+    assert res.returncode == 2 and "data/aligned/sky-blue.jsonl: missing; validation book sky-blue" in res.stderr
+    assert "step 1/4" not in res.stderr and (proj / "models" / "r1" / "adapter_model.safetensors").read_bytes() == before

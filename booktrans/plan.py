@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import BooktransError, ConfigError
+from .errors import ConfigError
 from .train.config import TrainConfig, config_for
 
 GIB = 2**30
@@ -360,17 +360,16 @@ def selection_cost(params: dict, root: Path, cfg: TrainConfig, steps: int) -> di
         checkpoints = steps // every + (1 if steps % every else 0)  # + the final weights when not on a save step
     from .manifest import load_manifest
 
-    manifest = (params.get("ingest") or {}).get("manifest", "data/books.yaml")
-    try:
-        books = sum(1 for b in load_manifest(root / manifest) if b.split == "valid")
-    except (OSError, BooktransError):  # the plan also runs where the manifest is not
-        books = 0
+    manifest = str((params.get("ingest") or {}).get("manifest", "data/books.yaml"))
+    # project-relative: beside the params file, else in the working folder (a params copy planned from the project)
+    found = next((p for p in (root / manifest, Path(manifest)) if p.is_file()), None)
+    books = sum(1 for b in load_manifest(found) if b.split == "valid") if found else 0
     directions = len((params.get("translate") or {}).get("directions") or ["zh-en", "en-zh"])
     tokens = int(budget.get("tokens") or 0)
     factor = float((params.get("translate") or {}).get("max_new_factor", 1.5))
     per = f"{tokens:,} tokens" if tokens else f"{int(budget.get('chapters') or 0)} chapter(s)"
     src = checkpoints * books * directions * tokens
-    return {"checkpoints": checkpoints, "books": books, "directions": directions, "budget": per,
+    return {"manifest": str(found) if found else None, "checkpoints": checkpoints, "books": books, "directions": directions, "budget": per,
             "source_tokens": src, "generated_tokens": int(src * factor)}
 
 
@@ -400,7 +399,9 @@ def format_plan(result: dict) -> str:
                      f"{r['gpu_hours']:>10.2f}{r['cost']:>11.2f}{attn:>16}")
         if r.get("select"):
             sel = r["select"]
-            notes.append(f"{name} select {cfg.select}: {sel['checkpoints']} checkpoint(s) x {sel['books']} validation "
+            if not sel["manifest"]:
+                notes.append(f"checkpoint scoring, {name}: the manifest is not here, so no validation book is counted")
+            notes.append(f"checkpoint scoring, {name} (select {cfg.select}): {sel['checkpoints']} checkpoint(s) x {sel['books']} validation "
                          f"book(s) x {sel['directions']} direction(s) x {sel['budget']} = {sel['source_tokens']:,} source "
                          f"tokens translated, up to {sel['generated_tokens']:,} generated (one process, after training)")
         if cfg.save_steps >= 1 and cfg.save_steps >= r["steps"]:

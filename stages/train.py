@@ -163,7 +163,7 @@ def main() -> int:
     args = ap.parse_args()
     if not args.worker:  # what the selection needs is checked before any training starts
         params = load_params(args.params)
-        select = config_for(params, args.round).select
+        select = check(params, args.round, args.init).select
         check_select(select, f"round {args.round}: train", dict(get(params, "train.select_budget", None) or {}))
         if select != "last":
             valid_books(params, args.text, args.aligned)

@@ -188,9 +188,9 @@ def test_make_plan_shows_what_scoring_the_checkpoints_costs(root):
                         "r2": {**params["rounds"]["r2"], "max_steps": 6, "select": "omission"},
                         "r3": {**params["rounds"]["r3"], "max_steps": 6, "select": "last"}}
     text = format_plan(plan(params, root, tokens=10_000))
-    assert ("r1 select chrf: 2 checkpoint(s) x 1 validation book(s) x 2 direction(s) x 100 tokens = 400 source tokens "
+    assert ("checkpoint scoring, r1 (select chrf): 2 checkpoint(s) x 1 validation book(s) x 2 direction(s) x 100 tokens = 400 source tokens "
             "translated, up to 600 generated") in text
-    assert "r2 select omission: 3 checkpoint(s)" in text and "r3 select" not in text
+    assert "r2 (select omission): 3 checkpoint(s)" in text and "r3 (select" not in text
 
 
 def _project(tmp_path, tiny_base, book, sample_paragraphs, select):

@@ -167,7 +167,11 @@ def score_model(model_dir: Path, books: list[ValidBook], sc: SelectConfig, omiss
         all_drop += dropped
         if ratio is not None:
             ratio_w.append((ratio, n_src))
-    del engine
+    del engine  # one checkpoint's weights at a time on the device
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
     return {"chrf": round(sum(d["chrf"] for d in directions.values()) / len(directions), 4),
             "omission_rate": round(all_drop / all_src, 4) if all_src else 0.0,
             "length_ratio": round(sum(r * w for r, w in ratio_w) / sum(w for _, w in ratio_w), 4)

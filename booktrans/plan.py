@@ -339,8 +339,38 @@ def plan(params: dict, root: Path, tokens: int | None = None) -> dict:
                             "attention_share": attention_share(arch, cfg)}
             continue
         rounds[name] = {**plan_round(arch, cfg, hw, *counted), "context": cfg.context, "config": cfg, "hardware": hw}
+        rounds[name]["select"] = selection_cost(params, root, cfg, rounds[name]["steps"])
     first = next(iter(rounds.values()))["hardware"] if rounds else hardware(params, root)
     return {"model": source, "params": arch.params(), "arch": arch, "hardware": first, "rounds": rounds, "tokens": tokens}
+
+
+def selection_cost(params: dict, root: Path, cfg: TrainConfig, steps: int) -> dict | None:
+    """What scoring a selecting round's checkpoints costs (train.select, booktrans.train.select): the
+    checkpoints (every save_steps, plus the final weights) x validation books x directions x the
+    budget (train.select_budget). A token budget gives the source tokens exactly (an upper bound: whole
+    paragraphs are kept under it); a chapter budget alone is counted as that many chapters, unmeasured."""
+    if cfg.select == "last":
+        return None
+    t = params.get("train") or {}
+    budget = t.get("select_budget") or {}
+    if cfg.save_steps <= 0:
+        checkpoints = 1  # the final weights only
+    else:
+        every = max(int(steps * cfg.save_steps), 1) if cfg.save_steps < 1 else int(cfg.save_steps)
+        checkpoints = steps // every + (1 if steps % every else 0)  # + the final weights when not on a save step
+    from .manifest import load_manifest
+
+    manifest = str((params.get("ingest") or {}).get("manifest", "data/books.yaml"))
+    # project-relative: beside the params file, else in the working folder (a params copy planned from the project)
+    found = next((p for p in (root / manifest, Path(manifest)) if p.is_file()), None)
+    books = sum(1 for b in load_manifest(found) if b.split == "valid") if found else 0
+    directions = len((params.get("translate") or {}).get("directions") or ["zh-en", "en-zh"])
+    tokens = int(budget.get("tokens") or 0)
+    factor = float((params.get("translate") or {}).get("max_new_factor", 1.5))
+    per = f"{tokens:,} tokens" if tokens else f"{int(budget.get('chapters') or 0)} chapter(s)"
+    src = checkpoints * books * directions * tokens
+    return {"manifest": str(found) if found else None, "checkpoints": checkpoints, "books": books, "directions": directions, "budget": per,
+            "source_tokens": src, "generated_tokens": int(src * factor)}
 
 
 def format_plan(result: dict) -> str:
@@ -367,6 +397,13 @@ def format_plan(result: dict) -> str:
         total_cost += r["cost"]
         lines.append(f"{head}{r['tokens']:>13,}{r['steps']:>8,}{mem:>13.1f}{'yes' if r['fits'] else 'NO':>6}"
                      f"{r['gpu_hours']:>10.2f}{r['cost']:>11.2f}{attn:>16}")
+        if r.get("select"):
+            sel = r["select"]
+            if not sel["manifest"]:
+                notes.append(f"checkpoint scoring, {name}: the manifest is not here, so no validation book is counted")
+            notes.append(f"checkpoint scoring, {name} (select {cfg.select}): {sel['checkpoints']} checkpoint(s) x {sel['books']} validation "
+                         f"book(s) x {sel['directions']} direction(s) x {sel['budget']} = {sel['source_tokens']:,} source "
+                         f"tokens translated, up to {sel['generated_tokens']:,} generated (one process, after training)")
         if cfg.save_steps >= 1 and cfg.save_steps >= r["steps"]:
             notes.append(f"warning: {name} has {r['steps']} steps and train.save_steps is {cfg.save_steps:g}: it would "
                          f"never checkpoint; use a share of the round (save_steps: 0.1)")

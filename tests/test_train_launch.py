@@ -30,7 +30,8 @@ def test_the_workers_get_no_credentials_and_the_master_is_the_hostfiles_first_ho
     (proj / "configs" / "hostfile").write_text("# written by the SLURM wrapper\nnode-a17 slots=1\nnode-b03 slots=1\n")
     shutil.copytree(tiny_base, proj / "models" / "r0")
     params = yaml.safe_load((root / "params.yaml").read_text())
-    params["train"].update(launcher="accelerate", accelerate_config="configs/accelerate/2nodes.yaml")
+    # select: last, as the stand-in trains nothing and so leaves no checkpoints to score
+    params["train"].update(launcher="accelerate", accelerate_config="configs/accelerate/2nodes.yaml", select="last")
     (proj / "params.yaml").write_text(yaml.safe_dump(params))
     (proj / "bin").mkdir()
     (proj / "bin" / "deepspeed").write_text(FAKE_DEEPSPEED)

@@ -25,6 +25,7 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
+from booktrans.model import read_info
 from booktrans.train import TrainConfig, config_for, train_round
 
 pytestmark = pytest.mark.multiprocess
@@ -272,11 +273,25 @@ sys.addaudithook(_hook)
 
 
 @pytest.fixture(scope="module")
-def stage_project(tiny_base, tmp_path_factory):
+def stage_project(tiny_base, tmp_path_factory, sample_paragraphs):
     """A project folder laid out as `dvc repro train@r1` sees it, with the cluster's launcher settings
-    scaled to this machine: launcher accelerate, ZeRO-3 over two CPU processes."""
+    scaled to this machine: launcher accelerate, ZeRO-3 over two CPU processes; the round selects its
+    checkpoint by chrF on the sample's validation book (ingested text, alignment, an empty lexical table)."""
+    from booktrans.align import align_book
+    from booktrans.align.similarity import LexicalTable
+
     proj = tmp_path_factory.mktemp("project")
     (proj / "configs").symlink_to(ROOT / "configs")
+    (proj / "data" / "text").mkdir(parents=True)
+    (proj / "data" / "aligned").mkdir(parents=True)
+    shutil.copy(ROOT / "data" / "books.yaml", proj / "data" / "books.yaml")
+    for lang in ("zh", "en"):
+        (proj / "data" / "text" / f"sky-blue.{lang}.jsonl").write_text(
+            "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in sample_paragraphs[("sky-blue", lang)]), encoding="utf-8")
+    beads, _ = align_book(sample_paragraphs[("sky-blue", "zh")], sample_paragraphs[("sky-blue", "en")])
+    (proj / "data" / "aligned" / "sky-blue.jsonl").write_text(
+        "".join(json.dumps(b, ensure_ascii=False) + "\n" for b in beads), encoding="utf-8")
+    LexicalTable().save(proj / "data" / "lexicon.json")
     shutil.copytree(tiny_base, proj / "models" / "r0")
     (proj / "data" / "sft" / "r1").mkdir(parents=True)
     (proj / "data" / "sft" / "r1" / "train.jsonl").write_text(
@@ -285,7 +300,8 @@ def stage_project(tiny_base, tmp_path_factory):
                                                               encoding="utf-8")
     params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
     params["train"].update(launcher="accelerate", accelerate_config="configs/accelerate/cpu-2x-zero3.yaml",
-                           save_steps=2, lora={**params["train"]["lora"], "r": 4, "alpha": 8, "dropout": 0.1})
+                           save_steps=2, lora={**params["train"]["lora"], "r": 4, "alpha": 8, "dropout": 0.1},
+                           select="chrf", select_budget={"chapters": 0, "tokens": 64})
     params["rounds"] = {"r1": {"context": 128, "init": "r0", "learning_rate": 5e-3, "epochs": 1, "max_steps": 5}}
     (proj / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
     (proj / "params-1proc.yaml").write_text(yaml.safe_dump({**params, "train": {**params["train"], "launcher": "python"}},
@@ -299,7 +315,7 @@ def _stage_job(stage_project, out: Path, scratch: Path) -> dict:
     docs = proj / "docs.json"
     docs.write_text(json.dumps(_docs(6), ensure_ascii=False), encoding="utf-8")
     return {"base": str(proj / "models" / "r0"), "out": str(out), "docs": str(docs), "scratch": str(scratch),
-            "config": asdict(config_for(params, "r1"))}
+            "config": asdict(config_for(params, "r1")), "keep": True}
 
 
 def _stage(proj: Path, params_file: str = "params.yaml", env: dict | None = None) -> subprocess.CompletedProcess:
@@ -363,7 +379,17 @@ def test_the_restarted_stage_resumes_from_the_sharded_checkpoint_and_ends_with_t
     assert "accelerate launch --config_file configs/accelerate/cpu-2x-zero3.yaml" in resumed.stderr
     assert "resuming from" in resumed.stderr and "checkpoint-2" in resumed.stderr
     assert "checkpoint-3 was not finished" in resumed.stderr  # the cut save is skipped, named
-    _assert_same_weights(proj / "models" / "r1", ref / "stage-ref", atol=1e-6)
+    # select: chrf scored every checkpoint (2, 4 and the final 5) after both ranks had exited, and the
+    # weights at models/r1 are those of the chosen step in the uninterrupted reference run
+    report = json.loads((proj / "reports" / "train" / "r1-checkpoints.json").read_text())
+    assert [r["step"] for r in report["checkpoints"]] == [2, 4, 5]
+    assert all(r["chrf"] is not None and r["omission_rate"] is not None for r in report["checkpoints"])
+    chosen = report["chosen_step"]
+    assert max(report["checkpoints"], key=lambda r: (r["chrf"], r["step"]))["step"] == chosen
+    assert read_info(proj / "models" / "r1").extra["selection"]["step"] == chosen
+    _assert_same_weights(proj / "models" / "r1", next((ref / "stage-ref-scratch").glob(f"*/checkpoint-{chosen}")), atol=1e-6)
+    if chosen == 5:
+        _assert_same_weights(proj / "models" / "r1", ref / "stage-ref", atol=1e-6)
     history = json.loads((proj / "reports" / "train" / "r1.json").read_text())
     assert [h["loss"] for h in history] == pytest.approx(_history(_summary(ref, "stage-ref", 0)), rel=1e-6)
     assert not any((proj / "build" / "checkpoints" / "r1").iterdir())  # removed after success
@@ -373,7 +399,9 @@ def test_only_rank_zero_writes_the_stages_outputs(killed_and_resumed):
     proj, work, _, _, resumed = killed_and_resumed
     events = [json.loads(line) for f in (work / "audit").glob("*.jsonl") for line in f.read_text().splitlines()]
     outputs = [e for e in events if "/models/" in e["path"] or "/reports/" in e["path"]]
-    assert {e["rank"] for e in outputs} == {"0"}, [e for e in outputs if e["rank"] != "0"][:5]
+    # rank 0, or the launching process (no RANK) that scores the checkpoints once both ranks have exited
+    assert {e["rank"] for e in outputs} == {"0", None}, [e for e in outputs if e["rank"] not in ("0", None)][:5]
+    assert any(e["rank"] is None and "r1-checkpoints.json" in e["path"] for e in outputs)
     assert any(e["event"] in ("os.rename", "os.replace") and "/models/" in e["path"] for e in outputs)
     assert any("reports/train" in e["path"] for e in outputs)
     assert any(e["rank"] == "1" for e in events)  # rank 1 ran under the audit too (its checkpoint shards)

@@ -127,7 +127,7 @@ def fingerprint(cfg: TrainConfig, train_docs: list[dict], init_dir: Path, layout
     """Hash of everything that shapes the run: a checkpoint is resumed only by the same run. ``layout``
     (processes, ZeRO stage) is part of it: a sharded checkpoint belongs to the layout that wrote it."""
     h = hashlib.sha256()
-    settings = {k: v for k, v in asdict(cfg).items() if k not in ("save_steps", "extra")}
+    settings = {k: v for k, v in asdict(cfg).items() if k not in ("save_steps", "select", "extra")}
     h.update(json.dumps(settings, sort_keys=True, default=str).encode())
     for d in train_docs:
         h.update(json.dumps(d["messages"], sort_keys=True, ensure_ascii=False).encode())
@@ -497,7 +497,7 @@ def _training_args(cfg: TrainConfig, checkpoints: Path, world_size: int = 1):
         logging_steps=1,
         save_strategy="steps" if cfg.save_steps > 0 else "no",
         save_steps=cfg.save_steps if 0 < cfg.save_steps < 1 else max(int(cfg.save_steps), 1),  # < 1: share of the steps
-        save_total_limit=2,
+        save_total_limit=2 if cfg.select == "last" else None,  # a selecting round scores every checkpoint
         eval_strategy="no",
         prediction_loss_only=True,
         report_to=[],
@@ -627,6 +627,7 @@ def _train_and_save(trainer, args, cfg, resume, init_dir, out_dir, init, continu
         "valid_documents": len(valid),
         "train_tokens": sum(len(e["input_ids"]) for e in train),
         "steps": trainer.state.global_step,
+        "checkpoints": str(checkpoints),
         "resumed_from": Path(resume).name if resume else None,
         "final_loss": history[-1]["loss"] if history else None,
         "eval_loss": round(eval_loss, 6) if eval_loss is not None and not math.isnan(eval_loss) else None,

@@ -43,6 +43,7 @@ class TrainConfig:
     sparse_attention: dict | None = None  # rounds.rN.sparse_attention (booktrans.train.sparse); None = dense
     save_steps: float = 50           # optimizer steps between resumable checkpoints; < 1: that share of the
                                      # round's steps (0.1 = every tenth of the round); 0 = none
+    select: str = "last"             # checkpoint kept as the round's model: last | chrf | omission (booktrans.train.select)
     seed: int = 0
     dtype: str = "float32"
     extra: dict = field(default_factory=dict)
@@ -83,7 +84,7 @@ def config_for(params: dict, round_name: str) -> TrainConfig:
         loss_chunk=int(pick("loss_chunk", 2048)), liger=str(pick("liger", "auto")),
         rope_scaling=pick("rope_scaling", None) or None, sequence_parallel=int(pick("sequence_parallel", 1)),
         sparse_attention=r.get("sparse_attention") or None,
-        save_steps=float(pick("save_steps", 50)), seed=int(params.get("seed", 0)),
+        save_steps=float(pick("save_steps", 50)), select=str(pick("select", "last")), seed=int(params.get("seed", 0)),
         dtype=str((params.get("model") or {}).get("dtype", "float32")),
     )
 
@@ -110,6 +111,9 @@ def validate(cfg: TrainConfig, round_name: str, model_config: dict, *, world_siz
     """Raise ConfigError with one clear message for a configuration that cannot train."""
     where = f"round {round_name}"
     sparse = sparse_spec(cfg, round_name, model_config)
+    from .select import check_select
+
+    check_select(cfg.select, f"round {round_name}: train")
     if cfg.method not in METHODS:
         raise ConfigError(f"{where}: train.method {cfg.method!r} is not one of {', '.join(METHODS)}")
     if cfg.chain not in CHAINS:

@@ -236,7 +236,8 @@ def test_review_form_load_says_what_it_restored(browser, review_form):
         answers += [{"item": "gone-item", "system": "A", "accuracy": 3, "errors": [], "comment": ""},
                     {"item": ids[0], "system": "Z", "accuracy": 3, "errors": [], "comment": ""}]
         _load_file(page, "#load", "old.json", json.dumps({"packet": "older", "rater": "ann", "answers": answers}))
-        status = page.wait_for("document.getElementById('status').textContent", 20)
+        status = page.wait_for("(() => { const s = document.getElementById('status').textContent;"
+                               " return s.includes('restored') && s; })()", 20)
         assert status == "4 of 6 answers restored; 2 no longer match this packet", status
         assert page.js("document.getElementById('progress').textContent") == f"4 of {4 * len(items)} translations scored"
     finally:
@@ -352,7 +353,9 @@ def test_loading_an_old_save_into_a_re_exported_sheet_says_what_it_restored(brow
     try:
         page.js(CATCH)
         _load_file(page, "#load", "old.json", old_save)
-        status = page.wait_for("document.getElementById('status').textContent", 10)
+        # wait for the load's own message (the status line may still show an earlier one for a moment)
+        status = page.wait_for("(() => { const s = document.getElementById('status').textContent;"
+                               " return s.includes('restored') && s; })()", 10)
         assert status == f"{kept} of {len(old_items)} answers restored; {len(old_items) - kept} no longer match this sheet"
         assert page.js("document.querySelectorAll('.item.done').length") == kept
         # the real save the demo ships, from an earlier sheet of this book: every bead it decided is gone

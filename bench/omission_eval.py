@@ -50,7 +50,6 @@ beads together), so the report halves are text it never saw. Its entries count f
 from __future__ import annotations
 
 import argparse
-import ast
 import csv
 import random
 import re
@@ -67,31 +66,11 @@ from booktrans.evaluate.omission import (TABLE_MIN_PROB, OmissionConfig, align_r
                                          table_translator)
 
 sys.path.insert(0, str(Path(__file__).parent))
-from omission_cases import CASES, Doc, Tally, draws, load_mac, load_nonlit, make_case, rate  # noqa: E402
+from omission_cases import (CASES, Doc, Tally, draws, join_words, load_mac, load_nonlit,  # noqa: E402
+                            make_case, rate, read_beads)
 
 SETS = ("aca", "mag", "pol")
-_SPACE = re.compile(r"\s+")
 _MARK = re.compile(r"</?v>")
-
-
-def join_words(line: str) -> str:
-    """The MT of aca and mag separates Chinese words with spaces: remove them, except between two
-    Latin letters or digits ("Jeff   Bezos" stays two words, "Amazon . com" becomes one)."""
-    out: list[str] = []
-    for part in _SPACE.split(line.strip()):
-        if out and out[-1][-1:].isascii() and out[-1][-1:].isalnum() and part[:1].isascii() and part[:1].isalnum():
-            out.append(" ")
-        out.append(part)
-    return "".join(out)
-
-
-def read_beads(path: Path) -> list[tuple[list[int], list[int]]]:
-    beads = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            a, b = line.split("]:[")
-            beads.append((ast.literal_eval(a + "]"), ast.literal_eval("[" + b)))
-    return beads
 
 
 @dataclass

@@ -40,7 +40,7 @@ def test_the_workers_get_no_credentials_and_the_master_is_the_hostfiles_first_ho
     capture.mkdir()
     env = dict(os.environ, PATH=f"{proj / 'bin'}:{os.environ['PATH']}", CAPTURE=str(capture),
                HF_TOKEN="hf_do_not_leak", AWS_SECRET_ACCESS_KEY="aws_do_not_leak", WANDB_API_KEY="wandb_do_not_leak",
-               TOKENIZERS_PARALLELISM="false")
+               SSH_AUTH_SOCK="/tmp/ssh-agent-test/agent.1", TOKENIZERS_PARALLELISM="false")
     res = subprocess.run([sys.executable, str(root / "stages" / "train.py"), "--params", "params.yaml", "--round", "r1",
                           "--data", "data/sft/r1", "--init", "models/r0", "--out", "models/r1", "--log", "r1.json"],
                          cwd=proj, env=env, capture_output=True, text=True, timeout=300)
@@ -48,6 +48,7 @@ def test_the_workers_get_no_credentials_and_the_master_is_the_hostfiles_first_ho
     written = (capture / "deepspeed_env").read_text()
     assert "do_not_leak" not in written and "HF_TOKEN" not in written  # what every node would export
     assert "TOKENIZERS_PARALLELISM=false" in written and "ACCELERATE_USE_DEEPSPEED=true" in written  # the rest goes on
+    assert "SSH_AUTH_SOCK=/tmp/ssh-agent-test/agent.1" in written  # pdsh still reaches the ssh agent
     argv = (capture / "argv").read_text().split()
     assert argv[argv.index("--master_addr") + 1] == "node-a17" and "--hostfile" in argv
     assert "HF_TOKEN" in res.stderr and "hf_do_not_leak" not in res.stderr  # names only, in the log
@@ -72,6 +73,10 @@ def test_launch_helpers_name_the_file_and_the_reason(tmp_path):
     assert "--main_process_ip" not in cmd and cmd[-3:] == ["stages/train.py", "--round", "r1"]
     kept, dropped = launch_env({"HF_TOKEN": "x", "GITHUB_TOKEN": "x", "AWS_SESSION_TOKEN": "x", "MY_DB_PASSWORD": "x",
                                 "OPENAI_API_KEY": "x", "TOKENIZERS_PARALLELISM": "false", "PATH": "/bin",
-                                "MASTER_ADDR": "n1", "SLURM_JOB_ID": "7"})
-    assert set(kept) == {"TOKENIZERS_PARALLELISM", "PATH", "MASTER_ADDR", "SLURM_JOB_ID"}
-    assert len(dropped) == 5
+                                "MASTER_ADDR": "n1", "SLURM_JOB_ID": "7",
+                                # agent sockets stay (pdsh needs the ssh agent); a token named like one does not
+                                "SSH_AUTH_SOCK": "/tmp/a", "SSH_AGENT_PID": "42", "GPG_AGENT_INFO": "/run/g",
+                                "SSH_AUTH_SOCK_TOKEN": "x", "PROXY_AUTH": "x"})
+    assert set(kept) == {"TOKENIZERS_PARALLELISM", "PATH", "MASTER_ADDR", "SLURM_JOB_ID", "SSH_AUTH_SOCK", "SSH_AGENT_PID",
+                         "GPG_AGENT_INFO"}
+    assert len(dropped) == 7

@@ -3,7 +3,9 @@
 - The master address of a multi-node run is the first host of the DeepSpeed hostfile that the
   accelerate config names (configs/slurm/train-3x8.sbatch writes that file from the allocation), so a
   new allocation needs no edit of the config.
-- The workers get the stage's environment minus anything that looks like a credential. On several
+- The workers get the stage's environment minus anything that looks like a credential. Agent sockets
+  (SSH_AUTH_SOCK and the like) stay: they name a socket, not a secret, and DeepSpeed's runner needs
+  the ssh agent to reach the other nodes through pdsh on clusters that use one. On several
   nodes accelerate writes the environment it launches with into `.deepspeed_env` in the working
   directory, and DeepSpeed's runner exports every line of it on every node (on the pdsh command line),
   so a token in the environment would end up in a file and in remote process listings. The file is
@@ -24,6 +26,8 @@ DEEPSPEED_ENV = ".deepspeed_env"
 # names of variables that hold credentials (matched case-insensitively, anywhere in the name)
 SECRET = re.compile(r"(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|CREDENTIALS?|API_?KEY|ACCESS_KEY(_ID)?|PRIVATE_KEY|"
                     r"AUTH|COOKIE)(_|$)", re.IGNORECASE)
+# agent sockets and their process ids: the path of a socket only its owner can open, not a credential
+AGENT = re.compile(r"(^|_)(AUTH_SOCK|AGENT_SOCK|AGENT_PID|AGENT_INFO)$", re.IGNORECASE)
 
 
 def read_accelerate_config(path: str | Path) -> dict:
@@ -65,5 +69,5 @@ def launch_command(config_path: str | Path, script: str | Path, script_args: lis
 
 def launch_env(environ: dict[str, str]) -> tuple[dict[str, str], list[str]]:
     """(the environment for the workers, the names left out because they look like credentials)."""
-    dropped = sorted(k for k in environ if SECRET.search(k))
+    dropped = sorted(k for k in environ if SECRET.search(k) and not AGENT.search(k))
     return {k: v for k, v in environ.items() if k not in dropped}, dropped

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 
+CRITERIA = ("last", "chrf", "omission")   # train.select: how a round chooses its checkpoint
 METHODS = ("lora", "full", "qlora")
 CHAINS = ("continue", "merge")
 ATTENTION = ("sdpa", "eager", "flash_attention_2")
@@ -111,8 +112,6 @@ def validate(cfg: TrainConfig, round_name: str, model_config: dict, *, world_siz
     """Raise ConfigError with one clear message for a configuration that cannot train."""
     where = f"round {round_name}"
     sparse = sparse_spec(cfg, round_name, model_config)
-    from .select import check_select
-
     check_select(cfg.select, f"round {round_name}: train")
     if cfg.method not in METHODS:
         raise ConfigError(f"{where}: train.method {cfg.method!r} is not one of {', '.join(METHODS)}")
@@ -190,3 +189,19 @@ def check_chain(round_name: str, init: Path) -> None:
         prev = Path(init).name
         hint = "dvc repro base" if prev == "r0" else f"dvc repro train@{prev}"
         raise ConfigError(f"round {round_name}: its starting model {init} is missing; run the previous round first ({hint})")
+
+
+def check_select(criterion: str, where: str, budget: dict | None = None) -> None:
+    """A wrong criterion or budget stops the round before any training, naming the key."""
+    if criterion not in CRITERIA:
+        raise ConfigError(f"{where}.select: {criterion!r} is not one of {', '.join(CRITERIA)}")
+    if budget is None:
+        return
+    if not isinstance(budget, dict) or set(budget) - {"chapters", "tokens"}:
+        raise ConfigError(f"train.select_budget: expected a mapping with chapters and/or tokens, got {budget!r}")
+    for k, v in budget.items():
+        if not isinstance(v, int) or v < 0:
+            raise ConfigError(f"train.select_budget.{k}: {v!r} must be a whole number >= 0 (0 = no cap)")
+    if criterion != "last" and not any(budget.values()):
+        raise ConfigError(f"{where}.select: {criterion} scores every checkpoint on the validation books, so "
+                          f"train.select_budget needs chapters or tokens > 0 (the cost must be fixed)")

@@ -28,10 +28,10 @@ from pathlib import Path
 from ..errors import BooktransError, ConfigError
 from ..io import replace_dir, write_json
 from ..model.store import base_config, read_info, write_info
+from .config import CRITERIA, check_select  # noqa: F401 (the checks live with the other config checks)
 
 log = logging.getLogger(__name__)
 
-CRITERIA = ("last", "chrf", "omission")
 # what a checkpoint folder holds besides the model (optimizer and scheduler state, DeepSpeed shards)
 _NOT_MODEL = {"optimizer.pt", "scheduler.pt", "trainer_state.json", "training_args.bin", "latest", "zero_to_fp32.py"}
 
@@ -54,22 +54,6 @@ class SelectConfig:
     tiny_max_new_tokens: int = 0      # output cap for the tiny demo model (translate.tiny_max_new_tokens)
     dtype: str = "float32"
     seed: int = 0
-
-
-def check_select(criterion: str, where: str, budget: dict | None = None) -> None:
-    """A wrong criterion or budget stops the round before any training, naming the key."""
-    if criterion not in CRITERIA:
-        raise ConfigError(f"{where}.select: {criterion!r} is not one of {', '.join(CRITERIA)}")
-    if budget is None:
-        return
-    if not isinstance(budget, dict) or set(budget) - {"chapters", "tokens"}:
-        raise ConfigError(f"train.select_budget: expected a mapping with chapters and/or tokens, got {budget!r}")
-    for k, v in budget.items():
-        if not isinstance(v, int) or v < 0:
-            raise ConfigError(f"train.select_budget.{k}: {v!r} must be a whole number >= 0 (0 = no cap)")
-    if criterion != "last" and not any(budget.values()):
-        raise ConfigError(f"{where}.select: {criterion} scores every checkpoint on the validation books, so "
-                          f"train.select_budget needs chapters or tokens > 0 (the cost must be fixed)")
 
 
 def budget_paragraphs(paragraphs: list[dict], count, chapters: int, tokens: int) -> list[dict]:

@@ -19,7 +19,7 @@ import inspect
 
 import torch
 
-from .sparse import _Partition, _selection, block_attention
+from .sparse_blocks import _Partition, _selection, block_attention
 
 
 def _fa():

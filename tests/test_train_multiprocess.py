@@ -127,6 +127,9 @@ def zero3(tiny_base, docs_file, stage_project, tmp_path_factory):
     work = tmp_path_factory.mktemp("zero3")
     jobs = {"lora": _job(work, "lora", docs_file, tiny_base),
             "full": _job(work, "full", docs_file, tiny_base, method="full", learning_rate=1e-3),
+            # a full round that keeps a checkpoint per step for its choice (scored after the launch)
+            "full-select": {**_job(work, "full-select", docs_file, tiny_base, method="full", learning_rate=1e-2,
+                                   max_steps=3, save_steps=1, select="chrf"), "keep": True},
             "stage-ref": _stage_job(stage_project, work / "stage-ref", work / "stage-ref-scratch")}
     res = _launch("configs/accelerate/cpu-2x-zero3.yaml", jobs, work)
     assert res.returncode == 0, res.stderr[-4000:]
@@ -151,6 +154,36 @@ def test_two_processes_train_what_one_process_trains_with_the_same_global_batch(
 
 def _step_one(summary_or_log) -> tuple[float, float]:
     return summary_or_log["loss"], summary_or_log["grad_norm"]
+
+
+def test_a_full_zero3_round_of_two_processes_is_scored_after_they_exit_and_keeps_the_best(zero3, tiny_base,
+                                                                                        sample_paragraphs, tmp_path):
+    """Checkpoint choice on a full round trained by two ZeRO-3 processes: every saved checkpoint is
+    scored in one process after both ranks have exited, and the weights left at the round's output
+    are the ones that scored best (scoring them again gives the recorded scores)."""
+    from booktrans.align import align_book
+    from booktrans.train.select import SelectConfig, ValidBook, score_model, select_round
+
+    work, _ = zero3
+    summary = _summary(work, "full-select", 0)
+    zh, en = sample_paragraphs[("sky-blue", "zh")], sample_paragraphs[("sky-blue", "en")]
+    book = ValidBook("sky-blue", {"zh": zh, "en": en}, align_book(zh, en)[0])
+    translate = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))["translate"]
+    sc = SelectConfig(criterion="chrf", tokens=32, translate=translate,
+                      tiny_max_new_tokens=int(translate["tiny_max_new_tokens"]))
+    out = tmp_path / "r1"
+    shutil.copytree(work / "full-select", out)
+    cfg = TrainConfig(**{**BASE, "method": "full", "learning_rate": 1e-2, "max_steps": 3, "save_steps": 1,
+                         "select": "chrf"})
+    doc = select_round(out, tiny_base, Path(summary["checkpoints"]), cfg, "r1", [book], sc, tmp_path / "rep.json",
+                       final_step=summary["steps"])
+    rows = {r["step"]: r for r in doc["checkpoints"]}
+    assert sorted(rows) == [1, 2, 3] and all(r["chrf"] is not None for r in rows.values())
+    chosen = doc["chosen_step"]
+    assert rows[chosen]["chrf"] == max(r["chrf"] for r in rows.values())
+    assert read_info(out).extra["selection"]["step"] == chosen
+    assert _weights(out).keys() == _weights(work / "full").keys()  # whole 16-bit weights, not ZeRO-3 shards
+    assert score_model(out, [book], sc) == {k: v for k, v in rows[chosen].items() if k != "step"}
 
 
 def test_accumulation_gives_the_loss_and_gradients_of_one_big_batch_with_deepspeed(zero2):

@@ -9,8 +9,6 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
-
 from .errors import BooktransError
 
 EXIT_BAD_INPUT = 2
@@ -24,8 +22,11 @@ def setup_logging(verbose: bool = False) -> None:
 
 
 def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
-    with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh) or {}
+    """The params file as a plain mapping, checked by booktrans.params first (unknown keys, types) and
+    completed from the packaged defaults. Stages move to ``booktrans.params.load`` (typed records)."""
+    from .params import load, to_dict
+
+    return to_dict(load(path))
 
 
 def get(params: dict, dotted: str, default: Any = ...) -> Any:

@@ -416,6 +416,8 @@ def _record(cls, data, path: str, errors: list[str]):
 
 def _overlay(cls, base: dict, top: dict) -> dict:
     """``top`` over ``base``: the keys of fixed records are merged one by one, everything else replaced."""
+    if not isinstance(base, dict) or not isinstance(top, dict):
+        return top
     out = dict(base)
     hints = _hints(cls)
     for key, value in top.items():
@@ -427,8 +429,21 @@ def _overlay(cls, base: dict, top: dict) -> dict:
     return out
 
 
+def check_names(p: Params) -> None:
+    """Checks between sections (``booktrans preflight``): every round named exists, outside systems and
+    decision criteria are well formed. Raises ConfigError naming the file and every problem."""
+    errors: list[str] = []
+    _cross_checks(p, errors)
+    if errors:
+        raise ConfigError(_message(p.source, errors))
+
+
+def _message(source: str, errors: list[str]) -> str:
+    head = errors[0] if len(errors) == 1 else f"{len(errors)} problems:\n  " + "\n  ".join(errors)
+    return f"{source}: {head}"
+
+
 def _cross_checks(p: Params, errors: list[str]) -> None:
-    """Checks between sections that need no files: names that must exist, outside systems."""
     from .errors import BooktransError
 
     for name, r in p.rounds.items():
@@ -462,11 +477,8 @@ def from_dict(data: dict, source: str = "params.yaml", *, defaults: bool = True)
     merged = _overlay(Params, default_dict(), data) if defaults else data
     errors: list[str] = []
     p = _record(Params, merged, "", errors)
-    if not errors:
-        _cross_checks(p, errors)
     if errors:
-        head = errors[0] if len(errors) == 1 else f"{len(errors)} problems:\n  " + "\n  ".join(errors)
-        raise ConfigError(f"{source}: {head}")
+        raise ConfigError(_message(source, errors))
     return _with_source(p, source)
 
 
@@ -499,6 +511,15 @@ def load(path: str | Path = "params.yaml", profiles: list[str | Path] | tuple = 
             data = merged_params(Path(prof), data)
         source = f"{path} + {' + '.join(map(str, profiles))}"
     return from_dict(data, source)
+
+
+def checked_dict(path: str | Path = "params.yaml") -> dict:
+    """The mapping of ``path`` over the packaged defaults, as written (no type conversion), once
+    ``load`` has accepted it. For code that still indexes params by key (the stages, until they take
+    the typed records)."""
+    data = _overlay(Params, default_dict(), read_yaml(path))
+    from_dict(data, str(path), defaults=False)
+    return data
 
 
 @lru_cache(maxsize=1)

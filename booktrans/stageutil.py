@@ -24,9 +24,9 @@ def setup_logging(verbose: bool = False) -> None:
 def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
     """The params file as a plain mapping, checked by booktrans.params first (unknown keys, types) and
     completed from the packaged defaults. Stages move to ``booktrans.params.load`` (typed records)."""
-    from .params import load, to_dict
+    from .params import checked_dict
 
-    return to_dict(load(path))
+    return checked_dict(path)
 
 
 def get(params: dict, dotted: str, default: Any = ...) -> Any:

@@ -180,6 +180,7 @@ def test_the_budget_takes_whole_paragraphs_from_the_first_chapters(valid_book, t
 def test_make_plan_shows_what_scoring_the_checkpoints_costs(root):
     """The checkpoints counted are those a round saves: every save_steps and the final step (steps 2, 3
     for 3 steps saved every 2, as test_without_validation_books... sees the Trainer keep)."""
+    from booktrans.params import from_dict
     from booktrans.plan import format_plan, plan
 
     params = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))
@@ -187,7 +188,7 @@ def test_make_plan_shows_what_scoring_the_checkpoints_costs(root):
     params["rounds"] = {"r1": {**params["rounds"]["r1"], "max_steps": 3},
                         "r2": {**params["rounds"]["r2"], "max_steps": 6, "select": "omission"},
                         "r3": {**params["rounds"]["r3"], "max_steps": 6, "select": "last"}}
-    text = format_plan(plan(params, root, tokens=10_000))
+    text = format_plan(plan(from_dict(params), root, tokens=10_000))
     assert ("checkpoint scoring, r1 (select chrf): 2 checkpoint(s) x 1 validation book(s) x 2 direction(s) x 100 tokens = 400 source tokens "
             "translated, up to 600 generated") in text
     assert "r2 (select omission): 3 checkpoint(s)" in text and "r3 (select" not in text
@@ -215,7 +216,8 @@ def _project(tmp_path, tiny_base, book, sample_paragraphs, select):
     LexicalTable().save(proj / "data" / "lexicon.json")
     params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
     params["train"].update(save_steps=2, select=select)
-    params["rounds"] = {"r1": {"context": 256, "init": "r0", "learning_rate": 2e-2, "max_steps": 4}}
+    params["rounds"] = {"r1": {**params["rounds"]["r1"], "context": 256, "init": "r0", "learning_rate": 2e-2, "max_steps": 4}}
+    params["translate"]["rounds"], params["review"]["rounds"] = ["r0", "r1"], ["r1"]
     (proj / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
     return proj
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from booktrans.plan import Arch, attention_share, model_flops_per_token, plan
+from booktrans.params import from_dict
 from booktrans.profile import apply_profile, merged_params
 from booktrans.train import config_for, validate
 from booktrans.train.sparse import SparseAttention, kept_share
@@ -75,5 +76,5 @@ def test_attention_cost_is_scaled_by_the_share_kept(root):
     assert abs(kept_share(moba, 131072) - 161 / 512) < 1e-4
     # a window of 1024 keeps 1024 keys of nearly every query: 1024 / (131072 / 2)
     assert abs(kept_share(SparseAttention("window", window=1024), 131072) - 1024 / 65536) < 1e-4
-    result = plan(params, root, tokens=30_000_000)
+    result = plan(from_dict(params), root, tokens=30_000_000)
     assert result["rounds"]["r5"]["attention_share"] == share and result["rounds"]["r5d"]["attention_share"] == 1.0

@@ -13,9 +13,10 @@ the packaged value. Mappings whose keys the user names (``rounds``, ``translate.
 
 What is rejected, with the file and the key's full path: a key no record declares
 (``params.yaml: train.bogus: unknown key``, ``rounds.r2.lerning_rate: unknown key (did you mean
-learning_rate?)``), a value of the wrong type (``rounds.r1.learning_rate: expected a number, got '1e-4'``),
+learning_rate?)``), a value of the wrong type (``rounds.r1.learning_rate: expected a number, got 'fast'``),
 a key a record needs that neither the file nor the packaged defaults give, and a value outside a
-fixed set of choices. Profiles (``configs/*.yaml``, a ``params:`` mapping merged into params.yaml)
+fixed set of choices. A number spelt without a '.' (``1e-4``, text to PyYAML, a number to YAML 1.2
+and DVC) is taken as the number. Profiles (``configs/*.yaml``, a ``params:`` mapping merged into params.yaml)
 are checked the same way once merged (``booktrans.profile``).
 """
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass, field, fields, is_dataclass
@@ -35,6 +37,7 @@ import yaml
 from .errors import ConfigError
 from .gates import AlignGates, IngestGates
 
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 DEFAULTS = Path(__file__).with_name("defaults.yaml")  # the project's params.yaml, shipped with the package
 
 
@@ -356,14 +359,10 @@ def _convert(tp, value, path: str, errors: list[str]):
     elif tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
-        if isinstance(value, str):
-            try:
-                float(value)
-                errors.append(f"{path}: expected a number, got {value!r}: YAML reads a number without a '.' in its "
-                              f"mantissa (1e-4) as text; write it as 1.0e-4")
-                return None
-            except ValueError:
-                pass
+        if isinstance(value, str) and _NUMBER.match(value.strip()):
+            # 1e-4 and 5e-05 are numbers to YAML 1.2 (and to DVC) but text to PyYAML's YAML 1.1: a
+            # profile written by ruamel (booktrans profile apply) spells small rates that way
+            return float(value)
     elif tp is str:
         if isinstance(value, str):
             return value

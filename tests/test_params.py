@@ -57,8 +57,8 @@ def test_the_package_ships_the_projects_params_yaml(root):
     (lambda d: d["rounds"]["r2"].update(bogus=1), "params.yaml: rounds.r2.bogus: unknown key"),
     (lambda d: d["train"]["lora"].update(rank=4), "params.yaml: train.lora.rank: unknown key"),
     (lambda d: d.update(trian={"batch_size": 2}), "params.yaml: trian: unknown key (did you mean train?)"),
-    (lambda d: d["rounds"]["r1"].update(learning_rate="1e-4"),
-     "params.yaml: rounds.r1.learning_rate: expected a number, got '1e-4': YAML reads a number without a '.'"),
+    (lambda d: d["rounds"]["r1"].update(learning_rate="2e-3x"),
+     "params.yaml: rounds.r1.learning_rate: expected a number, got '2e-3x' (str)"),
     (lambda d: d["train"].update(liger=True), "params.yaml: train.liger: expected text, got True (bool): YAML reads on/off"),
     (lambda d: d["train"].update(batch_size=1.5), "params.yaml: train.batch_size: expected a whole number, got 1.5"),
     (lambda d: d["translate"].update(rounds="r1"), "params.yaml: translate.rounds: expected a list, got 'r1'"),
@@ -120,6 +120,9 @@ def test_a_partial_params_file_takes_the_packaged_values(tmp_path):
     d = defaults()
     assert p.train.batch_size == 4 and p.train.lora == d.train.lora and p.translate.rounds == ("r0", "r1")
     assert p.translate.directions == d.translate.directions and p.rounds == d.rounds
+    # 1e-4 is text to PyYAML but a number to YAML 1.2 and DVC (and `profile apply` writes 5e-05): a number
+    p = load(_write(tmp_path / "params.yaml", {"rounds": {"r1": {**to_dict(d.rounds["r1"]), "learning_rate": "5e-05"}}}))
+    assert p.rounds["r1"].learning_rate == 5e-05
     # a mapping of names the user chooses is taken whole, never merged with the packaged one
     p = load(_write(tmp_path / "params.yaml", {"rounds": {"r1": to_dict(d.rounds["r1"])}}))
     assert list(p.rounds) == ["r1"]

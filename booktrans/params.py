@@ -173,7 +173,7 @@ class RoundParams:
     max_docs: int
     max_chars: int
     short_share: float
-    sparse_attention: dict | None = _opt()   # checked by booktrans.train.sparse (kind and its numbers)
+    sparse_attention: Any = _opt()   # a mapping, checked by booktrans.train.sparse.parse (kind and its numbers)
     # the round's own value of a train key (absent = train's)
     accelerate_config: str | None = _opt()
     method: str | None = _opt()
@@ -342,6 +342,8 @@ def _shown(value) -> str:
 
 def _convert(tp, value, path: str, errors: list[str]):
     """``value`` as type ``tp``; a wrong value adds a line to ``errors`` (and returns None)."""
+    if tp is Any:
+        return copy.deepcopy(value)
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]

@@ -217,7 +217,6 @@ def _project(tmp_path, tiny_base, book, sample_paragraphs, select):
     params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
     params["train"].update(save_steps=2, select=select)
     params["rounds"] = {"r1": {**params["rounds"]["r1"], "context": 256, "init": "r0", "learning_rate": 2e-2, "max_steps": 4}}
-    params["translate"]["rounds"], params["review"]["rounds"] = ["r0", "r1"], ["r1"]
     (proj / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
     return proj
 

@@ -335,7 +335,8 @@ def stage_project(tiny_base, tmp_path_factory, sample_paragraphs):
     params["train"].update(launcher="accelerate", accelerate_config="configs/accelerate/cpu-2x-zero3.yaml",
                            save_steps=2, lora={**params["train"]["lora"], "r": 4, "alpha": 8, "dropout": 0.1},
                            select="chrf", select_budget={"chapters": 0, "tokens": 64})
-    params["rounds"] = {"r1": {"context": 128, "init": "r0", "learning_rate": 5e-3, "epochs": 1, "max_steps": 5}}
+    params["rounds"] = {"r1": {**params["rounds"]["r1"], "context": 128, "init": "r0", "learning_rate": 5e-3, "epochs": 1,
+                               "max_steps": 5}}
     (proj / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
     (proj / "params-1proc.yaml").write_text(yaml.safe_dump({**params, "train": {**params["train"], "launcher": "python"}},
                                                            sort_keys=False), encoding="utf-8")

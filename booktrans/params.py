@@ -23,6 +23,7 @@ are checked the same way once merged (``booktrans.profile``).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import re
 import types
@@ -307,8 +308,6 @@ class Params:
         if name not in self.rounds:
             raise ConfigError(f"{self.source}: no round {name!r} under rounds (have: {', '.join(self.rounds) or 'none'})")
         r = self.rounds[name]
-        import dataclasses
-
         return dataclasses.replace(self.train, **{k: getattr(r, k) for k in ROUND_OVERRIDES if getattr(r, k) is not None})
 
 
@@ -484,8 +483,6 @@ def from_dict(data: dict, source: str = "params.yaml", *, defaults: bool = True)
 
 
 def _with_source(p: Params, source: str) -> Params:
-    import dataclasses
-
     return dataclasses.replace(p, source=source)
 
 

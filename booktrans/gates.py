@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from dataclasses import asdict, dataclass, fields
 
-from .errors import BooktransError, ConfigError
+from .errors import ConfigError, Stopped
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ def gate_line(stage: str, book: str, flags: list[Flag], skip_param: str) -> str:
     return f"{stage}: book {book}: " + "; ".join(f.describe() for f in flags) + f" (set {skip_param}: true to go on)"
 
 
-class GatesFailed(BooktransError):
+class GatesFailed(Stopped):
     """Books far from a normal book stopped a step; the message lists one line per book."""
 
 

@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import BooktransError, ConfigError, IngestError
+from ..errors import ConfigError, IngestError, Stopped
 from ..gates import IngestGates, check_ingest, record_flags, stop_on_flags
 from ..io import atomic_dir, write_json, write_jsonl
 from ..manifest import Book
@@ -105,7 +105,7 @@ def ingest_corpus(books: list[Book], out: Path, report_path: Path, opts: CorpusO
         doc = {"summary": summary, "gates": {"flagged": flagged_books, "skip": gates.skip}, "books": report}
         write_json(report_path, doc)
         if failures and opts.on_error != "skip":
-            raise BooktransError(f"ingest: {len(failures)} edition(s) failed; see {report_path} "
+            raise Stopped(f"ingest: {len(failures)} edition(s) failed; see {report_path} "
                                  f"(set ingest.on_error: skip to go on without them):\n"
                                  + "\n".join(f"  {f}" for f in failures))
         stop_on_flags("ingest", flagged, report_path)

@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 from browser import need_chromium
 
 from booktrans.align import FilterConfig, align_book, filter_beads
@@ -402,8 +403,10 @@ def test_the_stages_carry_corrections_from_completed_sheets_to_training_document
     for name in ("data/books.yaml", "data/sample"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).symlink_to(ROOT / name)
-    params = (ROOT / "params.yaml").read_text(encoding="utf-8")
-    (tmp_path / "params.yaml").write_text(params, encoding="utf-8")
+    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    for step in ("ingest", "align"):  # the checkout's caches: the parsed dictionary is not parsed again
+        params[step]["cache_dir"] = str(ROOT / params[step]["cache_dir"])
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     completed = tmp_path / "proofread" / "completed"
     completed.mkdir(parents=True)

@@ -139,7 +139,7 @@ def test_a_stopped_translation_resumes_chapter_by_chapter_with_the_same_result(s
     assert translate_units(None, units, cfg, token_counter(tok), done=whole) == whole
 
 
-def test_translate_stage_writes_stop_reasons_and_usage_and_resumes(tmp_path, tiny_base, root, sample_paragraphs):
+def test_translating_a_round_writes_stop_reasons_and_usage_and_resumes(tmp_path, tiny_base, root, sample_paragraphs):
     import json
     import shutil
 
@@ -176,7 +176,7 @@ def test_translate_stage_writes_stop_reasons_and_usage_and_resumes(tmp_path, tin
     assert book["chunks"] == len(rows) and book["truncated"] == len(rows) and book["stop_reasons"] == {"length": len(rows)}
     assert summary["max_new_tokens"] == 5
     first = (out / "night-train.zh-en.jsonl").read_bytes()
-    assert stage.run(tmp_path / "params.yaml", "r0", model, text, out, scratch) == 0
+    translate_round(*args)
     assert (out / "night-train.zh-en.jsonl").read_bytes() == first
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from booktrans.dataset.round import RoundData, build_round_data
+from booktrans.dataset.build import RoundData, build_round_data
 from booktrans.manifest import load_manifest
 from booktrans.model import load_tokenizer
 from booktrans.stageutil import get, load_params, run_main, setup_logging

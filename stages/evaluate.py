@@ -26,7 +26,7 @@ from pathlib import Path
 
 from booktrans.evaluate.book import BookEvalConfig
 from booktrans.evaluate.omission import TABLE_MIN_PROB, OmissionConfig
-from booktrans.evaluate.round import RoundEvalConfig, evaluate_round
+from booktrans.evaluate.scoring import RoundEvalConfig, evaluate_round
 from booktrans.manifest import load_manifest
 from booktrans.stageutil import get, load_params, run_main, setup_logging
 

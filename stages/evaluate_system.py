@@ -4,7 +4,7 @@
         --text data/text --aligned data/aligned --lexicon data/lexicon.json --metrics reports/metrics/deepseek.json \
         --out reports/evaluation/deepseek
 
-Scores the system's translations exactly as evaluate@rN scores a round's (booktrans.evaluate.round,
+Scores the system's translations exactly as evaluate@rN scores a round's (booktrans.evaluate.scoring,
 for the system's own directions when it lists them). A system that translate-system@NAME skipped (no API key) gets a metrics file and an evaluation
 folder that say so, with the reason, instead of numbers: `dvc metrics show` and the report show the
 row as skipped, and the outputs stay the same bytes on every run.
@@ -18,7 +18,7 @@ from pathlib import Path
 from booktrans.errors import BooktransError
 from booktrans.evaluate.book import BookEvalConfig
 from booktrans.evaluate.omission import TABLE_MIN_PROB, OmissionConfig
-from booktrans.evaluate.round import RoundEvalConfig, evaluate_round, write_skipped
+from booktrans.evaluate.scoring import RoundEvalConfig, evaluate_round, write_skipped
 from booktrans.manifest import load_manifest
 from booktrans.stageutil import get, load_params, run_main, setup_logging
 from booktrans.translate.systems import parse_systems

@@ -24,10 +24,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from booktrans.manifest import load_manifest
 from booktrans.stageutil import get, load_params, run_main, setup_logging
 from booktrans.train import config_for
-from booktrans.train.round import RoundJob, checkpoints_report, run_round
+from booktrans.train.job import RoundJob, checkpoints_report, run_round
 from booktrans.train.select import SelectConfig
 
 
@@ -53,7 +52,7 @@ def main() -> int:
 
     job = RoundJob(
         name=args.round, cfg=config_for(params, args.round), data=args.data, init=args.init, out=args.out, log=args.log,
-        report=args.checkpoints_report or checkpoints_report(args.log), books=load_manifest(get(params, "ingest.manifest")),
+        report=args.checkpoints_report or checkpoints_report(args.log), manifest=Path(get(params, "ingest.manifest")),
         text=args.text, aligned=args.aligned, lexicon=args.lexicon,
         checkpoint_dir=Path(get(params, "train.checkpoint_dir", "build/checkpoints")),
         keep_checkpoints=bool(get(params, "train.keep_checkpoints", False)),

@@ -34,7 +34,7 @@ class RoundJob:
     out: Path                                  # models/<round>
     log: Path                                  # reports/train/<round>.json: loss per step
     report: Path                               # reports/train/<round>-checkpoints.json
-    books: list = field(default_factory=list)  # the manifest (its split: valid books score the checkpoints)
+    manifest: Path = Path("data/books.yaml")   # its split: valid books score the checkpoints
     text: Path = Path("data/text")
     aligned: Path = Path("data/aligned")
     lexicon: Path = Path("data/lexicon.json")
@@ -65,8 +65,10 @@ def check_round(job: RoundJob) -> None:
 
 def valid_books(job: RoundJob) -> list[ValidBook]:
     """The manifest's validation books (split: valid) with their ingested text and aligned beads."""
+    from ..manifest import load_manifest
+
     books = []
-    for b in job.books:
+    for b in load_manifest(job.manifest):
         if b.split != "valid":
             continue
         files = {"zh": job.text / f"{b.id}.zh.jsonl", "en": job.text / f"{b.id}.en.jsonl", "beads": job.aligned / f"{b.id}.jsonl"}

@@ -73,6 +73,7 @@ def _project(tmp_path, root, books):
     (tmp_path / "data" / "books.yaml").write_text(yaml.safe_dump({"books": entries}, allow_unicode=True))
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["ingest"].update(manifest="data/books.yaml", roots=["data/raw"], cache_dir="build/cache/ingest")
+    params["align"]["cache_dir"] = str(root / params["align"]["cache_dir"])  # the parsed dictionary is not parsed again
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True))
     return tmp_path
 

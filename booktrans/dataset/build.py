@@ -6,7 +6,7 @@ exports and the dataset card written."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..io import atomic_dir, atomic_write_text, read_json, read_jsonl, write_json, write_jsonl
@@ -22,17 +22,17 @@ log = logging.getLogger("dataset")
 class RoundData:
     """What a round's documents are (params ``rounds.<round>`` and ``dataset``)."""
 
-    context: int                               # tokens of the base model's tokenizer, chat template included
-    max_chars: int = 0                         # Chinese characters per document (0: no cap)
-    max_docs: int = 0                          # long training documents kept after mixing (0: all)
-    short_share: float = 0.0                   # share of short documents in the training set
-    short_context: int = 2048
-    en_zh_share: float = 0.5
-    min_beads: int = 2
-    genre_weights: dict = field(default_factory=dict)
-    leakage_ngram: tuple[int, int] = (13, 13)  # (zh, en) n-gram lengths of the leakage check
-    near_duplicate_jaccard: float = 0.5
-    seed: int = 0
+    context: int                    # tokens of the base model's tokenizer, chat template included
+    max_chars: int                  # Chinese characters per document (0: no cap)
+    max_docs: int                   # long training documents kept after mixing (0: all)
+    short_share: float              # share of short documents in the training set
+    short_context: int              # the short documents' context
+    en_zh_share: float              # share of documents that translate English into Chinese
+    min_beads: int
+    genre_weights: dict[str, float]
+    leakage_ngram: tuple[int, int]  # (zh, en) n-gram lengths of the leakage check
+    near_duplicate_jaccard: float
+    seed: int
 
 
 def build_round_data(round_name: str, books: list, aligned: Path, tokenizer, spec: RoundData, out: Path, card_dir: Path) -> dict:

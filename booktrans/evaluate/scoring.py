@@ -11,7 +11,7 @@ the evaluation folder (details.json, position.json, segments/, omissions/ pages)
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BooktransError
@@ -27,10 +27,10 @@ SUMMED = ("chunks", "source_sentences", "translation_sentences", "segments", "re
 
 @dataclass(frozen=True)
 class RoundEvalConfig:
-    book: BookEvalConfig = field(default_factory=BookEvalConfig)
-    table_min_prob: float = 0.1             # lexical-table entries the omission detector counts (data/lexicon.json)
-    comet_checkpoint: str = ""              # empty: COMET reported as absent, with the reason
-    comet_batch_size: int = 16
+    book: BookEvalConfig
+    table_min_prob: float                   # lexical-table entries the omission detector counts (data/lexicon.json)
+    comet_checkpoint: str                   # empty: COMET reported as absent, with the reason
+    comet_batch_size: int
 
 
 @dataclass

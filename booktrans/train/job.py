@@ -11,7 +11,7 @@ import os
 import shlex
 import shutil
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BooktransError, ConfigError
@@ -34,18 +34,18 @@ class RoundJob:
     out: Path                                  # models/<round>
     log: Path                                  # reports/train/<round>.json: loss per step
     report: Path                               # reports/train/<round>-checkpoints.json
-    manifest: Path = Path("data/books.yaml")   # its split: valid books score the checkpoints
-    text: Path = Path("data/text")
-    aligned: Path = Path("data/aligned")
-    lexicon: Path = Path("data/lexicon.json")
-    checkpoint_dir: Path = Path("build/checkpoints")
-    keep_checkpoints: bool = False
-    select_budget: dict = field(default_factory=dict)  # chapters, tokens
-    select: SelectConfig = field(default_factory=SelectConfig)  # criterion and budget are filled in from cfg
-    omission: tuple[float, float] = (4.0, 3.0)  # drop_cost, partial_threshold of the omission detector
-    table_min_prob: float = 0.1
-    launcher: str = "python"                   # python | accelerate
-    accelerate_config: str = ""
+    manifest: Path                             # its split: valid books score the checkpoints
+    text: Path                                 # data/text, data/aligned: the validation books' text and beads
+    aligned: Path
+    lexicon: Path                              # data/lexicon.json: the omission detector's lexical table
+    checkpoint_dir: Path                       # checkpoints go to <checkpoint_dir>/<round>, outside DVC
+    keep_checkpoints: bool
+    select_budget: dict                        # chapters, tokens
+    select: SelectConfig                       # criterion, chapters and tokens are filled in from cfg and the budget
+    omission: tuple[float, float]              # drop_cost, partial_threshold of the omission detector
+    table_min_prob: float
+    launcher: str                              # python | accelerate
+    accelerate_config: str
 
     @property
     def scratch(self) -> Path:

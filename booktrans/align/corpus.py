@@ -139,7 +139,6 @@ def align_corpus(books: list, text: Path, out: Path, report_path: Path, opts: Al
     elif method not in ("cedict", "gale-church"):
         raise ConfigError(f"align.method: {method!r} is not cedict, model or gale-church")
     cache = AlignCache(opts.cache_dir, options)
-    lexicon_module.preload(cache.dir)  # the parsed dictionary is kept there too
     counts = {"aligned": 0, "cached": 0}
     report: dict = {}
     flagged: list[str] = []
@@ -168,6 +167,8 @@ def align_corpus(books: list, text: Path, out: Path, report_path: Path, opts: Al
             else:
                 got = cache.get(key)
                 if got is None:
+                    if meaning is None:  # the parsed dictionary is kept in the cache folder too
+                        lexicon_module.preload(cache.dir)
                     beads, rep = align_book(read_jsonl(zh_file), read_jsonl(en_file), method=method,
                                             translator=translator, filters=opts.filters, bootstrap=opts.bootstrap)
                     meaning = meaning or SameMeaning()

@@ -77,4 +77,3 @@ def build_tiny_model(tokenizer: PreTrainedTokenizerFast, cfg: TinyConfig) -> Qwe
     model.generation_config.eos_token_id = config.eos_token_id
     model.generation_config.pad_token_id = config.pad_token_id
     return model
-

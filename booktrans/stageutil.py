@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import yaml
 
-from .errors import BooktransError
+from .errors import BooktransError, Stopped
 
 EXIT_BAD_INPUT = 2
 
@@ -44,6 +44,9 @@ def run_main(fn: Callable[[], int | None]) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
         code = fn()
+    except Stopped as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
     except BooktransError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)

@@ -10,6 +10,11 @@ class BooktransError(Exception):
     """Base class for every error booktrans reports to a user."""
 
 
+class Stopped(BooktransError):
+    """A step stopped on its inputs; the message (several lines: what stopped it, then one line per
+    book) is printed as it is, without the ``error:`` prefix."""
+
+
 class ConfigError(BooktransError):
     """A parameter, profile or manifest entry is wrong; raised before any work is done."""
 

@@ -7,16 +7,17 @@ length ratio of the two editions (English words per Chinese character). Align ga
 each side's sentences kept for training, the mean bead score of every chapter pair, and the share
 of sentences in chapters left unpaired. How the defaults were chosen is in docs/ingest.md.
 
-The functions return flags; the stage scripts record them in the reports and stop unless told to
-skip (``ingest.gates.skip`` / ``align.gates.skip``, or ``skip_gates: true`` on one book in the
-manifest).
+The check functions return flags; ``record_flags`` puts them in a book's report entry (one line on
+stderr per flagged book) and ``stop_on_flags`` stops the step unless told to skip
+(``ingest.gates.skip`` / ``align.gates.skip``, or ``skip_gates: true`` on one book in the manifest).
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass
 
-from .errors import ConfigError
+from .errors import ConfigError, Stopped
 
 
 @dataclass(frozen=True)
@@ -131,3 +132,29 @@ def check_align(report: dict, gates: AlignGates) -> list[Flag]:
 def gate_line(stage: str, book: str, flags: list[Flag], skip_param: str) -> str:
     """One line naming the book and its figures, for stderr."""
     return f"{stage}: book {book}: " + "; ".join(f.describe() for f in flags) + f" (set {skip_param}: true to go on)"
+
+
+class GatesFailed(Stopped):
+    """Books far from a normal book stopped a step; the message lists one line per book."""
+
+
+def record_flags(step: str, book: str, flags: list[Flag], skip: bool, entry: dict, flagged: list[str],
+                 **extra) -> None:
+    """Record a book's flags in its report entry (``gates``, with ``extra`` figures) and say so on stderr;
+    a flag not skipped (``skip``: the step's or the book's) adds one line to ``flagged``."""
+    skipped = bool(flags) and skip
+    entry["gates"] = {"flags": [f.to_json() for f in flags], "passed": not flags, "skipped": skipped, **extra}
+    if flags:
+        from tqdm import tqdm
+
+        line = gate_line(step, book, flags, f"{step}.gates.skip")
+        tqdm.write(("warning (gates skipped): " if skipped else "error: ") + line, file=sys.stderr)
+        if not skipped:
+            flagged.append(line)
+
+
+def stop_on_flags(step: str, flagged: list[str], report_path) -> None:
+    """Raise GatesFailed naming every flagged book (the report, already written, holds the figures)."""
+    if flagged:
+        raise GatesFailed(f"{step}: {len(flagged)} book(s) far from a normal book; see the gates in {report_path}:\n"
+                          + "\n".join(f"  {line}" for line in flagged))

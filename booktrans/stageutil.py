@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import BooktransError
+from .errors import BooktransError, Stopped
 
 EXIT_BAD_INPUT = 2
 
@@ -45,6 +45,9 @@ def run_main(fn: Callable[[], int | None]) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
         code = fn()
+    except Stopped as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
     except BooktransError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)

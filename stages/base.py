@@ -10,49 +10,11 @@ local path, checks the checkout and writes a pointer (nothing is copied). Writes
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 
-from booktrans.io import atomic_dir, read_jsonl
 from booktrans.manifest import load_manifest
-from booktrans.model import TinyConfig, build_tiny_model, train_tokenizer, write_pointer
-from booktrans.model.store import ModelInfo, write_info
+from booktrans.model.store import build_base
 from booktrans.stageutil import get, load_params, run_main, setup_logging
-
-log = logging.getLogger("base")
-
-
-def run(params_path: Path, text: Path, out: Path) -> int:
-    params = load_params(params_path)
-    base = str(get(params, "model.base"))
-    context = int(get(params, "model.context"))
-    with atomic_dir(out) as tmp:
-        if base != "tiny":
-            write_pointer(tmp, base, context)
-            log.info("r0 points at %s", base)
-            return 0
-        books = load_manifest(get(params, "ingest.manifest"))
-        texts = []
-        for book in books:
-            if book.split != "train":
-                continue  # the tokenizer sees no held-out text
-            for lang in ("zh", "en"):
-                f = text / f"{book.id}.{lang}.jsonl"
-                if f.exists():
-                    texts += [p["text"] for p in read_jsonl(f)]
-        t = get(params, "model.tiny")
-        cfg = TinyConfig(vocab_size=int(t["vocab_size"]), hidden_size=int(t["hidden_size"]),
-                         intermediate_size=int(t["intermediate_size"]), num_hidden_layers=int(t["layers"]),
-                         num_attention_heads=int(t["heads"]), num_key_value_heads=int(t["kv_heads"]),
-                         max_position_embeddings=int(t["max_positions"]), seed=int(get(params, "seed")))
-        tok = train_tokenizer(texts, cfg.vocab_size)
-        model = build_tiny_model(tok, cfg)
-        model.save_pretrained(str(tmp))
-        tok.save_pretrained(str(tmp))
-        write_info(tmp, ModelInfo(kind="full", context=context, round="r0", extra={"tiny": True}))
-        log.info("built tiny Qwen2 (%d parameters, vocabulary %d) in %s",
-                 sum(p.numel() for p in model.parameters()), len(tok), out)
-    return 0
 
 
 def main() -> int:
@@ -62,7 +24,18 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=Path("models/r0"))
     args = ap.parse_args()
     setup_logging()
-    return run(args.params, args.text, args.out)
+    params = load_params(args.params)
+    base, tiny = str(get(params, "model.base")), None
+    if base == "tiny":  # torch and transformers are imported only for the tiny model
+        from booktrans.model.tiny import TinyConfig
+
+        t = get(params, "model.tiny")
+        tiny = TinyConfig(vocab_size=int(t["vocab_size"]), hidden_size=int(t["hidden_size"]),
+                          intermediate_size=int(t["intermediate_size"]), num_hidden_layers=int(t["layers"]),
+                          num_attention_heads=int(t["heads"]), num_key_value_heads=int(t["kv_heads"]),
+                          max_position_embeddings=int(t["max_positions"]), seed=int(get(params, "seed")))
+    build_base(base, int(get(params, "model.context")), load_manifest(get(params, "ingest.manifest")), args.text, args.out, tiny)
+    return 0
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@
         --text data/text --aligned data/aligned --lexicon data/lexicon.json --metrics reports/metrics/deepseek.json \
         --out reports/evaluation/deepseek
 
-Runs stages/evaluate.py on the system's translations (for the system's own directions when it lists
-them). A system that translate-system@NAME skipped (no API key) gets a metrics file and an evaluation
+Scores the system's translations exactly as evaluate@rN scores a round's (booktrans.evaluate.scoring,
+for the system's own directions when it lists them). A system that translate-system@NAME skipped (no API key) gets a metrics file and an evaluation
 folder that say so, with the reason, instead of numbers: `dvc metrics show` and the report show the
 row as skipped, and the outputs stay the same bytes on every run.
 """
@@ -13,51 +13,47 @@ row as skipped, and the outputs stay the same bytes on every run.
 from __future__ import annotations
 
 import argparse
-import runpy
-import sys
-import tempfile
 from pathlib import Path
 
-import yaml
-
 from booktrans.errors import BooktransError
-from booktrans.io import atomic_dir, read_json, write_json
+from booktrans.evaluate.book import BookEvalConfig
+from booktrans.evaluate.omission import TABLE_MIN_PROB, OmissionConfig
+from booktrans.evaluate.scoring import RoundEvalConfig, evaluate_round, write_skipped
+from booktrans.manifest import load_manifest
 from booktrans.stageutil import get, load_params, run_main, setup_logging
 from booktrans.translate.systems import parse_systems
 
-EVALUATE = Path(__file__).with_name("evaluate.py")
-
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog="Other options (--text, --aligned, --lexicon) go to evaluate.py.")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     ap.add_argument("--system", required=True)
     ap.add_argument("--translations", type=Path, required=True)
+    ap.add_argument("--text", type=Path, default=Path("data/text"))
+    ap.add_argument("--aligned", type=Path, default=Path("data/aligned"))
+    ap.add_argument("--lexicon", type=Path, default=Path("data/lexicon.json"))
     ap.add_argument("--metrics", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
-    args, rest = ap.parse_known_args()
+    args = ap.parse_args()
     setup_logging()
     params = load_params(args.params)
     systems = parse_systems(get(params, "translate.systems", {}), list(get(params, "translate.rounds", [])))
     if args.system not in systems:
         raise BooktransError(f"translate.systems has no system {args.system!r} (systems: {', '.join(systems) or 'none'})")
-    system = systems[args.system]
-    skipped = args.translations / "skipped.json"
-    if skipped.exists():
-        note = read_json(skipped)
-        with atomic_dir(args.out) as tmp:
-            write_json(tmp / "skipped.json", note)
-        write_json(args.metrics, {"round": args.system, "system": args.system, "skipped": note["skipped"]})
+    if (args.translations / "skipped.json").exists():
+        write_skipped(args.system, args.translations / "skipped.json", args.out, args.metrics)
         return 0
-    params_file = args.params
-    with tempfile.TemporaryDirectory() as tmp:
-        if system.directions and list(system.directions) != list(get(params, "translate.directions")):
-            params["translate"]["directions"] = list(system.directions)  # the system's own directions only
-            params_file = Path(tmp) / "params.yaml"
-            params_file.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
-        sys.argv = [str(EVALUATE), "--params", str(params_file), "--round", args.system, "--translations", str(args.translations),
-                    "--metrics", str(args.metrics), "--out", str(args.out), *rest]
-        runpy.run_path(str(EVALUATE), run_name="__main__")  # exits with evaluate.py's status
+    books = [b.id for b in load_manifest(get(params, "ingest.manifest")) if b.split == "test"]
+    om = get(params, "evaluate.omission")
+    cfg = RoundEvalConfig(BookEvalConfig(position_bins=int(get(params, "evaluate.position_bins")),
+                                         omission=OmissionConfig(drop_cost=float(om["drop_cost"]),
+                                                                 partial_threshold=float(om["partial_threshold"]))),
+                          table_min_prob=float(om.get("table_min_prob", TABLE_MIN_PROB)),
+                          comet_checkpoint=str(get(params, "evaluate.comet.checkpoint") or ""),
+                          comet_batch_size=int(get(params, "evaluate.comet.batch_size", 16)))
+    directions = list(systems[args.system].directions or get(params, "translate.directions"))  # the system's own, if any
+    evaluate_round(args.system, books, directions, args.translations, args.text, args.aligned, args.lexicon,
+                   cfg).write(args.out, args.metrics)
     return 0
 
 

@@ -20,61 +20,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from booktrans.io import atomic_write_text, read_json, write_json
-from booktrans.report import position_table, render_report, rounds_table
+from booktrans.report.build import ReportInputs, build_report
 from booktrans.stageutil import get, load_params, run_main, setup_logging
-
-log = logging.getLogger("report")
-
-
-def _cost(params: dict, trained: list[str]) -> dict | None:
-    """The planner's GPU-hours and cost for the rounds trained so far."""
-    from booktrans.plan import plan, plan_summary
-
-    try:
-        summary = plan_summary(plan(params, Path(".")))
-    except Exception as exc:  # the page is still useful without the estimate; say why it is missing
-        log.warning("no cost estimate: %s", exc)
-        return None
-    rounds = {r: v for r, v in summary["rounds"].items() if r in trained and "cost" in v}
-    return {"model": summary["model"], "rounds": rounds, "gpu_hours": round(sum(v["gpu_hours"] for v in rounds.values()), 4),
-            "cost": round(sum(v["cost"] for v in rounds.values()), 2)}
-
-
-def run(params_path: Path, metrics_dir: Path, evaluation: Path, out: Path, plots: Path, rounds_dir: Path = Path("reports/rounds"),
-        human_path: Path = Path("reports/review/human.json"), align_report: Path = Path("reports/align.json"),
-        compare_path: Path = Path("reports/compare.json")) -> int:
-    params = load_params(params_path)
-    metrics, details, positions = {}, {}, {}
-    for r in get(params, "translate.rounds"):
-        f = metrics_dir / f"{r}.json"
-        if not f.exists():
-            log.warning("no metrics for %s (%s missing)", r, f)
-            continue
-        metrics[r] = read_json(f)
-        if (evaluation / r / "details.json").exists():
-            details[r] = read_json(evaluation / r / "details.json")
-            positions[r] = read_json(evaluation / r / "position.json")["position"]
-    systems = {s: read_json(metrics_dir / f"{s}.json") for s in (get(params, "translate.systems", {}) or {})
-               if (metrics_dir / f"{s}.json").exists()}  # outside systems: rows beside the rounds
-    human = read_json(human_path) if human_path.exists() else None
-    summaries = {r: read_json(rounds_dir / f"{r}.json") for r in (get(params, "rounds") or {}) if (rounds_dir / f"{r}.json").exists()}
-    datasets = {r: s["data"] for r, s in summaries.items()}
-    losses = {r: s["loss"] for r, s in summaries.items()}
-    aligned = read_json(align_report) if align_report.exists() else {}
-    proofreading = {b: {"split": v.get("split"), **v["proofreading"]} for b, v in sorted(aligned.items()) if "proofreading" in v}
-    notes = []
-    if str(get(params, "model.base")) == "tiny":
-        notes.append("These scores come from model.base: tiny, a small random-initialised model used to run the "
-                     "pipeline on a CPU. They say nothing about translation quality.")
-    page = render_report(metrics, notes=notes, details=details, positions=positions, human=human, datasets=datasets,
-                         losses=losses, cost=_cost(params, sorted(losses)), proofreading=proofreading, systems=systems,
-                         compare=read_json(compare_path) if compare_path.exists() else None)
-    atomic_write_text(out, page)
-    write_json(plots / "rounds.json", {"rounds": rounds_table(metrics)})
-    write_json(plots / "position.json", {"position": position_table(positions)})
-    log.info("wrote %s (%d rounds)", out, len(metrics))
-    return 0
 
 
 def main() -> int:
@@ -91,7 +38,19 @@ def main() -> int:
                     help="significance, breakdown per genre and book and decision verdicts (compare stage)")
     args = ap.parse_args()
     setup_logging()
-    return run(args.params, args.metrics, args.evaluation, args.out, args.plots, args.rounds, args.human, args.align, args.compare)
+    params = load_params(args.params)
+    from booktrans.plan import plan, plan_summary
+
+    try:  # the planner's estimate of the rounds trained so far
+        summary = plan_summary(plan(params, Path(".")))
+    except Exception as exc:  # the page is still useful without the estimate; say why it is missing
+        logging.getLogger("report").warning("no cost estimate: %s", exc)
+        summary = None
+    build_report(list(get(params, "translate.rounds")), list(get(params, "translate.systems", {}) or {}),
+                 list(get(params, "rounds") or {}), ReportInputs(args.metrics, args.evaluation, args.rounds, args.human,
+                                                                 args.align, args.compare),
+                 args.out, args.plots, tiny=str(get(params, "model.base")) == "tiny", plan_summary=summary)
+    return 0
 
 
 if __name__ == "__main__":

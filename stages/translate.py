@@ -17,49 +17,11 @@ translate params and the source texts, so nothing stale is ever reused.
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 
-from booktrans.errors import BooktransError
-from booktrans.io import tree_digest
 from booktrans.manifest import load_manifest
 from booktrans.stageutil import get, load_params, run_main, setup_logging
-from booktrans.translate import TranslateConfig
-from booktrans.translate.engines import choose_engine, is_tiny, local_context, local_tokenizer, open_local_engine, token_counter
-from booktrans.translate.parts import fingerprint, held_out_streams, translate_held_out, write_translations
-
-log = logging.getLogger("translate")
-
-
-def run(params_path: Path, round_name: str, model_dir: Path, text: Path, out: Path, scratch_root: Path = Path("build/translate"),
-        stop_after_chapters: int = 0) -> int:
-    import torch
-
-    params = load_params(params_path)
-    seed = int(get(params, "seed"))
-    torch.manual_seed(seed)
-    t = get(params, "translate")
-    tok = local_tokenizer(model_dir)
-    # the tiny demo model never ends its turn: its output is capped (translate.tiny_max_new_tokens)
-    cap = int(t.get("tiny_max_new_tokens") or 0) if is_tiny(model_dir) else 0
-    cfg = TranslateConfig.from_block(t, local_context(model_dir), cap)
-    engine = choose_engine(str(t.get("engine", "transformers")))
-    books = [b for b in load_manifest(get(params, "ingest.manifest")) if b.split == "test"]
-    if not books:
-        raise BooktransError(f"{get(params, 'ingest.manifest')}: no book has split: test; nothing to translate")
-    count = token_counter(tok)
-    streams = held_out_streams(books, list(t["directions"]), text, cfg.max_paragraphs)
-    settings = {k: v for k, v in t.items() if k not in ("rounds", "systems")}
-    dtype, model_digest = str(get(params, "model.dtype")), tree_digest(model_dir)
-    scratch = scratch_root / round_name
-    merged = scratch / f"merged-{fingerprint(model_digest, dtype)}"  # vLLM: an adapter round merged into full weights
-    rows = translate_held_out(streams, lambda: open_local_engine(model_dir, engine, tok, cfg.context, dtype, cfg.repetition_penalty,
-                                                                 seed, merged),
-                              count, cfg, scratch, f"translate {round_name} ({engine})", [settings, seed, dtype, engine, model_digest],
-                              stop_after_chapters)
-    write_translations(out, rows, {"system": round_name, "engine": engine, "context": cfg.context, "max_new_tokens": cfg.max_new_tokens})
-    log.info("%s: translated %d book(s) into %s", round_name, len(books), out)
-    return 0
+from booktrans.translate.run import translate_round
 
 
 def main() -> int:
@@ -72,7 +34,12 @@ def main() -> int:
     ap.add_argument("--scratch", type=Path, default=Path("build/translate"), help="where finished chapters are kept for resuming")
     args = ap.parse_args()
     setup_logging()
-    return run(args.params, args.round, args.model, args.text, args.out, args.scratch)
+    params = load_params(args.params)
+    settings = {k: v for k, v in get(params, "translate").items() if k not in ("rounds", "systems")}
+    manifest = get(params, "ingest.manifest")
+    translate_round(args.round, args.model, load_manifest(manifest), manifest, args.text, args.out, settings,
+                    str(get(params, "model.dtype")), int(get(params, "seed")), args.scratch)
+    return 0
 
 
 if __name__ == "__main__":

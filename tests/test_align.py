@@ -55,15 +55,15 @@ def test_align_stage_realigns_only_new_books_and_cached_output_is_identical(samp
     as they were (same inode: not rewritten), and the whole output of runs using the cache is
     byte-identical to that of a run from an empty cache; an output edited in place is restored."""
     import logging
-    import sys as _sys
 
     import yaml
 
+    from booktrans.align.corpus import AlignOptions, align_corpus
+    from booktrans.gates import AlignGates, gates_from
     from booktrans.io import write_jsonl
+    from booktrans.manifest import load_manifest
+    from booktrans.proofread.corrections import Proofreading
     from conftest import ROOT
-
-    _sys.path.insert(0, str(ROOT / "stages"))
-    import align as stage
 
     text = tmp_path / "text"
     for (book, lang), paras in sample_paragraphs.items():
@@ -75,12 +75,11 @@ def test_align_stage_realigns_only_new_books_and_cached_output_is_identical(samp
 
     def run(ids, out, cache="cache"):
         (tmp_path / "books.yaml").write_text(yaml.safe_dump({"books": [b for b in books if b["id"] in ids]}))
-        params["ingest"]["manifest"] = str(tmp_path / "books.yaml")
-        params["align"]["cache_dir"] = str(tmp_path / cache)
-        (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+        opts = AlignOptions(gates=gates_from(AlignGates, params["align"]["gates"], "align.gates"), cache_dir=tmp_path / cache)
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="align"):
-            stage.run(tmp_path / "params.yaml", text, tmp_path / out, tmp_path / f"{out}.json", lexicon=tmp_path / f"{out}.lex")
+            align_corpus(load_manifest(tmp_path / "books.yaml"), text, tmp_path / out, tmp_path / f"{out}.json", opts,
+                         Proofreading.load(None, int(params["proofread"]["sample"]), int(params["seed"])), lexicon=tmp_path / f"{out}.lex")
         return next(r.getMessage() for r in caplog.records if "unchanged from cache" in r.getMessage())
 
     def same(a, b):

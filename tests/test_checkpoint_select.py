@@ -222,14 +222,9 @@ def _project(tmp_path, tiny_base, book, sample_paragraphs, select):
 
 
 def _stage(proj):
-    import os
-    import subprocess
-    import sys
+    from stagecmd import run_stage
 
-    return subprocess.run([sys.executable, str(ROOT / "stages" / "train.py"), "--params", "params.yaml", "--round", "r1",
-                           "--data", "data/sft/r1", "--init", "models/r0", "--out", "models/r1", "--log",
-                           "reports/train/r1.json", "--checkpoints-report", "reports/train/r1-checkpoints.json"],
-                          cwd=proj, env=dict(os.environ, PYTHONHASHSEED="0"), capture_output=True, text=True, timeout=300)
+    return run_stage("train@r1", proj, env={"PYTHONHASHSEED": "0"}, timeout=300)
 
 
 def test_the_train_stage_selects_in_one_process_and_leaves_no_checkpoints(tmp_path, tiny_base, valid_book,

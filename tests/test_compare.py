@@ -6,10 +6,9 @@ stage itself. The systems are the sample books' own reference translations, some
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
+from stagecmd import run_stage
 from test_evaluate import reference_translation
 
 from booktrans.align import align_book
@@ -130,8 +129,8 @@ def test_compare_stage_writes_the_same_bytes_twice(evaluated, tmp_path, root):
     outs = []
     for k in range(2):
         out = tmp_path / f"compare{k}.json"
-        res = subprocess.run([sys.executable, "stages/compare.py", "--params", str(params), "--evaluation", str(ev_dir),
-                              "--human", str(tmp_path / "none.json"), "--out", str(out)], cwd=root, capture_output=True, text=True)
+        res = run_stage("compare", root, "--params", str(params), "--evaluation", str(ev_dir),
+                        "--human", str(tmp_path / "none.json"), "--out", str(out))
         assert res.returncode == 0, res.stderr
         outs.append(out.read_bytes())
     assert outs[0] == outs[1]

@@ -13,6 +13,7 @@ from booktrans.evaluate.book import BookEvalConfig, evaluate_book
 from booktrans.evaluate.omission import align_references, source_coverage
 from booktrans.evaluate.omission.render import book_rows, html_page
 from booktrans.text import split_sentences
+from stagecmd import run_stage
 
 BOOK = "night-train"
 
@@ -241,10 +242,8 @@ def test_omissions_cli_prints_one_object_per_source_line(tmp_path):
 def test_the_evaluate_stage_stops_without_the_lexical_table(tmp_path, root):
     """The stage depends on data/lexicon.json (the omission detector's table): without it, an error
     naming the file, not a silent fallback to the dictionary."""
-    res = subprocess.run([sys.executable, "stages/evaluate.py", "--params", "params.yaml", "--round", "r1",
-                          "--translations", str(tmp_path / "tr"), "--lexicon", str(tmp_path / "lexicon.json"),
-                          "--metrics", str(tmp_path / "m.json"), "--out", str(tmp_path / "out")],
-                         cwd=root, capture_output=True, text=True)
+    res = run_stage("evaluate@r1", root, "--translations", str(tmp_path / "tr"), "--lexicon", str(tmp_path / "lexicon.json"),
+                    "--metrics", str(tmp_path / "m.json"), "--out", str(tmp_path / "out"))
     assert res.returncode != 0 and "lexicon.json: no lexical table" in res.stderr and "dvc repro align" in res.stderr
     assert not (tmp_path / "m.json").exists()
 

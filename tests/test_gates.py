@@ -1,34 +1,40 @@
 """Gates: the sample books pass the defaults of params.yaml; a book far from normal stops the ingest
 or align stage with one line naming the book and the figure, unless told to skip."""
 
-import importlib.util
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import yaml
 
 from booktrans.gates import AlignGates, IngestGates, check_align, check_ingest, gates_from
-
-
-def _stage(root, name):
-    spec = importlib.util.spec_from_file_location(f"stage_{name}", root / "stages" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from stagecmd import run_stage
 
 
 @pytest.fixture(scope="module")
 def sample_run(root, tmp_path_factory):
-    """The ingest and align stages run on the sample books with the params.yaml defaults."""
+    """The ingest and align steps run on the sample books with the params.yaml defaults."""
+    from booktrans.align.corpus import AlignOptions, align_corpus
+    from booktrans.ingest.corpus import CorpusOptions, ingest_corpus
+    from booktrans.manifest import load_manifest
+    from booktrans.proofread.corrections import Proofreading
+
     out = tmp_path_factory.mktemp("sample")
+    params = yaml.safe_load((root / "params.yaml").read_text())
     import os
 
     cwd = os.getcwd()
     os.chdir(root)
     try:
-        assert _stage(root, "ingest").run(root / "params.yaml", out / "text", out / "ingest.json") == 0
-        assert _stage(root, "align").run(root / "params.yaml", out / "text", out / "aligned", out / "align.json") == 0
+        books = load_manifest(params["ingest"]["manifest"])
+        ingest_corpus(books, out / "text", out / "ingest.json",
+                      CorpusOptions(roots=tuple(map(Path, params["ingest"]["roots"])), cache_dir=Path(params["ingest"]["cache_dir"]),
+                                    gates=gates_from(IngestGates, params["ingest"]["gates"], "ingest.gates")))
+        align_corpus(books, out / "text", out / "aligned", out / "align.json",
+                     AlignOptions(gates=gates_from(AlignGates, params["align"]["gates"], "align.gates"),
+                                  cache_dir=Path(params["align"]["cache_dir"])),
+                     Proofreading.load(None, int(params["proofread"]["sample"]), int(params["seed"])))
     finally:
         os.chdir(cwd)
     return json.loads((out / "ingest.json").read_text()), json.loads((out / "align.json").read_text())
@@ -67,6 +73,7 @@ def _project(tmp_path, root, books):
     (tmp_path / "data" / "books.yaml").write_text(yaml.safe_dump({"books": entries}, allow_unicode=True))
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["ingest"].update(manifest="data/books.yaml", roots=["data/raw"], cache_dir="build/cache/ingest")
+    params["align"]["cache_dir"] = str(root / params["align"]["cache_dir"])  # the parsed dictionary is not parsed again
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True))
     return tmp_path
 
@@ -81,17 +88,14 @@ def _set(project, key, value):
     (project / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True))
 
 
-def test_an_abridged_translation_stops_ingest_with_one_line(root, tmp_path, monkeypatch, capsys):
+def test_an_abridged_translation_stops_ingest_with_one_line(root, tmp_path):
     source = (root / "data" / "sample" / "source" / "lighthouse.en.md").read_text(encoding="utf-8")
     abridged = source.split("# Chapter 3")[0].replace("# ", "")  # the English edition stops after chapter 2
     project = _project(tmp_path, root, [("lighthouse", "lighthouse.zh.epub", "lighthouse.en.epub", {}),
                                         ("abridged", "lighthouse.zh.epub", abridged, {})])
-    monkeypatch.chdir(project)
-    stage = _stage(root, "ingest")
-    with pytest.raises(SystemExit) as exc:
-        stage.run(project / "params.yaml", project / "data" / "text", project / "reports" / "ingest.json")
-    assert exc.value.code == 2
-    lines = [l for l in capsys.readouterr().err.splitlines() if l.strip().startswith("ingest: book")]
+    res = run_stage("ingest", project)
+    assert res.returncode == 2, res.stderr
+    lines = [l for l in res.stderr.splitlines() if l.strip().startswith("ingest: book")]
     assert len(lines) == 1 and "book abridged" in lines[0] and "length_ratio 0.1" in lines[0] \
         and "ingest.gates.min_length_ratio 0.35" in lines[0]
     report = json.loads((project / "reports" / "ingest.json").read_text())
@@ -100,23 +104,19 @@ def test_an_abridged_translation_stops_ingest_with_one_line(root, tmp_path, monk
     assert not (project / "data" / "text").exists()  # the stage stopped: nothing written
 
     _set(project, "ingest.gates.skip", True)
-    assert stage.run(project / "params.yaml", project / "data" / "text", project / "reports" / "ingest.json") == 0
+    assert run_stage("ingest", project).returncode == 0
     report = json.loads((project / "reports" / "ingest.json").read_text())
     assert report["books"]["abridged"]["gates"]["skipped"] is True
 
 
-def test_the_wrong_edition_stops_align_unless_the_book_skips_its_gates(root, tmp_path, monkeypatch, capsys):
+def test_the_wrong_edition_stops_align_unless_the_book_skips_its_gates(root, tmp_path):
     """The English file of another book: its chapters find no partner, the stage stops naming the figure."""
     project = _project(tmp_path, root, [("mixup", "lighthouse.zh.epub", "night-train.en.pdf", {})])
     _set(project, "ingest.gates.skip", True)  # the lengths happen to look normal; align must catch it
-    monkeypatch.chdir(project)
-    assert _stage(root, "ingest").run(project / "params.yaml", project / "data" / "text", project / "reports" / "ingest.json") == 0
-    align = _stage(root, "align")
-    args = (project / "params.yaml", project / "data" / "text", project / "data" / "aligned", project / "reports" / "align.json")
-    with pytest.raises(SystemExit) as exc:
-        align.run(*args)
-    assert exc.value.code == 2
-    lines = [l for l in capsys.readouterr().err.splitlines() if l.strip().startswith("align: book")]
+    assert run_stage("ingest", project).returncode == 0
+    res = run_stage("align", project)
+    assert res.returncode == 2, res.stderr
+    lines = [l for l in res.stderr.splitlines() if l.strip().startswith("align: book")]
     assert len(lines) == 1 and "book mixup" in lines[0] and "align.gates." in lines[0]
     assert not (project / "data" / "aligned").exists()
     flags = json.loads((project / "reports" / "align.json").read_text())["mixup"]["gates"]["flags"]
@@ -125,5 +125,5 @@ def test_the_wrong_edition_stops_align_unless_the_book_skips_its_gates(root, tmp
     m = yaml.safe_load((project / "data" / "books.yaml").read_text())
     m["books"][0]["skip_gates"] = True
     (project / "data" / "books.yaml").write_text(yaml.safe_dump(m))
-    assert align.run(*args) == 0
+    assert run_stage("align", project).returncode == 0
     assert json.loads((project / "reports" / "align.json").read_text())["mixup"]["gates"]["skipped"] is True

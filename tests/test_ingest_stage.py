@@ -3,10 +3,10 @@ changing one book re-reads only that book."""
 
 import json
 import shutil
-import subprocess
-import sys
 
 import yaml
+
+from stagecmd import run_stage
 
 
 def _project(root, tmp_path, books):
@@ -30,8 +30,7 @@ def _project(root, tmp_path, books):
 
 
 def _run(root, project):
-    return subprocess.run([sys.executable, str(root / "stages" / "ingest.py"), "--params", "params.yaml"],
-                          cwd=project, capture_output=True, text=True)
+    return run_stage("ingest", project)
 
 
 def _set(project, key, value):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import ast
 import copy
 import csv
-import importlib.util
 import io
 import json
 import shutil
@@ -15,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 from browser import need_chromium
 
 from booktrans.align import FilterConfig, align_book, filter_beads
@@ -24,17 +24,11 @@ from booktrans.proofread.corrections import apply_corrections, compile_correctio
 from booktrans.proofread.estimate import book_estimate, pooled_estimate, wilson
 from booktrans.proofread.select import SelectConfig, build_items
 from booktrans.proofread.sheets import read_completed, render_csv, render_form, write_xlsx
+from stagecmd import run_stage
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = "four-seasons"
 CFG = SelectConfig(doubtful=20, sample=20, context=2, seed=0)
-
-
-def _stage(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "stages" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _replace(paragraphs: list[dict], old: str, new: str) -> list[dict]:
@@ -404,29 +398,30 @@ def test_on_a_real_chapter_a_corrector_with_the_gold_raises_f1_and_the_sample_es
 
 def test_the_stages_carry_corrections_from_completed_sheets_to_training_documents_and_the_card(
         exported, tmp_path, monkeypatch, tiny_base):
-    """proofread import -> align (applies) -> dataset (documents, card), as dvc repro runs them."""
+    """corrections (completed sheets in) -> align (applies) -> dataset (documents, card), as dvc repro runs them."""
     _beads, _items, _info, _summary, d = exported
     for name in ("data/books.yaml", "data/sample"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).symlink_to(ROOT / name)
-    params = (ROOT / "params.yaml").read_text(encoding="utf-8")
-    (tmp_path / "params.yaml").write_text(params, encoding="utf-8")
+    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    for step in ("ingest", "align"):  # the checkout's caches: the parsed dictionary is not parsed again
+        params[step]["cache_dir"] = str(ROOT / params[step]["cache_dir"])
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     completed = tmp_path / "proofread" / "completed"
     completed.mkdir(parents=True)
     shutil.copy(d / "sheet.xlsx", completed / "2026-01-01-four-seasons-mei.xlsx")
     _fill_xlsx(completed / "2026-01-01-four-seasons-mei.xlsx", "mei", _decide)
-    p = Path("params.yaml")
-    assert _stage("ingest").run(p, Path("data/text"), Path("reports/ingest.json")) in (0, None)
-    assert _stage("proofread").import_(completed, Path("proofread/corrections.json")) == 0
-    assert _stage("align").run(p, Path("data/text"), Path("data/aligned"), Path("reports/align.json"),
-                               Path("proofread/corrections.json")) == 0
+    for stage in ("ingest", "corrections", "align"):
+        res = run_stage(stage, tmp_path)
+        assert res.returncode == 0, res.stderr[-3000:]
     report = json.loads(Path("reports/align.json").read_text())[BOOK]["proofreading"]
     assert report["checked"] > 0 and report["corrected"] >= 2 and report["stale"] == []
     # (the aligned text here is the real sample, without the OCR error: that fix applies as already done)
     beads = [json.loads(x) for x in Path(f"data/aligned/{BOOK}.jsonl").read_text().splitlines()]
     assert any(b["zh"] == ["它扯下门边柳树上", "最后几片干枯的叶子。"] and b["proofread"]["decision"] == "merge-prev" for b in beads)
-    assert _stage("dataset").run(p, "r1", Path("data/aligned"), tiny_base, Path("data/sft/r1"), Path("reports/dataset")) == 0
+    res = run_stage("dataset@r1", tmp_path, "--model", str(tiny_base))
+    assert res.returncode == 0, res.stderr[-3000:]
     docs = [json.loads(x) for x in Path("data/sft/r1/train.jsonl").read_text().splitlines()]
     poems = [m["content"] for doc in docs if doc["meta"]["book"] == BOOK for m in doc["messages"][1:]]
     assert any("它扯下门边柳树上最后几片干枯的叶子。" in t for t in poems)

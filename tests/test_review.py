@@ -5,7 +5,6 @@ import io
 import json
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 from browser import need_chromium
@@ -14,6 +13,7 @@ from booktrans.errors import BooktransError
 from booktrans.review import CRITERIA, REFERENCE, SampleConfig, sample_items
 from booktrans.review.forms import render_csv, render_form, write_xlsx
 from booktrans.review.scores import aggregate, krippendorff_alpha, read_sheet, spearman, validate
+from stagecmd import run_stage
 
 
 def fake_segments(n=30, systems=("r0", "r2", "r4")):
@@ -210,27 +210,19 @@ def test_report_has_every_section_and_is_self_contained(root):
     assert "vegaEmbed" in page and page.count("<script>") == 4
 
 
-def test_review_scores_stage_reports_absent_then_real_scores(packet, tmp_path):
-    import importlib.util
-
+def test_review_scores_reports_absent_then_real_scores(packet, tmp_path):
     from booktrans.io import write_json
+    from booktrans.review.scores import review_scores
 
-    spec = importlib.util.spec_from_file_location("review_scores", Path(__file__).parents[1] / "stages" / "review_scores.py")
-    stage = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(stage)
     items, key = packet
     write_json(tmp_path / "key.json", {"packet": "p1", "items": {i["id"]: {**i, "key": key[i["id"]]} for i in items}})
-    (tmp_path / "params.yaml").write_text("translate:\n  rounds: [r0, r2, r4]\n")
     completed = tmp_path / "completed"
     completed.mkdir()
-    out = tmp_path / "human.json"
-    assert stage.run(tmp_path / "params.yaml", tmp_path / "key.json", completed, tmp_path, out) == 0
-    absent = json.loads(out.read_text())
+    absent = review_scores(tmp_path / "key.json", completed, tmp_path, ["r0", "r2", "r4"])
     assert absent["ratings"] == 0 and absent["status"].startswith("absent") and absent["systems"] == {}
     quality = {"r0": 2, "r2": 3, "r4": 4, REFERENCE: 5}
     (completed / "ann.csv").write_text(_fill(items, key, "ann", lambda s, i: quality[s]), encoding="utf-8")
-    assert stage.run(tmp_path / "params.yaml", tmp_path / "key.json", completed, tmp_path, out) == 0
-    got = json.loads(out.read_text())
+    got = review_scores(tmp_path / "key.json", completed, tmp_path, ["r0", "r2", "r4"])
     assert got["ratings"] == 24 and got["systems"]["r4"]["overall"] == 4.0 and "status" not in got
 
 
@@ -259,32 +251,28 @@ def test_the_form_renders_every_item_in_headless_chromium(packet, tmp_path):
 def test_the_key_stage_writes_the_key_of_the_packet_and_refuses_another(tmp_path):
     """review and review-key draw the same passages; the key stage checks the packet's form holds
     exactly them, so a key never goes with a packet it does not unblind."""
-    import importlib.util
-
     import yaml
 
     from booktrans.io import write_jsonl
 
-    spec = importlib.util.spec_from_file_location("review_stage", Path(__file__).parents[1] / "stages" / "review.py")
-    stage = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(stage)
+    ev = tmp_path / "reports" / "evaluation"
     for system, by_book in fake_segments().items():
         for (book, direction), segs in by_book.items():
-            write_jsonl(tmp_path / "evaluation" / system / "segments" / f"{book}.{direction}.jsonl", segs)
+            write_jsonl(ev / system / "segments" / f"{book}.{direction}.jsonl", segs)
     (tmp_path / "books.yaml").write_text(yaml.safe_dump({"books": [{
         "id": "night-train", "title": "Night Train", "genre": "novel", "zh": "data/sample/night-train.zh.epub",
         "en": "data/sample/night-train.en.pdf", "source": "test", "license": "CC0-1.0", "split": "test"}]}))
     params = {"seed": 0, "ingest": {"manifest": str(tmp_path / "books.yaml")}, "translate": {"rounds": ["r0", "r2", "r4"]},
               "review": {"rounds": ["r2", "r4"], "per_band": 2, "passage_segments": 3}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    ev, packet, key = tmp_path / "evaluation", tmp_path / "review" / "packet", tmp_path / "review" / "key.json"
-    assert stage.run_packet(tmp_path / "params.yaml", ev, packet) == 0
+    packet, key = tmp_path / "reports" / "review" / "packet", tmp_path / "reports" / "review" / "key.json"
+    assert run_stage("review", tmp_path).returncode == 0
     assert not key.exists() and not any("key" in p.name for p in packet.iterdir())
-    assert stage.run_key(tmp_path / "params.yaml", ev, packet, key) == 0
+    assert run_stage("review-key", tmp_path).returncode == 0
     got = json.loads(key.read_text())
     assert got["packet"] in (packet / "README.txt").read_text() and len(got["items"]) == 6
     assert all(sorted(v["key"].values()) == ["r0", "r2", "r4", REFERENCE] for v in got["items"].values())
     params["seed"] = 1  # another draw: the packet on disk is not the one this key would unblind
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    with pytest.raises(BooktransError, match="is not the one these evaluation outputs and params give"):
-        stage.run_key(tmp_path / "params.yaml", ev, packet, key)
+    res = run_stage("review-key", tmp_path)
+    assert res.returncode == 2 and "is not the one these evaluation outputs and params give" in res.stderr

@@ -5,11 +5,11 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 
 import yaml
 
 from booktrans.train.launch import first_host, launch_command, launch_env
+from stagecmd import run_stage
 
 FAKE_DEEPSPEED = """#!/bin/sh
 # stands in for DeepSpeed's multi-node runner: records what accelerate hands it, starts nothing
@@ -41,9 +41,7 @@ def test_the_workers_get_no_credentials_and_the_master_is_the_hostfiles_first_ho
     env = dict(os.environ, PATH=f"{proj / 'bin'}:{os.environ['PATH']}", CAPTURE=str(capture),
                HF_TOKEN="hf_do_not_leak", AWS_SECRET_ACCESS_KEY="aws_do_not_leak", WANDB_API_KEY="wandb_do_not_leak",
                SSH_AUTH_SOCK="/tmp/ssh-agent-test/agent.1", TOKENIZERS_PARALLELISM="false")
-    res = subprocess.run([sys.executable, str(root / "stages" / "train.py"), "--params", "params.yaml", "--round", "r1",
-                          "--data", "data/sft/r1", "--init", "models/r0", "--out", "models/r1", "--log", "r1.json"],
-                         cwd=proj, env=env, capture_output=True, text=True, timeout=300)
+    res = run_stage("train@r1", proj, env=env, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     written = (capture / "deepspeed_env").read_text()
     assert "do_not_leak" not in written and "HF_TOKEN" not in written  # what every node would export

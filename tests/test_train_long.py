@@ -2,8 +2,6 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -13,6 +11,7 @@ from booktrans.model import load_model, read_info
 from booktrans.model.store import base_config
 from booktrans.train import (TrainConfig, causal_lm_loss, check_chain, config_for, encode_example, pack_examples,
                              train_round, validate)
+from stagecmd import run_stage
 
 
 def _docs(n=4):
@@ -157,10 +156,8 @@ def test_a_round_whose_previous_round_is_absent_fails_with_the_command_to_run(tm
     with pytest.raises(ConfigError, match=r"round r3: its starting model .*models/r2 is missing.*dvc repro train@r2"):
         check_chain("r3", tmp_path / "models" / "r2")
     env = dict(os.environ, PYTHONHASHSEED="0")
-    res = subprocess.run([sys.executable, str(root / "stages" / "train.py"), "--params", str(root / "params.yaml"),
-                          "--round", "r3", "--data", "nowhere", "--init", str(tmp_path / "r2"), "--out",
-                          str(tmp_path / "r3"), "--log", str(tmp_path / "r3.json")], capture_output=True, text=True,
-                         env=env, cwd=tmp_path)
+    res = run_stage("train@r3", tmp_path, "--params", str(root / "params.yaml"), "--data", "nowhere", "--init",
+                    str(tmp_path / "r2"), "--out", str(tmp_path / "r3"), "--log", str(tmp_path / "r3.json"), env=env)
     assert res.returncode == 2 and "run the previous round first" in res.stderr
     assert not (tmp_path / "r3").exists()
 

@@ -27,6 +27,7 @@ from safetensors.torch import load_file
 
 from booktrans.model import read_info
 from booktrans.train import TrainConfig, config_for, train_round
+from stagecmd import run_stage
 
 pytestmark = pytest.mark.multiprocess
 
@@ -353,9 +354,7 @@ def _stage_job(stage_project, out: Path, scratch: Path) -> dict:
 
 
 def _stage(proj: Path, params_file: str = "params.yaml", env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "stages" / "train.py"), "--params", params_file, "--round", "r1",
-                           "--data", "data/sft/r1", "--init", "models/r0", "--out", "models/r1", "--log",
-                           "reports/train/r1.json"], cwd=proj, env=_env(env), capture_output=True, text=True, timeout=420)
+    return run_stage("train@r1", proj, "--params", params_file, env=_env(env), timeout=420)
 
 
 @pytest.fixture(scope="module")

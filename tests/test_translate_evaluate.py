@@ -139,16 +139,15 @@ def test_a_stopped_translation_resumes_chapter_by_chapter_with_the_same_result(s
     assert translate_units(None, units, cfg, token_counter(tok), done=whole) == whole
 
 
-def test_translate_stage_writes_stop_reasons_and_usage_and_resumes(tmp_path, tiny_base, root, sample_paragraphs):
+def test_translating_a_round_writes_stop_reasons_and_usage_and_resumes(tmp_path, tiny_base, root, sample_paragraphs):
     import json
     import shutil
 
     import yaml
 
-    sys.path.insert(0, str(root / "stages"))
-    import translate as stage
-
     from booktrans.io import write_jsonl
+    from booktrans.manifest import load_manifest
+    from booktrans.translate.run import translate_round
 
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["translate"].update(max_paragraphs=8, tiny_max_new_tokens=5, directions=["zh-en"])
@@ -162,10 +161,13 @@ def test_translate_stage_writes_stop_reasons_and_usage_and_resumes(tmp_path, tin
     info["extra"] = {"tiny": True}  # as the base stage writes it: the tiny model's output is capped
     (model / "booktrans.json").write_text(json.dumps(info))
     out, scratch = tmp_path / "out", tmp_path / "scratch"
+    books, manifest = load_manifest(root / "data" / "books.yaml"), str(root / "data" / "books.yaml")
+    settings = {k: v for k, v in params["translate"].items() if k not in ("rounds", "systems")}
+    args = ("r0", model, books, manifest, text, out, settings, params["model"]["dtype"], params["seed"], scratch)
     with pytest.raises(KeyboardInterrupt):
-        stage.run(tmp_path / "params.yaml", "r0", model, text, out, scratch, stop_after_chapters=1)
+        translate_round(*args, stop_after_chapters=1)
     assert not out.exists() and len(list(scratch.rglob("chapter-*.jsonl"))) == 1
-    assert stage.run(tmp_path / "params.yaml", "r0", model, text, out, scratch) == 0
+    translate_round(*args)
     rows = [json.loads(x) for x in (out / "night-train.zh-en.jsonl").read_text().splitlines()]
     assert sorted({p for r in rows for p in r["paras"]}) == list(range(8))
     assert all(r["truncated"] and r["stop_reason"] == "length" and r["completion_tokens"] == 5 for r in rows)
@@ -174,7 +176,7 @@ def test_translate_stage_writes_stop_reasons_and_usage_and_resumes(tmp_path, tin
     assert book["chunks"] == len(rows) and book["truncated"] == len(rows) and book["stop_reasons"] == {"length": len(rows)}
     assert summary["max_new_tokens"] == 5
     first = (out / "night-train.zh-en.jsonl").read_bytes()
-    assert stage.run(tmp_path / "params.yaml", "r0", model, text, out, scratch) == 0
+    translate_round(*args)
     assert (out / "night-train.zh-en.jsonl").read_bytes() == first
 
 

@@ -18,6 +18,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).parent))
 from chat_server import ChatServer  # noqa: E402
 from test_pipeline import copy_project, dvc, ran, set_param  # noqa: E402
+from stagecmd import run_stage  # noqa: E402
 
 KEY = "sk-test-systems-5555aaaa"
 TARGETS = [f"evaluate-system@{s}" for s in ("nokey", "shrunk")]
@@ -67,8 +68,9 @@ def test_an_endpoint_system_translates_the_test_books_with_usage_and_cost(system
     """translate-system@NAME's own code, in this process, against the test's endpoint (the DVC wiring
     is the same as for the systems below)."""
     dest, _ = systems_project
-    sys.path.insert(0, str(dest / "stages"))
-    import translate_system
+    from booktrans.manifest import load_manifest
+    from booktrans.translate.run import translate_system
+    from booktrans.translate.systems import parse_systems
 
     monkeypatch.chdir(dest)
     monkeypatch.setenv("STUB_CHAT_KEY", KEY)
@@ -77,9 +79,12 @@ def test_an_endpoint_system_translates_the_test_books_with_usage_and_cost(system
         params["translate"]["systems"]["stub"] = {"engine": "openai", "base_url": srv.url, "model": "stub-chat",
                                                   "key_env": ["STUB_CHAT_KEY"], "context": 600, "concurrency": 2,
                                                   "price": {"input": 1.0, "output": 4.0}}
-        (dest / "stub.yaml").write_text(yaml.safe_dump(params, allow_unicode=True))
+        t = params["translate"]
+        system = parse_systems(t["systems"], t["rounds"])["stub"]
+        settings = {k: v for k, v in t.items() if k not in ("rounds", "systems")}
         out = dest / "reports" / "translations" / "stub"
-        assert translate_system.run(Path("stub.yaml"), "stub", Path("data/text"), out) == 0
+        translate_system("stub", system, load_manifest(params["ingest"]["manifest"]), params["ingest"]["manifest"],
+                         Path("data/text"), out, settings, params["model"]["dtype"], params["seed"])
     summary = json.loads((out / "summary.json").read_text())
     both = [summary["books"][k] for k in ("night-train.zh-en", "night-train.en-zh")]
     assert sum(u["truncated"] for u in both) == 1 and srv.requests == sum(u["chunks"] for u in both) + 1  # one 429, retried
@@ -126,7 +131,7 @@ def test_systems_sit_beside_the_rounds_in_dvc_metrics_exp_show_and_the_report(sy
     table = dvc(dest, "exp", "show", "--no-pager", "--md").stdout
     row = next(x for x in table.splitlines() if x.startswith("| workspace"))
     assert "reports/metrics/nokey.json" in table and f"{bleu:.5g}" in row and "no API key" in row
-    res = subprocess.run([sys.executable, "stages/report.py", "--params", "params.yaml"], cwd=dest, capture_output=True, text=True)
+    res = run_stage("report", dest)
     assert res.returncode == 0, res.stderr
     page = (dest / "reports" / "index.html").read_text()
     zh_en = page.split('data-direction="zh-en"')[1].split("</table>")[0]

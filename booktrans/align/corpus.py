@@ -9,16 +9,31 @@ when t >= ``min_prob`` and the pooled count >= ``min_count`` (``LexicalTable.lea
 With one book this is that book's table; with many it is one M-step over the books' E-steps. Adding
 a book costs its own EM and a sum over the other books' counts, and the result depends on the books
 and their manifest order only, never on which of them came from the cache.
+
+``align_corpus`` is the align step over the whole corpus: every book aligned (or taken from the
+align cache), the proofreading corrections applied, the report with its gates, and the table.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..errors import ConfigError
+from ..gates import AlignGates, check_align, record_flags, stop_on_flags, unpaired_shares
+from . import FilterConfig
 from .similarity import LexicalTable
+
+if TYPE_CHECKING:
+    from ..proofread.corrections import Proofreading
+
+log = logging.getLogger("align")
 
 FLOOR = 0.05  # a book's cells below this expected count are not kept (their word's total still counts them)
 _ARRAYS = ("zh", "en", "total", "cz", "ce", "count")
@@ -84,3 +99,108 @@ def pool(books: Iterable[dict[str, np.ndarray]], min_prob: float = 0.1, min_coun
     for a, b, p in zip(z[keep].tolist(), e[keep].tolist(), t[keep].tolist()):
         entries.setdefault(zh_names[a], {})[en_names[b]] = round(p, 4)
     return LexicalTable(entries, meta)
+
+
+@dataclass(frozen=True)
+class AlignOptions:
+    """How a corpus is aligned (params ``align``)."""
+
+    method: str = "cedict"                    # cedict | model | gale-church
+    bootstrap: int = 1
+    filters: FilterConfig = field(default_factory=FilterConfig)
+    gates: AlignGates = field(default_factory=AlignGates)
+    model: str | None = None                  # method model: the model that glosses the Chinese side
+    batch_size: int = 16
+    cache_dir: Path = Path("build/cache/align")
+
+
+def align_corpus(books: list, text: Path, out: Path, report_path: Path, opts: AlignOptions,
+                 proofreading: Proofreading, lexicon: Path | None = None) -> dict:
+    """Align every ingested book of ``books`` (text/<book>.<lang>.jsonl) into out/<book>.jsonl, apply the
+    proofreading corrections, write the report (per book, gates included) and, with ``lexicon``, the
+    corpus lexical table pooled from the training books. A book whose ingested text, options and code
+    are unchanged comes from the cache in ``opts.cache_dir`` (its output file put back as it was).
+    Flagged books stop the step (booktrans.gates) unless their gates are skipped. Returns the report."""
+    from tqdm import tqdm
+
+    from ..io import atomic_dir, read_jsonl, write_json, write_jsonl
+    from . import align_book, lexicon as lexicon_module
+    from .cache import AlignCache, model_fingerprint
+    from .similarity import SameMeaning, confident_pairs
+
+    method = opts.method
+    options = {"method": method, "bootstrap": opts.bootstrap, "filters": dict(sorted(asdict(opts.filters).items()))}
+    translator = None
+    if method == "model":
+        from .model_translator import ModelGlosser
+
+        options["model"] = model_fingerprint(opts.model)
+        translator = ModelGlosser(opts.model, batch_size=opts.batch_size)
+    elif method not in ("cedict", "gale-church"):
+        raise ConfigError(f"align.method: {method!r} is not cedict, model or gale-church")
+    cache = AlignCache(opts.cache_dir, options)
+    counts = {"aligned": 0, "cached": 0}
+    report: dict = {}
+    flagged: list[str] = []
+    train_counts: list[dict] = []
+    meaning: SameMeaning | None = None
+    with atomic_dir(out) as tmp:
+        for book in tqdm(books, desc="align", unit="book"):
+            zh_file, en_file = text / f"{book.id}.zh.jsonl", text / f"{book.id}.en.jsonl"
+            if not (zh_file.exists() and en_file.exists()):
+                report[book.id] = {"status": "not ingested"}
+                continue
+            key = cache.key(zh_file, en_file)
+            okey = cache.output_key(key, [proofreading.corrections.get(book.id, []), proofreading.sample, proofreading.seed])
+            dest = tmp / f"{book.id}.jsonl"
+            # an unchanged book: its output file is put back as it was, its report and counts read
+            # from the cache, its beads neither read nor written (unless proofreading has warnings to say)
+            meta = cache.get_meta(key)
+            kept = cache.keep_output(okey, dest) if meta is not None else None
+            if kept is not None and (kept["stale"] or kept["superseded"]):
+                dest.unlink()
+                kept = None
+            if kept is not None:
+                rep, lex = meta
+                rep["proofreading"] = proofreading.books[book.id] = kept  # what Proofreading.apply records
+                counts["cached"] += 1
+            else:
+                got = cache.get(key)
+                if got is None:
+                    if meaning is None:  # the parsed dictionary is kept in the cache folder too
+                        lexicon_module.preload(cache.dir)
+                    beads, rep = align_book(read_jsonl(zh_file), read_jsonl(en_file), method=method,
+                                            translator=translator, filters=opts.filters, bootstrap=opts.bootstrap)
+                    meaning = meaning or SameMeaning()
+                    pairs, glosses = confident_pairs(beads, meaning)
+                    lex = {"confident_beads": len(pairs), "counts": book_counts(pairs, glosses)}
+                    cache.put(key, beads, rep, lex)
+                    counts["aligned"] += 1
+                else:
+                    beads, rep, lex = got
+                    counts["cached"] += 1
+                beads, rep["proofreading"] = proofreading.apply(book.id, beads)
+                write_jsonl(dest, beads)
+                cache.put_output(okey, dest, rep["proofreading"])
+            entry = report[book.id] = {"status": "ok", "split": book.split, **rep}
+            zh_un, en_un = unpaired_shares(entry)
+            record_flags("align", book.id, check_align(entry, opts.gates), opts.gates.skip or book.skip_gates, entry,
+                         flagged, unpaired_zh=zh_un, unpaired_en=en_un)
+            if book.split == "train":
+                train_counts.append(lex)
+        write_json(tmp / "proofreading.json", proofreading.summary())
+        if flagged:
+            write_json(report_path, report)
+        stop_on_flags("align", flagged, report_path)
+    for book_id, n in proofreading.unused().items():
+        log.warning("proofreading: %d correction(s) for %s, which was not aligned (not in the manifest or not ingested)", n, book_id)
+    if lexicon is not None:
+        table = pool(c["counts"] for c in train_counts)
+        table.meta["confident_beads"] = sum(c["confident_beads"] for c in train_counts)
+        table.save(lexicon)
+        log.info("lexical table pooled from the confident beads of the training books: %d Chinese words -> %s",
+                 len(table), lexicon)
+    write_json(report_path, report)
+    log.info("aligned %d books into %s: %d aligned, %d unchanged from cache",
+             sum(1 for r in report.values() if r["status"] == "ok"), out, counts["aligned"], counts["cached"])
+    return report

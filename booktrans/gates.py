@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from dataclasses import asdict, dataclass
 
-from .errors import ConfigError, Stopped
+from .errors import Stopped
 
 
 @dataclass(frozen=True)
@@ -57,18 +57,6 @@ class AlignGates:
     min_pair_sentences: int     # ... that holds at least this many sentences (both sides together)
     max_unpaired_share: float   # share of either side's sentences in chapters without a partner
     skip: bool
-
-
-def gates_from(cls, cfg: dict | None, where: str):
-    """``cls`` (IngestGates or AlignGates) from a params mapping, checked by booktrans.params (unknown
-    keys, types, missing keys). Stages get these records from ``booktrans.params.load`` instead."""
-    from .params import _record
-
-    errors: list[str] = []
-    gates = _record(cls, cfg or {}, where, errors)
-    if errors:
-        raise ConfigError("; ".join(errors))
-    return gates
 
 
 def check_ingest(editions: dict[str, dict], length_ratio: float | None, gates: IngestGates) -> list[Flag]:

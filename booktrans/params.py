@@ -18,6 +18,11 @@ a key a record needs that neither the file nor the packaged defaults give, and a
 fixed set of choices. A number spelt without a '.' (``1e-4``, text to PyYAML, a number to YAML 1.2
 and DVC) is taken as the number. Profiles (``configs/*.yaml``, a ``params:`` mapping merged into params.yaml)
 are checked the same way once merged (``booktrans.profile``).
+
+Why a small reader over stdlib dataclasses rather than pydantic (in the lock only as another package's
+dependency): the records are plain frozen dataclasses like the library's own (``IngestGates`` is both),
+and the checks a user meets are worded for params.yaml (the full dotted path, the likely key for a
+typo, YAML 1.1's on/off and 1e-4 pitfalls), which would need the same code around pydantic's errors.
 """
 
 from __future__ import annotations
@@ -509,15 +514,6 @@ def load(path: str | Path = "params.yaml", profiles: list[str | Path] | tuple = 
             data = merged_params(Path(prof), data)
         source = f"{path} + {' + '.join(map(str, profiles))}"
     return from_dict(data, source)
-
-
-def checked_dict(path: str | Path = "params.yaml") -> dict:
-    """The mapping of ``path`` over the packaged defaults, as written (no type conversion), once
-    ``load`` has accepted it. For code that still indexes params by key (the stages, until they take
-    the typed records)."""
-    data = _overlay(Params, default_dict(), read_yaml(path))
-    from_dict(data, str(path), defaults=False)
-    return data
 
 
 @lru_cache(maxsize=1)

@@ -17,11 +17,12 @@ from booktrans.model import read_info
 from booktrans.translate import TranslateConfig, build_prompt
 from booktrans.translate.engines import token_counter
 from booktrans.translate.parts import chapter_units
+from booktrans.params import load
 from booktrans.train import TrainConfig, train_round, validate
 from booktrans.train.select import SelectConfig, ValidBook, budget_paragraphs, score_model, select_round
 
 ROOT = Path(__file__).resolve().parents[1]
-TRANSLATE = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))["translate"]
+TRANSLATE = load(ROOT / "params.yaml").translate
 BUDGET = 64  # source tokens per book and direction
 
 
@@ -40,7 +41,7 @@ def _docs(book: ValidBook, tiny_base) -> list[dict]:
     from booktrans.model import load_tokenizer
 
     count = token_counter(load_tokenizer(tiny_base))
-    cfg = TranslateConfig.from_block(TRANSLATE, 256, 48)
+    cfg = TranslateConfig.from_params(TRANSLATE, 256, 48)
     docs = []
     for direction, src, tgt in (("zh-en", "zh", "en"), ("en-zh", "en", "zh")):
         for u in chapter_units("v", direction, budget_paragraphs(book.paragraphs[src], count, 0, BUDGET), count, cfg):
@@ -52,7 +53,7 @@ def _docs(book: ValidBook, tiny_base) -> list[dict]:
 
 def _sc(criterion: str) -> SelectConfig:
     return SelectConfig(criterion=criterion, tokens=BUDGET, translate=TRANSLATE,
-                        tiny_max_new_tokens=int(TRANSLATE["tiny_max_new_tokens"]))
+                        tiny_max_new_tokens=TRANSLATE.tiny_max_new_tokens)
 
 
 def _round(tmp_path, tiny_base, book, criterion, **kw) -> tuple[Path, dict, dict]:

@@ -14,6 +14,7 @@ import yaml
 
 from booktrans.errors import ConfigError
 from booktrans.params import DEFAULTS, Params, defaults, from_dict, load, to_dict
+from stagecmd import ROOT, stage_command
 
 
 def _cli(*args, cwd):
@@ -87,7 +88,24 @@ def test_a_typo_in_a_rounds_key_is_named_by_preflight_with_the_likely_key(root, 
     assert "rounds.r2.learning_rate: missing" in res.stderr
 
 
-def test_preflight_and_a_stage_reject_an_unknown_key(root, tmp_path):
+def _stage_names() -> list[str]:
+    """One instance of every dvc.yaml stage that reads params (its command passes --params)."""
+    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    names = []
+    for name, st in spec.items():
+        if "--params" not in (st.get("do") or st)["cmd"]:
+            continue
+        if "foreach" in st:
+            over = params
+            for part in st["foreach"].strip()[2:-1].split("."):
+                over = over[part]
+            name = f"{name}@{next(iter(over))}"
+        names.append(name)
+    return names
+
+
+def test_preflight_and_every_stage_reject_an_unknown_key(root, tmp_path):
     data = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))
     data["train"]["bogus"] = 1
     data["rounds"]["r2"]["bogus"] = 2
@@ -96,12 +114,16 @@ def test_preflight_and_a_stage_reject_an_unknown_key(root, tmp_path):
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "params.yaml: 2 problems:" in res.stderr and "train.bogus: unknown key" in res.stderr \
         and "rounds.r2.bogus: unknown key" in res.stderr
-    # the ingest stage, as dvc runs it: stopped before reading a single book
-    stage = subprocess.run([sys.executable, str(root / "stages" / "ingest.py"), "--params", "params.yaml"],
-                           cwd=tmp_path, capture_output=True, text=True)
-    assert stage.returncode == 2 and "Traceback" not in stage.stderr
-    assert "error: params.yaml: 2 problems:" in stage.stderr and "train.bogus: unknown key" in stage.stderr
-    assert not (tmp_path / "data").exists()
+    # every stage, run as dvc runs it, stops before its first read or write (all started at once)
+    names = _stage_names()
+    assert {"ingest", "align", "train@r1", "translate@r0", "evaluate@r0", "report"} <= set(names), names
+    runs = {n: subprocess.Popen(stage_command(n, tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True) for n in names}
+    for name, proc in runs.items():
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 2 and "Traceback" not in err, (name, err[-2000:])
+        assert "error: params.yaml: 2 problems:" in err and "rounds.r2.bogus: unknown key" in err, (name, err[-2000:])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]  # nothing read, nothing written
 
 
 def test_a_profile_with_an_unknown_key_leaves_params_yaml_unchanged(root, tmp_path):

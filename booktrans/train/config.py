@@ -6,8 +6,12 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..params import Params
 
 CRITERIA = ("last", "chrf", "omission")   # train.select: how a round chooses its checkpoint
 METHODS = ("lora", "full", "qlora")
@@ -59,13 +63,9 @@ class TrainConfig:
         return installed and self.method != "qlora"
 
 
-def config_for(params, round_name: str) -> TrainConfig:
+def config_for(params: "Params", round_name: str) -> TrainConfig:
     """The TrainConfig of one round from the typed params (booktrans.params.Params): train.* with the
     round's own values (rounds.rN.<key>) in place. Every value comes from params.yaml."""
-    if isinstance(params, dict):  # the stages' plain mapping, until they pass the typed record
-        from ..params import from_dict
-
-        params = from_dict(params)
     t = params.round_train(round_name)
     r = params.rounds[round_name]
     return TrainConfig(

@@ -146,5 +146,5 @@ lock:  ## refresh requirements.lock from pyproject.toml
 	{ echo "# booktrans pinned environment (Python 3.11). Refresh: make lock"; echo "torch==2.13.0"; \
 	  build/lock-venv/bin/pip freeze --exclude-editable | grep -v -E '^(torch|booktrans)[= @]'; } > requirements.lock
 
-clean:  ## remove .venv, build/ and the pytest cache
-	rm -rf $(VENV) build .pytest_cache
+clean:  ## remove .venv, build/ and the pytest and ruff caches
+	rm -rf $(VENV) build .pytest_cache .ruff_cache

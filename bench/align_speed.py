@@ -39,16 +39,15 @@ ALIGN_DEV = ROOT.parent / "shared" / "data" / "align-dev" / "mac_dev"
 
 
 def real_text() -> tuple[list[str], list[str], list[tuple[tuple[int, ...], tuple[int, ...]]] | None]:
-    from booktrans.align.evaluate import parse_beads
+    from booktrans.align.gold import gold_names, read_gold
 
     if ALIGN_DEV.is_dir():
         zh, en, gold = [], [], []
-        for g in sorted((ALIGN_DEV / "gold").glob("*.align")):
-            z = (ALIGN_DEV / "src" / g.stem).read_text(encoding="utf-8").splitlines()
-            e = (ALIGN_DEV / "tgt" / g.stem).read_text(encoding="utf-8").splitlines()
-            gold += [(tuple(i + len(zh) for i in a), tuple(j + len(en) for j in b)) for a, b in parse_beads(g.read_text())]
-            zh += z
-            en += e
+        for name in gold_names(ALIGN_DEV):
+            doc = read_gold(ALIGN_DEV, name)
+            gold += [(tuple(i + len(zh) for i in a), tuple(j + len(en) for j in b)) for a, b in doc.beads]
+            zh += doc.src
+            en += doc.tgt
         return zh, en, gold
     from booktrans.ingest import ingest_file
     from booktrans.manifest import load_manifest
@@ -95,7 +94,8 @@ def bleualign_accuracy(n_beads: int) -> None:
     import bleualign.align as bleualign_align
     from bleualign.align import Aligner
 
-    from booktrans.align.evaluate import parse_beads, score
+    from booktrans.align.evaluate import score
+    from booktrans.align.gold import read_beads
 
     bleualign_align.multiprocessing_enabled = 0
     sets = {"aca": ("en", "001"), "mag": ("en", "003"), "pol": ("zh", "002")}
@@ -106,7 +106,7 @@ def bleualign_accuracy(n_beads: int) -> None:
     print(f"  {'set':<5} {'sentences':>11} {'bleualign F1':>13} {'time':>8} {'booktrans F1':>13} {'time':>8}")
     for name, (src_lang, f) in sets.items():
         root = ALIGN_DEV.parent / "nonlit" / name
-        gold = parse_beads((root / "gold" / f"{f}.align").read_text(encoding="utf-8"))[:n_beads]
+        gold = read_beads(root / "gold" / f"{f}.align")[:n_beads]
         ns = max(i for a, _ in gold for i in a) + 1
         nt = max(j for _, b in gold for j in b) + 1
         src = (root / "src" / f).read_text(encoding="utf-8").splitlines()[:ns]
@@ -138,7 +138,8 @@ def bleualign_accuracy(n_beads: int) -> None:
 def paragraph_pool() -> list[list[tuple[str, str, int]]]:
     """Real aligned paragraphs of every align-dev set: per gold file, its raw paragraphs (2-5 gold
     beads each, the two sides breaking at the same beads) as (zh, en, Chinese sentences)."""
-    from booktrans.align.evaluate import load_gold_set, raw_paragraphs
+    from booktrans.align.evaluate import raw_paragraphs
+    from booktrans.align.gold import load_gold_set
 
     sets = {"mac_dev": "zh", "nonlit/aca": "en", "nonlit/mag": "en", "nonlit/pol": "zh"}
     pool = []

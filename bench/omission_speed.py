@@ -32,15 +32,13 @@ MAC = ROOT.parent / "shared" / "data" / "align-dev" / "mac_dev"
 
 def chapters() -> list[tuple[list[str], list[tuple[tuple[int, ...], str]]]]:
     """(source sentences, translation beads (source ids, English)) per chapter of real text."""
-    sys.path.insert(0, str(ROOT / "bench"))
     if MAC.is_dir():
-        from omission_cases import read_beads
+        from booktrans.align.gold import gold_names, read_gold
 
         out = []
-        for gold in sorted((MAC / "gold").glob("*.align")):
-            src = (MAC / "src" / gold.stem).read_text(encoding="utf-8").splitlines()
-            tgt = (MAC / "tgt" / gold.stem).read_text(encoding="utf-8").splitlines()
-            out.append((src, [(tuple(s), " ".join(tgt[j] for j in t)) for s, t in read_beads(gold) if s and t]))
+        for name in gold_names(MAC):
+            doc = read_gold(MAC, name)
+            out.append((doc.src, [(s, " ".join(doc.tgt[j] for j in t)) for s, t in doc.beads if s and t]))
         return out
     from booktrans.align import align_book
     from booktrans.ingest import ingest_file

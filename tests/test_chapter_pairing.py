@@ -82,16 +82,13 @@ def test_the_measure_is_injectable(lighthouse):
     assert pairs[0] == ([], [1]) and ([1], [2]) in pairs and pairs[-1] == ([7], [])
 
 
-def test_real_editions_bent_are_paired_exactly(root, shared):
+def test_real_editions_bent_are_paired_exactly(shared):
     """Chapters cut from real novels and their published translations (mac_dev), bent the ways
-    editions differ; the cases of scripts/eval_chapter_pairing.py."""
-    import importlib.util
-
+    editions differ; the cases of eval/chapter_pairing.py."""
     from booktrans.align.chapters import pair_by_content
+    from tools import load_tool
 
-    spec = importlib.util.spec_from_file_location("eval_chapter_pairing", root / "scripts" / "eval_chapter_pairing.py")
-    ev = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ev)
+    ev = load_tool("eval/chapter_pairing.py")
     pieces = [p for name in ("001", "003", "005") for p in ev.chapters(ev.load(shared / "align-dev" / "mac_dev", name, True), 4)]
     for case, zh, en, truth in ev.cases(pieces):
         got = [(a, b) for a, b, _ in pair_by_content(zh, en, [sum(map(len, c)) for c in zh], [sum(map(len, c)) for c in en])]

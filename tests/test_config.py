@@ -79,14 +79,12 @@ def test_cli_help_lists_the_subcommands():
         assert word in res.stdout
 
 
-def test_sample_corpus_is_rebuilt_byte_for_byte(root, tmp_path):
+def test_sample_corpus_is_rebuilt_byte_for_byte(root, tmp_path, monkeypatch):
     """scripts/make_sample.py reproduces the committed sample files exactly."""
-    import importlib.util
+    from tools import load_tool
 
-    spec = importlib.util.spec_from_file_location("make_sample", root / "scripts" / "make_sample.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    mod.OUT = tmp_path
+    mod = load_tool("scripts/make_sample.py")
+    monkeypatch.setattr(mod, "OUT", tmp_path)
     mod.main()
     for f in tmp_path.iterdir():
         assert f.read_bytes() == (root / "data" / "sample" / f.name).read_bytes(), f.name

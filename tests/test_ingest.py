@@ -95,13 +95,10 @@ def test_cli_ingest_prints_jsonl_and_exits_2_on_bad_input(root, tmp_path):
 
 
 def _source_paragraphs(root, book, lang):
-    import importlib.util
-
     from booktrans.text import normalize
+    from tools import load_tool
 
-    spec = importlib.util.spec_from_file_location("make_sample", root / "scripts" / "make_sample.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_tool("scripts/make_sample.py")
     chapters = mod.parse_source(root / "data" / "sample" / "source" / f"{book}.{lang}.md")
     return [(title, [normalize(p, lang) for p in paras]) for title, paras in chapters]
 

@@ -16,11 +16,9 @@ from booktrans.text import normalize
 
 @pytest.fixture(scope="module")
 def source(root):
-    import importlib.util
+    from tools import load_tool
 
-    spec = importlib.util.spec_from_file_location("make_sample", root / "scripts" / "make_sample.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_tool("scripts/make_sample.py")
     return lambda name: mod.parse_source(root / "data" / "sample" / "source" / f"{name}.md")
 
 

@@ -4,7 +4,6 @@ and a side-by-side page that a real browser renders; on real literary text (MAC-
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,26 +11,16 @@ from pathlib import Path
 import pytest
 
 
-def _beads(path: Path) -> list[tuple[list[int], list[int]]]:
-    import ast
-
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            a, b = line.split("]:[")
-            out.append((ast.literal_eval(a + "]"), ast.literal_eval("[" + b)))
-    return out
-
-
 @pytest.fixture(scope="module")
 def chapter(shared, tmp_path_factory):
     """The first 60 source sentences of MAC-Dev chapter 006 (The Three-Body Problem, Ken Liu's
     published English) written as paragraphs of 4 sentences; the English as paragraphs too, with the
     translation of source sentences 24-27 (one paragraph) removed."""
-    d = shared / "align-dev" / "mac_dev"
-    src = (d / "src" / "006").read_text(encoding="utf-8").splitlines()
-    tgt = (d / "tgt" / "006").read_text(encoding="utf-8").splitlines()
-    beads = [b for b in _beads(d / "gold" / "006.align") if b[0] and max(b[0]) < 60]
+    from booktrans.align.gold import read_gold
+
+    doc = read_gold(shared / "align-dev" / "mac_dev", "006")
+    src, tgt = doc.src, doc.tgt
+    beads = [b for b in doc.beads if b[0] and max(b[0]) < 60]
     gone = {24, 25, 26, 27}
     keep = [j for s, t in beads if not set(s) & gone for j in t]
     tmp = tmp_path_factory.mktemp("chapter")
@@ -80,18 +69,10 @@ def test_the_text_report_lists_only_flagged_sentences_with_their_place(chapter):
     assert all("⟦here⟧" in b and "source:" in b for b in dropped)
 
 
-def _browser() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
 def test_the_side_by_side_page_renders_in_headless_chromium(chapter, tmp_path):
-    browser = _browser()
-    if browser is None:
-        pytest.skip("no Chromium installed (apt install chromium)")
+    from browser import need_chromium
+
+    browser = need_chromium()
     tmp, sentences, removed, _ = chapter
     page = tmp_path / "omissions.html"
     _run(tmp, "--format", "html", "--output", str(page))

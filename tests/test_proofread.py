@@ -3,7 +3,6 @@ align on real aligned output (the sample books, and real MAC-Dev chapters when .
 
 from __future__ import annotations
 
-import ast
 import copy
 import csv
 import io
@@ -296,16 +295,12 @@ def test_wilson_interval_matches_published_values():
 
 def _mac(shared, chapter: str):
     """A real MAC-Dev chapter aligned by the project's aligner, as align writes beads, with the gold."""
+    from booktrans.align.gold import read_gold
     from booktrans.align.lexicon import CedictGlosser
     from booktrans.align.sentalign import align_sentences
 
-    root = shared / "align-dev" / "mac_dev"
-    zh = (root / "src" / chapter).read_text(encoding="utf-8").splitlines()
-    en = (root / "tgt" / chapter).read_text(encoding="utf-8").splitlines()
-    gold = set()
-    for line in (root / "gold" / f"{chapter}.align").read_text().splitlines():
-        a, b = line.split(":")
-        gold.add((tuple(ast.literal_eval(a)), tuple(ast.literal_eval(b))))
+    doc = read_gold(shared / "align-dev" / "mac_dev", chapter)
+    zh, en, gold = doc.src, doc.tgt, set(doc.beads)
     beads = [{"zh": [zh[i] for i in b.zh], "en": [en[j] for j in b.en], "zh_chapter": 1, "en_chapter": 1, "zh_para": list(b.zh),
               "en_para": list(b.en), "type": f"{len(b.zh)}-{len(b.en)}", "score": round(b.score, 4)}
              for b in align_sentences(zh, en, CedictGlosser())]

@@ -6,7 +6,8 @@ import sys
 import pytest
 
 from booktrans.align import FilterConfig, align_book, filter_beads
-from booktrans.align.evaluate import evaluate_dirs, format_bead, parse_beads, score
+from booktrans.align.evaluate import evaluate_dirs, score
+from booktrans.align.gold import format_bead, parse_beads
 from booktrans.align.sentalign import AlignConfig, align_sentences
 from booktrans.text import split_sentences
 
@@ -155,7 +156,7 @@ SETS = {"mac_dev": ("zh", 0.86), "nonlit/pol": ("zh", 0.93)}
 def test_accuracy_on_the_real_gold_sets(shared, name):
     """Strict F1 (exact beads, null beads included) on gold sentence splits, the set aligned as one
     book with the bootstrapped table, as `make eval-align` does (docs/align.md has the table)."""
-    from booktrans.align.evaluate import load_gold_set
+    from booktrans.align.gold import load_gold_set
     from booktrans.align.sentalign import align_texts
 
     src_lang, target = SETS[name]
@@ -173,7 +174,8 @@ def test_end_to_end_on_mac_dev_raw_paragraphs(shared):
     """The path a user's book takes: raw paragraphs -> the project's splitter -> align_book, projected
     back onto the gold sentences. The issue's failures are gone: the Chinese splitter finds the gold
     boundaries, and almost no English text ends in null beads."""
-    from booktrans.align.evaluate import end_to_end, load_gold_set
+    from booktrans.align.evaluate import end_to_end
+    from booktrans.align.gold import load_gold_set
 
     total, per_file = end_to_end(load_gold_set(shared / "align-dev" / "mac_dev", "zh"),
                                  lambda z, e: align_book(z, e)[0], split_sentences)

@@ -1,5 +1,6 @@
-"""Scoring sentence alignments against gold beads, in the format of the align-dev sets:
-one bead per line, ``[src ids]:[tgt ids]``, 0-based, ``[]`` on one side for a null bead.
+"""Scoring sentence alignments against gold beads, in the format of the align-dev sets
+(``booktrans.align.gold`` reads them): one bead per line, ``[src ids]:[tgt ids]``, 0-based, ``[]`` on
+one side for a null bead.
 
 The convention of the published numbers: a bead counts only when it matches a gold bead exactly
 (null beads included); P = |test ∩ gold| / |test|, R = |test ∩ gold| / |gold|, F1 their harmonic
@@ -8,32 +9,12 @@ mean. The total is over all beads of all files.
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BooktransError
-
-BeadKey = tuple[tuple[int, ...], tuple[int, ...]]
-
-
-def parse_beads(text: str, source: str = "<beads>") -> list[BeadKey]:
-    beads = []
-    for n, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            left, right = line.split(":", 1)
-            src, tgt = ast.literal_eval(left.strip()), ast.literal_eval(right.strip())
-            beads.append((tuple(int(x) for x in src), tuple(int(x) for x in tgt)))
-        except (ValueError, SyntaxError, TypeError):
-            raise BooktransError(f"{source}:{n}: not a bead ([ids]:[ids]): {line[:80]!r}") from None
-    return beads
-
-
-def format_bead(src: tuple[int, ...], tgt: tuple[int, ...]) -> str:
-    return f"[{','.join(map(str, src))}]:[{','.join(map(str, tgt))}]"
+from .gold import Bead, GoldText, parse_beads, read_beads
+from .gold import format_bead as format_bead  # re-exported: `booktrans align` prints beads with it
 
 
 @dataclass(frozen=True)
@@ -56,7 +37,7 @@ class Score:
         return 2 * p * r / (p + r) if p + r else 0.0
 
 
-def score(test: list[BeadKey], gold: list[BeadKey]) -> Score:
+def score(test: list[Bead], gold: list[Bead]) -> Score:
     g = set(gold)
     return Score(correct=sum(1 for b in set(test) if b in g), test=len(set(test)), gold=len(g))
 
@@ -71,8 +52,7 @@ def evaluate_dirs(gold_dir: Path, test_dir: Path) -> tuple[dict[str, Score], Sco
         t = Path(test_dir) / g.name
         if not t.exists():
             raise BooktransError(f"{t}: missing (every gold file needs a test file of the same name)")
-        per_file[g.name] = score(parse_beads(t.read_text(encoding="utf-8"), str(t)),
-                                 parse_beads(g.read_text(encoding="utf-8"), str(g)))
+        per_file[g.name] = score(parse_beads(t.read_text(encoding="utf-8"), str(t)), read_beads(g))
     total = Score(sum(s.correct for s in per_file.values()), sum(s.test for s in per_file.values()),
                   sum(s.gold for s in per_file.values()))
     return per_file, total
@@ -81,34 +61,6 @@ def evaluate_dirs(gold_dir: Path, test_dir: Path) -> tuple[dict[str, Score], Sco
 # --- the end-to-end measure: raw paragraphs -> the project's splitter -> aligner -> gold ----------
 
 LinkKey = tuple[int, int]
-
-
-@dataclass(frozen=True)
-class GoldText:
-    """One gold file, oriented Chinese / English whatever its source language."""
-
-    name: str
-    zh: list[str]
-    en: list[str]
-    beads: list[BeadKey]  # (zh ids, en ids)
-
-
-def load_gold_set(root: Path, src_lang: str, names: list[str] | None = None) -> list[GoldText]:
-    """The files of one align-dev set (src/NNN, tgt/NNN, gold/NNN.align), as Chinese / English."""
-    out = []
-    for g in sorted(Path(root, "gold").glob("*.align")):
-        if names is not None and g.stem not in names:
-            continue
-        src = Path(root, "src", g.stem).read_text(encoding="utf-8").splitlines()
-        tgt = Path(root, "tgt", g.stem).read_text(encoding="utf-8").splitlines()
-        beads = parse_beads(g.read_text(encoding="utf-8"), str(g))
-        if src_lang == "zh":
-            out.append(GoldText(g.stem, src, tgt, beads))
-        else:
-            out.append(GoldText(g.stem, tgt, src, [(b, a) for a, b in beads]))
-    if not out:
-        raise BooktransError(f"{root}: no gold files")
-    return out
 
 
 _JOIN = {"zh": "", "en": " "}
@@ -131,7 +83,7 @@ def raw_paragraphs(gold: GoldText, seed: int = 0, min_beads: int = 2, max_beads:
     import random
 
     rng = random.Random(f"{seed}:{gold.name}")
-    groups: list[list[BeadKey]] = []
+    groups: list[list[Bead]] = []
     k = 0
     while k < len(gold.beads):
         size = rng.randint(min_beads, max_beads)
@@ -192,7 +144,7 @@ def boundary_score(paragraphs: list[str], gold_spans: list[tuple[int, int, int]]
 
 
 def project(beads: list[tuple[tuple[int, ...], tuple[int, ...]]], zh_sent_spans: list[tuple[int, int, int]],
-            en_sent_spans: list[tuple[int, int, int]], raw: RawText) -> list[BeadKey]:
+            en_sent_spans: list[tuple[int, int, int]], raw: RawText) -> list[Bead]:
     """Beads over the splitter's sentences -> beads over the gold sentences: a gold sentence belongs
     to the bead holding most of its characters. Beads left with no gold sentence disappear."""
     owner: dict[tuple[str, int], int] = {}
@@ -219,12 +171,12 @@ def project(beads: list[tuple[tuple[int, ...], tuple[int, ...]]], zh_sent_spans:
     return [(tuple(sorted(z)), tuple(sorted(e))) for _, (z, e) in sorted(out.items())]
 
 
-def links(beads: list[BeadKey]) -> set[LinkKey]:
+def links(beads: list[Bead]) -> set[LinkKey]:
     """Sentence links of non-null beads: every (zh, en) pair inside a bead."""
     return {(i, j) for zs, es in beads for i in zs for j in es}
 
 
-def link_score(test: list[BeadKey], gold: list[BeadKey]) -> Score:
+def link_score(test: list[Bead], gold: list[Bead]) -> Score:
     t, g = links(test), links(gold)
     return Score(correct=len(t & g), test=len(t), gold=len(g))
 

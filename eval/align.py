@@ -1,7 +1,7 @@
 """Measure the aligner on ../shared/data/align-dev, three ways, and print every figure of docs/align.md.
 
-    python scripts/eval_align.py [--data ../shared/data/align-dev] [--translator cedict|gale-church]
-                                 [--out build/align-eval] [--skip-drift]
+    python eval/align.py [--data ../shared/data/align-dev] [--translator cedict|gale-church]
+                         [--out build/align-eval] [--skip-drift]
 
 1. Gold splits: each set's gold sentences aligned (all files of a set as one book: the lexical table
    is bootstrapped from the set's own confident beads), strict P / R / F1 per file and in total.
@@ -26,7 +26,8 @@ import time
 from pathlib import Path
 
 from booktrans.align import align_book
-from booktrans.align.evaluate import Score, end_to_end, evaluate_dirs, format_bead, load_gold_set, score
+from booktrans.align.evaluate import Score, end_to_end, evaluate_dirs, score
+from booktrans.align.gold import format_bead, load_gold_set
 from booktrans.align.gale_church import align_lengths
 from booktrans.align.sentalign import align_texts
 from booktrans.io import atomic_write_text

@@ -1,6 +1,6 @@
 """The planner's memory per GPU against the measured peak of real training steps on the CPU.
 
-    python bench/plan_memory.py            # the cases of tests/test_plan_memory.py, as a table (about a minute)
+    python eval/plan_memory.py             # the cases of tests/test_plan_memory.py, as a table (about a minute)
 
 Each case builds a random Qwen2-architecture model through the training code, runs one forward and
 backward step and counts the peak of live tensor bytes (booktrans.train.memory); the planner is asked

@@ -1,6 +1,6 @@
 """The figures the gate defaults in params.yaml were chosen from (docs/ingest.md, "Gates").
 
-    python scripts/gate_figures.py            # = make gate-figures
+    python eval/gate_figures.py               # = make gate-figures
 
 For the sample books (the ingest and align stages' own code on data/books.yaml) and for real
 translations in ../shared/data/align-dev (six novel chapters of mac_dev and the three nonlit
@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "eval"))
 
 from booktrans.align import align_book  # noqa: E402
 from booktrans.align.lexicon import CedictGlosser  # noqa: E402
@@ -56,7 +56,7 @@ def main() -> int:
     if not dev.is_dir():
         print(f"(no {dev}: dev figures skipped)")
         return 0
-    from eval_chapter_pairing import chapters, load
+    from chapter_pairing import chapters, load
 
     sets = [(f"mac_dev {n}", load(dev / "mac_dev", n, True)) for n in ("001", "002", "003", "004", "005", "006")]
     sets += [(f"nonlit {s}", load(dev / "nonlit" / s, n, z)) for s, n, z in

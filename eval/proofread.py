@@ -1,6 +1,6 @@
 """How well the proofreading export points at wrong beads, measured on MAC-Dev (../shared/data).
 
-    .venv/bin/python scripts/eval_proofread.py [--doubtful 40] [--grid]
+    .venv/bin/python eval/proofread.py [--doubtful 40] [--grid]
 
 Each MAC-Dev chapter (real Chinese novels and their published translations, hand-aligned) is
 aligned by the project's aligner as `align` does (CC-CEDICT glosses, the default filters); the
@@ -20,7 +20,6 @@ with and without the boundary check.
 from __future__ import annotations
 
 import argparse
-import ast
 import random
 import sys
 import time
@@ -31,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from booktrans.align import FilterConfig, filter_beads  # noqa: E402
+from booktrans.align.gold import read_gold  # noqa: E402
 from booktrans.align.lexicon import CedictGlosser  # noqa: E402
 from booktrans.align.similarity import SameMeaning  # noqa: E402
 from booktrans.align.sentalign import align_sentences  # noqa: E402
@@ -41,12 +41,8 @@ PARTS = {"tune": ["001", "002", "003"], "report": ["004", "005", "006"]}
 
 
 def chapter(root: Path, name: str, translator) -> tuple[list[dict], list[bool]]:
-    zh = (root / "src" / name).read_text(encoding="utf-8").splitlines()
-    en = (root / "tgt" / name).read_text(encoding="utf-8").splitlines()
-    gold = set()
-    for line in (root / "gold" / f"{name}.align").read_text().splitlines():
-        a, b = line.split(":")
-        gold.add((tuple(ast.literal_eval(a)), tuple(ast.literal_eval(b))))
+    doc = read_gold(root, name)
+    zh, en, gold = doc.src, doc.tgt, set(doc.beads)
     out = align_sentences(zh, en, translator)
     beads = [{"zh": [zh[i] for i in b.zh], "en": [en[j] for j in b.en], "zh_chapter": 1, "en_chapter": 1,
               "zh_para": list(b.zh), "en_para": list(b.en), "type": f"{len(b.zh)}-{len(b.en)}", "score": round(b.score, 4)}

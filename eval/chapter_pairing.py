@@ -1,6 +1,6 @@
 """How well chapters are paired, on real translations bent the way editions differ.
 
-    python scripts/eval_chapter_pairing.py            # = make eval-pairing
+    python eval/chapter_pairing.py            # = make eval-pairing
 
 Editions are built from the gold-aligned dev sets in ../shared/data/align-dev: each document is cut
 at gold bead boundaries into k pieces ("chapters"), so the true pairing is known, then one edition
@@ -18,7 +18,6 @@ lengths) as the baseline, run side by side on the same editions.
 from __future__ import annotations
 
 import argparse
-import ast
 import sys
 import time
 from pathlib import Path
@@ -28,20 +27,17 @@ sys.path.insert(0, str(ROOT))
 
 from booktrans.align.chapters import GlossBags, pair_by_content  # noqa: E402
 from booktrans.align.gale_church import align_lengths  # noqa: E402
+from booktrans.align.gold import read_gold  # noqa: E402
 
 DEV = ROOT.parent / "shared" / "data" / "align-dev"
 
 
 def load(folder: Path, name: str, zh_is_src: bool) -> list[tuple[list[str], list[str]]]:
     """Gold beads of one document as (zh sentences, en sentences)."""
-    src = (folder / "src" / name).read_text(encoding="utf-8").splitlines()
-    tgt = (folder / "tgt" / name).read_text(encoding="utf-8").splitlines()
+    doc = read_gold(folder, name)
     beads = []
-    for line in (folder / "gold" / f"{name}.align").read_text().splitlines():
-        if not line.strip():
-            continue
-        a, b = line.split(":")
-        s, t = [src[i] for i in ast.literal_eval(a)], [tgt[j] for j in ast.literal_eval(b)]
+    for a, b in doc.beads:
+        s, t = [doc.src[i] for i in a], [doc.tgt[j] for j in b]
         beads.append((s, t) if zh_is_src else (t, s))
     return beads
 

@@ -376,7 +376,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", metavar="PATH", help="write there instead of stdout (required for --format html)")
     p.add_argument("--ref", help="a human translation of SRC, one paragraph per line (any count): much stronger evidence")
     p.add_argument("--drop-cost", type=float, **_param_default(
-        "drop_cost", "evidence a sentence needs against it to count as dropped: higher flags fewer (tuned: docs/evaluate.md)"))
+        "drop_cost", "evidence a sentence needs against it to count as dropped: higher flags fewer "
+                     "(tuned: docs/evaluate.md)"))
     p.add_argument("--partial-threshold", type=float, **_param_default(
         "partial_threshold", "evidence against one clause of a translated sentence to count it as partial"))
     p.add_argument("--table-min-prob", type=float, **_param_default(
@@ -398,10 +399,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chapters", help="only these chapters, e.g. 1-3 or 2,5,7-9 (0 = text before the first heading)")
     p.add_argument("--title", help="title of the translated book (default: the file name)")
     p.add_argument("--context", type=int, help="tokens per request (default: the model's; 16384 for an endpoint)")
-    p.add_argument("--source-share", type=float, **_param_default("source_share", "share of the context for one source chunk"))
+    p.add_argument("--source-share", type=float,
+                   **_param_default("source_share", "share of the context for one source chunk"))
     p.add_argument("--carry-share", type=float,
                    **_param_default("carry_share", "share for the tail of the previous chunk and its translation"))
-    p.add_argument("--max-new-factor", type=float, **_param_default("max_new_factor", "output tokens allowed per source token"))
+    p.add_argument("--max-new-factor", type=float,
+                   **_param_default("max_new_factor", "output tokens allowed per source token"))
     p.add_argument("--max-new-tokens", type=int, default=0, help="cap on output tokens per chunk (default: none; 8192 for an endpoint)")
     p.add_argument("--batch-size", type=int, **_param_default("batch_size", "chunks decoded together by a local model"))
     p.add_argument("--concurrency", type=int, default=4, help="requests in flight at once to an endpoint (default 4)")

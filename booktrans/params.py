@@ -311,9 +311,11 @@ class Params:
     def round_train(self, name: str) -> TrainParams:
         """train.* with round ``name``'s own values (rounds.<name>.<key>) in place."""
         if name not in self.rounds:
-            raise ConfigError(f"{self.source}: no round {name!r} under rounds (have: {', '.join(self.rounds) or 'none'})")
+            have = ", ".join(self.rounds) or "none"
+            raise ConfigError(f"{self.source}: no round {name!r} under rounds (have: {have})")
         r = self.rounds[name]
-        return dataclasses.replace(self.train, **{k: getattr(r, k) for k in ROUND_OVERRIDES if getattr(r, k) is not None})
+        own = {k: getattr(r, k) for k in ROUND_OVERRIDES if getattr(r, k) is not None}
+        return dataclasses.replace(self.train, **own)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -402,7 +404,8 @@ def _record(cls, data, path: str, errors: list[str]):
     for key in data:
         if key not in known:
             near = difflib.get_close_matches(str(key), known, n=1)
-            errors.append(f"{path + '.' if path else ''}{key}: unknown key" + (f" (did you mean {near[0]}?)" if near else ""))
+            hint = f" (did you mean {near[0]}?)" if near else ""
+            errors.append(f"{path + '.' if path else ''}{key}: unknown key{hint}")
     values = {}
     for f in _public(cls):
         dotted = f"{path}.{f.name}" if path else f.name
@@ -478,7 +481,8 @@ def from_dict(data: dict, source: str = "params.yaml", *, defaults: bool = True)
     """A checked :class:`Params` from a parsed params mapping (over the packaged defaults unless
     ``defaults`` is false). Raises ConfigError naming ``source`` and every wrong key."""
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping of sections (seed, model, train, rounds, ...), got {_shown(data)}")
+        raise ConfigError(f"{source}: expected a mapping of sections (seed, model, train, rounds, ...), "
+                          f"got {_shown(data)}")
     merged = _overlay(Params, default_dict(), data) if defaults else data
     errors: list[str] = []
     p = _record(Params, merged, "", errors)

@@ -45,9 +45,9 @@ def main() -> int:
     ap.add_argument("--lexicon", type=Path, default=Path("data/lexicon.json"))
     ap.add_argument("--worker", action="store_true", help="already running under the launcher")
     args = ap.parse_args()
-    job = RoundJob.from_params(load(args.params), args.round, data=args.data, init=args.init, out=args.out, log=args.log,
-                               report=args.checkpoints_report or checkpoints_report(args.log), text=args.text,
-                               aligned=args.aligned, lexicon=args.lexicon)
+    job = RoundJob.from_params(load(args.params), args.round, data=args.data, init=args.init, out=args.out,
+                               log=args.log, report=args.checkpoints_report or checkpoints_report(args.log),
+                               text=args.text, aligned=args.aligned, lexicon=args.lexicon)
     return run_round(job, __file__, sys.argv[1:], worker=args.worker)
 
 

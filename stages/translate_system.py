@@ -41,8 +41,8 @@ def main() -> int:
     if args.system not in systems:
         raise BooktransError(f"translate.systems has no system {args.system!r} (systems: {', '.join(systems) or 'none'})")
     manifest = P.ingest.manifest
-    translate_system(args.system, systems[args.system], load_manifest(manifest), manifest, args.text, args.out, P.translate,
-                     P.model.dtype, P.seed, args.systems, args.scratch)
+    translate_system(args.system, systems[args.system], load_manifest(manifest), manifest, args.text, args.out,
+                     P.translate, P.model.dtype, P.seed, args.systems, args.scratch)
     return 0
 
 

@@ -11,10 +11,10 @@ import sys
 
 import pytest
 import yaml
+from stagecmd import ROOT, stage_command
 
 from booktrans.errors import ConfigError
 from booktrans.params import DEFAULTS, Params, defaults, from_dict, load, to_dict
-from stagecmd import ROOT, stage_command
 
 
 def _cli(*args, cwd):
@@ -60,10 +60,12 @@ def test_the_package_ships_the_projects_params_yaml(root):
     (lambda d: d.update(trian={"batch_size": 2}), "params.yaml: trian: unknown key (did you mean train?)"),
     (lambda d: d["rounds"]["r1"].update(learning_rate="2e-3x"),
      "params.yaml: rounds.r1.learning_rate: expected a number, got '2e-3x' (str)"),
-    (lambda d: d["train"].update(liger=True), "params.yaml: train.liger: expected text, got True (bool): YAML reads on/off"),
+    (lambda d: d["train"].update(liger=True),
+     "params.yaml: train.liger: expected text, got True (bool): YAML reads on/off"),
     (lambda d: d["train"].update(batch_size=1.5), "params.yaml: train.batch_size: expected a whole number, got 1.5"),
     (lambda d: d["translate"].update(rounds="r1"), "params.yaml: translate.rounds: expected a list, got 'r1'"),
-    (lambda d: d["ingest"].update(on_error="ignore"), "params.yaml: ingest.on_error: 'ignore' is not one of fail, skip"),
+    (lambda d: d["ingest"].update(on_error="ignore"),
+     "params.yaml: ingest.on_error: 'ignore' is not one of fail, skip"),
     (lambda d: d["rounds"]["r3"].pop("epochs"), "params.yaml: rounds.r3.epochs: missing"),
 ])
 def test_a_wrong_key_or_value_is_named_with_the_file_and_its_full_path(root, edit, message):
@@ -117,8 +119,8 @@ def test_preflight_and_every_stage_reject_an_unknown_key(root, tmp_path):
     # every stage, run as dvc runs it, stops before its first read or write (all started at once)
     names = _stage_names()
     assert {"ingest", "align", "train@r1", "translate@r0", "evaluate@r0", "report"} <= set(names), names
-    runs = {n: subprocess.Popen(stage_command(n, tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True) for n in names}
+    runs = {n: subprocess.Popen(stage_command(n, tmp_path), cwd=tmp_path, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for n in names}
     for name, proc in runs.items():
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 2 and "Traceback" not in err, (name, err[-2000:])
@@ -143,7 +145,8 @@ def test_a_partial_params_file_takes_the_packaged_values(tmp_path):
     assert p.train.batch_size == 4 and p.train.lora == d.train.lora and p.translate.rounds == ("r0", "r1")
     assert p.translate.directions == d.translate.directions and p.rounds == d.rounds
     # 1e-4 is text to PyYAML but a number to YAML 1.2 and DVC (and `profile apply` writes 5e-05): a number
-    p = load(_write(tmp_path / "params.yaml", {"rounds": {"r1": {**to_dict(d.rounds["r1"]), "learning_rate": "5e-05"}}}))
+    r1 = {**to_dict(d.rounds["r1"]), "learning_rate": "5e-05"}
+    p = load(_write(tmp_path / "params.yaml", {"rounds": {"r1": r1}}))
     assert p.rounds["r1"].learning_rate == 5e-05
     # a mapping of names the user chooses is taken whole, never merged with the packaged one
     p = load(_write(tmp_path / "params.yaml", {"rounds": {"r1": to_dict(d.rounds["r1"])}}))

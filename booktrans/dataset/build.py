@@ -39,7 +39,8 @@ class RoundData:
     def from_params(cls, params, round_name: str) -> "RoundData":
         """Round ``round_name`` of the typed params (booktrans.params.Params): rounds.<round> and dataset."""
         if round_name not in params.rounds:
-            raise ConfigError(f"{params.source}: no round {round_name!r} under rounds (have: {', '.join(params.rounds)})")
+            have = ", ".join(params.rounds) or "none"
+            raise ConfigError(f"{params.source}: no round {round_name!r} under rounds (have: {have})")
         r, d = params.rounds[round_name], params.dataset
         return cls(context=r.context, max_chars=r.max_chars, max_docs=r.max_docs, short_share=r.short_share,
                    short_context=d.short_context, en_zh_share=d.en_zh_share, min_beads=d.min_beads,

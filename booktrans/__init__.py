@@ -1,7 +1,8 @@
 """booktrans: a reproducible pipeline that fine-tunes an LLM to translate whole books (zh <-> en).
 
 The package is the library: pure, typed functions with no hard-coded paths. The DVC stage scripts in
-``stages/`` read ``params.yaml`` and pass plain values in.
+``stages/`` load ``params.yaml`` once through ``booktrans.params`` (a typed record per section) and
+pass those records, or values taken from them, in; the library never reads params.yaml itself.
 """
 
 import os

@@ -11,8 +11,48 @@ from . import __version__
 from .errors import BooktransError
 
 
+# Options whose default is a params.yaml key: None on the command line means "take it from the params
+# the commands read" (booktrans.params.for_commands: ./params.yaml in a project, else the packaged
+# copy of the project's params.yaml), so no default is written twice.
+PARAM_DEFAULTS = {
+    "max_paragraph_chars": ("ingest.max_paragraph_chars", lambda p: p.ingest.max_paragraph_chars),
+    "resamples": ("compare.resamples", lambda p: p.compare.resamples),
+    "compare_seed": ("compare.seed", lambda p: p.compare.seed),
+    "drop_cost": ("evaluate.omission.drop_cost", lambda p: p.evaluate.omission.drop_cost),
+    "partial_threshold": ("evaluate.omission.partial_threshold", lambda p: p.evaluate.omission.partial_threshold),
+    "table_min_prob": ("evaluate.omission.table_min_prob", lambda p: p.evaluate.omission.table_min_prob),
+    "source_share": ("translate.source_share", lambda p: p.translate.source_share),
+    "carry_share": ("translate.carry_share", lambda p: p.translate.carry_share),
+    "max_new_factor": ("translate.max_new_factor", lambda p: p.translate.max_new_factor),
+    "batch_size": ("translate.batch_size", lambda p: p.translate.batch_size),
+    "repetition_penalty": ("translate.repetition_penalty", lambda p: p.translate.repetition_penalty),
+    "doubtful": ("proofread.doubtful", lambda p: p.proofread.doubtful),
+    "sample": ("proofread.sample", lambda p: p.proofread.sample),
+    "context": ("proofread.context", lambda p: p.proofread.context),
+    "seed": ("seed", lambda p: p.seed),
+}
+
+
+def _param_default(dest: str, what: str) -> dict:
+    """argparse keywords of an option whose default is the params key PARAM_DEFAULTS[dest]."""
+    return {"dest": dest, "default": None, "help": f"{what} (default: {PARAM_DEFAULTS[dest][0]} of params.yaml)"}
+
+
+def _fill_defaults(args: argparse.Namespace, dests: tuple[str, ...]) -> None:
+    """Options left out take their params.yaml value (read once, only when one is needed)."""
+    missing = [d for d in dests if getattr(args, d, 0) is None]
+    if missing:
+        from .params import for_commands
+
+        p = for_commands()
+        for d in missing:
+            setattr(args, d, PARAM_DEFAULTS[d][1](p))
+
+
 def _cmd_ingest(args: argparse.Namespace) -> int:
     from .ingest import IngestOptions, ingest_file
+
+    _fill_defaults(args, ("max_paragraph_chars",))
 
     if not Path(args.path).is_file():  # before the ingest, whose message speaks of the manifest
         raise BooktransError(f"{args.path}: no such file" if not Path(args.path).exists() else f"{args.path}: not a file")
@@ -103,6 +143,7 @@ def _cmd_omissions(args: argparse.Namespace) -> int:
 
     if {args.src_lang, args.tgt_lang} != {"zh", "en"}:
         raise BooktransError("--src-lang and --tgt-lang must be zh and en, one each")
+    _fill_defaults(args, ("drop_cost", "partial_threshold", "table_min_prob"))
     src_lines, hyp = _read_lines(args.src), _read_lines(args.hyp)
     if not any(s.strip() for s in src_lines):
         raise BooktransError(f"{args.src}: no source text")
@@ -125,7 +166,7 @@ def _cmd_omissions(args: argparse.Namespace) -> int:
     if args.lexicon:
         from .align.similarity import LexicalTable
 
-        translator = table_translator(LexicalTable.load(args.lexicon))
+        translator = table_translator(LexicalTable.load(args.lexicon), args.table_min_prob)
     refs = None
     if args.ref:
         ref = _read_lines(args.ref)
@@ -134,7 +175,7 @@ def _cmd_omissions(args: argparse.Namespace) -> int:
         _check_language(args.ref, ref, args.tgt_lang)
         ref = [x for para in ref for x in split_sentences(para, args.tgt_lang)]
         refs = align_references(src, ref, args.src_lang, args.tgt_lang, translator)
-    cfg = OmissionConfig() if args.drop_cost is None else OmissionConfig(drop_cost=args.drop_cost)
+    cfg = OmissionConfig(drop_cost=args.drop_cost, partial_threshold=args.partial_threshold)
     cov = source_coverage(src, hyp, args.src_lang, args.tgt_lang, cfg, translator=translator, references=refs)
     items = rows(cov, src, where, args.tgt_lang)
     dropped = sum(c.omitted for c in cov.lines)
@@ -168,6 +209,7 @@ def _cmd_translate(args: argparse.Namespace) -> int:
     from .translate.book import open_book_engine, translate_book
 
     setup_logging()
+    _fill_defaults(args, ("source_share", "carry_share", "max_new_factor", "batch_size", "repetition_penalty"))
     open_engine, count, cfg, engine_id, price = open_book_engine(args)
     summary = translate_book(Path(args.book), args.src_lang, args.tgt_lang, open_engine, count, cfg, Path(args.out), engine_id,
                              chapters=args.chapters, title=args.title, price=price)
@@ -180,10 +222,10 @@ def _cmd_translate(args: argparse.Namespace) -> int:
 
 
 def _cmd_preflight(args: argparse.Namespace) -> int:
+    from .params import load
     from .preflight import check_params
-    from .stageutil import load_params
 
-    for line in check_params(load_params(args.params)):
+    for line in check_params(load(args.params)):
         print(line)
     return 0
 
@@ -200,13 +242,11 @@ def _cmd_profile(args: argparse.Namespace) -> int:
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     from .io import dumps_json
+    from .params import load
     from .plan import format_plan, plan, plan_summary
-    from .profile import merged_params
-    from .stageutil import load_params
 
-    params = load_params(args.params)
-    for profile in args.profile or []:  # in order: e.g. the cluster profile, then configs/sparse-r5.yaml
-        params = merged_params(Path(profile), params)
+    # profiles merged in order: e.g. the cluster profile, then configs/sparse-r5.yaml
+    params = load(args.params, args.profile or [])
     result = plan(params, Path(args.params).resolve().parent, tokens=args.tokens)
     print(dumps_json(plan_summary(result)) if args.json else format_plan(result))
     return 0
@@ -218,6 +258,7 @@ def _cmd_proofread(args: argparse.Namespace) -> int:
     from .proofread.select import SelectConfig, build_items
     from .proofread.sheets import read_completed_dir, write_sheets
 
+    _fill_defaults(args, ("doubtful", "sample", "context", "seed"))
     if args.action == "import":
         files, rows = read_completed_dir(args.completed)
         corrections = compile_corrections(rows)
@@ -253,6 +294,7 @@ def _cmd_proofread(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from .evaluate.significance import compare_texts, omission_stats, paired_bootstrap, scorer
 
+    _fill_defaults(args, ("resamples", "compare_seed"))
     ref, hyp_a, hyp_b = _read_lines(args.ref), _read_lines(args.hyp_a), _read_lines(args.hyp_b)
     src = _read_lines(args.src) if args.src else None
     for path, lines in ((args.hyp_a, hyp_a), (args.hyp_b, hyp_b), (args.src, src)):
@@ -267,9 +309,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
                 raise BooktransError("--metric omission needs the source text (--src SRC)")
             sa = omission_stats(src, hyp_a, ref, args.src_lang, args.tgt_lang)
             sb = omission_stats(src, hyp_b, ref, args.src_lang, args.tgt_lang)
-            c = paired_bootstrap("omission_rate", sa, sb, scorer("omission_rate"), args.resamples, args.seed)
+            c = paired_bootstrap("omission_rate", sa, sb, scorer("omission_rate"), args.resamples, args.compare_seed)
         else:
-            c = compare_texts(ref, hyp_a, hyp_b, args.tgt_lang, metric, args.resamples, args.seed)
+            c = compare_texts(ref, hyp_a, hyp_b, args.tgt_lang, metric, args.resamples, args.compare_seed)
         print(json.dumps({"metric": metric, **{k: v for k, v in c.to_dict().items() if k != "metric"}}))
     return 0
 
@@ -285,8 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", action="store_true", help="also print the ingest report (JSON) on stderr")
     p.add_argument("--no-lang-check", action="store_true", help="do not check that the text is in --lang")
     p.add_argument("--chapter-pattern", help="regular expression a whole chapter-heading line matches (for odd books)")
-    p.add_argument("--max-paragraph-chars", type=int, default=10_000,
-                   help="split longer paragraphs at sentence ends (characters; default 10000)")
+    p.add_argument("--max-paragraph-chars", type=int,
+                   **_param_default("max_paragraph_chars", "split longer paragraphs at sentence ends (characters)"))
     p.set_defaults(fn=_cmd_ingest)
 
     p = sub.add_parser("align", help="align two files of sentences (one per line) and print beads like [0]:[0,1]; "
@@ -318,8 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tgt-lang", required=True, choices=["zh", "en"], help="the language of REF, HYP_A and HYP_B")
     p.add_argument("--metric", action="append", choices=["bleu", "chrf", "omission"],
                    help="a metric to compare (repeatable; default: bleu, chrf and omission, omission only with --src)")
-    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
-    p.add_argument("--seed", type=int, default=12345, help="seed of the resampling (default 12345, sacrebleu's)")
+    p.add_argument("--resamples", type=int, **_param_default("resamples", "bootstrap resamples"))
+    p.add_argument("--seed", type=int, **_param_default("compare_seed", "seed of the resampling"))
     p.set_defaults(fn=_cmd_compare)
 
     p = sub.add_parser("omissions", help="flag source sentences a translation drops (or translates in part)")
@@ -333,8 +375,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="json: one object per source sentence; text: the flagged sentences only; html: a side-by-side page")
     p.add_argument("--output", metavar="PATH", help="write there instead of stdout (required for --format html)")
     p.add_argument("--ref", help="a human translation of SRC, one paragraph per line (any count): much stronger evidence")
-    p.add_argument("--drop-cost", type=float,
-                   help="cost of calling a line dropped: higher flags fewer (default: the tuned value, docs/evaluate.md)")
+    p.add_argument("--drop-cost", type=float, **_param_default(
+        "drop_cost", "evidence a sentence needs against it to count as dropped: higher flags fewer "
+                     "(tuned: docs/evaluate.md)"))
+    p.add_argument("--partial-threshold", type=float, **_param_default(
+        "partial_threshold", "evidence against one clause of a translated sentence to count it as partial"))
+    p.add_argument("--table-min-prob", type=float, **_param_default(
+        "table_min_prob", "with --lexicon: entries of the lexical table count from this probability on"))
     p.add_argument("--lexicon", metavar="PATH",
                    help="a lexical table learned from aligned books (the align stage's data/lexicon.json), used "
                         "beside CC-CEDICT as the evaluate stage does (default: CC-CEDICT alone)")
@@ -352,16 +399,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chapters", help="only these chapters, e.g. 1-3 or 2,5,7-9 (0 = text before the first heading)")
     p.add_argument("--title", help="title of the translated book (default: the file name)")
     p.add_argument("--context", type=int, help="tokens per request (default: the model's; 16384 for an endpoint)")
-    p.add_argument("--source-share", type=float, default=0.3, help="share of the context for one source chunk (default 0.3)")
-    p.add_argument("--carry-share", type=float, default=0.2, help="share for the tail of the previous chunk and its translation (0.2)")
-    p.add_argument("--max-new-factor", type=float, default=1.5, help="output tokens allowed per source token (default 1.5)")
+    p.add_argument("--source-share", type=float,
+                   **_param_default("source_share", "share of the context for one source chunk"))
+    p.add_argument("--carry-share", type=float,
+                   **_param_default("carry_share", "share for the tail of the previous chunk and its translation"))
+    p.add_argument("--max-new-factor", type=float,
+                   **_param_default("max_new_factor", "output tokens allowed per source token"))
     p.add_argument("--max-new-tokens", type=int, default=0, help="cap on output tokens per chunk (default: none; 8192 for an endpoint)")
-    p.add_argument("--batch-size", type=int, default=8, help="chunks decoded together by a local model (default 8)")
+    p.add_argument("--batch-size", type=int, **_param_default("batch_size", "chunks decoded together by a local model"))
     p.add_argument("--concurrency", type=int, default=4, help="requests in flight at once to an endpoint (default 4)")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for one answer from an endpoint (default 300)")
     p.add_argument("--retries", type=int, default=6, help="retries of a request after 429, 5xx or a timeout (default 6)")
     p.add_argument("--backoff", type=float, default=1.0, help="seconds before the first retry, doubling after each (default 1)")
-    p.add_argument("--repetition-penalty", type=float, default=1.0, help="local models: > 1 discourages repeats (default 1.0 = off)")
+    p.add_argument("--repetition-penalty", type=float, **_param_default(
+        "repetition_penalty", "local models: > 1 discourages repeats, 1.0 = off; the demo's params.yaml says 2.0 for "
+        "its tiny model, the cluster profile 1.0"))
     p.add_argument("--price", nargs=2, type=float, metavar=("INPUT", "OUTPUT"), help="USD per million input and output tokens, for the cost")
     p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"], help="local model weights")
     p.set_defaults(fn=_cmd_translate)
@@ -371,7 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     pe = psub.add_parser("export", help="the beads most likely wrong and a random sample as form.html, sheet.csv, sheet.xlsx")
     pe.add_argument("aligned", help="an aligned book (data/aligned/<book>.jsonl)")
     pe.add_argument("--out", required=True, help="folder for the sheets")
-    pe.add_argument("--doubtful", type=int, default=40, help="beads most likely wrong to export (default 40)")
+    pe.add_argument("--doubtful", type=int, **_param_default("doubtful", "beads most likely wrong to export"))
     pi = psub.add_parser("import", help="validate completed sheets and print the corrections file (JSON)")
     pi.add_argument("completed", help="a folder of completed sheets (or one file)")
     pi.add_argument("--out", help="write the corrections here instead of stdout")
@@ -380,12 +432,13 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("corrections", help="a corrections file (proofread/corrections.json)")
     for q in (pe, pa):
         q.add_argument("--book", help="the book id (default: the file name)")
-        q.add_argument("--sample", type=int, default=30, help="pairs in the random sample (default 30)")
-        q.add_argument("--seed", type=int, default=0, help="seed of the random sample's draw (default 0; the pipeline uses params.yaml seed)")
-    pe.add_argument("--context", type=int, default=2, help="beads shown before and after each one (default 2)")
+        q.add_argument("--sample", type=int, **_param_default("sample", "pairs in the random sample"))
+        q.add_argument("--seed", type=int, **_param_default("seed", "seed of the random sample's draw"))
+    pe.add_argument("--context", type=int, **_param_default("context", "beads shown before and after each one"))
     p.set_defaults(fn=_cmd_proofread)
 
-    p = sub.add_parser("preflight", help="check params.yaml (base model path, rounds chain) before any work")
+    p = sub.add_parser("preflight", help="check params.yaml (unknown keys, types, base model path, rounds chain, "
+                                         "every round's training settings) before any work")
     p.add_argument("--params", default="params.yaml", help="the parameters file to check (default params.yaml)")
     p.set_defaults(fn=_cmd_preflight)
 

@@ -15,9 +15,9 @@ stderr per flagged book) and ``stop_on_flags`` stops the step unless told to ski
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
-from .errors import ConfigError, Stopped
+from .errors import Stopped
 
 
 @dataclass(frozen=True)
@@ -39,34 +39,24 @@ class Flag:
 
 @dataclass(frozen=True)
 class IngestGates:
-    min_kept_share: float = 0.8       # per edition: share of the text found that is kept (0..1)
-    min_length_ratio: float = 0.35    # English words per Chinese character, whole book
-    max_length_ratio: float = 1.6
-    max_chapter_share: float = 0.5    # per edition of 3+ chapters: share of the text in its largest chapter
-    max_title_zh_chars: int = 30      # per Chinese edition: characters of its longest chapter title
-    max_title_en_words: int = 20      # per English edition: words of its longest chapter title
-    skip: bool = False                # record the flags, do not stop
+    """ingest.gates of params.yaml (booktrans.params; the values and their comments live there)."""
+    min_kept_share: float       # per edition: share of the text found that is kept (0..1)
+    min_length_ratio: float     # English words per Chinese character, whole book
+    max_length_ratio: float
+    max_chapter_share: float    # per edition of 3+ chapters: share of the text in its largest chapter
+    max_title_zh_chars: int     # per Chinese edition: characters of its longest chapter title
+    max_title_en_words: int     # per English edition: words of its longest chapter title
+    skip: bool                  # record the flags, do not stop
 
 
 @dataclass(frozen=True)
 class AlignGates:
-    min_kept: float = 0.7             # share of each side's sentences in beads kept for training
-    min_pair_score: float = 0.1       # mean bead score of a chapter pair ...
-    min_pair_sentences: int = 20      # ... that holds at least this many sentences (both sides together)
-    max_unpaired_share: float = 0.2   # share of either side's sentences in chapters without a partner
-    skip: bool = False
-
-
-def gates_from(cls, cfg: dict | None, where: str):
-    """``cls`` (IngestGates or AlignGates) from a params mapping; missing keys keep their defaults."""
-    types = {f.name: type(f.default) for f in fields(cls)}
-    unknown = sorted(set(cfg or {}) - set(types))
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(types)})")
-    try:
-        return cls(**{k: types[k](v) for k, v in (cfg or {}).items()})
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+    """align.gates of params.yaml."""
+    min_kept: float             # share of each side's sentences in beads kept for training
+    min_pair_score: float       # mean bead score of a chapter pair ...
+    min_pair_sentences: int     # ... that holds at least this many sentences (both sides together)
+    max_unpaired_share: float   # share of either side's sentences in chapters without a partner
+    skip: bool
 
 
 def check_ingest(editions: dict[str, dict], length_ratio: float | None, gates: IngestGates) -> list[Flag]:

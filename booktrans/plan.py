@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from .errors import ConfigError
+from .params import Params
 from .train.config import TrainConfig, config_for
 
 GIB = 2**30
@@ -258,30 +259,28 @@ def launch_layout(accelerate_config: str | Path, root: Path | None = None) -> tu
     return processes, 0, {}
 
 
-def _launch(params: dict, root: Path, round_name: str | None = None) -> tuple[int, int, dict]:
+def _launch(params: Params, root: Path, round_name: str | None = None) -> tuple[int, int, dict]:
     """(processes, ZeRO stage, zero settings) of a round's launch: one process, no ZeRO for launcher python."""
-    t = params.get("train") or {}
-    if t.get("launcher", "python") != "accelerate":
+    if params.train.launcher != "accelerate":
         return 1, 0, {"deepspeed": False}
-    r = ((params.get("rounds") or {}).get(round_name) or {}) if round_name else {}
-    return launch_layout(str(r.get("accelerate_config") or t.get("accelerate_config")), root)
+    t = params.round_train(round_name) if round_name else params.train
+    return launch_layout(str(t.accelerate_config), root)
 
 
-def model_config(params: dict, root: Path) -> tuple[dict, str]:
-    """The config.json to plan for: plan.model_config, else the base model's, else the tiny demo model's."""
-    plan = params.get("plan") or {}
-    model = params.get("model") or {}
-    if plan.get("model_config"):
-        p = root / plan["model_config"]
+def model_config(params: Params, root: Path, planned: bool = True) -> tuple[dict, str]:
+    """The config.json to plan for: plan.model_config (unless ``planned`` is false: preflight checks the
+    model that will train), else the base model's, else the tiny demo model's."""
+    if planned and params.plan.model_config:
+        p = root / params.plan.model_config
         if not p.exists():
             raise ConfigError(f"plan.model_config: {p} not found")
-        return json.loads(p.read_text(encoding="utf-8")), str(plan["model_config"])
-    if str(model.get("base")) == "tiny":
-        t = model.get("tiny") or {}
-        return {"hidden_size": t["hidden_size"], "num_hidden_layers": t["layers"], "intermediate_size": t["intermediate_size"],
-                "vocab_size": t["vocab_size"], "num_attention_heads": t["heads"], "num_key_value_heads": t["kv_heads"],
-                "max_position_embeddings": t["max_positions"], "model_type": "qwen2"}, "model.tiny"
-    p = Path(str(model.get("base"))) / "config.json"
+        return json.loads(p.read_text(encoding="utf-8")), str(params.plan.model_config)
+    if params.model.base == "tiny":
+        t = params.model.tiny
+        return {"hidden_size": t.hidden_size, "num_hidden_layers": t.layers, "intermediate_size": t.intermediate_size,
+                "vocab_size": t.vocab_size, "num_attention_heads": t.heads, "num_key_value_heads": t.kv_heads,
+                "max_position_embeddings": t.max_positions, "model_type": "qwen2"}, "model.tiny"
+    p = Path(params.model.base) / "config.json"
     if not p.exists():
         raise ConfigError(f"model.base: {p} not found; set plan.model_config (e.g. configs/models/qwen2.5-7b.json) "
                           f"to plan without the weights")
@@ -301,35 +300,31 @@ def dataset_tokens(root: Path, round_name: str) -> tuple[int, int] | None:
     return tokens, docs
 
 
-def hardware(params: dict, root: Path, round_name: str | None = None) -> Hardware:
+def hardware(params: Params, root: Path, round_name: str | None = None) -> Hardware:
     """The allocation of a round: processes, ZeRO stage and buckets from its launch config, prices and
     speeds from plan:."""
-    plan = params.get("plan") or {}
-    base = Hardware()
+    plan = params.plan
     processes, stage, zero = _launch(params, root, round_name)
 
     def bucket(key: str, default: int) -> int:
         value = zero.get(key, default)
         return 0 if value == "auto" else int(value)
 
-    quoted = int(plan.get("gpus", 24))
-    return Hardware(gpus=processes, gpu_memory_gib=float(plan.get("gpu_memory_gib", base.gpu_memory_gib)),
-                    peak_tflops=float(plan.get("peak_tflops", base.peak_tflops)), mfu=float(plan.get("mfu", base.mfu)),
-                    price_per_gpu_hour=float(plan.get("price_per_hour", 24.0)) / max(quoted, 1),
-                    overhead_gib=float(plan.get("overhead_gib", base.overhead_gib)),
-                    fragmentation=float(plan.get("fragmentation", base.fragmentation)), zero_stage=stage,
+    return Hardware(gpus=processes, gpu_memory_gib=plan.gpu_memory_gib, peak_tflops=plan.peak_tflops, mfu=plan.mfu,
+                    price_per_gpu_hour=plan.price_per_hour / max(plan.gpus, 1), overhead_gib=plan.overhead_gib,
+                    fragmentation=plan.fragmentation, zero_stage=stage,
                     deepspeed=bool(zero.get("deepspeed", True)),
                     reduce_bucket=bucket("reduce_bucket_size", 0),
-                    allgather_bucket=bucket("allgather_bucket_size", base.allgather_bucket))
+                    allgather_bucket=bucket("allgather_bucket_size", Hardware.allgather_bucket))
 
 
-def plan(params: dict, root: Path, tokens: int | None = None) -> dict:
+def plan(params: Params, root: Path, tokens: int | None = None) -> dict:
     """Every round of params. ``tokens``: plan for this many training tokens per round instead of the
     built datasets (documents of the round's full context)."""
     cfg_json, source = model_config(params, root)
     arch = Arch.from_config(cfg_json)
     rounds = {}
-    for name in params.get("rounds") or {}:
+    for name in params.rounds:
         cfg = config_for(params, name)
         hw = hardware(params, root, name)
         counted = (tokens, math.ceil(tokens / cfg.context)) if tokens else dataset_tokens(root, name)
@@ -344,15 +339,14 @@ def plan(params: dict, root: Path, tokens: int | None = None) -> dict:
     return {"model": source, "params": arch.params(), "arch": arch, "hardware": first, "rounds": rounds, "tokens": tokens}
 
 
-def selection_cost(params: dict, root: Path, cfg: TrainConfig, steps: int) -> dict | None:
+def selection_cost(params: Params, root: Path, cfg: TrainConfig, steps: int) -> dict | None:
     """What scoring a selecting round's checkpoints costs (train.select, booktrans.train.select): the
     checkpoints (every save_steps, plus the final weights) x validation books x directions x the
     budget (train.select_budget). A token budget gives the source tokens exactly (an upper bound: whole
     paragraphs are kept under it); a chapter budget alone is counted as that many chapters, unmeasured."""
     if cfg.select == "last":
         return None
-    t = params.get("train") or {}
-    budget = t.get("select_budget") or {}
+    budget = params.train.select_budget
     if cfg.save_steps <= 0:
         checkpoints = 1  # the final weights only
     else:
@@ -360,14 +354,14 @@ def selection_cost(params: dict, root: Path, cfg: TrainConfig, steps: int) -> di
         checkpoints = steps // every + (1 if steps % every else 0)  # + the final weights when not on a save step
     from .manifest import load_manifest
 
-    manifest = str((params.get("ingest") or {}).get("manifest", "data/books.yaml"))
+    manifest = params.ingest.manifest
     # project-relative: beside the params file, else in the working folder (a params copy planned from the project)
     found = next((p for p in (root / manifest, Path(manifest)) if p.is_file()), None)
     books = sum(1 for b in load_manifest(found) if b.split == "valid") if found else 0
-    directions = len((params.get("translate") or {}).get("directions") or ["zh-en", "en-zh"])
-    tokens = int(budget.get("tokens") or 0)
-    factor = float((params.get("translate") or {}).get("max_new_factor", 1.5))
-    per = f"{tokens:,} tokens" if tokens else f"{int(budget.get('chapters') or 0)} chapter(s)"
+    directions = len(params.translate.directions)
+    tokens = budget.tokens
+    factor = params.translate.max_new_factor
+    per = f"{tokens:,} tokens" if tokens else f"{budget.chapters} chapter(s)"
     src = checkpoints * books * directions * tokens
     return {"manifest": str(found) if found else None, "checkpoints": checkpoints, "books": books, "directions": directions, "budget": per,
             "source_tokens": src, "generated_tokens": int(src * factor)}

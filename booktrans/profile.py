@@ -1,5 +1,6 @@
 """Cluster profiles: a versioned YAML file whose `params:` mapping is merged into params.yaml
-(comments in params.yaml are kept)."""
+(comments in params.yaml are kept). The merged params are checked by booktrans.params (unknown keys,
+types) before params.yaml is written."""
 
 from __future__ import annotations
 
@@ -52,6 +53,9 @@ def apply_profile(profile: Path, params: Path) -> list[str]:
     doc = ry.load(params.read_text(encoding="utf-8"))
     changed: list[str] = []
     _merge(doc, profile_params, "", changed)
+    from .params import from_dict
+
+    from_dict(doc, f"{params} + {profile}")  # a wrong key in the profile stops here, before params.yaml changes
     import io
 
     buf = io.StringIO()

@@ -1,15 +1,12 @@
-"""Glue shared by the stage scripts: logging, params loading, and turning library errors into one
-line on stderr and an exit code (no tracebacks for bad input)."""
+"""Glue shared by the stage scripts: logging, and turning library errors into one line on stderr and
+an exit code (no tracebacks for bad input). Params are loaded with booktrans.params.load."""
 
 from __future__ import annotations
 
 import logging
 import os
 import sys
-from pathlib import Path
-from typing import Any, Callable
-
-import yaml
+from typing import Callable
 
 from .errors import BooktransError, Stopped
 
@@ -21,22 +18,6 @@ def setup_logging(verbose: bool = False) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     for noisy in ("httpx", "urllib3", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
-    with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh) or {}
-
-
-def get(params: dict, dotted: str, default: Any = ...) -> Any:
-    cur: Any = params
-    for part in dotted.split("."):
-        if not isinstance(cur, dict) or part not in cur:
-            if default is ...:
-                raise BooktransError(f"params.yaml: missing key {dotted!r}")
-            return default
-        cur = cur[part]
-    return cur
 
 
 def run_main(fn: Callable[[], int | None]) -> None:

@@ -27,12 +27,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from booktrans.align import FilterConfig
 from booktrans.align.corpus import AlignOptions, align_corpus
-from booktrans.gates import AlignGates, gates_from
 from booktrans.manifest import load_manifest
+from booktrans.params import load
 from booktrans.proofread.corrections import Proofreading
-from booktrans.stageutil import get, load_params, run_main, setup_logging
+from booktrans.stageutil import run_main, setup_logging
 
 
 def main() -> int:
@@ -45,19 +44,10 @@ def main() -> int:
     ap.add_argument("--lexicon", type=Path, default=None, help="write the corpus lexical table here (JSON)")
     args = ap.parse_args()
     setup_logging()
-    params = load_params(args.params)
-    books = load_manifest(get(params, "ingest.manifest"))
-    f = get(params, "align.filters")
-    opts = AlignOptions(method=get(params, "align.method"), bootstrap=int(get(params, "align.bootstrap", 1)),
-                        filters=FilterConfig(min_score=float(f["min_score"]), score_min_chars=int(f["score_min_chars"]),
-                                             min_ratio=float(f["min_ratio"]), max_ratio=float(f["max_ratio"]),
-                                             ratio_min_chars=int(f["ratio_min_chars"])),
-                        gates=gates_from(AlignGates, get(params, "align.gates", {}), "align.gates"),
-                        model=get(params, "align.model", None), batch_size=int(get(params, "align.batch_size", 16)),
-                        cache_dir=Path(get(params, "align.cache_dir", "build/cache/align")))
-    proofreading = Proofreading.load(args.corrections, sample=int(get(params, "proofread.sample", 0)),
-                                     seed=int(get(params, "seed", 0)))
-    align_corpus(books, args.text, args.out, args.report, opts, proofreading, args.lexicon)
+    P = load(args.params)
+    proofreading = Proofreading.load(args.corrections, sample=P.proofread.sample, seed=P.seed)
+    align_corpus(load_manifest(P.ingest.manifest), args.text, args.out, args.report, AlignOptions.from_params(P.align),
+                 proofreading, args.lexicon)
     return 0
 
 

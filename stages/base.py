@@ -14,7 +14,8 @@ from pathlib import Path
 
 from booktrans.manifest import load_manifest
 from booktrans.model.store import build_base
-from booktrans.stageutil import get, load_params, run_main, setup_logging
+from booktrans.params import load
+from booktrans.stageutil import run_main, setup_logging
 
 
 def main() -> int:
@@ -24,17 +25,16 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=Path("models/r0"))
     args = ap.parse_args()
     setup_logging()
-    params = load_params(args.params)
-    base, tiny = str(get(params, "model.base")), None
+    P = load(args.params)
+    base, tiny = P.model.base, None
     if base == "tiny":  # torch and transformers are imported only for the tiny model
         from booktrans.model.tiny import TinyConfig
 
-        t = get(params, "model.tiny")
-        tiny = TinyConfig(vocab_size=int(t["vocab_size"]), hidden_size=int(t["hidden_size"]),
-                          intermediate_size=int(t["intermediate_size"]), num_hidden_layers=int(t["layers"]),
-                          num_attention_heads=int(t["heads"]), num_key_value_heads=int(t["kv_heads"]),
-                          max_position_embeddings=int(t["max_positions"]), seed=int(get(params, "seed")))
-    build_base(base, int(get(params, "model.context")), load_manifest(get(params, "ingest.manifest")), args.text, args.out, tiny)
+        t = P.model.tiny
+        tiny = TinyConfig(vocab_size=t.vocab_size, hidden_size=t.hidden_size, intermediate_size=t.intermediate_size,
+                          num_hidden_layers=t.layers, num_attention_heads=t.heads, num_key_value_heads=t.kv_heads,
+                          max_position_embeddings=t.max_positions, seed=P.seed)
+    build_base(base, P.model.context, load_manifest(P.ingest.manifest), args.text, args.out, tiny)
     return 0
 
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from booktrans.errors import BooktransError
 from booktrans.evaluate.decision import compare_evaluations
 from booktrans.io import read_json, write_json
 from booktrans.manifest import load_manifest
-from booktrans.stageutil import get, load_params, run_main, setup_logging
+from booktrans.params import load
+from booktrans.stageutil import run_main, setup_logging
 
 
 def main() -> int:
@@ -29,15 +29,12 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=Path("reports/compare.json"))
     args = ap.parse_args()
     setup_logging()
-    params = load_params(args.params)
-    cfg = get(params, "compare")
-    if str(cfg.get("unit", "chapter")) != "chapter":
-        raise BooktransError(f"{args.params}: compare.unit {cfg.get('unit')!r}: the pipeline resamples whole chapters (chapter)")
-    books = {b.id: b.genre for b in load_manifest(get(params, "ingest.manifest")) if b.split == "test"}
-    result = compare_evaluations(args.evaluation, books, list(get(params, "translate.rounds")),
-                                 list(get(params, "translate.systems") or {}), list(get(params, "translate.directions")),
-                                 list(get(params, "decision.criteria") or []), int(cfg["resamples"]), int(cfg["seed"]),
-                                 float(cfg["alpha"]), read_json(args.human) if args.human.exists() else None)
+    P = load(args.params)  # compare.unit is chapter: the pipeline resamples whole chapters (booktrans.params)
+    c = P.compare
+    books = {b.id: b.genre for b in load_manifest(P.ingest.manifest) if b.split == "test"}
+    result = compare_evaluations(args.evaluation, books, list(P.translate.rounds), list(P.translate.systems),
+                                 list(P.translate.directions), [x.as_dict() for x in P.decision.criteria], c.resamples,
+                                 c.seed, c.alpha, read_json(args.human) if args.human.exists() else None)
     write_json(args.out, result)
     return 0
 

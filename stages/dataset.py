@@ -20,7 +20,8 @@ from pathlib import Path
 from booktrans.dataset.build import RoundData, build_round_data
 from booktrans.manifest import load_manifest
 from booktrans.model import load_tokenizer
-from booktrans.stageutil import get, load_params, run_main, setup_logging
+from booktrans.params import load
+from booktrans.stageutil import run_main, setup_logging
 
 
 def main() -> int:
@@ -33,15 +34,9 @@ def main() -> int:
     ap.add_argument("--card", type=Path, default=Path("reports/dataset"))
     args = ap.parse_args()
     setup_logging()
-    params = load_params(args.params)
-    r, d = get(params, f"rounds.{args.round}"), get(params, "dataset")
-    spec = RoundData(context=int(r["context"]), max_chars=int(r.get("max_chars", 0)), max_docs=int(r.get("max_docs", 0)),
-                     short_share=float(r.get("short_share", 0.0)), short_context=int(d["short_context"]),
-                     en_zh_share=float(d["en_zh_share"]), min_beads=int(d["min_beads"]), genre_weights=dict(d["genre_weights"]),
-                     leakage_ngram=(int(d["leakage_ngram"]["zh"]), int(d["leakage_ngram"]["en"])),
-                     near_duplicate_jaccard=float(d.get("near_duplicate_jaccard", 0.5)), seed=int(get(params, "seed")))
-    build_round_data(args.round, load_manifest(get(params, "ingest.manifest")), args.aligned, load_tokenizer(args.model), spec,
-                     args.out, args.card)
+    P = load(args.params)
+    build_round_data(args.round, load_manifest(P.ingest.manifest), args.aligned, load_tokenizer(args.model),
+                     RoundData.from_params(P, args.round), args.out, args.card)
     return 0
 
 

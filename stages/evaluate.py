@@ -24,11 +24,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from booktrans.evaluate.book import BookEvalConfig
-from booktrans.evaluate.omission import TABLE_MIN_PROB, OmissionConfig
 from booktrans.evaluate.scoring import RoundEvalConfig, evaluate_round
 from booktrans.manifest import load_manifest
-from booktrans.stageutil import get, load_params, run_main, setup_logging
+from booktrans.params import load
+from booktrans.stageutil import run_main, setup_logging
 
 
 def main() -> int:
@@ -44,17 +43,10 @@ def main() -> int:
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     setup_logging()
-    params = load_params(args.params)
-    books = [b.id for b in load_manifest(get(params, "ingest.manifest")) if b.split == "test"]
-    om = get(params, "evaluate.omission")
-    cfg = RoundEvalConfig(BookEvalConfig(position_bins=int(get(params, "evaluate.position_bins")),
-                                         omission=OmissionConfig(drop_cost=float(om["drop_cost"]),
-                                                                 partial_threshold=float(om["partial_threshold"]))),
-                          table_min_prob=float(om.get("table_min_prob", TABLE_MIN_PROB)),
-                          comet_checkpoint=str(get(params, "evaluate.comet.checkpoint") or ""),
-                          comet_batch_size=int(get(params, "evaluate.comet.batch_size", 16)))
-    evaluate_round(args.round, books, list(get(params, "translate.directions")), args.translations, args.text, args.aligned,
-                   args.lexicon, cfg).write(args.out, args.metrics)
+    P = load(args.params)
+    books = [b.id for b in load_manifest(P.ingest.manifest) if b.split == "test"]
+    evaluate_round(args.round, books, list(P.translate.directions), args.translations, args.text, args.aligned,
+                   args.lexicon, RoundEvalConfig.from_params(P.evaluate)).write(args.out, args.metrics)
     return 0
 
 

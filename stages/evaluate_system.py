@@ -16,11 +16,10 @@ import argparse
 from pathlib import Path
 
 from booktrans.errors import BooktransError
-from booktrans.evaluate.book import BookEvalConfig
-from booktrans.evaluate.omission import TABLE_MIN_PROB, OmissionConfig
 from booktrans.evaluate.scoring import RoundEvalConfig, evaluate_round, write_skipped
 from booktrans.manifest import load_manifest
-from booktrans.stageutil import get, load_params, run_main, setup_logging
+from booktrans.params import load
+from booktrans.stageutil import run_main, setup_logging
 from booktrans.translate.systems import parse_systems
 
 
@@ -36,24 +35,17 @@ def main() -> int:
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     setup_logging()
-    params = load_params(args.params)
-    systems = parse_systems(get(params, "translate.systems", {}), list(get(params, "translate.rounds", [])))
+    P = load(args.params)
+    systems = parse_systems(P.translate.systems, list(P.translate.rounds))
     if args.system not in systems:
         raise BooktransError(f"translate.systems has no system {args.system!r} (systems: {', '.join(systems) or 'none'})")
     if (args.translations / "skipped.json").exists():
         write_skipped(args.system, args.translations / "skipped.json", args.out, args.metrics)
         return 0
-    books = [b.id for b in load_manifest(get(params, "ingest.manifest")) if b.split == "test"]
-    om = get(params, "evaluate.omission")
-    cfg = RoundEvalConfig(BookEvalConfig(position_bins=int(get(params, "evaluate.position_bins")),
-                                         omission=OmissionConfig(drop_cost=float(om["drop_cost"]),
-                                                                 partial_threshold=float(om["partial_threshold"]))),
-                          table_min_prob=float(om.get("table_min_prob", TABLE_MIN_PROB)),
-                          comet_checkpoint=str(get(params, "evaluate.comet.checkpoint") or ""),
-                          comet_batch_size=int(get(params, "evaluate.comet.batch_size", 16)))
-    directions = list(systems[args.system].directions or get(params, "translate.directions"))  # the system's own, if any
+    books = [b.id for b in load_manifest(P.ingest.manifest) if b.split == "test"]
+    directions = list(systems[args.system].directions or P.translate.directions)  # the system's own, if any
     evaluate_round(args.system, books, directions, args.translations, args.text, args.aligned, args.lexicon,
-                   cfg).write(args.out, args.metrics)
+                   RoundEvalConfig.from_params(P.evaluate)).write(args.out, args.metrics)
     return 0
 
 

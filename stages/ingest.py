@@ -19,10 +19,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from booktrans.gates import IngestGates, gates_from
 from booktrans.ingest.corpus import CorpusOptions, ingest_corpus
 from booktrans.manifest import load_manifest
-from booktrans.stageutil import get, load_params, run_main, setup_logging
+from booktrans.params import load
+from booktrans.stageutil import run_main, setup_logging
 
 
 def main() -> int:
@@ -32,14 +32,8 @@ def main() -> int:
     ap.add_argument("--report", type=Path, default=Path("reports/ingest.json"))
     args = ap.parse_args()
     setup_logging()
-    params = load_params(args.params)
-    opts = CorpusOptions(roots=tuple(Path(r) for r in get(params, "ingest.roots")),
-                         on_error=get(params, "ingest.on_error", "fail"),
-                         simplify=bool(get(params, "ingest.simplify", False)),
-                         max_paragraph_chars=int(get(params, "ingest.max_paragraph_chars", CorpusOptions.max_paragraph_chars)),
-                         gates=gates_from(IngestGates, get(params, "ingest.gates", {}), "ingest.gates"),
-                         cache_dir=Path(get(params, "ingest.cache_dir", "build/cache/ingest")))
-    ingest_corpus(load_manifest(get(params, "ingest.manifest")), args.out, args.report, opts)
+    P = load(args.params)
+    ingest_corpus(load_manifest(P.ingest.manifest), args.out, args.report, CorpusOptions.from_params(P.ingest))
     return 0
 
 

@@ -16,9 +16,10 @@ import argparse
 from pathlib import Path
 
 from booktrans.manifest import load_manifest
+from booktrans.params import load
 from booktrans.proofread.export import export_sheets
 from booktrans.proofread.select import SelectConfig
-from booktrans.stageutil import get, load_params, run_main, setup_logging
+from booktrans.stageutil import run_main, setup_logging
 
 
 def main() -> int:
@@ -28,11 +29,10 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=Path("reports/proofread"))
     args = ap.parse_args()
     setup_logging()
-    params = load_params(args.params)
-    p = get(params, "proofread")
-    cfg = SelectConfig(doubtful=int(p["doubtful"]), sample=int(p["sample"]), context=int(p["context"]),
-                       seed=int(get(params, "seed")))
-    export_sheets(load_manifest(get(params, "ingest.manifest")), args.aligned, args.out, cfg)
+    P = load(args.params)
+    p = P.proofread
+    cfg = SelectConfig(doubtful=p.doubtful, sample=p.sample, context=p.context, seed=P.seed)
+    export_sheets(load_manifest(P.ingest.manifest), args.aligned, args.out, cfg)
     return 0
 
 

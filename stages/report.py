@@ -20,8 +20,9 @@ import argparse
 import logging
 from pathlib import Path
 
+from booktrans.params import load
 from booktrans.report.build import ReportInputs, build_report
-from booktrans.stageutil import get, load_params, run_main, setup_logging
+from booktrans.stageutil import run_main, setup_logging
 
 
 def main() -> int:
@@ -38,18 +39,17 @@ def main() -> int:
                     help="significance, breakdown per genre and book and decision verdicts (compare stage)")
     args = ap.parse_args()
     setup_logging()
-    params = load_params(args.params)
+    P = load(args.params)
     from booktrans.plan import plan, plan_summary
 
     try:  # the planner's estimate of the rounds trained so far
-        summary = plan_summary(plan(params, Path(".")))
+        summary = plan_summary(plan(P, Path(".")))
     except Exception as exc:  # the page is still useful without the estimate; say why it is missing
         logging.getLogger("report").warning("no cost estimate: %s", exc)
         summary = None
-    build_report(list(get(params, "translate.rounds")), list(get(params, "translate.systems", {}) or {}),
-                 list(get(params, "rounds") or {}), ReportInputs(args.metrics, args.evaluation, args.rounds, args.human,
+    build_report(list(P.translate.rounds), list(P.translate.systems), list(P.rounds), ReportInputs(args.metrics, args.evaluation, args.rounds, args.human,
                                                                  args.align, args.compare),
-                 args.out, args.plots, tiny=str(get(params, "model.base")) == "tiny", plan_summary=summary)
+                 args.out, args.plots, tiny=P.model.base == "tiny", plan_summary=summary)
     return 0
 
 

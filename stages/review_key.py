@@ -14,9 +14,10 @@ import argparse
 from pathlib import Path
 
 from booktrans.manifest import load_manifest
+from booktrans.params import load
 from booktrans.review import SampleConfig
 from booktrans.review.packet import draw_packet, review_systems, write_key
-from booktrans.stageutil import get, load_params, run_main, setup_logging
+from booktrans.stageutil import run_main, setup_logging
 
 
 def main() -> int:
@@ -27,11 +28,10 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=Path("reports/review/key.json"))
     args = ap.parse_args()
     setup_logging()
-    params = load_params(args.params)
-    books = {b.id: {"title": b.title, "genre": b.genre} for b in load_manifest(get(params, "ingest.manifest")) if b.split == "test"}
-    systems = review_systems(list(get(params, "review.rounds")), list(get(params, "translate.rounds")))
-    r = get(params, "review")
-    cfg = SampleConfig(per_band=int(r["per_band"]), passage_segments=int(r["passage_segments"]), seed=int(get(params, "seed")))
+    P = load(args.params)
+    books = {b.id: {"title": b.title, "genre": b.genre} for b in load_manifest(P.ingest.manifest) if b.split == "test"}
+    systems = review_systems(list(P.review.rounds), list(P.translate.rounds))
+    cfg = SampleConfig(per_band=P.review.per_band, passage_segments=P.review.passage_segments, seed=P.seed)
     write_key(draw_packet(args.evaluation, books, systems, cfg), args.packet, args.out)
     return 0
 

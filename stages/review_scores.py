@@ -18,8 +18,9 @@ import argparse
 from pathlib import Path
 
 from booktrans.io import write_json
+from booktrans.params import load
 from booktrans.review.scores import review_scores
-from booktrans.stageutil import get, load_params, run_main, setup_logging
+from booktrans.stageutil import run_main, setup_logging
 
 
 def main() -> int:
@@ -31,7 +32,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=Path("reports/review/human.json"))
     args = ap.parse_args()
     setup_logging()
-    rounds = list(get(load_params(args.params), "translate.rounds"))
+    rounds = list(load(args.params).translate.rounds)
     write_json(args.out, review_scores(args.key, args.completed, args.metrics, rounds))
     return 0
 

@@ -24,10 +24,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from booktrans.stageutil import get, load_params, run_main, setup_logging
-from booktrans.train import config_for
+from booktrans.params import load
+from booktrans.stageutil import run_main, setup_logging
 from booktrans.train.job import RoundJob, checkpoints_report, run_round
-from booktrans.train.select import SelectConfig
 
 
 def main() -> int:
@@ -46,23 +45,9 @@ def main() -> int:
     ap.add_argument("--lexicon", type=Path, default=Path("data/lexicon.json"))
     ap.add_argument("--worker", action="store_true", help="already running under the launcher")
     args = ap.parse_args()
-    params = load_params(args.params)
-    t, om = get(params, "translate"), get(params, "evaluate.omission")
-    from booktrans.evaluate.omission import TABLE_MIN_PROB
-
-    job = RoundJob(
-        name=args.round, cfg=config_for(params, args.round), data=args.data, init=args.init, out=args.out, log=args.log,
-        report=args.checkpoints_report or checkpoints_report(args.log), manifest=Path(get(params, "ingest.manifest")),
-        text=args.text, aligned=args.aligned, lexicon=args.lexicon,
-        checkpoint_dir=Path(get(params, "train.checkpoint_dir", "build/checkpoints")),
-        keep_checkpoints=bool(get(params, "train.keep_checkpoints", False)),
-        select_budget=dict(get(params, "train.select_budget", None) or {}),
-        select=SelectConfig(directions=tuple(t["directions"]), translate=dict(t), dtype=str(get(params, "model.dtype")),
-                            tiny_max_new_tokens=int(t.get("tiny_max_new_tokens", 0) or 0), seed=int(get(params, "seed"))),
-        omission=(float(om["drop_cost"]), float(om["partial_threshold"])), table_min_prob=float(om.get("table_min_prob", TABLE_MIN_PROB)),
-        launcher=get(params, "train.launcher", "python"),
-        accelerate_config=str((get(params, "rounds") or {}).get(args.round, {}).get("accelerate_config")
-                              or get(params, "train.accelerate_config", "")))
+    job = RoundJob.from_params(load(args.params), args.round, data=args.data, init=args.init, out=args.out,
+                               log=args.log, report=args.checkpoints_report or checkpoints_report(args.log),
+                               text=args.text, aligned=args.aligned, lexicon=args.lexicon)
     return run_round(job, __file__, sys.argv[1:], worker=args.worker)
 
 

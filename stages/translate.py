@@ -20,7 +20,8 @@ import argparse
 from pathlib import Path
 
 from booktrans.manifest import load_manifest
-from booktrans.stageutil import get, load_params, run_main, setup_logging
+from booktrans.params import load
+from booktrans.stageutil import run_main, setup_logging
 from booktrans.translate.run import translate_round
 
 
@@ -34,11 +35,10 @@ def main() -> int:
     ap.add_argument("--scratch", type=Path, default=Path("build/translate"), help="where finished chapters are kept for resuming")
     args = ap.parse_args()
     setup_logging()
-    params = load_params(args.params)
-    settings = {k: v for k, v in get(params, "translate").items() if k not in ("rounds", "systems")}
-    manifest = get(params, "ingest.manifest")
-    translate_round(args.round, args.model, load_manifest(manifest), manifest, args.text, args.out, settings,
-                    str(get(params, "model.dtype")), int(get(params, "seed")), args.scratch)
+    P = load(args.params)
+    manifest = P.ingest.manifest
+    translate_round(args.round, args.model, load_manifest(manifest), manifest, args.text, args.out, P.translate,
+                    P.model.dtype, P.seed, args.scratch)
     return 0
 
 

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from booktrans.errors import BooktransError
 from booktrans.manifest import load_manifest
-from booktrans.stageutil import get, load_params, run_main, setup_logging
+from booktrans.params import load
+from booktrans.stageutil import run_main, setup_logging
 from booktrans.translate.run import translate_system
 from booktrans.translate.systems import parse_systems
 
@@ -35,15 +36,13 @@ def main() -> int:
     ap.add_argument("--scratch", type=Path, default=Path("build/translate"), help="where finished chapters are kept for resuming")
     args = ap.parse_args()
     setup_logging()
-    params = load_params(args.params)
-    t = get(params, "translate")
-    systems = parse_systems(t.get("systems"), list(t.get("rounds") or []) + list(get(params, "rounds", {}) or {}))
+    P = load(args.params)
+    systems = parse_systems(P.translate.systems, list(P.translate.rounds) + list(P.rounds))
     if args.system not in systems:
         raise BooktransError(f"translate.systems has no system {args.system!r} (systems: {', '.join(systems) or 'none'})")
-    settings = {k: v for k, v in t.items() if k not in ("rounds", "systems")}
-    manifest = get(params, "ingest.manifest")
-    translate_system(args.system, systems[args.system], load_manifest(manifest), manifest, args.text, args.out, settings,
-                     str(get(params, "model.dtype")), int(get(params, "seed")), args.systems, args.scratch)
+    manifest = P.ingest.manifest
+    translate_system(args.system, systems[args.system], load_manifest(manifest), manifest, args.text, args.out,
+                     P.translate, P.model.dtype, P.seed, args.systems, args.scratch)
     return 0
 
 

@@ -54,32 +54,33 @@ def test_align_stage_realigns_only_new_books_and_cached_output_is_identical(samp
     """The per-book cache: a new book is the only one aligned, unchanged output files are put back
     as they were (same inode: not rewritten), and the whole output of runs using the cache is
     byte-identical to that of a run from an empty cache; an output edited in place is restored."""
+    import dataclasses
     import logging
 
     import yaml
 
     from booktrans.align.corpus import AlignOptions, align_corpus
-    from booktrans.gates import AlignGates, gates_from
     from booktrans.io import write_jsonl
     from booktrans.manifest import load_manifest
+    from booktrans.params import load
     from booktrans.proofread.corrections import Proofreading
     from conftest import ROOT
 
     text = tmp_path / "text"
     for (book, lang), paras in sample_paragraphs.items():
         write_jsonl(text / f"{book}.{lang}.jsonl", paras)
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    P = load(ROOT / "params.yaml")
     manifest = yaml.safe_load((ROOT / "data" / "books.yaml").read_text())
     books = [b for b in manifest["books"] if b["id"] in ("lighthouse", "night-train", "four-seasons")]
     three = {"lighthouse", "night-train", "four-seasons"}
 
     def run(ids, out, cache="cache"):
         (tmp_path / "books.yaml").write_text(yaml.safe_dump({"books": [b for b in books if b["id"] in ids]}))
-        opts = AlignOptions(gates=gates_from(AlignGates, params["align"]["gates"], "align.gates"), cache_dir=tmp_path / cache)
+        opts = dataclasses.replace(AlignOptions.from_params(P.align), cache_dir=tmp_path / cache)
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="align"):
             align_corpus(load_manifest(tmp_path / "books.yaml"), text, tmp_path / out, tmp_path / f"{out}.json", opts,
-                         Proofreading.load(None, int(params["proofread"]["sample"]), int(params["seed"])), lexicon=tmp_path / f"{out}.lex")
+                         Proofreading.load(None, P.proofread.sample, P.seed), lexicon=tmp_path / f"{out}.lex")
         return next(r.getMessage() for r in caplog.records if "unchanged from cache" in r.getMessage())
 
     def same(a, b):

@@ -17,11 +17,12 @@ from booktrans.model import read_info
 from booktrans.translate import TranslateConfig, build_prompt
 from booktrans.translate.engines import token_counter
 from booktrans.translate.parts import chapter_units
+from booktrans.params import load
 from booktrans.train import TrainConfig, train_round, validate
 from booktrans.train.select import SelectConfig, ValidBook, budget_paragraphs, score_model, select_round
 
 ROOT = Path(__file__).resolve().parents[1]
-TRANSLATE = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))["translate"]
+TRANSLATE = load(ROOT / "params.yaml").translate
 BUDGET = 64  # source tokens per book and direction
 
 
@@ -40,7 +41,7 @@ def _docs(book: ValidBook, tiny_base) -> list[dict]:
     from booktrans.model import load_tokenizer
 
     count = token_counter(load_tokenizer(tiny_base))
-    cfg = TranslateConfig.from_block(TRANSLATE, 256, 48)
+    cfg = TranslateConfig.from_params(TRANSLATE, 256, 48)
     docs = []
     for direction, src, tgt in (("zh-en", "zh", "en"), ("en-zh", "en", "zh")):
         for u in chapter_units("v", direction, budget_paragraphs(book.paragraphs[src], count, 0, BUDGET), count, cfg):
@@ -52,7 +53,7 @@ def _docs(book: ValidBook, tiny_base) -> list[dict]:
 
 def _sc(criterion: str) -> SelectConfig:
     return SelectConfig(criterion=criterion, tokens=BUDGET, translate=TRANSLATE,
-                        tiny_max_new_tokens=int(TRANSLATE["tiny_max_new_tokens"]))
+                        tiny_max_new_tokens=TRANSLATE.tiny_max_new_tokens)
 
 
 def _round(tmp_path, tiny_base, book, criterion, **kw) -> tuple[Path, dict, dict]:
@@ -180,6 +181,7 @@ def test_the_budget_takes_whole_paragraphs_from_the_first_chapters(valid_book, t
 def test_make_plan_shows_what_scoring_the_checkpoints_costs(root):
     """The checkpoints counted are those a round saves: every save_steps and the final step (steps 2, 3
     for 3 steps saved every 2, as test_without_validation_books... sees the Trainer keep)."""
+    from booktrans.params import from_dict
     from booktrans.plan import format_plan, plan
 
     params = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))
@@ -187,7 +189,7 @@ def test_make_plan_shows_what_scoring_the_checkpoints_costs(root):
     params["rounds"] = {"r1": {**params["rounds"]["r1"], "max_steps": 3},
                         "r2": {**params["rounds"]["r2"], "max_steps": 6, "select": "omission"},
                         "r3": {**params["rounds"]["r3"], "max_steps": 6, "select": "last"}}
-    text = format_plan(plan(params, root, tokens=10_000))
+    text = format_plan(plan(from_dict(params), root, tokens=10_000))
     assert ("checkpoint scoring, r1 (select chrf): 2 checkpoint(s) x 1 validation book(s) x 2 direction(s) x 100 tokens = 400 source tokens "
             "translated, up to 600 generated") in text
     assert "r2 (select omission): 3 checkpoint(s)" in text and "r3 (select" not in text
@@ -215,7 +217,7 @@ def _project(tmp_path, tiny_base, book, sample_paragraphs, select):
     LexicalTable().save(proj / "data" / "lexicon.json")
     params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
     params["train"].update(save_steps=2, select=select)
-    params["rounds"] = {"r1": {"context": 256, "init": "r0", "learning_rate": 2e-2, "max_steps": 4}}
+    params["rounds"] = {"r1": {**params["rounds"]["r1"], "context": 256, "init": "r0", "learning_rate": 2e-2, "max_steps": 4}}
     (proj / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
     return proj
 

@@ -3,12 +3,12 @@ or align stage with one line naming the book and the figure, unless told to skip
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 import yaml
 
-from booktrans.gates import AlignGates, IngestGates, check_align, check_ingest, gates_from
+from booktrans.gates import check_align, check_ingest
+from booktrans.params import load
 from stagecmd import run_stage
 
 
@@ -21,20 +21,16 @@ def sample_run(root, tmp_path_factory):
     from booktrans.proofread.corrections import Proofreading
 
     out = tmp_path_factory.mktemp("sample")
-    params = yaml.safe_load((root / "params.yaml").read_text())
+    P = load(root / "params.yaml")
     import os
 
     cwd = os.getcwd()
     os.chdir(root)
     try:
-        books = load_manifest(params["ingest"]["manifest"])
-        ingest_corpus(books, out / "text", out / "ingest.json",
-                      CorpusOptions(roots=tuple(map(Path, params["ingest"]["roots"])), cache_dir=Path(params["ingest"]["cache_dir"]),
-                                    gates=gates_from(IngestGates, params["ingest"]["gates"], "ingest.gates")))
-        align_corpus(books, out / "text", out / "aligned", out / "align.json",
-                     AlignOptions(gates=gates_from(AlignGates, params["align"]["gates"], "align.gates"),
-                                  cache_dir=Path(params["align"]["cache_dir"])),
-                     Proofreading.load(None, int(params["proofread"]["sample"]), int(params["seed"])))
+        books = load_manifest(P.ingest.manifest)
+        ingest_corpus(books, out / "text", out / "ingest.json", CorpusOptions.from_params(P.ingest))
+        align_corpus(books, out / "text", out / "aligned", out / "align.json", AlignOptions.from_params(P.align),
+                     Proofreading.load(None, P.proofread.sample, P.seed))
     finally:
         os.chdir(cwd)
     return json.loads((out / "ingest.json").read_text()), json.loads((out / "align.json").read_text())
@@ -42,9 +38,8 @@ def sample_run(root, tmp_path_factory):
 
 def test_the_sample_books_pass_the_default_gates(root, sample_run):
     ingest, align = sample_run
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    ig = gates_from(IngestGates, params["ingest"]["gates"], "ingest.gates")
-    ag = gates_from(AlignGates, params["align"]["gates"], "align.gates")
+    P = load(root / "params.yaml")
+    ig, ag = P.ingest.gates, P.align.gates
     assert not ig.skip and not ag.skip
     assert ingest["gates"]["flagged"] == [] and len(ingest["books"]) == 5
     for book, entry in ingest["books"].items():

@@ -15,8 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from booktrans.gates import IngestGates, check_ingest
+from booktrans.gates import check_ingest
 from booktrans.ingest import ingest_file
+from booktrans.params import defaults
+
+GATES = defaults().ingest.gates  # params.yaml's ingest.gates
 
 BOOKS = Path(__file__).parent / "books"
 
@@ -85,7 +88,7 @@ def test_real_book_gives_its_chapters_nested_as_the_book_nests_them(name, lang):
     assert all(r["level"] in (1, 2) for r in rows) and all(set(r) >= {"chapter", "title", "para", "text", "loc"} for r in rows)
     # every book here passes the chapter gates: no chapter holds most of it, no title is a sentence
     assert res.report["largest_chapter_share"] <= 0.5 and res.report["longest_title_length"] <= 20
-    assert not [f for f in check_ingest({lang: res.report}, None, IngestGates()) if "chapter" in f.figure or "title" in f.figure]
+    assert not [f for f in check_ingest({lang: res.report}, None, GATES) if "chapter" in f.figure or "title" in f.figure]
 
 
 def test_a_body_line_starting_like_a_heading_stays_in_its_paragraph():
@@ -114,7 +117,7 @@ def test_the_gate_flags_a_book_left_in_one_chapter_and_a_sentence_as_title(tmp_p
                                        + "\n\n第三章\n\n\u3000\u3000完。\n", encoding="utf-8")
     res = ingest_file(tmp_path / "flat.txt", "zh")
     assert res.report["chapters"] >= 3 and res.report["largest_chapter_share"] > 0.5
-    flags = check_ingest({"zh": res.report}, None, IngestGates())
+    flags = check_ingest({"zh": res.report}, None, GATES)
     assert [f.figure for f in flags] == ["zh.largest_chapter_share"] and flags[0].param == "ingest.gates.max_chapter_share"
 
 
@@ -125,10 +128,10 @@ def test_the_gate_flags_a_sentence_read_as_a_title_as_the_code_before_this_did(t
     from booktrans.text import length
 
     report = {"chapters": 17, "largest_chapter_share": 0.41, "longest_title": line, "longest_title_length": length(line, "zh")}
-    flags = check_ingest({"zh": report}, None, IngestGates())
+    flags = check_ingest({"zh": report}, None, GATES)
     assert [(f.figure, f.value, f.param) for f in flags] == [("zh.longest_title_length", 34, "ingest.gates.max_title_zh_chars")]
     real = ingest_file(BOOKS / "nahan-shexi-excerpt.zh.txt", "zh").report
-    assert real["longest_title_length"] <= 10 and check_ingest({"zh": real}, None, IngestGates()) == []
+    assert real["longest_title_length"] <= 10 and check_ingest({"zh": real}, None, GATES) == []
 
 
 def test_translate_writes_a_navigation_nested_as_the_book(tmp_path, monkeypatch):

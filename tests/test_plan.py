@@ -108,9 +108,10 @@ def test_a_round_that_would_never_checkpoint_is_flagged(root):
     import yaml
 
     from booktrans.plan import format_plan, plan
+    from booktrans.params import from_dict
     from booktrans.profile import merged_params
 
     params = merged_params(root / "configs/cluster-24xh100.yaml", yaml.safe_load((root / "params.yaml").read_text()))
     params["train"]["save_steps"] = 100  # the old profile: rounds 3 and 4 have ~20 steps
-    out = format_plan(plan(params, root, tokens=30_000_000))
+    out = format_plan(plan(from_dict(params), root, tokens=30_000_000))
     assert "warning: r3 has 20 steps and train.save_steps is 100: it would never checkpoint" in out

@@ -11,6 +11,7 @@ import yaml
 from booktrans.errors import ConfigError
 from booktrans.model import load_model, read_info
 from booktrans.model.store import base_config
+from booktrans.params import from_dict
 from booktrans.train import TrainConfig, config_for, encode_example, pack_examples, train_round, validate
 from booktrans.train import sparse as S
 
@@ -60,8 +61,9 @@ def _ids(tok, n=1):
 ])
 def test_a_setting_that_cannot_work_stops_the_round_with_one_line_naming_the_key(tiny_base, tmp_path, value, message):
     params = yaml.safe_load((__import__("pathlib").Path(__file__).resolve().parents[1] / "params.yaml").read_text())
-    params["rounds"] = {"r5": {"context": 128, "init": "r0", "learning_rate": 1e-3, "sparse_attention": value}}
-    cfg = config_for(params, "r5")
+    params["rounds"] = {"r5": {**params["rounds"]["r1"], "context": 128, "init": "r0", "learning_rate": 1e-3,
+                               "sparse_attention": value}}
+    cfg = config_for(from_dict(params), "r5")
     with pytest.raises(ConfigError) as err:
         validate(cfg, "r5", base_config(tiny_base))
     assert str(err.value).startswith(message) and "\n" not in str(err.value)

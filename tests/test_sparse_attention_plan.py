@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from booktrans.plan import Arch, attention_share, model_flops_per_token, plan
+from booktrans.params import from_dict
 from booktrans.profile import apply_profile, merged_params
 from booktrans.train import config_for, validate
 from booktrans.train.sparse import SparseAttention, kept_share
@@ -23,7 +24,7 @@ def test_the_profile_adds_r5_and_its_dense_control_and_the_planner_shows_both(ro
     changed = apply_profile(root / "configs/sparse-r5.yaml", params)
     assert "rounds.r5" in changed and "rounds.r5d" in changed and "translate.rounds" in changed
     p = yaml.safe_load(params.read_text(encoding="utf-8"))
-    r5, r5d = config_for(p, "r5"), config_for(p, "r5d")
+    r5, r5d = config_for(from_dict(p), "r5"), config_for(from_dict(p), "r5d")
     # same start, data settings and steps; only the attention differs
     same = {k: v for k, v in p["rounds"]["r5"].items() if k != "sparse_attention"}
     assert same == p["rounds"]["r5d"] and r5d.sparse_attention is None and r5.sparse_attention["kind"] == "moba"
@@ -63,7 +64,7 @@ def test_attention_cost_is_scaled_by_the_share_kept(root):
     arch = Arch.from_config(json.loads((root / "configs/models/qwen2.5-7b.json").read_text()))
     params = merged_params(root / "configs/sparse-r5.yaml",
                            merged_params(root / "configs/cluster-24xh100.yaml", yaml.safe_load((root / "params.yaml").read_text())))
-    r5, r5d = config_for(params, "r5"), config_for(params, "r5d")
+    r5, r5d = config_for(from_dict(params), "r5"), config_for(from_dict(params), "r5d")
     share = attention_share(arch, r5)
     moba = SparseAttention("moba", block=4096, topk=6, dense_layers=3)
     assert share == (3 + 25 * kept_share(moba, 131072)) / 28
@@ -75,5 +76,5 @@ def test_attention_cost_is_scaled_by_the_share_kept(root):
     assert abs(kept_share(moba, 131072) - 161 / 512) < 1e-4
     # a window of 1024 keeps 1024 keys of nearly every query: 1024 / (131072 / 2)
     assert abs(kept_share(SparseAttention("window", window=1024), 131072) - 1024 / 65536) < 1e-4
-    result = plan(params, root, tokens=30_000_000)
+    result = plan(from_dict(params), root, tokens=30_000_000)
     assert result["rounds"]["r5"]["attention_share"] == share and result["rounds"]["r5d"]["attention_share"] == 1.0

@@ -168,11 +168,14 @@ def test_round_params_override_train_defaults(root):
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["rounds"]["r3"]["packing"] = True
     params["rounds"]["r3"]["gradient_checkpointing"] = True
-    cfg = config_for(params, "r3")
+    from booktrans.params import from_dict
+
+    P = from_dict(params)
+    cfg = config_for(P, "r3")
     assert cfg.packing and cfg.gradient_checkpointing and cfg.context == params["rounds"]["r3"]["context"]
-    assert not config_for(params, "r2").packing
+    assert not config_for(P, "r2").packing
     with pytest.raises(ConfigError, match="no round 'r9'"):
-        config_for(params, "r9")
+        config_for(P, "r9")
 
 
 def test_dvclive_logs_loss_learning_rate_throughput_and_memory(tiny_base, tmp_path, caplog):

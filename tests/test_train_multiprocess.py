@@ -26,6 +26,7 @@ import yaml
 from safetensors.torch import load_file
 
 from booktrans.model import read_info
+from booktrans.params import from_dict
 from booktrans.train import TrainConfig, config_for, train_round
 from stagecmd import run_stage
 
@@ -169,9 +170,10 @@ def test_a_full_zero3_round_of_two_processes_is_scored_after_they_exit_and_keeps
     summary = _summary(work, "full-select", 0)
     zh, en = sample_paragraphs[("sky-blue", "zh")], sample_paragraphs[("sky-blue", "en")]
     book = ValidBook("sky-blue", {"zh": zh, "en": en}, align_book(zh, en)[0])
-    translate = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))["translate"]
-    sc = SelectConfig(criterion="chrf", tokens=32, translate=translate,
-                      tiny_max_new_tokens=int(translate["tiny_max_new_tokens"]))
+    from booktrans.params import load
+
+    translate = load(ROOT / "params.yaml").translate
+    sc = SelectConfig(criterion="chrf", tokens=32, translate=translate, tiny_max_new_tokens=translate.tiny_max_new_tokens)
     out = tmp_path / "r1"
     shutil.copytree(work / "full-select", out)
     cfg = TrainConfig(**{**BASE, "method": "full", "learning_rate": 1e-2, "max_steps": 3, "save_steps": 1,
@@ -336,7 +338,8 @@ def stage_project(tiny_base, tmp_path_factory, sample_paragraphs):
     params["train"].update(launcher="accelerate", accelerate_config="configs/accelerate/cpu-2x-zero3.yaml",
                            save_steps=2, lora={**params["train"]["lora"], "r": 4, "alpha": 8, "dropout": 0.1},
                            select="chrf", select_budget={"chapters": 0, "tokens": 64})
-    params["rounds"] = {"r1": {"context": 128, "init": "r0", "learning_rate": 5e-3, "epochs": 1, "max_steps": 5}}
+    params["rounds"] = {"r1": {**params["rounds"]["r1"], "context": 128, "init": "r0", "learning_rate": 5e-3, "epochs": 1,
+                               "max_steps": 5}}
     (proj / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
     (proj / "params-1proc.yaml").write_text(yaml.safe_dump({**params, "train": {**params["train"], "launcher": "python"}},
                                                            sort_keys=False), encoding="utf-8")
@@ -349,7 +352,7 @@ def _stage_job(stage_project, out: Path, scratch: Path) -> dict:
     docs = proj / "docs.json"
     docs.write_text(json.dumps(_docs(6), ensure_ascii=False), encoding="utf-8")
     return {"base": str(proj / "models" / "r0"), "out": str(out), "docs": str(docs), "scratch": str(scratch),
-            "config": asdict(config_for(params, "r1")), "keep": True}
+            "config": asdict(config_for(from_dict(params), "r1")), "keep": True}
 
 
 def _stage(proj: Path, params_file: str = "params.yaml", env: dict | None = None) -> subprocess.CompletedProcess:

@@ -162,8 +162,10 @@ def test_translating_a_round_writes_stop_reasons_and_usage_and_resumes(tmp_path,
     (model / "booktrans.json").write_text(json.dumps(info))
     out, scratch = tmp_path / "out", tmp_path / "scratch"
     books, manifest = load_manifest(root / "data" / "books.yaml"), str(root / "data" / "books.yaml")
-    settings = {k: v for k, v in params["translate"].items() if k not in ("rounds", "systems")}
-    args = ("r0", model, books, manifest, text, out, settings, params["model"]["dtype"], params["seed"], scratch)
+    from booktrans.params import from_dict
+
+    args = ("r0", model, books, manifest, text, out, from_dict(params).translate, params["model"]["dtype"], params["seed"],
+            scratch)
     with pytest.raises(KeyboardInterrupt):
         translate_round(*args, stop_after_chapters=1)
     assert not out.exists() and len(list(scratch.rglob("chapter-*.jsonl"))) == 1

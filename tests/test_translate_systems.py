@@ -81,10 +81,11 @@ def test_an_endpoint_system_translates_the_test_books_with_usage_and_cost(system
                                                   "price": {"input": 1.0, "output": 4.0}}
         t = params["translate"]
         system = parse_systems(t["systems"], t["rounds"])["stub"]
-        settings = {k: v for k, v in t.items() if k not in ("rounds", "systems")}
+        from booktrans.params import from_dict
+
         out = dest / "reports" / "translations" / "stub"
         translate_system("stub", system, load_manifest(params["ingest"]["manifest"]), params["ingest"]["manifest"],
-                         Path("data/text"), out, settings, params["model"]["dtype"], params["seed"])
+                         Path("data/text"), out, from_dict(params).translate, params["model"]["dtype"], params["seed"])
     summary = json.loads((out / "summary.json").read_text())
     both = [summary["books"][k] for k in ("night-train.zh-en", "night-train.en-zh")]
     assert sum(u["truncated"] for u in both) == 1 and srv.requests == sum(u["chunks"] for u in both) + 1  # one 429, retried

@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -103,15 +103,24 @@ def pool(books: Iterable[dict[str, np.ndarray]], min_prob: float = 0.1, min_coun
 
 @dataclass(frozen=True)
 class AlignOptions:
-    """How a corpus is aligned (params ``align``)."""
+    """How a corpus is aligned: params ``align`` (booktrans.params.AlignParams; the values live in params.yaml)."""
 
-    method: str = "cedict"                    # cedict | model | gale-church
-    bootstrap: int = 1
-    filters: FilterConfig = field(default_factory=FilterConfig)
-    gates: AlignGates = field(default_factory=AlignGates)
-    model: str | None = None                  # method model: the model that glosses the Chinese side
-    batch_size: int = 16
-    cache_dir: Path = Path("build/cache/align")
+    method: str                               # cedict | model | gale-church
+    bootstrap: int
+    filters: FilterConfig
+    gates: AlignGates
+    model: str | None                         # method model: the model that glosses the Chinese side
+    batch_size: int
+    cache_dir: Path
+
+    @classmethod
+    def from_params(cls, align) -> "AlignOptions":
+        """From the typed ``align`` record (booktrans.params.AlignParams)."""
+        f = align.filters
+        return cls(method=align.method, bootstrap=align.bootstrap,
+                   filters=FilterConfig(min_score=f.min_score, score_min_chars=f.score_min_chars, min_ratio=f.min_ratio,
+                                        max_ratio=f.max_ratio, ratio_min_chars=f.ratio_min_chars),
+                   gates=align.gates, model=align.model, batch_size=align.batch_size, cache_dir=Path(align.cache_dir))
 
 
 def align_corpus(books: list, text: Path, out: Path, report_path: Path, opts: AlignOptions,

@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import ConfigError
 from ..io import atomic_dir, atomic_write_text, read_json, read_jsonl, write_json, write_jsonl
 from . import DatasetConfig, build_documents
 from .card import histogram_svg, render_card
@@ -33,6 +34,18 @@ class RoundData:
     leakage_ngram: tuple[int, int]  # (zh, en) n-gram lengths of the leakage check
     near_duplicate_jaccard: float
     seed: int
+
+    @classmethod
+    def from_params(cls, params, round_name: str) -> "RoundData":
+        """Round ``round_name`` of the typed params (booktrans.params.Params): rounds.<round> and dataset."""
+        if round_name not in params.rounds:
+            have = ", ".join(params.rounds) or "none"
+            raise ConfigError(f"{params.source}: no round {round_name!r} under rounds (have: {have})")
+        r, d = params.rounds[round_name], params.dataset
+        return cls(context=r.context, max_chars=r.max_chars, max_docs=r.max_docs, short_share=r.short_share,
+                   short_context=d.short_context, en_zh_share=d.en_zh_share, min_beads=d.min_beads,
+                   genre_weights=dict(d.genre_weights), leakage_ngram=(d.leakage_ngram.zh, d.leakage_ngram.en),
+                   near_duplicate_jaccard=d.near_duplicate_jaccard, seed=params.seed)
 
 
 def build_round_data(round_name: str, books: list, aligned: Path, tokenizer, spec: RoundData, out: Path, card_dir: Path) -> dict:

@@ -27,10 +27,22 @@ SUMMED = ("chunks", "source_sentences", "translation_sentences", "segments", "re
 
 @dataclass(frozen=True)
 class RoundEvalConfig:
+    """params ``evaluate`` (booktrans.params.EvaluateParams; the values live in params.yaml)."""
     book: BookEvalConfig
     table_min_prob: float                   # lexical-table entries the omission detector counts (data/lexicon.json)
     comet_checkpoint: str                   # empty: COMET reported as absent, with the reason
     comet_batch_size: int
+
+    @classmethod
+    def from_params(cls, evaluate) -> "RoundEvalConfig":
+        """From the typed ``evaluate`` record (booktrans.params.EvaluateParams)."""
+        from .omission import OmissionConfig
+
+        om = evaluate.omission
+        omission = OmissionConfig(drop_cost=om.drop_cost, partial_threshold=om.partial_threshold)
+        return cls(BookEvalConfig(position_bins=evaluate.position_bins, omission=omission),
+                   table_min_prob=om.table_min_prob, comet_checkpoint=evaluate.comet.checkpoint,
+                   comet_batch_size=evaluate.comet.batch_size)
 
 
 @dataclass

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, IngestError, Stopped
@@ -28,12 +28,19 @@ log = logging.getLogger("ingest")
 
 @dataclass(frozen=True)
 class CorpusOptions:
+    """How a corpus is read: params ``ingest`` (booktrans.params.IngestParams; the values live in params.yaml)."""
     roots: tuple[Path, ...]                   # manifest paths must lie under one of these
-    on_error: str = "fail"                    # fail | skip: a failed edition stops the step or is left out
-    simplify: bool = False
-    max_paragraph_chars: int = IngestOptions.max_paragraph_chars
-    gates: IngestGates = field(default_factory=IngestGates)
-    cache_dir: Path = Path("build/cache/ingest")
+    on_error: str                             # fail | skip: a failed edition stops the step or is left out
+    simplify: bool
+    max_paragraph_chars: int
+    gates: IngestGates
+    cache_dir: Path
+
+    @classmethod
+    def from_params(cls, ingest) -> "CorpusOptions":
+        """From the typed ``ingest`` record (booktrans.params.IngestParams)."""
+        return cls(roots=tuple(Path(r) for r in ingest.roots), on_error=ingest.on_error, simplify=ingest.simplify,
+                   max_paragraph_chars=ingest.max_paragraph_chars, gates=ingest.gates, cache_dir=Path(ingest.cache_dir))
 
 
 def _inside(path: Path, roots: tuple[Path, ...]) -> bool:

@@ -6,8 +6,12 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..params import Params
 
 CRITERIA = ("last", "chrf", "omission")   # train.select: how a round chooses its checkpoint
 METHODS = ("lora", "full", "qlora")
@@ -59,34 +63,20 @@ class TrainConfig:
         return installed and self.method != "qlora"
 
 
-def config_for(params: dict, round_name: str) -> TrainConfig:
-    """The TrainConfig of one round: train.* with the round's own overrides (rounds.rN.<key>)."""
-    rounds = params.get("rounds") or {}
-    if round_name not in rounds:
-        raise ConfigError(f"params.yaml: no round {round_name!r} under rounds (have: {', '.join(rounds) or 'none'})")
-    r = rounds[round_name]
-    t = params.get("train") or {}
-    lora = t.get("lora") or {}
-
-    def pick(key, default):
-        return r[key] if key in r else t.get(key, default)
-
+def config_for(params: "Params", round_name: str) -> TrainConfig:
+    """The TrainConfig of one round from the typed params (booktrans.params.Params): train.* with the
+    round's own values (rounds.rN.<key>) in place. Every value comes from params.yaml."""
+    t = params.round_train(round_name)
+    r = params.rounds[round_name]
     return TrainConfig(
-        context=int(r["context"]), learning_rate=float(r["learning_rate"]), epochs=float(r.get("epochs", 1)),
-        max_steps=int(r.get("max_steps", -1)), batch_size=int(pick("batch_size", 1)),
-        grad_accum=int(pick("grad_accum", 1)), scheduler=str(pick("scheduler", "cosine")),
-        warmup_ratio=float(pick("warmup_ratio", 0.0)), method=str(pick("method", "lora")),
-        chain=str(pick("chain", "continue")),
-        lora_r=int(lora.get("r", 8)), lora_alpha=int(lora.get("alpha", 16)), lora_dropout=float(lora.get("dropout", 0.0)),
-        target_modules=tuple(lora.get("target_modules") or TrainConfig.target_modules),
-        trainable=tuple(lora.get("trainable") or ()),
-        packing=bool(pick("packing", False)), gradient_checkpointing=bool(pick("gradient_checkpointing", False)),
-        attn_implementation=str(pick("attn_implementation", "sdpa")), loss=str(pick("loss", "chunked")),
-        loss_chunk=int(pick("loss_chunk", 2048)), liger=str(pick("liger", "auto")),
-        rope_scaling=pick("rope_scaling", None) or None, sequence_parallel=int(pick("sequence_parallel", 1)),
-        sparse_attention=r.get("sparse_attention") or None,
-        save_steps=float(pick("save_steps", 50)), select=str(pick("select", "last")), seed=int(params.get("seed", 0)),
-        dtype=str((params.get("model") or {}).get("dtype", "float32")),
+        context=r.context, learning_rate=r.learning_rate, epochs=r.epochs, max_steps=r.max_steps,
+        batch_size=t.batch_size, grad_accum=t.grad_accum, scheduler=t.scheduler, warmup_ratio=t.warmup_ratio,
+        method=t.method, chain=t.chain, lora_r=t.lora.r, lora_alpha=t.lora.alpha, lora_dropout=t.lora.dropout,
+        target_modules=tuple(t.lora.target_modules), trainable=tuple(t.lora.trainable), packing=t.packing,
+        gradient_checkpointing=t.gradient_checkpointing, attn_implementation=t.attn_implementation, loss=t.loss,
+        loss_chunk=t.loss_chunk, liger=t.liger, rope_scaling=t.rope_scaling or None,
+        sequence_parallel=t.sequence_parallel, sparse_attention=r.sparse_attention or None, save_steps=t.save_steps,
+        select=t.select, seed=params.seed, dtype=params.model.dtype,
     )
 
 

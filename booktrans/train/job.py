@@ -47,6 +47,21 @@ class RoundJob:
     launcher: str                              # python | accelerate
     accelerate_config: str
 
+    @classmethod
+    def from_params(cls, params, name: str, **paths) -> "RoundJob":
+        """Round ``name`` of the typed params (booktrans.params.Params) with its files (``data``, ``init``,
+        ``out``, ``log``, ``report``, ``text``, ``aligned``, ``lexicon``)."""
+        from .config import config_for
+
+        t, tr, om = params.round_train(name), params.translate, params.evaluate.omission
+        return cls(name=name, cfg=config_for(params, name), manifest=Path(params.ingest.manifest),
+                   checkpoint_dir=Path(t.checkpoint_dir), keep_checkpoints=t.keep_checkpoints,
+                   select_budget={"chapters": t.select_budget.chapters, "tokens": t.select_budget.tokens},
+                   select=SelectConfig(directions=tuple(tr.directions), translate=tr, dtype=params.model.dtype,
+                                       tiny_max_new_tokens=tr.tiny_max_new_tokens, seed=params.seed),
+                   omission=(om.drop_cost, om.partial_threshold), table_min_prob=om.table_min_prob,
+                   launcher=t.launcher, accelerate_config=t.accelerate_config, **paths)
+
     @property
     def scratch(self) -> Path:
         return self.checkpoint_dir / self.name

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BooktransError, ConfigError
@@ -50,7 +50,7 @@ class SelectConfig:
     chapters: int = 0                 # first chapters of each book and direction (0 = no chapter cap)
     tokens: int = 0                   # source tokens (the round's tokenizer) per book and direction (0 = no cap)
     directions: tuple[str, ...] = ("zh-en", "en-zh")
-    translate: dict = field(default_factory=dict)  # the translate block (source_share, batch_size, ...)
+    translate: object = None          # the typed translate record (booktrans.params.TranslateParams); needed to score
     tiny_max_new_tokens: int = 0      # output cap for the tiny demo model (translate.tiny_max_new_tokens)
     dtype: str = "float32"
     seed: int = 0
@@ -121,7 +121,7 @@ def score_model(model_dir: Path, books: list[ValidBook], sc: SelectConfig, omiss
 
     tok = local_tokenizer(model_dir)
     cap = sc.tiny_max_new_tokens if is_tiny(model_dir) else 0
-    tcfg = TranslateConfig.from_block(dict(sc.translate), local_context(model_dir), cap)
+    tcfg = TranslateConfig.from_params(sc.translate, local_context(model_dir), cap)
     count = token_counter(tok)
     engine = open_local_engine(model_dir, "transformers", tok, tcfg.context, sc.dtype, tcfg.repetition_penalty, sc.seed)
     ecfg = BookEvalConfig(omission=omission_cfg or OmissionConfig())

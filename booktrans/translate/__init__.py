@@ -38,12 +38,11 @@ class TranslateConfig:
     repetition_penalty: float = 1.0  # > 1 discourages repeating tokens already generated (1.0 = off)
 
     @classmethod
-    def from_block(cls, block: dict, context: int, max_new_tokens: int = 0) -> "TranslateConfig":
-        """From the ``translate:`` block of params.yaml (a plain dict the stage passes in)."""
-        return cls(context=context, source_share=float(block["source_share"]), carry_share=float(block["carry_share"]),
-                   max_new_factor=float(block["max_new_factor"]), max_new_tokens=max_new_tokens,
-                   batch_size=int(block["batch_size"]), max_paragraphs=int(block.get("max_paragraphs", 0)),
-                   repetition_penalty=float(block.get("repetition_penalty", 1.0)))
+    def from_params(cls, t, context: int, max_new_tokens: int = 0) -> "TranslateConfig":
+        """From the typed ``translate:`` record (booktrans.params.TranslateParams)."""
+        return cls(context=context, source_share=t.source_share, carry_share=t.carry_share,
+                   max_new_factor=t.max_new_factor, max_new_tokens=max_new_tokens, batch_size=t.batch_size,
+                   max_paragraphs=t.max_paragraphs, repetition_penalty=t.repetition_penalty)
 
     def output_budget(self, source_tokens: int) -> int:
         budget = int(source_tokens * self.max_new_factor) + 8

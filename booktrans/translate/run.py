@@ -1,8 +1,9 @@
 """The held-out (test) books translated whole: by a round's model (``translate_round``, the
 ``translate@rN`` stage) or by an outside system (``translate_system``, ``translate-system@NAME``).
 Both write the same folder (one row per chunk, summary.json), resume chapter by chapter from a
-scratch folder, and take the ``translate:`` settings as a plain dict (``settings``: what
-``TranslateConfig.from_block`` reads and what the resume folder's fingerprint covers)."""
+scratch folder, and take the typed ``translate`` record (booktrans.params.TranslateParams: what
+``TranslateConfig.from_params`` reads; its settings but the rounds and systems lists are what the
+resume folder's fingerprint covers)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,14 @@ def _test_books(books: list, manifest: str) -> list:
     return test
 
 
-def translate_round(name: str, model_dir: Path, books: list, manifest: str, text: Path, out: Path, settings: dict,
+def _settings(translate) -> dict:
+    """The translate settings a resumed run must share with the run it resumes."""
+    from ..params import to_dict
+
+    return {k: v for k, v in to_dict(translate).items() if k not in ("rounds", "systems")}
+
+
+def translate_round(name: str, model_dir: Path, books: list, manifest: str, text: Path, out: Path, translate,
                     dtype: str, seed: int, scratch_root: Path = Path("build/translate"), stop_after_chapters: int = 0) -> None:
     """The test books of ``books`` translated with the round's model in ``model_dir`` into ``out``."""
     import torch
@@ -35,30 +43,30 @@ def translate_round(name: str, model_dir: Path, books: list, manifest: str, text
     torch.manual_seed(seed)
     tok = local_tokenizer(model_dir)
     # the tiny demo model never ends its turn: its output is capped (translate.tiny_max_new_tokens)
-    cap = int(settings.get("tiny_max_new_tokens") or 0) if is_tiny(model_dir) else 0
-    cfg = TranslateConfig.from_block(settings, local_context(model_dir), cap)
-    engine = choose_engine(str(settings.get("engine", "transformers")))
+    cap = translate.tiny_max_new_tokens if is_tiny(model_dir) else 0
+    cfg = TranslateConfig.from_params(translate, local_context(model_dir), cap)
+    engine = choose_engine(translate.engine)
     test = _test_books(books, manifest)
-    streams = held_out_streams(test, list(settings["directions"]), text, cfg.max_paragraphs)
+    streams = held_out_streams(test, list(translate.directions), text, cfg.max_paragraphs)
     model_digest = tree_digest(model_dir)
     scratch = scratch_root / name
     merged = scratch / f"merged-{fingerprint(model_digest, dtype)}"  # vLLM: an adapter round merged into full weights
     rows = translate_held_out(streams, lambda: open_local_engine(model_dir, engine, tok, cfg.context, dtype, cfg.repetition_penalty,
                                                                  seed, merged),
                               token_counter(tok), cfg, scratch, f"translate {name} ({engine})",
-                              [settings, seed, dtype, engine, model_digest], stop_after_chapters)
+                              [_settings(translate), seed, dtype, engine, model_digest], stop_after_chapters)
     write_translations(out, rows, {"system": name, "engine": engine, "context": cfg.context, "max_new_tokens": cfg.max_new_tokens})
     log.info("%s: translated %d book(s) into %s", name, len(test), out)
 
 
-def translate_system(name: str, system, books: list, manifest: str, text: Path, out: Path, settings: dict, dtype: str,
+def translate_system(name: str, system, books: list, manifest: str, text: Path, out: Path, translate, dtype: str,
                      seed: int, systems_dir: Path = Path("data/systems"), scratch_root: Path = Path("build/translate")) -> None:
     """The test books translated by outside system ``system`` (booktrans.translate.systems.System) into
     ``out``: imported from files, through an OpenAI-compatible endpoint (skipped, saying why, without
     its key), or by a local model that is not a round."""
     test = _test_books(books, manifest)
-    directions = list(system.directions or settings["directions"])
-    streams = held_out_streams(test, directions, text, int(settings.get("max_paragraphs", 0)))
+    directions = list(system.directions or translate.directions)
+    streams = held_out_streams(test, directions, text, translate.max_paragraphs)
     summary = {"system": name, "engine": system.engine}
     if system.engine == "files":
         from .systems import find_translation, import_translation
@@ -83,7 +91,8 @@ def translate_system(name: str, system, books: list, manifest: str, text: Path, 
             with atomic_dir(out) as tmp:
                 write_json(tmp / "skipped.json", {"system": name, "skipped": reason})
             return
-        cfg = dataclasses.replace(TranslateConfig.from_block(settings, system.context or 16384, system.max_tokens), repetition_penalty=1.0)
+        cfg = dataclasses.replace(TranslateConfig.from_params(translate, system.context or 16384, system.max_tokens),
+                                  repetition_penalty=1.0)
         identity = [system.engine, system.base_url, system.model, system.extra]
 
         def open_engine():
@@ -98,7 +107,7 @@ def translate_system(name: str, system, books: list, manifest: str, text: Path, 
 
     engine = choose_engine(system.engine)
     tok = local_tokenizer(system.model)
-    cfg = TranslateConfig.from_block(settings, system.context or local_context(system.model))
+    cfg = TranslateConfig.from_params(translate, system.context or local_context(system.model))
     digest = tree_digest(system.model)
     merged = scratch_root / name / f"merged-{fingerprint(digest, dtype)}"
     rows = translate_held_out(streams, lambda: open_local_engine(system.model, engine, tok, cfg.context, dtype, cfg.repetition_penalty,

@@ -66,7 +66,7 @@ class Doc:
     """One half of a dev text: source sentences, translation blocks (source ids, text), reference."""
 
     name: str
-    kind: str                      # "mt" (real machine translation) or "human" (published translation)
+    kind: str                      # "mt" (real machine translation), "human" (published translation), "llm" (an LLM's)
     src_lang: str
     tgt_lang: str
     src: list[str]
@@ -124,6 +124,33 @@ def load_mac(root: Path, nid: str) -> tuple[Doc, Doc]:
         blocks = [(tuple(i - s0 for i in s), " ".join(tgt[j] for j in t)) for s, t in part if t]
         untranslated = {i - s0 for s, t in part if not t for i in s}
         halves.append(Doc(f"mac{nid}", "human", "zh", "en", src[s0:s1], blocks, [], untranslated))
+    return halves[0], halves[1]
+
+
+WMT23_LLMS = ("GPT4-5shot",)   # the LLM systems of the WMT23 zh->en MQM data (omission-dev)
+
+
+def load_wmt23(root: Path, system: str) -> tuple[Doc, Doc]:
+    """(tune, report) halves of one WMT23 zh->en system's real output (``omission-dev``, read by
+    scripts/wmt23_lines.py): its 38 news documents in order, the first 19 the tune half and the last 19
+    the report half (as section 4 cuts them), each half joined into one text of one source segment a
+    line, the system's translation of each segment one block. No reference; no segment is left out."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "wmt23_lines.py"
+    spec = importlib.util.spec_from_file_location("wmt23_lines", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    src, systems, docs = mod.read_documents(root / "omission-dev")
+    if system not in systems:
+        sys.exit(f"{root / 'omission-dev'}: no system {system} (has {', '.join(sorted(systems))})")
+    names = sorted(set(docs))
+    tune = set(names[: len(names) // 2])
+    halves = []
+    for keep in (lambda d: d in tune, lambda d: d not in tune):
+        ids = [k for k, d in enumerate(docs) if keep(d)]
+        halves.append(Doc(f"wmt23-{system}", "llm", "zh", "en", [src[k] for k in ids],
+                          [((n,), systems[system][k]) for n, k in enumerate(ids)]))
     return halves[0], halves[1]
 
 

@@ -293,14 +293,17 @@ class Tally:
     whole_partial: int = 0
     gaps: int = 0
     gaps_whole: int = 0          # gaps with every sentence found and no false flag within 20 sentences
+    gaps_clean: int = 0          # ... no flag within 20 sentences that the complete text does not have too (no smear)
     pairs: list = field(default_factory=list)   # (score, translated?) for the reliability table
 
-    def add(self, doc: Doc, case: Case, cov, gap: bool = False) -> None:
+    def add(self, doc: Doc, case: Case, cov, gap: bool = False, complete_flags: set[int] | None = None) -> None:
+        """``complete_flags``: the sentences called dropped on the complete text (for ``gaps_clean``)."""
         near: set[int] = set()
         if gap and case.dropped:
             lo, hi = min(case.dropped), max(case.dropped)
             near = set(range(max(0, lo - 20), hi + 21)) - case.dropped
         ok = True
+        clean = True
         for c in cov.lines:
             i = c.line
             if i in doc.untranslated or not doc.src[i].strip():
@@ -315,6 +318,7 @@ class Tally:
                 self.false += c.omitted
                 if i in near and c.omitted:
                     ok = False
+                    clean &= complete_flags is not None and i in complete_flags
                 if i in case.touched:
                     self.touched += 1
                     self.touched_false += c.omitted
@@ -328,6 +332,7 @@ class Tally:
         if gap:
             self.gaps += 1
             self.gaps_whole += ok
+            self.gaps_clean += clean and all(cov.lines[i].omitted for i in case.dropped)
 
     def merge(self, other: "Tally") -> None:
         for k, v in vars(other).items():

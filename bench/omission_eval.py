@@ -445,12 +445,19 @@ def run_cases(root: Path, parts: list[str], sets: list[str], cases: list[str], t
                     continue
                 references = (align_references(doc.src, doc.ref, doc.src_lang, doc.tgt_lang, translator)
                               if use_ref else None)
+                complete_flags = None
                 for case in todo:
+                    if case == "gap" and complete_flags is None:
+                        c = make_case(doc, "complete", 1)
+                        cov = source_coverage(doc.src, c.hyp, doc.src_lang, doc.tgt_lang, cfg, translator, references)
+                        complete_flags = {x.line for x in cov.lines if x.omitted}
                     for draw in draws(case):
                         c = make_case(doc, case, 1, **draw)
                         cov = source_coverage(doc.src, c.hyp, doc.src_lang, doc.tgt_lang, cfg, translator, references)
+                        if case == "complete":
+                            complete_flags = {x.line for x in cov.lines if x.omitted}
                         tally = Tally()
-                        tally.add(doc, c, cov, gap=case == "gap")
+                        tally.add(doc, c, cov, gap=case == "gap", complete_flags=complete_flags)
                         out.setdefault((part, family, use_ref, case), Tally()).merge(tally)
             print(f"  cases {part} {doc.name}: {len(doc.src)} lines, {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
     return out
@@ -461,8 +468,10 @@ def report_cases(results: dict, parts: list[str]) -> bool:
     ok = True
     print("\n6. What LLMs do (bench/omission_cases.py): per case, share of present sentences called dropped,")
     print("   share of missing ones found, flags on the sentences the case moved / merged / split, gaps found whole")
+    print("   (every sentence found, no flag within 20 sentences) and without smear (every sentence found, no flag")
+    print("   within 20 sentences that the complete text does not have too)")
     print(f"{'part':<7} {'text':<17} {'ref':<4} {'case':<9} {'present':>8} {'dropped%':>9} {'missing':>8} {'found':>6} "
-          f"{'touched':>8} {'flagged%':>9} {'gaps whole':>11} {'clause cut':>11} {'partial':>8} {'partial elsewhere%':>19}")
+          f"{'touched':>8} {'flagged%':>9} {'gaps whole':>11} {'no smear':>9} {'clause cut':>11} {'partial':>8} {'partial elsewhere%':>19}")
     for (part, family, use_ref, case), t in sorted(results.items(), key=lambda kv: (parts.index(kv[0][0]), kv[0][1], kv[0][2],
                                                                                     CASES.index(kv[0][3]))):
         good = rate(t.false, t.present) <= 0.01 and (t.missing == 0 or rate(t.found, t.missing) >= 0.95) and \
@@ -471,7 +480,7 @@ def report_cases(results: dict, parts: list[str]) -> bool:
             ok &= good   # MAC-Dev's human English and the WMT23 LLM output are reported on their own
         print(f"{part:<7} {family:<17} {'yes' if use_ref else 'no':<4} {case:<9} {t.present:>8} {100 * rate(t.false, t.present):>9.2f} "
               f"{t.missing:>8} {rate(t.found, t.missing):>6.3f} {t.touched:>8} {100 * rate(t.touched_false, t.touched):>9.2f} "
-              f"{f'{t.gaps_whole}/{t.gaps}' if t.gaps else '':>11} {t.cut:>11} {rate(t.cut_found, t.cut):>8.3f} "
+              f"{f'{t.gaps_whole}/{t.gaps}' if t.gaps else '':>11} {f'{t.gaps_clean}/{t.gaps}' if t.gaps else '':>9} {t.cut:>11} {rate(t.cut_found, t.cut):>8.3f} "
               f"{100 * rate(t.whole_partial, t.whole):>19.2f}   {'met' if good else 'MISSED'}")
     return ok
 

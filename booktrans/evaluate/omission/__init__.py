@@ -44,8 +44,10 @@ How a source sentence is judged:
    0 certainly dropped, 1 certainly translated.
 5. **Partial.** In a kept sentence's stretch, each clause of the source is checked alone: a clause
    of at least ``partial_min_words`` words whose evidence is below ``-partial_threshold`` while the
-   sentence as a whole is found is a missing clause. With a reference, only words the dictionary
-   finds in the reference are counted, so words it cannot read do not count against the translation.
+   sentence as a whole is found is a missing clause. With a reference, a clause of which the reference
+   shows at least one word is missing below the lower ``-partial_threshold_ref`` (the reference
+   confirms that the clause is meant to be translated); one the reference does not show at all is
+   the translator's freedom and never missing.
 
 The package follows those steps: ``units`` (1), ``words`` and ``evidence`` (2), ``search`` (3, 4),
 ``api`` (the public ``source_coverage``, 5), ``config`` (the knobs).

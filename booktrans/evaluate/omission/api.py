@@ -122,7 +122,8 @@ def source_coverage(src: list[str], hyp: list[str], src_lang: str, tgt_lang: str
     lo, hi = band([guide_points(guide), anchor_points(ev, len(s_txt), len(units))], len(s_txt), len(units), cfg.band)
     search = Search(ev, slen, ulen, np.array(ustart), ratio, variance, lo, hi, cfg)
     beads, margin = search.run()
-    local, found_at = local_evidence(ev, beads, len(s_txt), len(units), margin < 0)
+    local, found_at = local_evidence(ev, beads, len(s_txt), len(units), margin < 0,
+                                     (slen, search.ucum, ratio, variance, cfg.merge_cost))
     value = decision_value(margin, local)
     score = probability(value)
     owner = [-1] * len(units)

@@ -52,11 +52,13 @@ def test_a_long_gap_is_found_whole_and_nothing_around_it(pol):
     assert min(c.score for c in around) > 0.5
 
 
-def test_runs_of_sentences_merged_without_a_mark_are_mostly_kept(pol):
+def test_runs_of_sentences_merged_without_a_mark_are_kept(pol):
     mod, doc = pol
     case, cov = _run(mod, doc, "merge")
     merged = [c for c in cov.lines if c.line in case.touched]
-    assert len(merged) >= 30 and sum(c.omitted for c in merged) <= 0.1 * len(merged)
+    # without trying a neighbour's stretch shared (locate.joint_evidence), 3 of these 49 were dropped
+    assert len(merged) >= 30 and sum(c.omitted for c in merged) <= 0.03 * len(merged)
+    assert sum(c.omitted for c in cov.lines) <= 0.01 * len(cov.lines)
 
 
 def test_clause_cuts_are_found_partial_with_and_without_the_reference(pol):

@@ -102,14 +102,15 @@ def local_evidence(ev: Evidence, beads: list[tuple[int, int, int, int]], n: int,
             rest = ev.source_evidence(s_, np.full(len(ks), u), j - ks, (u, j))
             consider(r, j - ks, np.full(len(ks), j), (u, j), np.maximum(0.0, full - rest))
     if joint is not None:
+        held = [(u, j, r0, r1) for r0, r1, u, j in beads if r1 > r0 and j > u]   # in order of u (and j)
         for r in range(n) if which is None else np.nonzero(which)[0]:
-            for got, at in joint_evidence(ev, beads, int(r), start, end, joint, longest):
+            for got, at in joint_evidence(ev, held, int(r), start, end, joint, longest):
                 if got > out[r]:
                     out[r], where[r] = got, at
     return out, where
 
 
-def joint_evidence(ev: Evidence, beads: list[tuple[int, int, int, int]], r: int, start: np.ndarray, end: np.ndarray,
+def joint_evidence(ev: Evidence, held: list[tuple[int, int, int, int]], r: int, start: np.ndarray, end: np.ndarray,
                    joint, longest: int) -> list[tuple[float, tuple[int, int]]]:
     """A sentence run into its neighbour without a mark ("…长久的记忆是…", "… goal we must …") has its
     words inside the neighbour's stretch, which the neighbour needs too. Such a stretch is shared, not
@@ -117,12 +118,18 @@ def joint_evidence(ev: Evidence, beads: list[tuple[int, int, int, int]], r: int,
     scored (1) on the sentence's *own* words only (a word the neighbour also has explains nothing:
     a dropped sentence cannot borrow its neighbour's vocabulary) and (2) on the length of the
     neighbour's whole stretch, which must hold both: the Gale-Church cost of the neighbour alone less
-    that of the two together (a stretch that fits the neighbour alone says the sentence is not there)."""
+    that of the two together (a stretch that fits the neighbour alone says the sentence is not there).
+    ``held``: the stretches (u, j, first sentence, end sentence) of the search's path that hold units,
+    in order; ``joint``: (source lengths, cumulative unit lengths, ratio, variance, merge_cost)."""
     slen, ucum, ratio, variance, merge_cost = joint
-    before = max(((u, j, r0, r1) for r0, r1, u, j in beads if r1 > r0 and j > u and j <= start[r] and r0 != r),
-                 key=lambda b: b[1], default=None)
-    after = min(((u, j, r0, r1) for r0, r1, u, j in beads if r1 > r0 and j > u and u >= end[r] and r0 != r),
-                key=lambda b: b[0], default=None)
+    k = bisect.bisect_right(held, (int(start[r]), float("inf"))) - 1
+    while k >= 0 and (held[k][1] > start[r] or held[k][2] <= r < held[k][3]):
+        k -= 1
+    before = held[k] if k >= 0 else None
+    k = bisect.bisect_left(held, (int(end[r]), -1))
+    while k < len(held) and held[k][2] <= r < held[k][3]:
+        k += 1
+    after = held[k] if k < len(held) else None
     out = []
     for bead, tail in ((before, True), (after, False)):
         if bead is None:

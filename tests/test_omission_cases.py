@@ -11,12 +11,19 @@ from pathlib import Path
 import pytest
 
 
+def _cases():
+    """bench/omission_cases.py as a module (registered first: its dataclasses look their module up)."""
+    if "omission_cases" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("omission_cases", Path(__file__).parents[1] / "bench" / "omission_cases.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["omission_cases"] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules["omission_cases"]
+
+
 @pytest.fixture(scope="module")
 def pol(shared):
-    spec = importlib.util.spec_from_file_location("omission_cases", Path(__file__).parents[1] / "bench" / "omission_cases.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("omission_cases", mod)
-    spec.loader.exec_module(mod)
+    mod = _cases()
     _, report = mod.load_nonlit(shared, "pol")
     report.src, report.blocks = report.src[:240], [b for b in report.blocks if b[0][0] < 240]
     return mod, report
@@ -88,9 +95,7 @@ def test_an_llm_systems_real_output_is_judged_like_mt(shared):
     output is rarely called dropped, segments removed from it are found, moved ones are not dropped."""
     from booktrans.evaluate.omission import source_coverage
 
-    spec = importlib.util.spec_from_file_location("omission_cases", Path(__file__).parents[1] / "bench" / "omission_cases.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _cases()
     if not (shared / "omission-dev").is_dir():
         pytest.skip(f"{shared}/omission-dev: not found")
     _, doc = mod.load_wmt23(shared, "GPT4-5shot")

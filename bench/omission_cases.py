@@ -66,7 +66,7 @@ class Doc:
     """One half of a dev text: source sentences, translation blocks (source ids, text), reference."""
 
     name: str
-    kind: str                      # "mt" (real machine translation) or "human" (published translation)
+    kind: str                      # "mt" (real machine translation), "human" (published translation), "llm" (an LLM's)
     src_lang: str
     tgt_lang: str
     src: list[str]
@@ -124,6 +124,33 @@ def load_mac(root: Path, nid: str) -> tuple[Doc, Doc]:
         blocks = [(tuple(i - s0 for i in s), " ".join(tgt[j] for j in t)) for s, t in part if t]
         untranslated = {i - s0 for s, t in part if not t for i in s}
         halves.append(Doc(f"mac{nid}", "human", "zh", "en", src[s0:s1], blocks, [], untranslated))
+    return halves[0], halves[1]
+
+
+WMT23_LLMS = ("GPT4-5shot",)   # the LLM systems of the WMT23 zh->en MQM data (omission-dev)
+
+
+def load_wmt23(root: Path, system: str) -> tuple[Doc, Doc]:
+    """(tune, report) halves of one WMT23 zh->en system's real output (``omission-dev``, read by
+    scripts/wmt23_lines.py): its 38 news documents in order, the first 19 the tune half and the last 19
+    the report half (as section 4 cuts them), each half joined into one text of one source segment a
+    line, the system's translation of each segment one block. No reference; no segment is left out."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "wmt23_lines.py"
+    spec = importlib.util.spec_from_file_location("wmt23_lines", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    src, systems, docs = mod.read_documents(root / "omission-dev")
+    if system not in systems:
+        sys.exit(f"{root / 'omission-dev'}: no system {system} (has {', '.join(sorted(systems))})")
+    names = sorted(set(docs))
+    tune = set(names[: len(names) // 2])
+    halves = []
+    for keep in (lambda d: d in tune, lambda d: d not in tune):
+        ids = [k for k, d in enumerate(docs) if keep(d)]
+        halves.append(Doc(f"wmt23-{system}", "llm", "zh", "en", [src[k] for k in ids],
+                          [((n,), systems[system][k]) for n, k in enumerate(ids)]))
     return halves[0], halves[1]
 
 
@@ -266,14 +293,17 @@ class Tally:
     whole_partial: int = 0
     gaps: int = 0
     gaps_whole: int = 0          # gaps with every sentence found and no false flag within 20 sentences
+    gaps_clean: int = 0          # ... no flag within 20 sentences that the complete text does not have too (no smear)
     pairs: list = field(default_factory=list)   # (score, translated?) for the reliability table
 
-    def add(self, doc: Doc, case: Case, cov, gap: bool = False) -> None:
+    def add(self, doc: Doc, case: Case, cov, gap: bool = False, complete_flags: set[int] | None = None) -> None:
+        """``complete_flags``: the sentences called dropped on the complete text (for ``gaps_clean``)."""
         near: set[int] = set()
         if gap and case.dropped:
             lo, hi = min(case.dropped), max(case.dropped)
             near = set(range(max(0, lo - 20), hi + 21)) - case.dropped
         ok = True
+        clean = True
         for c in cov.lines:
             i = c.line
             if i in doc.untranslated or not doc.src[i].strip():
@@ -288,6 +318,7 @@ class Tally:
                 self.false += c.omitted
                 if i in near and c.omitted:
                     ok = False
+                    clean &= complete_flags is not None and i in complete_flags
                 if i in case.touched:
                     self.touched += 1
                     self.touched_false += c.omitted
@@ -301,6 +332,7 @@ class Tally:
         if gap:
             self.gaps += 1
             self.gaps_whole += ok
+            self.gaps_clean += clean and all(cov.lines[i].omitted for i in case.dropped)
 
     def merge(self, other: "Tally") -> None:
         for k, v in vars(other).items():

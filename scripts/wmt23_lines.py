@@ -22,6 +22,13 @@ NAME = "sxs_mqm_generalMT2023_zhen.3ratingsPerSegment.tsv.tar.gz"
 
 def read_systems(data: Path) -> tuple[list[str], dict[str, list[str]]]:
     """(source segments, {system: its segments}) in segment order."""
+    src, systems, _ = read_documents(data)
+    return src, systems
+
+
+def read_documents(data: Path) -> tuple[list[str], dict[str, list[str]], list[str]]:
+    """(source segments, {system: its segments}, the document of each segment) in segment order
+    (the omission benchmark joins a system's documents into one text, bench/omission_cases.py)."""
     tgz = Path(data) / NAME
     if not tgz.is_file():
         raise SystemExit(f"{tgz}: missing (the WMT23 zh-en MQM file of ../shared/data/omission-dev)")
@@ -36,11 +43,13 @@ def read_systems(data: Path) -> tuple[list[str], dict[str, list[str]]]:
 
     target: dict[tuple[str, int], str] = {}
     source: dict[int, str] = {}
+    doc: dict[int, str] = {}
     for r in rows:
         target.setdefault((r[0], int(r[3])), clean(r[6]))
         source.setdefault(int(r[3]), clean(r[5]))
+        doc.setdefault(int(r[3]), r[1])
     ids = sorted(source)
-    return [source[i] for i in ids], {s: [target[(s, i)] for i in ids] for s, _ in target}
+    return [source[i] for i in ids], {s: [target[(s, i)] for i in ids] for s, _ in target}, [doc[i] for i in ids]
 
 
 def main() -> int:

@@ -11,12 +11,19 @@ from pathlib import Path
 import pytest
 
 
+def _cases():
+    """bench/omission_cases.py as a module (registered first: its dataclasses look their module up)."""
+    if "omission_cases" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("omission_cases", Path(__file__).parents[1] / "bench" / "omission_cases.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["omission_cases"] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules["omission_cases"]
+
+
 @pytest.fixture(scope="module")
 def pol(shared):
-    spec = importlib.util.spec_from_file_location("omission_cases", Path(__file__).parents[1] / "bench" / "omission_cases.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("omission_cases", mod)
-    spec.loader.exec_module(mod)
+    mod = _cases()
     _, report = mod.load_nonlit(shared, "pol")
     report.src, report.blocks = report.src[:240], [b for b in report.blocks if b[0][0] < 240]
     return mod, report
@@ -52,8 +59,53 @@ def test_a_long_gap_is_found_whole_and_nothing_around_it(pol):
     assert min(c.score for c in around) > 0.5
 
 
-def test_runs_of_sentences_merged_without_a_mark_are_mostly_kept(pol):
+def test_runs_of_sentences_merged_without_a_mark_are_kept(pol):
     mod, doc = pol
     case, cov = _run(mod, doc, "merge")
     merged = [c for c in cov.lines if c.line in case.touched]
-    assert len(merged) >= 30 and sum(c.omitted for c in merged) <= 0.1 * len(merged)
+    # without trying a neighbour's stretch shared (locate.joint_evidence), 3 of these 49 were dropped
+    assert len(merged) >= 30 and sum(c.omitted for c in merged) <= 0.03 * len(merged)
+    assert sum(c.omitted for c in cov.lines) <= 0.01 * len(cov.lines)
+
+
+def test_clause_cuts_are_found_partial_with_and_without_the_reference(pol):
+    from booktrans.evaluate.omission import align_references, source_coverage
+
+    mod, doc = pol
+    case = mod.make_case(doc, "clause", 1)
+    assert len(case.partial) >= 10
+    refs = align_references(doc.src, doc.ref, doc.src_lang, doc.tgt_lang)
+    found = {}
+    for label, references in (("no reference", None), ("reference", refs)):
+        cov = source_coverage(doc.src, case.hyp, doc.src_lang, doc.tgt_lang, references=references)
+        cut = [cov.lines[i] for i in case.partial]
+        others = [c for c in cov.lines if c.line not in case.partial]
+        # a sentence that lost a clause is partial (with the clause listed), not dropped
+        found[label] = sum(c.partial for c in cut)
+        assert found[label] >= 0.3 * len(cut), (label, found[label], len(cut))
+        assert all(c.missing_clauses for c in cut if c.partial)
+        assert sum(c.omitted for c in cut) <= 1
+        # and complete sentences are seldom called partial (issue 23: at most 3%)
+        assert sum(c.partial for c in others) <= 0.03 * len(others), label
+    assert found["reference"] >= found["no reference"]
+
+
+def test_an_llm_systems_real_output_is_judged_like_mt(shared):
+    """GPT4-5shot's zh->en news translation (WMT23, the report half of its documents): the complete
+    output is rarely called dropped, segments removed from it are found, moved ones are not dropped."""
+    from booktrans.evaluate.omission import source_coverage
+
+    mod = _cases()
+    if not (shared / "omission-dev").is_dir():
+        pytest.skip(f"{shared}/omission-dev: not found")
+    _, doc = mod.load_wmt23(shared, "GPT4-5shot")
+    assert len(doc.src) > 150
+    got = {}
+    for case in ("complete", "drop", "swap"):
+        c = mod.make_case(doc, case, 1)
+        cov = source_coverage(doc.src, c.hyp, doc.src_lang, doc.tgt_lang)
+        present = [x for x in cov.lines if x.line not in c.dropped]
+        got[case] = (sum(cov.lines[i].omitted for i in c.dropped), len(c.dropped), sum(x.omitted for x in present), len(present))
+    assert got["complete"][2] <= 0.02 * got["complete"][3], got
+    assert got["drop"][0] >= 0.85 * got["drop"][1] and got["drop"][2] <= 0.02 * got["drop"][3], got
+    assert got["swap"][2] <= 0.03 * got["swap"][3], got

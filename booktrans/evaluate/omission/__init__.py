@@ -39,16 +39,21 @@ How a source sentence is judged:
    a band of ``band`` units around the path of the project's sentence aligner, so its cost grows
    linearly with the text.
 4. **Decision.** A forward and a backward pass give, for every source sentence, the cost of the best
-   alignment that keeps it and of the best that drops it. Their difference is its *margin*:
-   ``dropped`` when the margin is below 0; ``score`` = 1 / (1 + e^-margin), so 0.5 is the boundary,
-   0 certainly dropped, 1 certainly translated.
+   alignment that keeps it and of the best that drops it. Their difference is its *margin*. A
+   sentence whose margin is below 0 is looked for near its place (``locate``): in text no sentence
+   needs, in a neighbour's first or last units the neighbour does not need (moved sentences), and in
+   a neighbour's boundary units shared with it (a sentence run into its neighbour without a mark).
+   ``dropped`` when neither the margin nor that local evidence is positive; ``score`` is the
+   probability that the sentence is translated (``calibrate``: 0.5 is the boundary).
 5. **Partial.** In a kept sentence's stretch, each clause of the source is checked alone: a clause
    of at least ``partial_min_words`` words whose evidence is below ``-partial_threshold`` while the
-   sentence as a whole is found is a missing clause. With a reference, only words the dictionary
-   finds in the reference are counted, so words it cannot read do not count against the translation.
+   sentence as a whole is found is a missing clause. With a reference, a clause of which the reference
+   shows at least one word is missing below the lower ``-partial_threshold_ref`` (the reference
+   confirms that the clause is meant to be translated); one the reference does not show at all is
+   the translator's freedom and never missing.
 
 The package follows those steps: ``units`` (1), ``words`` and ``evidence`` (2), ``search`` (3, 4),
-``api`` (the public ``source_coverage``, 5), ``config`` (the knobs).
+``locate`` and ``calibrate`` (4), ``api`` (the public ``source_coverage``, 5), ``config`` (the knobs).
 """
 
 from __future__ import annotations

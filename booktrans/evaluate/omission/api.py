@@ -122,7 +122,8 @@ def source_coverage(src: list[str], hyp: list[str], src_lang: str, tgt_lang: str
     lo, hi = band([guide_points(guide), anchor_points(ev, len(s_txt), len(units))], len(s_txt), len(units), cfg.band)
     search = Search(ev, slen, ulen, np.array(ustart), ratio, variance, lo, hi, cfg)
     beads, margin = search.run()
-    local, found_at = local_evidence(ev, beads, len(s_txt), len(units), margin < 0)
+    local, found_at = local_evidence(ev, beads, len(s_txt), len(units), margin < 0,
+                                     (slen, search.ucum, ratio, variance, cfg.merge_cost))
     value = decision_value(margin, local)
     score = probability(value)
     owner = [-1] * len(units)
@@ -179,18 +180,25 @@ def partials(lines: list[LineCoverage], keep: list[int], s_txt: list[str], refs:
         if len(parts) < 2:
             continue
         target = ("" if tgt_lang == "zh" else " ").join(units[u:j])
-        ref = refs[r] if refs is not None else None
+        ref = (refs[r] or None) if refs is not None else None
         for clause in parts:
             got = clause_evidence(clause, target, ref, src_lang, translator, ev, r)
-            if got is not None and got[1] >= cfg.partial_min_words and got[0] < -cfg.partial_threshold:
+            if got is None or got[1] < cfg.partial_min_words:
+                continue
+            total, _, in_ref = got
+            # with a reference, a clause the reference shows (one of its words at least) is judged at the
+            # lower threshold; one the reference does not show is the translator's freedom, not a cut
+            missing = total < -cfg.partial_threshold if in_ref is None else \
+                (in_ref >= 1 and total < -cfg.partial_threshold_ref)
+            if missing:
                 line.partial = True
                 line.missing_clauses.append(clause.strip())
 
 
 def clause_evidence(clause: str, target: str, ref: str | None, src_lang: str, translator: Translator,
-                     ev: Evidence, r: int) -> tuple[float, int] | None:
-    """(evidence, informative words) of one source clause found in a target text, with the weights of
-    its sentence's words; with a reference, words the reference does not show are left out."""
+                     ev: Evidence, r: int) -> tuple[float, int, int | None] | None:
+    """(evidence, informative words, those of them the reference shows) of one source clause found in a
+    target text, with the weights of its sentence's words; the last is None without a reference."""
     words = ev.w
     it = words.src[r]
     gains = ev.src_gain[r]
@@ -198,20 +206,16 @@ def clause_evidence(clause: str, target: str, ref: str | None, src_lang: str, tr
         clause_keys = set(zh_words(translator.bags([numbers(clause, "zh")])[0]))
         tgt_keys = {canon(w) for w in en_stems(numbers(target, "en"))[0]}
         ref_keys = {canon(w) for w in en_stems(numbers(ref, "en"))[0]} if ref else None
-        match = lambda ks, bag: bool(ks & bag)  # noqa: E731
     else:
         clause_keys = {frozenset({canon(w)}) for w in en_stems(numbers(clause, "en"))[0]}
         tgt_keys = {canon(w) for w in translator.bags([numbers(target, "zh")])[0].stems}
         ref_keys = {canon(w) for w in translator.bags([numbers(ref, "zh")])[0].stems} if ref else None
-        match = lambda ks, bag: bool(ks & bag)  # noqa: E731
-    total, n_words = 0.0, 0
+    total, n_words, in_ref = 0.0, 0, 0
     for b, (c, ks) in enumerate(zip(it.chan, it.keys)):
         if c != XL or ks not in clause_keys or gains[b] <= 0.0:
             continue
-        if ref_keys is not None and not match(ks, ref_keys):
-            continue
         n_words += 1
+        in_ref += bool(ref_keys is not None and ks & ref_keys)
         p_miss = ev.src_miss[r][b]
-        total += (gains[b] + p_miss) if match(ks, tgt_keys) else p_miss
-    return (total, n_words) if n_words else None
-
+        total += (gains[b] + p_miss) if ks & tgt_keys else p_miss
+    return (total, n_words, in_ref if ref_keys is not None else None) if n_words else None

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-SCORE_SLOPE = 0.288
+SCORE_SLOPE = 0.390
 V_CAP = 50.0  # |v| beyond this says nothing more
 
 

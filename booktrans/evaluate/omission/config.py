@@ -28,3 +28,4 @@ class OmissionConfig:
     max_miss: float = 8.0          # cap on the evidence of a sentence's missing dictionary words together
     partial_threshold: float = 3.0 # a clause whose evidence is below minus this is missing (partial)
     partial_min_words: int = 3     # clauses with fewer informative words are not judged on their own
+    partial_threshold_ref: float = 2.0  # the same with a reference, for a clause the reference shows (tune halves)

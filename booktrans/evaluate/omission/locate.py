@@ -15,13 +15,22 @@ sentence borrow its neighbours' vocabulary. A sentence the search drops whose be
 than chance explains, in text no other sentence accounts for) was moved or run into a neighbour,
 not dropped (``api``; the threshold 0 is the likelihood ratio's own boundary, and on the tune
 halves it recovered the most swapped sentences at no loss of dropped ones found, docs/evaluate.md).
+
+A sentence run into its neighbour without a mark is inside text the neighbour does need; for it the
+neighbour's stretch is tried *shared* (``joint_evidence``): on the sentence's own words only (those
+the neighbour does not have) plus what the neighbour's length gains by holding both, less
+``merge_cost``, what the search charges for a shared stretch (docs/evaluate.md).
 """
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 
+from ...align.gale_church import length_cost
 from .evidence import Evidence
+from .words import REF, XL
 
 WINDOW = 4      # source sentences either side: a swap or move "within a window of a few sentences"
 STRETCH = 2.0   # the longest stretch tried, in sentences' worth of units (a sentence split in two)
@@ -40,7 +49,7 @@ def path_places(beads: list[tuple[int, int, int, int]], n: int) -> tuple[np.ndar
 
 
 def local_evidence(ev: Evidence, beads: list[tuple[int, int, int, int]], n: int, m: int,
-                   which: np.ndarray | None = None) -> tuple[np.ndarray, list[tuple[int, int]]]:
+                   which: np.ndarray | None = None, joint: tuple | None = None) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """Per source sentence (those ``which`` marks; all when None), its best evidence near its place
     (module docstring), -inf where there is nothing to try; and the stretch [u, j) that gave it.
 
@@ -92,4 +101,61 @@ def local_evidence(ev: Evidence, beads: list[tuple[int, int, int, int]], n: int,
             consider(r, np.full(len(ks), u), u + ks, (u, j), np.maximum(0.0, full - rest))
             rest = ev.source_evidence(s_, np.full(len(ks), u), j - ks, (u, j))
             consider(r, j - ks, np.full(len(ks), j), (u, j), np.maximum(0.0, full - rest))
+    if joint is not None:
+        held = [(u, j, r0, r1) for r0, r1, u, j in beads if r1 > r0 and j > u]   # in order of u (and j)
+        for r in range(n) if which is None else np.nonzero(which)[0]:
+            for got, at in joint_evidence(ev, held, int(r), start, end, joint, longest):
+                if got > out[r]:
+                    out[r], where[r] = got, at
     return out, where
+
+
+def joint_evidence(ev: Evidence, held: list[tuple[int, int, int, int]], r: int, start: np.ndarray, end: np.ndarray,
+                   joint, longest: int) -> list[tuple[float, tuple[int, int]]]:
+    """A sentence run into its neighbour without a mark ("…长久的记忆是…", "… goal we must …") has its
+    words inside the neighbour's stretch, which the neighbour needs too. Such a stretch is shared, not
+    taken: the last units of the stretch before the sentence's place, or the first of the one after,
+    scored (1) on the sentence's *own* words only (a word the neighbour also has explains nothing:
+    a dropped sentence cannot borrow its neighbour's vocabulary) and (2) on the length of the
+    neighbour's whole stretch, which must hold both: the Gale-Church cost of the neighbour alone less
+    that of the two together (a stretch that fits the neighbour alone says the sentence is not there).
+    ``held``: the stretches (u, j, first sentence, end sentence) of the search's path that hold units,
+    in order; ``joint``: (source lengths, cumulative unit lengths, ratio, variance, merge_cost)."""
+    slen, ucum, ratio, variance, merge_cost = joint
+    k = bisect.bisect_right(held, (int(start[r]), float("inf"))) - 1
+    while k >= 0 and (held[k][1] > start[r] or held[k][2] <= r < held[k][3]):
+        k -= 1
+    before = held[k] if k >= 0 else None
+    k = bisect.bisect_left(held, (int(end[r]), -1))
+    while k < len(held) and held[k][2] <= r < held[k][3]:
+        k += 1
+    after = held[k] if k < len(held) else None
+    out = []
+    for bead, tail in ((before, True), (after, False)):
+        if bead is None:
+            continue
+        u, j, r0, r1 = bead
+        own = sum(float(slen[s]) for s in range(r0, r1)) * ratio
+        size = float(ucum[j] - ucum[u])
+        gain = float(length_cost(own, size, variance)) - float(length_cost(own + ratio * float(slen[r]), size, variance))
+        for k in range(1, min(longest, j - u) + 1):
+            a, b = (j - k, j) if tail else (u, u + k)
+            out.append((own_words_evidence(ev, r, range(r0, r1), a, b) + gain - merge_cost, (a, b)))
+    return out
+
+
+def own_words_evidence(ev: Evidence, r: int, others: range, a: int, b: int) -> float:
+    """``Evidence.source_evidence`` of sentence r on units [a, b), counting as found only the words
+    that none of the ``others`` sentences has."""
+    keys = ev.w.src_keys
+    it = ev.w.src[r]
+    hit, miss_found = 0.0, [0.0, 0.0]
+    for g, miss, chan, ks, pos in zip(ev.src_gain[r], ev.src_miss[r], it.chan, it.keys, ev.found[r]):
+        if g <= 0.0 or not pos or any(ks & keys[s][chan] for s in others):
+            continue
+        p = bisect.bisect_left(pos, a)
+        if p < len(pos) and pos[p] < b:
+            hit += g + miss
+            miss_found[chan] += miss
+    base_xl, base_ref = ev.src_base[r]
+    return hit + max(-ev.max_miss, base_xl - miss_found[XL]) + base_ref - miss_found[REF]

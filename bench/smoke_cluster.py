@@ -120,15 +120,15 @@ def worker(spec_path: Path) -> int:
     return 0
 
 
-def _tiny_base(work: Path, zh: list[str], en: list[str]) -> Path:
+def _tiny_base(work: Path, zh: list[str], en: list[str], params) -> Path:
     from booktrans.model import TinyConfig, build_tiny_model, train_tokenizer
     from booktrans.model.store import ModelInfo, write_info
 
     base = work / "tiny-base"
     if not (base / "booktrans.json").exists():
         tok = train_tokenizer(zh + en, 2000)
-        model = build_tiny_model(tok, TinyConfig(vocab_size=2000, hidden_size=32, intermediate_size=64,
-                                                 max_position_embeddings=4096))
+        model = build_tiny_model(tok, replace(TinyConfig.from_params(params.model.tiny, params.seed),
+                                                      vocab_size=2000, hidden_size=32, intermediate_size=64))
         model.save_pretrained(str(base))
         tok.save_pretrained(str(base))
         write_info(base, ModelInfo(kind="full", context=4096))
@@ -175,7 +175,7 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     zh, en = _sample_text()
     if cpu:
-        base = _tiny_base(work, zh, en)
+        base = _tiny_base(work, zh, en, params)
         cfg = replace(cfg, context=256, sequence_parallel=2, lora_r=4, lora_alpha=8, dtype="float32",
                       attn_implementation="sdpa", loss_chunk=64, rope_scaling=None, learning_rate=5e-3,
                       gradient_checkpointing=True, trainable=())

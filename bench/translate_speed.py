@@ -32,7 +32,10 @@ def tiny_model(folder: Path) -> Path:
     texts = [p.text for b in load_manifest(ROOT / "data" / "books.yaml") for lang in ("zh", "en")
              for p in ingest_file(ROOT / b.file(lang), lang).paragraphs]
     tok = train_tokenizer(texts, 4000)
-    model = build_tiny_model(tok, TinyConfig())
+    from booktrans.params import load
+
+    P = load(ROOT / "params.yaml")
+    model = build_tiny_model(tok, TinyConfig.from_params(P.model.tiny, P.seed))
     model.save_pretrained(str(folder))
     tok.save_pretrained(str(folder))
     write_info(folder, ModelInfo(kind="full", context=1024, extra={"tiny": True}))

@@ -74,7 +74,7 @@ def test_flops_steps_hours_and_cost_by_hand():
     hours = 2000 * model_flops_per_token(ARCH, lora) / (4 * 2e12 * 0.5) / 3600
     assert r["hours"] == pytest.approx(hours) and r["gpu_hours"] == pytest.approx(4 * hours)
     assert r["cost"] == pytest.approx(4 * hours * 3.0)
-    packed = plan_round(ARCH, train_config(context=100, packing=True), hw, tokens=1000, documents=40)
+    packed = plan_round(ARCH, train_config(context=100, packing=True, epochs=1), hw, tokens=1000, documents=40)
     assert packed["rows"] == 10 and packed["steps"] == 3
 
 

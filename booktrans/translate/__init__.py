@@ -109,7 +109,7 @@ def build_prompt(direction: str, source: str, previous: tuple[str, str] | None) 
     return msgs
 
 
-def translate_sentences(model, tokenizer, sentences: list[str], direction: str, batch_size: int = 16,
+def translate_sentences(model, tokenizer, sentences: list[str], direction: str, batch_size: int,
                         max_new_tokens: int = 128) -> list[str]:
     """Translate independent sentences (no carried context), batched, greedy."""
     engine = HFEngine(model, tokenizer, context=10**9)

@@ -53,7 +53,7 @@ class RoundJob:
         ``out``, ``log``, ``report``, ``text``, ``aligned``, ``lexicon``)."""
         from .config import config_for
 
-        t, tr, om = params.round_train(name), params.translate, params.evaluate.omission
+        t, om = params.round_train(name), params.evaluate.omission
         return cls(name=name, cfg=config_for(params, name), manifest=Path(params.ingest.manifest),
                    checkpoint_dir=Path(t.checkpoint_dir), keep_checkpoints=t.keep_checkpoints,
                    select_budget={"chapters": t.select_budget.chapters, "tokens": t.select_budget.tokens},

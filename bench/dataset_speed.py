@@ -61,12 +61,15 @@ def main() -> int:
     ap.add_argument("--context", type=int, default=1024, help="tokens (round 4 of the demo)")
     ap.add_argument("--baseline-books", type=int, default=4)
     args = ap.parse_args()
+    from dataclasses import replace
+
     from booktrans.dataset import DatasetConfig, build_documents
+    from booktrans.params import load
     from booktrans.model import train_tokenizer
 
     books = corpus(args.books)
     tok = train_tokenizer([s for _, beads in books[:4] for b in beads for s in b["zh"] + b["en"]], 4000)
-    cfg = DatasetConfig(context=args.context, min_beads=1)
+    cfg = replace(DatasetConfig.from_params(load(ROOT / "params.yaml"), "r4"), context=args.context, min_beads=1)
     beads_total = sum(len(b) for _, b in books)
 
     t = time.perf_counter()

@@ -120,15 +120,15 @@ def worker(spec_path: Path) -> int:
     return 0
 
 
-def _tiny_base(work: Path, zh: list[str], en: list[str]) -> Path:
+def _tiny_base(work: Path, zh: list[str], en: list[str], params) -> Path:
     from booktrans.model import TinyConfig, build_tiny_model, train_tokenizer
     from booktrans.model.store import ModelInfo, write_info
 
     base = work / "tiny-base"
     if not (base / "booktrans.json").exists():
         tok = train_tokenizer(zh + en, 2000)
-        model = build_tiny_model(tok, TinyConfig(vocab_size=2000, hidden_size=32, intermediate_size=64,
-                                                 max_position_embeddings=4096))
+        model = build_tiny_model(tok, replace(TinyConfig.from_params(params.model.tiny, params.seed),
+                                                      vocab_size=2000, hidden_size=32, intermediate_size=64))
         model.save_pretrained(str(base))
         tok.save_pretrained(str(base))
         write_info(base, ModelInfo(kind="full", context=4096))
@@ -157,12 +157,14 @@ def main() -> int:
 
     from booktrans.model.store import base_config, load_tokenizer
     from booktrans.plan import Arch, Hardware, launch_layout, memory_per_gpu, model_flops_per_token
+    from booktrans.params import from_dict
     from booktrans.profile import merged_params
     from booktrans.train import config_for
 
     cpu = args.cpu or not torch.cuda.is_available()
-    params = merged_params(args.profile, yaml.safe_load(args.params.read_text(encoding="utf-8")))
-    rounds = params.get("rounds") or {}
+    params = from_dict(merged_params(args.profile, yaml.safe_load(args.params.read_text(encoding="utf-8"))),
+                       f"{args.params} + {args.profile}")
+    rounds = params.rounds
     name = args.round or next((r for r in rounds if config_for(params, r).sequence_parallel > 1), None)
     if name is None or name not in rounds:
         print(f"error: {args.profile}: no round {args.round or 'with sequence_parallel > 1'}", file=sys.stderr)
@@ -173,17 +175,17 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     zh, en = _sample_text()
     if cpu:
-        base = _tiny_base(work, zh, en)
+        base = _tiny_base(work, zh, en, params)
         cfg = replace(cfg, context=256, sequence_parallel=2, lora_r=4, lora_alpha=8, dtype="float32",
                       attn_implementation="sdpa", loss_chunk=64, rope_scaling=None, learning_rate=5e-3,
                       gradient_checkpointing=True, trainable=())
         accelerate_config, processes, peak_tflops = ROOT / "configs/accelerate/cpu-2x-zero3.yaml", 2, None
         tolerance = args.tolerance or 1e-5
     else:
-        base = Path(str(params["model"]["base"]))
-        accelerate_config = ROOT / str(rounds[name].get("accelerate_config") or params["train"]["accelerate_config"])
+        base = Path(params.model.base)
+        accelerate_config = ROOT / params.round_train(name).accelerate_config
         processes = int(hardware.get("gpus_per_node", torch.cuda.device_count()))
-        peak_tflops = float((params.get("plan") or {}).get("peak_tflops", 989))
+        peak_tflops = params.plan.peak_tflops
         tolerance = args.tolerance or 2e-2
     cfg = replace(cfg, max_steps=args.steps, save_steps=0, warmup_ratio=0.0, grad_accum=1, batch_size=1,
                   lora_dropout=0.0, epochs=1)
@@ -237,7 +239,8 @@ def main() -> int:
     adapter_ok = bool(shapes) and all(0 not in s and s for s in shapes.values())
     arch = Arch.from_config(base_config(base))
     stage = launch_layout(accelerate_config, ROOT)[1]
-    hw = Hardware(gpus=processes, zero_stage=stage, **({"overhead_gib": 0, "fragmentation": 0} if cpu else {}))
+    hw = Hardware.from_plan(params.plan, gpus=processes, zero_stage=stage,
+                            **({"overhead_gib": 0, "fragmentation": 0} if cpu else {}))
     planned = memory_per_gpu(arch, cfg, hw)["total"] / GIB
     long0 = ranks["long"][0]
     timed = long0["step_seconds"][1:] or long0["step_seconds"]

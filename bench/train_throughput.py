@@ -22,12 +22,14 @@ import json
 import math
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from booktrans.plan import GIB, Arch, Hardware, memory_per_gpu, model_flops_per_token  # noqa: E402
+from booktrans.params import load  # noqa: E402
 from booktrans.train import TrainConfig  # noqa: E402
 from booktrans.train.loss import causal_lm_loss  # noqa: E402
 
@@ -125,12 +127,13 @@ def main() -> int:
     print(f"device: {gpu}; model: {Path(args.config).name}, {config['num_hidden_layers']} layers, "
           f"{arch.params() / 1e9:.2f}B parameters; attention {args.attn}; gradient checkpointing; chunked loss")
     print(f"{'method':<7}{'context':>9}{'tok/s/GPU':>11}{'MFU':>7}{'peak GiB':>10}{'planned GiB':>13}")
+    P = load(ROOT / "params.yaml")  # the project's defaults for every setting the command line leaves
     rows = []
     for method in args.methods:
         for context in args.contexts:
-            cfg = TrainConfig(context=context, method=method, gradient_checkpointing=True, lora_r=args.lora_r,
-                              loss_chunk=args.loss_chunk, dtype="bfloat16" if device == "cuda" else "float32")
-            planned = memory_per_gpu(arch, cfg, Hardware(gpus=1, zero_stage=0, deepspeed=False))["total"] / GIB
+            cfg = replace(TrainConfig.from_params(P, "r1"), context=context, method=method, gradient_checkpointing=True,
+                          lora_r=args.lora_r, loss_chunk=args.loss_chunk, dtype="bfloat16" if device == "cuda" else "float32")
+            planned = memory_per_gpu(arch, cfg, Hardware.from_plan(P.plan, gpus=1, zero_stage=0, deepspeed=False))["total"] / GIB
             row = {"method": method, "context": context, "planned_gib": round(planned, 1)}
             try:
                 model = build(config, method, context, args.attn, device, dtype, args.lora_r)

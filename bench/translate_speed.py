@@ -16,6 +16,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +32,10 @@ def tiny_model(folder: Path) -> Path:
     texts = [p.text for b in load_manifest(ROOT / "data" / "books.yaml") for lang in ("zh", "en")
              for p in ingest_file(ROOT / b.file(lang), lang).paragraphs]
     tok = train_tokenizer(texts, 4000)
-    model = build_tiny_model(tok, TinyConfig())
+    from booktrans.params import load
+
+    P = load(ROOT / "params.yaml")
+    model = build_tiny_model(tok, TinyConfig.from_params(P.model.tiny, P.seed))
     model.save_pretrained(str(folder))
     tok.save_pretrained(str(folder))
     write_info(folder, ModelInfo(kind="full", context=1024, extra={"tiny": True}))
@@ -70,6 +74,7 @@ def main() -> int:
 
     from booktrans.ingest import ingest_file
     from booktrans.model import load_model
+    from booktrans.params import load
     from booktrans.translate import HFEngine, TranslateConfig, translate_units
     from booktrans.translate.engines import token_counter
     from booktrans.translate.parts import chapter_units
@@ -77,8 +82,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = args.model or tiny_model(Path(tmp) / "tiny")
         model, tok = load_model(model_dir)
-        cfg = TranslateConfig(context=args.context, batch_size=args.batch_size, max_new_factor=1.5, max_new_tokens=args.max_new_tokens,
-                              repetition_penalty=2.0)
+        translate = load(ROOT / "params.yaml").translate  # the project's settings, the command line's sizes
+        cfg = replace(TranslateConfig.from_params(translate, args.context, args.max_new_tokens), batch_size=args.batch_size)
         count = token_counter(tok)
         streams = {}
         for src, tgt, f in (("zh", "en", "night-train.zh.epub"), ("en", "zh", "night-train.en.pdf")):

@@ -95,7 +95,9 @@ def _cmd_align(args: argparse.Namespace) -> int:
 
         if not args.model:
             raise BooktransError("--translator model needs --model DIR")
-        translator = ModelGlosser(args.model)
+        from .params import for_commands
+
+        translator = ModelGlosser(args.model, batch_size=for_commands().align.batch_size)
     out = sys.stdout
     if args.raw:  # paragraphs, one per line: the pipeline's splitter and align_book, one JSON object per bead
         import json

@@ -99,17 +99,27 @@ class Arch:
 
 @dataclass(frozen=True)
 class Hardware:
-    gpus: int = 24                   # processes training together (one per GPU)
-    gpu_memory_gib: float = 80.0
-    peak_tflops: float = 989.0       # dense bf16 per GPU (H100 SXM)
-    mfu: float = 0.35                # assumed model FLOPs utilisation
-    price_per_gpu_hour: float = 1.0  # USD
-    overhead_gib: float = 1.5        # CUDA context and NCCL's own buffers
-    fragmentation: float = 0.05      # share of the tensors' bytes the caching allocator cannot reuse
+    """The allocation planned for. The first seven fields come from params ``plan`` (no defaults here: build
+    it with :meth:`from_plan`); the DeepSpeed ones from the round's launch config (:func:`hardware`)."""
+    gpus: int                        # processes training together (one per GPU)
+    gpu_memory_gib: float
+    peak_tflops: float               # dense bf16 per GPU (H100 SXM)
+    mfu: float                       # assumed model FLOPs utilisation
+    price_per_gpu_hour: float        # USD (plan.price_per_hour over plan.gpus)
+    overhead_gib: float              # CUDA context and NCCL's own buffers
+    fragmentation: float             # share of the tensors' bytes the caching allocator cannot reuse
     zero_stage: int = 3
     deepspeed: bool = True           # launched with DeepSpeed (launcher accelerate with a DeepSpeed config)
     reduce_bucket: int = 0           # elements; DeepSpeed's reduce_bucket_size (0 = "auto": hidden x hidden)
     allgather_bucket: int = 500_000_000  # elements; ZeRO-1/2 gather of the updated weights
+
+    @classmethod
+    def from_plan(cls, plan, **launch) -> "Hardware":
+        """From the typed ``plan`` record (booktrans.params.PlanParams); ``launch`` sets the process count
+        (``gpus``, default plan.gpus) and the DeepSpeed fields."""
+        return cls(**{"gpus": plan.gpus, "gpu_memory_gib": plan.gpu_memory_gib, "peak_tflops": plan.peak_tflops,
+                      "mfu": plan.mfu, "price_per_gpu_hour": plan.price_per_hour / max(plan.gpus, 1),
+                      "overhead_gib": plan.overhead_gib, "fragmentation": plan.fragmentation, **launch})
 
 
 def _bytes(cfg: TrainConfig) -> int:
@@ -303,19 +313,15 @@ def dataset_tokens(root: Path, round_name: str) -> tuple[int, int] | None:
 def hardware(params: Params, root: Path, round_name: str | None = None) -> Hardware:
     """The allocation of a round: processes, ZeRO stage and buckets from its launch config, prices and
     speeds from plan:."""
-    plan = params.plan
     processes, stage, zero = _launch(params, root, round_name)
 
     def bucket(key: str, default: int) -> int:
         value = zero.get(key, default)
         return 0 if value == "auto" else int(value)
 
-    return Hardware(gpus=processes, gpu_memory_gib=plan.gpu_memory_gib, peak_tflops=plan.peak_tflops, mfu=plan.mfu,
-                    price_per_gpu_hour=plan.price_per_hour / max(plan.gpus, 1), overhead_gib=plan.overhead_gib,
-                    fragmentation=plan.fragmentation, zero_stage=stage,
-                    deepspeed=bool(zero.get("deepspeed", True)),
-                    reduce_bucket=bucket("reduce_bucket_size", 0),
-                    allgather_bucket=bucket("allgather_bucket_size", Hardware.allgather_bucket))
+    return Hardware.from_plan(params.plan, gpus=processes, zero_stage=stage, deepspeed=bool(zero.get("deepspeed", True)),
+                              reduce_bucket=bucket("reduce_bucket_size", 0),
+                              allgather_bucket=bucket("allgather_bucket_size", Hardware.allgather_bucket))
 
 
 def plan(params: Params, root: Path, tokens: int | None = None) -> dict:

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from booktrans.params import load  # noqa: E402
 from booktrans.train.memory import measure_step  # noqa: E402
 from test_plan_memory import CASES  # noqa: E402
 
@@ -27,7 +28,7 @@ def main() -> int:
     worst = 0.0
     for shape, tokens, method, dtype, ckpt in CASES:
         with tempfile.TemporaryDirectory() as tmp:
-            measured, planned = measure_step(tmp, shape, tokens, method, dtype, ckpt)
+            measured, planned = measure_step(tmp, shape, tokens, method, dtype, ckpt, params=load(ROOT / "params.yaml"))
         ratio = planned["total"] / measured
         worst = max(worst, abs(ratio - 1))
         print(f"{', '.join(map(str, shape)):<50}{tokens:>7}{method:>7}{dtype:>10}{'on' if ckpt else 'off':>6}"

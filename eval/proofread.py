@@ -35,6 +35,7 @@ from booktrans.align.lexicon import CedictGlosser  # noqa: E402
 from booktrans.align.similarity import SameMeaning  # noqa: E402
 from booktrans.align.sentalign import align_sentences  # noqa: E402
 from booktrans.proofread.corrections import apply_corrections  # noqa: E402
+from booktrans.params import load  # noqa: E402
 from booktrans.proofread.select import SelectConfig, build_items, reasons  # noqa: E402
 
 PARTS = {"tune": ["001", "002", "003"], "report": ["004", "005", "006"]}
@@ -79,7 +80,8 @@ def main() -> int:
     data = {n: chapter(args.data, n, translator) for part in PARTS.values() for n in part}
     align_s = time.perf_counter() - t0
     meaning = SameMeaning()
-    base = SelectConfig(doubtful=args.doubtful, sample=0)
+    P = load(ROOT / "params.yaml")
+    base = replace(SelectConfig.from_params(P.proofread, P.seed), doubtful=args.doubtful, sample=0)
     if args.grid:
         print("tuning grid (chapters 001-003): score_z ratio_z exported wrong share-of-wrong-found")
         for sz in (1.0, 1.5, 2.0):

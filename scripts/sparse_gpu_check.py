@@ -222,7 +222,13 @@ def _tiny_model(docs: list[dict], folder: Path) -> Path:
 
     texts = [m["content"] for d in docs for m in d["messages"]]
     tok = train_tokenizer(texts * 5, 600)
-    model = build_tiny_model(tok, TinyConfig(vocab_size=600, hidden_size=32, intermediate_size=64))
+    from dataclasses import replace
+
+    from booktrans.params import load
+
+    P = load(Path(__file__).resolve().parents[1] / "params.yaml")
+    shape = replace(TinyConfig.from_params(P.model.tiny, P.seed), vocab_size=600, hidden_size=32, intermediate_size=64)
+    model = build_tiny_model(tok, shape)
     model.save_pretrained(str(folder))
     tok.save_pretrained(str(folder))
     write_info(folder, ModelInfo(kind="full", context=4096))

@@ -30,10 +30,7 @@ def main() -> int:
     if base == "tiny":  # torch and transformers are imported only for the tiny model
         from booktrans.model.tiny import TinyConfig
 
-        t = P.model.tiny
-        tiny = TinyConfig(vocab_size=t.vocab_size, hidden_size=t.hidden_size, intermediate_size=t.intermediate_size,
-                          num_hidden_layers=t.layers, num_attention_heads=t.heads, num_key_value_heads=t.kv_heads,
-                          max_position_embeddings=t.max_positions, seed=P.seed)
+        tiny = TinyConfig.from_params(P.model.tiny, P.seed)
     build_base(base, P.model.context, load_manifest(P.ingest.manifest), args.text, args.out, tiny)
     return 0
 

@@ -31,7 +31,7 @@ def main() -> int:
     setup_logging()
     P = load(args.params)
     p = P.proofread
-    cfg = SelectConfig(doubtful=p.doubtful, sample=p.sample, context=p.context, seed=P.seed)
+    cfg = SelectConfig.from_params(p, P.seed)
     export_sheets(load_manifest(P.ingest.manifest), args.aligned, args.out, cfg)
     return 0
 

@@ -31,7 +31,7 @@ def main() -> int:
     P = load(args.params)
     books = {b.id: {"title": b.title, "genre": b.genre} for b in load_manifest(P.ingest.manifest) if b.split == "test"}
     systems = review_systems(list(P.review.rounds), list(P.translate.rounds))
-    cfg = SampleConfig(per_band=P.review.per_band, passage_segments=P.review.passage_segments, seed=P.seed)
+    cfg = SampleConfig.from_params(P.review, P.seed)
     write_key(draw_packet(args.evaluation, books, systems, cfg), args.packet, args.out)
     return 0
 

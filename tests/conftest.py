@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -73,7 +74,10 @@ def tiny_base(tmp_path_factory, sample_paragraphs):
     d = tmp_path_factory.mktemp("r0")
     texts = [p["text"] for paras in sample_paragraphs.values() for p in paras]
     tok = train_tokenizer(texts, 2000)
-    model = build_tiny_model(tok, TinyConfig(vocab_size=2000, hidden_size=32, intermediate_size=64))
+    from project import P
+
+    shape = replace(TinyConfig.from_params(P.model.tiny, P.seed), vocab_size=2000, hidden_size=32, intermediate_size=64)
+    model = build_tiny_model(tok, shape)
     model.save_pretrained(str(d))
     tok.save_pretrained(str(d))
     write_info(d, ModelInfo(kind="full", context=256))

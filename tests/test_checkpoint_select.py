@@ -18,8 +18,9 @@ from booktrans.translate import TranslateConfig, build_prompt
 from booktrans.translate.engines import token_counter
 from booktrans.translate.parts import chapter_units
 from booktrans.params import load
-from booktrans.train import TrainConfig, train_round, validate
+from booktrans.train import train_round, validate
 from booktrans.train.select import SelectConfig, ValidBook, budget_paragraphs, score_model, select_round
+from project import checkpoint_select, train_config
 
 ROOT = Path(__file__).resolve().parents[1]
 TRANSLATE = load(ROOT / "params.yaml").translate
@@ -52,13 +53,12 @@ def _docs(book: ValidBook, tiny_base) -> list[dict]:
 
 
 def _sc(criterion: str) -> SelectConfig:
-    return SelectConfig(criterion=criterion, tokens=BUDGET, translate=TRANSLATE,
-                        tiny_max_new_tokens=TRANSLATE.tiny_max_new_tokens)
+    return checkpoint_select(criterion=criterion, tokens=BUDGET)
 
 
 def _round(tmp_path, tiny_base, book, criterion, **kw) -> tuple[Path, dict, dict]:
     steps = kw.pop("max_steps", 6)
-    cfg = TrainConfig(context=256, max_steps=steps, save_steps=2, select=criterion, **kw)
+    cfg = train_config(context=256, max_steps=steps, save_steps=2, select=criterion, **kw)
     out = tmp_path / "models" / "r1"
     summary = train_round(tiny_base, out, _docs(book, tiny_base), [], cfg, "r1", tmp_path / "scratch", keep_checkpoints=True)
     ckpts = Path(summary["checkpoints"])
@@ -144,7 +144,7 @@ def test_without_validation_books_the_round_says_so_once_and_keeps_the_last(tmp_
 
 
 def test_last_keeps_the_final_weights_unscored(tmp_path, tiny_base, valid_book):
-    cfg = TrainConfig(context=256, max_steps=3, save_steps=2, learning_rate=2e-2)
+    cfg = train_config(context=256, max_steps=3, save_steps=2, learning_rate=2e-2)
     out = tmp_path / "r1"
     summary = train_round(tiny_base, out, _docs(valid_book, tiny_base), [], cfg, "r1", tmp_path / "s", keep_checkpoints=True)
     final = _weights(out)
@@ -160,7 +160,7 @@ def test_a_wrong_criterion_or_budget_stops_the_round_naming_the_key(tiny_base):
     from booktrans.train.select import check_select
 
     with pytest.raises(ConfigError, match=r"round r2: train.select: 'best' is not one of last, chrf, omission"):
-        validate(TrainConfig(context=128, select="best"), "r2", base_config(tiny_base))
+        validate(train_config(context=128, select="best"), "r2", base_config(tiny_base))
     with pytest.raises(ConfigError, match="train.select_budget needs chapters or tokens > 0"):
         check_select("chrf", "round r1: train", {"chapters": 0, "tokens": 0})
     with pytest.raises(ConfigError, match="train.select_budget.tokens"):

@@ -16,6 +16,7 @@ from booktrans.evaluate.book import evaluate_book
 from booktrans.evaluate.decision import check_criteria, decide
 from booktrans.evaluate.significance import compare_all, units_of
 from booktrans.errors import BooktransError
+from project import book_eval
 
 BOOKS = {"night-train": "novel", "sky-blue": "popsci", "four-seasons": "poetry"}
 DROPS = {"r0": 0.3, "r1": 0.05, "r2": 0.05, "deepseek": 0.0}   # r2 translates exactly as r1
@@ -30,7 +31,7 @@ def evaluate_systems(sample_paragraphs) -> dict:
         for system, share in DROPS.items():
             every = round(1 / share) if share else 0
             rows = reference_translation(zh, beads, drop=lambda k, n, e=every: bool(e) and k % e == 1)
-            out[system][book] = evaluate_book(rows, zh, beads, "zh", "en")
+            out[system][book] = evaluate_book(rows, zh, beads, "zh", "en", cfg=book_eval())
     return out
 
 

@@ -1,7 +1,8 @@
 import pytest
 
 from booktrans.align import align_book
-from booktrans.dataset import DatasetConfig, build_documents, join_beads
+from project import dataset_config
+from booktrans.dataset import build_documents, join_beads
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +17,7 @@ def tok(tiny_base):
 def test_budget_is_never_exceeded_and_documents_reproduce_the_book(sample_paragraphs, tok, book, context):
     beads, _ = align_book(sample_paragraphs[(book, "zh")], sample_paragraphs[(book, "en")])
     meta = {"id": book, "genre": "novel", "license": "CC0-1.0", "split": "train"}
-    docs, stats = build_documents(meta, beads, tok, DatasetConfig(context=context, min_beads=1))
+    docs, stats = build_documents(meta, beads, tok, dataset_config(context=context, min_beads=1))
     assert docs
     for d in docs:
         rendered = tok.apply_chat_template(d["messages"], tokenize=True)
@@ -42,8 +43,8 @@ def test_budget_is_never_exceeded_and_documents_reproduce_the_book(sample_paragr
 def test_directions_follow_the_share_and_instructions_match(sample_paragraphs, tok):
     beads, _ = align_book(sample_paragraphs[("lighthouse", "zh")], sample_paragraphs[("lighthouse", "en")])
     meta = {"id": "lighthouse", "genre": "novel", "license": "CC0-1.0", "split": "train"}
-    only_zh_en, _ = build_documents(meta, beads, tok, DatasetConfig(context=400, en_zh_share=0.0, min_beads=1))
-    only_en_zh, _ = build_documents(meta, beads, tok, DatasetConfig(context=400, en_zh_share=1.0, min_beads=1))
+    only_zh_en, _ = build_documents(meta, beads, tok, dataset_config(context=400, en_zh_share=0.0, min_beads=1))
+    only_en_zh, _ = build_documents(meta, beads, tok, dataset_config(context=400, en_zh_share=1.0, min_beads=1))
     assert {d["meta"]["direction"] for d in only_zh_en} == {"zh-en"}
     assert {d["meta"]["direction"] for d in only_en_zh} == {"en-zh"}
     d = only_en_zh[0]
@@ -58,7 +59,7 @@ def test_null_beads_never_enter_a_document(tok):
         {"zh": ["三。"], "en": ["Three."], "zh_chapter": 1, "en_chapter": 1, "zh_para": [0], "en_para": [0]},
     ]
     docs, stats = build_documents({"id": "x", "genre": "novel", "license": "CC0-1.0", "split": "train"}, beads, tok,
-                                  DatasetConfig(context=500, min_beads=1, en_zh_share=0.0))
+                                  dataset_config(context=500, min_beads=1, en_zh_share=0.0))
     assert stats["null_beads"] == 1
     assert all("二" not in d["messages"][1]["content"] for d in docs)
 
@@ -71,7 +72,7 @@ def test_beads_the_aligner_dropped_never_enter_a_document(tok):
         {"zh": ["三。"], "en": ["Three."], "zh_chapter": 1, "en_chapter": 1, "zh_para": [0], "en_para": [0], "keep": True},
     ]
     docs, stats = build_documents({"id": "x", "genre": "novel", "license": "CC0-1.0", "split": "train"}, beads, tok,
-                                  DatasetConfig(context=500, min_beads=1, en_zh_share=0.0))
+                                  dataset_config(context=500, min_beads=1, en_zh_share=0.0))
     assert stats["dropped_beads"] == 1
     assert all("Twenty-two" not in d["messages"][2]["content"] for d in docs)
     assert [d["meta"]["beads"] for d in docs] == [[0, 1], [2, 3]]

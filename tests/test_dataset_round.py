@@ -5,7 +5,8 @@ import json
 import pytest
 
 from booktrans.align import align_book
-from booktrans.dataset import DatasetConfig, build_documents
+from project import dataset_config
+from booktrans.dataset import build_documents
 from booktrans.dataset.card import histogram_svg, render_card
 from booktrans.dataset.export import write_exports
 from booktrans.dataset.select import LeakageIndex, book_shingles, dedupe, mix, near_duplicates
@@ -25,7 +26,7 @@ def docs(sample_paragraphs, tok):
     for book, genre in (("lighthouse", "novel"), ("prob-textbook", "textbook"), ("four-seasons", "poetry")):
         beads, _ = align_book(sample_paragraphs[(book, "zh")], sample_paragraphs[(book, "en")])
         d, _ = build_documents({"id": book, "genre": genre, "license": "CC0-1.0", "split": "train"}, beads, tok,
-                               DatasetConfig(context=300, min_beads=1))
+                               dataset_config(context=300, min_beads=1))
         for x in d:
             x["meta"]["kind"] = "long"
         out += d
@@ -35,7 +36,7 @@ def docs(sample_paragraphs, tok):
 def test_the_character_cap_holds_on_the_chinese_side(sample_paragraphs, tok):
     beads, _ = align_book(sample_paragraphs[("lighthouse", "zh")], sample_paragraphs[("lighthouse", "en")])
     meta = {"id": "lighthouse", "genre": "novel", "license": "CC0-1.0", "split": "train"}
-    docs, _ = build_documents(meta, beads, tok, DatasetConfig(context=100_000, max_chars=200, min_beads=1, en_zh_share=0.0))
+    docs, _ = build_documents(meta, beads, tok, dataset_config(context=100_000, max_chars=200, min_beads=1, en_zh_share=0.0))
     assert len(docs) > 3
     for d in docs:
         zh = d["messages"][1]["content"].split("\n\n", 1)[1]

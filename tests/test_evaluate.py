@@ -9,7 +9,8 @@ import pytest
 from booktrans.align import align_book
 from booktrans.errors import BooktransError
 from booktrans.evaluate import corpus_scores
-from booktrans.evaluate.book import BookEvalConfig, evaluate_book
+from booktrans.evaluate.book import evaluate_book
+from project import book_eval
 from booktrans.evaluate.omission import align_references, source_coverage
 from booktrans.evaluate.omission.render import book_rows, html_page
 from booktrans.text import split_sentences
@@ -46,7 +47,7 @@ def reference_translation(zh, beads, drop=lambda k, n: False):
 
 def test_the_reference_scores_as_a_perfect_translation(book):
     zh, _en, beads = book
-    ev = evaluate_book(reference_translation(zh, beads), zh, beads, "zh", "en")
+    ev = evaluate_book(reference_translation(zh, beads), zh, beads, "zh", "en", cfg=book_eval())
     m = ev["metrics"]
     scores = corpus_scores([s["mt"] for s in ev["segments"]], [s["ref"] for s in ev["segments"]], "en", docs=([ev["docs"][0]], [ev["docs"][1]]))
     assert scores["bleu"] > 95 and scores["chrf"] > 95 and scores["ter"] < 5 and scores["d_bleu"] > 95
@@ -61,10 +62,10 @@ def test_the_reference_scores_as_a_perfect_translation(book):
 
 def test_shrinkage_late_in_the_book_shows_in_omissions_and_the_position_curve(book):
     zh, _en, beads = book
-    full = evaluate_book(reference_translation(zh, beads), zh, beads, "zh", "en")
+    full = evaluate_book(reference_translation(zh, beads), zh, beads, "zh", "en", cfg=book_eval())
     # drop every second sentence in the last 40% of the book
     rows = reference_translation(zh, beads, drop=lambda k, n: k > 0.6 * n and k % 2 == 0)
-    ev = evaluate_book(rows, zh, beads, "zh", "en")
+    ev = evaluate_book(rows, zh, beads, "zh", "en", cfg=book_eval())
     m = ev["metrics"]
     assert m["omission_rate"] > full["metrics"]["omission_rate"] + 0.1
     assert m["length_ratio_late_vs_early"] < 0.8
@@ -101,15 +102,15 @@ def test_bad_translations_are_flagged_not_silently_zero(book):
     zh, _en, beads = book
     rows = reference_translation(zh, beads)
     empty = [dict(r, translation="") for r in rows]
-    ev = evaluate_book(empty, zh, beads, "zh", "en")
+    ev = evaluate_book(empty, zh, beads, "zh", "en", cfg=book_eval())
     assert ev["metrics"]["empty_translations"] == len(rows) and any("empty translation" in f for f in ev["flags"])
     assert ev["metrics"]["omission_rate"] == 1.0
     wrong = [dict(r, translation=r["source"]) for r in rows]  # copied source: Chinese instead of English
-    ev = evaluate_book(wrong, zh, beads, "zh", "en")
+    ev = evaluate_book(wrong, zh, beads, "zh", "en", cfg=book_eval())
     assert ev["metrics"]["wrong_language_chunks"] == len(rows) and ev["metrics"]["untranslated_rate"] > 0.9
     assert any("not in en" in f for f in ev["flags"]) and any("untranslated zh" in f for f in ev["flags"])
     loop = [dict(r, translation="the train the train the train the train the train " * 4) for r in rows]
-    ev = evaluate_book(loop, zh, beads, "zh", "en")
+    ev = evaluate_book(loop, zh, beads, "zh", "en", cfg=book_eval())
     assert ev["metrics"]["repetition_rate"] > 0.5 and any("repeat" in f for f in ev["flags"])
 
 
@@ -118,9 +119,9 @@ def test_a_translation_of_another_book_is_an_error(book, sample_paragraphs):
     other = sample_paragraphs[("lighthouse", "zh")]
     rows = [{"chapter": p["chapter"], "paras": [p["para"]], "source": p["text"], "translation": "x"} for p in other[:5]]
     with pytest.raises(BooktransError, match="does not match the source edition"):
-        evaluate_book(rows, zh, beads, "zh", "en", "reports/translations/r1/night-train.zh-en.jsonl")
+        evaluate_book(rows, zh, beads, "zh", "en", "reports/translations/r1/night-train.zh-en.jsonl", cfg=book_eval())
     with pytest.raises(BooktransError, match="no translated chunks"):
-        evaluate_book([], zh, beads, "zh", "en")
+        evaluate_book([], zh, beads, "zh", "en", cfg=book_eval())
 
 
 def chapter_chunks(zh, beads, cut=None):
@@ -146,7 +147,7 @@ def test_a_truncated_chunk_shows_inside_it_and_apart_from_omissions(book):
     the chunk's length over its sentences would show 0.7 over all of it); the stop at the length limit
     is counted as truncation, not as omissions."""
     zh, _en, beads = book
-    cfg = BookEvalConfig(position_bins=40)
+    cfg = book_eval(position_bins=40)
     chapter = 5
     sents = [(p["chapter"], s) for p in zh for s in split_sentences(p["text"], "zh")]
     in_chunk = [k for k, (ch, _) in enumerate(sents) if ch == chapter]
@@ -184,8 +185,8 @@ def test_additions_enter_the_segment_scores(book, sample_paragraphs):
     extra = max(split_sentences(sample_paragraphs[("lighthouse", "en")][0]["text"], "en"), key=len)
     rows = reference_translation(zh, beads)
     rows[4] = dict(rows[4], translation=rows[4]["translation"] + " " + extra)
-    ev = evaluate_book(rows, zh, beads, "zh", "en")
-    full = evaluate_book(reference_translation(zh, beads), zh, beads, "zh", "en")
+    ev = evaluate_book(rows, zh, beads, "zh", "en", cfg=book_eval())
+    full = evaluate_book(reference_translation(zh, beads), zh, beads, "zh", "en", cfg=book_eval())
     assert ev["metrics"]["addition_rate"] > 0 and full["metrics"]["addition_rate"] == 0
     assert sum(extra in s["mt"] for s in ev["segments"]) == 1
     bleu = corpus_scores([s["mt"] for s in ev["segments"]], [s["ref"] for s in ev["segments"]], "en")["bleu"]

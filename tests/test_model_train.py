@@ -6,7 +6,8 @@ import torch
 from booktrans.errors import ModelError
 from booktrans.model import load_model, read_info
 from booktrans.model.store import resolve_base_path
-from booktrans.train import TrainConfig, encode_example, train_round
+from booktrans.train import encode_example, train_round
+from project import train_config, train_keywords
 
 
 def _docs():
@@ -28,7 +29,7 @@ def test_loss_is_on_the_assistant_tokens_only(tiny_base):
 
 
 def test_rounds_chain_adapters_and_change_the_model(tiny_base, tmp_path):
-    cfg = TrainConfig(context=128, learning_rate=5e-3, max_steps=3, lora_r=4, lora_alpha=8)
+    cfg = train_config(context=128, learning_rate=5e-3, max_steps=3, lora_r=4, lora_alpha=8)
     r1, r2 = tmp_path / "r1", tmp_path / "r2"
     s1 = train_round(tiny_base, r1, _docs(), [], cfg, "r1", tmp_path / "scratch1")
     assert s1["steps"] == 3 and len(s1["history"]) == 3
@@ -67,15 +68,16 @@ def test_saved_adapter_does_not_depend_on_the_string_hash_seed(tiny_base, tmp_pa
     import sys
 
     script = (
-        "import sys; from pathlib import Path; from booktrans.train import TrainConfig, train_round\n"
+        "import json, sys; from pathlib import Path; from booktrans.train import TrainConfig, train_round\n"
         "docs=[{'messages':[{'role':'user','content':'岛上没有树。'},{'role':'assistant','content':'No trees.'}]}]\n"
-        "train_round(Path(sys.argv[1]), Path(sys.argv[2]), docs, [], TrainConfig(context=64, max_steps=1), 'r1', Path(sys.argv[3]))\n"
+        "train_round(Path(sys.argv[1]), Path(sys.argv[2]), docs, [], TrainConfig(**json.loads(sys.argv[4])), 'r1', Path(sys.argv[3]))\n"
     )
+    config = json.dumps(train_keywords(context=64, max_steps=1))
     outs = []
     for seed in ("1", "2"):
         out = tmp_path / f"out{seed}"
         env = dict(os.environ, PYTHONHASHSEED=seed)
-        subprocess.run([sys.executable, "-c", script, str(tiny_base), str(out), str(tmp_path / f"s{seed}")], env=env,
+        subprocess.run([sys.executable, "-c", script, str(tiny_base), str(out), str(tmp_path / f"s{seed}"), config], env=env,
                        check=True, capture_output=True)
         outs.append({f.name: f.read_bytes() for f in sorted(out.iterdir())})
     assert outs[0] == outs[1]

@@ -54,10 +54,11 @@ def _human(tmp: Path, metrics: dict) -> dict:
     """Two raters' CSV sheets of a packet, validated and aggregated as the review-scores stage does."""
     from test_review import _fill, fake_segments
 
-    from booktrans.review import REFERENCE, SampleConfig, sample_items
+    from booktrans.review import REFERENCE, sample_items
+    from project import review_sample
     from booktrans.review.scores import aggregate, read_sheet, validate
 
-    items, key = sample_items(fake_segments(), {"night-train": {"title": "Night Train", "genre": "novel"}}, SampleConfig(per_band=2))
+    items, key = sample_items(fake_segments(), {"night-train": {"title": "Night Train", "genre": "novel"}}, review_sample(per_band=2))
     q1, q2 = {"r0": 1, "r2": 3, "r4": 4, REFERENCE: 5}, {"r0": 2, "r2": 3, "r4": 5, REFERENCE: 5}
     (tmp / "ann.csv").write_text(_fill(items, key, "ann", lambda s, i: q1[s], errors={"r0": "accuracy/omission|major|"}), encoding="utf-8")
     (tmp / "bob.csv").write_text(_fill(items, key, "bob", lambda s, i: q2[s]), encoding="utf-8")
@@ -179,13 +180,14 @@ def review_form(tmp_path_factory):
     """A packet whose r0 wrote nothing for one passage, as the demo's untrained model does."""
     from test_review import fake_segments
 
-    from booktrans.review import SampleConfig, sample_items
+    from booktrans.review import sample_items
+    from project import review_sample
     from booktrans.review.forms import render_form
 
     segs = fake_segments()
     for s in segs["r0"][("night-train", "zh-en")]:
         s["mt"] = ""
-    items, key = sample_items(segs, {"night-train": {"title": "Night Train", "genre": "novel"}}, SampleConfig(per_band=2))
+    items, key = sample_items(segs, {"night-train": {"title": "Night Train", "genre": "novel"}}, review_sample(per_band=2))
     path = tmp_path_factory.mktemp("review") / "form.html"
     path.write_text(render_form(items, "pkt1"), encoding="utf-8")
     empty = sum(1 for it in items for k, v in key[it["id"]].items() if v == "r0")
@@ -263,10 +265,11 @@ def sheets(tmp_path_factory):
     """The poems' sheet as first exported, and re-exported once the first ten of the committed
     corrections apply (the beads they decided leave the sheet)."""
     from booktrans.io import read_json
-    from booktrans.proofread.select import SelectConfig, build_items
+    from booktrans.proofread.select import build_items
+    from project import proofread_select
     from booktrans.proofread.sheets import write_sheets
 
-    cfg = SelectConfig(doubtful=20, sample=20, context=2, seed=0)
+    cfg = proofread_select(doubtful=20, sample=20, context=2, seed=0)
     old_items, _ = build_items(BOOK, _beads(), cfg)
     done = [c for c in read_json(ROOT / "proofread" / "corrections.json")["corrections"] if c["book"] == BOOK]
     new_items, _ = build_items(BOOK, _beads(done[:10]), cfg)
@@ -377,7 +380,8 @@ def test_csv_sheets_carry_a_byte_order_mark_and_still_import(sheets, tmp_path):
     from booktrans.review.forms import render_csv
     from test_review import fake_segments
 
-    from booktrans.review import SampleConfig, sample_items
+    from booktrans.review import sample_items
+    from project import review_sample
 
     d, _old, items, _sheet = sheets
     raw = (d / "new" / "sheet.csv").read_bytes()
@@ -395,7 +399,7 @@ def test_csv_sheets_carry_a_byte_order_mark_and_still_import(sheets, tmp_path):
     (tmp_path / "back.csv").write_bytes(b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8"))
     got = compile_corrections(read_completed(tmp_path / "back.csv"))
     assert [c["decision"] for c in got] == ["accept"] and got[0]["corrector"] == "mei"
-    review_items, _ = sample_items(fake_segments(), {"night-train": {"title": "Night Train", "genre": "novel"}}, SampleConfig())
+    review_items, _ = sample_items(fake_segments(), {"night-train": {"title": "Night Train", "genre": "novel"}}, review_sample())
     assert render_csv(review_items).encode("utf-8").startswith(b"\xef\xbb\xbfrater,")
 
 

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from booktrans.plan import GIB, Arch, Hardware, activation_bytes, memory_per_gpu, model_flops_per_token, plan_round
-from booktrans.train import TrainConfig
+from booktrans.plan import GIB, Arch, activation_bytes, memory_per_gpu, model_flops_per_token, plan_round
+from project import hardware, train_config
 
 # hidden 8, 2 layers, MLP 16, vocab 10, 2 heads of 4, 1 KV head, untied, q/k/v biases
 ARCH = Arch(hidden=8, layers=2, intermediate=16, vocab=10, heads=2, kv_heads=1)
@@ -29,9 +29,9 @@ def test_qwen25_7b_parameter_count_matches_the_published_size(root):
 def test_memory_per_gpu_by_hand():
     """Each part of the estimate on a small shape (the activation counts themselves are measured against
     real steps in tests/test_plan_memory.py)."""
-    cfg = TrainConfig(context=100, lora_r=2, target_modules=("q_proj", "v_proj"), gradient_checkpointing=True,
+    cfg = train_config(context=100, lora_r=2, target_modules=("q_proj", "v_proj"), gradient_checkpointing=True,
                       loss="chunked", loss_chunk=20, dtype="bfloat16")
-    hw = Hardware(gpus=4, zero_stage=3, overhead_gib=0, fragmentation=0, reduce_bucket=10)
+    hw = hardware(gpus=4, zero_stage=3, overhead_gib=0, fragmentation=0, reduce_bucket=10)
     m = memory_per_gpu(ARCH, cfg, hw)
     # DeepSpeed bf16: weights and adapters in bf16, sharded 4 ways under ZeRO-3; gradients bf16; fp32
     # master copy + Adam moments = 12 bytes per trained weight
@@ -45,36 +45,36 @@ def test_memory_per_gpu_by_hand():
     assert m["gather"] == 2 * max(2 * ARCH.layer_params(), 10 * 8)  # ZeRO-3: two layers in flight or the head
     assert m["communication"] == 2 * 2 * 10  # double-buffered reduce bucket
     # one process without DeepSpeed: nothing sharded, no communication, fp32 adapters and Adam in torch
-    one = memory_per_gpu(ARCH, cfg, Hardware(gpus=1, zero_stage=0, deepspeed=False, overhead_gib=0, fragmentation=0))
+    one = memory_per_gpu(ARCH, cfg, hardware(gpus=1, zero_stage=0, deepspeed=False, overhead_gib=0, fragmentation=0))
     assert one["weights"] == 1384 * 2 + 4 * 112 and one["gradients"] == 4 * 112 and one["optimizer"] == 8 * 112
     assert one["communication"] == 0 and one["gather"] == 0
     # sequence parallelism divides the tokens each GPU holds
-    sp = memory_per_gpu(ARCH, TrainConfig(**{**cfg.__dict__, "sequence_parallel": 2}), hw)
+    sp = memory_per_gpu(ARCH, train_config(**{**cfg.__dict__, "sequence_parallel": 2}), hw)
     assert sp["activations"] == m["activations"] / 2
     # ZeRO-2 keeps whole weights and adds the gather of the updated weights; full fine-tuning trains all
-    full = memory_per_gpu(ARCH, TrainConfig(context=100, method="full", dtype="bfloat16"),
-                          Hardware(gpus=4, zero_stage=2, overhead_gib=0, fragmentation=0, allgather_bucket=100))
+    full = memory_per_gpu(ARCH, train_config(context=100, method="full", dtype="bfloat16"),
+                          hardware(gpus=4, zero_stage=2, overhead_gib=0, fragmentation=0, allgather_bucket=100))
     assert full["weights"] == 1384 * 2 and full["gradients"] == 2 * 1384 / 4 and full["optimizer"] == 12 * 1384 / 4
     assert full["communication"] == 2 * 2 * 64 + 2 * 100
     # fragmentation and the CUDA context come on top
-    frag = memory_per_gpu(ARCH, cfg, Hardware(gpus=4, zero_stage=3, overhead_gib=1.5, fragmentation=0.05, reduce_bucket=10))
+    frag = memory_per_gpu(ARCH, cfg, hardware(gpus=4, zero_stage=3, overhead_gib=1.5, fragmentation=0.05, reduce_bucket=10))
     assert frag["total"] == pytest.approx(m["total"] * 1.05 + 1.5 * GIB)
 
 
 def test_flops_steps_hours_and_cost_by_hand():
-    lora = TrainConfig(context=100, gradient_checkpointing=True)
+    lora = train_config(context=100, gradient_checkpointing=True)
     fwd_mm, fwd_attn = 2 * 1232, 2 * 2 * 8 * 100
     # model FLOPs: recomputation under gradient checkpointing is not counted (MFU's definition)
     assert model_flops_per_token(ARCH, lora) == 2 * fwd_mm + 3 * fwd_attn
-    assert model_flops_per_token(ARCH, TrainConfig(context=100, method="full")) == 3 * fwd_mm + 3 * fwd_attn
-    hw = Hardware(gpus=4, peak_tflops=2.0, mfu=0.5, price_per_gpu_hour=3.0)
-    r = plan_round(ARCH, TrainConfig(context=100, epochs=2, grad_accum=2, gradient_checkpointing=True), hw,
+    assert model_flops_per_token(ARCH, train_config(context=100, method="full")) == 3 * fwd_mm + 3 * fwd_attn
+    hw = hardware(gpus=4, peak_tflops=2.0, mfu=0.5, price_per_gpu_hour=3.0)
+    r = plan_round(ARCH, train_config(context=100, epochs=2, grad_accum=2, gradient_checkpointing=True), hw,
                    tokens=1000, documents=10)
     assert r["steps"] == 3  # ceil(10 documents x 2 epochs / (1 x 2 x 4 GPUs))
     hours = 2000 * model_flops_per_token(ARCH, lora) / (4 * 2e12 * 0.5) / 3600
     assert r["hours"] == pytest.approx(hours) and r["gpu_hours"] == pytest.approx(4 * hours)
     assert r["cost"] == pytest.approx(4 * hours * 3.0)
-    packed = plan_round(ARCH, TrainConfig(context=100, packing=True), hw, tokens=1000, documents=40)
+    packed = plan_round(ARCH, train_config(context=100, packing=True, epochs=1), hw, tokens=1000, documents=40)
     assert packed["rows"] == 10 and packed["steps"] == 3
 
 
@@ -99,8 +99,8 @@ def test_make_plan_prints_every_round_of_the_cluster_profile(root):
 
 def test_a_plan_that_cannot_fit_says_so():
     arch = Arch(hidden=3584, layers=28, intermediate=18944, vocab=152064, heads=28, kv_heads=4)
-    full_one_gpu = memory_per_gpu(arch, TrainConfig(context=8192, method="full", gradient_checkpointing=True,
-                                                    dtype="bfloat16"), Hardware(gpus=1, zero_stage=0))
+    full_one_gpu = memory_per_gpu(arch, train_config(context=8192, method="full", gradient_checkpointing=True,
+                                                    dtype="bfloat16"), hardware(gpus=1, zero_stage=0))
     assert full_one_gpu["total"] > 80 * GIB  # 16 bytes per parameter alone is ~122 GB
 
 

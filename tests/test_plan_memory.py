@@ -16,6 +16,7 @@ import pytest
 
 from booktrans.plan import GIB
 from booktrans.train.memory import measure_step
+from project import P
 
 # (hidden, MLP, layers, heads, KV heads, vocabulary), tokens, method, dtype, checkpointing
 CASES = [
@@ -32,7 +33,7 @@ CASES = [
 @pytest.mark.parametrize("shape, tokens, method, dtype, checkpointing", CASES)
 def test_planned_memory_is_within_15_percent_of_the_measured_peak(tmp_path, shape, tokens, method, dtype, checkpointing,
                                                                    record_property):
-    measured, planned = measure_step(tmp_path, shape, tokens, method, dtype, checkpointing)
+    measured, planned = measure_step(tmp_path, shape, tokens, method, dtype, checkpointing, params=P)
     ratio = planned["total"] / measured
     record_property("memory", json.dumps({"measured_mib": measured / 2**20, "planned_mib": planned["total"] / 2**20}))
     assert 0.85 <= ratio <= 1.15, (f"planned {planned['total'] / 2**20:.2f} MiB, measured {measured / 2**20:.2f} MiB",

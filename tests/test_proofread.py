@@ -21,13 +21,14 @@ from booktrans.errors import BooktransError
 from booktrans.proofread import SHEET_COLUMNS
 from booktrans.proofread.corrections import apply_corrections, compile_corrections
 from booktrans.proofread.estimate import book_estimate, pooled_estimate, wilson
-from booktrans.proofread.select import SelectConfig, build_items
+from booktrans.proofread.select import build_items
+from project import proofread_select
 from booktrans.proofread.sheets import read_completed, render_csv, render_form, write_xlsx
 from stagecmd import run_stage
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = "four-seasons"
-CFG = SelectConfig(doubtful=20, sample=20, context=2, seed=0)
+CFG = proofread_select(doubtful=20, sample=20, context=2, seed=0)
 
 
 def _replace(paragraphs: list[dict], old: str, new: str) -> list[dict]:
@@ -327,7 +328,7 @@ def test_on_a_real_chapter_a_corrector_with_the_gold_raises_f1_and_the_sample_es
     raw_ids = _ids(beads, zh, en)
     base_wrong = sum(1 for x in raw_ids if x not in gold) / len(raw_ids)
     marked, _ = apply_corrections("mac", beads, [], sample=30, seed=0)
-    items, _info = build_items("mac", marked, SelectConfig(doubtful=40, sample=30))
+    items, _info = build_items("mac", marked, proofread_select(doubtful=40, sample=30))
     doubtful = [it for it in items if it["kind"] == "doubtful"]
     # doubtful beads are wrong far more often than the reporting chapters' beads on average (pooled
     # over 004-006 as docs/proofread.md reports it; one chapter alone varies from 1.5x to 2.6x)
@@ -337,7 +338,7 @@ def test_on_a_real_chapter_a_corrector_with_the_gold_raises_f1_and_the_sample_es
         o_zh, o_en, o_beads, o_gold = _mac(shared, other)
         o_ids = _ids(o_beads, o_zh, o_en)
         o_marked, _ = apply_corrections("mac", o_beads, [], sample=30, seed=0)
-        o_items, _ = build_items("mac", o_marked, SelectConfig(doubtful=40, sample=30))
+        o_items, _ = build_items("mac", o_marked, proofread_select(doubtful=40, sample=30))
         o_doubtful = [it for it in o_items if it["kind"] == "doubtful"]
         hits, shown = hits + sum(o_ids[it["index"]] not in o_gold for it in o_doubtful), shown + len(o_doubtful)
         wrong, total = wrong + sum(x not in o_gold for x in o_ids), total + len(o_ids)
@@ -468,7 +469,7 @@ def test_a_mispaired_chapter_and_a_dropped_sentence_are_exported_with_their_reas
                 [Counter({f"c{k}": 1}) for k in range(len(en_chapters))])
 
     beads, _ = align_book(zh, en, chapter_bags=by_order)
-    items, info = build_items("lighthouse", beads, SelectConfig(doubtful=40, sample=0))
+    items, info = build_items("lighthouse", beads, proofread_select(doubtful=40, sample=0))
     outliers = [it for it in items if any("chapter pair zh 3 / en 3" in r or "chapter pair zh 4 / en 4" in r for r in it["reasons"])]
     assert outliers and info["doubtful_reasons"].get("chapter_outlier", 0) >= 3
     orphan = "She counted them aloud, because her father said that a keeper who stops counting starts forgetting."

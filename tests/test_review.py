@@ -10,7 +10,8 @@ import pytest
 from browser import need_chromium
 
 from booktrans.errors import BooktransError
-from booktrans.review import CRITERIA, REFERENCE, SampleConfig, sample_items
+from booktrans.review import CRITERIA, REFERENCE, sample_items
+from project import review_sample
 from booktrans.review.forms import render_csv, render_form, write_xlsx
 from booktrans.review.scores import aggregate, krippendorff_alpha, read_sheet, spearman, validate
 from stagecmd import run_stage
@@ -30,7 +31,7 @@ def fake_segments(n=30, systems=("r0", "r2", "r4")):
 
 @pytest.fixture()
 def packet():
-    items, key = sample_items(fake_segments(), {"night-train": {"title": "Night Train", "genre": "novel"}}, SampleConfig(per_band=2, passage_segments=3))
+    items, key = sample_items(fake_segments(), {"night-train": {"title": "Night Train", "genre": "novel"}}, review_sample(per_band=2, passage_segments=3))
     return items, key
 
 
@@ -46,7 +47,7 @@ def test_packets_are_blinded_and_cover_every_position_band(packet):
     # the order differs between items, and the same seed gives the same packet
     orders = {tuple(key[i["id"]][lab] for lab in "ABCD") for i in items}
     assert len(orders) > 1
-    again, key2 = sample_items(fake_segments(), {"night-train": {"title": "Night Train", "genre": "novel"}}, SampleConfig(per_band=2, passage_segments=3))
+    again, key2 = sample_items(fake_segments(), {"night-train": {"title": "Night Train", "genre": "novel"}}, review_sample(per_band=2, passage_segments=3))
     assert again == items and key2 == key
 
 

@@ -12,8 +12,9 @@ from booktrans.errors import ConfigError
 from booktrans.model import load_model, read_info
 from booktrans.model.store import base_config
 from booktrans.params import from_dict
-from booktrans.train import TrainConfig, config_for, encode_example, pack_examples, train_round, validate
+from booktrans.train import config_for, encode_example, pack_examples, train_round, validate
 from booktrans.train import sparse as S
+from project import train_config
 
 PAIRS = [("岛上没有树。", "The island had no trees."), ("梅从六岁起就住在那里，她的母亲在灯塔工作。",
                                                   "Mei had lived there since she was six; her mother worked at the lighthouse."),
@@ -226,10 +227,10 @@ class _FirstGrads:
 
 
 def test_dense_layers_on_every_layer_reproduce_the_dense_round(tiny_base, tmp_path):
-    dense = train_round(tiny_base, tmp_path / "d", _docs(), [], TrainConfig(**BASE), "r5d", tmp_path / "sd")
+    dense = train_round(tiny_base, tmp_path / "d", _docs(), [], train_config(**BASE), "r5d", tmp_path / "sd")
     all_dense = train_round(tiny_base, tmp_path / "a", _docs(), [],
-                            TrainConfig(**BASE, sparse_attention={**MOBA, "dense_layers": 2}), "r5", tmp_path / "sa")
-    sparse = train_round(tiny_base, tmp_path / "s", _docs(), [], TrainConfig(**BASE, sparse_attention=MOBA), "r5",
+                            train_config(**BASE, sparse_attention={**MOBA, "dense_layers": 2}), "r5", tmp_path / "sa")
+    sparse = train_round(tiny_base, tmp_path / "s", _docs(), [], train_config(**BASE, sparse_attention=MOBA), "r5",
                          tmp_path / "ss")
     assert [h["loss"] for h in all_dense["history"]] == [h["loss"] for h in dense["history"]]
     assert [h["loss"] for h in sparse["history"]] != [h["loss"] for h in dense["history"]]  # the pattern mattered
@@ -243,7 +244,7 @@ def test_lora_and_full_rounds_train_through_the_pattern_with_yarn_and_packing(ti
     yarn = {"rope_type": "yarn", "factor": 2.0, "original_max_position_embeddings": 4096}
     spec = {**MOBA, "dense_layers": 1, "inference": "sparse"}
     grads = _FirstGrads.make()
-    lora = train_round(tiny_base, tmp_path / "lora", _docs(), [], TrainConfig(**{**BASE, "max_steps": 4, "packing": True,
+    lora = train_round(tiny_base, tmp_path / "lora", _docs(), [], train_config(**{**BASE, "max_steps": 4, "packing": True,
                        "batch_size": 1, "context": 256, "rope_scaling": yarn, "sparse_attention": spec}), "r5",
                        tmp_path / "s1", callbacks=[grads])
     first = grads.grads[0]
@@ -257,7 +258,7 @@ def test_lora_and_full_rounds_train_through_the_pattern_with_yarn_and_packing(ti
                                               "inference": "sparse"}
     assert info.extra["rope_scaling"] == yarn
 
-    full = train_round(tiny_base, tmp_path / "full", _docs(), [], TrainConfig(**{**BASE, "method": "full",
+    full = train_round(tiny_base, tmp_path / "full", _docs(), [], train_config(**{**BASE, "method": "full",
                        "learning_rate": 1e-3, "sparse_attention": {**MOBA, "inference": "dense"}}), "r5", tmp_path / "s2")
     assert full["history"][-1]["loss"] < full["history"][0]["loss"]
     saved = json.loads((tmp_path / "full" / "config.json").read_text())

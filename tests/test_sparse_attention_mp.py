@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from booktrans.train import TrainConfig, train_round
+from project import train_keywords
 
 pytestmark = pytest.mark.multiprocess
 
@@ -27,7 +28,7 @@ SOURCES = ["岛上没有树。", "梅从六岁起就住在那里，她的母亲�
 TARGETS = ["The island had no trees.", "Mei had lived there since she was six; her mother worked at the lighthouse.",
            "The lighthouse was lit every night.", "The boat arrived at dawn, bringing letters and flour.",
            "She counted the waves.", "The wind came from the north and did not stop all night."]
-BASE = dict(context=128, learning_rate=5e-3, max_steps=3, lora_r=4, lora_alpha=8, save_steps=0)
+BASE = train_keywords(context=128, learning_rate=5e-3, max_steps=3, lora_r=4, lora_alpha=8, save_steps=0, select="last")
 JOBS = {"moba-packed": dict(packing=True, sparse_attention={"kind": "moba", "block": 8, "topk": 2}),
         "s2": dict(sparse_attention={"kind": "s2", "group_ratio": 0.125})}
 

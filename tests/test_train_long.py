@@ -9,8 +9,9 @@ import torch
 from booktrans.errors import ConfigError
 from booktrans.model import load_model, read_info
 from booktrans.model.store import base_config
-from booktrans.train import (TrainConfig, causal_lm_loss, check_chain, config_for, encode_example, pack_examples,
+from booktrans.train import (causal_lm_loss, check_chain, config_for, encode_example, pack_examples,
                              train_round, validate)
+from project import train_config
 from stagecmd import run_stage
 
 
@@ -75,26 +76,26 @@ def test_packed_documents_do_not_attend_to_each_other(tiny_base):
 
 def test_gradient_checkpointing_and_packing_train_the_same_way(tiny_base, tmp_path):
     base = dict(context=256, learning_rate=5e-3, max_steps=3, lora_r=4, lora_alpha=8, save_steps=0)
-    plain = train_round(tiny_base, tmp_path / "a", _docs(), [], TrainConfig(**base, loss="standard"), "r1", tmp_path / "s")
-    ckpt = train_round(tiny_base, tmp_path / "b", _docs(), [], TrainConfig(**base, gradient_checkpointing=True), "r1",
+    plain = train_round(tiny_base, tmp_path / "a", _docs(), [], train_config(**base, loss="standard"), "r1", tmp_path / "s")
+    ckpt = train_round(tiny_base, tmp_path / "b", _docs(), [], train_config(**base, gradient_checkpointing=True), "r1",
                        tmp_path / "s")
     a = [h["loss"] for h in plain["history"]]
     b = [h["loss"] for h in ckpt["history"]]
     assert a == pytest.approx(b, abs=1e-4)
-    packed = train_round(tiny_base, tmp_path / "c", _docs(), [], TrainConfig(**base, packing=True), "r1", tmp_path / "s")
+    packed = train_round(tiny_base, tmp_path / "c", _docs(), [], train_config(**base, packing=True), "r1", tmp_path / "s")
     assert packed["train_rows"] < packed["train_documents"] == 4
     assert packed["steps"] == 3
 
 
 def test_full_fine_tuning_and_merge_chaining_write_self_contained_weights(tiny_base, tmp_path):
     r1, r2, r3 = tmp_path / "r1", tmp_path / "r2", tmp_path / "r3"
-    lora = TrainConfig(context=128, learning_rate=5e-3, max_steps=2, lora_r=4, lora_alpha=8, save_steps=0)
+    lora = train_config(context=128, learning_rate=5e-3, max_steps=2, lora_r=4, lora_alpha=8, save_steps=0)
     train_round(tiny_base, r1, _docs(), [], lora, "r1", tmp_path / "s")
-    merged = TrainConfig(**{**lora.__dict__, "chain": "merge"})
+    merged = train_config(**{**lora.__dict__, "chain": "merge"})
     train_round(r1, r2, _docs(), [], merged, "r2", tmp_path / "s")
     info = read_info(r2)
     assert info.kind == "full" and (r2 / "model.safetensors").exists() and (r2 / "tokenizer.json").exists()
-    full = TrainConfig(**{**lora.__dict__, "method": "full", "learning_rate": 1e-3})
+    full = train_config(**{**lora.__dict__, "method": "full", "learning_rate": 1e-3})
     train_round(r2, r3, _docs(), [], full, "r3", tmp_path / "s")
     assert read_info(r3).kind == "full" and read_info(r3).extra["method"] == "full"
     ids = torch.tensor([[5, 6, 7, 8]])
@@ -112,7 +113,7 @@ def test_full_fine_tuning_and_merge_chaining_write_self_contained_weights(tiny_b
 
 
 def test_longlora_style_trainable_embeddings_and_norms_are_saved(tiny_base, tmp_path):
-    cfg = TrainConfig(context=128, learning_rate=5e-3, max_steps=2, lora_r=4, lora_alpha=8, save_steps=0,
+    cfg = train_config(context=128, learning_rate=5e-3, max_steps=2, lora_r=4, lora_alpha=8, save_steps=0,
                       trainable=("embed_tokens", "norm"))
     train_round(tiny_base, tmp_path / "r1", _docs(), [], cfg, "r1", tmp_path / "s")
     from safetensors import safe_open
@@ -127,12 +128,12 @@ def test_rope_scaling_is_required_beyond_the_window_and_travels_with_the_round(t
     window = base_config(tiny_base)["max_position_embeddings"]
     with pytest.raises(ConfigError, match=rf"context {window * 2} tokens is beyond the model's window of {window} "
                                           r"tokens; set train.rope_scaling.*factor: 2.0"):
-        validate(TrainConfig(context=window * 2), "r3", base_config(tiny_base))
+        validate(train_config(context=window * 2), "r3", base_config(tiny_base))
     rope = {"rope_type": "yarn", "factor": 2.0, "original_max_position_embeddings": window}
-    validate(TrainConfig(context=window * 2, rope_scaling=rope), "r3", base_config(tiny_base))
+    validate(train_config(context=window * 2, rope_scaling=rope), "r3", base_config(tiny_base))
     with pytest.raises(ConfigError, match="raise train.rope_scaling.factor"):
-        validate(TrainConfig(context=window * 3, rope_scaling=rope), "r3", base_config(tiny_base))
-    cfg = TrainConfig(context=128, learning_rate=5e-3, max_steps=1, lora_r=4, lora_alpha=8, save_steps=0, rope_scaling=rope)
+        validate(train_config(context=window * 3, rope_scaling=rope), "r3", base_config(tiny_base))
+    cfg = train_config(context=128, learning_rate=5e-3, max_steps=1, lora_r=4, lora_alpha=8, save_steps=0, rope_scaling=rope)
     train_round(tiny_base, tmp_path / "r1", _docs(2), [], cfg, "r1", tmp_path / "s")
     assert read_info(tmp_path / "r1").extra["rope_scaling"] == rope
     model, _ = load_model(tmp_path / "r1")  # translation loads the round with the scaling it was trained with
@@ -140,12 +141,12 @@ def test_rope_scaling_is_required_beyond_the_window_and_travels_with_the_round(t
 
 
 @pytest.mark.parametrize("cfg, message", [
-    (TrainConfig(context=64, sequence_parallel=3), r"sequence_parallel 3 must divide the model's 2 key/value heads .* use one of 1, 2"),
-    (TrainConfig(context=64, method="qlora"), r"qlora needs"),
-    (TrainConfig(context=64, attn_implementation="flash_attention_2"), r"flash-attn package is not installed"),
-    (TrainConfig(context=64, method="adapter"), r"train.method 'adapter' is not one of lora, full, qlora"),
-    (TrainConfig(context=64, chain="fold"), r"train.chain 'fold'"),
-    (TrainConfig(context=64, liger="on"), r"train.liger: on, but the liger-kernel package is not installed"),
+    (train_config(context=64, sequence_parallel=3), r"sequence_parallel 3 must divide the model's 2 key/value heads .* use one of 1, 2"),
+    (train_config(context=64, method="qlora"), r"qlora needs"),
+    (train_config(context=64, attn_implementation="flash_attention_2"), r"flash-attn package is not installed"),
+    (train_config(context=64, method="adapter"), r"train.method 'adapter' is not one of lora, full, qlora"),
+    (train_config(context=64, chain="fold"), r"train.chain 'fold'"),
+    (train_config(context=64, liger="on"), r"train.liger: on, but the liger-kernel package is not installed"),
 ])
 def test_bad_configurations_fail_before_training_with_one_message(tiny_base, cfg, message):
     with pytest.raises(ConfigError, match=message):
@@ -181,7 +182,7 @@ def test_round_params_override_train_defaults(root):
 def test_dvclive_logs_loss_learning_rate_throughput_and_memory(tiny_base, tmp_path, caplog):
     import logging
 
-    cfg = TrainConfig(context=128, learning_rate=5e-3, max_steps=3, lora_r=4, lora_alpha=8, save_steps=0)
+    cfg = train_config(context=128, learning_rate=5e-3, max_steps=3, lora_r=4, lora_alpha=8, save_steps=0)
     with caplog.at_level(logging.INFO, logger="booktrans.train"):
         train_round(tiny_base, tmp_path / "r1", _docs(), [], cfg, "r1", tmp_path / "s", live_dir=tmp_path / "live")
     progress = [r.getMessage() for r in caplog.records if " step " in r.getMessage()]

@@ -28,6 +28,7 @@ from safetensors.torch import load_file
 from booktrans.model import read_info
 from booktrans.params import from_dict
 from booktrans.train import TrainConfig, config_for, train_round
+from project import checkpoint_select, train_keywords
 from stagecmd import run_stage
 
 pytestmark = pytest.mark.multiprocess
@@ -39,7 +40,7 @@ TARGETS = ["The island had no trees.", "Mei had lived there since she was six; h
            "The lighthouse was lit every night.", "The boat arrived at dawn, bringing letters and flour.",
            "She counted the waves.", "The wind came from the north and did not stop all night.",
            "In winter the harbour froze.", "The children picked up shells on the beach until it was dark."]
-BASE = dict(context=128, learning_rate=5e-3, max_steps=2, lora_r=4, lora_alpha=8, save_steps=0)
+BASE = train_keywords(context=128, learning_rate=5e-3, max_steps=2, lora_r=4, lora_alpha=8, save_steps=0, select="last")
 
 
 def _docs(n=8):
@@ -164,16 +165,13 @@ def test_a_full_zero3_round_of_two_processes_is_scored_after_they_exit_and_keeps
     scored in one process after both ranks have exited, and the weights left at the round's output
     are the ones that scored best (scoring them again gives the recorded scores)."""
     from booktrans.align import align_book
-    from booktrans.train.select import SelectConfig, ValidBook, score_model, select_round
+    from booktrans.train.select import ValidBook, score_model, select_round
 
     work, _ = zero3
     summary = _summary(work, "full-select", 0)
     zh, en = sample_paragraphs[("sky-blue", "zh")], sample_paragraphs[("sky-blue", "en")]
     book = ValidBook("sky-blue", {"zh": zh, "en": en}, align_book(zh, en)[0])
-    from booktrans.params import load
-
-    translate = load(ROOT / "params.yaml").translate
-    sc = SelectConfig(criterion="chrf", tokens=32, translate=translate, tiny_max_new_tokens=translate.tiny_max_new_tokens)
+    sc = checkpoint_select(criterion="chrf", tokens=32)
     out = tmp_path / "r1"
     shutil.copytree(work / "full-select", out)
     cfg = TrainConfig(**{**BASE, "method": "full", "learning_rate": 1e-2, "max_steps": 3, "save_steps": 1,

@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-from booktrans.translate import HFEngine, TranslateConfig, Unit, carry_tail, chunk_paragraphs, translate_units
+from project import translate_config
+from booktrans.translate import HFEngine, Unit, carry_tail, chunk_paragraphs, translate_units
 from booktrans.translate.engines import token_counter
 
 
@@ -74,7 +75,7 @@ def test_a_previous_chunk_larger_than_the_carry_budget_is_trimmed_to_its_tail(sa
 
 def test_batches_are_filled_with_independent_chapters_and_stop_reasons_are_recorded(sample_paragraphs, tiny):
     model, tok = tiny
-    cfg = TranslateConfig(context=512, batch_size=3, max_new_factor=0.5, max_new_tokens=6, carry_share=0.3)
+    cfg = translate_config(512, max_new_tokens=6, batch_size=3, max_new_factor=0.5, carry_share=0.3)
     paras = [p for p in sample_paragraphs[("night-train", "zh")] if 1 <= p["chapter"] <= 5]
     units = units_of(paras, tok, cfg)
     sizes = sorted((len(u.chunks) for u in units), reverse=True)
@@ -116,7 +117,7 @@ def test_a_model_that_ends_its_turn_is_recorded_as_stopped(tiny_base):
 
 def test_a_stopped_translation_resumes_chapter_by_chapter_with_the_same_result(sample_paragraphs, tiny):
     model, tok = tiny
-    cfg = TranslateConfig(context=256, batch_size=2, max_new_factor=0.5, max_new_tokens=6)
+    cfg = translate_config(256, max_new_tokens=6, batch_size=2, max_new_factor=0.5)
     paras = [p for p in sample_paragraphs[("night-train", "zh")] if p["chapter"] in (1, 2, 3)]
     units = units_of(paras, tok, cfg)
     assert len(units) == 3

@@ -19,12 +19,21 @@ _SEP = {"zh": "", "en": " "}
 
 @dataclass(frozen=True)
 class DatasetConfig:
+    """How one book becomes documents: params ``dataset``, ``rounds.<round>`` and ``seed`` (no defaults here:
+    build it with :meth:`from_params`, change a value with ``dataclasses.replace``)."""
     context: int                 # tokens: system + instruction + source + target, rendered, never exceed this
-    en_zh_share: float = 0.5     # share of documents that translate English into Chinese
-    min_beads: int = 2           # shorter runs (between null beads) are not worth a document
-    max_chars: int = 0           # Chinese characters per document, source or target side (0 = no cap); the
+    en_zh_share: float           # share of documents that translate English into Chinese
+    min_beads: int               # shorter runs (between null beads) are not worth a document
+    max_chars: int               # Chinese characters per document, source or target side (0 = no cap); the
                                  # plan's "8k-character segments" of round 1 are max_chars: 8000
-    seed: int = 0
+    seed: int
+
+    @classmethod
+    def from_params(cls, params, round_name: str) -> "DatasetConfig":
+        """Round ``round_name``'s long documents from the typed params (booktrans.params.Params)."""
+        r, d = params.rounds[round_name], params.dataset
+        return cls(context=r.context, en_zh_share=d.en_zh_share, min_beads=d.min_beads, max_chars=r.max_chars,
+                   seed=params.seed)
 
 
 def messages_for(direction: str, source: str, target: str | None = None) -> list[dict]:

@@ -57,7 +57,8 @@ def build_round_data(round_name: str, books: list, aligned: Path, tokenizer, spe
     cfg = DatasetConfig(context=spec.context, en_zh_share=spec.en_zh_share, min_beads=spec.min_beads,
                         max_chars=spec.max_chars, seed=seed)
     short_share = spec.short_share
-    short_cfg = DatasetConfig(context=min(spec.short_context, cfg.context), en_zh_share=cfg.en_zh_share, min_beads=1, seed=seed + 1)
+    short_cfg = DatasetConfig(context=min(spec.short_context, cfg.context), en_zh_share=cfg.en_zh_share, min_beads=1,
+                              max_chars=0, seed=seed + 1)
     leakage = LeakageIndex(zh_n=spec.leakage_ngram[0], en_n=spec.leakage_ngram[1])
     long_docs: dict[str, list[dict]] = {"train": [], "valid": []}
     short_docs: list[dict] = []

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BooktransError
@@ -41,9 +41,10 @@ _LATIN_RUN = re.compile(r"[A-Za-z]+(?:[\s,'’-]+[A-Za-z]+){2,}")
 
 @dataclass(frozen=True)
 class BookEvalConfig:
-    position_bins: int = 10
-    ngram: int = 4                       # repetition: n-grams of words (en) or characters x2 (zh)
-    omission: OmissionConfig = field(default_factory=OmissionConfig)
+    """How one book is scored: params ``evaluate`` (built by booktrans.evaluate.scoring.RoundEvalConfig.from_params)."""
+    position_bins: int                   # evaluate.position_bins
+    omission: OmissionConfig             # evaluate.omission
+    ngram: int = 4                       # repetition: n-grams of words (en) or characters x2 (zh); a library knob
 
 
 @dataclass
@@ -118,12 +119,11 @@ def _untranslated(text: str, source: str, src_lang: str) -> list[str]:
 
 
 def evaluate_book(rows: list[dict], src_paragraphs: list[dict], ref_beads: list[dict], src_lang: str, tgt_lang: str,
-                  path: str | Path = "<translation>", cfg: BookEvalConfig | None = None, translator=None) -> dict:
+                  path: str | Path = "<translation>", *, cfg: BookEvalConfig, translator=None) -> dict:
     """Everything measured on one translated book; see the module docstring. Returns a dict with
     ``segments`` [(src, mt, ref)], ``docs`` (mt, ref), ``metrics`` (numbers), ``chapters``,
     ``positions``, ``omissions``, ``partials`` and ``truncated`` (examples and chunks).
     ``translator`` is the cross-lingual evidence of the omission detector (``lexicon.Translator``)."""
-    cfg = cfg or BookEvalConfig()
     path = str(path)
     if not rows:
         raise BooktransError(f"{path}: no translated chunks")

@@ -54,7 +54,7 @@ def load_comet(path: str | Path):
             raise BooktransError(f"{ckpt}: cannot load the COMET model or its encoder locally ({exc})") from None
 
 
-def score_segments(model, segments: list[dict], batch_size: int = 16, gpus: int | None = None) -> list[float]:
+def score_segments(model, segments: list[dict], batch_size: int, gpus: int | None = None) -> list[float]:
     """COMET score of each {"src", "mt", "ref"} segment, in order."""
     import torch
 

@@ -138,7 +138,7 @@ def evaluate_round(name: str, books: list[str], directions: list[str], translati
         per_book = []
         for book in tqdm(books, desc=f"evaluate {name} {direction}", unit="book"):
             hyp_file, hyp, source, beads = _read_book(name, book, direction, translations, text, aligned)
-            ev = evaluate_book(hyp, source, beads, src, tgt, hyp_file, cfg.book, translator)
+            ev = evaluate_book(hyp, source, beads, src, tgt, hyp_file, cfg=cfg.book, translator=translator)
             ev["book"] = book
             per_book.append(ev)
             ev_all.segments[f"{book}.{direction}"] = ev["segments"]

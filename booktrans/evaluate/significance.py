@@ -114,16 +114,20 @@ def p_value(diffs: np.ndarray, delta: float) -> float:
 
 
 def paired_bootstrap(metric: str, stats_a: np.ndarray, stats_b: np.ndarray, score: Callable[[np.ndarray], float],
-                     resamples: int = 1000, seed: int = 12345, counts: np.ndarray | None = None) -> Comparison:
+                     resamples: int | None = None, seed: int | None = None,
+                     counts: np.ndarray | None = None) -> Comparison:
     """Compare system B with system A on the same units (rows of ``stats_a``/``stats_b``: one per
-    segment or per block). ``counts`` (``resample_counts``) may be shared between comparisons on the
-    same units, so every comparison sees the same resamples."""
+    segment or per block), over ``resamples`` draws with ``seed`` (params ``compare``), or over
+    ``counts`` (``resample_counts``) shared between comparisons on the same units, so every comparison
+    sees the same resamples."""
     stats_a, stats_b = np.asarray(stats_a, dtype=np.float64), np.asarray(stats_b, dtype=np.float64)
     if stats_a.shape != stats_b.shape:
         raise ValueError(f"{metric}: the two systems are not on the same units ({stats_a.shape[0]} and {stats_b.shape[0]})")
     if not len(stats_a):
         raise ValueError(f"{metric}: nothing to compare (no units)")
-    if resamples < 1:
+    if counts is None and (resamples is None or seed is None):
+        raise ValueError(f"{metric}: give the resamples and the seed (params compare:), or shared counts")
+    if resamples is not None and resamples < 1:
         raise ValueError(f"resamples must be at least 1 (got {resamples})")
     if counts is None:
         counts = resample_counts(len(stats_a), resamples, seed)
@@ -140,7 +144,7 @@ def paired_bootstrap(metric: str, stats_a: np.ndarray, stats_b: np.ndarray, scor
 
 
 def compare_texts(refs: Sequence[str], hyps_a: Sequence[str], hyps_b: Sequence[str], tgt_lang: str, metric: str,
-                  resamples: int = 1000, seed: int = 12345) -> Comparison:
+                  resamples: int, seed: int) -> Comparison:
     """BLEU or chrF of two systems' segments against one reference, segment by segment resampled."""
     sa, sb = text_stats(metric, hyps_a, refs, tgt_lang), text_stats(metric, hyps_b, refs, tgt_lang)
     return paired_bootstrap(metric, sa, sb, scorer(metric, tgt_lang), resamples, seed)

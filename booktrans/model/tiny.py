@@ -23,14 +23,23 @@ CHAT_TEMPLATE = (
 
 @dataclass(frozen=True)
 class TinyConfig:
-    vocab_size: int = 4000        # target BPE vocabulary (tokens), special tokens included
-    hidden_size: int = 64
-    intermediate_size: int = 128
-    num_hidden_layers: int = 2
-    num_attention_heads: int = 4
-    num_key_value_heads: int = 2
-    max_position_embeddings: int = 4096  # tokens
-    seed: int = 0
+    """The tiny demo model's shape: params ``model.tiny`` and ``seed`` (no defaults here: build it with
+    :meth:`from_params`, change a value with ``dataclasses.replace``)."""
+    vocab_size: int               # target BPE vocabulary (tokens), special tokens included
+    hidden_size: int
+    intermediate_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    max_position_embeddings: int  # tokens
+    seed: int
+
+    @classmethod
+    def from_params(cls, tiny, seed: int) -> "TinyConfig":
+        """From the typed ``model.tiny`` record (booktrans.params.TinyModel) and the params' seed."""
+        return cls(vocab_size=tiny.vocab_size, hidden_size=tiny.hidden_size, intermediate_size=tiny.intermediate_size,
+                   num_hidden_layers=tiny.layers, num_attention_heads=tiny.heads, num_key_value_heads=tiny.kv_heads,
+                   max_position_embeddings=tiny.max_positions, seed=seed)
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:

@@ -35,10 +35,13 @@ from ..text import length
 
 @dataclass(frozen=True)
 class SelectConfig:
-    doubtful: int = 40        # beads most likely wrong exported per book (0 = none)
-    sample: int = 30          # pairs drawn at random per book for the precision estimate (0 = none)
-    context: int = 2          # beads shown before and after each one
-    seed: int = 0
+    """Which beads a proofreader sees. The first four fields are params (``proofread:`` and ``seed``) and have
+    no default here: build it with :meth:`from_params`. The rest are the detector's own knobs, not params."""
+
+    doubtful: int             # beads most likely wrong exported per book (0 = none)
+    sample: int               # pairs drawn at random per book for the precision estimate (0 = none)
+    context: int              # beads shown before and after each one
+    seed: int
     min_chars: int = 10       # Chinese characters below which length ratios and scores are not judged
     score_z: float = 1.5      # robust deviations below the book's typical score that flag a bead
     ratio_z: float = 1.5      # robust deviations from the book's typical length ratio that flag a bead
@@ -47,6 +50,11 @@ class SelectConfig:
     boundary_length: float = 0.02    # weight of the squared length-ratio deviation in a bead's cost
     boundary_strength: float = 4.0   # the reason's strength: this plus boundary_scale x the gain (ranks it above most others)
     boundary_scale: float = 4.0
+
+    @classmethod
+    def from_params(cls, proofread, seed: int) -> "SelectConfig":
+        """From the typed ``proofread`` record (booktrans.params.ProofreadParams) and the params' seed."""
+        return cls(doubtful=proofread.doubtful, sample=proofread.sample, context=proofread.context, seed=seed)
 
 
 def texts(bead: dict) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -169,7 +177,7 @@ class _Reader:
         return move, now - cost, sim([a, b]), sim(after)
 
 
-def reasons(beads: list[dict], cfg: SelectConfig = SelectConfig(), meaning=None) -> list[list[tuple[str, float, str]]]:
+def reasons(beads: list[dict], cfg: SelectConfig, meaning=None) -> list[list[tuple[str, float, str]]]:
     """For each bead, a list of (code, strength, explanation); strength ~ how many deviations from
     the book's norm (2 and more is unusual). ``meaning``: the measure the boundary check reads beads
     with (a ``booktrans.align.similarity.SameMeaning``, e.g. with the book's learned table); None =
@@ -293,7 +301,7 @@ def _brief(b: dict) -> dict:
     return {"zh": list(b["zh"]), "en": list(b["en"])}
 
 
-def build_items(book: str, beads: list[dict], cfg: SelectConfig = SelectConfig(), meaning=None) -> tuple[list[dict], dict]:
+def build_items(book: str, beads: list[dict], cfg: SelectConfig, meaning=None) -> tuple[list[dict], dict]:
     """The items of one book's proofreading sheet, in book order, and a summary.
 
     ``beads`` are the book's current beads (data/aligned, corrections already applied): beads a

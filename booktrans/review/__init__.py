@@ -33,9 +33,15 @@ REFERENCE = "reference"
 
 @dataclass(frozen=True)
 class SampleConfig:
-    per_band: int = 2            # passages per book, direction and position band
-    passage_segments: int = 3    # consecutive aligned segments (a few sentences each) per passage
-    seed: int = 0
+    """params ``review`` and ``seed`` (no defaults here: build it with :meth:`from_params`)."""
+    per_band: int                # passages per book, direction and position band
+    passage_segments: int        # consecutive aligned segments (a few sentences each) per passage
+    seed: int
+
+    @classmethod
+    def from_params(cls, review, seed: int) -> "SampleConfig":
+        """From the typed ``review`` record (booktrans.params.ReviewParams) and the params' seed."""
+        return cls(per_band=review.per_band, passage_segments=review.passage_segments, seed=seed)
 
 
 def band_of(position: float) -> str:

@@ -22,36 +22,45 @@ LOSSES = ("chunked", "standard")
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """One round's training settings. Every field but ``extra`` mirrors a params.yaml key and has no default
+    here (each default is written once, in params.yaml): build it with :meth:`from_params`, and change a
+    value with ``dataclasses.replace``."""
+
     context: int                     # tokens; longer documents are truncated (the dataset never makes them)
-    learning_rate: float = 2e-4
-    epochs: float = 1.0
-    max_steps: int = -1              # > 0 overrides epochs
-    batch_size: int = 1              # rows per device per micro-step
-    grad_accum: int = 1
-    scheduler: str = "cosine"
-    warmup_ratio: float = 0.0
-    method: str = "lora"             # lora | full | qlora
-    chain: str = "continue"          # continue the previous round's adapter, or merge it into the weights
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.0
-    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-    trainable: tuple[str, ...] = ()  # extra fully trained modules with LoRA (LongLoRA: embed_tokens, norms)
-    packing: bool = False
-    gradient_checkpointing: bool = False
-    attn_implementation: str = "sdpa"
-    loss: str = "chunked"            # chunked = full-vocabulary logits never held at once; standard = HF loss
-    loss_chunk: int = 2048           # target tokens per chunk of the loss
-    liger: str = "auto"              # auto = Liger kernels when the package is installed; on | off
-    rope_scaling: dict | None = None
-    sequence_parallel: int = 1       # Ulysses degree (DeepSpeed, via accelerate's parallelism_config)
-    sparse_attention: dict | None = None  # rounds.rN.sparse_attention (booktrans.train.sparse); None = dense
-    save_steps: float = 50           # optimizer steps between resumable checkpoints; < 1: that share of the
+    learning_rate: float
+    epochs: float
+    max_steps: int                   # > 0 overrides epochs
+    batch_size: int                  # rows per device per micro-step
+    grad_accum: int
+    scheduler: str
+    warmup_ratio: float
+    method: str                      # lora | full | qlora
+    chain: str                       # continue the previous round's adapter, or merge it into the weights
+    lora_r: int
+    lora_alpha: int
+    lora_dropout: float
+    target_modules: tuple[str, ...]
+    trainable: tuple[str, ...]       # extra fully trained modules with LoRA (LongLoRA: embed_tokens, norms)
+    packing: bool
+    gradient_checkpointing: bool
+    attn_implementation: str
+    loss: str                        # chunked = full-vocabulary logits never held at once; standard = HF loss
+    loss_chunk: int                  # target tokens per chunk of the loss
+    liger: str                       # auto = Liger kernels when the package is installed; on | off
+    rope_scaling: dict | None
+    sequence_parallel: int           # Ulysses degree (DeepSpeed, via accelerate's parallelism_config)
+    sparse_attention: dict | None    # rounds.rN.sparse_attention (booktrans.train.sparse); None = dense
+    save_steps: float                # optimizer steps between resumable checkpoints; < 1: that share of the
                                      # round's steps (0.1 = every tenth of the round); 0 = none
-    select: str = "last"             # checkpoint kept as the round's model: last | chrf | omission (booktrans.train.select)
-    seed: int = 0
-    dtype: str = "float32"
-    extra: dict = field(default_factory=dict)
+    select: str                      # checkpoint kept as the round's model: last | chrf | omission (booktrans.train.select)
+    seed: int
+    dtype: str
+    extra: dict = field(default_factory=dict)  # a library knob, not a params key
+
+    @classmethod
+    def from_params(cls, params: "Params", round_name: str) -> "TrainConfig":
+        """Round ``round_name`` of the typed params (booktrans.params.Params); see :func:`config_for`."""
+        return config_for(params, round_name)
 
     @property
     def use_liger(self) -> bool:

@@ -11,7 +11,7 @@ import os
 import shlex
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import BooktransError, ConfigError
@@ -53,12 +53,11 @@ class RoundJob:
         ``out``, ``log``, ``report``, ``text``, ``aligned``, ``lexicon``)."""
         from .config import config_for
 
-        t, tr, om = params.round_train(name), params.translate, params.evaluate.omission
+        t, om = params.round_train(name), params.evaluate.omission
         return cls(name=name, cfg=config_for(params, name), manifest=Path(params.ingest.manifest),
                    checkpoint_dir=Path(t.checkpoint_dir), keep_checkpoints=t.keep_checkpoints,
                    select_budget={"chapters": t.select_budget.chapters, "tokens": t.select_budget.tokens},
-                   select=SelectConfig(directions=tuple(tr.directions), translate=tr, dtype=params.model.dtype,
-                                       tiny_max_new_tokens=tr.tiny_max_new_tokens, seed=params.seed),
+                   select=SelectConfig.from_params(params, name),
                    omission=(om.drop_cost, om.partial_threshold), table_min_prob=om.table_min_prob,
                    launcher=t.launcher, accelerate_config=t.accelerate_config, **paths)
 
@@ -122,7 +121,7 @@ def train_here(job: RoundJob) -> int:
     if int(os.environ.get("RANK", "0")) == 0:
         write_json(job.log, summary["history"])
         if cfg.select == "last":  # nothing to score: the final weights stay, and say so
-            select_round(job.out, job.init, Path(summary["checkpoints"]), cfg, job.name, [], SelectConfig(criterion="last"),
+            select_round(job.out, job.init, Path(summary["checkpoints"]), cfg, job.name, [], replace(job.select, criterion="last"),
                          job.report, final_step=summary["steps"])
         else:  # what the selection (one process, once every rank has exited) needs to find
             write_json(job.scratch / "finished.json", {"checkpoints": summary["checkpoints"], "final_step": summary["steps"]})

@@ -63,12 +63,15 @@ def PeakTensorMemory(held=()):  # noqa: N802 - a class made on first use (torch 
 
 
 def measure_step(workdir, shape: tuple, tokens: int, method: str, dtype: str, checkpointing: bool,
-                 loss_chunk: int = 256) -> tuple[int, dict]:
+                 loss_chunk: int = 256, *, params) -> tuple[int, dict]:
     """(measured peak bytes, the planner's memory_per_gpu parts) of one forward + backward step of a
     random Qwen2-architecture model of ``shape`` = (hidden, MLP, layers, heads, KV heads, vocabulary),
     built and fed by the training code itself (``_build_model``, the collator, the chunked loss) on
     one row of ``tokens`` whose second half carries labels (a translation document). The optimizer's
-    state exists (one step ran before); the planner is asked for one process without DeepSpeed."""
+    state exists (one step ran before); the planner is asked for one process without DeepSpeed. The
+    other training settings are round r1's of ``params`` (booktrans.params.Params), LoRA rank 8."""
+    from dataclasses import replace
+
     from pathlib import Path
 
     import torch
@@ -90,8 +93,8 @@ def measure_step(workdir, shape: tuple, tokens: int, method: str, dtype: str, ch
     AutoModelForCausalLM.from_config(cfg_json).save_pretrained(str(base))
     tok.save_pretrained(str(base))
     write_info(base, ModelInfo(kind="full", context=tokens))
-    cfg = TrainConfig(context=tokens, method=method, dtype=dtype, gradient_checkpointing=checkpointing, lora_r=8,
-                      loss_chunk=loss_chunk, learning_rate=1e-4)
+    cfg = replace(TrainConfig.from_params(params, "r1"), context=tokens, method=method, dtype=dtype,
+                  gradient_checkpointing=checkpointing, lora_r=8, loss_chunk=loss_chunk, learning_rate=1e-4)
     model, _, _, _ = _build_model(base, cfg)
     if checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
@@ -117,5 +120,6 @@ def measure_step(workdir, shape: tuple, tokens: int, method: str, dtype: str, ch
     with PeakTensorMemory(held) as meter:
         forward_backward()
     planned = memory_per_gpu(Arch.from_config(cfg_json.to_dict()), cfg,
-                             Hardware(gpus=1, zero_stage=0, deepspeed=False, overhead_gib=0, fragmentation=0))
+                             Hardware.from_plan(params.plan, gpus=1, zero_stage=0, deepspeed=False, overhead_gib=0,
+                                                fragmentation=0))
     return meter.peak, planned

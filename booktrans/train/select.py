@@ -46,14 +46,26 @@ class ValidBook:
 
 @dataclass(frozen=True)
 class SelectConfig:
-    criterion: str = "last"
-    chapters: int = 0                 # first chapters of each book and direction (0 = no chapter cap)
-    tokens: int = 0                   # source tokens (the round's tokenizer) per book and direction (0 = no cap)
-    directions: tuple[str, ...] = ("zh-en", "en-zh")
-    translate: object = None          # the typed translate record (booktrans.params.TranslateParams); needed to score
-    tiny_max_new_tokens: int = 0      # output cap for the tiny demo model (translate.tiny_max_new_tokens)
-    dtype: str = "float32"
-    seed: int = 0
+    """How a round's checkpoint is chosen. No field has a default here (the values live in params.yaml):
+    build it with :meth:`from_params`, change a value with ``dataclasses.replace``."""
+
+    criterion: str                    # train.select: last | chrf | omission
+    chapters: int                     # first chapters of each book and direction (0 = no chapter cap)
+    tokens: int                       # source tokens (the round's tokenizer) per book and direction (0 = no cap)
+    directions: tuple[str, ...]
+    translate: object                 # the typed translate record (booktrans.params.TranslateParams); needed to score
+    tiny_max_new_tokens: int          # output cap for the tiny demo model (translate.tiny_max_new_tokens)
+    position_bins: int                # evaluate.position_bins
+    dtype: str
+    seed: int
+
+    @classmethod
+    def from_params(cls, params, round_name: str) -> "SelectConfig":
+        """Round ``round_name``'s choice from the typed params (booktrans.params.Params)."""
+        t, tr = params.round_train(round_name), params.translate
+        return cls(criterion=t.select, chapters=t.select_budget.chapters, tokens=t.select_budget.tokens,
+                   directions=tuple(tr.directions), translate=tr, tiny_max_new_tokens=tr.tiny_max_new_tokens,
+                   position_bins=params.evaluate.position_bins, dtype=params.model.dtype, seed=params.seed)
 
 
 def budget_paragraphs(paragraphs: list[dict], count, chapters: int, tokens: int) -> list[dict]:
@@ -124,7 +136,7 @@ def score_model(model_dir: Path, books: list[ValidBook], sc: SelectConfig, omiss
     tcfg = TranslateConfig.from_params(sc.translate, local_context(model_dir), cap)
     count = token_counter(tok)
     engine = open_local_engine(model_dir, "transformers", tok, tcfg.context, sc.dtype, tcfg.repetition_penalty, sc.seed)
-    ecfg = BookEvalConfig(omission=omission_cfg or OmissionConfig())
+    ecfg = BookEvalConfig(position_bins=sc.position_bins, omission=omission_cfg or OmissionConfig())
     directions, all_src, all_drop, ratio_w = {}, 0, 0.0, []
     for direction in sc.directions:
         src, tgt = direction.split("-")
@@ -133,8 +145,8 @@ def score_model(model_dir: Path, books: list[ValidBook], sc: SelectConfig, omiss
         rows = rows_of(units, translate_units(engine, units, tcfg, count))
         hyps, refs, n_src, dropped, ratios, tokens = [], [], 0, 0.0, [], 0
         for b in books:
-            ev = evaluate_book(rows[b.id], sources[b.id], b.beads, src, tgt, f"{b.id}.{direction} (validation)", ecfg,
-                               translator)
+            ev = evaluate_book(rows[b.id], sources[b.id], b.beads, src, tgt, f"{b.id}.{direction} (validation)", cfg=ecfg,
+                               translator=translator)
             hyps += [s["mt"] for s in ev["segments"]]
             refs += [s["ref"] for s in ev["segments"]]
             m = ev["metrics"]

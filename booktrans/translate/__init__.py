@@ -28,14 +28,17 @@ __all__ = ["TranslateConfig", "Chunk", "chunk_paragraphs", "build_prompt", "tran
 
 @dataclass(frozen=True)
 class TranslateConfig:
+    """How a book is cut and decoded. No field has a default here (params.yaml's ``translate:`` holds them):
+    build it with :meth:`from_params`, change a value with ``dataclasses.replace``."""
+
     context: int                 # tokens the model may see: prompt + carried context + output
-    source_share: float = 0.3    # share of the context for the source chunk (tokens)
-    carry_share: float = 0.2     # share for the tail of the previous chunk and its translation (tokens)
-    max_new_factor: float = 2.0  # output budget per source token (+8)
-    max_new_tokens: int = 0      # cap on the output budget of one chunk (0 = none)
-    batch_size: int = 8          # chunks decoded together (local engines)
-    max_paragraphs: int = 0      # 0 = the whole book
-    repetition_penalty: float = 1.0  # > 1 discourages repeating tokens already generated (1.0 = off)
+    source_share: float          # share of the context for the source chunk (tokens)
+    carry_share: float           # share for the tail of the previous chunk and its translation (tokens)
+    max_new_factor: float        # output budget per source token (+8)
+    max_new_tokens: int          # cap on the output budget of one chunk (0 = none)
+    batch_size: int              # chunks decoded together (local engines)
+    max_paragraphs: int          # 0 = the whole book
+    repetition_penalty: float    # > 1 discourages repeating tokens already generated (1.0 = off)
 
     @classmethod
     def from_params(cls, t, context: int, max_new_tokens: int = 0) -> "TranslateConfig":
@@ -106,7 +109,7 @@ def build_prompt(direction: str, source: str, previous: tuple[str, str] | None) 
     return msgs
 
 
-def translate_sentences(model, tokenizer, sentences: list[str], direction: str, batch_size: int = 16,
+def translate_sentences(model, tokenizer, sentences: list[str], direction: str, batch_size: int,
                         max_new_tokens: int = 128) -> list[str]:
     """Translate independent sentences (no carried context), batched, greedy."""
     engine = HFEngine(model, tokenizer, context=10**9)

@@ -286,7 +286,8 @@ def open_book_engine(args) -> tuple:
         key, variable = find_key()
         context = args.context or 16384
         cap = args.max_new_tokens or 8192
-        cfg = TranslateConfig(context, args.source_share, args.carry_share, args.max_new_factor, cap, args.batch_size)
+        cfg = TranslateConfig(context, args.source_share, args.carry_share, args.max_new_factor, cap, args.batch_size,
+                              max_paragraphs=0, repetition_penalty=1.0)  # an endpoint is sent no penalty
 
         def open_api():
             return OpenAIEngine(args.base_url, args.model, key, variable, concurrency=args.concurrency, timeout=args.timeout,
@@ -303,7 +304,7 @@ def open_book_engine(args) -> tuple:
     engine = choose_engine(engine)
     tok = local_tokenizer(args.model)
     cfg = TranslateConfig(args.context or local_context(args.model), args.source_share, args.carry_share, args.max_new_factor,
-                          args.max_new_tokens, args.batch_size, repetition_penalty=args.repetition_penalty)
+                          args.max_new_tokens, args.batch_size, max_paragraphs=0, repetition_penalty=args.repetition_penalty)
     merged = Path(args.out) / f".merged-{fingerprint(tree_digest(args.model))}"
 
     def open_local():

@@ -118,7 +118,7 @@ def run_units(open_engine, units: list[Unit], cfg: TranslateConfig, count, store
         return translate_units(engine, units, cfg, count, done=done, on_unit=on_unit, progress=bar)
 
 
-def held_out_streams(books, directions: list[str], text: Path, max_paragraphs: int = 0) -> dict[str, tuple[str, list[dict], Path]]:
+def held_out_streams(books, directions: list[str], text: Path, max_paragraphs: int) -> dict[str, tuple[str, list[dict], Path]]:
     """``<book>.<src>-<tgt>`` -> (direction, source paragraphs, their file) for every test book and
     direction, from the ingest stage's ``data/text/<book>.<lang>.jsonl``."""
     from ..errors import BooktransError

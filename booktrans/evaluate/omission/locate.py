@@ -35,6 +35,8 @@ from .words import REF, XL
 WINDOW = 4      # source sentences either side: a swap or move "within a window of a few sentences"
 STRETCH = 2.0   # the longest stretch tried, in sentences' worth of units (a sentence split in two)
 MIN_UNITS = 3   # ...and at least this many units (a sentence whose translation was cut at commas)
+GAP_RUN = 5     # a run of this many sentences dropped with no translation between is a gap: one more than
+                # the most sentences a merge runs into one (the issue's 2-4), so no merge leaves such a run
 
 
 def path_places(beads: list[tuple[int, int, int, int]], n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -103,11 +105,64 @@ def local_evidence(ev: Evidence, beads: list[tuple[int, int, int, int]], n: int,
             consider(r, j - ks, np.full(len(ks), j), (u, j), np.maximum(0.0, full - rest))
     if joint is not None:
         held = [(u, j, r0, r1) for r0, r1, u, j in beads if r1 > r0 and j > u]   # in order of u (and j)
+        in_gap = gap_members(beads, n)
         for r in range(n) if which is None else np.nonzero(which)[0]:
+            if in_gap[r]:
+                continue   # the neighbours' stretches lie outside the gap: nothing there to share
             for got, at in joint_evidence(ev, held, int(r), start, end, joint, longest):
                 if got > out[r]:
                     out[r], where[r] = got, at
     return out, where
+
+
+def gap_members(beads: list[tuple[int, int, int, int]], n: int) -> np.ndarray:
+    """Per source sentence, whether it lies in a run of at least ``GAP_RUN`` sentences the search
+    drops with no translation between them (a gap: a lost page, a chapter's end). A sentence in it is
+    not run into a neighbour; the neighbours' stretches lie on either side of the whole run."""
+    at = np.full(n, -1, dtype=np.int64)   # where a dropped sentence was dropped; -1: it holds units
+    for r0, r1, u, j in beads:
+        if j == u:
+            at[r0:r1] = u
+    out = np.zeros(n, dtype=bool)
+    r = 0
+    while r < n:
+        if at[r] < 0:
+            r += 1
+            continue
+        q = r
+        while q < n and at[q] == at[r]:   # the same place: no translation (not even an addition) between
+            q += 1
+        if q - r >= GAP_RUN:
+            out[r:q] = True
+        r = q
+    return out
+
+
+def gap_islands(ev: Evidence, beads: list[tuple[int, int, int, int]], n: int, merge_cost: float) -> dict[int, float]:
+    """Sentences the search keeps alone inside a gap, and the evidence they must show to stay kept.
+
+    A sentence between two runs of at least ``GAP_RUN`` dropped sentences (``gap_members``) that holds
+    a stretch of its own sits inside one gap: what it holds is text at the gap's edge, which the
+    sentences on either side of the whole gap can claim too (a short "But he did it." fits any unit
+    on length alone). It is judged as the joint test judges a sentence sharing a neighbour's stretch:
+    on its own words found there (``own_words_evidence``, not those of the sentences kept on either
+    side of the gap) less ``merge_cost``. Returns {sentence: that value}."""
+    in_gap = gap_members(beads, n)
+    out: dict[int, float] = {}
+    for k in range(1, len(beads) - 1):
+        r0, r1, u, j = beads[k]
+        if r1 - r0 != 1 or j <= u or r0 < GAP_RUN or r0 + 1 + GAP_RUN > n:
+            continue
+        if not (in_gap[r0 - 1] and in_gap[r0 + 1]):
+            continue
+        lo, hi = r0 - 1, r0 + 1
+        while lo >= 0 and in_gap[lo]:
+            lo -= 1
+        while hi < n and in_gap[hi]:
+            hi += 1
+        edges = [s for s in (lo, hi) if 0 <= s < n]
+        out[r0] = own_words_evidence(ev, r0, edges, u, j) - merge_cost
+    return out
 
 
 def joint_evidence(ev: Evidence, held: list[tuple[int, int, int, int]], r: int, start: np.ndarray, end: np.ndarray,

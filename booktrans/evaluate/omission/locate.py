@@ -76,6 +76,34 @@ def local_evidence(ev: Evidence, beads: list[tuple[int, int, int, int]], n: int,
         if got[k] > out[r]:
             out[r], where[r] = float(got[k]), (int(us[k]), int(js[k]))
 
+    # the stretches that hold units, in order: (u, j, the sentence holding it alone or -1 if shared)
+    ordered = [(u, j, r0 if r1 - r0 == 1 else -1) for r0, r1, u, j in beads if r1 > r0 and j > u]
+
+    def loss(s_: int, u: int, j: int, ks: np.ndarray, tail: bool) -> np.ndarray:
+        """What sentence s_, holding [u, j) alone, loses without its last (tail) or first ks units."""
+        full = float(ev.source_evidence(s_, np.array([u]), np.array([j]), (u, j))[0])
+        rest = ev.source_evidence(s_, np.full(len(ks), u), j - ks, (u, j)) if tail else \
+            ev.source_evidence(s_, u + ks, np.full(len(ks), j), (u, j))
+        return np.where(ks == 0, 0.0, np.maximum(0.0, full - rest))
+
+    def across(r: int, left: tuple[int, int, int], right: tuple[int, int, int]) -> None:
+        """A sentence's translation split between two neighbours' stretches: the last k1 units of the
+        left one, the free units between, the first k2 of the right one (a neighbour keeps one unit
+        at least; k1 = k2 = 0 is a free run, tried above), less what the neighbours lose."""
+        u0, j0, s0 = left
+        u1, j1, s1 = right
+        mid = u1 - j0
+        k1s = np.arange(0, min(longest - mid, j0 - u0 - 1) + 1 if s0 >= 0 else 1)
+        k2s = np.arange(0, min(longest - mid, j1 - u1 - 1) + 1 if s1 >= 0 else 1)
+        K1, K2 = np.meshgrid(k1s, k2s, indexing="ij")
+        ok = (K1 + K2 + mid <= longest) & np.where(mid > 0, K1 + K2 > 0, (K1 > 0) & (K2 > 0))
+        if not ok.any():
+            return
+        lost = (loss(s0, u0, j0, k1s, True)[:, None] if s0 >= 0 else 0.0) + \
+            (loss(s1, u1, j1, k2s, False)[None, :] if s1 >= 0 else 0.0)
+        lost = np.broadcast_to(lost, K1.shape)[ok]
+        consider(r, (j0 - K1)[ok], (u1 + K2)[ok], (u0, j1), lost)
+
     for r in range(n) if which is None else np.nonzero(which)[0]:
         r = int(r)
         a = min(int(start[max(0, r - WINDOW)]), int(start[r]))
@@ -103,6 +131,9 @@ def local_evidence(ev: Evidence, beads: list[tuple[int, int, int, int]], n: int,
             consider(r, np.full(len(ks), u), u + ks, (u, j), np.maximum(0.0, full - rest))
             rest = ev.source_evidence(s_, np.full(len(ks), u), j - ks, (u, j))
             consider(r, j - ks, np.full(len(ks), j), (u, j), np.maximum(0.0, full - rest))
+        for (u0, j0, s0), (u1, j1, s1) in zip(ordered[:-1], ordered[1:]):
+            if j0 >= a and u1 <= b and (s0 >= 0 or s1 >= 0) and r not in (s0, s1):
+                across(r, (u0, j0, s0), (u1, j1, s1))
     if joint is not None:
         held = [(u, j, r0, r1) for r0, r1, u, j in beads if r1 > r0 and j > u]   # in order of u (and j)
         in_gap = gap_members(beads, n)

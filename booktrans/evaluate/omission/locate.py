@@ -11,7 +11,9 @@ on the path (from the place of the sentence ``WINDOW`` before it to that of the 
 first or last units of a neighbour's stretch, less whatever evidence the neighbour loses without
 them (a monotone search that meets B' A' for A B gives A both and drops B). Text a neighbour does
 need is not searched: its words are that sentence's, and counting them would let a truly dropped
-sentence borrow its neighbours' vocabulary. A sentence the search drops whose best such evidence is positive (its words are found more
+sentence borrow its neighbours' vocabulary. Where several moves fall close together a moved
+sentence's translation lies across the boundary of two neighbours' stretches (the tail of one, any
+free units, the head of the next): those stretches are tried too, less what both neighbours lose. A sentence the search drops whose best such evidence is positive (its words are found more
 than chance explains, in text no other sentence accounts for) was moved or run into a neighbour,
 not dropped (``api``; the threshold 0 is the likelihood ratio's own boundary, and on the tune
 halves it recovered the most swapped sentences at no loss of dropped ones found, docs/evaluate.md).
@@ -19,7 +21,9 @@ halves it recovered the most swapped sentences at no loss of dropped ones found,
 A sentence run into its neighbour without a mark is inside text the neighbour does need; for it the
 neighbour's stretch is tried *shared* (``joint_evidence``): on the sentence's own words only (those
 the neighbour does not have) plus what the neighbour's length gains by holding both, less
-``merge_cost``, what the search charges for a shared stretch (docs/evaluate.md).
+``merge_cost``, what the search charges for a shared stretch (docs/evaluate.md). A sentence inside
+a gap (a run of ``GAP_RUN`` or more sentences dropped with nothing translated between) is not tried
+so, and one the search keeps alone inside a gap must show its own words there (``gap_islands``).
 """
 
 from __future__ import annotations
@@ -131,8 +135,12 @@ def local_evidence(ev: Evidence, beads: list[tuple[int, int, int, int]], n: int,
             consider(r, np.full(len(ks), u), u + ks, (u, j), np.maximum(0.0, full - rest))
             rest = ev.source_evidence(s_, np.full(len(ks), u), j - ks, (u, j))
             consider(r, j - ks, np.full(len(ks), j), (u, j), np.maximum(0.0, full - rest))
-        for (u0, j0, s0), (u1, j1, s1) in zip(ordered[:-1], ordered[1:]):
-            if j0 >= a and u1 <= b and (s0 >= 0 or s1 >= 0) and r not in (s0, s1):
+        k0 = max(0, bisect.bisect_left(ordered, (a, -1, -2)) - 1)   # the stretches about the window only
+        for k in range(k0, len(ordered) - 1):
+            (u0, j0, s0), (u1, j1, s1) = ordered[k], ordered[k + 1]
+            if u1 > b:
+                break
+            if j0 >= a and (s0 >= 0 or s1 >= 0) and r not in (s0, s1):
                 across(r, (u0, j0, s0), (u1, j1, s1))
     if joint is not None:
         held = [(u, j, r0, r1) for r0, r1, u, j in beads if r1 > r0 and j > u]   # in order of u (and j)

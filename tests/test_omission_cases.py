@@ -109,3 +109,37 @@ def test_an_llm_systems_real_output_is_judged_like_mt(shared):
     assert got["complete"][2] <= 0.02 * got["complete"][3], got
     assert got["drop"][0] >= 0.85 * got["drop"][1] and got["drop"][2] <= 0.02 * got["drop"][3], got
     assert got["swap"][2] <= 0.03 * got["swap"][3], got
+
+
+
+def test_a_short_sentence_inside_a_long_gap_is_reported_with_the_gap(shared):
+    """mag's tune half (en->zh) with 200 blocks removed: the search kept 'But he did it. "', a
+    sentence in the middle of the gap with no informative word, on one unit at the gap's edge (its
+    length fits anything); judged on its own words (``locate.gap_islands``) it is dropped with the
+    rest, so a reviewer sees one gap, not two with a translated sentence between."""
+    mod = _cases()
+    doc, _ = mod.load_nonlit(shared, "mag")
+    case, cov = _run(mod, doc, "gap", gap=200)
+    assert len(case.dropped) == 200
+    assert [i for i in case.dropped if not cov.lines[i].omitted] == []
+    island = [i for i in case.dropped if doc.src[i].startswith("But he did it.")]
+    assert len(island) == 1 and cov.lines[island[0]].score < 0.5 and cov.lines[island[0]].counterpart == ()
+    hi = max(case.dropped)
+    after = [c for c in cov.lines if hi < c.line <= hi + 20]
+    assert not any(c.omitted for c in after)
+
+
+def test_a_moved_sentence_split_between_two_neighbours_is_not_dropped(shared):
+    """mag's tune half (en->zh) with 10% of the sentences moved: after several moves close together the
+    translation of "In the U.S. alone, 2 million men have the bone-thinning ailment, ..." lies across a
+    boundary (仅在美国， ending one sentence's stretch, a free unit, 还有300万… starting the next); the
+    local search tries such split stretches, so the sentence is not reported dropped."""
+    mod = _cases()
+    doc, _ = mod.load_nonlit(shared, "mag")
+    case, cov = _run(mod, doc, "swap")
+    target = [i for i in case.touched if doc.src[i].startswith("In the U.S. alone, 2 million men")]
+    assert len(target) == 1
+    line = cov.lines[target[0]]
+    assert not line.omitted and line.moved and line.score > 0.5
+    moved = [c for c in cov.lines if c.line in case.touched]
+    assert sum(c.omitted for c in moved) <= 0.03 * len(moved)

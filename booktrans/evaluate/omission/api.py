@@ -14,7 +14,7 @@ from ...align.similarity import LexicalTable, SameMeaning
 from .config import TABLE_MIN_PROB, OmissionConfig
 from .evidence import Evidence
 from .calibrate import decision_value, probability
-from .locate import local_evidence
+from .locate import gap_islands, local_evidence
 from .search import MARGIN_CAP, Search, anchor_points, band, guide_path, guide_points, length_model
 from .units import char_length, clauses, split_reference, units_of
 from .words import XL, Memo, Words, canon, en_stems, numbers, zh_words
@@ -124,6 +124,9 @@ def source_coverage(src: list[str], hyp: list[str], src_lang: str, tgt_lang: str
     beads, margin = search.run()
     local, found_at = local_evidence(ev, beads, len(s_txt), len(units), margin < 0,
                                      (slen, search.ucum, ratio, variance, cfg.merge_cost))
+    islands = gap_islands(ev, beads, len(s_txt), cfg.merge_cost)
+    for r, got in islands.items():
+        margin[r] = min(float(margin[r]), got)   # kept alone inside a gap: its own words must show (locate)
     value = decision_value(margin, local)
     score = probability(value)
     owner = [-1] * len(units)
@@ -159,6 +162,9 @@ def source_coverage(src: list[str], hyp: list[str], src_lang: str, tgt_lang: str
         moved = mg < 0.0 and not dropped   # found nearby, out of the monotone order (locate)
         if moved:
             local_span[r] = found_at[r]
+        if dropped and r in islands:   # the gap's edge text it held is not its translation
+            local_span[r] = (local_span[r][0], local_span[r][0])
+            counterpart.pop(r, None)
         lines[i] = LineCoverage(i, dropped, float(score[r]),
                                 tuple(counterpart.get(r, ())) or tuple(sorted({unit_line[p] for p in range(*local_span[r])})),
                                 margin=round(mg, 4), local=round(float(max(local[r], -MARGIN_CAP)), 4), moved=moved)

@@ -20,6 +20,8 @@ PARAM_DEFAULTS = {
     "compare_seed": ("compare.seed", lambda p: p.compare.seed),
     "drop_cost": ("evaluate.omission.drop_cost", lambda p: p.evaluate.omission.drop_cost),
     "partial_threshold": ("evaluate.omission.partial_threshold", lambda p: p.evaluate.omission.partial_threshold),
+    "partial_threshold_ref": ("evaluate.omission.partial_threshold_ref",
+                              lambda p: p.evaluate.omission.partial_threshold_ref),
     "table_min_prob": ("evaluate.omission.table_min_prob", lambda p: p.evaluate.omission.table_min_prob),
     "source_share": ("translate.source_share", lambda p: p.translate.source_share),
     "carry_share": ("translate.carry_share", lambda p: p.translate.carry_share),
@@ -145,7 +147,7 @@ def _cmd_omissions(args: argparse.Namespace) -> int:
 
     if {args.src_lang, args.tgt_lang} != {"zh", "en"}:
         raise BooktransError("--src-lang and --tgt-lang must be zh and en, one each")
-    _fill_defaults(args, ("drop_cost", "partial_threshold", "table_min_prob"))
+    _fill_defaults(args, ("drop_cost", "partial_threshold", "partial_threshold_ref", "table_min_prob"))
     src_lines, hyp = _read_lines(args.src), _read_lines(args.hyp)
     if not any(s.strip() for s in src_lines):
         raise BooktransError(f"{args.src}: no source text")
@@ -177,7 +179,8 @@ def _cmd_omissions(args: argparse.Namespace) -> int:
         _check_language(args.ref, ref, args.tgt_lang)
         ref = [x for para in ref for x in split_sentences(para, args.tgt_lang)]
         refs = align_references(src, ref, args.src_lang, args.tgt_lang, translator)
-    cfg = OmissionConfig(drop_cost=args.drop_cost, partial_threshold=args.partial_threshold)
+    cfg = OmissionConfig(drop_cost=args.drop_cost, partial_threshold=args.partial_threshold,
+                         partial_threshold_ref=args.partial_threshold_ref)
     cov = source_coverage(src, hyp, args.src_lang, args.tgt_lang, cfg, translator=translator, references=refs)
     items = rows(cov, src, where, args.tgt_lang)
     dropped = sum(c.omitted for c in cov.lines)
@@ -382,6 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "(tuned: docs/evaluate.md)"))
     p.add_argument("--partial-threshold", type=float, **_param_default(
         "partial_threshold", "evidence against one clause of a translated sentence to count it as partial"))
+    p.add_argument("--partial-threshold-ref", type=float, **_param_default(
+        "partial_threshold_ref", "with --ref: the same, for a clause the reference shows"))
     p.add_argument("--table-min-prob", type=float, **_param_default(
         "table_min_prob", "with --lexicon: entries of the lexical table count from this probability on"))
     p.add_argument("--lexicon", metavar="PATH",

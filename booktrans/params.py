@@ -219,6 +219,7 @@ class TranslateParams:
 class OmissionParams:
     drop_cost: float
     partial_threshold: float
+    partial_threshold_ref: float
     table_min_prob: float
 
 

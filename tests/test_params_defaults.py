@@ -24,13 +24,15 @@ OTHER_MEANING = {
     ("booktrans.translate.systems.System", "context"): "translate.systems.<name>.context, optional",
     ("booktrans.translate.systems.System", "directions"): "translate.systems.<name>.directions, optional",
 }
+# the omission detector's public entry points keep their signatures (issue 23: ``source_coverage(..., cfg=None)``
+# judges with the tuned knobs), so its record keeps defaults; they must agree with params.yaml's evaluate.omission
+PUBLIC_API = {("booktrans.evaluate.omission.config.OmissionConfig", f)
+              for f in ("drop_cost", "partial_threshold", "partial_threshold_ref")}
 # still written twice (left for a later change, see the report of issue 28): they must at least agree with params.yaml
 PENDING = {
     ("booktrans.align.FilterConfig", f) for f in ("min_score", "score_min_chars", "min_ratio", "max_ratio",
                                                   "ratio_min_chars")
 } | {
-    ("booktrans.evaluate.omission.config.OmissionConfig", "drop_cost"),
-    ("booktrans.evaluate.omission.config.OmissionConfig", "partial_threshold"),
     ("booktrans.ingest.model.IngestOptions", "simplify"),
     ("booktrans.ingest.model.IngestOptions", "max_paragraph_chars"),
 }
@@ -100,14 +102,14 @@ def test_no_library_record_repeats_a_params_default():
         for field, default in _defaults(record).items():
             if field not in values or (name, field) in OTHER_MEANING:
                 continue
-            if (name, field) in PENDING:
+            if (name, field) in PENDING | PUBLIC_API:
                 if default not in values[field]:
                     drifted.append(f"{name}.{field} = {default!r}, params.yaml says {values[field]!r}")
             else:
                 repeated.append(f"{name}.{field} = {default!r} (params.yaml: {field})")
     assert not repeated, "defaults written in the library as well as in params.yaml:\n  " + "\n  ".join(repeated)
     assert not drifted, "library defaults that disagree with params.yaml:\n  " + "\n  ".join(drifted)
-    stale = [k for k in OTHER_MEANING.keys() | PENDING if k[0] not in records or k[1] not in _defaults(records[k[0]])]
+    stale = [k for k in OTHER_MEANING.keys() | PENDING | PUBLIC_API if k[0] not in records or k[1] not in _defaults(records[k[0]])]
     assert not stale, f"allowances for defaults that no longer exist (remove them): {stale}"
 
 

@@ -39,7 +39,7 @@ class RoundEvalConfig:
         from .omission import OmissionConfig
 
         om = evaluate.omission
-        omission = OmissionConfig(drop_cost=om.drop_cost, partial_threshold=om.partial_threshold)
+        omission = OmissionConfig.from_params(om)
         return cls(BookEvalConfig(position_bins=evaluate.position_bins, omission=omission),
                    table_min_prob=om.table_min_prob, comet_checkpoint=evaluate.comet.checkpoint,
                    comet_batch_size=evaluate.comet.batch_size)

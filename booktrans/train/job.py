@@ -42,7 +42,7 @@ class RoundJob:
     keep_checkpoints: bool
     select_budget: dict                        # chapters, tokens
     select: SelectConfig                       # criterion, chapters and tokens are filled in from cfg and the budget
-    omission: tuple[float, float]              # drop_cost, partial_threshold of the omission detector
+    omission: tuple[float, float, float]       # drop_cost, partial_threshold, partial_threshold_ref of the detector
     table_min_prob: float
     launcher: str                              # python | accelerate
     accelerate_config: str
@@ -58,7 +58,7 @@ class RoundJob:
                    checkpoint_dir=Path(t.checkpoint_dir), keep_checkpoints=t.keep_checkpoints,
                    select_budget={"chapters": t.select_budget.chapters, "tokens": t.select_budget.tokens},
                    select=SelectConfig.from_params(params, name),
-                   omission=(om.drop_cost, om.partial_threshold), table_min_prob=om.table_min_prob,
+                   omission=(om.drop_cost, om.partial_threshold, om.partial_threshold_ref), table_min_prob=om.table_min_prob,
                    launcher=t.launcher, accelerate_config=t.accelerate_config, **paths)
 
     @property
@@ -151,7 +151,8 @@ def select_checkpoint(job: RoundJob) -> dict:
         if books:
             from ..evaluate.omission import OmissionConfig
 
-            om = OmissionConfig(drop_cost=float(job.omission[0]), partial_threshold=float(job.omission[1]))
+            drop, partial, partial_ref = (float(v) for v in job.omission)
+            om = OmissionConfig(drop_cost=drop, partial_threshold=partial, partial_threshold_ref=partial_ref)
             translator = lexicon_translator(job)
     doc = select_round(job.out, job.init, Path(finished["checkpoints"]), cfg, job.name, books, sc, job.report, om, translator,
                        final_step=int(finished["final_step"]))

@@ -29,3 +29,9 @@ class OmissionConfig:
     partial_threshold: float = 3.0 # a clause whose evidence is below minus this is missing (partial)
     partial_min_words: int = 3     # clauses with fewer informative words are not judged on their own
     partial_threshold_ref: float = 2.0  # the same with a reference, for a clause the reference shows (tune halves)
+
+    @classmethod
+    def from_params(cls, om) -> "OmissionConfig":
+        """From the typed ``evaluate.omission`` record (booktrans.params.OmissionParams)."""
+        return cls(drop_cost=om.drop_cost, partial_threshold=om.partial_threshold,
+                   partial_threshold_ref=om.partial_threshold_ref)

@@ -77,9 +77,10 @@ def peak_mb() -> float:
 
 def run_booktrans(zh, en, glosser=None):
     from booktrans.align.sentalign import align_texts
+    from booktrans.params import load
 
     t = time.perf_counter()
-    (beads,), _ = align_texts([(zh, en)], glosser)
+    (beads,), _ = align_texts([(zh, en)], glosser, bootstrap=load(ROOT / "params.yaml").align.bootstrap)
     return [(b.zh, b.en) for b in beads], time.perf_counter() - t
 
 

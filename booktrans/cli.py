@@ -83,6 +83,7 @@ def _cmd_align(args: argparse.Namespace) -> int:
     from .align.evaluate import format_bead
     from .align.sentalign import align_texts
     from .errors import BooktransError
+    from .params import for_commands
 
     langs = {args.src_lang, args.tgt_lang}
     if langs != {"zh", "en"}:
@@ -95,21 +96,21 @@ def _cmd_align(args: argparse.Namespace) -> int:
 
         if not args.model:
             raise BooktransError("--translator model needs --model DIR")
-        from .params import for_commands
-
         translator = ModelGlosser(args.model, batch_size=for_commands().align.batch_size)
     out = sys.stdout
     if args.raw:  # paragraphs, one per line: the pipeline's splitter and align_book, one JSON object per bead
         import json
 
-        from .align import align_book
+        from .align import FilterConfig, align_book
 
         def paragraphs(lines: list[str]) -> list[dict]:
             return [{"chapter": 1, "title": "", "para": k, "text": t, "loc": f"line {k + 1}"}
                     for k, t in enumerate(lines) if t.strip()]
 
         method = {"cedict": "cedict", "model": "model", "gale-church": "gale-church"}[args.translator]
-        beads, _ = align_book(paragraphs(zh), paragraphs(en), method=method, translator=translator)
+        align = for_commands().align
+        beads, _ = align_book(paragraphs(zh), paragraphs(en), method=method, translator=translator,
+                              filters=FilterConfig.from_params(align.filters), bootstrap=align.bootstrap)
         for b in beads:
             out.write(json.dumps({"zh": b["zh"], "en": b["en"], "score": b["score"]}, ensure_ascii=False) + "\n")
         return 0
@@ -118,7 +119,7 @@ def _cmd_align(args: argparse.Namespace) -> int:
 
         pairs = [(b.src, b.tgt) for b in align_lengths([len(s) for s in zh], [len(s) for s in en])]
     else:
-        (beads,), _ = align_texts([(zh, en)], translator)
+        (beads,), _ = align_texts([(zh, en)], translator, bootstrap=for_commands().align.bootstrap)
         pairs = [(b.zh, b.en) for b in beads]
     for z, e in pairs:
         s, t = (z, e) if args.src_lang == "zh" else (e, z)

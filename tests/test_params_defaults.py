@@ -26,9 +26,6 @@ OTHER_MEANING = {
 }
 # still written twice (left for a later change, see the report of issue 28): they must at least agree with params.yaml
 PENDING = {
-    ("booktrans.align.FilterConfig", f) for f in ("min_score", "score_min_chars", "min_ratio", "max_ratio",
-                                                  "ratio_min_chars")
-} | {
     ("booktrans.evaluate.omission.config.OmissionConfig", "drop_cost"),
     ("booktrans.evaluate.omission.config.OmissionConfig", "partial_threshold"),
     ("booktrans.ingest.model.IngestOptions", "simplify"),

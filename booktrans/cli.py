@@ -56,8 +56,10 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
     if not Path(args.path).is_file():  # before the ingest, whose message speaks of the manifest
         raise BooktransError(f"{args.path}: no such file" if not Path(args.path).exists() else f"{args.path}: not a file")
-    opts = IngestOptions(check_language=not args.no_lang_check, chapter_pattern=args.chapter_pattern,
-                         max_paragraph_chars=args.max_paragraph_chars)
+    from .params import for_commands
+
+    opts = IngestOptions(simplify=for_commands().ingest.simplify, max_paragraph_chars=args.max_paragraph_chars,
+                         check_language=not args.no_lang_check, chapter_pattern=args.chapter_pattern)
     result = ingest_file(args.path, args.lang, opts=opts)
     out = sys.stdout
     for p in result.paragraphs:
@@ -214,8 +216,12 @@ def _cmd_translate(args: argparse.Namespace) -> int:
     setup_logging()
     _fill_defaults(args, ("source_share", "carry_share", "max_new_factor", "batch_size", "repetition_penalty"))
     open_engine, count, cfg, engine_id, price = open_book_engine(args)
+    from .ingest import IngestOptions
+    from .params import for_commands
+
     summary = translate_book(Path(args.book), args.src_lang, args.tgt_lang, open_engine, count, cfg, Path(args.out), engine_id,
-                             chapters=args.chapters, title=args.title, price=price)
+                             chapters=args.chapters, title=args.title, price=price,
+                             ingest=IngestOptions.from_params(for_commands().ingest))
     u = summary["usage"]
     cost = f", ${u['cost_usd']:.4f}" if "cost_usd" in u else ""
     print(f"{args.out}: {', '.join(summary['files'].values())} ({len(summary['chapters']['translated'])} of "

@@ -22,9 +22,9 @@ sys.path.insert(0, str(ROOT / "eval"))
 
 from booktrans.align import FilterConfig, align_book  # noqa: E402
 from booktrans.align.lexicon import CedictGlosser  # noqa: E402
-from booktrans.ingest import ingest_file  # noqa: E402
+from booktrans.ingest import IngestOptions, ingest_file  # noqa: E402
 from booktrans.manifest import load_manifest  # noqa: E402
-from booktrans.params import load  # noqa: E402
+from booktrans.params import load as load_params  # noqa: E402
 from booktrans.text import length  # noqa: E402
 
 
@@ -45,11 +45,12 @@ def row(label: str, zh_text: str, en_text: str, report: dict, shares: str = "") 
 
 def main() -> int:
     translator = CedictGlosser()
-    align = load(ROOT / "params.yaml").align
+    P = load_params(ROOT / "params.yaml")
+    align, ingest = P.align, IngestOptions.from_params(P.ingest)
     opts = {"method": "cedict", "filters": FilterConfig.from_params(align.filters), "bootstrap": align.bootstrap}
     print(f"{'book':<26} {'kept share':>13} {'ratio':>7} {'kept_zh':>8} {'kept_en':>8} {'min pair':>9}")
     for book in load_manifest(ROOT / "data" / "books.yaml"):
-        res = {lang: ingest_file(ROOT / book.file(lang), lang) for lang in ("zh", "en")}
+        res = {lang: ingest_file(ROOT / book.file(lang), lang, ingest) for lang in ("zh", "en")}
         zh = [p.to_json() for p in res["zh"].paragraphs]
         en = [p.to_json() for p in res["en"].paragraphs]
         _, report = align_book(zh, en, translator=translator, **opts)

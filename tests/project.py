@@ -96,3 +96,17 @@ def align_book(zh_paragraphs, en_paragraphs, **changes):
     from booktrans.align import align_book as _align_book
 
     return _align_book(zh_paragraphs, en_paragraphs, **align_args(**changes))
+
+
+def ingest_options(**changes):
+    """ingest: as IngestOptions (booktrans.ingest) with ``changes`` (``check_language``, ``chapter_pattern``, ...)."""
+    from booktrans.ingest import IngestOptions
+
+    return replace(IngestOptions.from_params(P.ingest), **changes)
+
+
+def ingest_file(path, lang: str, **changes):
+    """booktrans.ingest.ingest_file with ``ingest_options(**changes)``."""
+    from booktrans.ingest import ingest_file as _ingest_file
+
+    return _ingest_file(path, lang, ingest_options(**changes))

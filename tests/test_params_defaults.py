@@ -28,8 +28,6 @@ OTHER_MEANING = {
 PENDING = {
     ("booktrans.evaluate.omission.config.OmissionConfig", "drop_cost"),
     ("booktrans.evaluate.omission.config.OmissionConfig", "partial_threshold"),
-    ("booktrans.ingest.model.IngestOptions", "simplify"),
-    ("booktrans.ingest.model.IngestOptions", "max_paragraph_chars"),
 }
 # records built from params whose defaults are the library's own knobs, which params.yaml does not hold
 KNOBS = {

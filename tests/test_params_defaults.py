@@ -115,3 +115,29 @@ def test_records_built_from_params_keep_only_their_own_knobs():
         assert set(_defaults(records[name])) == knobs, name
         assert not knobs & set(values), f"{name}: {knobs & set(values)} are params keys"
 
+
+
+# library entry points the stages (and the booktrans commands) call, with the parameters whose values come from
+# params.yaml: they take them from their caller, never from a default of their own
+ENTRY_POINTS = {
+    "booktrans.align.align_book": {"method", "filters", "bootstrap"},
+    "booktrans.align.sentalign.align_texts": {"bootstrap"},
+    "booktrans.ingest.ingest_file": {"opts"},
+    "booktrans.ingest.structure": {"opts"},
+    "booktrans.translate.book.translate_book": {"ingest"},
+    "booktrans.translate.systems.import_translation": {"ingest"},
+    "booktrans.translate.run.translate_system": {"ingest"},
+}
+
+
+def test_entry_points_take_params_values_from_their_caller():
+    import inspect
+
+    with_default = []
+    for name, wanted in ENTRY_POINTS.items():
+        module, func = name.rsplit(".", 1)
+        parameters = inspect.signature(getattr(importlib.import_module(module), func)).parameters
+        assert wanted <= set(parameters), f"{name} lost {wanted - set(parameters)}"
+        with_default += [f"{name}({p}={parameters[p].default!r})" for p in sorted(wanted)
+                         if parameters[p].default is not inspect.Parameter.empty]
+    assert not with_default, "entry points with a default of their own for a params value:\n  " + "\n  ".join(with_default)

@@ -49,14 +49,16 @@ def real_text() -> tuple[list[str], list[str], list[tuple[tuple[int, ...], tuple
             zh += doc.src
             en += doc.tgt
         return zh, en, gold
-    from booktrans.ingest import ingest_file
+    from booktrans.ingest import IngestOptions, ingest_file
     from booktrans.manifest import load_manifest
+    from booktrans.params import load
     from booktrans.text import split_sentences
 
+    opts = IngestOptions.from_params(load(ROOT / "params.yaml").ingest)
     zh, en = [], []
     for book in load_manifest(ROOT / "data" / "books.yaml"):
-        zh += [s for p in ingest_file(ROOT / book.zh, "zh").paragraphs for s in split_sentences(p.text, "zh")]
-        en += [s for p in ingest_file(ROOT / book.en, "en").paragraphs for s in split_sentences(p.text, "en")]
+        zh += [s for p in ingest_file(ROOT / book.zh, "zh", opts).paragraphs for s in split_sentences(p.text, "zh")]
+        en += [s for p in ingest_file(ROOT / book.en, "en", opts).paragraphs for s in split_sentences(p.text, "en")]
     return zh, en, None
 
 
@@ -77,9 +79,10 @@ def peak_mb() -> float:
 
 def run_booktrans(zh, en, glosser=None):
     from booktrans.align.sentalign import align_texts
+    from booktrans.params import load
 
     t = time.perf_counter()
-    (beads,), _ = align_texts([(zh, en)], glosser)
+    (beads,), _ = align_texts([(zh, en)], glosser, bootstrap=load(ROOT / "params.yaml").align.bootstrap)
     return [(b.zh, b.en) for b in beads], time.perf_counter() - t
 
 

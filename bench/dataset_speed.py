@@ -20,16 +20,20 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def corpus(n_books: int) -> list[tuple[dict, list[dict]]]:
-    from booktrans.align import align_book
-    from booktrans.ingest import ingest_file
+    from booktrans.align import FilterConfig, align_book
+    from booktrans.ingest import IngestOptions, ingest_file
     from booktrans.manifest import load_manifest
+    from booktrans.params import load
 
+    P = load(ROOT / "params.yaml")
+    align, ingest = P.align, IngestOptions.from_params(P.ingest)
+    opts = {"method": align.method, "filters": FilterConfig.from_params(align.filters), "bootstrap": align.bootstrap}
     base = []
     for book in load_manifest(ROOT / "data" / "books.yaml"):
         if book.split == "train":
-            zh = [p.to_json() for p in ingest_file(ROOT / book.zh, "zh").paragraphs]
-            en = [p.to_json() for p in ingest_file(ROOT / book.en, "en").paragraphs]
-            base.append((book, align_book(zh, en)[0]))
+            zh = [p.to_json() for p in ingest_file(ROOT / book.zh, "zh", ingest).paragraphs]
+            en = [p.to_json() for p in ingest_file(ROOT / book.en, "en", ingest).paragraphs]
+            base.append((book, align_book(zh, en, **opts)[0]))
     out = []
     for k in range(n_books):
         book, beads = base[k % len(base)]

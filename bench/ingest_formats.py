@@ -54,9 +54,10 @@ def plain_epub(path: Path) -> str:
 
 
 def full(path: Path, lang: str):
-    from booktrans.ingest import ingest_file
+    from booktrans.ingest import IngestOptions, ingest_file
+    from booktrans.params import load as load_params
 
-    return ingest_file(path, lang)
+    return ingest_file(path, lang, IngestOptions.from_params(load_params(ROOT / "params.yaml").ingest))
 
 
 def files(tmp: Path) -> list[tuple[Path, str, str | None]]:

@@ -47,9 +47,10 @@ def extraction(path: Path) -> None:
 
 
 def full(path: Path, lang: str) -> None:
-    from booktrans.ingest import ingest_file
+    from booktrans.ingest import IngestOptions, ingest_file
+    from booktrans.params import load as load_params
 
-    ingest_file(path, lang)
+    ingest_file(path, lang, IngestOptions.from_params(load_params(ROOT / "params.yaml").ingest))
 
 
 def synthetic_book(dest: Path, lang: str, repeat: int = 12) -> Path:

@@ -40,15 +40,19 @@ def chapters() -> list[tuple[list[str], list[tuple[tuple[int, ...], str]]]]:
             doc = read_gold(MAC, name)
             out.append((doc.src, [(s, " ".join(doc.tgt[j] for j in t)) for s, t in doc.beads if s and t]))
         return out
-    from booktrans.align import align_book
-    from booktrans.ingest import ingest_file
+    from booktrans.align import FilterConfig, align_book
+    from booktrans.ingest import IngestOptions, ingest_file
     from booktrans.manifest import load_manifest
+    from booktrans.params import load
 
+    P = load(ROOT / "params.yaml")
+    opts = IngestOptions.from_params(P.ingest)
     out = []
     for book in load_manifest(ROOT / "data" / "books.yaml"):
-        zh = [p.__dict__ for p in ingest_file(ROOT / book.zh, "zh").paragraphs]
-        en = [p.__dict__ for p in ingest_file(ROOT / book.en, "en").paragraphs]
-        beads, _ = align_book(zh, en)
+        zh = [p.__dict__ for p in ingest_file(ROOT / book.zh, "zh", opts).paragraphs]
+        en = [p.__dict__ for p in ingest_file(ROOT / book.en, "en", opts).paragraphs]
+        beads, _ = align_book(zh, en, method=P.align.method, filters=FilterConfig.from_params(P.align.filters),
+                              bootstrap=P.align.bootstrap)
         src = [s for b in beads for s in b["zh"]]
         k, blocks = 0, []
         for b in beads:

@@ -46,15 +46,17 @@ def _messages(src: str, tgt: str) -> dict:
 
 
 def _sample_text() -> tuple[list[str], list[str]]:
-    from booktrans.ingest import ingest_file
+    from booktrans.ingest import IngestOptions, ingest_file
     from booktrans.manifest import load_manifest
+    from booktrans.params import load as load_params
 
+    opts = IngestOptions.from_params(load_params(ROOT / "params.yaml").ingest)
     zh, en = [], []
     for book in load_manifest(ROOT / "data" / "books.yaml"):
         if book.split != "train":
             continue
-        zh += [p.text for p in ingest_file(ROOT / book.file("zh"), "zh").paragraphs]
-        en += [p.text for p in ingest_file(ROOT / book.file("en"), "en").paragraphs]
+        zh += [p.text for p in ingest_file(ROOT / book.file("zh"), "zh", opts).paragraphs]
+        en += [p.text for p in ingest_file(ROOT / book.file("en"), "en", opts).paragraphs]
     return zh, en
 
 

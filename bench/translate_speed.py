@@ -24,17 +24,16 @@ sys.path.insert(0, str(ROOT))
 
 
 def tiny_model(folder: Path) -> Path:
-    from booktrans.ingest import ingest_file
+    from booktrans.ingest import IngestOptions, ingest_file
     from booktrans.manifest import load_manifest
     from booktrans.model import TinyConfig, build_tiny_model, train_tokenizer
     from booktrans.model.store import ModelInfo, write_info
-
-    texts = [p.text for b in load_manifest(ROOT / "data" / "books.yaml") for lang in ("zh", "en")
-             for p in ingest_file(ROOT / b.file(lang), lang).paragraphs]
-    tok = train_tokenizer(texts, 4000)
     from booktrans.params import load
 
     P = load(ROOT / "params.yaml")
+    texts = [p.text for b in load_manifest(ROOT / "data" / "books.yaml") for lang in ("zh", "en")
+             for p in ingest_file(ROOT / b.file(lang), lang, IngestOptions.from_params(P.ingest)).paragraphs]
+    tok = train_tokenizer(texts, 4000)
     model = build_tiny_model(tok, TinyConfig.from_params(P.model.tiny, P.seed))
     model.save_pretrained(str(folder))
     tok.save_pretrained(str(folder))
@@ -72,7 +71,7 @@ def main() -> int:
     args = ap.parse_args()
     import torch
 
-    from booktrans.ingest import ingest_file
+    from booktrans.ingest import IngestOptions, ingest_file
     from booktrans.model import load_model
     from booktrans.params import load
     from booktrans.translate import HFEngine, TranslateConfig, translate_units
@@ -82,12 +81,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = args.model or tiny_model(Path(tmp) / "tiny")
         model, tok = load_model(model_dir)
-        translate = load(ROOT / "params.yaml").translate  # the project's settings, the command line's sizes
+        P = load(ROOT / "params.yaml")
+        translate = P.translate  # the project's settings, the command line's sizes
         cfg = replace(TranslateConfig.from_params(translate, args.context, args.max_new_tokens), batch_size=args.batch_size)
         count = token_counter(tok)
         streams = {}
         for src, tgt, f in (("zh", "en", "night-train.zh.epub"), ("en", "zh", "night-train.en.pdf")):
-            paras = [p.to_json() for p in ingest_file(ROOT / "data" / "sample" / f, src).paragraphs]
+            paras = [p.to_json() for p in ingest_file(ROOT / "data" / "sample" / f, src, IngestOptions.from_params(P.ingest)).paragraphs]
             key = f"night-train.{src}-{tgt}"
             streams[key] = (f"{src}-{tgt}", chapter_units(key, f"{src}-{tgt}", paras, count, cfg))
         units = [u for _, us in streams.values() for u in us]

@@ -58,8 +58,10 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
     if not Path(args.path).is_file():  # before the ingest, whose message speaks of the manifest
         raise BooktransError(f"{args.path}: no such file" if not Path(args.path).exists() else f"{args.path}: not a file")
-    opts = IngestOptions(check_language=not args.no_lang_check, chapter_pattern=args.chapter_pattern,
-                         max_paragraph_chars=args.max_paragraph_chars)
+    from .params import for_commands
+
+    opts = IngestOptions(simplify=for_commands().ingest.simplify, max_paragraph_chars=args.max_paragraph_chars,
+                         check_language=not args.no_lang_check, chapter_pattern=args.chapter_pattern)
     result = ingest_file(args.path, args.lang, opts=opts)
     out = sys.stdout
     for p in result.paragraphs:
@@ -85,6 +87,7 @@ def _cmd_align(args: argparse.Namespace) -> int:
     from .align.evaluate import format_bead
     from .align.sentalign import align_texts
     from .errors import BooktransError
+    from .params import for_commands
 
     langs = {args.src_lang, args.tgt_lang}
     if langs != {"zh", "en"}:
@@ -97,21 +100,21 @@ def _cmd_align(args: argparse.Namespace) -> int:
 
         if not args.model:
             raise BooktransError("--translator model needs --model DIR")
-        from .params import for_commands
-
         translator = ModelGlosser(args.model, batch_size=for_commands().align.batch_size)
     out = sys.stdout
     if args.raw:  # paragraphs, one per line: the pipeline's splitter and align_book, one JSON object per bead
         import json
 
-        from .align import align_book
+        from .align import FilterConfig, align_book
 
         def paragraphs(lines: list[str]) -> list[dict]:
             return [{"chapter": 1, "title": "", "para": k, "text": t, "loc": f"line {k + 1}"}
                     for k, t in enumerate(lines) if t.strip()]
 
         method = {"cedict": "cedict", "model": "model", "gale-church": "gale-church"}[args.translator]
-        beads, _ = align_book(paragraphs(zh), paragraphs(en), method=method, translator=translator)
+        align = for_commands().align
+        beads, _ = align_book(paragraphs(zh), paragraphs(en), method=method, translator=translator,
+                              filters=FilterConfig.from_params(align.filters), bootstrap=align.bootstrap)
         for b in beads:
             out.write(json.dumps({"zh": b["zh"], "en": b["en"], "score": b["score"]}, ensure_ascii=False) + "\n")
         return 0
@@ -120,7 +123,7 @@ def _cmd_align(args: argparse.Namespace) -> int:
 
         pairs = [(b.src, b.tgt) for b in align_lengths([len(s) for s in zh], [len(s) for s in en])]
     else:
-        (beads,), _ = align_texts([(zh, en)], translator)
+        (beads,), _ = align_texts([(zh, en)], translator, bootstrap=for_commands().align.bootstrap)
         pairs = [(b.zh, b.en) for b in beads]
     for z, e in pairs:
         s, t = (z, e) if args.src_lang == "zh" else (e, z)
@@ -216,8 +219,12 @@ def _cmd_translate(args: argparse.Namespace) -> int:
     setup_logging()
     _fill_defaults(args, ("source_share", "carry_share", "max_new_factor", "batch_size", "repetition_penalty"))
     open_engine, count, cfg, engine_id, price = open_book_engine(args)
+    from .ingest import IngestOptions
+    from .params import for_commands
+
     summary = translate_book(Path(args.book), args.src_lang, args.tgt_lang, open_engine, count, cfg, Path(args.out), engine_id,
-                             chapters=args.chapters, title=args.title, price=price)
+                             chapters=args.chapters, title=args.title, price=price,
+                             ingest=IngestOptions.from_params(for_commands().ingest))
     u = summary["usage"]
     cost = f", ${u['cost_usd']:.4f}" if "cost_usd" in u else ""
     print(f"{args.out}: {', '.join(summary['files'].values())} ({len(summary['chapters']['translated'])} of "

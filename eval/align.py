@@ -25,15 +25,17 @@ import sys
 import time
 from pathlib import Path
 
-from booktrans.align import align_book
+from booktrans.align import FilterConfig, align_book
 from booktrans.align.evaluate import Score, end_to_end, evaluate_dirs, score
 from booktrans.align.gold import format_bead, load_gold_set
 from booktrans.align.gale_church import align_lengths
 from booktrans.align.sentalign import align_texts
 from booktrans.io import atomic_write_text
+from booktrans.params import load
 from booktrans.text import split_sentences
 
 ROOT = Path(__file__).resolve().parents[1]
+ALIGN = load(ROOT / "params.yaml").align  # the project's align params: method, filters, bootstrap
 # set -> source language; the gold beads are [source ids]:[target ids]
 SETS = {"mac_dev": "zh", "nonlit/aca": "en", "nonlit/mag": "en", "nonlit/pol": "zh"}
 PARTS = {"TUNE": ("001", "002", "003"), "REPORT": ("004", "005", "006")}  # of mac_dev
@@ -51,7 +53,7 @@ def _row(name: str, f: str, s: Score, extra: str = "") -> str:
 def align_gold(golds, translator: str) -> list[list[tuple[tuple[int, ...], tuple[int, ...]]]]:
     if translator == "gale-church":
         return [[(b.src, b.tgt) for b in align_lengths([len(s) for s in g.zh], [len(s) for s in g.en])] for g in golds]
-    results, _ = align_texts([(g.zh, g.en) for g in golds])
+    results, _ = align_texts([(g.zh, g.en) for g in golds], bootstrap=ALIGN.bootstrap)
     return [[(b.zh, b.en) for b in beads] for beads in results]
 
 
@@ -83,7 +85,8 @@ def e2e(data: Path) -> None:
           f"{'null chars zh/en':>17}")
     for name, src_lang in SETS.items():
         golds = load_gold_set(data / name, src_lang)
-        total, per_file = end_to_end(golds, lambda z, e: align_book(z, e)[0], split_sentences)
+        total, per_file = end_to_end(golds, lambda z, e: align_book(z, e, method=ALIGN.method, filters=FilterConfig.from_params(ALIGN.filters),
+                                                         bootstrap=ALIGN.bootstrap)[0], split_sentences)
         rows = [("ALL", total)]
         if name == "mac_dev":
             for part, files in PARTS.items():
@@ -101,7 +104,7 @@ def drift(data: Path) -> None:
     print("3. drift: all sets concatenated into one chapter-free text, against each file aligned on its own")
     golds = [g for name, src_lang in SETS.items() for g in load_gold_set(data / name, src_lang)]
     start = time.perf_counter()
-    parts, _ = align_texts([(g.zh, g.en) for g in golds])
+    parts, _ = align_texts([(g.zh, g.en) for g in golds], bootstrap=ALIGN.bootstrap)
     per_part = _sum(score([(b.zh, b.en) for b in beads], g.beads) for g, beads in zip(golds, parts))
     t_parts = time.perf_counter() - start
     zh, en, gold = [], [], []
@@ -110,7 +113,7 @@ def drift(data: Path) -> None:
         zh += g.zh
         en += g.en
     start = time.perf_counter()
-    (whole,), _ = align_texts([(zh, en)])
+    (whole,), _ = align_texts([(zh, en)], bootstrap=ALIGN.bootstrap)
     t_whole = time.perf_counter() - start
     joined = score([(b.zh, b.en) for b in whole], gold)
     print(f"  per part     strict F1 {per_part.f1:.3f}  ({len(golds)} parts, {t_parts:.1f} s)")

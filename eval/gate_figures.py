@@ -20,10 +20,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "eval"))
 
-from booktrans.align import align_book  # noqa: E402
+from booktrans.align import FilterConfig, align_book  # noqa: E402
 from booktrans.align.lexicon import CedictGlosser  # noqa: E402
-from booktrans.ingest import ingest_file  # noqa: E402
+from booktrans.ingest import IngestOptions, ingest_file  # noqa: E402
 from booktrans.manifest import load_manifest  # noqa: E402
+from booktrans.params import load as load_params  # noqa: E402
 from booktrans.text import length  # noqa: E402
 
 
@@ -44,12 +45,15 @@ def row(label: str, zh_text: str, en_text: str, report: dict, shares: str = "") 
 
 def main() -> int:
     translator = CedictGlosser()
+    P = load_params(ROOT / "params.yaml")
+    align, ingest = P.align, IngestOptions.from_params(P.ingest)
+    opts = {"method": "cedict", "filters": FilterConfig.from_params(align.filters), "bootstrap": align.bootstrap}
     print(f"{'book':<26} {'kept share':>13} {'ratio':>7} {'kept_zh':>8} {'kept_en':>8} {'min pair':>9}")
     for book in load_manifest(ROOT / "data" / "books.yaml"):
-        res = {lang: ingest_file(ROOT / book.file(lang), lang) for lang in ("zh", "en")}
+        res = {lang: ingest_file(ROOT / book.file(lang), lang, ingest) for lang in ("zh", "en")}
         zh = [p.to_json() for p in res["zh"].paragraphs]
         en = [p.to_json() for p in res["en"].paragraphs]
-        _, report = align_book(zh, en, translator=translator)
+        _, report = align_book(zh, en, translator=translator, **opts)
         shares = f"{res['zh'].report['kept_share']:.3f}/{res['en'].report['kept_share']:.3f}"
         row(f"sample {book.id}", " ".join(p["text"] for p in zh), " ".join(p["text"] for p in en), report, shares)
     dev = ROOT.parent / "shared" / "data" / "align-dev"
@@ -64,9 +68,9 @@ def main() -> int:
     for label, beads in sets:
         pieces = chapters(beads, 4)
         zh, en = [p[0] for p in pieces], [p[1] for p in pieces]
-        _, report = align_book(paragraphs(zh), paragraphs(en), translator=translator)
+        _, report = align_book(paragraphs(zh), paragraphs(en), translator=translator, **opts)
         row(label, " ".join(s for c in zh for s in c), " ".join(s for c in en for s in c), report)
-        _, wrong = align_book(paragraphs([zh[0]]), paragraphs([en[2]]), translator=translator)
+        _, wrong = align_book(paragraphs([zh[0]]), paragraphs([en[2]]), translator=translator, **opts)
         row("  wrong pair", " ".join(zh[0]), " ".join(en[2]), wrong)
     return 0
 

@@ -39,6 +39,7 @@ from booktrans.params import load  # noqa: E402
 from booktrans.proofread.select import SelectConfig, build_items, reasons  # noqa: E402
 
 PARTS = {"tune": ["001", "002", "003"], "report": ["004", "005", "006"]}
+FILTERS = FilterConfig.from_params(load(ROOT / "params.yaml").align.filters)  # the align stage's bead filters
 
 
 def chapter(root: Path, name: str, translator) -> tuple[list[dict], list[bool]]:
@@ -48,7 +49,7 @@ def chapter(root: Path, name: str, translator) -> tuple[list[dict], list[bool]]:
     beads = [{"zh": [zh[i] for i in b.zh], "en": [en[j] for j in b.en], "zh_chapter": 1, "en_chapter": 1,
               "zh_para": list(b.zh), "en_para": list(b.en), "type": f"{len(b.zh)}-{len(b.en)}", "score": round(b.score, 4)}
              for b in out]
-    filter_beads(beads, FilterConfig())
+    filter_beads(beads, FILTERS)
     return beads, [(tuple(b.zh), tuple(b.en)) in gold for b in out]
 
 

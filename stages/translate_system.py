@@ -19,6 +19,7 @@ import argparse
 from pathlib import Path
 
 from booktrans.errors import BooktransError
+from booktrans.ingest import IngestOptions
 from booktrans.manifest import load_manifest
 from booktrans.params import load
 from booktrans.stageutil import run_main, setup_logging
@@ -42,7 +43,8 @@ def main() -> int:
         raise BooktransError(f"translate.systems has no system {args.system!r} (systems: {', '.join(systems) or 'none'})")
     manifest = P.ingest.manifest
     translate_system(args.system, systems[args.system], load_manifest(manifest), manifest, args.text, args.out,
-                     P.translate, P.model.dtype, P.seed, args.systems, args.scratch)
+                     P.translate, P.model.dtype, P.seed, args.systems, args.scratch,
+                     ingest=IngestOptions.from_params(P.ingest))
     return 0
 
 

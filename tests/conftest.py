@@ -55,7 +55,7 @@ def shared() -> Path:
 @pytest.fixture(scope="session")
 def sample_paragraphs():
     """Ingested paragraphs of every sample edition: {(book, lang): [dict]}."""
-    from booktrans.ingest import ingest_file
+    from project import ingest_file
     from booktrans.manifest import load_manifest
 
     out = {}

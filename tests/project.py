@@ -76,3 +76,37 @@ def hardware(**changes):
     from booktrans.plan import Hardware
 
     return Hardware.from_plan(P.plan, **changes)
+
+
+def align_filters(**changes):
+    """align.filters as a FilterConfig (booktrans.align) with ``changes``."""
+    from booktrans.align import FilterConfig
+
+    return replace(FilterConfig.from_params(P.align.filters), **changes)
+
+
+def align_args(**changes) -> dict:
+    """The keywords the align stage gives booktrans.align.align_book (``method``, ``filters``, ``bootstrap``
+    from params ``align``), with ``changes``."""
+    return {"method": P.align.method, "filters": align_filters(), "bootstrap": P.align.bootstrap, **changes}
+
+
+def align_book(zh_paragraphs, en_paragraphs, **changes):
+    """booktrans.align.align_book with the project's ``align`` params (``align_args``), ``changes`` on top."""
+    from booktrans.align import align_book as _align_book
+
+    return _align_book(zh_paragraphs, en_paragraphs, **align_args(**changes))
+
+
+def ingest_options(**changes):
+    """ingest: as IngestOptions (booktrans.ingest) with ``changes`` (``check_language``, ``chapter_pattern``, ...)."""
+    from booktrans.ingest import IngestOptions
+
+    return replace(IngestOptions.from_params(P.ingest), **changes)
+
+
+def ingest_file(path, lang: str, **changes):
+    """booktrans.ingest.ingest_file with ``ingest_options(**changes)``."""
+    from booktrans.ingest import ingest_file as _ingest_file
+
+    return _ingest_file(path, lang, ingest_options(**changes))

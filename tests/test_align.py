@@ -1,4 +1,5 @@
-from booktrans.align import align_book, align_lengths
+from booktrans.align import align_lengths
+from project import align_book
 
 
 def _covers_each_once(beads, n, m):

@@ -29,7 +29,7 @@ BUDGET = 64  # source tokens per book and direction
 
 @pytest.fixture(scope="module")
 def valid_book(sample_paragraphs):
-    from booktrans.align import align_book
+    from project import align_book
 
     zh, en = sample_paragraphs[("sky-blue", "zh")], sample_paragraphs[("sky-blue", "en")]
     beads, _ = align_book(zh, en)

@@ -11,12 +11,11 @@ import pytest
 from stagecmd import run_stage
 from test_evaluate import reference_translation
 
-from booktrans.align import align_book
 from booktrans.evaluate.book import evaluate_book
 from booktrans.evaluate.decision import check_criteria, decide
 from booktrans.evaluate.significance import compare_all, units_of
 from booktrans.errors import BooktransError
-from project import book_eval
+from project import align_book, book_eval
 
 BOOKS = {"night-train": "novel", "sky-blue": "popsci", "four-seasons": "poetry"}
 DROPS = {"r0": 0.3, "r1": 0.05, "r2": 0.05, "deepseek": 0.0}   # r2 translates exactly as r1

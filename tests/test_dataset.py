@@ -1,7 +1,6 @@
 import pytest
 
-from booktrans.align import align_book
-from project import dataset_config
+from project import align_book, dataset_config
 from booktrans.dataset import build_documents, join_beads
 
 

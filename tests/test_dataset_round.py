@@ -4,8 +4,7 @@ import json
 
 import pytest
 
-from booktrans.align import align_book
-from project import dataset_config
+from project import align_book, dataset_config
 from booktrans.dataset import build_documents
 from booktrans.dataset.card import histogram_svg, render_card
 from booktrans.dataset.export import write_exports

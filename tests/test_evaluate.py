@@ -6,11 +6,10 @@ import sys
 
 import pytest
 
-from booktrans.align import align_book
 from booktrans.errors import BooktransError
 from booktrans.evaluate import corpus_scores
 from booktrans.evaluate.book import evaluate_book
-from project import book_eval
+from project import align_book, book_eval
 from booktrans.evaluate.omission import align_references, source_coverage
 from booktrans.evaluate.omission.render import book_rows, html_page
 from booktrans.text import split_sentences

@@ -6,7 +6,7 @@ import zipfile
 import pytest
 
 from booktrans.errors import IngestError
-from booktrans.ingest import ingest_file
+from project import ingest_file
 
 
 def test_every_sample_edition_ingests_with_its_chapters(root, sample_paragraphs):

@@ -8,7 +8,7 @@ import pymupdf
 import pytest
 
 from booktrans.errors import IngestError
-from booktrans.ingest import ingest_file
+from project import ingest_file
 
 
 def _pdf_with_text(path, text="The island had no trees, only grey rock and the white tower.", pages=1):

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from booktrans.gates import check_ingest
-from booktrans.ingest import ingest_file
+from project import ingest_file
 from booktrans.params import defaults
 
 GATES = defaults().ingest.gates  # params.yaml's ingest.gates

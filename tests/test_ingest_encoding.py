@@ -7,7 +7,7 @@ import re
 import pytest
 
 from booktrans.errors import IngestError
-from booktrans.ingest import IngestOptions, ingest_file
+from project import ingest_file
 from booktrans.ingest import encoding
 
 
@@ -139,7 +139,7 @@ def test_code_heavy_textbook_passes_with_the_per_book_language_override(tmp_path
     p.write_text("\n".join(lines), encoding="utf-8")
     with pytest.raises(IngestError, match="wrong language"):
         ingest_file(p, "zh")
-    res = ingest_file(p, "zh", opts=IngestOptions(check_language=False))
+    res = ingest_file(p, "zh", check_language=False)
     assert res.report["chapters"] == 4 and any("language_check: false" in w for w in res.report["warnings"])
 
 

@@ -3,7 +3,7 @@ per-book override in the manifest."""
 
 import pytest
 
-from booktrans.ingest import IngestOptions, ingest_file
+from project import ingest_file
 from booktrans.text.headings import classify_heading
 
 # (line, language, level or None, number)
@@ -145,7 +145,7 @@ def test_chapter_pattern_override_for_an_odd_book(tmp_path, capsys):
     lines = ["怪书", ""] + [x for n in ("壹", "贰", "叁") for x in ("", f"◆ {n} ◆", "", PROSE_ZH[0], "", PROSE_ZH[1], "")]
     p = _txt(tmp_path, "odd.txt", lines)
     assert ingest_file(p, "zh").report["chapters"] == 1  # nothing reads as a heading
-    res = ingest_file(p, "zh", opts=IngestOptions(chapter_pattern=r"◆ \S+ ◆"))
+    res = ingest_file(p, "zh", chapter_pattern=r"◆ \S+ ◆")
     assert res.report["chapter_titles"] == ["", "◆ 壹 ◆", "◆ 贰 ◆", "◆ 叁 ◆"]
     # the same on the command line
     import json

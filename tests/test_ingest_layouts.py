@@ -10,7 +10,7 @@ import pytest
 from lxml import etree
 
 import bookfiles
-from booktrans.ingest import ingest_file
+from project import ingest_file
 from booktrans.text import normalize
 
 

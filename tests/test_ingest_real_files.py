@@ -5,7 +5,7 @@ import re
 import pytest
 
 from booktrans.errors import IngestError
-from booktrans.ingest import ingest_file
+from project import ingest_file
 from booktrans.text.headings import parse_heading
 
 

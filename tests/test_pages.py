@@ -249,8 +249,8 @@ def test_review_form_load_says_what_it_restored(browser, review_form):
 # ---- the proofreading form -------------------------------------------------------------------
 
 def _beads(corrections=()):
-    from booktrans.align import align_book
-    from booktrans.ingest import ingest_file
+    from project import align_book
+    from project import ingest_file
     from booktrans.manifest import load_manifest
     from booktrans.proofread.corrections import apply_corrections
 

@@ -28,14 +28,6 @@ OTHER_MEANING = {
 # judges with the tuned knobs), so its record keeps defaults; they must agree with params.yaml's evaluate.omission
 PUBLIC_API = {("booktrans.evaluate.omission.config.OmissionConfig", f)
               for f in ("drop_cost", "partial_threshold", "partial_threshold_ref")}
-# still written twice (left for a later change, see the report of issue 28): they must at least agree with params.yaml
-PENDING = {
-    ("booktrans.align.FilterConfig", f) for f in ("min_score", "score_min_chars", "min_ratio", "max_ratio",
-                                                  "ratio_min_chars")
-} | {
-    ("booktrans.ingest.model.IngestOptions", "simplify"),
-    ("booktrans.ingest.model.IngestOptions", "max_paragraph_chars"),
-}
 # records built from params whose defaults are the library's own knobs, which params.yaml does not hold
 KNOBS = {
     "booktrans.train.config.TrainConfig": {"extra"},
@@ -102,14 +94,14 @@ def test_no_library_record_repeats_a_params_default():
         for field, default in _defaults(record).items():
             if field not in values or (name, field) in OTHER_MEANING:
                 continue
-            if (name, field) in PENDING | PUBLIC_API:
+            if (name, field) in PUBLIC_API:
                 if default not in values[field]:
                     drifted.append(f"{name}.{field} = {default!r}, params.yaml says {values[field]!r}")
             else:
                 repeated.append(f"{name}.{field} = {default!r} (params.yaml: {field})")
     assert not repeated, "defaults written in the library as well as in params.yaml:\n  " + "\n  ".join(repeated)
     assert not drifted, "library defaults that disagree with params.yaml:\n  " + "\n  ".join(drifted)
-    stale = [k for k in OTHER_MEANING.keys() | PENDING | PUBLIC_API if k[0] not in records or k[1] not in _defaults(records[k[0]])]
+    stale = [k for k in OTHER_MEANING.keys() | PUBLIC_API if k[0] not in records or k[1] not in _defaults(records[k[0]])]
     assert not stale, f"allowances for defaults that no longer exist (remove them): {stale}"
 
 
@@ -122,3 +114,29 @@ def test_records_built_from_params_keep_only_their_own_knobs():
         assert set(_defaults(records[name])) == knobs, name
         assert not knobs & set(values), f"{name}: {knobs & set(values)} are params keys"
 
+
+
+# library entry points the stages (and the booktrans commands) call, with the parameters whose values come from
+# params.yaml: they take them from their caller, never from a default of their own
+ENTRY_POINTS = {
+    "booktrans.align.align_book": {"method", "filters", "bootstrap"},
+    "booktrans.align.sentalign.align_texts": {"bootstrap"},
+    "booktrans.ingest.ingest_file": {"opts"},
+    "booktrans.ingest.structure": {"opts"},
+    "booktrans.translate.book.translate_book": {"ingest"},
+    "booktrans.translate.systems.import_translation": {"ingest"},
+    "booktrans.translate.run.translate_system": {"ingest"},
+}
+
+
+def test_entry_points_take_params_values_from_their_caller():
+    import inspect
+
+    with_default = []
+    for name, wanted in ENTRY_POINTS.items():
+        module, func = name.rsplit(".", 1)
+        parameters = inspect.signature(getattr(importlib.import_module(module), func)).parameters
+        assert wanted <= set(parameters), f"{name} lost {wanted - set(parameters)}"
+        with_default += [f"{name}({p}={parameters[p].default!r})" for p in sorted(wanted)
+                         if parameters[p].default is not inspect.Parameter.empty]
+    assert not with_default, "entry points with a default of their own for a params value:\n  " + "\n  ".join(with_default)

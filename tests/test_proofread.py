@@ -16,13 +16,13 @@ import pytest
 import yaml
 from browser import need_chromium
 
-from booktrans.align import FilterConfig, align_book, filter_beads
+from booktrans.align import filter_beads
 from booktrans.errors import BooktransError
 from booktrans.proofread import SHEET_COLUMNS
 from booktrans.proofread.corrections import apply_corrections, compile_corrections
 from booktrans.proofread.estimate import book_estimate, pooled_estimate, wilson
 from booktrans.proofread.select import build_items
-from project import proofread_select
+from project import align_book, align_filters, proofread_select
 from booktrans.proofread.sheets import read_completed, render_csv, render_form, write_xlsx
 from stagecmd import run_stage
 
@@ -59,7 +59,7 @@ def _line_for_line(beads: list[dict]) -> list[dict]:
             a["type"], b["type"] = f"{len(a['zh'])}-{len(a['en'])}", f"{len(b['zh'])}-{len(b['en'])}"
             a["zh_para"] = sorted(set(a["zh_para"]) | {b["zh_para"][0]})
             beads = beads[:k] + [a, b] + beads[k + 2:]
-            filter_beads(beads, FilterConfig())
+            filter_beads(beads, align_filters())
             break
     return beads
 
@@ -305,7 +305,7 @@ def _mac(shared, chapter: str):
     beads = [{"zh": [zh[i] for i in b.zh], "en": [en[j] for j in b.en], "zh_chapter": 1, "en_chapter": 1, "zh_para": list(b.zh),
               "en_para": list(b.en), "type": f"{len(b.zh)}-{len(b.en)}", "score": round(b.score, 4)}
              for b in align_sentences(zh, en, CedictGlosser())]
-    filter_beads(beads, FilterConfig())
+    filter_beads(beads, align_filters())
     return zh, en, beads, gold
 
 

@@ -5,11 +5,12 @@ import sys
 
 import pytest
 
-from booktrans.align import FilterConfig, align_book, filter_beads
+from booktrans.align import filter_beads
 from booktrans.align.evaluate import evaluate_dirs, score
 from booktrans.align.gold import format_bead, parse_beads
 from booktrans.align.sentalign import AlignConfig, align_sentences
 from booktrans.text import split_sentences
+from project import P, align_book, align_filters
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +94,7 @@ def test_filters_drop_with_reasons():
         {"zh": ["他在一个小本子上写下一串串数字然后离开了。"], "en": ["The weather was fine and everyone went home early today."], "score": 0.0},
         {"zh": ["好。"], "en": [], "score": 0.0},
     ]
-    filter_beads(beads, FilterConfig())
+    filter_beads(beads, align_filters())
     assert [b.get("drop") for b in beads] == [None, "duplicate", "length_ratio", "low_score", "null"]
     assert [b["keep"] for b in beads] == [True, False, False, False, False]
 
@@ -161,7 +162,7 @@ def test_accuracy_on_the_real_gold_sets(shared, name):
 
     src_lang, target = SETS[name]
     golds = load_gold_set(shared / "align-dev" / name, src_lang)
-    results, table = align_texts([(g.zh, g.en) for g in golds])
+    results, table = align_texts([(g.zh, g.en) for g in golds], bootstrap=P.align.bootstrap)
     assert table is not None and len(table) > 50
     correct = test = gold_n = 0
     for g, beads in zip(golds, results):

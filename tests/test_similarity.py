@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from booktrans.align import LexicalTable, SameMeaning, align_book, learn_from_beads
+from booktrans.align import LexicalTable, SameMeaning, learn_from_beads
+from project import align_book
 
 
 @pytest.fixture(scope="module")

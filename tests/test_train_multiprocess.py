@@ -164,7 +164,7 @@ def test_a_full_zero3_round_of_two_processes_is_scored_after_they_exit_and_keeps
     """Checkpoint choice on a full round trained by two ZeRO-3 processes: every saved checkpoint is
     scored in one process after both ranks have exited, and the weights left at the round's output
     are the ones that scored best (scoring them again gives the recorded scores)."""
-    from booktrans.align import align_book
+    from project import align_book
     from booktrans.train.select import ValidBook, score_model, select_round
 
     work, _ = zero3
@@ -311,7 +311,7 @@ def stage_project(tiny_base, tmp_path_factory, sample_paragraphs):
     """A project folder laid out as `dvc repro train@r1` sees it, with the cluster's launcher settings
     scaled to this machine: launcher accelerate, ZeRO-3 over two CPU processes; the round selects its
     checkpoint by chrF on the sample's validation book (ingested text, alignment, an empty lexical table)."""
-    from booktrans.align import align_book
+    from project import align_book
     from booktrans.align.similarity import LexicalTable
 
     proj = tmp_path_factory.mktemp("project")

@@ -76,7 +76,7 @@ def check_epub(path: Path, lang: str) -> list[str]:
 
 
 def test_a_book_through_a_flaky_endpoint_becomes_an_epub_a_bilingual_epub_and_text(tmp_path, root, monkeypatch, capsys, caplog):
-    from booktrans.ingest import ingest_file
+    from project import ingest_file
 
     monkeypatch.setenv("BOOKTRANS_API_KEY", KEY)
     book = root / "data" / "sample" / "night-train.zh.epub"

@@ -27,7 +27,7 @@ TARGETS = [f"evaluate-system@{s}" for s in ("nokey", "shrunk")]
 def shrunk_reference(root: Path, dest: Path) -> None:
     """The English edition of the test book with a third of the paragraphs of its second half left
     out: a translation made elsewhere that shrinks as the book goes on."""
-    from booktrans.ingest import ingest_file
+    from project import ingest_file
 
     paras = ingest_file(root / "data" / "sample" / "night-train.en.pdf", "en").paragraphs
     lines, title = [], None
@@ -68,6 +68,7 @@ def test_an_endpoint_system_translates_the_test_books_with_usage_and_cost(system
     """translate-system@NAME's own code, in this process, against the test's endpoint (the DVC wiring
     is the same as for the systems below)."""
     dest, _ = systems_project
+    from booktrans.ingest import IngestOptions
     from booktrans.manifest import load_manifest
     from booktrans.translate.run import translate_system
     from booktrans.translate.systems import parse_systems
@@ -85,7 +86,8 @@ def test_an_endpoint_system_translates_the_test_books_with_usage_and_cost(system
 
         out = dest / "reports" / "translations" / "stub"
         translate_system("stub", system, load_manifest(params["ingest"]["manifest"]), params["ingest"]["manifest"],
-                         Path("data/text"), out, from_dict(params).translate, params["model"]["dtype"], params["seed"])
+                         Path("data/text"), out, from_dict(params).translate, params["model"]["dtype"], params["seed"],
+                         ingest=IngestOptions.from_params(from_dict(params).ingest))
     summary = json.loads((out / "summary.json").read_text())
     both = [summary["books"][k] for k in ("night-train.zh-en", "night-train.en-zh")]
     assert sum(u["truncated"] for u in both) == 1 and srv.requests == sum(u["chunks"] for u in both) + 1  # one 429, retried

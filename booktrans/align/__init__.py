@@ -67,13 +67,20 @@ def pair_chapters(zh: dict[int, list[Sentence]], en: dict[int, list[Sentence]],
 
 @dataclass(frozen=True)
 class FilterConfig:
-    """Which aligned beads are fit for training. Length units: characters for Chinese, words for English."""
+    """Which aligned beads are fit for training: params ``align.filters`` (the values live in params.yaml).
+    Length units: characters for Chinese, words for English."""
 
-    min_score: float = 0.1       # lexical score below which a bead is dropped (0..1; null beads have none) ...
-    score_min_chars: int = 15    # ... when it has at least this many Chinese characters (short ones score unreliably)
-    min_ratio: float = 0.15      # English words per Chinese character below which a bead is dropped
-    max_ratio: float = 1.6       # ... and above which (gold literary beads: 1% below 0.2, 1% above 1.43)
-    ratio_min_chars: int = 10    # the ratio test applies from this many Chinese characters on
+    min_score: float             # lexical score below which a bead is dropped (0..1; null beads have none) ...
+    score_min_chars: int         # ... when it has at least this many Chinese characters (short ones score unreliably)
+    min_ratio: float             # English words per Chinese character below which a bead is dropped
+    max_ratio: float             # ... and above which (gold literary beads: 1% below 0.2, 1% above 1.43)
+    ratio_min_chars: int         # the ratio test applies from this many Chinese characters on
+
+    @classmethod
+    def from_params(cls, filters) -> "FilterConfig":
+        """From the typed ``align.filters`` record (booktrans.params)."""
+        return cls(min_score=filters.min_score, score_min_chars=filters.score_min_chars, min_ratio=filters.min_ratio,
+                   max_ratio=filters.max_ratio, ratio_min_chars=filters.ratio_min_chars)
 
 
 def _sentence_aligner(method: str, translator, bootstrap: int, base_table):
@@ -117,8 +124,8 @@ def filter_beads(beads: list[dict], cfg: FilterConfig) -> None:
             b.pop("drop", None)
 
 
-def align_book(zh_paragraphs: list[dict], en_paragraphs: list[dict], method: str = "cedict", translator=None,
-               filters: FilterConfig | None = None, bootstrap: int = 1, base_table: LexicalTable | None = None,
+def align_book(zh_paragraphs: list[dict], en_paragraphs: list[dict], *, method: str, filters: FilterConfig,
+               bootstrap: int, translator=None, base_table: LexicalTable | None = None,
                chapter_bags: ChapterBags | None = None) -> tuple[list[dict], dict]:
     """Align one book: chapters first, then sentences inside each chapter pair. Returns (beads, report).
 
@@ -130,9 +137,9 @@ def align_book(zh_paragraphs: list[dict], en_paragraphs: list[dict], method: str
 
     With ``cedict``, the book is aligned, a lexical table is learned from its own confident beads
     (``bootstrap`` rounds; ``base_table`` is added to the dictionary from the start), and the book
-    is aligned again with it; the report's ``lexicon`` gives the table's size.
+    is aligned again with it; the report's ``lexicon`` gives the table's size. ``method``, ``filters``
+    and ``bootstrap`` are params ``align`` (AlignOptions.from_params builds them).
     """
-    filters = filters or FilterConfig()
     if method == "cedict" and translator is None:
         translator = SameMeaning(table=base_table)
     elif method == "model" and translator is None:

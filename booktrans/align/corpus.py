@@ -116,10 +116,8 @@ class AlignOptions:
     @classmethod
     def from_params(cls, align) -> "AlignOptions":
         """From the typed ``align`` record (booktrans.params.AlignParams)."""
-        f = align.filters
         return cls(method=align.method, bootstrap=align.bootstrap,
-                   filters=FilterConfig(min_score=f.min_score, score_min_chars=f.score_min_chars, min_ratio=f.min_ratio,
-                                        max_ratio=f.max_ratio, ratio_min_chars=f.ratio_min_chars),
+                   filters=FilterConfig.from_params(align.filters),
                    gates=align.gates, model=align.model, batch_size=align.batch_size, cache_dir=Path(align.cache_dir))
 
 

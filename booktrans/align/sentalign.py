@@ -558,12 +558,13 @@ def _search(scorer: _Scorer, ranges: list[tuple[int, int]], n: int, m: int, cfg:
 
 
 def align_texts(tasks: list[tuple[list[str], list[str]]], translator: Translator | None = None,
-                cfg: AlignConfig | None = None, bootstrap: int = 1, base_table: LexicalTable | None = None,
+                cfg: AlignConfig | None = None, *, bootstrap: int, base_table: LexicalTable | None = None,
                 min_score: float = 0.3) -> tuple[list[list[Bead]], LexicalTable | None]:
     """Align several (Chinese sentences, English sentences) tasks that belong together (the chapter
     pairs of one book) and bootstrap, the way hunalign re-aligns with a dictionary it learned:
     align with CC-CEDICT (plus ``base_table`` when given), learn a lexical table IBM-Model-1 style
-    from the confident beads of all tasks, align again with it; ``bootstrap`` rounds of that.
+    from the confident beads of all tasks, align again with it; ``bootstrap`` rounds of that (params
+    ``align.bootstrap``).
     A ``translator`` other than the dictionary (the LLM) is used as is, without bootstrapping.
     Returns (beads per task, the table learned last or None)."""
     if translator is not None and not isinstance(translator, SameMeaning):

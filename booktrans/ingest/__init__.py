@@ -202,11 +202,9 @@ def _split_long(text: str, lang: str, limit: int) -> tuple[list[str], int]:
     return [p.strip() for p in pieces if p.strip()], forced
 
 
-def structure(blocks: list[Block], lang: str, result: ReadResult, simplify: bool = False,
-              opts: IngestOptions | None = None) -> list[Paragraph]:
+def structure(blocks: list[Block], lang: str, result: ReadResult, opts: IngestOptions) -> list[Paragraph]:
     """Assign chapters (and parts) to the reader's blocks, normalise their text (optionally Traditional
     -> Simplified) and return the paragraphs. Everything left out is counted in ``result.dropped``."""
-    opts = opts or IngestOptions(simplify=simplify)
     cut_gutenberg(blocks, result)
     blocks = _split_at_indents(blocks, lang, opts.max_paragraph_chars)
     chapter_level = _resolve_headings(blocks, lang, opts.pattern())
@@ -276,15 +274,12 @@ def _language_sample(paragraphs: list[Paragraph], chars: int = 60_000) -> str:
     return "\n".join(p.text for p in paragraphs[::step])
 
 
-def ingest_file(path: str | Path, lang: str, check_language: bool = True, simplify: bool = False,
-                opts: IngestOptions | None = None) -> IngestResult:
+def ingest_file(path: str | Path, lang: str, opts: IngestOptions) -> IngestResult:
     """Read one edition of a book. Raises IngestError with the file and the reason on bad input.
 
-    ``opts`` carries the per-book choices (language check, Traditional -> Simplified, a chapter
-    pattern, the paragraph length limit); ``check_language`` and ``simplify`` are shorthands kept
-    for callers that set only those."""
+    ``opts`` carries the choices (language check, Traditional -> Simplified, a chapter pattern, the
+    paragraph length limit; ``IngestOptions.from_params`` builds it from params ``ingest``)."""
     path = Path(path)
-    opts = opts or IngestOptions(check_language=check_language, simplify=simplify)
     if not path.exists():
         raise IngestError(path, "missing file", "the manifest names a file that does not exist")
     if not path.is_file():

@@ -72,8 +72,8 @@ def ingest_corpus(books: list[Book], out: Path, report_path: Path, opts: CorpusO
                         raise IngestError(path, "outside the data folders", f"manifest paths must lie under {', '.join(map(str, roots))}")
                     if not path.is_file():
                         raise IngestError(path, "missing file", "the manifest names a file that does not exist")
-                    io = IngestOptions(check_language=book.language_check, simplify=opts.simplify,
-                                       chapter_pattern=book.pattern(lang), max_paragraph_chars=opts.max_paragraph_chars)
+                    io = IngestOptions(simplify=opts.simplify, max_paragraph_chars=opts.max_paragraph_chars,
+                                       check_language=book.language_check, chapter_pattern=book.pattern(lang))
                     key = cache.key(path, lang, io.key())
                     result = cache.get(key)
                     if result is None:

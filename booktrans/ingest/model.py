@@ -62,12 +62,19 @@ class ReadResult:
 
 @dataclass(frozen=True)
 class IngestOptions:
-    """Per-book and per-run choices. Lengths are characters."""
+    """Per-run choices, params ``ingest`` (the values live in params.yaml), and per-book ones from the
+    manifest. Lengths are characters."""
 
+    simplify: bool                            # Traditional -> Simplified Chinese (OpenCC t2s)
+    max_paragraph_chars: int                  # a longer paragraph is split at sentence ends (counted, warned)
     check_language: bool = True               # the edition must be in the manifest's language
-    simplify: bool = False                    # Traditional -> Simplified Chinese (OpenCC t2s)
     chapter_pattern: str | None = None        # regex: lines matching it (whole) are the chapter headings, nothing else
-    max_paragraph_chars: int = 10_000         # a longer paragraph is split at sentence ends (counted, warned)
+
+    @classmethod
+    def from_params(cls, ingest, **book) -> "IngestOptions":
+        """From the typed ``ingest`` record (booktrans.params), with a book's ``check_language`` and
+        ``chapter_pattern``."""
+        return cls(simplify=ingest.simplify, max_paragraph_chars=ingest.max_paragraph_chars, **book)
 
     def pattern(self) -> re.Pattern | None:
         return re.compile(self.chapter_pattern) if self.chapter_pattern else None

@@ -305,7 +305,7 @@ def read_pdf(path: str | Path, lang: str, opts: IngestOptions | None = None) -> 
     _drop_margins(pages, result)
     _drop_contents(pages, result)
 
-    pattern = (opts or IngestOptions()).pattern()
+    pattern = opts.pattern() if opts else None
     for blocks in pages:
         for b in blocks:
             _classify(b, body_size, lang, result, pattern)

@@ -104,8 +104,7 @@ def title_text(s: str, lang: str) -> bool:
 
 def read_txt(path: str | Path, lang: str, opts: IngestOptions | None = None) -> ReadResult:
     path = Path(path)
-    opts = opts or IngestOptions()
-    pattern = opts.pattern()
+    pattern = opts.pattern() if opts else None
     data = path.read_bytes()
     decoded = decode_text(data, path, lang)
     text = decoded.text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2029", "\n").replace("\u2028", "\n")

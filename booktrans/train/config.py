@@ -103,7 +103,7 @@ def sparse_spec(cfg: TrainConfig, round_name: str, model_config: dict | None = N
     """The round's checked sparse-attention setting (None for a dense round)."""
     from .sparse import parse
 
-    return parse(cfg.sparse_attention, f"rounds.{round_name}", cfg.context, model_config, cfg.sequence_parallel)
+    return parse(cfg.sparse_attention, f"rounds.{round_name}", cfg.context, model_config)
 
 
 def validate(cfg: TrainConfig, round_name: str, model_config: dict, *, world_size: int | None = None,

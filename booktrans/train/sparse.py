@@ -72,8 +72,7 @@ class SparseAttention:
         return cls(**{k: d[k] for k in d if k in cls.__dataclass_fields__})
 
 
-def parse(raw, where: str, context: int, model_config: dict | None = None,
-          sequence_parallel: int = 1) -> SparseAttention | None:
+def parse(raw, where: str, context: int, model_config: dict | None = None) -> SparseAttention | None:
     """Check ``sparse_attention`` of a round and return it (None when absent). ``where`` is the
     round's key (``rounds.r5``): every error is one line naming the full key."""
     if raw is None or raw is False:

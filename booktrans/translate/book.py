@@ -206,15 +206,16 @@ def render_text(chapters: list[Chapter]) -> str:
 
 def translate_book(book: Path, src: str, tgt: str, open_engine, count, cfg: TranslateConfig, out_dir: Path,
                    engine_id: dict, chapters: str | None = None, title: str | None = None, price: dict | None = None,
-                   stop_after: int = 0) -> dict:
+                   stop_after: int = 0, *, ingest) -> dict:
     """Translate one book file; see the module docstring. ``engine_id`` names the engine and model
-    for the resume fingerprint (never a key); returns the summary written to ``<stem>.<tgt>.json``."""
+    for the resume fingerprint (never a key); ``ingest`` (booktrans.ingest.IngestOptions) reads the
+    book; returns the summary written to ``<stem>.<tgt>.json``."""
     from ..ingest import ingest_file
 
     book = Path(book)
     if {src, tgt} != {"zh", "en"}:
         raise BooktransError("--src-lang and --tgt-lang must be zh and en, one each")
-    result = ingest_file(book, src)
+    result = ingest_file(book, src, ingest)
     paragraphs = [p.to_json() for p in result.paragraphs]
     available = sorted({p["chapter"] for p in paragraphs})
     chosen = parse_chapters(chapters, available)

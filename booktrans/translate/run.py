@@ -60,10 +60,11 @@ def translate_round(name: str, model_dir: Path, books: list, manifest: str, text
 
 
 def translate_system(name: str, system, books: list, manifest: str, text: Path, out: Path, translate, dtype: str,
-                     seed: int, systems_dir: Path = Path("data/systems"), scratch_root: Path = Path("build/translate")) -> None:
+                     seed: int, systems_dir: Path = Path("data/systems"), scratch_root: Path = Path("build/translate"),
+                     *, ingest) -> None:
     """The test books translated by outside system ``system`` (booktrans.translate.systems.System) into
-    ``out``: imported from files, through an OpenAI-compatible endpoint (skipped, saying why, without
-    its key), or by a local model that is not a round."""
+    ``out``: imported from files (read with ``ingest``, booktrans.ingest.IngestOptions), through an
+    OpenAI-compatible endpoint (skipped, saying why, without its key), or by a local model that is not a round."""
     test = _test_books(books, manifest)
     directions = list(system.directions or translate.directions)
     streams = held_out_streams(test, directions, text, translate.max_paragraphs)
@@ -76,7 +77,7 @@ def translate_system(name: str, system, books: list, manifest: str, text: Path, 
         for key, (direction, _, f) in streams.items():
             src, tgt = direction.split("-")
             found = find_translation(folder, key.rsplit(".", 1)[0], tgt)
-            rows[key] = import_translation(found, read_jsonl(f), src, tgt)
+            rows[key] = import_translation(found, read_jsonl(f), src, tgt, ingest)
             logging.getLogger("translate-system").info("%s: %s read from %s (%d chapters)", name, key, found, len(rows[key]))
         write_translations(out, rows, {**summary, "path": str(folder)})
         return

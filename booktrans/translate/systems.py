@@ -84,15 +84,16 @@ def find_translation(folder: Path, book: str, tgt: str) -> Path:
     return found[0]
 
 
-def import_translation(path: Path, source: list[dict], src: str, tgt: str) -> list[dict]:
+def import_translation(path: Path, source: list[dict], src: str, tgt: str, ingest) -> list[dict]:
     """Rows like the translate stage's, from a whole translated book made elsewhere: its chapters are
     paired with the source's by the project's chapter pairing (heading numbers, else order and
     length), one row per pair. A source chapter with no counterpart gets an empty translation (its
-    sentences count as omitted); a translated chapter with no source joins the row before it."""
+    sentences count as omitted); a translated chapter with no source joins the row before it.
+    ``ingest`` (booktrans.ingest.IngestOptions) reads the translated file."""
     from ..align import chapter_numbers, pair_chapters, sentences_of
     from ..ingest import ingest_file
 
-    translated = [p.to_json() for p in ingest_file(path, tgt).paragraphs]
+    translated = [p.to_json() for p in ingest_file(path, tgt, ingest).paragraphs]
     by_lang = {src: source, tgt: translated}
     zh, en = sentences_of(by_lang["zh"], "zh"), sentences_of(by_lang["en"], "en")
     pairs = pair_chapters(zh, en, chapter_numbers(by_lang["zh"], "zh"), chapter_numbers(by_lang["en"], "en"))

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+from tools import load_tool
 
 from booktrans.errors import BooktransError
 from booktrans.evaluate import corpus_scores
@@ -252,10 +253,7 @@ def _bench():
     import importlib.util
     from pathlib import Path
 
-    spec = importlib.util.spec_from_file_location("omission_eval", Path(__file__).parents[1] / "bench" / "omission_eval.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("omission_eval", mod)  # its dataclasses look their module up there
-    spec.loader.exec_module(mod)
+    mod = load_tool("eval/omission.py")
     return mod
 
 

@@ -77,14 +77,10 @@ def test_missing_files_are_named(tmp_path):
         read_beads(tmp_path / "gold" / "008.align")
 
 
-# Files still parsing gold beads themselves until they move to eval/ (issue 28, the omission evaluations).
-NOT_YET = {"bench/omission_cases.py", "bench/omission_eval.py"}
-
-
 def test_no_other_code_parses_gold_bead_files_itself():
     """``literal_eval`` of bead sides, the tell of a hand-written bead parser, appears only in the reader."""
     files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.py"], cwd=ROOT,
                            capture_output=True, text=True, check=True).stdout.split()
     assert "eval/chapter_pairing.py" in files
     own = [f for f in files if (ROOT / f).is_file() and "literal_eval" in (ROOT / f).read_text(encoding="utf-8")]
-    assert sorted(set(own) - NOT_YET) == ["booktrans/align/gold.py", "tests/test_gold.py"]
+    assert sorted(set(own)) == ["booktrans/align/gold.py", "tests/test_gold.py"]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tools import load_tool
 
 from booktrans.cli import main
 from booktrans.evaluate.significance import compare_texts, paired_bootstrap, scorer
@@ -21,12 +22,10 @@ from booktrans.evaluate.significance import compare_texts, paired_bootstrap, sco
 
 @pytest.fixture(scope="module")
 def wmt23(shared):
-    """(source segments, {system: segments}), read by scripts/wmt23_lines.py (the docs' command)."""
+    """(source segments, {system: segments}), read by eval/wmt23_lines.py (the docs' command)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("wmt23_lines", Path(__file__).resolve().parents[1] / "scripts" / "wmt23_lines.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_tool("eval/wmt23_lines.py")
     if not (shared / "omission-dev" / mod.NAME).is_file():
         pytest.skip("the WMT23 MQM file is absent from ../shared/data/omission-dev")
     return mod.read_systems(shared / "omission-dev")

@@ -1,9 +1,9 @@
 """Measure the omission detector the way it is used: on real machine translation with sentences dropped.
 
-    python bench/omission_eval.py [--data ../shared/data] [--part report|tune|both] [--seeds 3] [--no-mac] [--no-mqm]
-                                  [--no-speed] [--drop-cost X] [--table none|learned|both] [--table-min-prob P]
-                                  [--cases swap,merge,...] [--sets aca,mag,pol,mac] [--only-cases] [--case-refs]
-                                  [--partial-threshold T] [--fit]
+    python eval/omission.py [--data ../shared/data] [--part report|tune|both] [--seeds 3] [--no-mac] [--no-mqm]
+                            [--no-speed] [--drop-cost X] [--table none|learned|both] [--table-min-prob P]
+                            [--cases swap,merge,...] [--sets aca,mag,pol,mac] [--only-cases] [--case-refs]
+                            [--partial-threshold T] [--fit]
 
 Every section runs twice: with CC-CEDICT alone (``CedictGlosser``, the detector's default: table
 "no") and with the lexical table learned from the corpus (table "yes", ``SameMeaning(table)``, what
@@ -40,7 +40,7 @@ beads together), so the report halves are text it never saw. Its entries count f
    for ``omitted`` (dropped) and for dropped-or-partial.
 5. **Speed**: the detector on a whole set's complete MT as one input, beside the project's sentence
    aligner alone on the same input.
-6. **What LLMs do** (run first; ``bench/omission_cases.py``): complete, dropped, swapped, merged, split
+6. **What LLMs do** (run first; ``eval/omission_cases.py``): complete, dropped, swapped, merged, split
    sentences, gaps of 1-200 sentences and clause cuts, on the MT sets and on MAC-Dev's published
    human English, tune and report halves; the targets of issue 23 are checked on the report halves.
 7. **Reliability** of ``score`` over every sentence of section 6, per part, with its expected
@@ -60,6 +60,7 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from booktrans.align.gold import gold_names, read_gold
 from booktrans.align.lexicon import CedictGlosser
 from booktrans.align.similarity import LexicalTable, learn_from_beads
 from booktrans.evaluate.omission import (TABLE_MIN_PROB, OmissionConfig, align_references, clauses, source_coverage,
@@ -67,7 +68,7 @@ from booktrans.evaluate.omission import (TABLE_MIN_PROB, OmissionConfig, align_r
 
 sys.path.insert(0, str(Path(__file__).parent))
 from omission_cases import (CASES, WMT23_LLMS, Doc, Tally, draws, join_words, load_mac, load_nonlit,  # noqa: E402
-                            load_wmt23, make_case, rate, read_beads)
+                            load_wmt23, make_case, rate)
 
 SETS = ("aca", "mag", "pol")
 REF_CASES = ("complete", "clause")   # section 6's cases also run with the reference (the MT sets have one)
@@ -91,14 +92,13 @@ def load_set(root: Path, name: str) -> tuple[Part, Part]:
     d = root / "align-dev" / "nonlit" / name
     meta = (d / "meta_data.tsv").read_text(encoding="utf-8").splitlines()[1].split("\t")
     nid, src_lang, tgt_lang = meta[0], meta[1], meta[2]
-    src = (d / "src" / nid).read_text(encoding="utf-8").splitlines()
+    gold = read_gold(d, nid)
+    src, ref, beads = gold.src, gold.tgt, gold.beads
     mt = (d / "src" / f"{nid}.trans").read_text(encoding="utf-8").splitlines()
-    ref = (d / "tgt" / nid).read_text(encoding="utf-8").splitlines()
     if len(mt) != len(src):
         sys.exit(f"{d}/src/{nid}.trans: {len(mt)} lines for {len(src)} source lines")
     if tgt_lang == "zh":
         mt = [join_words(x) for x in mt]
-    beads = read_beads(d / "gold" / f"{nid}.align")
     cut_s = cut_t = None
     for s_ids, t_ids in beads:
         if s_ids and t_ids and s_ids[0] >= len(src) // 2:
@@ -283,11 +283,9 @@ def run_mac(root: Path, translator, cfg: OmissionConfig, table: str) -> None:
     d = root / "align-dev" / "mac_dev"
     rows = []
     totals = {"complete": Counts(), "complete_ref": Counts(), "dropped": Counts()}
-    for gold in sorted((d / "gold").glob("*.align")):
-        nid = gold.stem
-        src = (d / "src" / nid).read_text(encoding="utf-8").splitlines()
-        tgt = (d / "tgt" / nid).read_text(encoding="utf-8").splitlines()
-        beads = read_beads(gold)
+    for nid in gold_names(d):
+        gold = read_gold(d, nid)
+        src, tgt, beads = gold.src, gold.tgt, gold.beads
         untranslated = {i for s_ids, t_ids in beads if not t_ids for i in s_ids}  # the translator's own omissions
         rng = random.Random(f"mac-{nid}")
         full = [k for k, (s_ids, t_ids) in enumerate(beads) if s_ids and t_ids]
@@ -420,8 +418,8 @@ def case_docs(root: Path, sets: list[str], part: str) -> list[Doc]:
                 halves = load_wmt23(root, system)
                 docs.append(halves[0] if part == "tune" else halves[1])
         elif name == "mac":
-            for gold in sorted((root / "align-dev" / "mac_dev" / "gold").glob("*.align")):
-                halves = load_mac(root, gold.stem)
+            for nid in gold_names(root / "align-dev" / "mac_dev"):
+                halves = load_mac(root, nid)
                 docs.append(halves[0] if part == "tune" else halves[1])
         else:
             halves = load_nonlit(root, name)
@@ -466,7 +464,7 @@ def run_cases(root: Path, parts: list[str], sets: list[str], cases: list[str], t
 def report_cases(results: dict, parts: list[str]) -> bool:
     """The table of section 6 and whether the report halves meet the targets of issue 23."""
     ok = True
-    print("\n6. What LLMs do (bench/omission_cases.py): per case, share of present sentences called dropped,")
+    print("\n6. What LLMs do (eval/omission_cases.py): per case, share of present sentences called dropped,")
     print("   share of missing ones found, flags on the sentences the case moved / merged / split, gaps found whole")
     print("   (every sentence found, no flag within 20 sentences) and without smear (every sentence found, no flag")
     print("   within 20 sentences that the complete text does not have too)")

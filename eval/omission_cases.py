@@ -24,13 +24,13 @@ and fit the score's calibration) and the report half (nothing chosen on it).
 
 from __future__ import annotations
 
-import ast
 import random
 import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from booktrans.align.gold import Bead, read_gold
 from booktrans.evaluate.omission import clauses, en_stems
 
 CASES = ("complete", "drop", "swap", "merge", "split", "gap", "clause")
@@ -52,14 +52,6 @@ def join_words(line: str) -> str:
     return "".join(out)
 
 
-def read_beads(path: Path) -> list[tuple[list[int], list[int]]]:
-    beads = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            a, b = line.split("]:[")
-            beads.append((ast.literal_eval(a + "]"), ast.literal_eval("[" + b)))
-    return beads
-
 
 @dataclass
 class Doc:
@@ -79,7 +71,7 @@ class Doc:
         return "" if self.tgt_lang == "zh" else " "
 
 
-def _cut(beads: list[tuple[list[int], list[int]]], n_src: int) -> int:
+def _cut(beads: list[Bead], n_src: int) -> int:
     """Index of the gold bead nearest the middle source line (the first with a source line past it)."""
     for k, (s_ids, t_ids) in enumerate(beads):
         if s_ids and t_ids and s_ids[0] >= n_src // 2:
@@ -92,14 +84,13 @@ def load_nonlit(root: Path, name: str) -> tuple[Doc, Doc]:
     d = root / "align-dev" / "nonlit" / name
     meta = (d / "meta_data.tsv").read_text(encoding="utf-8").splitlines()[1].split("\t")
     nid, src_lang, tgt_lang = meta[0], meta[1], meta[2]
-    src = (d / "src" / nid).read_text(encoding="utf-8").splitlines()
+    gold = read_gold(d, nid)
+    src, ref, beads = gold.src, gold.tgt, gold.beads
     mt = (d / "src" / f"{nid}.trans").read_text(encoding="utf-8").splitlines()
-    ref = (d / "tgt" / nid).read_text(encoding="utf-8").splitlines()
     if len(mt) != len(src):
         sys.exit(f"{d}/src/{nid}.trans: {len(mt)} lines for {len(src)} source lines")
     if tgt_lang == "zh":
         mt = [join_words(x) for x in mt]
-    beads = read_beads(d / "gold" / f"{nid}.align")
     k = _cut(beads, len(src))
     cut_s, cut_t = beads[k][0][0], beads[k][1][0]
     halves = []
@@ -113,9 +104,8 @@ def load_mac(root: Path, nid: str) -> tuple[Doc, Doc]:
     """(tune, report) halves of MAC-Dev chapter ``nid``: Chinese source, the published English as
     the translation, bead by bead (the translator's own omissions are not scored)."""
     d = root / "align-dev" / "mac_dev"
-    src = (d / "src" / nid).read_text(encoding="utf-8").splitlines()
-    tgt = (d / "tgt" / nid).read_text(encoding="utf-8").splitlines()
-    beads = read_beads(d / "gold" / f"{nid}.align")
+    gold = read_gold(d, nid)
+    src, tgt, beads = gold.src, gold.tgt, gold.beads
     k = _cut(beads, len(src))
     halves = []
     for part in (beads[:k], beads[k:]):
@@ -132,12 +122,12 @@ WMT23_LLMS = ("GPT4-5shot",)   # the LLM systems of the WMT23 zh->en MQM data (o
 
 def load_wmt23(root: Path, system: str) -> tuple[Doc, Doc]:
     """(tune, report) halves of one WMT23 zh->en system's real output (``omission-dev``, read by
-    scripts/wmt23_lines.py): its 38 news documents in order, the first 19 the tune half and the last 19
+    eval/wmt23_lines.py): its 38 news documents in order, the first 19 the tune half and the last 19
     the report half (as section 4 cuts them), each half joined into one text of one source segment a
     line, the system's translation of each segment one block. No reference; no segment is left out."""
     import importlib.util
 
-    path = Path(__file__).resolve().parents[1] / "scripts" / "wmt23_lines.py"
+    path = Path(__file__).resolve().parent / "wmt23_lines.py"
     spec = importlib.util.spec_from_file_location("wmt23_lines", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

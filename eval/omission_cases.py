@@ -52,19 +52,18 @@ def join_words(line: str) -> str:
     return "".join(out)
 
 
-
 @dataclass
 class Doc:
     """One half of a dev text: source sentences, translation blocks (source ids, text), reference."""
 
     name: str
-    kind: str                      # "mt" (real machine translation), "human" (published translation), "llm" (an LLM's)
+    kind: str  # "mt" (real machine translation), "human" (published translation), "llm" (an LLM's)
     src_lang: str
     tgt_lang: str
     src: list[str]
     blocks: list[tuple[tuple[int, ...], str]]
     ref: list[str] = field(default_factory=list)
-    untranslated: set[int] = field(default_factory=set)   # left out by the translation itself: not scored
+    untranslated: set[int] = field(default_factory=set)  # left out by the translation itself: not scored
 
     @property
     def sep(self) -> str:
@@ -95,8 +94,9 @@ def load_nonlit(root: Path, name: str) -> tuple[Doc, Doc]:
     cut_s, cut_t = beads[k][0][0], beads[k][1][0]
     halves = []
     for lo, hi, rlo, rhi in ((0, cut_s, 0, cut_t), (cut_s, len(src), cut_t, len(ref))):
-        halves.append(Doc(name, "mt", src_lang, tgt_lang, src[lo:hi], [((i - lo,), mt[i]) for i in range(lo, hi)],
-                          ref[rlo:rhi]))
+        halves.append(
+            Doc(name, "mt", src_lang, tgt_lang, src[lo:hi], [((i - lo,), mt[i]) for i in range(lo, hi)], ref[rlo:rhi])
+        )
     return halves[0], halves[1]
 
 
@@ -117,7 +117,7 @@ def load_mac(root: Path, nid: str) -> tuple[Doc, Doc]:
     return halves[0], halves[1]
 
 
-WMT23_LLMS = ("GPT4-5shot",)   # the LLM systems of the WMT23 zh->en MQM data (omission-dev)
+WMT23_LLMS = ("GPT4-5shot",)  # the LLM systems of the WMT23 zh->en MQM data (omission-dev)
 
 
 def load_wmt23(root: Path, system: str) -> tuple[Doc, Doc]:
@@ -139,8 +139,16 @@ def load_wmt23(root: Path, system: str) -> tuple[Doc, Doc]:
     halves = []
     for keep in (lambda d: d in tune, lambda d: d not in tune):
         ids = [k for k, d in enumerate(docs) if keep(d)]
-        halves.append(Doc(f"wmt23-{system}", "llm", "zh", "en", [src[k] for k in ids],
-                          [((n,), systems[system][k]) for n, k in enumerate(ids)]))
+        halves.append(
+            Doc(
+                f"wmt23-{system}",
+                "llm",
+                "zh",
+                "en",
+                [src[k] for k in ids],
+                [((n,), systems[system][k]) for n, k in enumerate(ids)],
+            )
+        )
     return halves[0], halves[1]
 
 
@@ -149,17 +157,17 @@ def paragraphs(texts: list[str], sep: str, rng: random.Random) -> list[str]:
     out, k = [], 0
     while k < len(texts):
         n = rng.choice((1, 2, 3))
-        out.append(sep.join(t for t in texts[k:k + n] if t))
+        out.append(sep.join(t for t in texts[k : k + n] if t))
         k += n
     return [x for x in out if x.strip()]
 
 
 @dataclass
 class Case:
-    hyp: list[str]              # the translation, one paragraph per line
-    dropped: set[int]           # source sentences truly absent
-    partial: set[int]           # source sentences that lost a clause
-    touched: set[int]           # source sentences the case moved, merged or split (where errors show)
+    hyp: list[str]  # the translation, one paragraph per line
+    dropped: set[int]  # source sentences truly absent
+    partial: set[int]  # source sentences that lost a clause
+    touched: set[int]  # source sentences the case moved, merged or split (where errors show)
 
 
 def _unfinal(text: str, lang: str) -> str:
@@ -197,7 +205,7 @@ def make_case(doc: Doc, case: str, seed: int, gap: int | None = None, at_end: bo
     elif case == "gap":
         size = min(gap or 1, len(full) // 2)
         start = len(full) - size if at_end else rng.randrange(1, len(full) - size)
-        gone = set(full[start:start + size])
+        gone = set(full[start : start + size])
         dropped = {i for k in gone for i in blocks[k][0]}
         blocks = [b for k, b in enumerate(blocks) if k not in gone]
     elif case == "swap":
@@ -217,11 +225,13 @@ def make_case(doc: Doc, case: str, seed: int, gap: int | None = None, at_end: bo
         while k < n:
             size = rng.choice((2, 3, 4))
             if rng.random() < 0.1 * 3 / size and k + size <= n:
-                group = blocks[k:k + size]
+                group = blocks[k : k + size]
                 joiners = [", and ", ", which ", " "] if lang == "en" else ["，", ""]
                 text = _unfinal(group[0][1], lang)
                 for _, t in group[1:-1]:
-                    text += rng.choice(joiners) + (_lower_first(_unfinal(t, lang)) if lang == "en" else _unfinal(t, lang))
+                    text += rng.choice(joiners) + (
+                        _lower_first(_unfinal(t, lang)) if lang == "en" else _unfinal(t, lang)
+                    )
                 last = group[-1][1]
                 text += rng.choice(joiners) + (_lower_first(last) if lang == "en" else last)
                 ids = [i for s, _ in group for i in s]
@@ -237,7 +247,7 @@ def make_case(doc: Doc, case: str, seed: int, gap: int | None = None, at_end: bo
             s, t = blocks[k]
             m = re.search(r",\s+" if lang == "en" else "，", t)
             if m and rng.random() < 0.1 and 10 < m.start() < len(t) - 10:
-                head, tail = t[:m.start()], t[m.end():]
+                head, tail = t[: m.start()], t[m.end() :]
                 t = head + (". " + tail[:1].upper() + tail[1:] if lang == "en" else "。" + tail)
                 blocks[k] = (s, t)
                 touched |= set(s)
@@ -282,9 +292,9 @@ class Tally:
     whole: int = 0
     whole_partial: int = 0
     gaps: int = 0
-    gaps_whole: int = 0          # gaps with every sentence found and no false flag within 20 sentences
-    gaps_clean: int = 0          # ... no flag within 20 sentences that the complete text does not have too (no smear)
-    pairs: list = field(default_factory=list)   # (score, translated?) for the reliability table
+    gaps_whole: int = 0  # gaps with every sentence found and no false flag within 20 sentences
+    gaps_clean: int = 0  # ... no flag within 20 sentences that the complete text does not have too (no smear)
+    pairs: list = field(default_factory=list)  # (score, translated?) for the reliability table
 
     def add(self, doc: Doc, case: Case, cov, gap: bool = False, complete_flags: set[int] | None = None) -> None:
         """``complete_flags``: the sentences called dropped on the complete text (for ``gaps_clean``)."""

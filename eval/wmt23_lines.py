@@ -54,7 +54,9 @@ def read_documents(data: Path) -> tuple[list[str], dict[str, list[str]], list[st
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=Path("../shared/data/omission-dev"), help="the folder holding the MQM file")
+    ap.add_argument(
+        "--data", type=Path, default=Path("../shared/data/omission-dev"), help="the folder holding the MQM file"
+    )
     ap.add_argument("--out", type=Path, required=True, help="folder to write source.txt and <system>.txt into")
     args = ap.parse_args()
     src, systems = read_systems(args.data)

@@ -4,13 +4,8 @@ found whole without smearing "dropped" onto the sentences around it, and the sco
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 from tools import load_tool
-
 
 
 @pytest.fixture(scope="module")
@@ -97,11 +92,15 @@ def test_an_llm_systems_real_output_is_judged_like_mt(shared):
         c = mod.make_case(doc, case, 1)
         cov = source_coverage(doc.src, c.hyp, doc.src_lang, doc.tgt_lang)
         present = [x for x in cov.lines if x.line not in c.dropped]
-        got[case] = (sum(cov.lines[i].omitted for i in c.dropped), len(c.dropped), sum(x.omitted for x in present), len(present))
+        got[case] = (
+            sum(cov.lines[i].omitted for i in c.dropped),
+            len(c.dropped),
+            sum(x.omitted for x in present),
+            len(present),
+        )
     assert got["complete"][2] <= 0.02 * got["complete"][3], got
     assert got["drop"][0] >= 0.85 * got["drop"][1] and got["drop"][2] <= 0.02 * got["drop"][3], got
     assert got["swap"][2] <= 0.03 * got["swap"][3], got
-
 
 
 def test_a_short_sentence_inside_a_long_gap_is_reported_with_the_gap(shared):

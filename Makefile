@@ -88,7 +88,7 @@ eval-align: $(STAMP)  ## strict F1 of the aligner on ../shared/data/align-dev
 	$(BIN)/python eval/align.py --translator gale-church
 
 eval-omissions: $(STAMP)  ## the omission detector on real MT with dropped sentences (../shared/data), MAC-Dev, WMT23 labels
-	$(BIN)/python bench/omission_eval.py
+	$(BIN)/python eval/omission.py
 
 eval-proofread: $(STAMP)  ## how often the proofreading export's doubtful beads are wrong, on ../shared/data/align-dev
 	$(BIN)/python eval/proofread.py

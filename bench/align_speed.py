@@ -121,21 +121,34 @@ def bleualign_accuracy(n_beads: int) -> None:
         else:
             tgt_tok, trans_tok = [_tokens(x) for x in tgt], [_tokens(x) for x in trans]
         opts = dict(Aligner.default_options)
-        opts.update(srcfile=src, targetfile=tgt_tok, srctotarget=trans_tok, targettosrc=[], verbosity=0,
-                    log_to=io.StringIO(), output=None)
+        opts.update(
+            srcfile=src,
+            targetfile=tgt_tok,
+            srctotarget=trans_tok,
+            targettosrc=[],
+            verbosity=0,
+            log_to=io.StringIO(),
+            output=None,
+        )
         t = time.perf_counter()
         aligner = Aligner(opts)
         pairs = [p for p, _ in aligner.process(src, tgt_tok, [trans_tok], [])]
         theirs_t = time.perf_counter() - t
         used_s = {i for a, _ in pairs for i in a}
         used_t = {j for _, b in pairs for j in b}
-        theirs = sorted([(tuple(a), tuple(b)) for a, b in pairs] + [((i,), ()) for i in range(ns) if i not in used_s]
-                        + [((), (j,)) for j in range(nt) if j not in used_t], key=lambda x: (x[0] or (-1,), x[1] or (-1,)))
+        theirs = sorted(
+            [(tuple(a), tuple(b)) for a, b in pairs]
+            + [((i,), ()) for i in range(ns) if i not in used_s]
+            + [((), (j,)) for j in range(nt) if j not in used_t],
+            key=lambda x: (x[0] or (-1,), x[1] or (-1,)),
+        )
         zh, en = (src, tgt) if src_lang == "zh" else (tgt, src)
         ours_beads, ours_t = run_booktrans(zh, en)
         ours = [(z, e) if src_lang == "zh" else (e, z) for z, e in ours_beads]
-        print(f"  {name:<5} {ns:>5} x {nt:<5} {score(theirs, gold).f1:>13.3f} {theirs_t:>7.1f}s "
-              f"{score(ours, gold).f1:>13.3f} {ours_t:>7.1f}s")
+        print(
+            f"  {name:<5} {ns:>5} x {nt:<5} {score(theirs, gold).f1:>13.3f} {theirs_t:>7.1f}s "
+            f"{score(ours, gold).f1:>13.3f} {ours_t:>7.1f}s"
+        )
 
 
 def paragraph_pool() -> list[list[tuple[str, str, int]]]:
@@ -157,8 +170,12 @@ def paragraph_pool() -> list[list[tuple[str, str, int]]]:
     return pool
 
 
-def make_book(pool: list[list[tuple[str, str, int]]], name: str, sentences: int, chapter: int,
-              ) -> tuple[list[dict], list[dict], int]:
+def make_book(
+    pool: list[list[tuple[str, str, int]]],
+    name: str,
+    sentences: int,
+    chapter: int,
+) -> tuple[list[dict], list[dict], int]:
     """A book of about ``sentences`` Chinese sentences in chapters of about ``chapter``: runs of 5 to
     40 consecutive real paragraphs from a random place of a random gold file, in a seeded order of
     its own (so every book differs and the aligner has real work), as the two ingested editions
@@ -173,7 +190,7 @@ def make_book(pool: list[list[tuple[str, str, int]]], name: str, sentences: int,
     while total < sentences:
         src = rng.choice(pool)
         start = rng.randrange(len(src))
-        for z, e, n in src[start:start + rng.randint(5, 40)]:
+        for z, e, n in src[start : start + rng.randint(5, 40)]:
             if in_chapter >= chapter:
                 ch, in_chapter = ch + 1, 0
             para = len(zh)
@@ -206,15 +223,29 @@ def incremental(n_books: int, sentences: int, chapter: int) -> None:
             write_jsonl(d / "text" / f"{name}.en.jsonl", en)
             sizes[name] = (n, zh[-1]["chapter"])
         first = [sizes[b][0] for b in names[:n_books]]
-        print(f"align stage, incremental: {n_books} books of {min(first):,}-{max(first):,} Chinese sentences "
-              f"({sum(first):,} in all, chapters of about {chapter}), then book {n_books + 1} "
-              f"({sizes[names[-1]][0]:,} sentences) added", flush=True)
+        print(
+            f"align stage, incremental: {n_books} books of {min(first):,}-{max(first):,} Chinese sentences "
+            f"({sum(first):,} in all, chapters of about {chapter}), then book {n_books + 1} "
+            f"({sizes[names[-1]][0]:,} sentences) added",
+            flush=True,
+        )
         params = yaml.safe_load((ROOT / "params.yaml").read_text())
         params["align"]["cache_dir"] = str(d / "cache")
 
         def write_manifest(books: list[str]) -> None:
-            entries = [{"id": b, "title": b, "genre": "novel", "zh": f"x/{b}.zh.txt", "en": f"x/{b}.en.txt",
-                        "source": "align-dev", "license": "research", "split": "train"} for b in books]
+            entries = [
+                {
+                    "id": b,
+                    "title": b,
+                    "genre": "novel",
+                    "zh": f"x/{b}.zh.txt",
+                    "en": f"x/{b}.en.txt",
+                    "source": "align-dev",
+                    "license": "research",
+                    "split": "train",
+                }
+                for b in books
+            ]
             (d / "books.yaml").write_text(yaml.safe_dump({"books": entries}), encoding="utf-8")
             params["ingest"]["manifest"] = str(d / "books.yaml")
             (d / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
@@ -222,15 +253,36 @@ def incremental(n_books: int, sentences: int, chapter: int) -> None:
         def stage(out: str, lexicon: bool = True, run: int = 0) -> tuple[float, str]:
             t = time.perf_counter()  # the stage as DVC runs it: a fresh process, imports and dictionary load included
             # ALIGN_PROFILE=/tmp/p- writes cProfile data of each run to /tmp/p-<out><run>
-            prof = ["-m", "cProfile", "-o", f"{os.environ['ALIGN_PROFILE']}{out}{run}"] if os.environ.get("ALIGN_PROFILE") else []
-            res = subprocess.run([sys.executable, *prof, str(ROOT / "stages" / "align.py"), "--params", str(d / "params.yaml"),
-                                  "--text", str(d / "text"), "--out", str(d / out), "--report", str(d / f"{out}.json")]
-                                 + (["--lexicon", str(d / f"{out}.lexicon.json")] if lexicon else []),
-                                 capture_output=True, text=True, cwd=ROOT)
+            prof = (
+                ["-m", "cProfile", "-o", f"{os.environ['ALIGN_PROFILE']}{out}{run}"]
+                if os.environ.get("ALIGN_PROFILE")
+                else []
+            )
+            res = subprocess.run(
+                [
+                    sys.executable,
+                    *prof,
+                    str(ROOT / "stages" / "align.py"),
+                    "--params",
+                    str(d / "params.yaml"),
+                    "--text",
+                    str(d / "text"),
+                    "--out",
+                    str(d / out),
+                    "--report",
+                    str(d / f"{out}.json"),
+                ]
+                + (["--lexicon", str(d / f"{out}.lexicon.json")] if lexicon else []),
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+            )
             seconds = time.perf_counter() - t
             if res.returncode:
                 raise SystemExit(res.stderr[-2000:])
-            return seconds, next(line for line in res.stderr.splitlines() if "unchanged from cache" in line).split(": ", 1)[1]
+            return seconds, next(line for line in res.stderr.splitlines() if "unchanged from cache" in line).split(
+                ": ", 1
+            )[1]
 
         write_manifest([warm_book])  # warm the parsed dictionary and pinyin caches: not a per-book cost
         stage("warm", lexicon=False)
@@ -240,8 +292,10 @@ def incremental(n_books: int, sentences: int, chapter: int) -> None:
             seconds, line = stage("aligned", run=len(times))
             times.append(seconds)
             print(f"  {seconds:7.2f} s  {line}", flush=True)
-    print(f"  {n_books} books from an empty cache: {times[0]:.2f} s; one book added: {times[1]:.2f} s; "
-          f"nothing new (the fixed cost): {times[2]:.2f} s")
+    print(
+        f"  {n_books} books from an empty cache: {times[0]:.2f} s; one book added: {times[1]:.2f} s; "
+        f"nothing new (the fixed cost): {times[2]:.2f} s"
+    )
     print(f"  ratio {times[1] / times[0]:.3f} (target <= {1.5 / n_books:.3f} = 1.5/{n_books})")
 
 
@@ -250,8 +304,12 @@ def main() -> int:
     ap.add_argument("--zh", type=int, default=30000, help="Chinese sentences in the large pair")
     ap.add_argument("--bleualign-beads", type=int, default=250, help="gold beads per set in the real-MT comparison")
     ap.add_argument("--books", type=int, default=20, help="books in the incremental stage benchmark")
-    ap.add_argument("--book-sentences", type=int, default=5000, help="Chinese sentences per book in the incremental benchmark")
-    ap.add_argument("--chapter-sentences", type=int, default=250, help="Chinese sentences per chapter in the incremental benchmark")
+    ap.add_argument(
+        "--book-sentences", type=int, default=5000, help="Chinese sentences per book in the incremental benchmark"
+    )
+    ap.add_argument(
+        "--chapter-sentences", type=int, default=250, help="Chinese sentences per chapter in the incremental benchmark"
+    )
     ap.add_argument("--only", choices=["large", "bleualign", "incremental"])
     args = ap.parse_args()
     from booktrans.align.evaluate import score

@@ -68,8 +68,8 @@ def main() -> int:
     from dataclasses import replace
 
     from booktrans.dataset import DatasetConfig, build_documents
-    from booktrans.params import load
     from booktrans.model import train_tokenizer
+    from booktrans.params import load
 
     books = corpus(args.books)
     tok = train_tokenizer([s for _, beads in books[:4] for b in beads for s in b["zh"] + b["en"]], 4000)
@@ -92,8 +92,10 @@ def main() -> int:
     for meta, beads in sub:
         naive(meta, beads, tok, args.context)
     base_sub = time.perf_counter() - t
-    print(f"side by side on {len(sub)} books ({sub_beads} beads): booktrans {ours_sub:.3f} s, "
-          f"naive re-tokenising builder {base_sub:.3f} s, ratio {base_sub / ours_sub:.1f}x")
+    print(
+        f"side by side on {len(sub)} books ({sub_beads} beads): booktrans {ours_sub:.3f} s, "
+        f"naive re-tokenising builder {base_sub:.3f} s, ratio {base_sub / ours_sub:.1f}x"
+    )
     return 0
 
 

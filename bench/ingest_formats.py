@@ -75,7 +75,7 @@ def files(tmp: Path) -> list[tuple[Path, str, str | None]]:
         while data[k] < 0x80:
             k += 1
         bad = tmp / "hongloumeng.utf8-bad-byte.txt"
-        bad.write_bytes(data[:k] + b"\xff" + data[k + 1:])
+        bad.write_bytes(data[:k] + b"\xff" + data[k + 1 :])
         out.append((bad, "zh", text))
         one = tmp / "hongloumeng.one-line.txt"
         one.write_text(text.replace("\r\n", "").replace("\n", ""), encoding="utf-8")
@@ -88,7 +88,9 @@ def files(tmp: Path) -> list[tuple[Path, str, str | None]]:
     cp.write_bytes(typed.encode("cp1252"))
     out.append((cp, "en", typed))
     chapters = [(f"CHAPTER {k + 1}.", paras) for k, (_, paras) in enumerate(source * 10)]
-    out.append((bookfiles.gutenberg_epub(tmp / "gutenberg.epub", "The Keeper's Daughter", "A. Writer", chapters), "en", None))
+    out.append(
+        (bookfiles.gutenberg_epub(tmp / "gutenberg.epub", "The Keeper's Daughter", "A. Writer", chapters), "en", None)
+    )
     return out
 
 
@@ -124,8 +126,10 @@ def main() -> int:
         mine = f"{rep['encoding']}, {rep['chapters']} chapters, {rep['paragraphs']} paragraphs"
         if rep.get("bad_bytes"):
             mine += f", {rep['bad_bytes']} bad bytes"
-        print(f"{path.name:<34} {path.stat().st_size / 1e6:>5.2f} {best_plain:>8.3f} {best_full:>7.3f} "
-              f"{best_full / best_plain:>6.1f}  {right:<18} {mine}")
+        print(
+            f"{path.name:<34} {path.stat().st_size / 1e6:>5.2f} {best_plain:>8.3f} {best_full:>7.3f} "
+            f"{best_full / best_plain:>6.1f}  {right:<18} {mine}"
+        )
     return 0
 
 

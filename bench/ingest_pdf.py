@@ -6,8 +6,8 @@ Both run on the same file in one process, alternating (which goes first swaps ev
 rounds each. For each side the best (minimum) time is kept, as wall-clock time and as this process's
 CPU time (time.process_time: on a busy machine it leaves out the time spent waiting for a core).
 The ratio is plain time / full time, i.e. full pages per second over plain pages per second (1.0 = as
-fast as bare extraction); the spread column gives the lowest and highest per-round ratio. The ceiling column is plain time over
-the time of the extraction alone (text page + extractDICT, no post-processing): the best ratio the
+fast as bare extraction); the spread column gives the lowest and highest per-round ratio. The ceiling column is plain
+time over the time of the extraction alone (text page + extractDICT, no post-processing): the best ratio the
 full path could reach if its own Python cost nothing. The page
 count is read once before timing, so neither side pays for it. Without arguments it uses the Chinese
 report in ../shared/data/ingest when present, and always the 288/312-page books built from the sample
@@ -105,12 +105,18 @@ def main() -> int:
         files.append((synthetic_book(tmp / "synthetic.zh.pdf", "zh"), "zh"))
         files.append((synthetic_book(tmp / "synthetic.en.pdf", "en"), "en"))
     print(f"load average (1, 5, 15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}, {os.cpu_count()} CPUs")
-    print(f"{'file':<22} {'pages':>5} {'clock':>5} {'plain p/s':>9} {'full p/s':>9} {'ratio':>6} {'spread':>11} {'ceiling':>7}")
+    print(
+        f"{'file':<22} {'pages':>5} {'clock':>5} {'plain p/s':>9} {'full p/s':>9} {'ratio':>6} "
+        f"{'spread':>11} {'ceiling':>7}"
+    )
     for path, lang in files:
         res = bench(path, lang, args.repeat)
         for name in ("wall", "cpu"):
             p, f, ratio, lo, hi, ceiling = res[name]
-            print(f"{path.name:<22} {res['pages']:>5} {name:>5} {p:>9.0f} {f:>9.0f} {ratio:>6.2f} {lo:>5.2f}-{hi:<5.2f} {ceiling:>7.2f}")
+            print(
+                f"{path.name:<22} {res['pages']:>5} {name:>5} {p:>9.0f} {f:>9.0f} {ratio:>6.2f} "
+                f"{lo:>5.2f}-{hi:<5.2f} {ceiling:>7.2f}"
+            )
     print(f"load average (1, 5, 15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 

@@ -51,8 +51,13 @@ def chapters() -> list[tuple[list[str], list[tuple[tuple[int, ...], str]]]]:
     for book in load_manifest(ROOT / "data" / "books.yaml"):
         zh = [p.__dict__ for p in ingest_file(ROOT / book.zh, "zh", opts).paragraphs]
         en = [p.__dict__ for p in ingest_file(ROOT / book.en, "en", opts).paragraphs]
-        beads, _ = align_book(zh, en, method=P.align.method, filters=FilterConfig.from_params(P.align.filters),
-                              bootstrap=P.align.bootstrap)
+        beads, _ = align_book(
+            zh,
+            en,
+            method=P.align.method,
+            filters=FilterConfig.from_params(P.align.filters),
+            bootstrap=P.align.bootstrap,
+        )
         src = [s for b in beads for s in b["zh"]]
         k, blocks = 0, []
         for b in beads:
@@ -80,7 +85,7 @@ def book(target: int, drop: float, gap: int, seed: int = 1) -> tuple[list[str], 
     hyp, k = [], 0
     while k < len(kept):
         n = rng.choice((1, 2, 3))
-        hyp.append(" ".join(kept[k:k + n]))
+        hyp.append(" ".join(kept[k : k + n]))
         k += n
     return src, hyp, removed
 
@@ -100,10 +105,12 @@ def main() -> int:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     found = sum(cov.lines[i].omitted for i in removed) / max(len(removed), 1)
     others = [c.omitted for c in cov.lines if c.line not in removed]
-    print(f"{len(src)} source sentences, {len(hyp)} translation paragraphs ({len(removed)} sentences removed): "
-          f"{took:.0f} s, peak memory {peak:.0f} MB; removed found {found:.3f}, others flagged "
-          f"{sum(others) / len(others):.3f}   target: <= 600 s and <= 4096 MB: "
-          f"{'met' if took <= 600 and peak <= 4096 else 'MISSED'}")
+    print(
+        f"{len(src)} source sentences, {len(hyp)} translation paragraphs ({len(removed)} sentences removed): "
+        f"{took:.0f} s, peak memory {peak:.0f} MB; removed found {found:.3f}, others flagged "
+        f"{sum(others) / len(others):.3f}   target: <= 600 s and <= 4096 MB: "
+        f"{'met' if took <= 600 and peak <= 4096 else 'MISSED'}"
+    )
     return 0 if took <= 600 and peak <= 4096 else 1
 
 

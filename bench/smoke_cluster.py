@@ -1,6 +1,6 @@
 """Smoke test of a long sequence-parallel round on ONE node, before renting the whole cluster.
 
-    make smoke-cluster                                   # = python bench/smoke_cluster.py --profile configs/cluster-24xh100.yaml
+    make smoke-cluster        # = python bench/smoke_cluster.py --profile configs/cluster-24xh100.yaml
     python bench/smoke_cluster.py --round r3 --steps 4 --json build/smoke/smoke.json
 
 On the first rented node (8 GPUs) it takes the profile's round (by default the first round with
@@ -40,9 +40,13 @@ GIB = 2**30
 
 
 def _messages(src: str, tgt: str) -> dict:
-    return {"messages": [{"role": "system", "content": "You translate Chinese books into English."},
-                         {"role": "user", "content": "Translate into English.\n\n" + src},
-                         {"role": "assistant", "content": tgt}]}
+    return {
+        "messages": [
+            {"role": "system", "content": "You translate Chinese books into English."},
+            {"role": "user", "content": "Translate into English.\n\n" + src},
+            {"role": "assistant", "content": tgt},
+        ]
+    }
 
 
 def _sample_text() -> tuple[list[str], list[str]]:
@@ -115,8 +119,16 @@ def worker(spec_path: Path) -> int:
         job = spec[name]
         clock = _Clock.make()
         docs = json.loads(Path(job["docs"]).read_text(encoding="utf-8"))
-        summary = train_round(Path(spec["base"]), Path(job["out"]), docs, [], TrainConfig(**job["config"]), spec["round"],
-                              Path(job["scratch"]), callbacks=[clock])
+        summary = train_round(
+            Path(spec["base"]),
+            Path(job["out"]),
+            docs,
+            [],
+            TrainConfig(**job["config"]),
+            spec["round"],
+            Path(job["scratch"]),
+            callbacks=[clock],
+        )
         summary.update(step_seconds=clock.times, peak_gib=clock.peak(), micro_batches=summary["micro_batches"][:4])
         (Path(spec["work"]) / f"{name}.rank{rank}.json").write_text(json.dumps(summary), encoding="utf-8")
     return 0
@@ -129,8 +141,15 @@ def _tiny_base(work: Path, zh: list[str], en: list[str], params) -> Path:
     base = work / "tiny-base"
     if not (base / "booktrans.json").exists():
         tok = train_tokenizer(zh + en, 2000)
-        model = build_tiny_model(tok, replace(TinyConfig.from_params(params.model.tiny, params.seed),
-                                                      vocab_size=2000, hidden_size=32, intermediate_size=64))
+        model = build_tiny_model(
+            tok,
+            replace(
+                TinyConfig.from_params(params.model.tiny, params.seed),
+                vocab_size=2000,
+                hidden_size=32,
+                intermediate_size=64,
+            ),
+        )
         model.save_pretrained(str(base))
         tok.save_pretrained(str(base))
         write_info(base, ModelInfo(kind="full", context=4096))
@@ -144,8 +163,12 @@ def main() -> int:
     ap.add_argument("--round", help="round of the profile (default: the first with sequence_parallel > 1)")
     ap.add_argument("--steps", type=int, default=3, help="optimizer steps of each run")
     ap.add_argument("--short", type=int, default=0, help="tokens of the short rows (default: context / 8)")
-    ap.add_argument("--tolerance", type=float, default=0.0, help="relative loss difference allowed "
-                    "(default 1e-5 in fp32 on the CPU, 2e-2 in bf16 on GPUs)")
+    ap.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.0,
+        help="relative loss difference allowed (default 1e-5 in fp32 on the CPU, 2e-2 in bf16 on GPUs)",
+    )
     ap.add_argument("--work", type=Path, default=ROOT / "build" / "smoke")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     ap.add_argument("--cpu", action="store_true", help="the CPU rehearsal (default when no GPU is present)")
@@ -158,14 +181,16 @@ def main() -> int:
     import yaml
 
     from booktrans.model.store import base_config, load_tokenizer
-    from booktrans.plan import Arch, Hardware, launch_layout, memory_per_gpu, model_flops_per_token
     from booktrans.params import from_dict
+    from booktrans.plan import Arch, Hardware, launch_layout, memory_per_gpu, model_flops_per_token
     from booktrans.profile import merged_params
     from booktrans.train import config_for
 
     cpu = args.cpu or not torch.cuda.is_available()
-    params = from_dict(merged_params(args.profile, yaml.safe_load(args.params.read_text(encoding="utf-8"))),
-                       f"{args.params} + {args.profile}")
+    params = from_dict(
+        merged_params(args.profile, yaml.safe_load(args.params.read_text(encoding="utf-8"))),
+        f"{args.params} + {args.profile}",
+    )
     rounds = params.rounds
     name = args.round or next((r for r in rounds if config_for(params, r).sequence_parallel > 1), None)
     if name is None or name not in rounds:
@@ -178,9 +203,20 @@ def main() -> int:
     zh, en = _sample_text()
     if cpu:
         base = _tiny_base(work, zh, en, params)
-        cfg = replace(cfg, context=256, sequence_parallel=2, lora_r=4, lora_alpha=8, dtype="float32",
-                      attn_implementation="sdpa", loss_chunk=64, rope_scaling=None, learning_rate=5e-3,
-                      gradient_checkpointing=True, trainable=())
+        cfg = replace(
+            cfg,
+            context=256,
+            sequence_parallel=2,
+            lora_r=4,
+            lora_alpha=8,
+            dtype="float32",
+            attn_implementation="sdpa",
+            loss_chunk=64,
+            rope_scaling=None,
+            learning_rate=5e-3,
+            gradient_checkpointing=True,
+            trainable=(),
+        )
         accelerate_config, processes, peak_tflops = ROOT / "configs/accelerate/cpu-2x-zero3.yaml", 2, None
         tolerance = args.tolerance or 1e-5
     else:
@@ -189,8 +225,16 @@ def main() -> int:
         processes = int(hardware.get("gpus_per_node", torch.cuda.device_count()))
         peak_tflops = params.plan.peak_tflops
         tolerance = args.tolerance or 2e-2
-    cfg = replace(cfg, max_steps=args.steps, save_steps=0, warmup_ratio=0.0, grad_accum=1, batch_size=1,
-                  lora_dropout=0.0, epochs=1)
+    cfg = replace(
+        cfg,
+        max_steps=args.steps,
+        save_steps=0,
+        warmup_ratio=0.0,
+        grad_accum=1,
+        batch_size=1,
+        lora_dropout=0.0,
+        epochs=1,
+    )
     from booktrans.model import load_model  # noqa: F401  (the tokenizer of the base)
 
     tok = load_tokenizer(base)
@@ -208,21 +252,48 @@ def main() -> int:
 
     one = train_round(base, work / "degree1", short, [], replace(cfg, sequence_parallel=1), name, work / "scratch-1")
     # 2 and 3. the profile's degree over the node's processes
-    spec = {"base": str(base), "round": name, "work": str(work),
-            "short": {"docs": str(work / "short-docs.json"), "out": str(work / "short"), "scratch": str(work / "scratch-s"),
-                      "config": asdict(cfg)},
-            "long": {"docs": str(work / "long-docs.json"), "out": str(work / "long"), "scratch": str(work / "scratch-l"),
-                     "config": asdict(cfg)}}
+    spec = {
+        "base": str(base),
+        "round": name,
+        "work": str(work),
+        "short": {
+            "docs": str(work / "short-docs.json"),
+            "out": str(work / "short"),
+            "scratch": str(work / "scratch-s"),
+            "config": asdict(cfg),
+        },
+        "long": {
+            "docs": str(work / "long-docs.json"),
+            "out": str(work / "long"),
+            "scratch": str(work / "scratch-l"),
+            "config": asdict(cfg),
+        },
+    }
     (work / "spec.json").write_text(json.dumps(spec, default=list), encoding="utf-8")
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(accelerate_config),
-           "--num_machines", "1", "--num_processes", str(processes), "--machine_rank", "0",
-           str(Path(__file__).resolve()), "--worker", str(work / "spec.json")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(accelerate_config),
+        "--num_machines",
+        "1",
+        "--num_processes",
+        str(processes),
+        "--machine_rank",
+        "0",
+        str(Path(__file__).resolve()),
+        "--worker",
+        str(work / "spec.json"),
+    ]
     env = dict(os.environ, PYTHONHASHSEED="0")
     res = subprocess.run(cmd, cwd=ROOT, env=env)
     if res.returncode != 0:
         print(f"error: the {processes}-process launch failed (exit {res.returncode})", file=sys.stderr)
         return 1
-    ranks = {k: [json.loads((work / f"{k}.rank{r}.json").read_text()) for r in range(processes)] for k in ("short", "long")}
+    ranks = {
+        k: [json.loads((work / f"{k}.rank{r}.json").read_text()) for r in range(processes)] for k in ("short", "long")
+    }
 
     # the checks
     def worst_of(a: list, b: list) -> float:
@@ -241,8 +312,9 @@ def main() -> int:
     adapter_ok = bool(shapes) and all(0 not in s and s for s in shapes.values())
     arch = Arch.from_config(base_config(base))
     stage = launch_layout(accelerate_config, ROOT)[1]
-    hw = Hardware.from_plan(params.plan, gpus=processes, zero_stage=stage,
-                            **({"overhead_gib": 0, "fragmentation": 0} if cpu else {}))
+    hw = Hardware.from_plan(
+        params.plan, gpus=processes, zero_stage=stage, **({"overhead_gib": 0, "fragmentation": 0} if cpu else {})
+    )
     planned = memory_per_gpu(arch, cfg, hw)["total"] / GIB
     long0 = ranks["long"][0]
     timed = long0["step_seconds"][1:] or long0["step_seconds"]
@@ -252,33 +324,60 @@ def main() -> int:
     peaks = [r["peak_gib"] for r in ranks["long"] if r["peak_gib"] is not None]
     shards = ranks["long"][0]["micro_batches"][0]["shape"]
 
-    print(f"\nsmoke of round {name}: {base} ({arch.params() / 1e9:.2f}B parameters), {processes} processes on one node, "
-          f"ZeRO-{stage}, sequence parallel {cfg.sequence_parallel}, {cfg.context:,} tokens per row"
-          + (" [CPU rehearsal: tiny model, figures mean nothing]" if cpu else ""))
-    print(f"loss, degree {cfg.sequence_parallel} vs degree 1 on a {short_tokens}-token row: "
-          + "  ".join(f"{a:.5f}/{b:.5f}" for a, b in zip(got, ref))
-          + f"   max relative difference {worst:.2e}")
-    print(f"gradient norm, degree {cfg.sequence_parallel} vs degree 1: "
-          + "  ".join(f"{a:.5g}/{b:.5g}" for a, b in zip(ranks["short"][0]["grad_norms"], one["grad_norms"]))
-          + f"   max relative difference {grad_worst:.2e} (tolerance {tolerance:g}): {'ok' if loss_ok else 'FAILED'}")
+    print(
+        f"\nsmoke of round {name}: {base} ({arch.params() / 1e9:.2f}B parameters), {processes} processes on one node, "
+        f"ZeRO-{stage}, sequence parallel {cfg.sequence_parallel}, {cfg.context:,} tokens per row"
+        + (" [CPU rehearsal: tiny model, figures mean nothing]" if cpu else "")
+    )
+    print(
+        f"loss, degree {cfg.sequence_parallel} vs degree 1 on a {short_tokens}-token row: "
+        + "  ".join(f"{a:.5f}/{b:.5f}" for a, b in zip(got, ref))
+        + f"   max relative difference {worst:.2e}"
+    )
+    print(
+        f"gradient norm, degree {cfg.sequence_parallel} vs degree 1: "
+        + "  ".join(f"{a:.5g}/{b:.5g}" for a, b in zip(ranks["short"][0]["grad_norms"], one["grad_norms"]))
+        + f"   max relative difference {grad_worst:.2e} (tolerance {tolerance:g}): {'ok' if loss_ok else 'FAILED'}"
+    )
     print(f"each rank holds {shards[1]:,} of every {cfg.context:,}-token row")
-    print(f"adapter: {len(shapes)} tensors, {'none empty' if adapter_ok else 'EMPTY TENSORS'}: "
-          f"{'ok' if adapter_ok else 'FAILED'}")
-    print(f"tokens/s per GPU: {tps_gpu:,.1f}   MFU: {'n/a on the CPU' if mfu is None else f'{mfu:.1%}'}   "
-          f"peak memory per GPU: {'n/a on the CPU' if not peaks else f'{max(peaks):.1f} GiB'}   "
-          f"planned: {planned:.3g} GiB")
+    print(
+        f"adapter: {len(shapes)} tensors, {'none empty' if adapter_ok else 'EMPTY TENSORS'}: "
+        f"{'ok' if adapter_ok else 'FAILED'}"
+    )
+    print(
+        f"tokens/s per GPU: {tps_gpu:,.1f}   MFU: {'n/a on the CPU' if mfu is None else f'{mfu:.1%}'}   "
+        f"peak memory per GPU: {'n/a on the CPU' if not peaks else f'{max(peaks):.1f} GiB'}   "
+        f"planned: {planned:.3g} GiB"
+    )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"round": name, "processes": processes, "zero_stage": stage,
-                                         "sequence_parallel": cfg.sequence_parallel, "context": cfg.context,
-                                         "loss_degree1": ref, "loss_degreeN": got, "max_relative_difference": worst,
-                                         "grad_norm_degree1": one["grad_norms"],
-                                         "grad_norm_degreeN": ranks["short"][0]["grad_norms"],
-                                         "grad_norm_max_relative_difference": grad_worst,
-                                         "adapter_tensors": len(shapes), "adapter_ok": adapter_ok,
-                                         "tokens_per_second_per_gpu": tps_gpu, "mfu": mfu,
-                                         "peak_gib": max(peaks) if peaks else None, "planned_gib": planned,
-                                         "cpu": cpu}, indent=1) + "\n", encoding="utf-8")
+        args.json.write_text(
+            json.dumps(
+                {
+                    "round": name,
+                    "processes": processes,
+                    "zero_stage": stage,
+                    "sequence_parallel": cfg.sequence_parallel,
+                    "context": cfg.context,
+                    "loss_degree1": ref,
+                    "loss_degreeN": got,
+                    "max_relative_difference": worst,
+                    "grad_norm_degree1": one["grad_norms"],
+                    "grad_norm_degreeN": ranks["short"][0]["grad_norms"],
+                    "grad_norm_max_relative_difference": grad_worst,
+                    "adapter_tensors": len(shapes),
+                    "adapter_ok": adapter_ok,
+                    "tokens_per_second_per_gpu": tps_gpu,
+                    "mfu": mfu,
+                    "peak_gib": max(peaks) if peaks else None,
+                    "planned_gib": planned,
+                    "cpu": cpu,
+                },
+                indent=1,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
     return 0 if loss_ok and adapter_ok else 1
 
 

@@ -6,9 +6,9 @@
 
 Each (method, length) runs in a fresh process, so its peak resident memory (ru_maxrss) after the inputs
 exist and before the call gives the memory the call itself added. Time: the best of --repeat calls, wall
-and CPU (process) time; the growth column uses CPU time, which other load on the machine disturbs less. Shapes: 4 query heads over 2 key/value
-heads of 64 (one rank's share of a 7B model under Ulysses is 7 heads of 128: the growth is what counts,
-not the absolute numbers). Methods:
+and CPU (process) time; the growth column uses CPU time, which other load on the machine disturbs less. Shapes: 4 query
+heads over 2 key/value heads of 64 (one rank's share of a 7B model under Ulysses is 7 heads of 128: the growth is what
+counts, not the absolute numbers). Methods:
 
 - dense      torch sdpa, causal (the fused CPU kernel: memory linear, time quadratic);
 - dense-mask sdpa with the causal pattern as a boolean mask (what a dense round with packed rows runs:
@@ -45,8 +45,10 @@ def _one(method: str, length: int, repeat: int) -> dict:
     v = torch.randn(1, KV, length, D, requires_grad=True)
     pos = torch.arange(length)
     doc = S.documents(pos)
-    spec = {"moba": S.SparseAttention("moba", block=256, topk=4),
-            "window": S.SparseAttention("window", window=512, sinks=16)}.get(method)
+    spec = {
+        "moba": S.SparseAttention("moba", block=256, topk=4),
+        "window": S.SparseAttention("window", window=512, sinks=16),
+    }.get(method)
 
     def call():
         kk, vv = k.repeat_interleave(H // KV, 1), v.repeat_interleave(H // KV, 1)
@@ -56,7 +58,7 @@ def _one(method: str, length: int, repeat: int) -> dict:
             mask = torch.ones(length, length, dtype=torch.bool).tril()
             out = torch.nn.functional.scaled_dot_product_attention(q, kk, vv, attn_mask=mask)
         else:
-            out = S.block_attention(spec, q[0], kk[0], vv[0], pos, doc, pos, D ** -0.5)[None]
+            out = S.block_attention(spec, q[0], kk[0], vv[0], pos, doc, pos, D**-0.5)[None]
         out.square().sum().backward()
 
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -70,8 +72,14 @@ def _one(method: str, length: int, repeat: int) -> dict:
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
     kept = 1.0 if spec is None else S.kept_share(spec, length)
-    return {"method": method, "tokens": length, "seconds": min(times), "cpu_seconds": min(cpu),
-            "peak_mib": (peak - base) / 1024, "kept_share": round(kept, 4)}
+    return {
+        "method": method,
+        "tokens": length,
+        "seconds": min(times),
+        "cpu_seconds": min(cpu),
+        "peak_mib": (peak - base) / 1024,
+        "kept_share": round(kept, 4),
+    }
 
 
 def main() -> int:
@@ -88,15 +96,23 @@ def main() -> int:
     import torch
 
     rows = []
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; forward + backward of one attention call, "
-          f"4 heads (2 KV) x 64")
-    print(f"{'method':<11}{'tokens':>8}{'seconds':>10}{'CPU s':>9}{'x prev':>8}{'peak MiB':>10}{'x prev':>8}{'kept':>7}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; forward + backward of one attention call, "
+        f"4 heads (2 KV) x 64"
+    )
+    print(
+        f"{'method':<11}{'tokens':>8}{'seconds':>10}{'CPU s':>9}{'x prev':>8}{'peak MiB':>10}{'x prev':>8}{'kept':>7}"
+    )
     for method in args.methods:
         prev = None
         for n in args.lengths:
             env = dict(os.environ, PYTHONHASHSEED="0")
-            res = subprocess.run([sys.executable, __file__, "--child", method, str(n), "--repeat", str(args.repeat)],
-                                 capture_output=True, text=True, env=env)
+            res = subprocess.run(
+                [sys.executable, __file__, "--child", method, str(n), "--repeat", str(args.repeat)],
+                capture_output=True,
+                text=True,
+                env=env,
+            )
             if res.returncode:
                 print(f"{method:<11}{n:>8}  failed: {res.stderr.strip().splitlines()[-1]}")
                 break
@@ -104,11 +120,15 @@ def main() -> int:
             rows.append(row)
             grow_t = f"{row['cpu_seconds'] / prev['cpu_seconds']:.1f}" if prev else "-"
             grow_m = f"{row['peak_mib'] / prev['peak_mib']:.1f}" if prev and prev["peak_mib"] > 1 else "-"
-            print(f"{method:<11}{n:>8}{row['seconds']:>10.3f}{row['cpu_seconds']:>9.2f}{grow_t:>8}{row['peak_mib']:>10.1f}{grow_m:>8}"
-                  f"{row['kept_share']:>7.0%}")
+            print(
+                f"{method:<11}{n:>8}{row['seconds']:>10.3f}{row['cpu_seconds']:>9.2f}{grow_t:>8}{row['peak_mib']:>10.1f}{grow_m:>8}"
+                f"{row['kept_share']:>7.0%}"
+            )
             prev = row
-    print("x prev: growth from the previous length (doubling) of the CPU time (less disturbed than wall time on a "
-          "shared machine) and of the peak memory: ~2 = linear, ~4 = quadratic")
+    print(
+        "x prev: growth from the previous length (doubling) of the CPU time (less disturbed than wall time on a "
+        "shared machine) and of the peak memory: ~2 = linear, ~4 = quadratic"
+    )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")

@@ -28,8 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from booktrans.plan import GIB, Arch, Hardware, memory_per_gpu, model_flops_per_token  # noqa: E402
 from booktrans.params import load  # noqa: E402
+from booktrans.plan import GIB, Arch, Hardware, memory_per_gpu, model_flops_per_token  # noqa: E402
 from booktrans.train import TrainConfig  # noqa: E402
 from booktrans.train.loss import causal_lm_loss  # noqa: E402
 
@@ -41,8 +41,11 @@ def build(config: dict, method: str, context: int, attn: str, device: str, dtype
     cfg = AutoConfig.for_model(**config)
     window = int(config.get("max_position_embeddings", context))
     if context > window:
-        cfg.rope_scaling = {"rope_type": "yarn", "factor": float(2 ** math.ceil(math.log2(context / window))),
-                            "original_max_position_embeddings": window}
+        cfg.rope_scaling = {
+            "rope_type": "yarn",
+            "factor": float(2 ** math.ceil(math.log2(context / window))),
+            "original_max_position_embeddings": window,
+        }
     cfg.use_cache = False
     torch.manual_seed(0)
     with torch.device(device):
@@ -52,9 +55,15 @@ def build(config: dict, method: str, context: int, attn: str, device: str, dtype
         from peft import LoraConfig, get_peft_model
 
         model.enable_input_require_grads()
-        model = get_peft_model(model, LoraConfig(r=lora_r, lora_alpha=2 * lora_r, task_type="CAUSAL_LM",
-                                                 target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
-                                                                 "up_proj", "down_proj"]))
+        model = get_peft_model(
+            model,
+            LoraConfig(
+                r=lora_r,
+                lora_alpha=2 * lora_r,
+                task_type="CAUSAL_LM",
+                target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+            ),
+        )
     return model
 
 
@@ -115,8 +124,15 @@ def main() -> int:
 
     config = json.loads(Path(args.config).read_text())
     if args.smoke:
-        config.update(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                      num_key_value_heads=2, vocab_size=1000, max_position_embeddings=128)
+        config.update(
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            vocab_size=1000,
+            max_position_embeddings=128,
+        )
         args.contexts, args.steps, args.lora_r = [128, 256], 2, 8
     if args.layers:
         config["num_hidden_layers"] = args.layers
@@ -124,20 +140,34 @@ def main() -> int:
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     gpu = torch.cuda.get_device_name(0) if device == "cuda" else "CPU (smoke run: numbers mean nothing)"
     arch = Arch.from_config(config)
-    print(f"device: {gpu}; model: {Path(args.config).name}, {config['num_hidden_layers']} layers, "
-          f"{arch.params() / 1e9:.2f}B parameters; attention {args.attn}; gradient checkpointing; chunked loss")
+    print(
+        f"device: {gpu}; model: {Path(args.config).name}, {config['num_hidden_layers']} layers, "
+        f"{arch.params() / 1e9:.2f}B parameters; attention {args.attn}; gradient checkpointing; chunked loss"
+    )
     print(f"{'method':<7}{'context':>9}{'tok/s/GPU':>11}{'MFU':>7}{'peak GiB':>10}{'planned GiB':>13}")
     P = load(ROOT / "params.yaml")  # the project's defaults for every setting the command line leaves
     rows = []
     for method in args.methods:
         for context in args.contexts:
-            cfg = replace(TrainConfig.from_params(P, "r1"), context=context, method=method, gradient_checkpointing=True,
-                          lora_r=args.lora_r, loss_chunk=args.loss_chunk, dtype="bfloat16" if device == "cuda" else "float32")
-            planned = memory_per_gpu(arch, cfg, Hardware.from_plan(P.plan, gpus=1, zero_stage=0, deepspeed=False))["total"] / GIB
+            cfg = replace(
+                TrainConfig.from_params(P, "r1"),
+                context=context,
+                method=method,
+                gradient_checkpointing=True,
+                lora_r=args.lora_r,
+                loss_chunk=args.loss_chunk,
+                dtype="bfloat16" if device == "cuda" else "float32",
+            )
+            planned = (
+                memory_per_gpu(arch, cfg, Hardware.from_plan(P.plan, gpus=1, zero_stage=0, deepspeed=False))["total"]
+                / GIB
+            )
             row = {"method": method, "context": context, "planned_gib": round(planned, 1)}
             try:
                 model = build(config, method, context, args.attn, device, dtype, args.lora_r)
-                secs, peak = measure(model, context, args.steps, args.warmup, device, config["vocab_size"], args.loss_chunk)
+                secs, peak = measure(
+                    model, context, args.steps, args.warmup, device, config["vocab_size"], args.loss_chunk
+                )
                 tps = context / secs
                 useful = model_flops_per_token(arch, cfg)  # the planner's definition: recomputation not counted
                 mfu = tps * useful / (args.peak_tflops * 1e12) if device == "cuda" else float("nan")

@@ -31,8 +31,12 @@ def tiny_model(folder: Path) -> Path:
     from booktrans.params import load
 
     P = load(ROOT / "params.yaml")
-    texts = [p.text for b in load_manifest(ROOT / "data" / "books.yaml") for lang in ("zh", "en")
-             for p in ingest_file(ROOT / b.file(lang), lang, IngestOptions.from_params(P.ingest)).paragraphs]
+    texts = [
+        p.text
+        for b in load_manifest(ROOT / "data" / "books.yaml")
+        for lang in ("zh", "en")
+        for p in ingest_file(ROOT / b.file(lang), lang, IngestOptions.from_params(P.ingest)).paragraphs
+    ]
     tok = train_tokenizer(texts, 4000)
     model = build_tiny_model(tok, TinyConfig.from_params(P.model.tiny, P.seed))
     model.save_pretrained(str(folder))
@@ -58,7 +62,10 @@ def lock_step(engine, streams, cfg, count):
     at most as many chunks as there are streams."""
     from booktrans.translate import Unit, translate_units
 
-    whole = [Unit(key, "book", direction, [c for u in units for c in u.chunks]) for key, (direction, units) in streams.items()]
+    whole = [
+        Unit(key, "book", direction, [c for u in units for c in u.chunks])
+        for key, (direction, units) in streams.items()
+    ]
     return translate_units(engine, whole, cfg, count)
 
 
@@ -67,7 +74,9 @@ def main() -> int:
     ap.add_argument("--model", type=Path)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--max-new-tokens", type=int, default=48)
-    ap.add_argument("--context", type=int, default=1024, help="tokens (the demo's r0/r1 translate at 256, r3/r4 at 1024)")
+    ap.add_argument(
+        "--context", type=int, default=1024, help="tokens (the demo's r0/r1 translate at 256, r3/r4 at 1024)"
+    )
     args = ap.parse_args()
     import torch
 
@@ -83,17 +92,25 @@ def main() -> int:
         model, tok = load_model(model_dir)
         P = load(ROOT / "params.yaml")
         translate = P.translate  # the project's settings, the command line's sizes
-        cfg = replace(TranslateConfig.from_params(translate, args.context, args.max_new_tokens), batch_size=args.batch_size)
+        cfg = replace(
+            TranslateConfig.from_params(translate, args.context, args.max_new_tokens), batch_size=args.batch_size
+        )
         count = token_counter(tok)
         streams = {}
         for src, tgt, f in (("zh", "en", "night-train.zh.epub"), ("en", "zh", "night-train.en.pdf")):
-            paras = [p.to_json() for p in ingest_file(ROOT / "data" / "sample" / f, src, IngestOptions.from_params(P.ingest)).paragraphs]
+            paras = [
+                p.to_json()
+                for p in ingest_file(ROOT / "data" / "sample" / f, src, IngestOptions.from_params(P.ingest)).paragraphs
+            ]
             key = f"night-train.{src}-{tgt}"
             streams[key] = (f"{src}-{tgt}", chapter_units(key, f"{src}-{tgt}", paras, count, cfg))
         units = [u for _, us in streams.values() for u in us]
         chunks = sum(len(u.chunks) for u in units)
-        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; context {cfg.context}: {chunks} chunks in "
-              f"{len(units)} chapters, batch_size {cfg.batch_size}, output cap {cfg.max_new_tokens} tokens")
+        print(
+            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; context {cfg.context}: "
+            f"{chunks} chunks in "
+            f"{len(units)} chapters, batch_size {cfg.batch_size}, output cap {cfg.max_new_tokens} tokens"
+        )
         print(f"{'scheduler':<22} {'threads':>7} {'seconds':>8} {'chunks/s':>9} {'calls':>6}")
         for name, threads in (("chapters in batches", 1), ("lock-step streams", 1), ("chapters in batches", 2)):
             torch.set_num_threads(threads)

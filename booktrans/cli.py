@@ -10,7 +10,6 @@ from pathlib import Path
 from . import __version__
 from .errors import BooktransError
 
-
 # Options whose default is a params.yaml key: None on the command line means "take it from the params
 # the commands read" (booktrans.params.for_commands: ./params.yaml in a project, else the packaged
 # copy of the project's params.yaml), so no default is written twice.
@@ -20,8 +19,10 @@ PARAM_DEFAULTS = {
     "compare_seed": ("compare.seed", lambda p: p.compare.seed),
     "drop_cost": ("evaluate.omission.drop_cost", lambda p: p.evaluate.omission.drop_cost),
     "partial_threshold": ("evaluate.omission.partial_threshold", lambda p: p.evaluate.omission.partial_threshold),
-    "partial_threshold_ref": ("evaluate.omission.partial_threshold_ref",
-                              lambda p: p.evaluate.omission.partial_threshold_ref),
+    "partial_threshold_ref": (
+        "evaluate.omission.partial_threshold_ref",
+        lambda p: p.evaluate.omission.partial_threshold_ref,
+    ),
     "table_min_prob": ("evaluate.omission.table_min_prob", lambda p: p.evaluate.omission.table_min_prob),
     "source_share": ("translate.source_share", lambda p: p.translate.source_share),
     "carry_share": ("translate.carry_share", lambda p: p.translate.carry_share),
@@ -57,11 +58,17 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     _fill_defaults(args, ("max_paragraph_chars",))
 
     if not Path(args.path).is_file():  # before the ingest, whose message speaks of the manifest
-        raise BooktransError(f"{args.path}: no such file" if not Path(args.path).exists() else f"{args.path}: not a file")
+        raise BooktransError(
+            f"{args.path}: no such file" if not Path(args.path).exists() else f"{args.path}: not a file"
+        )
     from .params import for_commands
 
-    opts = IngestOptions(simplify=for_commands().ingest.simplify, max_paragraph_chars=args.max_paragraph_chars,
-                         check_language=not args.no_lang_check, chapter_pattern=args.chapter_pattern)
+    opts = IngestOptions(
+        simplify=for_commands().ingest.simplify,
+        max_paragraph_chars=args.max_paragraph_chars,
+        check_language=not args.no_lang_check,
+        chapter_pattern=args.chapter_pattern,
+    )
     result = ingest_file(args.path, args.lang, opts=opts)
     out = sys.stdout
     for p in result.paragraphs:
@@ -108,13 +115,22 @@ def _cmd_align(args: argparse.Namespace) -> int:
         from .align import FilterConfig, align_book
 
         def paragraphs(lines: list[str]) -> list[dict]:
-            return [{"chapter": 1, "title": "", "para": k, "text": t, "loc": f"line {k + 1}"}
-                    for k, t in enumerate(lines) if t.strip()]
+            return [
+                {"chapter": 1, "title": "", "para": k, "text": t, "loc": f"line {k + 1}"}
+                for k, t in enumerate(lines)
+                if t.strip()
+            ]
 
         method = {"cedict": "cedict", "model": "model", "gale-church": "gale-church"}[args.translator]
         align = for_commands().align
-        beads, _ = align_book(paragraphs(zh), paragraphs(en), method=method, translator=translator,
-                              filters=FilterConfig.from_params(align.filters), bootstrap=align.bootstrap)
+        beads, _ = align_book(
+            paragraphs(zh),
+            paragraphs(en),
+            method=method,
+            translator=translator,
+            filters=FilterConfig.from_params(align.filters),
+            bootstrap=align.bootstrap,
+        )
         for b in beads:
             out.write(json.dumps({"zh": b["zh"], "en": b["en"], "score": b["score"]}, ensure_ascii=False) + "\n")
         return 0
@@ -138,7 +154,9 @@ def _cmd_align_eval(args: argparse.Namespace) -> int:
     print(f"{'file':<16} {'beads':>6} {'gold':>6} {'P':>6} {'R':>6} {'F1':>6}")
     for name, s in per_file.items():
         print(f"{name:<16} {s.test:>6} {s.gold:>6} {s.precision:>6.3f} {s.recall:>6.3f} {s.f1:>6.3f}")
-    print(f"{'total':<16} {total.test:>6} {total.gold:>6} {total.precision:>6.3f} {total.recall:>6.3f} {total.f1:>6.3f}")
+    print(
+        f"{'total':<16} {total.test:>6} {total.gold:>6} {total.precision:>6.3f} {total.recall:>6.3f} {total.f1:>6.3f}"
+    )
     return 0
 
 
@@ -182,14 +200,19 @@ def _cmd_omissions(args: argparse.Namespace) -> int:
         _check_language(args.ref, ref, args.tgt_lang)
         ref = [x for para in ref for x in split_sentences(para, args.tgt_lang)]
         refs = align_references(src, ref, args.src_lang, args.tgt_lang, translator)
-    cfg = OmissionConfig(drop_cost=args.drop_cost, partial_threshold=args.partial_threshold,
-                         partial_threshold_ref=args.partial_threshold_ref)
+    cfg = OmissionConfig(
+        drop_cost=args.drop_cost,
+        partial_threshold=args.partial_threshold,
+        partial_threshold_ref=args.partial_threshold_ref,
+    )
     cov = source_coverage(src, hyp, args.src_lang, args.tgt_lang, cfg, translator=translator, references=refs)
     items = rows(cov, src, where, args.tgt_lang)
     dropped = sum(c.omitted for c in cov.lines)
     partial = sum(c.partial for c in cov.lines)
-    summary = (f"{dropped} of {len(cov.lines)} source sentences dropped ({cov.omission_rate:.1%}), {partial} partial "
-               f"({cov.partial_rate:.1%}), {len(cov.added)} of {len(hyp)} translation lines added")
+    summary = (
+        f"{dropped} of {len(cov.lines)} source sentences dropped ({cov.omission_rate:.1%}), {partial} partial "
+        f"({cov.partial_rate:.1%}), {len(cov.added)} of {len(hyp)} translation lines added"
+    )
     if args.format == "json":
         text = "".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in items)
     elif args.format == "text":
@@ -222,14 +245,27 @@ def _cmd_translate(args: argparse.Namespace) -> int:
     from .ingest import IngestOptions
     from .params import for_commands
 
-    summary = translate_book(Path(args.book), args.src_lang, args.tgt_lang, open_engine, count, cfg, Path(args.out), engine_id,
-                             chapters=args.chapters, title=args.title, price=price,
-                             ingest=IngestOptions.from_params(for_commands().ingest))
+    summary = translate_book(
+        Path(args.book),
+        args.src_lang,
+        args.tgt_lang,
+        open_engine,
+        count,
+        cfg,
+        Path(args.out),
+        engine_id,
+        chapters=args.chapters,
+        title=args.title,
+        price=price,
+        ingest=IngestOptions.from_params(for_commands().ingest),
+    )
     u = summary["usage"]
     cost = f", ${u['cost_usd']:.4f}" if "cost_usd" in u else ""
-    print(f"{args.out}: {', '.join(summary['files'].values())} ({len(summary['chapters']['translated'])} of "
-          f"{summary['chapters']['in_book']} chapters; {u['chunks']} chunks, {u['truncated']} cut by the length limit; "
-          f"{u['prompt_tokens']} prompt + {u['completion_tokens']} completion tokens{cost})")
+    print(
+        f"{args.out}: {', '.join(summary['files'].values())} ({len(summary['chapters']['translated'])} of "
+        f"{summary['chapters']['in_book']} chapters; {u['chunks']} chunks, {u['truncated']} cut by the length limit; "
+        f"{u['prompt_tokens']} prompt + {u['completion_tokens']} completion tokens{cost})"
+    )
     return 0
 
 
@@ -290,14 +326,17 @@ def _cmd_proofread(args: argparse.Namespace) -> int:
         raise BooktransError(f"{path}: not an aligned book ({exc})") from None
     book = args.book or path.name.split(".")[0]
     if args.action == "apply":
-        fixed, summary = apply_corrections(book, beads, read_corrections(args.corrections).get(book, []), args.sample, args.seed)
+        fixed, summary = apply_corrections(
+            book, beads, read_corrections(args.corrections).get(book, []), args.sample, args.seed
+        )
         sys.stdout.write(jsonl_lines(fixed))
         print(dumps_json(summary), file=sys.stderr, end="")
         return 0
     if not any("proofread" in b or "proofread_sample" in b for b in beads):  # not from the align stage: draw the sample
         beads, _ = apply_corrections(book, beads, [], args.sample, args.seed)
-    items, summary = build_items(book, beads, SelectConfig(doubtful=args.doubtful, sample=args.sample, context=args.context,
-                                                           seed=args.seed))
+    items, summary = build_items(
+        book, beads, SelectConfig(doubtful=args.doubtful, sample=args.sample, context=args.context, seed=args.seed)
+    )
     sheet = write_sheets(items, Path(args.out), book)
     print(dumps_json({"sheet": sheet, "items": len(items), **summary}), end="")
     return 0
@@ -311,8 +350,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     src = _read_lines(args.src) if args.src else None
     for path, lines in ((args.hyp_a, hyp_a), (args.hyp_b, hyp_b), (args.src, src)):
         if lines is not None and len(lines) != len(ref):
-            raise BooktransError(f"{path}: {len(lines)} lines, but {args.ref} has {len(ref)}: the files must be "
-                                 f"sentence-parallel (one segment a line)")
+            raise BooktransError(
+                f"{path}: {len(lines)} lines, but {args.ref} has {len(ref)}: the files must be "
+                f"sentence-parallel (one segment a line)"
+            )
     if not ref:
         raise BooktransError(f"{args.ref}: no lines to compare")
     for metric in args.metric or ["bleu", "chrf"] + (["omission"] if src is not None else []):
@@ -329,7 +370,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="booktrans", description="Whole-book zh<->en translation pipeline: each step on its own.")
+    ap = argparse.ArgumentParser(
+        prog="booktrans", description="Whole-book zh<->en translation pipeline: each step on its own."
+    )
     ap.add_argument("--version", action="version", version=f"booktrans {__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -339,21 +382,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", action="store_true", help="also print the ingest report (JSON) on stderr")
     p.add_argument("--no-lang-check", action="store_true", help="do not check that the text is in --lang")
     p.add_argument("--chapter-pattern", help="regular expression a whole chapter-heading line matches (for odd books)")
-    p.add_argument("--max-paragraph-chars", type=int,
-                   **_param_default("max_paragraph_chars", "split longer paragraphs at sentence ends (characters)"))
+    p.add_argument(
+        "--max-paragraph-chars",
+        type=int,
+        **_param_default("max_paragraph_chars", "split longer paragraphs at sentence ends (characters)"),
+    )
     p.set_defaults(fn=_cmd_ingest)
 
-    p = sub.add_parser("align", help="align two files of sentences (one per line) and print beads like [0]:[0,1]; "
-                                     "with --raw, two files of paragraphs, printed as JSON beads")
+    p = sub.add_parser(
+        "align",
+        help="align two files of sentences (one per line) and print beads like [0]:[0,1]; "
+        "with --raw, two files of paragraphs, printed as JSON beads",
+    )
     p.add_argument("src", help="source sentences, one per line (already segmented); with --raw, paragraphs")
     p.add_argument("tgt", help="target sentences, one per line; with --raw, paragraphs")
-    p.add_argument("--raw", action="store_true",
-                   help='raw text, one paragraph per line: split with the pipeline\'s splitter, aligned like a book '
-                        'chapter, one JSON object per bead: {"zh": [...], "en": [...], "score": s}')
+    p.add_argument(
+        "--raw",
+        action="store_true",
+        help="raw text, one paragraph per line: split with the pipeline's splitter, aligned like a book "
+        'chapter, one JSON object per bead: {"zh": [...], "en": [...], "score": s}',
+    )
     p.add_argument("--src-lang", required=True, choices=["zh", "en"], help="the language of the source text")
     p.add_argument("--tgt-lang", required=True, choices=["zh", "en"], help="the language of the translation")
-    p.add_argument("--translator", default="cedict", choices=["cedict", "model", "gale-church"],
-                   help="how the Chinese side is compared with the English (default: cedict, offline)")
+    p.add_argument(
+        "--translator",
+        default="cedict",
+        choices=["cedict", "model", "gale-church"],
+        help="how the Chinese side is compared with the English (default: cedict, offline)",
+    )
     p.add_argument("--model", help="model directory for --translator model")
     p.set_defaults(fn=_cmd_align)
 
@@ -362,16 +418,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("test_dir", help="folder of test NNN.align files with the same names")
     p.set_defaults(fn=_cmd_align_eval)
 
-    p = sub.add_parser("compare", help="is system B better than system A? paired bootstrap of BLEU, chrF and omission rate "
-                                       "on sentence-parallel files: one JSON object per metric")
+    p = sub.add_parser(
+        "compare",
+        help="is system B better than system A? paired bootstrap of BLEU, chrF and omission rate "
+        "on sentence-parallel files: one JSON object per metric",
+    )
     p.add_argument("ref", help="the reference translation, one segment a line")
     p.add_argument("hyp_a", metavar="HYP_A", help="system A's translation, line by line parallel to REF (the baseline)")
-    p.add_argument("hyp_b", metavar="HYP_B", help="system B's translation, line by line parallel to REF (delta = B - A)")
+    p.add_argument(
+        "hyp_b", metavar="HYP_B", help="system B's translation, line by line parallel to REF (delta = B - A)"
+    )
     p.add_argument("--src", help="the source text, line by line parallel to REF (needed by --metric omission)")
     p.add_argument("--src-lang", required=True, choices=["zh", "en"], help="the language of the source text")
     p.add_argument("--tgt-lang", required=True, choices=["zh", "en"], help="the language of REF, HYP_A and HYP_B")
-    p.add_argument("--metric", action="append", choices=["bleu", "chrf", "omission"],
-                   help="a metric to compare (repeatable; default: bleu, chrf and omission, omission only with --src)")
+    p.add_argument(
+        "--metric",
+        action="append",
+        choices=["bleu", "chrf", "omission"],
+        help="a metric to compare (repeatable; default: bleu, chrf and omission, omission only with --src)",
+    )
     p.add_argument("--resamples", type=int, **_param_default("resamples", "bootstrap resamples"))
     p.add_argument("--seed", type=int, **_param_default("compare_seed", "seed of the resampling"))
     p.set_defaults(fn=_cmd_compare)
@@ -381,60 +446,140 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("hyp", help="the translation, in any number of lines (it is aligned to SRC)")
     p.add_argument("--src-lang", required=True, choices=["zh", "en"], help="the language of the source text")
     p.add_argument("--tgt-lang", required=True, choices=["zh", "en"], help="the language of the translation")
-    p.add_argument("--one-per-line", action="store_true",
-                   help="SRC already holds one sentence per line: keep its lines as they are (line = the line number)")
-    p.add_argument("--format", choices=["json", "text", "html"], default="json",
-                   help="json: one object per source sentence; text: the flagged sentences only; html: a side-by-side page")
+    p.add_argument(
+        "--one-per-line",
+        action="store_true",
+        help="SRC already holds one sentence per line: keep its lines as they are (line = the line number)",
+    )
+    p.add_argument(
+        "--format",
+        choices=["json", "text", "html"],
+        default="json",
+        help="json: one object per source sentence; text: the flagged sentences only; html: a side-by-side page",
+    )
     p.add_argument("--output", metavar="PATH", help="write there instead of stdout (required for --format html)")
-    p.add_argument("--ref", help="a human translation of SRC, one paragraph per line (any count): much stronger evidence")
-    p.add_argument("--drop-cost", type=float, **_param_default(
-        "drop_cost", "evidence a sentence needs against it to count as dropped: higher flags fewer "
-                     "(tuned: docs/evaluate.md)"))
-    p.add_argument("--partial-threshold", type=float, **_param_default(
-        "partial_threshold", "evidence against one clause of a translated sentence to count it as partial"))
-    p.add_argument("--partial-threshold-ref", type=float, **_param_default(
-        "partial_threshold_ref", "with --ref: the same, for a clause the reference shows"))
-    p.add_argument("--table-min-prob", type=float, **_param_default(
-        "table_min_prob", "with --lexicon: entries of the lexical table count from this probability on"))
-    p.add_argument("--lexicon", metavar="PATH",
-                   help="a lexical table learned from aligned books (the align stage's data/lexicon.json), used "
-                        "beside CC-CEDICT as the evaluate stage does (default: CC-CEDICT alone)")
+    p.add_argument(
+        "--ref", help="a human translation of SRC, one paragraph per line (any count): much stronger evidence"
+    )
+    p.add_argument(
+        "--drop-cost",
+        type=float,
+        **_param_default(
+            "drop_cost",
+            "evidence a sentence needs against it to count as dropped: higher flags fewer (tuned: docs/evaluate.md)",
+        ),
+    )
+    p.add_argument(
+        "--partial-threshold",
+        type=float,
+        **_param_default(
+            "partial_threshold", "evidence against one clause of a translated sentence to count it as partial"
+        ),
+    )
+    p.add_argument(
+        "--partial-threshold-ref",
+        type=float,
+        **_param_default("partial_threshold_ref", "with --ref: the same, for a clause the reference shows"),
+    )
+    p.add_argument(
+        "--table-min-prob",
+        type=float,
+        **_param_default(
+            "table_min_prob", "with --lexicon: entries of the lexical table count from this probability on"
+        ),
+    )
+    p.add_argument(
+        "--lexicon",
+        metavar="PATH",
+        help="a lexical table learned from aligned books (the align stage's data/lexicon.json), used "
+        "beside CC-CEDICT as the evaluate stage does (default: CC-CEDICT alone)",
+    )
     p.set_defaults(fn=_cmd_omissions)
 
-    p = sub.add_parser("translate", help="translate a book (PDF, EPUB, TXT) into EPUB 3, bilingual EPUB and text, resumably")
+    p = sub.add_parser(
+        "translate", help="translate a book (PDF, EPUB, TXT) into EPUB 3, bilingual EPUB and text, resumably"
+    )
     p.add_argument("book", help="the book file")
     p.add_argument("--src-lang", required=True, choices=["zh", "en"], help="the language of the source text")
     p.add_argument("--tgt-lang", required=True, choices=["zh", "en"], help="the language of the translation")
-    p.add_argument("--model", required=True, help="a model folder (models/r4, a Hugging Face checkout), or the model name at --base-url")
-    p.add_argument("--out", required=True, help="output folder: <stem>.<tgt>.epub, <stem>.<tgt>.txt, <stem>.bilingual.epub, <stem>.<tgt>.json")
-    p.add_argument("--engine", default="auto", choices=["auto", "transformers", "vllm", "openai"],
-                   help="auto = openai with --base-url, else vllm when installed with a GPU, else transformers")
-    p.add_argument("--base-url", help="an OpenAI-compatible endpoint, e.g. https://api.deepseek.com/v1 (key: BOOKTRANS_API_KEY or OPENAI_API_KEY)")
+    p.add_argument(
+        "--model",
+        required=True,
+        help="a model folder (models/r4, a Hugging Face checkout), or the model name at --base-url",
+    )
+    p.add_argument(
+        "--out",
+        required=True,
+        help="output folder: <stem>.<tgt>.epub, <stem>.<tgt>.txt, <stem>.bilingual.epub, <stem>.<tgt>.json",
+    )
+    p.add_argument(
+        "--engine",
+        default="auto",
+        choices=["auto", "transformers", "vllm", "openai"],
+        help="auto = openai with --base-url, else vllm when installed with a GPU, else transformers",
+    )
+    p.add_argument(
+        "--base-url",
+        help="an OpenAI-compatible endpoint, e.g. https://api.deepseek.com/v1 (key: BOOKTRANS_API_KEY "
+        "or OPENAI_API_KEY)",
+    )
     p.add_argument("--chapters", help="only these chapters, e.g. 1-3 or 2,5,7-9 (0 = text before the first heading)")
     p.add_argument("--title", help="title of the translated book (default: the file name)")
     p.add_argument("--context", type=int, help="tokens per request (default: the model's; 16384 for an endpoint)")
-    p.add_argument("--source-share", type=float,
-                   **_param_default("source_share", "share of the context for one source chunk"))
-    p.add_argument("--carry-share", type=float,
-                   **_param_default("carry_share", "share for the tail of the previous chunk and its translation"))
-    p.add_argument("--max-new-factor", type=float,
-                   **_param_default("max_new_factor", "output tokens allowed per source token"))
-    p.add_argument("--max-new-tokens", type=int, default=0, help="cap on output tokens per chunk (default: none; 8192 for an endpoint)")
+    p.add_argument(
+        "--source-share", type=float, **_param_default("source_share", "share of the context for one source chunk")
+    )
+    p.add_argument(
+        "--carry-share",
+        type=float,
+        **_param_default("carry_share", "share for the tail of the previous chunk and its translation"),
+    )
+    p.add_argument(
+        "--max-new-factor", type=float, **_param_default("max_new_factor", "output tokens allowed per source token")
+    )
+    p.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=0,
+        help="cap on output tokens per chunk (default: none; 8192 for an endpoint)",
+    )
     p.add_argument("--batch-size", type=int, **_param_default("batch_size", "chunks decoded together by a local model"))
     p.add_argument("--concurrency", type=int, default=4, help="requests in flight at once to an endpoint (default 4)")
-    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for one answer from an endpoint (default 300)")
-    p.add_argument("--retries", type=int, default=6, help="retries of a request after 429, 5xx or a timeout (default 6)")
-    p.add_argument("--backoff", type=float, default=1.0, help="seconds before the first retry, doubling after each (default 1)")
-    p.add_argument("--repetition-penalty", type=float, **_param_default(
-        "repetition_penalty", "local models: > 1 discourages repeats, 1.0 = off; the demo's params.yaml says 2.0 for "
-        "its tiny model, the cluster profile 1.0"))
-    p.add_argument("--price", nargs=2, type=float, metavar=("INPUT", "OUTPUT"), help="USD per million input and output tokens, for the cost")
-    p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"], help="local model weights")
+    p.add_argument(
+        "--timeout", type=float, default=300.0, help="seconds to wait for one answer from an endpoint (default 300)"
+    )
+    p.add_argument(
+        "--retries", type=int, default=6, help="retries of a request after 429, 5xx or a timeout (default 6)"
+    )
+    p.add_argument(
+        "--backoff", type=float, default=1.0, help="seconds before the first retry, doubling after each (default 1)"
+    )
+    p.add_argument(
+        "--repetition-penalty",
+        type=float,
+        **_param_default(
+            "repetition_penalty",
+            "local models: > 1 discourages repeats, 1.0 = off; the demo's params.yaml says 2.0 for "
+            "its tiny model, the cluster profile 1.0",
+        ),
+    )
+    p.add_argument(
+        "--price",
+        nargs=2,
+        type=float,
+        metavar=("INPUT", "OUTPUT"),
+        help="USD per million input and output tokens, for the cost",
+    )
+    p.add_argument(
+        "--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"], help="local model weights"
+    )
     p.set_defaults(fn=_cmd_translate)
 
     p = sub.add_parser("proofread", help="proofreading sheets of an aligned book; completed sheets into corrections")
     psub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    pe = psub.add_parser("export", help="the beads most likely wrong and a random sample as form.html, sheet.csv, sheet.xlsx")
+    pe = psub.add_parser(
+        "export", help="the beads most likely wrong and a random sample as form.html, sheet.csv, sheet.xlsx"
+    )
     pe.add_argument("aligned", help="an aligned book (data/aligned/<book>.jsonl)")
     pe.add_argument("--out", required=True, help="folder for the sheets")
     pe.add_argument("--doubtful", type=int, **_param_default("doubtful", "beads most likely wrong to export"))
@@ -451,15 +596,21 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("--context", type=int, **_param_default("context", "beads shown before and after each one"))
     p.set_defaults(fn=_cmd_proofread)
 
-    p = sub.add_parser("preflight", help="check params.yaml (unknown keys, types, base model path, rounds chain, "
-                                         "every round's training settings) before any work")
+    p = sub.add_parser(
+        "preflight",
+        help="check params.yaml (unknown keys, types, base model path, rounds chain, "
+        "every round's training settings) before any work",
+    )
     p.add_argument("--params", default="params.yaml", help="the parameters file to check (default params.yaml)")
     p.set_defaults(fn=_cmd_preflight)
 
     p = sub.add_parser("plan", help="tokens, steps, peak GPU memory, GPU-hours and cost of every round, before renting")
     p.add_argument("--params", default="params.yaml", help="the parameters file to plan from (default params.yaml)")
-    p.add_argument("--profile", action="append", help="plan with this profile merged in (params.yaml is not changed); "
-                   "repeat to merge several in order")
+    p.add_argument(
+        "--profile",
+        action="append",
+        help="plan with this profile merged in (params.yaml is not changed); repeat to merge several in order",
+    )
     p.add_argument("--tokens", type=int, help="plan for this many training tokens per round instead of data/sft/")
     p.add_argument("--json", action="store_true", help="print the numbers as JSON")
     p.set_defaults(fn=_cmd_plan)
@@ -487,7 +638,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except KeyboardInterrupt:
-        print("interrupted; what was finished is kept (booktrans translate goes on from there when run again)", file=sys.stderr)
+        print(
+            "interrupted; what was finished is kept (booktrans translate goes on from there when run again)",
+            file=sys.stderr,
+        )
         return 130
 
 

@@ -22,16 +22,18 @@ from .errors import Stopped
 
 @dataclass(frozen=True)
 class Flag:
-    figure: str     # the report key, e.g. "kept_zh" or "chapters[3].mean_score"
+    figure: str  # the report key, e.g. "kept_zh" or "chapters[3].mean_score"
     value: float
     limit: float
-    rule: str       # "min" or "max"
-    param: str      # the params.yaml key of the limit
+    rule: str  # "min" or "max"
+    param: str  # the params.yaml key of the limit
     detail: str = ""  # where, when the figure is the worst of several (chapter pairs)
 
     def describe(self) -> str:
         below = "below" if self.rule == "min" else "above"
-        return f"{self.figure} {self.value:g} is {below} {self.param} {self.limit:g}" + (f" ({self.detail})" if self.detail else "")
+        return f"{self.figure} {self.value:g} is {below} {self.param} {self.limit:g}" + (
+            f" ({self.detail})" if self.detail else ""
+        )
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -40,22 +42,24 @@ class Flag:
 @dataclass(frozen=True)
 class IngestGates:
     """ingest.gates of params.yaml (booktrans.params; the values and their comments live there)."""
-    min_kept_share: float       # per edition: share of the text found that is kept (0..1)
-    min_length_ratio: float     # English words per Chinese character, whole book
+
+    min_kept_share: float  # per edition: share of the text found that is kept (0..1)
+    min_length_ratio: float  # English words per Chinese character, whole book
     max_length_ratio: float
-    max_chapter_share: float    # per edition of 3+ chapters: share of the text in its largest chapter
-    max_title_zh_chars: int     # per Chinese edition: characters of its longest chapter title
-    max_title_en_words: int     # per English edition: words of its longest chapter title
-    skip: bool                  # record the flags, do not stop
+    max_chapter_share: float  # per edition of 3+ chapters: share of the text in its largest chapter
+    max_title_zh_chars: int  # per Chinese edition: characters of its longest chapter title
+    max_title_en_words: int  # per English edition: words of its longest chapter title
+    skip: bool  # record the flags, do not stop
 
 
 @dataclass(frozen=True)
 class AlignGates:
     """align.gates of params.yaml."""
-    min_kept: float             # share of each side's sentences in beads kept for training
-    min_pair_score: float       # mean bead score of a chapter pair ...
-    min_pair_sentences: int     # ... that holds at least this many sentences (both sides together)
-    max_unpaired_share: float   # share of either side's sentences in chapters without a partner
+
+    min_kept: float  # share of each side's sentences in beads kept for training
+    min_pair_score: float  # mean bead score of a chapter pair ...
+    min_pair_sentences: int  # ... that holds at least this many sentences (both sides together)
+    max_unpaired_share: float  # share of either side's sentences in chapters without a partner
     skip: bool
 
 
@@ -68,19 +72,42 @@ def check_ingest(editions: dict[str, dict], length_ratio: float | None, gates: I
             flags.append(Flag(f"{lang}.kept_share", share, gates.min_kept_share, "min", "ingest.gates.min_kept_share"))
         largest = editions[lang].get("largest_chapter_share")
         if largest is not None and editions[lang].get("chapters", 0) >= 3 and largest > gates.max_chapter_share:
-            flags.append(Flag(f"{lang}.largest_chapter_share", largest, gates.max_chapter_share, "max",
-                              "ingest.gates.max_chapter_share", "one chapter holds most of the book: its headings were missed"))
+            flags.append(
+                Flag(
+                    f"{lang}.largest_chapter_share",
+                    largest,
+                    gates.max_chapter_share,
+                    "max",
+                    "ingest.gates.max_chapter_share",
+                    "one chapter holds most of the book: its headings were missed",
+                )
+            )
         size = editions[lang].get("longest_title_length")
-        limit, param = (gates.max_title_zh_chars, "max_title_zh_chars") if lang == "zh" \
+        limit, param = (
+            (gates.max_title_zh_chars, "max_title_zh_chars")
+            if lang == "zh"
             else (gates.max_title_en_words, "max_title_en_words")
+        )
         if size is not None and size > limit:
-            flags.append(Flag(f"{lang}.longest_title_length", size, limit, "max", f"ingest.gates.{param}",
-                              f"a sentence read as a title: {editions[lang].get('longest_title', '')[:60]!r}"))
+            flags.append(
+                Flag(
+                    f"{lang}.longest_title_length",
+                    size,
+                    limit,
+                    "max",
+                    f"ingest.gates.{param}",
+                    f"a sentence read as a title: {editions[lang].get('longest_title', '')[:60]!r}",
+                )
+            )
     if length_ratio is not None:
         if length_ratio < gates.min_length_ratio:
-            flags.append(Flag("length_ratio", length_ratio, gates.min_length_ratio, "min", "ingest.gates.min_length_ratio"))
+            flags.append(
+                Flag("length_ratio", length_ratio, gates.min_length_ratio, "min", "ingest.gates.min_length_ratio")
+            )
         elif length_ratio > gates.max_length_ratio:
-            flags.append(Flag("length_ratio", length_ratio, gates.max_length_ratio, "max", "ingest.gates.max_length_ratio"))
+            flags.append(
+                Flag("length_ratio", length_ratio, gates.max_length_ratio, "max", "ingest.gates.max_length_ratio")
+            )
     return flags
 
 
@@ -103,17 +130,30 @@ def check_align(report: dict, gates: AlignGates) -> list[Flag]:
         kept = report.get(f"kept_{side}", 0.0)
         if kept < gates.min_kept:
             flags.append(Flag(f"kept_{side}", kept, gates.min_kept, "min", "align.gates.min_kept"))
-    pairs = [ch for ch in report.get("chapters", [])
-             if ch.get("zh_sentences", 0) + ch.get("en_sentences", 0) >= gates.min_pair_sentences]
+    pairs = [
+        ch
+        for ch in report.get("chapters", [])
+        if ch.get("zh_sentences", 0) + ch.get("en_sentences", 0) >= gates.min_pair_sentences
+    ]
     low = [ch for ch in pairs if ch.get("mean_score", 0.0) < gates.min_pair_score]
     if low:
         worst = min(low, key=lambda ch: ch.get("mean_score", 0.0))
         where = f"zh {','.join(map(str, worst['zh_chapters']))} / en {','.join(map(str, worst['en_chapters']))}"
-        flags.append(Flag("chapter-pair mean_score", worst.get("mean_score", 0.0), gates.min_pair_score, "min",
-                          "align.gates.min_pair_score", f"{len(low)} of {len(pairs)} pairs below; lowest {where}"))
+        flags.append(
+            Flag(
+                "chapter-pair mean_score",
+                worst.get("mean_score", 0.0),
+                gates.min_pair_score,
+                "min",
+                "align.gates.min_pair_score",
+                f"{len(low)} of {len(pairs)} pairs below; lowest {where}",
+            )
+        )
     for side, share in zip(("zh", "en"), unpaired_shares(report)):
         if share > gates.max_unpaired_share:
-            flags.append(Flag(f"unpaired_{side}", share, gates.max_unpaired_share, "max", "align.gates.max_unpaired_share"))
+            flags.append(
+                Flag(f"unpaired_{side}", share, gates.max_unpaired_share, "max", "align.gates.max_unpaired_share")
+            )
     return flags
 
 
@@ -126,8 +166,7 @@ class GatesFailed(Stopped):
     """Books far from a normal book stopped a step; the message lists one line per book."""
 
 
-def record_flags(step: str, book: str, flags: list[Flag], skip: bool, entry: dict, flagged: list[str],
-                 **extra) -> None:
+def record_flags(step: str, book: str, flags: list[Flag], skip: bool, entry: dict, flagged: list[str], **extra) -> None:
     """Record a book's flags in its report entry (``gates``, with ``extra`` figures) and say so on stderr;
     a flag not skipped (``skip``: the step's or the book's) adds one line to ``flagged``."""
     skipped = bool(flags) and skip
@@ -144,5 +183,7 @@ def record_flags(step: str, book: str, flags: list[Flag], skip: bool, entry: dic
 def stop_on_flags(step: str, flagged: list[str], report_path) -> None:
     """Raise GatesFailed naming every flagged book (the report, already written, holds the figures)."""
     if flagged:
-        raise GatesFailed(f"{step}: {len(flagged)} book(s) far from a normal book; see the gates in {report_path}:\n"
-                          + "\n".join(f"  {line}" for line in flagged))
+        raise GatesFailed(
+            f"{step}: {len(flagged)} book(s) far from a normal book; see the gates in {report_path}:\n"
+            + "\n".join(f"  {line}" for line in flagged)
+        )

@@ -28,8 +28,8 @@ class Book:
     split: str
     # per-book overrides for odd books (all optional):
     chapter_pattern: tuple[tuple[str, str], ...] = ()  # (lang, regex a whole chapter-heading line matches)
-    language_check: bool = True   # false: an edition may read as the other language (a code-heavy textbook)
-    skip_gates: bool = False      # true: this book's gate flags are recorded but do not stop a stage
+    language_check: bool = True  # false: an edition may read as the other language (a code-heavy textbook)
+    skip_gates: bool = False  # true: this book's gate flags are recorded but do not stop a stage
 
     def file(self, lang: str) -> str:
         return {"zh": self.zh, "en": self.en}[lang]
@@ -61,8 +61,10 @@ def load_manifest(path: str | Path) -> list[Book]:
             raise ManifestError(f"{where} ({entry.get('id', '?')}): missing {', '.join(missing)}")
         unknown = sorted(set(entry) - set(REQUIRED) - set(OPTIONAL))
         if unknown:
-            raise ManifestError(f"{where} ({entry['id']}): unknown field(s) {', '.join(unknown)} "
-                                f"(optional fields: {', '.join(OPTIONAL)})")
+            raise ManifestError(
+                f"{where} ({entry['id']}): unknown field(s) {', '.join(unknown)} "
+                f"(optional fields: {', '.join(OPTIONAL)})"
+            )
         book = Book(**{k: str(entry[k]) for k in REQUIRED}, **_overrides(entry, f"{where} ({entry['id']})"))
         if book.id in seen:
             raise ManifestError(f"{where}: duplicate id {book.id!r}")
@@ -83,15 +85,21 @@ def _overrides(entry: dict, where: str) -> dict:
     pattern = entry.get("chapter_pattern")
     if pattern is not None:
         patterns = {"zh": pattern, "en": pattern} if isinstance(pattern, str) else pattern
-        if not isinstance(patterns, dict) or set(patterns) - {"zh", "en"} or \
-                not all(isinstance(v, str) and v for v in patterns.values()):
-            raise ManifestError(f"{where}: chapter_pattern must be a regular expression, or a mapping of zh and/or en "
-                                "to one")
+        if (
+            not isinstance(patterns, dict)
+            or set(patterns) - {"zh", "en"}
+            or not all(isinstance(v, str) and v for v in patterns.values())
+        ):
+            raise ManifestError(
+                f"{where}: chapter_pattern must be a regular expression, or a mapping of zh and/or en to one"
+            )
         for lang, rx in patterns.items():
             try:
                 re.compile(rx)
             except re.error as exc:
-                raise ManifestError(f"{where}: chapter_pattern for {lang} is not a valid regular expression ({exc})") from None
+                raise ManifestError(
+                    f"{where}: chapter_pattern for {lang} is not a valid regular expression ({exc})"
+                ) from None
         out["chapter_pattern"] = tuple(sorted(patterns.items()))
     for key in ("language_check", "skip_gates"):
         if key in entry:

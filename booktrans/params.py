@@ -164,9 +164,25 @@ class TrainParams:
 
 
 # train keys a round may set for itself (rounds.rN.<key>); the others hold for every round
-ROUND_OVERRIDES = ("accelerate_config", "method", "chain", "batch_size", "grad_accum", "scheduler", "warmup_ratio",
-                   "packing", "gradient_checkpointing", "attn_implementation", "loss", "loss_chunk", "liger",
-                   "rope_scaling", "sequence_parallel", "save_steps", "select")
+ROUND_OVERRIDES = (
+    "accelerate_config",
+    "method",
+    "chain",
+    "batch_size",
+    "grad_accum",
+    "scheduler",
+    "warmup_ratio",
+    "packing",
+    "gradient_checkpointing",
+    "attn_implementation",
+    "loss",
+    "loss_chunk",
+    "liger",
+    "rope_scaling",
+    "sequence_parallel",
+    "save_steps",
+    "select",
+)
 
 
 @dataclass(frozen=True)
@@ -179,7 +195,7 @@ class RoundParams:
     max_docs: int
     max_chars: int
     short_share: float
-    sparse_attention: Any = _opt()   # a mapping, checked by booktrans.train.sparse.parse (kind and its numbers)
+    sparse_attention: Any = _opt()  # a mapping, checked by booktrans.train.sparse.parse (kind and its numbers)
     # the round's own value of a train key (absent = train's)
     accelerate_config: str | None = _opt()
     method: str | None = _opt()
@@ -376,8 +392,10 @@ def _convert(tp, value, path: str, errors: list[str]):
         if isinstance(value, str):
             return value
         if isinstance(value, bool):
-            errors.append(f"{path}: expected text, got {_shown(value)}: YAML reads on/off/yes/no as true/false; "
-                          f"quote the word ('{'on' if value else 'off'}')")
+            errors.append(
+                f"{path}: expected text, got {_shown(value)}: YAML reads on/off/yes/no as true/false; "
+                f"quote the word ('{'on' if value else 'off'}')"
+            )
             return None
     elif tp is dict or origin is dict:
         if isinstance(value, dict):
@@ -482,8 +500,9 @@ def from_dict(data: dict, source: str = "params.yaml", *, defaults: bool = True)
     """A checked :class:`Params` from a parsed params mapping (over the packaged defaults unless
     ``defaults`` is false). Raises ConfigError naming ``source`` and every wrong key."""
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping of sections (seed, model, train, rounds, ...), "
-                          f"got {_shown(data)}")
+        raise ConfigError(
+            f"{source}: expected a mapping of sections (seed, model, train, rounds, ...), got {_shown(data)}"
+        )
     merged = _overlay(Params, default_dict(), data) if defaults else data
     errors: list[str] = []
     p = _record(Params, merged, "", errors)

@@ -25,6 +25,7 @@ GIB = 2**30
 @dataclass(frozen=True)
 class Arch:
     """The dimensions the estimates need, read from a Hugging Face config.json."""
+
     hidden: int
     layers: int
     intermediate: int
@@ -38,15 +39,21 @@ class Arch:
     @classmethod
     def from_config(cls, cfg: dict) -> "Arch":
         try:
-            return cls(hidden=int(cfg["hidden_size"]), layers=int(cfg["num_hidden_layers"]),
-                       intermediate=int(cfg["intermediate_size"]), vocab=int(cfg["vocab_size"]),
-                       heads=int(cfg["num_attention_heads"]),
-                       kv_heads=int(cfg.get("num_key_value_heads") or cfg["num_attention_heads"]),
-                       tied=bool(cfg.get("tie_word_embeddings", False)),
-                       qkv_bias=cfg.get("model_type") in ("qwen2",) or bool(cfg.get("attention_bias", False)),
-                       window=int(cfg.get("max_position_embeddings") or 0))
+            return cls(
+                hidden=int(cfg["hidden_size"]),
+                layers=int(cfg["num_hidden_layers"]),
+                intermediate=int(cfg["intermediate_size"]),
+                vocab=int(cfg["vocab_size"]),
+                heads=int(cfg["num_attention_heads"]),
+                kv_heads=int(cfg.get("num_key_value_heads") or cfg["num_attention_heads"]),
+                tied=bool(cfg.get("tie_word_embeddings", False)),
+                qkv_bias=cfg.get("model_type") in ("qwen2",) or bool(cfg.get("attention_bias", False)),
+                window=int(cfg.get("max_position_embeddings") or 0),
+            )
         except KeyError as exc:
-            raise ConfigError(f"model config lacks {exc.args[0]}; the planner needs a Hugging Face config.json") from None
+            raise ConfigError(
+                f"model config lacks {exc.args[0]}; the planner needs a Hugging Face config.json"
+            ) from None
 
     @property
     def head_dim(self) -> int:
@@ -55,9 +62,15 @@ class Arch:
     def linear_shapes(self) -> dict[str, tuple[int, int]]:
         """(in, out) of each projection in one decoder layer."""
         h, kv = self.hidden, self.kv_heads * self.head_dim
-        return {"q_proj": (h, h), "k_proj": (h, kv), "v_proj": (h, kv), "o_proj": (h, h),
-                "gate_proj": (h, self.intermediate), "up_proj": (h, self.intermediate),
-                "down_proj": (self.intermediate, h)}
+        return {
+            "q_proj": (h, h),
+            "k_proj": (h, kv),
+            "v_proj": (h, kv),
+            "o_proj": (h, h),
+            "gate_proj": (h, self.intermediate),
+            "up_proj": (h, self.intermediate),
+            "down_proj": (self.intermediate, h),
+        }
 
     def params(self) -> int:
         """Every weight: embeddings, (untied) output head, layers (projections, q/k/v biases, 2 norms), final norm."""
@@ -79,7 +92,7 @@ class Arch:
                 total += self.vocab * self.hidden
             elif m == "lm_head":
                 total += self.vocab * self.hidden
-            elif m == "norm":                      # every *norm: two per layer and the final one
+            elif m == "norm":  # every *norm: two per layer and the final one
                 total += (2 * self.layers + 1) * self.hidden
             elif m.endswith("layernorm"):
                 total += self.layers * self.hidden
@@ -101,25 +114,35 @@ class Arch:
 class Hardware:
     """The allocation planned for. The first seven fields come from params ``plan`` (no defaults here: build
     it with :meth:`from_plan`); the DeepSpeed ones from the round's launch config (:func:`hardware`)."""
-    gpus: int                        # processes training together (one per GPU)
+
+    gpus: int  # processes training together (one per GPU)
     gpu_memory_gib: float
-    peak_tflops: float               # dense bf16 per GPU (H100 SXM)
-    mfu: float                       # assumed model FLOPs utilisation
-    price_per_gpu_hour: float        # USD (plan.price_per_hour over plan.gpus)
-    overhead_gib: float              # CUDA context and NCCL's own buffers
-    fragmentation: float             # share of the tensors' bytes the caching allocator cannot reuse
+    peak_tflops: float  # dense bf16 per GPU (H100 SXM)
+    mfu: float  # assumed model FLOPs utilisation
+    price_per_gpu_hour: float  # USD (plan.price_per_hour over plan.gpus)
+    overhead_gib: float  # CUDA context and NCCL's own buffers
+    fragmentation: float  # share of the tensors' bytes the caching allocator cannot reuse
     zero_stage: int = 3
-    deepspeed: bool = True           # launched with DeepSpeed (launcher accelerate with a DeepSpeed config)
-    reduce_bucket: int = 0           # elements; DeepSpeed's reduce_bucket_size (0 = "auto": hidden x hidden)
+    deepspeed: bool = True  # launched with DeepSpeed (launcher accelerate with a DeepSpeed config)
+    reduce_bucket: int = 0  # elements; DeepSpeed's reduce_bucket_size (0 = "auto": hidden x hidden)
     allgather_bucket: int = 500_000_000  # elements; ZeRO-1/2 gather of the updated weights
 
     @classmethod
     def from_plan(cls, plan, **launch) -> "Hardware":
         """From the typed ``plan`` record (booktrans.params.PlanParams); ``launch`` sets the process count
         (``gpus``, default plan.gpus) and the DeepSpeed fields."""
-        return cls(**{"gpus": plan.gpus, "gpu_memory_gib": plan.gpu_memory_gib, "peak_tflops": plan.peak_tflops,
-                      "mfu": plan.mfu, "price_per_gpu_hour": plan.price_per_hour / max(plan.gpus, 1),
-                      "overhead_gib": plan.overhead_gib, "fragmentation": plan.fragmentation, **launch})
+        return cls(
+            **{
+                "gpus": plan.gpus,
+                "gpu_memory_gib": plan.gpu_memory_gib,
+                "peak_tflops": plan.peak_tflops,
+                "mfu": plan.mfu,
+                "price_per_gpu_hour": plan.price_per_hour / max(plan.gpus, 1),
+                "overhead_gib": plan.overhead_gib,
+                "fragmentation": plan.fragmentation,
+                **launch,
+            }
+        )
 
 
 def _bytes(cfg: TrainConfig) -> int:
@@ -138,27 +161,42 @@ ACTIVATIONS = {
     # (method, dtype bytes, checkpointing): {part: {(width, element bytes): count}}
     ("lora", 4, True): {"layer": {("h", 4): 1}, "work": {("i", 4): 6, ("h", 4): 7, ("kv", 4): 2, ("r", 4): 6}},
     ("full", 4, True): {"layer": {("h", 4): 1}, "work": {("i", 4): 6, ("h", 4): 9, ("kv", 4): 2}},
-    ("lora", 2, True): {"layer": {("h", 2): 1},
-                        "work": {("i", 4): 2, ("i", 2): 3, ("h", 4): 9, ("h", 2): 7, ("kv", 2): 2, ("r", 4): 6}},
+    ("lora", 2, True): {
+        "layer": {("h", 2): 1},
+        "work": {("i", 4): 2, ("i", 2): 3, ("h", 4): 9, ("h", 2): 7, ("kv", 2): 2, ("r", 4): 6},
+    },
     ("full", 2, True): {"layer": {("h", 2): 1}, "work": {("i", 2): 6, ("h", 4): 2, ("h", 2): 8, ("kv", 2): 2}},
-    ("lora", 4, False): {"layer": {("i", 4): 4, ("h", 4): 6, ("kv", 4): 2, ("r", 4): 7},
-                         "fixed": {("h", 4): 2, ("t/2", 4): 2}},
+    ("lora", 4, False): {
+        "layer": {("i", 4): 4, ("h", 4): 6, ("kv", 4): 2, ("r", 4): 7},
+        "fixed": {("h", 4): 2, ("t/2", 4): 2},
+    },
     ("full", 4, False): {"layer": {("i", 4): 4, ("h", 4): 8, ("kv", 4): 2}, "fixed": {("h", 4): 3, ("t/2", 4): 2}},
-    ("lora", 2, False): {"layer": {("i", 4): 1, ("i", 2): 3, ("h", 4): 8, ("h", 2): 3, ("kv", 2): 2, ("r", 4): 7},
-                         "fixed": {("h", 2): 1, ("t/2", 2): 2}},
-    ("full", 2, False): {"layer": {("i", 2): 4, ("h", 4): 2, ("h", 2): 7, ("kv", 2): 2},
-                         "fixed": {("h", 4): 1, ("h", 2): 2, ("t/2", 2): 2}},
+    ("lora", 2, False): {
+        "layer": {("i", 4): 1, ("i", 2): 3, ("h", 4): 8, ("h", 2): 3, ("kv", 2): 2, ("r", 4): 7},
+        "fixed": {("h", 2): 1, ("t/2", 2): 2},
+    },
+    ("full", 2, False): {
+        "layer": {("i", 2): 4, ("h", 4): 2, ("h", 2): 7, ("kv", 2): 2},
+        "fixed": {("h", 4): 1, ("h", 2): 2, ("t/2", 2): 2},
+    },
 }
 
 
 def activation_bytes(arch: Arch, cfg: TrainConfig) -> dict:
     """Bytes per token of the ACTIVATIONS table for this shape: {"layer", "work", "fixed"}."""
-    width = {"h": arch.hidden, "kv": arch.kv_heads * arch.head_dim, "i": arch.intermediate,
-             "r": cfg.lora_r * 1.0, "t/2": arch.hidden / 2}
+    width = {
+        "h": arch.hidden,
+        "kv": arch.kv_heads * arch.head_dim,
+        "i": arch.intermediate,
+        "r": cfg.lora_r * 1.0,
+        "t/2": arch.hidden / 2,
+    }
     method = "full" if cfg.method == "full" else "lora"
     table = ACTIVATIONS[(method, _bytes(cfg), bool(cfg.gradient_checkpointing))]
-    return {part: sum(width[w] * size * n for (w, size), n in table.get(part, {}).items())
-            for part in ("layer", "work", "fixed")}
+    return {
+        part: sum(width[w] * size * n for (w, size), n in table.get(part, {}).items())
+        for part in ("layer", "work", "fixed")
+    }
 
 
 def memory_per_gpu(arch: Arch, cfg: TrainConfig, hw: Hardware) -> dict:
@@ -168,7 +206,7 @@ def memory_per_gpu(arch: Arch, cfg: TrainConfig, hw: Hardware) -> dict:
     stage = hw.zero_stage
     b = _bytes(cfg)
     p = arch.params()
-    weight_bytes = 0.5 if cfg.method == "qlora" else b                 # 4-bit, bf16 or fp32 weights
+    weight_bytes = 0.5 if cfg.method == "qlora" else b  # 4-bit, bf16 or fp32 weights
     weights = p * weight_bytes / (n if stage >= 3 else 1)
     lora = 0 if cfg.method == "full" else arch.lora_params(cfg.lora_r, cfg.target_modules)
     whole = p if cfg.method == "full" else arch.extra_params(cfg.trainable)  # trained in full, in the dtype
@@ -183,11 +221,11 @@ def memory_per_gpu(arch: Arch, cfg: TrainConfig, hw: Hardware) -> dict:
         weights += (b * whole + lora_bytes * lora) / (n if stage >= 3 else 1)  # peft's trainable copies, adapters
     grads /= n if stage >= 2 else 1
     optimizer /= n if stage >= 1 else 1
-    t = cfg.batch_size * cfg.context / cfg.sequence_parallel           # tokens held by one GPU
+    t = cfg.batch_size * cfg.context / cfg.sequence_parallel  # tokens held by one GPU
     h, v = arch.hidden, arch.vocab
     per_token = activation_bytes(arch, cfg)
     activations = (arch.layers * per_token["layer"] + per_token["fixed"]) * t
-    targets = t / 2                                                     # translation documents: the target half carries labels
+    targets = t / 2  # translation documents: the target half carries labels
     rows = min(cfg.loss_chunk, targets) if cfg.loss == "chunked" else t
     # one chunk's logits: fp32 logits, softmax and gradient (12 bytes an entry), + the bf16 logits (14)
     logits = rows * v * (12 + (b if b < 4 else 0))
@@ -197,9 +235,17 @@ def memory_per_gpu(arch: Arch, cfg: TrainConfig, hw: Hardware) -> dict:
     bucket = hw.reduce_bucket or h * h
     comm = 0.0 if n == 1 else b * 2 * bucket + (b * min(hw.allgather_bucket, p / n) if stage in (1, 2) else 0.0)
     tensors = weights + grads + optimizer + activations + working + gather + comm
-    parts = {"weights": weights, "gradients": grads, "optimizer": optimizer, "activations": activations,
-             "working": working, "gather": gather, "communication": comm,
-             "fragmentation": hw.fragmentation * tensors, "overhead": hw.overhead_gib * GIB}
+    parts = {
+        "weights": weights,
+        "gradients": grads,
+        "optimizer": optimizer,
+        "activations": activations,
+        "working": working,
+        "gather": gather,
+        "communication": comm,
+        "fragmentation": hw.fragmentation * tensors,
+        "overhead": hw.overhead_gib * GIB,
+    }
     parts["total"] = sum(parts.values())
     return parts
 
@@ -236,14 +282,24 @@ def plan_round(arch: Arch, cfg: TrainConfig, hw: Hardware, tokens: int, document
     rows = math.ceil(tokens / cfg.context) if cfg.packing else documents
     per_step = cfg.batch_size * cfg.grad_accum * dp
     steps = cfg.max_steps if cfg.max_steps > 0 else math.ceil(rows * cfg.epochs / per_step)
-    trained_tokens = tokens * cfg.epochs if cfg.max_steps <= 0 else min(tokens * cfg.epochs, steps * per_step * cfg.context)
+    trained_tokens = (
+        tokens * cfg.epochs if cfg.max_steps <= 0 else min(tokens * cfg.epochs, steps * per_step * cfg.context)
+    )
     flops = trained_tokens * model_flops_per_token(arch, cfg)
     hours = flops / (hw.gpus * hw.peak_tflops * 1e12 * hw.mfu) / 3600
     mem = memory_per_gpu(arch, cfg, hw)
-    return {"tokens": tokens, "documents": documents, "rows": rows, "steps": steps, "memory": mem,
-            "attention_share": attention_share(arch, cfg),
-            "fits": mem["total"] <= hw.gpu_memory_gib * GIB, "hours": hours, "gpu_hours": hours * hw.gpus,
-            "cost": hours * hw.gpus * hw.price_per_gpu_hour}
+    return {
+        "tokens": tokens,
+        "documents": documents,
+        "rows": rows,
+        "steps": steps,
+        "memory": mem,
+        "attention_share": attention_share(arch, cfg),
+        "fits": mem["total"] <= hw.gpu_memory_gib * GIB,
+        "hours": hours,
+        "gpu_hours": hours * hw.gpus,
+        "cost": hours * hw.gpus * hw.price_per_gpu_hour,
+    }
 
 
 def launch_layout(accelerate_config: str | Path, root: Path | None = None) -> tuple[int, int, dict]:
@@ -287,13 +343,22 @@ def model_config(params: Params, root: Path, planned: bool = True) -> tuple[dict
         return json.loads(p.read_text(encoding="utf-8")), str(params.plan.model_config)
     if params.model.base == "tiny":
         t = params.model.tiny
-        return {"hidden_size": t.hidden_size, "num_hidden_layers": t.layers, "intermediate_size": t.intermediate_size,
-                "vocab_size": t.vocab_size, "num_attention_heads": t.heads, "num_key_value_heads": t.kv_heads,
-                "max_position_embeddings": t.max_positions, "model_type": "qwen2"}, "model.tiny"
+        return {
+            "hidden_size": t.hidden_size,
+            "num_hidden_layers": t.layers,
+            "intermediate_size": t.intermediate_size,
+            "vocab_size": t.vocab_size,
+            "num_attention_heads": t.heads,
+            "num_key_value_heads": t.kv_heads,
+            "max_position_embeddings": t.max_positions,
+            "model_type": "qwen2",
+        }, "model.tiny"
     p = Path(params.model.base) / "config.json"
     if not p.exists():
-        raise ConfigError(f"model.base: {p} not found; set plan.model_config (e.g. configs/models/qwen2.5-7b.json) "
-                          f"to plan without the weights")
+        raise ConfigError(
+            f"model.base: {p} not found; set plan.model_config (e.g. configs/models/qwen2.5-7b.json) "
+            f"to plan without the weights"
+        )
     return json.loads(p.read_text(encoding="utf-8")), str(p)
 
 
@@ -319,9 +384,14 @@ def hardware(params: Params, root: Path, round_name: str | None = None) -> Hardw
         value = zero.get(key, default)
         return 0 if value == "auto" else int(value)
 
-    return Hardware.from_plan(params.plan, gpus=processes, zero_stage=stage, deepspeed=bool(zero.get("deepspeed", True)),
-                              reduce_bucket=bucket("reduce_bucket_size", 0),
-                              allgather_bucket=bucket("allgather_bucket_size", Hardware.allgather_bucket))
+    return Hardware.from_plan(
+        params.plan,
+        gpus=processes,
+        zero_stage=stage,
+        deepspeed=bool(zero.get("deepspeed", True)),
+        reduce_bucket=bucket("reduce_bucket_size", 0),
+        allgather_bucket=bucket("allgather_bucket_size", Hardware.allgather_bucket),
+    )
 
 
 def plan(params: Params, root: Path, tokens: int | None = None) -> dict:
@@ -335,14 +405,26 @@ def plan(params: Params, root: Path, tokens: int | None = None) -> dict:
         hw = hardware(params, root, name)
         counted = (tokens, math.ceil(tokens / cfg.context)) if tokens else dataset_tokens(root, name)
         if counted is None:
-            rounds[name] = {"context": cfg.context, "missing": f"data/sft/{name} not built (dvc repro dataset@{name})",
-                            "memory": memory_per_gpu(arch, cfg, hw), "config": cfg, "hardware": hw,
-                            "attention_share": attention_share(arch, cfg)}
+            rounds[name] = {
+                "context": cfg.context,
+                "missing": f"data/sft/{name} not built (dvc repro dataset@{name})",
+                "memory": memory_per_gpu(arch, cfg, hw),
+                "config": cfg,
+                "hardware": hw,
+                "attention_share": attention_share(arch, cfg),
+            }
             continue
         rounds[name] = {**plan_round(arch, cfg, hw, *counted), "context": cfg.context, "config": cfg, "hardware": hw}
         rounds[name]["select"] = selection_cost(params, root, cfg, rounds[name]["steps"])
     first = next(iter(rounds.values()))["hardware"] if rounds else hardware(params, root)
-    return {"model": source, "params": arch.params(), "arch": arch, "hardware": first, "rounds": rounds, "tokens": tokens}
+    return {
+        "model": source,
+        "params": arch.params(),
+        "arch": arch,
+        "hardware": first,
+        "rounds": rounds,
+        "tokens": tokens,
+    }
 
 
 def selection_cost(params: Params, root: Path, cfg: TrainConfig, steps: int) -> dict | None:
@@ -369,17 +451,27 @@ def selection_cost(params: Params, root: Path, cfg: TrainConfig, steps: int) -> 
     factor = params.translate.max_new_factor
     per = f"{tokens:,} tokens" if tokens else f"{budget.chapters} chapter(s)"
     src = checkpoints * books * directions * tokens
-    return {"manifest": str(found) if found else None, "checkpoints": checkpoints, "books": books, "directions": directions, "budget": per,
-            "source_tokens": src, "generated_tokens": int(src * factor)}
+    return {
+        "manifest": str(found) if found else None,
+        "checkpoints": checkpoints,
+        "books": books,
+        "directions": directions,
+        "budget": per,
+        "source_tokens": src,
+        "generated_tokens": int(src * factor),
+    }
 
 
 def format_plan(result: dict) -> str:
     hw: Hardware = result["hardware"]
-    lines = [f"model: {result['model']} ({result['params'] / 1e9:.2f}B parameters)",
-             f"hardware: {hw.gpus} GPU(s) x {hw.gpu_memory_gib:g} GiB, {hw.peak_tflops:g} TFLOPS peak at "
-             f"{hw.mfu:.0%} MFU, ${hw.price_per_gpu_hour:.2f} per GPU-hour",
-             "", f"{'round':<6}{'context':>9}{'method':>8}{'ZeRO':>5}{'ckpt':>6}{'sp':>4}{'tokens':>13}{'steps':>8}"
-                 f"{'mem/GPU GiB':>13}{'fits':>6}{'GPU-h':>10}{'cost $':>11}{'attention':>16}"]
+    lines = [
+        f"model: {result['model']} ({result['params'] / 1e9:.2f}B parameters)",
+        f"hardware: {hw.gpus} GPU(s) x {hw.gpu_memory_gib:g} GiB, {hw.peak_tflops:g} TFLOPS peak at "
+        f"{hw.mfu:.0%} MFU, ${hw.price_per_gpu_hour:.2f} per GPU-hour",
+        "",
+        f"{'round':<6}{'context':>9}{'method':>8}{'ZeRO':>5}{'ckpt':>6}{'sp':>4}{'tokens':>13}{'steps':>8}"
+        f"{'mem/GPU GiB':>13}{'fits':>6}{'GPU-h':>10}{'cost $':>11}{'attention':>16}",
+    ]
     total_h = total_cost = 0.0
     notes = []
     for name, r in result["rounds"].items():
@@ -387,33 +479,53 @@ def format_plan(result: dict) -> str:
         mem = r["memory"]["total"] / GIB
         kind = (cfg.sparse_attention or {}).get("kind", "dense")
         attn = f"{kind} {r['attention_share']:.0%}" if kind != "dense" else "dense"
-        head = (f"{name:<6}{r['context']:>9}{cfg.method:>8}{r['hardware'].zero_stage:>5}"
-                f"{'on' if cfg.gradient_checkpointing else 'off':>6}{cfg.sequence_parallel:>4}")
+        head = (
+            f"{name:<6}{r['context']:>9}{cfg.method:>8}{r['hardware'].zero_stage:>5}"
+            f"{'on' if cfg.gradient_checkpointing else 'off':>6}{cfg.sequence_parallel:>4}"
+        )
         if "missing" in r:
-            lines.append(f"{head}{'-':>13}{'-':>8}{mem:>13.1f}{'yes' if mem <= hw.gpu_memory_gib else 'NO':>6}"
-                         f"{'-':>10}{'-':>11}{attn:>16}   {r['missing']}")
+            lines.append(
+                f"{head}{'-':>13}{'-':>8}{mem:>13.1f}{'yes' if mem <= hw.gpu_memory_gib else 'NO':>6}"
+                f"{'-':>10}{'-':>11}{attn:>16}   {r['missing']}"
+            )
             continue
         total_h += r["gpu_hours"]
         total_cost += r["cost"]
-        lines.append(f"{head}{r['tokens']:>13,}{r['steps']:>8,}{mem:>13.1f}{'yes' if r['fits'] else 'NO':>6}"
-                     f"{r['gpu_hours']:>10.2f}{r['cost']:>11.2f}{attn:>16}")
+        lines.append(
+            f"{head}{r['tokens']:>13,}{r['steps']:>8,}{mem:>13.1f}{'yes' if r['fits'] else 'NO':>6}"
+            f"{r['gpu_hours']:>10.2f}{r['cost']:>11.2f}{attn:>16}"
+        )
         if r.get("select"):
             sel = r["select"]
             if not sel["manifest"]:
                 notes.append(f"checkpoint scoring, {name}: the manifest is not here, so no validation book is counted")
-            notes.append(f"checkpoint scoring, {name} (select {cfg.select}): {sel['checkpoints']} checkpoint(s) x {sel['books']} validation "
-                         f"book(s) x {sel['directions']} direction(s) x {sel['budget']} = {sel['source_tokens']:,} source "
-                         f"tokens translated, up to {sel['generated_tokens']:,} generated (one process, after training)")
+            notes.append(
+                f"checkpoint scoring, {name} (select {cfg.select}): {sel['checkpoints']} checkpoint(s) x "
+                f"{sel['books']} validation "
+                f"book(s) x {sel['directions']} direction(s) x {sel['budget']} = {sel['source_tokens']:,} source "
+                f"tokens translated, up to {sel['generated_tokens']:,} generated (one process, after training)"
+            )
         if cfg.save_steps >= 1 and cfg.save_steps >= r["steps"]:
-            notes.append(f"warning: {name} has {r['steps']} steps and train.save_steps is {cfg.save_steps:g}: it would "
-                         f"never checkpoint; use a share of the round (save_steps: 0.1)")
-    source = (f"tokens: {result['tokens']:,} per round, as asked" if result.get("tokens") else
-              "tokens are counted in data/sft/<round> with the tokenizer of models/r0")
-    lines += ["", f"total: {total_h:.2f} GPU-hours, ${total_cost:,.2f}", f"{source}; memory and time are estimates "
-              "(docs/train.md)", *notes]
+            notes.append(
+                f"warning: {name} has {r['steps']} steps and train.save_steps is {cfg.save_steps:g}: it would "
+                f"never checkpoint; use a share of the round (save_steps: 0.1)"
+            )
+    source = (
+        f"tokens: {result['tokens']:,} per round, as asked"
+        if result.get("tokens")
+        else "tokens are counted in data/sft/<round> with the tokenizer of models/r0"
+    )
+    lines += [
+        "",
+        f"total: {total_h:.2f} GPU-hours, ${total_cost:,.2f}",
+        f"{source}; memory and time are estimates (docs/train.md)",
+        *notes,
+    ]
     if any((r["config"].sparse_attention or {}) for r in result["rounds"].values()):
-        lines.append("attention: the share of dense causal attention's work a round keeps (sparse_attention); "
-                     "time scales its attention FLOPs by it, memory is not scaled")
+        lines.append(
+            "attention: the share of dense causal attention's work a round keeps (sparse_attention); "
+            "time scales its attention FLOPs by it, memory is not scaled"
+        )
     return "\n".join(lines)
 
 
@@ -421,10 +533,18 @@ def plan_summary(result: dict) -> dict:
     """JSON-ready numbers (reports and the comparison page read these)."""
     out = {"model": result["model"], "params": result["params"], "rounds": {}}
     for name, r in result["rounds"].items():
-        row = {"context": r["context"], "memory_gib": round(r["memory"]["total"] / GIB, 2),
-               "attention_share": round(r["attention_share"], 4)}
+        row = {
+            "context": r["context"],
+            "memory_gib": round(r["memory"]["total"] / GIB, 2),
+            "attention_share": round(r["attention_share"], 4),
+        }
         if "missing" not in r:
-            row.update(tokens=r["tokens"], steps=r["steps"], gpu_hours=round(r["gpu_hours"], 4), cost=round(r["cost"], 2),
-                       fits=r["fits"])
+            row.update(
+                tokens=r["tokens"],
+                steps=r["steps"],
+                gpu_hours=round(r["gpu_hours"], 4),
+                cost=round(r["cost"], 2),
+                fits=r["fits"],
+            )
         out["rounds"][name] = row
     return out

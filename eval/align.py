@@ -27,8 +27,8 @@ from pathlib import Path
 
 from booktrans.align import FilterConfig, align_book
 from booktrans.align.evaluate import Score, end_to_end, evaluate_dirs, score
-from booktrans.align.gold import format_bead, load_gold_set
 from booktrans.align.gale_church import align_lengths
+from booktrans.align.gold import format_bead, load_gold_set
 from booktrans.align.sentalign import align_texts
 from booktrans.io import atomic_write_text
 from booktrans.params import load
@@ -81,12 +81,19 @@ def gold_splits(data: Path, translator: str, out: Path) -> dict[str, Score]:
 
 def e2e(data: Path) -> None:
     print("2. end to end: raw paragraphs -> booktrans splitter -> align_book -> projected onto gold sentences")
-    print(f"{'set':<12} {'part':<7} {'strict F1':>9} {'link F1':>8} {'zh bound P/R':>13} {'en bound P/R':>13} "
-          f"{'null chars zh/en':>17}")
+    print(
+        f"{'set':<12} {'part':<7} {'strict F1':>9} {'link F1':>8} {'zh bound P/R':>13} {'en bound P/R':>13} "
+        f"{'null chars zh/en':>17}"
+    )
     for name, src_lang in SETS.items():
         golds = load_gold_set(data / name, src_lang)
-        total, per_file = end_to_end(golds, lambda z, e: align_book(z, e, method=ALIGN.method, filters=FilterConfig.from_params(ALIGN.filters),
-                                                         bootstrap=ALIGN.bootstrap)[0], split_sentences)
+        total, per_file = end_to_end(
+            golds,
+            lambda z, e: align_book(
+                z, e, method=ALIGN.method, filters=FilterConfig.from_params(ALIGN.filters), bootstrap=ALIGN.bootstrap
+            )[0],
+            split_sentences,
+        )
         rows = [("ALL", total)]
         if name == "mac_dev":
             for part, files in PARTS.items():
@@ -94,8 +101,10 @@ def e2e(data: Path) -> None:
                 link = _sum(per_file[f].link for f in files)
                 rows.append((part, type(total)(strict, link, {}, {})))
         for part, r in rows:
-            b = "".join(f"{r.boundaries[lang].precision:>7.3f}/{r.boundaries[lang].recall:.3f}" if r.boundaries else
-                        f"{'':>13}" for lang in ("zh", "en"))
+            b = "".join(
+                f"{r.boundaries[lang].precision:>7.3f}/{r.boundaries[lang].recall:.3f}" if r.boundaries else f"{'':>13}"
+                for lang in ("zh", "en")
+            )
             nulls = f"{r.null_chars['zh']:>10.3f}/{r.null_chars['en']:.3f}" if r.null_chars else ""
             print(f"{name:<12} {part:<7} {r.strict.f1:>9.3f} {r.link.f1:>8.3f} {b}{nulls}")
 

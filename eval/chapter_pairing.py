@@ -44,7 +44,9 @@ def load(folder: Path, name: str, zh_is_src: bool) -> list[tuple[list[str], list
 
 def chapters(beads, k: int) -> list[tuple[list[str], list[str]]]:
     cuts = [round(len(beads) * t / k) for t in range(k + 1)]
-    return [([s for b in beads[a:c] for s in b[0]], [s for b in beads[a:c] for s in b[1]]) for a, c in zip(cuts, cuts[1:])]
+    return [
+        ([s for b in beads[a:c] for s in b[0]], [s for b in beads[a:c] for s in b[1]]) for a, c in zip(cuts, cuts[1:])
+    ]
 
 
 def cases(pieces):
@@ -55,14 +57,30 @@ def cases(pieces):
     mid = n // 2
     yield "same chapters", zh, en, [([i], [i]) for i in range(n)]
     yield "extra front chapter (zh)", zh, en[1:], [([0], [])] + [([i], [i - 1]) for i in range(1, n)]
-    yield "shifted by one, equal counts", zh[:-1], en[1:], \
-        [([0], [])] + [([i], [i - 1]) for i in range(1, n - 1)] + [([], [n - 2])]
-    yield "two chapters merged (en)", zh, en[:mid] + [en[mid] + en[mid + 1]] + en[mid + 2:], \
-        [([i], [i]) for i in range(mid)] + [([mid, mid + 1], [mid])] + [([i], [i - 1]) for i in range(mid + 2, n)]
-    yield "one chapter split (en)", zh[:mid] + [zh[mid] + zh[mid + 1]] + zh[mid + 2:], en, \
-        [([i], [i]) for i in range(mid)] + [([mid], [mid, mid + 1])] + [([i - 1], [i]) for i in range(mid + 2, n)]
-    yield "missing chapter (en)", zh, en[:mid] + en[mid + 1:], \
-        [([i], [i]) for i in range(mid)] + [([mid], [])] + [([i], [i - 1]) for i in range(mid + 1, n)]
+    yield (
+        "shifted by one, equal counts",
+        zh[:-1],
+        en[1:],
+        [([0], [])] + [([i], [i - 1]) for i in range(1, n - 1)] + [([], [n - 2])],
+    )
+    yield (
+        "two chapters merged (en)",
+        zh,
+        en[:mid] + [en[mid] + en[mid + 1]] + en[mid + 2 :],
+        [([i], [i]) for i in range(mid)] + [([mid, mid + 1], [mid])] + [([i], [i - 1]) for i in range(mid + 2, n)],
+    )
+    yield (
+        "one chapter split (en)",
+        zh[:mid] + [zh[mid] + zh[mid + 1]] + zh[mid + 2 :],
+        en,
+        [([i], [i]) for i in range(mid)] + [([mid], [mid, mid + 1])] + [([i - 1], [i]) for i in range(mid + 2, n)],
+    )
+    yield (
+        "missing chapter (en)",
+        zh,
+        en[:mid] + en[mid + 1 :],
+        [([i], [i]) for i in range(mid)] + [([mid], [])] + [([i], [i - 1]) for i in range(mid + 1, n)],
+    )
 
 
 def baseline(zh, en):
@@ -89,31 +107,53 @@ def main() -> int:
         print(f"skipped: {DEV} is absent (the dev data lies beside a developer checkout)")
         return 0
     sets = {
-        "tune": [(f"mac_dev k={k}", [p for name in ("001", "002", "003", "004", "005", "006")
-                                     for p in chapters(load(DEV / "mac_dev", name, True), k)]) for k in (4, 8)],
-        "report": [(f"nonlit {s} k=8", chapters(load(DEV / "nonlit" / s, name, zh_is_src), 8))
-                   for s, name, zh_is_src in (("aca", "001", False), ("mag", "003", False), ("pol", "002", True))],
+        "tune": [
+            (
+                f"mac_dev k={k}",
+                [
+                    p
+                    for name in ("001", "002", "003", "004", "005", "006")
+                    for p in chapters(load(DEV / "mac_dev", name, True), k)
+                ],
+            )
+            for k in (4, 8)
+        ],
+        "report": [
+            (f"nonlit {s} k=8", chapters(load(DEV / "nonlit" / s, name, zh_is_src), 8))
+            for s, name, zh_is_src in (("aca", "001", False), ("mag", "003", False), ("pol", "002", True))
+        ],
     }
     bags = GlossBags()
-    print(f"{'part':6} {'editions':18} {'case':30} {'content: beads found':>20} {'exact':>5}   {'baseline':>9} {'exact':>5}  {'s':>5}")
+    print(
+        f"{'part':6} {'editions':18} {'case':30} {'content: beads found':>20} {'exact':>5}   "
+        f"{'baseline':>9} {'exact':>5}  {'s':>5}"
+    )
     totals: dict[str, list[int]] = {}
     for part, groups in sets.items():
         for label, pieces in groups:
             for case, zh, en, truth in cases(pieces):
                 t = time.perf_counter()
-                got = [(a, b) for a, b, _ in pair_by_content(zh, en, [sum(map(len, c)) for c in zh],
-                                                              [sum(map(len, c)) for c in en], bags=bags)]
+                got = [
+                    (a, b)
+                    for a, b, _ in pair_by_content(
+                        zh, en, [sum(map(len, c)) for c in zh], [sum(map(len, c)) for c in en], bags=bags
+                    )
+                ]
                 secs = time.perf_counter() - t
                 hit, total, exact = score(got, truth)
                 bhit, _, bexact = score(baseline(zh, en), truth)
                 tot = totals.setdefault(part, [0, 0, 0, 0, 0, 0])
                 for k, v in enumerate((hit, total, exact, bhit, bexact, 1)):
                     tot[k] += v
-                print(f"{part:6} {label:18} {case:30} {hit:>9}/{total:<10} {'yes' if exact else 'no':>5}   "
-                      f"{bhit:>4}/{total:<4} {'yes' if bexact else 'no':>5}  {secs:5.2f}")
+                print(
+                    f"{part:6} {label:18} {case:30} {hit:>9}/{total:<10} {'yes' if exact else 'no':>5}   "
+                    f"{bhit:>4}/{total:<4} {'yes' if bexact else 'no':>5}  {secs:5.2f}"
+                )
     for part, (hit, total, exact, bhit, bexact, runs) in totals.items():
-        print(f"{part}: content {hit}/{total} beads ({hit / total:.1%}), {exact}/{runs} editions exact; "
-              f"baseline {bhit}/{total} ({bhit / total:.1%}), {bexact}/{runs} exact")
+        print(
+            f"{part}: content {hit}/{total} beads ({hit / total:.1%}), {exact}/{runs} editions exact; "
+            f"baseline {bhit}/{total} ({bhit / total:.1%}), {bexact}/{runs} exact"
+        )
     return 0
 
 

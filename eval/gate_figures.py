@@ -63,8 +63,10 @@ def main() -> int:
     from chapter_pairing import chapters, load
 
     sets = [(f"mac_dev {n}", load(dev / "mac_dev", n, True)) for n in ("001", "002", "003", "004", "005", "006")]
-    sets += [(f"nonlit {s}", load(dev / "nonlit" / s, n, z)) for s, n, z in
-             (("aca", "001", False), ("mag", "003", False), ("pol", "002", True))]
+    sets += [
+        (f"nonlit {s}", load(dev / "nonlit" / s, n, z))
+        for s, n, z in (("aca", "001", False), ("mag", "003", False), ("pol", "002", True))
+    ]
     for label, beads in sets:
         pieces = chapters(beads, 4)
         zh, en = [p[0] for p in pieces], [p[1] for p in pieces]

@@ -32,10 +32,10 @@ sys.path.insert(0, str(ROOT))
 from booktrans.align import FilterConfig, filter_beads  # noqa: E402
 from booktrans.align.gold import read_gold  # noqa: E402
 from booktrans.align.lexicon import CedictGlosser  # noqa: E402
-from booktrans.align.similarity import SameMeaning  # noqa: E402
 from booktrans.align.sentalign import align_sentences  # noqa: E402
-from booktrans.proofread.corrections import apply_corrections  # noqa: E402
+from booktrans.align.similarity import SameMeaning  # noqa: E402
 from booktrans.params import load  # noqa: E402
+from booktrans.proofread.corrections import apply_corrections  # noqa: E402
 from booktrans.proofread.select import SelectConfig, build_items, reasons  # noqa: E402
 
 PARTS = {"tune": ["001", "002", "003"], "report": ["004", "005", "006"]}
@@ -46,9 +46,19 @@ def chapter(root: Path, name: str, translator) -> tuple[list[dict], list[bool]]:
     doc = read_gold(root, name)
     zh, en, gold = doc.src, doc.tgt, set(doc.beads)
     out = align_sentences(zh, en, translator)
-    beads = [{"zh": [zh[i] for i in b.zh], "en": [en[j] for j in b.en], "zh_chapter": 1, "en_chapter": 1,
-              "zh_para": list(b.zh), "en_para": list(b.en), "type": f"{len(b.zh)}-{len(b.en)}", "score": round(b.score, 4)}
-             for b in out]
+    beads = [
+        {
+            "zh": [zh[i] for i in b.zh],
+            "en": [en[j] for j in b.en],
+            "zh_chapter": 1,
+            "en_chapter": 1,
+            "zh_para": list(b.zh),
+            "en_para": list(b.en),
+            "type": f"{len(b.zh)}-{len(b.en)}",
+            "score": round(b.score, 4),
+        }
+        for b in out
+    ]
     filter_beads(beads, FILTERS)
     return beads, [(tuple(b.zh), tuple(b.en)) in gold for b in out]
 
@@ -111,10 +121,17 @@ def main() -> int:
                 for code in {c for c, _, _ in why}:
                     flagged.setdefault(code, [0, 0])[0] += 1
                     flagged[code][1] += not right
-        print(f"{part:<8}flagged by: " + ", ".join(f"{c} {n} ({w / n:.0%} wrong)" for c, (n, w) in sorted(flagged.items())))
+        print(
+            f"{part:<8}flagged by: "
+            + ", ".join(f"{c} {n} ({w / n:.0%} wrong)" for c, (n, w) in sorted(flagged.items()))
+        )
     if args.speed:
-        book = [dict(b, zh_chapter=rep * 10 + int(n), en_chapter=rep * 10 + int(n))
-                for rep in range(4) for n in sorted(data) for b in data[n][0]]
+        book = [
+            dict(b, zh_chapter=rep * 10 + int(n), en_chapter=rep * 10 + int(n))
+            for rep in range(4)
+            for n in sorted(data)
+            for b in data[n][0]
+        ]
         picks = sorted(random.Random(0).sample(range(1, len(book) - 1), 500))
         corrections = []
         for k, i in enumerate(picks):  # every third a merge with the next bead, the rest accepted
@@ -122,19 +139,33 @@ def main() -> int:
             merge = k % 3 == 0 and b["zh_chapter"] == n["zh_chapter"] and i + 1 not in picks
             before = [{"zh": b["zh"], "en": b["en"]}] + ([{"zh": n["zh"], "en": n["en"]}] if merge else [])
             after = [{"zh": b["zh"] + n["zh"], "en": b["en"] + n["en"]}] if merge else [dict(before[0])]
-            corrections.append({"book": "speed", "decision": "merge-next" if merge else "accept", "before": before,
-                                "after": after, "central": 0, "fixed": {}, "hint": {"index": i}, "corrector": "bench",
-                                "source": f"bench: row {k + 2}"})
+            corrections.append(
+                {
+                    "book": "speed",
+                    "decision": "merge-next" if merge else "accept",
+                    "before": before,
+                    "after": after,
+                    "central": 0,
+                    "fixed": {},
+                    "hint": {"index": i},
+                    "corrector": "bench",
+                    "source": f"bench: row {k + 2}",
+                }
+            )
         t0 = time.perf_counter()
         _, summary = apply_corrections("speed", book, corrections, sample=30, seed=0)
         apply_s = time.perf_counter() - t0
-        print(f"speed: {len(corrections)} corrections ({summary['applied']} applied) on a book of {len(book)} beads: "
-              f"{apply_s:.2f} s; aligning its {len(data)} distinct chapters took {align_s:.2f} s (x4 for the whole book)")
+        print(
+            f"speed: {len(corrections)} corrections ({summary['applied']} applied) on a book of {len(book)} beads: "
+            f"{apply_s:.2f} s; aligning its {len(data)} distinct chapters took {align_s:.2f} s (x4 for the whole book)"
+        )
         for boundary in (False, True):
             t0 = time.perf_counter()
             build_items("speed", book, replace(base, boundary=boundary), SameMeaning() if boundary else None)
-            print(f"speed: exporting the same book {'with' if boundary else 'without'} the boundary check "
-                  f"(a fresh measure, CC-CEDICT cached): {time.perf_counter() - t0:.2f} s")
+            print(
+                f"speed: exporting the same book {'with' if boundary else 'without'} the boundary check "
+                f"(a fresh measure, CC-CEDICT cached): {time.perf_counter() - t0:.2f} s"
+            )
     return 0
 
 

@@ -129,8 +129,16 @@ def write_pdf(chapters, title: str, lang: str, dest: Path) -> None:
     for no, page in enumerate(doc, start=1):
         page.insert_text((M, 30), title, fontname=fontname, fontsize=8)  # running header
         page.insert_text((W / 2 - 5, H - 25), str(no), fontname="helv", fontsize=8)  # page number
-    doc.set_metadata({"title": title, "author": "booktrans sample", "producer": "booktrans", "creator": "booktrans",
-                      "creationDate": "D:20260101000000Z", "modDate": "D:20260101000000Z"})
+    doc.set_metadata(
+        {
+            "title": title,
+            "author": "booktrans sample",
+            "producer": "booktrans",
+            "creator": "booktrans",
+            "creationDate": "D:20260101000000Z",
+            "modDate": "D:20260101000000Z",
+        }
+    )
     data = doc.tobytes(garbage=3, deflate=True, no_new_id=True)
     # self-check: every character of the source is on a page (nothing clipped or unencodable)
     got = re.sub(r"\s+", "", "".join(page.get_text() for page in fitz.open(stream=data, filetype="pdf")))
@@ -148,7 +156,9 @@ def write_epub(chapters, title: str, lang: str, book_id: str, dest: Path) -> Non
     book.set_title(title)
     book.set_language("zh-CN" if lang == "zh" else "en")
     book.add_author("booktrans sample")
-    notice = "本书为示例文本，作者放弃全部版权。" if lang == "zh" else "This sample text is dedicated to the public domain."
+    notice = (
+        "本书为示例文本，作者放弃全部版权。" if lang == "zh" else "This sample text is dedicated to the public domain."
+    )
     copyright_page = epub.EpubHtml(title="Copyright", file_name="copyright.xhtml", lang=lang)
     copyright_page.content = f"<html><body><p>{notice}</p></body></html>"
     book.add_item(copyright_page)
@@ -175,7 +185,7 @@ def write_txt(chapters, title: str, lang: str, style: str, dest: Path) -> None:
         lines += ["", ctitle, ""]
         for para in paras:
             if "\n" in para:  # verse: one line per verse line, blank line between stanzas
-                lines += [l.strip() for l in para.split("\n")] + [""]
+                lines += [line.strip() for line in para.split("\n")] + [""]
             elif style == "txt-gbk":
                 lines.append("\u3000\u3000" + para)  # Chinese convention: full-width indent, no blank line
             elif style == "txt-wrapped":

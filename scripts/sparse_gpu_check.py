@@ -34,10 +34,22 @@ import torch  # noqa: E402
 
 from booktrans.train import sparse as S  # noqa: E402
 
-SAMPLE_DOCS = [{"messages": [{"role": "system", "content": "You translate."},
-                             {"role": "user", "content": "Translate into English.\n\n" + "岛上没有树。梅从六岁起就住在那里，她的母亲在灯塔工作。" * 3},
-                             {"role": "assistant", "content": "The island had no trees. Mei had lived there since she was "
-                                                              "six; her mother worked at the lighthouse. " * 3}]}]
+SAMPLE_DOCS = [
+    {
+        "messages": [
+            {"role": "system", "content": "You translate."},
+            {
+                "role": "user",
+                "content": "Translate into English.\n\n" + "岛上没有树。梅从六岁起就住在那里，她的母亲在灯塔工作。" * 3,
+            },
+            {
+                "role": "assistant",
+                "content": "The island had no trees. Mei had lived there since she was "
+                "six; her mother worked at the lighthouse. " * 3,
+            },
+        ]
+    }
+]
 
 
 def _fused_available(device: str) -> bool:
@@ -62,8 +74,8 @@ def _sparse_call(spec, q, k, v, fused: bool):
     if fused:
         from booktrans.train.sparse_flash import flash_block_attention
 
-        return flash_block_attention(spec, q, kk, vv, pos, doc, pos, D ** -0.5, 0, H)
-    return S.block_attention(spec, q, kk, vv, pos, doc, pos, D ** -0.5, 0, H)
+        return flash_block_attention(spec, q, kk, vv, pos, doc, pos, D**-0.5, 0, H)
+    return S.block_attention(spec, q, kk, vv, pos, doc, pos, D**-0.5, 0, H)
 
 
 def kernel_agreement(spec, lengths, device, H, KV, D) -> list[dict]:
@@ -79,20 +91,39 @@ def kernel_agreement(spec, lengths, device, H, KV, D) -> list[dict]:
         # the dense-mask reference (sdpa with the pattern as a mask) up to 16k tokens; beyond, its mask and
         # scores do not fit, and the torch block path in fp32 (equal to it in the CPU tests) stands in
         reference = S.reference_attention if L <= 16384 else S.block_attention
-        ref = reference(spec, q32, k32.repeat_interleave(H // KV, 0), v32.repeat_interleave(H // KV, 0), pos,
-                        S.documents(pos), pos, D ** -0.5, 0, H)
+        ref = reference(
+            spec,
+            q32,
+            k32.repeat_interleave(H // KV, 0),
+            v32.repeat_interleave(H // KV, 0),
+            pos,
+            S.documents(pos),
+            pos,
+            D**-0.5,
+            0,
+            H,
+        )
         ref_grads = torch.autograd.grad(ref.square().sum(), [q32, k32, v32])
 
         def rel(a, b):
             return float((a.detach().float() - b).abs().max() / b.abs().max().clamp(min=1e-12))
 
-        row = {"tokens": L, "path": "flash-attn varlen" if fused else "torch block path", "dtype": str(dtype),
-               "reference": "dense mask (sdpa)" if L <= 16384 else "torch block path, fp32",
-               "out_rel_err": rel(out, ref), **{f"d{n}_rel_err": rel(a, b) for n, a, b in zip("qkv", grads, ref_grads)}}
-        row["ok"] = all(v < (3e-2 if dtype == torch.bfloat16 else 1e-5) for key, v in row.items() if key.endswith("_err"))
+        row = {
+            "tokens": L,
+            "path": "flash-attn varlen" if fused else "torch block path",
+            "dtype": str(dtype),
+            "reference": "dense mask (sdpa)" if L <= 16384 else "torch block path, fp32",
+            "out_rel_err": rel(out, ref),
+            **{f"d{n}_rel_err": rel(a, b) for n, a, b in zip("qkv", grads, ref_grads)},
+        }
+        row["ok"] = all(
+            v < (3e-2 if dtype == torch.bfloat16 else 1e-5) for key, v in row.items() if key.endswith("_err")
+        )
         rows.append(row)
-        print(f"agreement {L:>7} tokens  {row['path']:<18} out {row['out_rel_err']:.2e}  dq {row['dq_rel_err']:.2e}  "
-              f"dk {row['dk_rel_err']:.2e}  dv {row['dv_rel_err']:.2e}  {'ok' if row['ok'] else 'FAIL'}")
+        print(
+            f"agreement {L:>7} tokens  {row['path']:<18} out {row['out_rel_err']:.2e}  dq {row['dq_rel_err']:.2e}  "
+            f"dk {row['dk_rel_err']:.2e}  dv {row['dv_rel_err']:.2e}  {'ok' if row['ok'] else 'FAIL'}"
+        )
         del q, k, v, out, grads, ref, ref_grads
     return rows
 
@@ -106,22 +137,26 @@ def throughput(spec, lengths, device, H, KV, D, repeat=3) -> list[dict]:
         for name in ("dense", "sparse"):
             q, k, v = _inputs(H, KV, L, D, dtype, device)
 
-            def call():
+            def call(q, k, v):
                 if name == "sparse":
                     out = _sparse_call(spec, q, k, v, fused)
                 elif fused:
                     from flash_attn import flash_attn_func
 
-                    out = flash_attn_func(q.transpose(0, 1)[None], k.transpose(0, 1)[None], v.transpose(0, 1)[None],
-                                          causal=True)
+                    out = flash_attn_func(
+                        q.transpose(0, 1)[None], k.transpose(0, 1)[None], v.transpose(0, 1)[None], causal=True
+                    )
                 else:
                     out = torch.nn.functional.scaled_dot_product_attention(
-                        q[None], k.repeat_interleave(H // KV, 0)[None], v.repeat_interleave(H // KV, 0)[None],
-                        is_causal=True)
+                        q[None],
+                        k.repeat_interleave(H // KV, 0)[None],
+                        v.repeat_interleave(H // KV, 0)[None],
+                        is_causal=True,
+                    )
                 out.float().square().sum().backward()
 
             try:
-                call()
+                call(q, k, v)
                 if device == "cuda":
                     torch.cuda.synchronize()
                     torch.cuda.reset_peak_memory_stats()
@@ -129,7 +164,7 @@ def throughput(spec, lengths, device, H, KV, D, repeat=3) -> list[dict]:
                 for _ in range(repeat):
                     q.grad = k.grad = v.grad = None
                     t0 = time.perf_counter()
-                    call()
+                    call(q, k, v)
                     if device == "cuda":
                         torch.cuda.synchronize()
                     times.append(time.perf_counter() - t0)
@@ -144,10 +179,16 @@ def throughput(spec, lengths, device, H, KV, D, repeat=3) -> list[dict]:
         row["sparse_kernel"] = "flash-attn varlen" if fused else "torch block path"
         row["kept_share"] = S.kept_share(spec, L)
         rows.append(row)
-        speed = (row["dense_seconds"] / row["sparse_seconds"]) if row.get("dense_seconds") and row.get("sparse_seconds") else None
-        print(f"throughput {L:>7} tokens  dense {row.get('dense_seconds') or float('nan'):.3f} s  sparse "
-              f"{row.get('sparse_seconds') or float('nan'):.3f} s  speed-up {speed or float('nan'):.2f}x  "
-              f"(kept {row['kept_share']:.0%})")
+        speed = (
+            (row["dense_seconds"] / row["sparse_seconds"])
+            if row.get("dense_seconds") and row.get("sparse_seconds")
+            else None
+        )
+        print(
+            f"throughput {L:>7} tokens  dense {row.get('dense_seconds') or float('nan'):.3f} s  sparse "
+            f"{row.get('sparse_seconds') or float('nan'):.3f} s  speed-up {speed or float('nan'):.2f}x  "
+            f"(kept {row['kept_share']:.0%})"
+        )
     return rows
 
 
@@ -179,12 +220,14 @@ def coverage(spec, model_dir: Path | None, docs: list[dict], device: str, stride
                 s = (q_s[h].float() @ k[h].float().T) * (scaling or query.shape[-1] ** -0.5)
                 s = s.masked_fill(pos[None, :] > rows[:, None], float("-inf"))
                 p = torch.softmax(s, -1)
-                on_source = p[:, src[0]:src[1]]
+                on_source = p[:, src[0] : src[1]]
                 total = on_source.sum(-1)
-                inside = (on_source * chosen[h][:, src[0]:src[1]]).sum(-1)
+                inside = (on_source * chosen[h][:, src[0] : src[1]]).sum(-1)
                 keep = total > 0
                 per_layer[idx] += (inside[keep] / total[keep]).tolist()
-        return S._dense_function("sdpa")(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kw)
+        return S._dense_function("sdpa")(
+            module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kw
+        )
 
     from transformers import AttentionInterface
 
@@ -210,10 +253,17 @@ def coverage(spec, model_dir: Path | None, docs: list[dict], device: str, stride
     layer_means = {i: (sum(v) / len(v) if v else None) for i, v in per_layer.items()}
     values = [x for v in per_layer.values() for x in v]
     overall = sum(values) / len(values) if values else None
-    print(f"coverage: {overall if overall is not None else float('nan'):.3f} of dense target->source attention inside "
-          f"the chosen blocks ({used} documents, {len(values)} query-head samples, {len(per_layer)} sparse layers)")
-    return {"documents": used, "samples": len(values), "overall": overall, "per_layer": layer_means,
-            "spec": spec.to_dict()}
+    print(
+        f"coverage: {overall if overall is not None else float('nan'):.3f} of dense target->source attention inside "
+        f"the chosen blocks ({used} documents, {len(values)} query-head samples, {len(per_layer)} sparse layers)"
+    )
+    return {
+        "documents": used,
+        "samples": len(values),
+        "overall": overall,
+        "per_layer": layer_means,
+        "spec": spec.to_dict(),
+    }
 
 
 def _tiny_model(docs: list[dict], folder: Path) -> Path:
@@ -259,8 +309,11 @@ def main() -> int:
         agree_lengths, speed_lengths, shape = [128, 256], [256, 512], (4, 2, 16)
     else:
         agree_lengths, speed_lengths, shape = [8192, 16384, 32768], [32768, 65536, 131072], (7, 1, 128)
-    result = {"device": torch.cuda.get_device_name() if device == "cuda" else "cpu", "spec": spec.to_dict(),
-              "fused": _fused_available(device)}
+    result = {
+        "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
+        "spec": spec.to_dict(),
+        "fused": _fused_available(device),
+    }
     if not result["fused"]:
         print("flash-attn is not usable here: the torch block path stands in for the fused kernel")
     if "agreement" not in args.skip:
@@ -268,8 +321,11 @@ def main() -> int:
     if "throughput" not in args.skip:
         result["throughput"] = throughput(spec, speed_lengths, device, *shape, repeat=1 if args.cpu else 3)
     if "coverage" not in args.skip:
-        docs = ([json.loads(line) for line in args.docs.read_text(encoding="utf-8").splitlines() if line.strip()]
-                if args.docs else SAMPLE_DOCS)
+        docs = (
+            [json.loads(line) for line in args.docs.read_text(encoding="utf-8").splitlines() if line.strip()]
+            if args.docs
+            else SAMPLE_DOCS
+        )
         with tempfile.TemporaryDirectory() as tmp:
             model = args.model or (_tiny_model(docs, Path(tmp)) if args.cpu else None)
             if model is None:

@@ -13,9 +13,9 @@ dropped by reason, unmatched chapters, gate flags) and data/lexicon.json (the le
 from the expected counts of each training book's own table, booktrans/align/corpus.py, for the
 stages after this one). Books whose ingested text, options and code are unchanged come from the
 cache in align.cache_dir (the log says how many were aligned and how many came from the cache); an
-unchanged book's output file is put back as it was (a hard link to the cache's copy), not rewritten. A book whose figures fall outside align.gates (kept
-share, chapter-pair score, unpaired chapters) is one line naming the book and the figure, and stops
-the stage unless align.gates.skip is true (or the book has skip_gates: true in the manifest).
+unchanged book's output file is put back as it was (a hard link to the cache's copy), not rewritten. A book whose
+figures fall outside align.gates (kept share, chapter-pair score, unpaired chapters) is one line naming the book and the
+figure, and stops the stage unless align.gates.skip is true (or the book has skip_gates: true in the manifest).
 
 Proofreading corrections (proofread/corrections.json, see docs/proofread.md) are applied to each
 book's beads after alignment, on every run; what applied and what no longer does is reported per
@@ -46,8 +46,15 @@ def main() -> int:
     setup_logging()
     P = load(args.params)
     proofreading = Proofreading.load(args.corrections, sample=P.proofread.sample, seed=P.seed)
-    align_corpus(load_manifest(P.ingest.manifest), args.text, args.out, args.report, AlignOptions.from_params(P.align),
-                 proofreading, args.lexicon)
+    align_corpus(
+        load_manifest(P.ingest.manifest),
+        args.text,
+        args.out,
+        args.report,
+        AlignOptions.from_params(P.align),
+        proofreading,
+        args.lexicon,
+    )
     return 0
 
 

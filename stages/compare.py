@@ -32,9 +32,18 @@ def main() -> int:
     P = load(args.params)  # compare.unit is chapter: the pipeline resamples whole chapters (booktrans.params)
     c = P.compare
     books = {b.id: b.genre for b in load_manifest(P.ingest.manifest) if b.split == "test"}
-    result = compare_evaluations(args.evaluation, books, list(P.translate.rounds), list(P.translate.systems),
-                                 list(P.translate.directions), [x.as_dict() for x in P.decision.criteria], c.resamples,
-                                 c.seed, c.alpha, read_json(args.human) if args.human.exists() else None)
+    result = compare_evaluations(
+        args.evaluation,
+        books,
+        list(P.translate.rounds),
+        list(P.translate.systems),
+        list(P.translate.directions),
+        [x.as_dict() for x in P.decision.criteria],
+        c.resamples,
+        c.seed,
+        c.alpha,
+        read_json(args.human) if args.human.exists() else None,
+    )
     write_json(args.out, result)
     return 0
 

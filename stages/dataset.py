@@ -1,6 +1,7 @@
 """Stage `dataset@rN`: long bilingual training documents for one round.
 
-    python stages/dataset.py --params params.yaml --round r1 --aligned data/aligned --model models/r0 --out data/sft/r1 --card reports/dataset
+    python stages/dataset.py --params params.yaml --round r1 --aligned data/aligned --model models/r0 \
+        --out data/sft/r1 --card reports/dataset
 
 Cuts each book's kept beads into chat-format documents within the round's context (tokens of the
 base model's tokenizer, chat template included; optionally also at most rounds.<r>.max_chars Chinese
@@ -35,8 +36,15 @@ def main() -> int:
     args = ap.parse_args()
     setup_logging()
     P = load(args.params)
-    build_round_data(args.round, load_manifest(P.ingest.manifest), args.aligned, load_tokenizer(args.model),
-                     RoundData.from_params(P, args.round), args.out, args.card)
+    build_round_data(
+        args.round,
+        load_manifest(P.ingest.manifest),
+        args.aligned,
+        load_tokenizer(args.model),
+        RoundData.from_params(P, args.round),
+        args.out,
+        args.card,
+    )
     return 0
 
 

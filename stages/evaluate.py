@@ -37,16 +37,28 @@ def main() -> int:
     ap.add_argument("--translations", type=Path, required=True)
     ap.add_argument("--text", type=Path, default=Path("data/text"))
     ap.add_argument("--aligned", type=Path, default=Path("data/aligned"))
-    ap.add_argument("--lexicon", type=Path, default=Path("data/lexicon.json"),
-                    help="the lexical table the align stage learned (the omission detector's evidence)")
+    ap.add_argument(
+        "--lexicon",
+        type=Path,
+        default=Path("data/lexicon.json"),
+        help="the lexical table the align stage learned (the omission detector's evidence)",
+    )
     ap.add_argument("--metrics", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     setup_logging()
     P = load(args.params)
     books = [b.id for b in load_manifest(P.ingest.manifest) if b.split == "test"]
-    evaluate_round(args.round, books, list(P.translate.directions), args.translations, args.text, args.aligned,
-                   args.lexicon, RoundEvalConfig.from_params(P.evaluate)).write(args.out, args.metrics)
+    evaluate_round(
+        args.round,
+        books,
+        list(P.translate.directions),
+        args.translations,
+        args.text,
+        args.aligned,
+        args.lexicon,
+        RoundEvalConfig.from_params(P.evaluate),
+    ).write(args.out, args.metrics)
     return 0
 
 

@@ -32,11 +32,19 @@ def main() -> int:
     ap.add_argument("--evaluation", type=Path, default=Path("reports/evaluation"))
     ap.add_argument("--out", type=Path, default=Path("reports/index.html"))
     ap.add_argument("--plots", type=Path, default=Path("reports/plots"), help="folder of the files for dvc plots")
-    ap.add_argument("--rounds", type=Path, default=Path("reports/rounds"), help="per-round summaries (round-summary stage)")
+    ap.add_argument(
+        "--rounds", type=Path, default=Path("reports/rounds"), help="per-round summaries (round-summary stage)"
+    )
     ap.add_argument("--human", type=Path, default=Path("reports/review/human.json"), help="expert review scores")
-    ap.add_argument("--align", type=Path, default=Path("reports/align.json"), help="the align report (proofreading per book)")
-    ap.add_argument("--compare", type=Path, default=Path("reports/compare.json"),
-                    help="significance, breakdown per genre and book and decision verdicts (compare stage)")
+    ap.add_argument(
+        "--align", type=Path, default=Path("reports/align.json"), help="the align report (proofreading per book)"
+    )
+    ap.add_argument(
+        "--compare",
+        type=Path,
+        default=Path("reports/compare.json"),
+        help="significance, breakdown per genre and book and decision verdicts (compare stage)",
+    )
     args = ap.parse_args()
     setup_logging()
     P = load(args.params)
@@ -47,9 +55,16 @@ def main() -> int:
     except Exception as exc:  # the page is still useful without the estimate; say why it is missing
         logging.getLogger("report").warning("no cost estimate: %s", exc)
         summary = None
-    build_report(list(P.translate.rounds), list(P.translate.systems), list(P.rounds), ReportInputs(args.metrics, args.evaluation, args.rounds, args.human,
-                                                                 args.align, args.compare),
-                 args.out, args.plots, tiny=P.model.base == "tiny", plan_summary=summary)
+    build_report(
+        list(P.translate.rounds),
+        list(P.translate.systems),
+        list(P.rounds),
+        ReportInputs(args.metrics, args.evaluation, args.rounds, args.human, args.align, args.compare),
+        args.out,
+        args.plots,
+        tiny=P.model.base == "tiny",
+        plan_summary=summary,
+    )
     return 0
 
 

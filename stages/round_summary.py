@@ -1,6 +1,7 @@
 """Stage `round-summary@rN`: what the report needs of one round, in one small file.
 
-    python stages/round_summary.py --round r1 --data data/sft/r1/stats.json --loss reports/train/r1.json --out reports/rounds/r1.json
+    python stages/round_summary.py --round r1 --data data/sft/r1/stats.json --loss reports/train/r1.json \
+        --out reports/rounds/r1.json
 
 Gathers the round's training-data statistics (documents, tokens, books, duplicates, leaks) and its
 loss per step into reports/rounds/<round>.json. The report stage depends on the reports/rounds/
@@ -24,7 +25,12 @@ def run(round_name: str, data: Path, loss: Path, out: Path) -> int:
     stats = read_json(data)
     history = read_json(loss)
     write_json(out, {"round": round_name, "data": stats, "loss": history})
-    log.info("%s: %d training documents, %d logged steps", round_name, stats.get("train", {}).get("documents", 0), len(history))
+    log.info(
+        "%s: %d training documents, %d logged steps",
+        round_name,
+        stats.get("train", {}).get("documents", 0),
+        len(history),
+    )
     return 0
 
 

@@ -1,6 +1,7 @@
 """Stage `translate@rN`: translate the held-out (test) books whole with round N's model (r0 = base).
 
-    python stages/translate.py --params params.yaml --round r1 --model models/r1 --text data/text --out reports/translations/r1
+    python stages/translate.py --params params.yaml --round r1 --model models/r1 --text data/text \
+        --out reports/translations/r1
 
 Chunks every chapter to the model's context (read from the model directory), carries the tail of the
 previous chunk and its translation, fills each batch with chunks of different chapters and decodes
@@ -32,13 +33,25 @@ def main() -> int:
     ap.add_argument("--model", type=Path, required=True)
     ap.add_argument("--text", type=Path, default=Path("data/text"))
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--scratch", type=Path, default=Path("build/translate"), help="where finished chapters are kept for resuming")
+    ap.add_argument(
+        "--scratch", type=Path, default=Path("build/translate"), help="where finished chapters are kept for resuming"
+    )
     args = ap.parse_args()
     setup_logging()
     P = load(args.params)
     manifest = P.ingest.manifest
-    translate_round(args.round, args.model, load_manifest(manifest), manifest, args.text, args.out, P.translate,
-                    P.model.dtype, P.seed, args.scratch)
+    translate_round(
+        args.round,
+        args.model,
+        load_manifest(manifest),
+        manifest,
+        args.text,
+        args.out,
+        P.translate,
+        P.model.dtype,
+        P.seed,
+        args.scratch,
+    )
     return 0
 
 

@@ -1,6 +1,7 @@
 """Stage `translate-system@NAME`: the test books translated by an outside system (translate.systems.NAME).
 
-    python stages/translate_system.py --params params.yaml --system deepseek --text data/text --out reports/translations/deepseek
+    python stages/translate_system.py --params params.yaml --system deepseek --text data/text \
+        --out reports/translations/deepseek
 
 Writes reports/translations/<system>/ exactly like translate@rN (one row per chunk, summary.json with
 tokens and cost), so that evaluate-system@NAME scores it with the rounds' metrics:
@@ -32,19 +33,36 @@ def main() -> int:
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     ap.add_argument("--system", required=True)
     ap.add_argument("--text", type=Path, default=Path("data/text"))
-    ap.add_argument("--systems", type=Path, default=Path("data/systems"), help="translations made elsewhere, one folder per system")
+    ap.add_argument(
+        "--systems", type=Path, default=Path("data/systems"), help="translations made elsewhere, one folder per system"
+    )
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--scratch", type=Path, default=Path("build/translate"), help="where finished chapters are kept for resuming")
+    ap.add_argument(
+        "--scratch", type=Path, default=Path("build/translate"), help="where finished chapters are kept for resuming"
+    )
     args = ap.parse_args()
     setup_logging()
     P = load(args.params)
     systems = parse_systems(P.translate.systems, list(P.translate.rounds) + list(P.rounds))
     if args.system not in systems:
-        raise BooktransError(f"translate.systems has no system {args.system!r} (systems: {', '.join(systems) or 'none'})")
+        raise BooktransError(
+            f"translate.systems has no system {args.system!r} (systems: {', '.join(systems) or 'none'})"
+        )
     manifest = P.ingest.manifest
-    translate_system(args.system, systems[args.system], load_manifest(manifest), manifest, args.text, args.out,
-                     P.translate, P.model.dtype, P.seed, args.systems, args.scratch,
-                     ingest=IngestOptions.from_params(P.ingest))
+    translate_system(
+        args.system,
+        systems[args.system],
+        load_manifest(manifest),
+        manifest,
+        args.text,
+        args.out,
+        P.translate,
+        P.model.dtype,
+        P.seed,
+        args.systems,
+        args.scratch,
+        ingest=IngestOptions.from_params(P.ingest),
+    )
     return 0
 
 

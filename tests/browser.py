@@ -17,9 +17,21 @@ import time
 
 import pytest
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run", "--disable-quic", "--hide-scrollbars", "--disable-extensions",
-         "--disable-default-apps", "--mute-audio", "--remote-debugging-pipe"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--hide-scrollbars",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--mute-audio",
+    "--remote-debugging-pipe",
+]
 
 
 def find_chromium() -> str | None:
@@ -34,7 +46,9 @@ def need_chromium() -> str:
     path = find_chromium()
     if path is None:
         if os.environ.get("BOOKTRANS_REQUIRE_BROWSER"):
-            pytest.fail("Chromium is required here (BOOKTRANS_REQUIRE_BROWSER) but not installed: apt-get install chromium")
+            pytest.fail(
+                "Chromium is required here (BOOKTRANS_REQUIRE_BROWSER) but not installed: apt-get install chromium"
+            )
         pytest.skip("no Chromium installed (apt install chromium)")
     return path
 
@@ -49,13 +63,18 @@ class Chromium:
         self._r, from_child_w = os.pipe()
 
         def fds():  # the browser reads commands on fd 3 and writes replies on fd 4
-            a, b = os.dup(to_child_r), os.dup(from_child_w)   # out of the way of 3 and 4 first
+            a, b = os.dup(to_child_r), os.dup(from_child_w)  # out of the way of 3 and 4 first
             os.dup2(a, 3)
             os.dup2(b, 4)
 
-        self.proc = subprocess.Popen([path or need_chromium(), *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     preexec_fn=fds, close_fds=False)
+        self.proc = subprocess.Popen(
+            [path or need_chromium(), *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=fds,
+            close_fds=False,
+        )
         os.close(to_child_r)
         os.close(from_child_w)
         self._buf = b""
@@ -105,7 +124,10 @@ class Chromium:
         page = Page(self, target, session)
         page.call("Page.enable")
         page.call("Runtime.enable")
-        page.call("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+        page.call(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
         self.events = [e for e in self.events if e.get("sessionId") != session]
         page.call("Page.navigate", {"url": url})
         self.wait_event("Page.loadEventFired", session)
@@ -148,7 +170,7 @@ class Page:
         while time.monotonic() < deadline:
             try:
                 v = self.js(expression)
-            except RuntimeError:   # the page is reloading: its old context is gone
+            except RuntimeError:  # the page is reloading: its old context is gone
                 v = None
             if v:
                 return v
@@ -165,9 +187,14 @@ class Page:
 
     def shot_of(self, selector: str, path) -> None:
         """A screenshot of the first element matching ``selector``."""
-        r = self.js("(() => { const b = document.querySelector(%s).getBoundingClientRect(); "
-                    "return {x: b.left + scrollX, y: b.top + scrollY, width: b.width, height: b.height}; })()" % json.dumps(selector))
-        res = self.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": {**r, "scale": 1}})
+        r = self.js(
+            "(() => { const b = document.querySelector(%s).getBoundingClientRect(); "
+            "return {x: b.left + scrollX, y: b.top + scrollY, width: b.width, height: b.height}; })()"
+            % json.dumps(selector)
+        )
+        res = self.call(
+            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": {**r, "scale": 1}}
+        )
         with open(path, "wb") as fh:
             fh.write(base64.b64decode(res["data"]))
 
@@ -180,7 +207,7 @@ OVERFLOW = """(() => { const s = document.scrollingElement;
   const wide = [...document.querySelectorAll('table, figure, pre, .item, svg')]
       .filter(e => e.getBoundingClientRect().right > s.clientWidth + 1)
       .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + ' right=' + Math.round(e.getBoundingClientRect().right));
-  return {scrollWidth: s.scrollWidth, clientWidth: s.clientWidth, wide: wide}; })()"""
+  return {scrollWidth: s.scrollWidth, clientWidth: s.clientWidth, wide: wide}; })()"""  # noqa: E501
 
 
 def jump_hidden(selector: str) -> str:

@@ -29,16 +29,30 @@ class ChatServer:
     requests come in). ``fail_after``: every request after that many answers gets a 401 (a key
     revoked mid-book)."""
 
-    def __init__(self, key: str = "sk-test-0123456789abcdef", faults: dict[int, object] | None = None, slow_s: float = 1.0,
-                 delay_s: float = 0.05, fail_after: int = 0, port: int = 0, cut_when: str = "") -> None:
-        self.key, self.faults, self.slow_s, self.delay_s, self.fail_after = key, dict(faults or {}), slow_s, delay_s, fail_after
+    def __init__(
+        self,
+        key: str = "sk-test-0123456789abcdef",
+        faults: dict[int, object] | None = None,
+        slow_s: float = 1.0,
+        delay_s: float = 0.05,
+        fail_after: int = 0,
+        port: int = 0,
+        cut_when: str = "",
+    ) -> None:
+        self.key, self.faults, self.slow_s, self.delay_s, self.fail_after = (
+            key,
+            dict(faults or {}),
+            slow_s,
+            delay_s,
+            fail_after,
+        )
         self.cut_when = cut_when
         self.requests = 0
         self.answered = 0
         self.in_flight = 0
         self.max_in_flight = 0
-        self.seen: list[dict] = []           # bodies of the requests answered 200
-        self.headers: list[dict] = []        # headers of every request
+        self.seen: list[dict] = []  # bodies of the requests answered 200
+        self.headers: list[dict] = []  # headers of every request
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0}
         self.lock = threading.Lock()
         server = self
@@ -79,8 +93,11 @@ class ChatServer:
                 if self.path.rstrip("/") != "/v1/chat/completions":
                     return self._send(404, {"error": {"message": f"no route {self.path}"}})
                 fault = server.faults.get(n)
-                if self.headers.get("authorization") != f"Bearer {server.key}" or fault == "refuse" or \
-                        (server.fail_after and server.answered >= server.fail_after):
+                if (
+                    self.headers.get("authorization") != f"Bearer {server.key}"
+                    or fault == "refuse"
+                    or (server.fail_after and server.answered >= server.fail_after)
+                ):
                     return self._send(401, {"error": {"message": "Incorrect API key provided: sk-te****cdef"}})
                 if body.get("model") != "stub-chat":
                     return self._send(404, {"error": {"message": f"model {body.get('model')} does not exist"}})
@@ -106,11 +123,26 @@ class ChatServer:
                     server.seen.append(body)
                     server.usage["prompt_tokens"] += prompt
                     server.usage["completion_tokens"] += completion
-                self._send(200, {"id": f"c{n}", "object": "chat.completion", "model": body["model"],
-                                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                                              "finish_reason": "length" if cut else "stop"}],
-                                 "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
-                                           "total_tokens": prompt + completion}})
+                self._send(
+                    200,
+                    {
+                        "id": f"c{n}",
+                        "object": "chat.completion",
+                        "model": body["model"],
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": text},
+                                "finish_reason": "length" if cut else "stop",
+                            }
+                        ],
+                        "usage": {
+                            "prompt_tokens": prompt,
+                            "completion_tokens": completion,
+                            "total_tokens": prompt + completion,
+                        },
+                    },
+                )
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True

@@ -15,15 +15,19 @@ os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
 
 def _pipeline_modules(session):
-    return {item.module for item in session.items
-            if getattr(item, "module", None) is not None and item.module.__name__.endswith("test_pipeline")}
+    return {
+        item.module
+        for item in session.items
+        if getattr(item, "module", None) is not None and item.module.__name__.endswith("test_pipeline")
+    }
 
 
 def pytest_collection_modifyitems(session, config, items):
     """The pipeline tests run last, so that their `dvc repro` runs (started below as soon as the tests
     are collected) overlap the whole rest of the suite."""
-    items.sort(key=lambda item: getattr(item, "module", None) is not None
-               and item.module.__name__.endswith("test_pipeline"))
+    items.sort(
+        key=lambda item: getattr(item, "module", None) is not None and item.module.__name__.endswith("test_pipeline")
+    )
 
 
 def pytest_collection_finish(session):
@@ -56,6 +60,7 @@ def shared() -> Path:
 def sample_paragraphs():
     """Ingested paragraphs of every sample edition: {(book, lang): [dict]}."""
     from project import ingest_file
+
     from booktrans.manifest import load_manifest
 
     out = {}

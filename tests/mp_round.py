@@ -39,8 +39,17 @@ def main() -> int:
         cfg = TrainConfig(**job["config"])
         kill = [_Kill(job["kill_step"])] if job.get("kill_rank") == rank else []
         docs = json.loads(Path(job["docs"]).read_text(encoding="utf-8"))
-        summary = train_round(Path(job["base"]), Path(job["out"]), docs, [], cfg, "r1", Path(job["scratch"]),
-                              callbacks=kill, keep_checkpoints=bool(job.get("keep")))
+        summary = train_round(
+            Path(job["base"]),
+            Path(job["out"]),
+            docs,
+            [],
+            cfg,
+            "r1",
+            Path(job["scratch"]),
+            callbacks=kill,
+            keep_checkpoints=bool(job.get("keep")),
+        )
         out = Path(spec["summaries"]) / f"{name}.rank{rank}.json"
         out.write_text(json.dumps(summary), encoding="utf-8")
     return 0

@@ -53,9 +53,16 @@ def stage_command(stage: str, cwd: Path, dvc_yaml: Path = ROOT / "dvc.yaml") -> 
     return [_python(), str(ROOT / argv[1]), *argv[2:]]
 
 
-def run_stage(stage: str, cwd: Path, *extra: str, env: dict | None = None,
-              timeout: float | None = None) -> subprocess.CompletedProcess:
+def run_stage(
+    stage: str, cwd: Path, *extra: str, env: dict | None = None, timeout: float | None = None
+) -> subprocess.CompletedProcess:
     """Run ``stage`` as DVC would in ``cwd``; ``extra`` arguments come after the stage's own (argparse: the
     last of a repeated option wins). Returns the finished process (text stdout and stderr)."""
-    return subprocess.run([*stage_command(stage, Path(cwd)), *extra], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=timeout)
+    return subprocess.run(
+        [*stage_command(stage, Path(cwd)), *extra],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+    )

@@ -1,5 +1,6 @@
-from booktrans.align import align_lengths
 from project import align_book
+
+from booktrans.align import align_lengths
 
 
 def _covers_each_once(beads, n, m):
@@ -47,7 +48,9 @@ def test_chapters_are_paired_and_an_extra_chapter_is_reported_unmatched(sample_p
     zh = sample_paragraphs[("lighthouse", "zh")]
     en = [p for p in sample_paragraphs[("lighthouse", "en")] if p["chapter"] != 2]  # the English lacks chapter 2
     beads, report = align_book(zh, en)
-    assert report["unmatched_chapters"] == [{"zh_chapters": [2], "en_chapters": [], "sentences": report["unmatched_chapters"][0]["sentences"]}]
+    assert report["unmatched_chapters"] == [
+        {"zh_chapters": [2], "en_chapters": [], "sentences": report["unmatched_chapters"][0]["sentences"]}
+    ]
     assert {b["zh_chapter"] for b in beads} == {1, 3, 4, 5, 6, 7}
 
 
@@ -59,13 +62,13 @@ def test_align_stage_realigns_only_new_books_and_cached_output_is_identical(samp
     import logging
 
     import yaml
+    from conftest import ROOT
 
     from booktrans.align.corpus import AlignOptions, align_corpus
     from booktrans.io import write_jsonl
     from booktrans.manifest import load_manifest
     from booktrans.params import load
     from booktrans.proofread.corrections import Proofreading
-    from conftest import ROOT
 
     text = tmp_path / "text"
     for (book, lang), paras in sample_paragraphs.items():
@@ -80,8 +83,15 @@ def test_align_stage_realigns_only_new_books_and_cached_output_is_identical(samp
         opts = dataclasses.replace(AlignOptions.from_params(P.align), cache_dir=tmp_path / cache)
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="align"):
-            align_corpus(load_manifest(tmp_path / "books.yaml"), text, tmp_path / out, tmp_path / f"{out}.json", opts,
-                         Proofreading.load(None, P.proofread.sample, P.seed), lexicon=tmp_path / f"{out}.lex")
+            align_corpus(
+                load_manifest(tmp_path / "books.yaml"),
+                text,
+                tmp_path / out,
+                tmp_path / f"{out}.json",
+                opts,
+                Proofreading.load(None, P.proofread.sample, P.seed),
+                lexicon=tmp_path / f"{out}.lex",
+            )
         return next(r.getMessage() for r in caplog.records if "unchanged from cache" in r.getMessage())
 
     def same(a, b):

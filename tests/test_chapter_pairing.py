@@ -4,9 +4,9 @@ missing chapters; the measure can be swapped."""
 from collections import Counter
 
 import pytest
+from project import align_book
 
 from booktrans.align import pair_chapters, sentences_of
-from project import align_book
 
 
 def _retitle(paragraphs, titles):
@@ -25,17 +25,28 @@ def _renumber(paragraphs, mapping):
 @pytest.fixture(scope="module")
 def lighthouse(sample_paragraphs):
     zh_titles = {1: "小岛", 2: "风暴", 3: "清晨", 4: "视察员", 5: "新灯", 6: "来信", 7: "两盏灯"}
-    en_titles = {1: "The Island", 2: "The Storm", 3: "Morning", 4: "The Inspector", 5: "The New Lamp", 6: "The Letter",
-                 7: "Two Lights"}
-    return (_retitle(sample_paragraphs[("lighthouse", "zh")], zh_titles),
-            _retitle(sample_paragraphs[("lighthouse", "en")], en_titles))
+    en_titles = {
+        1: "The Island",
+        2: "The Storm",
+        3: "Morning",
+        4: "The Inspector",
+        5: "The New Lamp",
+        6: "The Letter",
+        7: "Two Lights",
+    }
+    return (
+        _retitle(sample_paragraphs[("lighthouse", "zh")], zh_titles),
+        _retitle(sample_paragraphs[("lighthouse", "en")], en_titles),
+    )
 
 
 def test_an_edition_shifted_by_one_front_chapter(sample_paragraphs, lighthouse):
     """The Chinese edition opens with a translator's preface and lacks the last chapter, so both have
     seven chapters; paired by order, every chapter would meet the wrong one."""
     zh, en = lighthouse
-    preface = [{**p, "chapter": 1, "title": "译序"} for p in sample_paragraphs[("four-seasons", "zh")] if p["chapter"] == 1]
+    preface = [
+        {**p, "chapter": 1, "title": "译序"} for p in sample_paragraphs[("four-seasons", "zh")] if p["chapter"] == 1
+    ]
     zh = preface + _renumber(zh, {c: c + 1 for c in range(1, 7)})
     assert len({p["chapter"] for p in zh}) == len({p["chapter"] for p in en}) == 7
     beads, report = align_book(zh, en)
@@ -49,18 +60,32 @@ def test_an_edition_shifted_by_one_front_chapter(sample_paragraphs, lighthouse):
 def _split(paragraphs, chapter, new):
     """Chapter ``chapter`` cut in two: its second half becomes chapter ``new``."""
     paras = [p["para"] for p in paragraphs if p["chapter"] == chapter]
-    return [{**p, "chapter": new} if p["chapter"] == chapter and p["para"] >= paras[len(paras) // 2] else p
-            for p in paragraphs]
+    return [
+        {**p, "chapter": new} if p["chapter"] == chapter and p["para"] >= paras[len(paras) // 2] else p
+        for p in paragraphs
+    ]
 
 
-@pytest.mark.parametrize("case,bend,expected", [
-    ("chapters 3 and 4 merged", lambda en: _renumber(en, {1: 1, 2: 2, 3: 3, 4: 3, 5: 5, 6: 6, 7: 7}),
-     [([1], [1]), ([2], [2]), ([3, 4], [3]), ([5], [5]), ([6], [6]), ([7], [7])]),
-    ("chapter 6 split", lambda en: _split(_renumber(en, {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6, 7: 8}), 6, 7),
-     [([1], [1]), ([2], [2]), ([3], [3]), ([4], [4]), ([5], [5]), ([6], [6, 7]), ([7], [8])]),
-    ("chapter 5 missing", lambda en: _renumber(en, {1: 1, 2: 2, 3: 3, 4: 4, 6: 6, 7: 7}),
-     [([1], [1]), ([2], [2]), ([3], [3]), ([4], [4]), ([5], []), ([6], [6]), ([7], [7])]),
-])
+@pytest.mark.parametrize(
+    "case,bend,expected",
+    [
+        (
+            "chapters 3 and 4 merged",
+            lambda en: _renumber(en, {1: 1, 2: 2, 3: 3, 4: 3, 5: 5, 6: 6, 7: 7}),
+            [([1], [1]), ([2], [2]), ([3, 4], [3]), ([5], [5]), ([6], [6]), ([7], [7])],
+        ),
+        (
+            "chapter 6 split",
+            lambda en: _split(_renumber(en, {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6, 7: 8}), 6, 7),
+            [([1], [1]), ([2], [2]), ([3], [3]), ([4], [4]), ([5], [5]), ([6], [6, 7]), ([7], [8])],
+        ),
+        (
+            "chapter 5 missing",
+            lambda en: _renumber(en, {1: 1, 2: 2, 3: 3, 4: 4, 6: 6, 7: 7}),
+            [([1], [1]), ([2], [2]), ([3], [3]), ([4], [4]), ([5], []), ([6], [6]), ([7], [7])],
+        ),
+    ],
+)
 def test_merged_split_and_missing_chapters(lighthouse, case, bend, expected):
     zh, en = lighthouse
     assert pair_chapters(sentences_of(zh, "zh"), sentences_of(bend(en), "en")) == expected, case
@@ -75,8 +100,10 @@ def test_the_measure_is_injectable(lighthouse):
     def labels(zh_chapters, en_chapters):
         calls.append((len(zh_chapters), len(en_chapters)))
         # claims Chinese chapter k is English chapter k + 1: the pairing must follow it
-        return ([Counter({f"c{k + 1}": 1}) for k in range(len(zh_chapters))],
-                [Counter({f"c{k}": 1}) for k in range(len(en_chapters))])
+        return (
+            [Counter({f"c{k + 1}": 1}) for k in range(len(zh_chapters))],
+            [Counter({f"c{k}": 1}) for k in range(len(en_chapters))],
+        )
 
     pairs = pair_chapters(zs, es, bags=labels)
     assert calls == [(7, 7)]
@@ -86,11 +113,19 @@ def test_the_measure_is_injectable(lighthouse):
 def test_real_editions_bent_are_paired_exactly(shared):
     """Chapters cut from real novels and their published translations (mac_dev), bent the ways
     editions differ; the cases of eval/chapter_pairing.py."""
-    from booktrans.align.chapters import pair_by_content
     from tools import load_tool
 
+    from booktrans.align.chapters import pair_by_content
+
     ev = load_tool("eval/chapter_pairing.py")
-    pieces = [p for name in ("001", "003", "005") for p in ev.chapters(ev.load(shared / "align-dev" / "mac_dev", name, True), 4)]
+    pieces = [
+        p
+        for name in ("001", "003", "005")
+        for p in ev.chapters(ev.load(shared / "align-dev" / "mac_dev", name, True), 4)
+    ]
     for case, zh, en, truth in ev.cases(pieces):
-        got = [(a, b) for a, b, _ in pair_by_content(zh, en, [sum(map(len, c)) for c in zh], [sum(map(len, c)) for c in en])]
+        got = [
+            (a, b)
+            for a, b, _ in pair_by_content(zh, en, [sum(map(len, c)) for c in zh], [sum(map(len, c)) for c in en])
+        ]
         assert got == truth, case

@@ -10,17 +10,17 @@ from pathlib import Path
 
 import pytest
 import yaml
+from project import checkpoint_select, train_config
 from safetensors.torch import load_file
 
 from booktrans.errors import ConfigError
 from booktrans.model import read_info
-from booktrans.translate import TranslateConfig, build_prompt
-from booktrans.translate.engines import token_counter
-from booktrans.translate.parts import chapter_units
 from booktrans.params import load
 from booktrans.train import train_round, validate
 from booktrans.train.select import SelectConfig, ValidBook, budget_paragraphs, score_model, select_round
-from project import checkpoint_select, train_config
+from booktrans.translate import TranslateConfig, build_prompt
+from booktrans.translate.engines import token_counter
+from booktrans.translate.parts import chapter_units
 
 ROOT = Path(__file__).resolve().parents[1]
 TRANSLATE = load(ROOT / "params.yaml").translate
@@ -48,7 +48,9 @@ def _docs(book: ValidBook, tiny_base) -> list[dict]:
         for u in chapter_units("v", direction, budget_paragraphs(book.paragraphs[src], count, 0, BUDGET), count, cfg):
             for c in u.chunks:
                 ref = " ".join(t for b in book.beads if set(b[f"{src}_para"]) & set(c.paras) for t in b[tgt])
-                docs.append({"messages": build_prompt(direction, c.source, None) + [{"role": "assistant", "content": ref}]})
+                docs.append(
+                    {"messages": build_prompt(direction, c.source, None) + [{"role": "assistant", "content": ref}]}
+                )
     return docs
 
 
@@ -60,7 +62,9 @@ def _round(tmp_path, tiny_base, book, criterion, **kw) -> tuple[Path, dict, dict
     steps = kw.pop("max_steps", 6)
     cfg = train_config(context=256, max_steps=steps, save_steps=2, select=criterion, **kw)
     out = tmp_path / "models" / "r1"
-    summary = train_round(tiny_base, out, _docs(book, tiny_base), [], cfg, "r1", tmp_path / "scratch", keep_checkpoints=True)
+    summary = train_round(
+        tiny_base, out, _docs(book, tiny_base), [], cfg, "r1", tmp_path / "scratch", keep_checkpoints=True
+    )
     ckpts = Path(summary["checkpoints"])
     kept = {int(p.name.split("-")[1]): p for p in ckpts.glob("checkpoint-*")}
     # a selecting round keeps every checkpoint, not the last two (the Trainer also saves the final step)
@@ -80,8 +84,9 @@ def _same(a: dict, b: dict) -> bool:
 def test_full_round_keeps_the_checkpoint_with_the_best_chrf_and_records_it(tmp_path, tiny_base, valid_book):
     out, summary, r = _round(tmp_path, tiny_base, valid_book, "chrf", method="full", learning_rate=1e-2)
     report = tmp_path / "reports" / "r1-checkpoints.json"
-    doc = select_round(out, tiny_base, r["ckpts"], r["cfg"], "r1", [valid_book], _sc("chrf"), report,
-                       final_step=summary["steps"])
+    doc = select_round(
+        out, tiny_base, r["ckpts"], r["cfg"], "r1", [valid_book], _sc("chrf"), report, final_step=summary["steps"]
+    )
     rows = {row["step"]: row for row in doc["checkpoints"]}
     assert sorted(rows) == [2, 4, 6]
     assert len({row["chrf"] for row in rows.values()}) > 1, rows  # the checkpoints translate differently
@@ -107,8 +112,9 @@ def test_full_round_keeps_the_checkpoint_with_the_best_chrf_and_records_it(tmp_p
 def test_lora_round_by_omission_breaks_ties_by_chrf_and_lands_the_adapter(tmp_path, tiny_base, valid_book):
     out, summary, r = _round(tmp_path, tiny_base, valid_book, "omission", learning_rate=2e-2, lora_r=4, lora_alpha=8)
     report = tmp_path / "r1-checkpoints.json"
-    doc = select_round(out, tiny_base, r["ckpts"], r["cfg"], "r1", [valid_book], _sc("omission"), report,
-                       final_step=summary["steps"])
+    doc = select_round(
+        out, tiny_base, r["ckpts"], r["cfg"], "r1", [valid_book], _sc("omission"), report, final_step=summary["steps"]
+    )
     rows = doc["checkpoints"]
     chosen = next(row for row in rows if row["step"] == doc["chosen_step"])
     lowest = min(row["omission_rate"] for row in rows)
@@ -120,12 +126,25 @@ def test_lora_round_by_omission_breaks_ties_by_chrf_and_lands_the_adapter(tmp_pa
     assert info.extra["selection"]["criterion"] == "omission"
     # the same inputs give the same report, byte for byte
     first = report.read_bytes()
-    out2, summary2, r2 = _round(tmp_path / "again", tiny_base, valid_book, "omission", learning_rate=2e-2, lora_r=4,
-                                lora_alpha=8)
-    select_round(out2, tiny_base, r2["ckpts"], r2["cfg"], "r1", [valid_book], _sc("omission"),
-                 tmp_path / "again.json", final_step=summary2["steps"])
+    out2, summary2, r2 = _round(
+        tmp_path / "again", tiny_base, valid_book, "omission", learning_rate=2e-2, lora_r=4, lora_alpha=8
+    )
+    select_round(
+        out2,
+        tiny_base,
+        r2["ckpts"],
+        r2["cfg"],
+        "r1",
+        [valid_book],
+        _sc("omission"),
+        tmp_path / "again.json",
+        final_step=summary2["steps"],
+    )
     assert (tmp_path / "again.json").read_bytes() == first
-    same_but_base = lambda d: {k: v for k, v in json.loads((d / "booktrans.json").read_text()).items() if k != "base"}
+
+    def same_but_base(d):
+        return {k: v for k, v in json.loads((d / "booktrans.json").read_text()).items() if k != "base"}
+
     assert same_but_base(out2) == same_but_base(out)  # base: the path to r0, which differs between the two folders
 
 
@@ -133,8 +152,17 @@ def test_without_validation_books_the_round_says_so_once_and_keeps_the_last(tmp_
     out, summary, r = _round(tmp_path, tiny_base, valid_book, "chrf", max_steps=3, learning_rate=2e-2)
     final = _weights(out)
     with caplog.at_level(logging.WARNING):
-        doc = select_round(out, tiny_base, r["ckpts"], r["cfg"], "r1", [], _sc("chrf"), tmp_path / "rep.json",
-                           final_step=summary["steps"])
+        doc = select_round(
+            out,
+            tiny_base,
+            r["ckpts"],
+            r["cfg"],
+            "r1",
+            [],
+            _sc("chrf"),
+            tmp_path / "rep.json",
+            final_step=summary["steps"],
+        )
     said = [rec for rec in caplog.records if "no validation books" in rec.getMessage()]
     assert len(said) == 1 and "last checkpoint is kept" in said[0].getMessage()
     assert doc["chosen_step"] == 3 and [row["step"] for row in doc["checkpoints"]] == [2, 3]
@@ -146,13 +174,29 @@ def test_without_validation_books_the_round_says_so_once_and_keeps_the_last(tmp_
 def test_last_keeps_the_final_weights_unscored(tmp_path, tiny_base, valid_book):
     cfg = train_config(context=256, max_steps=3, save_steps=2, learning_rate=2e-2)
     out = tmp_path / "r1"
-    summary = train_round(tiny_base, out, _docs(valid_book, tiny_base), [], cfg, "r1", tmp_path / "s", keep_checkpoints=True)
+    summary = train_round(
+        tiny_base, out, _docs(valid_book, tiny_base), [], cfg, "r1", tmp_path / "s", keep_checkpoints=True
+    )
     final = _weights(out)
-    doc = select_round(out, tiny_base, Path(summary["checkpoints"]), cfg, "r1", [valid_book], _sc("last"),
-                       tmp_path / "rep.json", final_step=summary["steps"])
+    doc = select_round(
+        out,
+        tiny_base,
+        Path(summary["checkpoints"]),
+        cfg,
+        "r1",
+        [valid_book],
+        _sc("last"),
+        tmp_path / "rep.json",
+        final_step=summary["steps"],
+    )
     assert doc["chosen_step"] == 3 and _same(_weights(out), final)
-    assert read_info(out).extra["selection"] == {"criterion": "last", "step": 3, "final_step": 3, "scores": None,
-                                                 "reason": "criterion last: the final weights are kept unscored"}
+    assert read_info(out).extra["selection"] == {
+        "criterion": "last",
+        "step": 3,
+        "final_step": 3,
+        "scores": None,
+        "reason": "criterion last: the final weights are kept unscored",
+    }
 
 
 def test_a_wrong_criterion_or_budget_stops_the_round_naming_the_key(tiny_base):
@@ -175,7 +219,9 @@ def test_the_budget_takes_whole_paragraphs_from_the_first_chapters(valid_book, t
     one = budget_paragraphs(zh, count, 1, 0)
     assert one and {p["chapter"] for p in one} == {zh[0]["chapter"]}
     some = budget_paragraphs(zh, count, 0, BUDGET)
-    assert some == zh[:len(some)] and sum(count(p["text"]) for p in some) <= BUDGET < sum(count(p["text"]) for p in zh[:len(some) + 1])
+    assert some == zh[: len(some)] and sum(count(p["text"]) for p in some) <= BUDGET < sum(
+        count(p["text"]) for p in zh[: len(some) + 1]
+    )
 
 
 def test_make_plan_shows_what_scoring_the_checkpoints_costs(root):
@@ -186,12 +232,17 @@ def test_make_plan_shows_what_scoring_the_checkpoints_costs(root):
 
     params = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))
     params["train"].update(save_steps=2, select_budget={"chapters": 0, "tokens": 100})
-    params["rounds"] = {"r1": {**params["rounds"]["r1"], "max_steps": 3},
-                        "r2": {**params["rounds"]["r2"], "max_steps": 6, "select": "omission"},
-                        "r3": {**params["rounds"]["r3"], "max_steps": 6, "select": "last"}}
+    params["rounds"] = {
+        "r1": {**params["rounds"]["r1"], "max_steps": 3},
+        "r2": {**params["rounds"]["r2"], "max_steps": 6, "select": "omission"},
+        "r3": {**params["rounds"]["r3"], "max_steps": 6, "select": "last"},
+    }
     text = format_plan(plan(from_dict(params), root, tokens=10_000))
-    assert ("checkpoint scoring, r1 (select chrf): 2 checkpoint(s) x 1 validation book(s) x 2 direction(s) x 100 tokens = 400 source tokens "
-            "translated, up to 600 generated") in text
+    assert (
+        "checkpoint scoring, r1 (select chrf): 2 checkpoint(s) x 1 validation book(s) x 2 "
+        "direction(s) x 100 tokens = 400 source tokens "
+        "translated, up to 600 generated"
+    ) in text
     assert "r2 (select omission): 3 checkpoint(s)" in text and "r3 (select" not in text
 
 
@@ -204,20 +255,26 @@ def _project(tmp_path, tiny_base, book, sample_paragraphs, select):
     shutil.copytree(tiny_base, proj / "models" / "r0")
     (proj / "data" / "sft" / "r1").mkdir(parents=True)
     (proj / "data" / "sft" / "r1" / "train.jsonl").write_text(
-        "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in _docs(book, tiny_base)), encoding="utf-8")
+        "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in _docs(book, tiny_base)), encoding="utf-8"
+    )
     (proj / "data" / "sft" / "r1" / "valid.jsonl").write_text("", encoding="utf-8")
     (proj / "data" / "text").mkdir()
     (proj / "data" / "aligned").mkdir()
     shutil.copy(ROOT / "data" / "books.yaml", proj / "data" / "books.yaml")
     for lang in ("zh", "en"):
         (proj / "data" / "text" / f"sky-blue.{lang}.jsonl").write_text(
-            "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in sample_paragraphs[("sky-blue", lang)]), encoding="utf-8")
+            "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in sample_paragraphs[("sky-blue", lang)]),
+            encoding="utf-8",
+        )
     (proj / "data" / "aligned" / "sky-blue.jsonl").write_text(
-        "".join(json.dumps(b, ensure_ascii=False) + "\n" for b in book.beads), encoding="utf-8")
+        "".join(json.dumps(b, ensure_ascii=False) + "\n" for b in book.beads), encoding="utf-8"
+    )
     LexicalTable().save(proj / "data" / "lexicon.json")
     params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
     params["train"].update(save_steps=2, select=select)
-    params["rounds"] = {"r1": {**params["rounds"]["r1"], "context": 256, "init": "r0", "learning_rate": 2e-2, "max_steps": 4}}
+    params["rounds"] = {
+        "r1": {**params["rounds"]["r1"], "context": 256, "init": "r0", "learning_rate": 2e-2, "max_steps": 4}
+    }
     (proj / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
     return proj
 
@@ -228,8 +285,9 @@ def _stage(proj):
     return run_stage("train@r1", proj, env={"PYTHONHASHSEED": "0"}, timeout=300)
 
 
-def test_the_train_stage_selects_in_one_process_and_leaves_no_checkpoints(tmp_path, tiny_base, valid_book,
-                                                                          sample_paragraphs):
+def test_the_train_stage_selects_in_one_process_and_leaves_no_checkpoints(
+    tmp_path, tiny_base, valid_book, sample_paragraphs
+):
     proj = _project(tmp_path, tiny_base, valid_book, sample_paragraphs, "omission")
     res = _stage(proj)
     assert res.returncode == 0, res.stderr[-3000:]
@@ -243,4 +301,6 @@ def test_the_train_stage_selects_in_one_process_and_leaves_no_checkpoints(tmp_pa
     before = (proj / "models" / "r1" / "adapter_model.safetensors").read_bytes()
     res = _stage(proj)
     assert res.returncode == 2 and "data/aligned/sky-blue.jsonl: missing; validation book sky-blue" in res.stderr
-    assert "step 1/4" not in res.stderr and (proj / "models" / "r1" / "adapter_model.safetensors").read_bytes() == before
+    assert (
+        "step 1/4" not in res.stderr and (proj / "models" / "r1" / "adapter_model.safetensors").read_bytes() == before
+    )

@@ -10,15 +10,21 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TEST = "tests/test_makefile.py::test_make_help_lists_every_target_with_its_comment"   # skips without `make`
+TEST = "tests/test_makefile.py::test_make_help_lists_every_target_with_its_comment"  # skips without `make`
 
 
 def _run_without_make(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
     bare = tmp_path / "bin"
     bare.mkdir(exist_ok=True)
     environ = {k: v for k, v in os.environ.items() if k != "BOOKTRANS_NO_SKIPS"} | {"PATH": str(bare)} | env
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", TEST], cwd=ROOT, env=environ,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", TEST],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_a_skip_for_a_missing_tool_is_listed_and_fails_where_ci_forbids_skips(tmp_path):
@@ -31,7 +37,8 @@ def test_a_skip_for_a_missing_tool_is_listed_and_fails_where_ci_forbids_skips(tm
     assert "1 error" in ci.stdout and "skipped" not in ci.stdout.splitlines()[-1]
 
 
-def test_ci_forbids_skips_and_runs_the_readmes_test_command():
+def test_ci_lints_forbids_skips_and_runs_the_readmes_test_command():
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert re.search(r"^export BOOKTRANS_NO_SKIPS=1$", ci, re.M)
     assert re.search(r"^make test$", ci, re.M) and "make test" in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert ci.index("\nmake lint\n") < ci.index("\nmake test\n"), "CI lints before it tests"

@@ -18,14 +18,30 @@ def test_manifest_has_every_field_and_a_held_out_book(root):
     assert {b.genre for b in books} == {"textbook", "novel", "popsci", "poetry"}
     assert any(b.split == "test" for b in books)
     assert all(b.source and b.license for b in books)
-    exts = {(root / b.file(l)).suffix for b in books for l in ("zh", "en")}
+    exts = {(root / b.file(lang)).suffix for b in books for lang in ("zh", "en")}
     assert exts == {".pdf", ".epub", ".txt"}
 
 
 def test_manifest_errors_name_the_entry(tmp_path):
     p = tmp_path / "books.yaml"
-    p.write_text(yaml.safe_dump({"books": [{"id": "a", "title": "A", "genre": "cookbook", "zh": "x", "en": "y",
-                                             "source": "s", "license": "l", "split": "train"}]}))
+    p.write_text(
+        yaml.safe_dump(
+            {
+                "books": [
+                    {
+                        "id": "a",
+                        "title": "A",
+                        "genre": "cookbook",
+                        "zh": "x",
+                        "en": "y",
+                        "source": "s",
+                        "license": "l",
+                        "split": "train",
+                    }
+                ]
+            }
+        )
+    )
     with pytest.raises(ManifestError, match="books\\[0\\] \\(a\\): genre 'cookbook'"):
         load_manifest(p)
     p.write_text(yaml.safe_dump({"books": [{"id": "a", "title": "A"}]}))
@@ -54,8 +70,11 @@ def test_cluster_profile_has_the_plans_schedule_and_its_placeholder_path_fails_a
         check_params(from_dict(params))
     assert params["model"]["base"] in str(exc.value)
     # the CLI says the same in one line and exits 2, before any work
-    res = subprocess.run([sys.executable, "-m", "booktrans.cli", "preflight", "--params", str(tmp_path / "params.yaml")],
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "booktrans.cli", "preflight", "--params", str(tmp_path / "params.yaml")],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 2 and params["model"]["base"] in res.stderr and "Traceback" not in res.stderr
 
 
@@ -109,5 +128,7 @@ def test_preflight_checks_every_rounds_training_settings_against_the_model(root,
         check_params(from_dict(bad))
     bad = yaml.safe_load(yaml.safe_dump(params))
     bad["rounds"]["r4"]["sequence_parallel"] = 8
-    with pytest.raises(ConfigError, match=r"round r4: train.sequence_parallel 8 must divide the model's 4 key/value heads"):
+    with pytest.raises(
+        ConfigError, match=r"round r4: train.sequence_parallel 8 must divide the model's 4 key/value heads"
+    ):
         check_params(from_dict(bad))

@@ -1,6 +1,6 @@
 import pytest
-
 from project import align_book, dataset_config
+
 from booktrans.dataset import build_documents, join_beads
 
 
@@ -57,21 +57,53 @@ def test_null_beads_never_enter_a_document(tok):
         {"zh": ["二。"], "en": [], "zh_chapter": 1, "en_chapter": 1, "zh_para": [0], "en_para": []},
         {"zh": ["三。"], "en": ["Three."], "zh_chapter": 1, "en_chapter": 1, "zh_para": [0], "en_para": [0]},
     ]
-    docs, stats = build_documents({"id": "x", "genre": "novel", "license": "CC0-1.0", "split": "train"}, beads, tok,
-                                  dataset_config(context=500, min_beads=1, en_zh_share=0.0))
+    docs, stats = build_documents(
+        {"id": "x", "genre": "novel", "license": "CC0-1.0", "split": "train"},
+        beads,
+        tok,
+        dataset_config(context=500, min_beads=1, en_zh_share=0.0),
+    )
     assert stats["null_beads"] == 1
     assert all("二" not in d["messages"][1]["content"] for d in docs)
 
 
 def test_beads_the_aligner_dropped_never_enter_a_document(tok):
     beads = [
-        {"zh": ["一。"], "en": ["One."], "zh_chapter": 1, "en_chapter": 1, "zh_para": [0], "en_para": [0], "keep": True},
-        {"zh": ["二。"], "en": ["Twenty-two."], "zh_chapter": 1, "en_chapter": 1, "zh_para": [0], "en_para": [0],
-         "keep": False, "drop": "low_score"},
-        {"zh": ["三。"], "en": ["Three."], "zh_chapter": 1, "en_chapter": 1, "zh_para": [0], "en_para": [0], "keep": True},
+        {
+            "zh": ["一。"],
+            "en": ["One."],
+            "zh_chapter": 1,
+            "en_chapter": 1,
+            "zh_para": [0],
+            "en_para": [0],
+            "keep": True,
+        },
+        {
+            "zh": ["二。"],
+            "en": ["Twenty-two."],
+            "zh_chapter": 1,
+            "en_chapter": 1,
+            "zh_para": [0],
+            "en_para": [0],
+            "keep": False,
+            "drop": "low_score",
+        },
+        {
+            "zh": ["三。"],
+            "en": ["Three."],
+            "zh_chapter": 1,
+            "en_chapter": 1,
+            "zh_para": [0],
+            "en_para": [0],
+            "keep": True,
+        },
     ]
-    docs, stats = build_documents({"id": "x", "genre": "novel", "license": "CC0-1.0", "split": "train"}, beads, tok,
-                                  dataset_config(context=500, min_beads=1, en_zh_share=0.0))
+    docs, stats = build_documents(
+        {"id": "x", "genre": "novel", "license": "CC0-1.0", "split": "train"},
+        beads,
+        tok,
+        dataset_config(context=500, min_beads=1, en_zh_share=0.0),
+    )
     assert stats["dropped_beads"] == 1
     assert all("Twenty-two" not in d["messages"][2]["content"] for d in docs)
     assert [d["meta"]["beads"] for d in docs] == [[0, 1], [2, 3]]

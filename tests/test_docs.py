@@ -20,13 +20,21 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md"), *ROOT.glob("reviews/**/README.md"),
-               *ROOT.glob("proofread/**/README.md"), *ROOT.glob("booktrans/**/README.md")])
+DOCS = sorted(
+    [
+        ROOT / "README.md",
+        *(ROOT / "docs").glob("*.md"),
+        *ROOT.glob("reviews/**/README.md"),
+        *ROOT.glob("proofread/**/README.md"),
+        *ROOT.glob("booktrans/**/README.md"),
+    ]
+)
 TOP = {p.name for p in ROOT.iterdir()} - {".git", ".venv"}
-SCRATCH = ("build/", "../", "/", "~", "http", "DIR")   # places the docs name as scratch or outside the repo
+SCRATCH = ("build/", "../", "/", "~", "http", "DIR")  # places the docs name as scratch or outside the repo
 
 
 # ---- what the docs quote ---------------------------------------------------------------------
+
 
 def _snippets(text: str) -> list[tuple[int, str, bool]]:
     """(line number, code, fenced) for every fenced line and inline code span."""
@@ -78,6 +86,7 @@ def _quoted() -> list[tuple[str, list[str], bool]]:
 
 # ---- what runs -------------------------------------------------------------------------------
 
+
 def _walk(parser: argparse.ArgumentParser, words: list[str]) -> list[str]:
     """Problems with ``words`` as arguments to ``parser``: an unknown subcommand or option."""
     problems = []
@@ -95,7 +104,7 @@ def _walk(parser: argparse.ArgumentParser, words: list[str]) -> list[str]:
             continue
         if subs is not None and not w.startswith(("<", "…")):
             if w in subs.choices:
-                return problems + _walk(subs.choices[w], words[k + 1:])
+                return problems + _walk(subs.choices[w], words[k + 1 :])
             if subs.required or parser.prog in ("booktrans", "dvc") or not _is_positional_ok(parser):
                 problems.append(f"{parser.prog}: no subcommand {w!r} (has {', '.join(sorted(subs.choices))})")
                 return problems
@@ -146,7 +155,12 @@ def _code_text() -> str:
     files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
     texts = []
     for f in files:
-        if not f.endswith(".md") and not f.startswith("tests/") and (ROOT / f).is_file() and (ROOT / f).stat().st_size < 2_000_000:
+        if (
+            not f.endswith(".md")
+            and not f.startswith("tests/")
+            and (ROOT / f).is_file()
+            and (ROOT / f).stat().st_size < 2_000_000
+        ):
             try:
                 texts.append((ROOT / f).read_text(encoding="utf-8"))
             except UnicodeDecodeError:
@@ -164,48 +178,54 @@ def _path_problem(path: str) -> str | None:
     """None when ``path`` is in the repository or declared by dvc.yaml (a placeholder such as
     <book>, rN or {a,b} matches anything there)."""
     path, _, test = path.rstrip(".,:;").partition("::")
-    if test and (ROOT / path).is_file() and not re.search(rf"^def {re.escape(test)}\(", (ROOT / path).read_text(encoding="utf-8"), re.M):
+    if (
+        test
+        and (ROOT / path).is_file()
+        and not re.search(rf"^def {re.escape(test)}\(", (ROOT / path).read_text(encoding="utf-8"), re.M)
+    ):
         return f"{path}::{test}: no such test"
     if any(path.startswith(s) for s in SCRATCH) or "…" in path or "..." in path or path.split("/")[0] not in TOP:
         return None
     options = [path]
     m = re.search(r"\{([^{}]+)\}", path)
     if m:
-        options = [path[:m.start()] + alt + path[m.end():] for alt in m.group(1).split(",")]
+        options = [path[: m.start()] + alt + path[m.end() :] for alt in m.group(1).split(",")]
     for p in options:
         pattern = re.sub(r"<[^>]+>", "*", p)
         pattern = re.sub(r"(?<![A-Za-z])r[NK](?![A-Za-z])", "r*", pattern)
-        pattern = re.sub(r"(?<![A-Za-z])[A-Z]{3,}(?![a-z])", "*", pattern)      # NAME, BOOK: placeholders
-        pattern = re.sub(r"\w+\.\.\w+", "*", pattern)                              # r0..r4
+        pattern = re.sub(r"(?<![A-Za-z])[A-Z]{3,}(?![a-z])", "*", pattern)  # NAME, BOOK: placeholders
+        pattern = re.sub(r"\w+\.\.\w+", "*", pattern)  # r0..r4
         bare = pattern.rstrip("/")
         if any(ROOT.glob(bare)) if "*" in bare else (ROOT / bare).exists():
             continue
         _names, outs, deps = _stages()
-        if any(fnmatch.fnmatch(d, bare) for d in outs + deps):          # a declared output or input
+        if any(fnmatch.fnmatch(d, bare) for d in outs + deps):  # a declared output or input
             continue
-        segs = bare.split("/")                                          # inside a declared output folder
-        if any(len(segs) > len(o.split("/")) and fnmatch.fnmatch(o, "/".join(segs[:len(o.split("/"))])) for o in outs):
+        segs = bare.split("/")  # inside a declared output folder
+        if any(len(segs) > len(o.split("/")) and fnmatch.fnmatch(o, "/".join(segs[: len(o.split("/"))])) for o in outs):
             continue
-        user = [d for d in deps if not any(o.startswith(d.rstrip("/") + "/") for o in outs)]   # folders people fill
-        if any(len(segs) > len(d.split("/")) and fnmatch.fnmatch(d, "/".join(segs[:len(d.split("/"))])) for d in user):
+        user = [d for d in deps if not any(o.startswith(d.rstrip("/") + "/") for o in outs)]  # folders people fill
+        if any(len(segs) > len(d.split("/")) and fnmatch.fnmatch(d, "/".join(segs[: len(d.split("/"))])) for d in user):
             continue
-        if "*" not in bare and re.search(rf"(?<![\w/.]){re.escape(bare)}(?![\w/])", _code_text()):   # named by the code
+        if "*" not in bare and re.search(rf"(?<![\w/.]){re.escape(bare)}(?![\w/])", _code_text()):  # named by the code
             continue
         return f"{p}: neither in the repository nor an output or input dvc.yaml declares"
     return None
 
 
 def _looks_like_path(code: str) -> bool:
-    return bool(re.fullmatch(r"[\w.<>{},*@-]+(/[\w.<>{},*@-]*)+(::\w+)?|[\w-]+\.(yaml|lock|toml|md|py|json|jsonl|html)", code)) \
-        and not code.startswith(("booktrans.", "http"))
+    return bool(
+        re.fullmatch(r"[\w.<>{},*@-]+(/[\w.<>{},*@-]*)+(::\w+)?|[\w-]+\.(yaml|lock|toml|md|py|json|jsonl|html)", code)
+    ) and not code.startswith(("booktrans.", "http"))
 
 
 # ---- the checks ------------------------------------------------------------------------------
 
+
 def test_every_quoted_command_exists_with_its_options():
     problems = []
     quoted = _quoted()
-    assert len(quoted) > 60   # the docs quote many commands: the extraction works
+    assert len(quoted) > 60  # the docs quote many commands: the extraction works
     names = _stages()[0]
     for where, words, _fenced in quoted:
         cmd, args = words[0], words[1:]
@@ -247,7 +267,7 @@ def test_every_quoted_path_exists_or_is_declared_by_dvc_yaml():
     problems, seen = [], 0
     for doc in DOCS:
         for n, code, fenced in _snippets(doc.read_text(encoding="utf-8")):
-            for token in ([code] if not fenced else re.findall(r"[\w.<>{},*@/-]+/[\w.<>{},*@/-]*", code)):
+            for token in [code] if not fenced else re.findall(r"[\w.<>{},*@/-]+/[\w.<>{},*@/-]*", code):
                 if _looks_like_path(token):
                     seen += 1
                     if p := _path_problem(token):
@@ -258,9 +278,12 @@ def test_every_quoted_path_exists_or_is_declared_by_dvc_yaml():
 
 def test_the_checker_finds_the_drift_it_is_for():
     """What the docs once said and the code did not do: each is caught."""
-    assert _path_problem("reports/metrics/human.json")                    # written to reports/review/
+    assert _path_problem("reports/metrics/human.json")  # written to reports/review/
     assert _path_problem("reports/review/human.json") is None
-    assert _path_problem("tests/test_docs.py::test_no_such_thing") and _path_problem("tests/test_docs.py::test_every_option_has_help") is None
+    assert (
+        _path_problem("tests/test_docs.py::test_no_such_thing")
+        and _path_problem("tests/test_docs.py::test_every_option_has_help") is None
+    )
     assert _walk(_booktrans(), ["proofread", "export", "x.jsonl", "--out", "d", "--sheets", "2"])
     assert _walk(_booktrans(), ["proofread", "apply", "a.jsonl", "c.json", "--book", "b"]) == []
     assert _walk(_booktrans(), ["evaluate-all"])
@@ -296,14 +319,20 @@ def test_a_missing_book_file_is_named_and_nothing_else(capsys, tmp_path):
 def test_the_demo_proofreading_figures_match_reports_align_json():
     """docs/proofread.md quotes what `make demo` writes for the poems; reports/align.json is tracked."""
     text = " ".join((ROOT / "docs" / "proofread.md").read_text(encoding="utf-8").split())
-    m = re.search(r"shows for `four-seasons` (\d+) beads checked, (\d+) corrected, (\d+) sampled pairs judged, (\d+) wrong: "
-                  r"precision ([\d.]+)% \(([\d.]+)%–([\d.]+)%\)", text)
+    m = re.search(
+        r"shows for `four-seasons` (\d+) beads checked, (\d+) corrected, (\d+) sampled pairs judged, (\d+) wrong: "
+        r"precision ([\d.]+)% \(([\d.]+)%–([\d.]+)%\)",
+        text,
+    )
     assert m, "the demo figures sentence is gone from docs/proofread.md"
     p = json.loads((ROOT / "reports" / "align.json").read_text(encoding="utf-8"))["four-seasons"]["proofreading"]
     s = p["sample"]
     assert [int(x) for x in m.groups()[:4]] == [p["checked"], p["corrected"], s["judged"], s["wrong"]]
-    assert [float(x) for x in m.groups()[4:]] == [round(100 * s["precision"], 1), round(100 * s["ci95"][0], 1),
-                                                 round(100 * s["ci95"][1], 1)]
+    assert [float(x) for x in m.groups()[4:]] == [
+        round(100 * s["precision"], 1),
+        round(100 * s["ci95"][0], 1),
+        round(100 * s["ci95"][1], 1),
+    ]
 
 
 @pytest.mark.parametrize("doc", ["reviews/completed/README.md", "docs/review.md", "README.md"])

@@ -5,15 +5,16 @@ import subprocess
 import sys
 
 import pytest
+from project import align_book, book_eval
+from stagecmd import run_stage
+from tools import load_tool
 
 from booktrans.errors import BooktransError
 from booktrans.evaluate import corpus_scores
 from booktrans.evaluate.book import evaluate_book
-from project import align_book, book_eval
 from booktrans.evaluate.omission import align_references, source_coverage
 from booktrans.evaluate.omission.render import book_rows, html_page
 from booktrans.text import split_sentences
-from stagecmd import run_stage
 
 BOOK = "night-train"
 
@@ -48,7 +49,12 @@ def test_the_reference_scores_as_a_perfect_translation(book):
     zh, _en, beads = book
     ev = evaluate_book(reference_translation(zh, beads), zh, beads, "zh", "en", cfg=book_eval())
     m = ev["metrics"]
-    scores = corpus_scores([s["mt"] for s in ev["segments"]], [s["ref"] for s in ev["segments"]], "en", docs=([ev["docs"][0]], [ev["docs"][1]]))
+    scores = corpus_scores(
+        [s["mt"] for s in ev["segments"]],
+        [s["ref"] for s in ev["segments"]],
+        "en",
+        docs=([ev["docs"][0]], [ev["docs"][1]]),
+    )
     assert scores["bleu"] > 95 and scores["chrf"] > 95 and scores["ter"] < 5 and scores["d_bleu"] > 95
     assert "tok:13a" in scores["signatures"]["bleu"] and "tok:13a" in scores["signatures"]["d_bleu"]
     assert scores["signatures"]["ter"].startswith("nrefs:1")
@@ -74,8 +80,11 @@ def test_shrinkage_late_in_the_book_shows_in_omissions_and_the_position_curve(bo
     assert min(omissions_late) > max(p["omission_rate"] for p in full["positions"][-3:])
     # the examples name the missing source sentences, with their place
     missed = {o["sentence"] for o in ev["omissions"]}
-    dropped = [s for k, s in enumerate(s for p in zh for s in split_sentences(p["text"], "zh"))
-               if k > 0.6 * sum(len(split_sentences(p["text"], "zh")) for p in zh) and k % 2 == 0]
+    dropped = [
+        s
+        for k, s in enumerate(s for p in zh for s in split_sentences(p["text"], "zh"))
+        if k > 0.6 * sum(len(split_sentences(p["text"], "zh")) for p in zh) and k % 2 == 0
+    ]
     assert len(missed & set(dropped)) >= 0.7 * len(dropped)
     assert all(o["position"] > 0.5 for o in ev["omissions"] if o["sentence"] in dropped)
     by_chapter = {c["chapter"]: c for c in ev["chapters"]}
@@ -92,7 +101,9 @@ def test_shrinkage_late_in_the_book_shows_in_omissions_and_the_position_curve(bo
 def test_the_report_links_the_per_book_omission_pages():
     from booktrans.report import render_report
 
-    details = {"r1": {"books": {"night-train": {"zh-en": {"omissions": [], "page": "omissions/night-train.zh-en.html"}}}}}
+    details = {
+        "r1": {"books": {"night-train": {"zh-en": {"omissions": [], "page": "omissions/night-train.zh-en.html"}}}}
+    }
     page = render_report({"r1": {"directions": {}}}, details=details)
     assert 'href="evaluation/r1/omissions/night-train.zh-en.html"' in page
 
@@ -135,8 +146,16 @@ def chapter_chunks(zh, beads, cut=None):
         truncated = cut is not None and cut[0] == ch
         if truncated:
             out = out[: round(len(out) * (1 - cut[1]))]
-        rows.append({"chapter": ch, "paras": [p["para"] for p in paras], "source": "\n".join(p["text"] for p in paras),
-                     "translation": " ".join(out), "truncated": truncated, "stop_reason": "length" if truncated else "end"})
+        rows.append(
+            {
+                "chapter": ch,
+                "paras": [p["para"] for p in paras],
+                "source": "\n".join(p["text"] for p in paras),
+                "translation": " ".join(out),
+                "truncated": truncated,
+                "stop_reason": "length" if truncated else "end",
+            }
+        )
     return rows
 
 
@@ -150,7 +169,7 @@ def test_a_truncated_chunk_shows_inside_it_and_apart_from_omissions(book):
     chapter = 5
     sents = [(p["chapter"], s) for p in zh for s in split_sentences(p["text"], "zh")]
     in_chunk = [k for k, (ch, _) in enumerate(sents) if ch == chapter]
-    head, tail = in_chunk[: round(0.7 * len(in_chunk))], in_chunk[round(0.7 * len(in_chunk)):]
+    head, tail = in_chunk[: round(0.7 * len(in_chunk))], in_chunk[round(0.7 * len(in_chunk)) :]
     full = evaluate_book(chapter_chunks(zh, beads), zh, beads, "zh", "en", cfg=cfg)
     ev = evaluate_book(chapter_chunks(zh, beads, cut=(chapter, 0.3)), zh, beads, "zh", "en", cfg=cfg)
     n = len(sents)
@@ -193,13 +212,20 @@ def test_additions_enter_the_segment_scores(book, sample_paragraphs):
 
 
 def test_omission_detector_tells_a_dropped_sentence_from_a_missing_clause():
-    src = ["今天下雨了，我们没有出门。", "他在图书馆读了三本关于历史的书，然后和朋友们一起去公园散步。", "老师说明天考试。"]
+    src = [
+        "今天下雨了，我们没有出门。",
+        "他在图书馆读了三本关于历史的书，然后和朋友们一起去公园散步。",
+        "老师说明天考试。",
+    ]
     hyp = ["It rained today, so we did not go out.", "The teacher said there is an exam tomorrow."]
     cov = source_coverage(src, hyp, "zh", "en")
     assert [c.omitted for c in cov.lines] == [False, True, False] and cov.lines[1].score < 0.01
     assert cov.lines[0].score > 0.9 and cov.lines[2].score > 0.9 and cov.lines[2].counterpart == (1,)
-    hyp = ["It rained today, so we did not go out.", "He read three books about history in the library.",
-           "The teacher said there is an exam tomorrow."]
+    hyp = [
+        "It rained today, so we did not go out.",
+        "He read three books about history in the library.",
+        "The teacher said there is an exam tomorrow.",
+    ]
     cov = source_coverage(src, hyp, "zh", "en")
     assert [c.omitted for c in cov.lines] == [False, False, False]  # half translated is not dropped
     # English source, Chinese translation
@@ -208,13 +234,29 @@ def test_omission_detector_tells_a_dropped_sentence_from_a_missing_clause():
 
 
 def test_omissions_cli_prints_one_object_per_source_line(tmp_path):
-    (tmp_path / "src.txt").write_text("今天下雨了，我们没有出门。\n他在图书馆读了三本关于历史的书。\n老师说明天考试。\n", encoding="utf-8")
-    (tmp_path / "hyp.txt").write_text("It rained today, so we did not go out. The teacher said there is an exam tomorrow.\n",
-                                      encoding="utf-8")
-    (tmp_path / "ref.txt").write_text("It rained today and we stayed at home.\nHe read three books on history in the library.\n"
-                                      "The teacher said there would be a test tomorrow.\nThat was all.\n", encoding="utf-8")
-    cmd = [sys.executable, "-m", "booktrans.cli", "omissions", str(tmp_path / "src.txt"), str(tmp_path / "hyp.txt"),
-           "--src-lang", "zh", "--tgt-lang", "en"]
+    (tmp_path / "src.txt").write_text(
+        "今天下雨了，我们没有出门。\n他在图书馆读了三本关于历史的书。\n老师说明天考试。\n", encoding="utf-8"
+    )
+    (tmp_path / "hyp.txt").write_text(
+        "It rained today, so we did not go out. The teacher said there is an exam tomorrow.\n", encoding="utf-8"
+    )
+    (tmp_path / "ref.txt").write_text(
+        "It rained today and we stayed at home.\nHe read three books on history in the library.\n"
+        "The teacher said there would be a test tomorrow.\nThat was all.\n",
+        encoding="utf-8",
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "booktrans.cli",
+        "omissions",
+        str(tmp_path / "src.txt"),
+        str(tmp_path / "hyp.txt"),
+        "--src-lang",
+        "zh",
+        "--tgt-lang",
+        "en",
+    ]
     from booktrans.align import LexicalTable
 
     LexicalTable({"考试": {"exam": 0.9}, "图书馆": {"library": 0.8}}).save(tmp_path / "lexicon.json")
@@ -222,8 +264,11 @@ def test_omissions_cli_prints_one_object_per_source_line(tmp_path):
         out = subprocess.run(cmd + extra, capture_output=True, text=True, check=True)
         rows = [json.loads(line) for line in out.stdout.splitlines()]
         assert [r["line"] for r in rows] == [0, 1, 2] and [r["omitted"] for r in rows] == [False, True, False]
-        assert all({"line", "omitted", "score", "partial", "text", "translation", "missing_clauses"} <= set(r)
-                   and 0 <= r["score"] <= 1 for r in rows)
+        assert all(
+            {"line", "omitted", "score", "partial", "text", "translation", "missing_clauses"} <= set(r)
+            and 0 <= r["score"] <= 1
+            for r in rows
+        )
         assert rows[1]["text"] == "他在图书馆读了三本关于历史的书。" and rows[1]["translation"] == ""
         assert "teacher" in rows[2]["translation"]
         assert "1 of 3 source sentences dropped" in out.stderr
@@ -231,7 +276,9 @@ def test_omissions_cli_prints_one_object_per_source_line(tmp_path):
     bad = subprocess.run(cmd[:-4] + ["--src-lang", "en", "--tgt-lang", "zh"], capture_output=True, text=True)
     assert bad.returncode == 2 and "src.txt: the text is in zh, not en" in bad.stderr
     (tmp_path / "empty.txt").write_text("\n", encoding="utf-8")
-    bad = subprocess.run(cmd[:5] + [str(tmp_path / "empty.txt"), "--src-lang", "zh", "--tgt-lang", "en"], capture_output=True, text=True)
+    bad = subprocess.run(
+        cmd[:5] + [str(tmp_path / "empty.txt"), "--src-lang", "zh", "--tgt-lang", "en"], capture_output=True, text=True
+    )
     assert bad.returncode == 2 and "empty.txt: the translation is empty" in bad.stderr
     bad = subprocess.run(cmd + ["--ref", str(tmp_path / "src.txt")], capture_output=True, text=True)
     assert bad.returncode == 2 and "src.txt: the text is in zh, not en" in bad.stderr
@@ -242,20 +289,25 @@ def test_omissions_cli_prints_one_object_per_source_line(tmp_path):
 def test_the_evaluate_stage_stops_without_the_lexical_table(tmp_path, root):
     """The stage depends on data/lexicon.json (the omission detector's table): without it, an error
     naming the file, not a silent fallback to the dictionary."""
-    res = run_stage("evaluate@r1", root, "--translations", str(tmp_path / "tr"), "--lexicon", str(tmp_path / "lexicon.json"),
-                    "--metrics", str(tmp_path / "m.json"), "--out", str(tmp_path / "out"))
+    res = run_stage(
+        "evaluate@r1",
+        root,
+        "--translations",
+        str(tmp_path / "tr"),
+        "--lexicon",
+        str(tmp_path / "lexicon.json"),
+        "--metrics",
+        str(tmp_path / "m.json"),
+        "--out",
+        str(tmp_path / "out"),
+    )
     assert res.returncode != 0 and "lexicon.json: no lexical table" in res.stderr and "dvc repro align" in res.stderr
     assert not (tmp_path / "m.json").exists()
 
 
 def _bench():
-    import importlib.util
-    from pathlib import Path
 
-    spec = importlib.util.spec_from_file_location("omission_eval", Path(__file__).parents[1] / "bench" / "omission_eval.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("omission_eval", mod)  # its dataclasses look their module up there
-    spec.loader.exec_module(mod)
+    mod = load_tool("eval/omission.py")
     return mod
 
 
@@ -268,22 +320,47 @@ def test_dropped_sentences_found_in_real_machine_translation(shared, name):
 
     mod = _bench()
     _tune, part = mod.load_set(shared, name)
-    part = mod.Part(part.name, part.src_lang, part.tgt_lang, part.src[:300], part.mt[:300], part.ref[: 300 * len(part.ref) // len(part.src)])
+    part = mod.Part(
+        part.name,
+        part.src_lang,
+        part.tgt_lang,
+        part.src[:300],
+        part.mt[:300],
+        part.ref[: 300 * len(part.ref) // len(part.src)],
+    )
     translator = CedictGlosser()
     hyp, dropped = mod.drop_case(part, 1)
     complete, _ = mod.drop_case(part, 0, rate=0.0)
     for refs in (None, align_references(part.src, part.ref, part.src_lang, part.tgt_lang, translator)):
         got = mod.Counts()
-        got.add([c.omitted for c in source_coverage(part.src, hyp, part.src_lang, part.tgt_lang, None, translator, refs).lines], dropped)
+        got.add(
+            [
+                c.omitted
+                for c in source_coverage(part.src, hyp, part.src_lang, part.tgt_lang, None, translator, refs).lines
+            ],
+            dropped,
+        )
         flagged = mod.Counts()
-        flagged.add([c.omitted for c in source_coverage(part.src, complete, part.src_lang, part.tgt_lang, None, translator, refs).lines], set())
-        assert got.pos == 30 and got.recall >= 0.9 and got.fpr <= 0.03 and flagged.fpr <= 0.03, (refs is not None, got, flagged)
+        flagged.add(
+            [
+                c.omitted
+                for c in source_coverage(part.src, complete, part.src_lang, part.tgt_lang, None, translator, refs).lines
+            ],
+            set(),
+        )
+        assert got.pos == 30 and got.recall >= 0.9 and got.fpr <= 0.03 and flagged.fpr <= 0.03, (
+            refs is not None,
+            got,
+            flagged,
+        )
     # a clause missing inside a translated sentence is partial, not dropped
     hyp, cut = mod.clause_case(part, 1)
     cov = source_coverage(part.src, hyp, part.src_lang, part.tgt_lang, None, translator)
     partial = mod.Counts()
     partial.add([c.partial for c in cov.lines], cut)
-    assert partial.recall >= 0.1 and partial.fpr <= 0.02 and sum(cov.lines[i].omitted for i in cut) <= 0.1 * len(cut), partial
+    assert partial.recall >= 0.1 and partial.fpr <= 0.02 and sum(cov.lines[i].omitted for i in cut) <= 0.1 * len(cut), (
+        partial
+    )
 
 
 def test_tiny_comet_checkpoint_scores_segments(tmp_path):
@@ -292,8 +369,10 @@ def test_tiny_comet_checkpoint_scores_segments(tmp_path):
     ckpt = build_tiny_comet(tmp_path / "comet", ["The cat sat on the mat.", "猫坐在垫子上。"])
     assert ckpt == resolve_checkpoint(tmp_path / "comet")
     model = load_comet(tmp_path / "comet")
-    segs = [{"src": "猫坐在垫子上。", "mt": "The cat sat on the mat.", "ref": "The cat sat on the mat."},
-            {"src": "猫坐在垫子上。", "mt": "A dog.", "ref": "The cat sat on the mat."}]
+    segs = [
+        {"src": "猫坐在垫子上。", "mt": "The cat sat on the mat.", "ref": "The cat sat on the mat."},
+        {"src": "猫坐在垫子上。", "mt": "A dog.", "ref": "The cat sat on the mat."},
+    ]
     first = score_segments(model, segs, batch_size=2)
     assert len(first) == 2 and first[0] != first[1]
     assert [round(x, 4) for x in score_segments(model, segs[::-1], batch_size=1)] == [round(x, 4) for x in first[::-1]]

@@ -6,10 +6,10 @@ import shutil
 
 import pytest
 import yaml
+from stagecmd import run_stage
 
 from booktrans.gates import check_align, check_ingest
 from booktrans.params import load
-from stagecmd import run_stage
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +29,14 @@ def sample_run(root, tmp_path_factory):
     try:
         books = load_manifest(P.ingest.manifest)
         ingest_corpus(books, out / "text", out / "ingest.json", CorpusOptions.from_params(P.ingest))
-        align_corpus(books, out / "text", out / "aligned", out / "align.json", AlignOptions.from_params(P.align),
-                     Proofreading.load(None, P.proofread.sample, P.seed))
+        align_corpus(
+            books,
+            out / "text",
+            out / "aligned",
+            out / "align.json",
+            AlignOptions.from_params(P.align),
+            Proofreading.load(None, P.proofread.sample, P.seed),
+        )
     finally:
         os.chdir(cwd)
     return json.loads((out / "ingest.json").read_text()), json.loads((out / "align.json").read_text())
@@ -63,8 +69,18 @@ def _project(tmp_path, root, books):
             else:
                 (raw / f"{book_id}.{lang}.txt").write_text(src, encoding="utf-8")
                 paths[lang] = f"data/raw/{book_id}.{lang}.txt"
-        entries.append({"id": book_id, "title": book_id, "genre": "novel", "source": "test", "license": "CC0-1.0",
-                        "split": "train", **paths, **extra})
+        entries.append(
+            {
+                "id": book_id,
+                "title": book_id,
+                "genre": "novel",
+                "source": "test",
+                "license": "CC0-1.0",
+                "split": "train",
+                **paths,
+                **extra,
+            }
+        )
     (tmp_path / "data" / "books.yaml").write_text(yaml.safe_dump({"books": entries}, allow_unicode=True))
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["ingest"].update(manifest="data/books.yaml", roots=["data/raw"], cache_dir="build/cache/ingest")
@@ -86,13 +102,23 @@ def _set(project, key, value):
 def test_an_abridged_translation_stops_ingest_with_one_line(root, tmp_path):
     source = (root / "data" / "sample" / "source" / "lighthouse.en.md").read_text(encoding="utf-8")
     abridged = source.split("# Chapter 3")[0].replace("# ", "")  # the English edition stops after chapter 2
-    project = _project(tmp_path, root, [("lighthouse", "lighthouse.zh.epub", "lighthouse.en.epub", {}),
-                                        ("abridged", "lighthouse.zh.epub", abridged, {})])
+    project = _project(
+        tmp_path,
+        root,
+        [
+            ("lighthouse", "lighthouse.zh.epub", "lighthouse.en.epub", {}),
+            ("abridged", "lighthouse.zh.epub", abridged, {}),
+        ],
+    )
     res = run_stage("ingest", project)
     assert res.returncode == 2, res.stderr
-    lines = [l for l in res.stderr.splitlines() if l.strip().startswith("ingest: book")]
-    assert len(lines) == 1 and "book abridged" in lines[0] and "length_ratio 0.1" in lines[0] \
+    lines = [line for line in res.stderr.splitlines() if line.strip().startswith("ingest: book")]
+    assert (
+        len(lines) == 1
+        and "book abridged" in lines[0]
+        and "length_ratio 0.1" in lines[0]
         and "ingest.gates.min_length_ratio 0.35" in lines[0]
+    )
     report = json.loads((project / "reports" / "ingest.json").read_text())
     assert report["gates"]["flagged"] == ["abridged"] and report["books"]["lighthouse"]["gates"]["passed"]
     assert report["books"]["abridged"]["gates"]["flags"][0]["figure"] == "length_ratio"
@@ -111,7 +137,7 @@ def test_the_wrong_edition_stops_align_unless_the_book_skips_its_gates(root, tmp
     assert run_stage("ingest", project).returncode == 0
     res = run_stage("align", project)
     assert res.returncode == 2, res.stderr
-    lines = [l for l in res.stderr.splitlines() if l.strip().startswith("align: book")]
+    lines = [line for line in res.stderr.splitlines() if line.strip().startswith("align: book")]
     assert len(lines) == 1 and "book mixup" in lines[0] and "align.gates." in lines[0]
     assert not (project / "data" / "aligned").exists()
     flags = json.loads((project / "reports" / "align.json").read_text())["mixup"]["gates"]["flags"]

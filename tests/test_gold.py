@@ -42,14 +42,17 @@ def test_spacing_inside_the_brackets_does_not_matter():
     assert parse_beads("[0, 1] : [ 2 ]\n\n[]:[3]\n[2]:[]") == [((0, 1), (2,)), ((), (3,)), ((2,), ())]
 
 
-@pytest.mark.parametrize("line, reason", [
-    ("[5]-[7]", "not a bead"),
-    ("[5]:[x]", "not a bead"),
-    ("[-1]:[7]", "not a bead"),
-    ("[]:[]", "no line on either side"),
-    ("[9990]:[3]", "target line 3 is already in the bead of line 3"),
-    ("[]:[314]", "target line 314 is past the end of"),    # 001's English has 314 lines: 0..313
-])
+@pytest.mark.parametrize(
+    "line, reason",
+    [
+        ("[5]-[7]", "not a bead"),
+        ("[5]:[x]", "not a bead"),
+        ("[-1]:[7]", "not a bead"),
+        ("[]:[]", "no line on either side"),
+        ("[9990]:[3]", "target line 3 is already in the bead of line 3"),
+        ("[]:[314]", "target line 314 is past the end of"),  # 001's English has 314 lines: 0..313
+    ],
+)
 def test_a_damaged_copy_of_a_real_file_names_the_file_the_line_and_the_reason(shared, tmp_path, line, reason):
     """A line inserted as the fifth line of a copy of MAC-Dev 001 (``[3]:[3]`` is its third)."""
     src = shared / "align-dev" / "mac_dev"
@@ -77,14 +80,15 @@ def test_missing_files_are_named(tmp_path):
         read_beads(tmp_path / "gold" / "008.align")
 
 
-# Files still parsing gold beads themselves until they move to eval/ (issue 28, the omission evaluations).
-NOT_YET = {"bench/omission_cases.py", "bench/omission_eval.py"}
-
-
 def test_no_other_code_parses_gold_bead_files_itself():
     """``literal_eval`` of bead sides, the tell of a hand-written bead parser, appears only in the reader."""
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.py"], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stdout.split()
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert "eval/chapter_pairing.py" in files
     own = [f for f in files if (ROOT / f).is_file() and "literal_eval" in (ROOT / f).read_text(encoding="utf-8")]
-    assert sorted(set(own) - NOT_YET) == ["booktrans/align/gold.py", "tests/test_gold.py"]
+    assert sorted(set(own)) == ["booktrans/align/gold.py", "tests/test_gold.py"]

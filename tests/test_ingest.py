@@ -4,9 +4,9 @@ import sys
 import zipfile
 
 import pytest
+from project import ingest_file
 
 from booktrans.errors import IngestError
-from project import ingest_file
 
 
 def test_every_sample_edition_ingests_with_its_chapters(root, sample_paragraphs):
@@ -33,7 +33,9 @@ def test_gbk_text_with_crlf_and_wrapped_english_text(root):
     assert zh.paragraphs[1].text.startswith("晴天抬头看，天空是蓝色的。")
     en = ingest_file(root / "data/sample/sky-blue.en.txt", "en")
     # hard-wrapped lines are joined back into one paragraph
-    assert any(p.text.startswith("Sunlight looks white") and p.text.endswith("to violet at the other.") for p in en.paragraphs)
+    assert any(
+        p.text.startswith("Sunlight looks white") and p.text.endswith("to violet at the other.") for p in en.paragraphs
+    )
 
 
 def test_epub_spine_order_skips_navigation_and_copyright(root):
@@ -52,13 +54,16 @@ def test_same_text_in_utf8_and_gbk_gives_identical_paragraphs(root, tmp_path):
     assert [p.text for p in a.paragraphs] == [p.text for p in b.paragraphs]
 
 
-@pytest.mark.parametrize("name,content,reason", [
-    ("empty.txt", b"", "empty file"),
-    ("binary.txt", bytes(range(256)) * 40, "binary file"),
-    ("empty.pdf", b"", "empty file"),
-    ("broken.pdf", b"%PDF-1.7\n garbage that is not a pdf", "corrupted PDF"),
-    ("notzip.epub", b"this is not a zip", "not an EPUB"),
-])
+@pytest.mark.parametrize(
+    "name,content,reason",
+    [
+        ("empty.txt", b"", "empty file"),
+        ("binary.txt", bytes(range(256)) * 40, "binary file"),
+        ("empty.pdf", b"", "empty file"),
+        ("broken.pdf", b"%PDF-1.7\n garbage that is not a pdf", "corrupted PDF"),
+        ("notzip.epub", b"this is not a zip", "not an EPUB"),
+    ],
+)
 def test_bad_files_raise_a_clear_error_naming_the_file(tmp_path, name, content, reason):
     p = tmp_path / name
     p.write_bytes(content)
@@ -82,21 +87,36 @@ def test_wrong_language_is_an_error(root):
 
 
 def test_cli_ingest_prints_jsonl_and_exits_2_on_bad_input(root, tmp_path):
-    out = subprocess.run([sys.executable, "-m", "booktrans.cli", "ingest", str(root / "data/sample/night-train.zh.epub"), "--lang", "zh"],
-                         capture_output=True, text=True, check=True)
-    rows = [json.loads(l) for l in out.stdout.splitlines()]
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "booktrans.cli",
+            "ingest",
+            str(root / "data/sample/night-train.zh.epub"),
+            "--lang",
+            "zh",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
     assert rows[0]["chapter"] == 1 and rows[0]["title"] == "第一章 末班车" and rows[0]["text"].startswith("开往海边")
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"\x00\x01\x02" * 1000)
-    res = subprocess.run([sys.executable, "-m", "booktrans.cli", "ingest", str(bad), "--lang", "en"], capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "booktrans.cli", "ingest", str(bad), "--lang", "en"], capture_output=True, text=True
+    )
     assert res.returncode == 2
     assert res.stderr.strip().count("\n") == 0 and str(bad) in res.stderr and "binary" in res.stderr
     assert "Traceback" not in res.stderr
 
 
 def _source_paragraphs(root, book, lang):
-    from booktrans.text import normalize
     from tools import load_tool
+
+    from booktrans.text import normalize
 
     mod = load_tool("scripts/make_sample.py")
     chapters = mod.parse_source(root / "data" / "sample" / "source" / f"{book}.{lang}.md")

@@ -6,9 +6,9 @@ import zipfile
 
 import pymupdf
 import pytest
+from project import ingest_file
 
 from booktrans.errors import IngestError
-from project import ingest_file
 
 
 def _pdf_with_text(path, text="The island had no trees, only grey rock and the white tower.", pages=1):
@@ -79,12 +79,16 @@ def _epub_zip(path, members: dict[str, bytes]):
 
 
 def test_drm_epub(tmp_path):
-    p = _epub_zip(tmp_path / "drm.epub", {"META-INF/container.xml": b"<container/>", "META-INF/encryption.xml": b"<encryption/>"})
+    p = _epub_zip(
+        tmp_path / "drm.epub", {"META-INF/container.xml": b"<container/>", "META-INF/encryption.xml": b"<encryption/>"}
+    )
     assert _error(p).reason == "encrypted"
 
 
 def test_zip_bomb_is_refused(tmp_path):
-    p = _epub_zip(tmp_path / "bomb.epub", {"META-INF/container.xml": b"<container/>", "OEBPS/a.xhtml": b"\0" * (30 << 20)})
+    p = _epub_zip(
+        tmp_path / "bomb.epub", {"META-INF/container.xml": b"<container/>", "OEBPS/a.xhtml": b"\0" * (30 << 20)}
+    )
     assert _error(p).reason == "zip bomb"
 
 
@@ -116,7 +120,9 @@ def test_edition_in_the_wrong_language(tmp_path):
 
 
 def test_same_traditional_text_in_big5_utf8_and_utf16_ingests_identically(tmp_path):
-    text = "第一章 歸來\n\n寶玉聽了，便知是黛玉的聲音。這裡是台灣，我們說繁體中文。\n\n他們走進了院子，看見滿地的落葉。\n"
+    text = (
+        "第一章 歸來\n\n寶玉聽了，便知是黛玉的聲音。這裡是台灣，我們說繁體中文。\n\n他們走進了院子，看見滿地的落葉。\n"
+    )
     results = []
     for enc in ("big5", "utf-8", "utf-16"):
         p = tmp_path / f"book-{enc}.txt"
@@ -147,7 +153,9 @@ def test_normalisation_removes_invisible_characters_and_fixes_width(tmp_path):
 def test_cli_reports_a_bad_file_in_one_line_with_status_2(tmp_path):
     p = tmp_path / "scan.epub"
     p.write_bytes(b"PK\x03\x04 broken")
-    res = subprocess.run([sys.executable, "-m", "booktrans.cli", "ingest", str(p), "--lang", "zh"], capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "booktrans.cli", "ingest", str(p), "--lang", "zh"], capture_output=True, text=True
+    )
     assert res.returncode == 2 and res.stdout == ""
     assert res.stderr.count("\n") == 1 and str(p) in res.stderr and "Traceback" not in res.stderr
 
@@ -176,7 +184,9 @@ def test_pdf_contents_page_and_footnotes_are_dropped_counted_and_kept_apart(tmp_
         toc.insert_text((50, 100 + 20 * k), f"{t} " + "." * 40 + f" {n}", fontname="helv", fontsize=11)
     body = doc.new_page(width=420, height=595)
     body.insert_text((50, 60), "Chapter 1 The Island", fontname="helv", fontsize=16)
-    body.insert_text((50, 100), "The island had no trees, only grey rock and a white tower.1", fontname="helv", fontsize=11)
+    body.insert_text(
+        (50, 100), "The island had no trees, only grey rock and a white tower.1", fontname="helv", fontsize=11
+    )
     body.insert_text((50, 500), "1 The tower was built in 1882 by the harbour office.", fontname="helv", fontsize=8)
     doc.save(p)
     res = ingest_file(p, "en")
@@ -196,9 +206,11 @@ def test_epub_footnotes_are_kept_apart_and_the_cover_is_skipped(tmp_path):
     cover = epub.EpubHtml(title="Cover", file_name="cover.xhtml", lang="en")
     cover.content = "<html><body><p>A Book With Notes</p></body></html>"
     ch = epub.EpubHtml(title="Chapter 1", file_name="ch1.xhtml", lang="en")
-    ch.content = ('<html xmlns:epub="http://www.idpf.org/2007/ops"><body><h1>Chapter 1 The Island</h1>'
-                  '<p>The island had no trees, only grey rock and a white tower on it.</p>'
-                  '<aside epub:type="footnote"><p>The tower was built in 1882.</p></aside></body></html>')
+    ch.content = (
+        '<html xmlns:epub="http://www.idpf.org/2007/ops"><body><h1>Chapter 1 The Island</h1>'
+        "<p>The island had no trees, only grey rock and a white tower on it.</p>"
+        '<aside epub:type="footnote"><p>The tower was built in 1882.</p></aside></body></html>'
+    )
     for item in (cover, ch):
         book.add_item(item)
     book.toc = [ch]

@@ -5,22 +5,24 @@ whole book on one line, a wrong code page (mojibake), code-heavy textbooks. Real
 import re
 
 import pytest
+from project import ingest_file
 
 from booktrans.errors import IngestError
-from project import ingest_file
 from booktrans.ingest import encoding
 
 
 def _text(root, name):
     raw = (root / "data" / "sample" / name).read_bytes()
-    return raw.decode("gb18030" if name.endswith(".zh.txt") and raw[:3] != b"\xef\xbb\xbf" else "utf-8").replace("\r\n", "\n")
+    return raw.decode("gb18030" if name.endswith(".zh.txt") and raw[:3] != b"\xef\xbb\xbf" else "utf-8").replace(
+        "\r\n", "\n"
+    )
 
 
 def _one_bad_byte(data: bytes, at: int) -> bytes:
     """Overwrite the byte at ``at`` (inside a multi-byte character) with 0xFF, as a bad copy does."""
     while data[at] < 0x80:
         at += 1
-    return data[:at] + b"\xff" + data[at + 1:]
+    return data[:at] + b"\xff" + data[at + 1 :]
 
 
 def test_utf8_with_one_bad_byte_stays_utf8_and_counts_it(root, tmp_path):
@@ -57,7 +59,7 @@ def test_windows_1252_quotes_in_english_are_read_as_typed(root, tmp_path):
     data = typed.encode("utf-8")
     k = data.index("\u2019".encode())
     mixed = tmp_path / "mixed.txt"
-    mixed.write_bytes(data[:k] + b"\x92" + data[k + 3:])
+    mixed.write_bytes(data[:k] + b"\x92" + data[k + 3 :])
     res = ingest_file(mixed, "en")
     assert res.report["encoding"] == "utf-8" and res.report["bad_bytes"] == 1
     assert [x.text for x in res.paragraphs] == want
@@ -85,7 +87,9 @@ def test_mojibake_in_no_language_is_an_error(root, tmp_path):
 
 
 def test_a_three_million_character_line_is_split_at_sentence_ends_and_nothing_is_lost(root, tmp_path):
-    paras = [p for p in _text(root, "sky-blue.en.txt").split("\n\n") if p.strip() and not p.startswith(("Chapter", "Why"))]
+    paras = [
+        p for p in _text(root, "sky-blue.en.txt").split("\n\n") if p.strip() and not p.startswith(("Chapter", "Why"))
+    ]
     line = " ".join(" ".join(p.split()) for p in paras)
     line = " ".join([line] * (3_000_000 // len(line) + 1))
     p = tmp_path / "one-line.txt"
@@ -144,6 +148,7 @@ def test_code_heavy_textbook_passes_with_the_per_book_language_override(tmp_path
 
 
 # ------------------------------------------------------------------ the real GBK novel, bent
+
 
 @pytest.fixture(scope="module")
 def hongloumeng(shared):

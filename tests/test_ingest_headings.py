@@ -2,8 +2,8 @@
 per-book override in the manifest."""
 
 import pytest
-
 from project import ingest_file
+
 from booktrans.text.headings import classify_heading
 
 # (line, language, level or None, number)
@@ -86,9 +86,16 @@ def _txt(tmp_path, name, lines):
     return p
 
 
-PROSE_ZH = ["他们走了很久，才看见远处的灯火。", "天快亮的时候，雨停了，河面上起了一层薄雾。", "没有人说话，大家都在等船。"]
-PROSE_EN = ["They walked for a long time before they saw the lights.", "Towards morning the rain stopped and a thin mist rose on the river.",
-            "Nobody spoke; they were all waiting for the boat."]
+PROSE_ZH = [
+    "他们走了很久，才看见远处的灯火。",
+    "天快亮的时候，雨停了，河面上起了一层薄雾。",
+    "没有人说话，大家都在等船。",
+]
+PROSE_EN = [
+    "They walked for a long time before they saw the lights.",
+    "Towards morning the rain stopped and a thin mist rose on the river.",
+    "Nobody spoke; they were all waiting for the boat.",
+]
 
 
 def test_parts_are_parents_and_sections_stay_inside_their_chapter(tmp_path):
@@ -96,13 +103,33 @@ def test_parts_are_parents_and_sections_stay_inside_their_chapter(tmp_path):
     for part, chapters in (("第一部 春", ["第一章 出发", "第二章 渡口"]), ("第二部 秋", ["第三章 归来"])):
         lines += ["", part, ""]
         for ch in chapters:
-            lines += ["", ch, "", PROSE_ZH[0], "", "第一节 夜路", "", PROSE_ZH[1], "", "第二节 天明", "", PROSE_ZH[2], ""]
+            lines += [
+                "",
+                ch,
+                "",
+                PROSE_ZH[0],
+                "",
+                "第一节 夜路",
+                "",
+                PROSE_ZH[1],
+                "",
+                "第二节 天明",
+                "",
+                PROSE_ZH[2],
+                "",
+            ]
     res = ingest_file(_txt(tmp_path, "book.txt", lines), "zh")
     assert res.report["chapter_titles"] == ["", "第一章 出发", "第二章 渡口", "第三章 归来"]
     assert res.report["parts"] == ["第一部 春", "第二部 秋"]
     assert res.report["sections"] == 6
     ch1 = [p.text for p in res.paragraphs if p.chapter == 1]
-    assert ch1 == [PROSE_ZH[0], "第一节 夜路", PROSE_ZH[1], "第二节 天明", PROSE_ZH[2]]  # the sections' headings stay as text
+    assert ch1 == [
+        PROSE_ZH[0],
+        "第一节 夜路",
+        PROSE_ZH[1],
+        "第二节 天明",
+        PROSE_ZH[2],
+    ]  # the sections' headings stay as text
     assert {p.part for p in res.paragraphs if p.chapter == 3} == {"第二部 秋"}
 
 
@@ -124,9 +151,29 @@ def test_bare_numbers_restarting_in_each_part_are_chapters(tmp_path):
 
 
 def test_numbered_list_items_and_page_numbers_are_not_chapters(tmp_path):
-    lines = ["CHAPTER I.", "", "You will need:", "", "1. Flour", "", "3. Water", "", "2. Salt", "",
-             "CHAPTER II.", "", "The dough rose slowly through the", "", "12", "", "afternoon while we waited for the",
-             "", "13", "", "oven to warm and the light to fail."]
+    lines = [
+        "CHAPTER I.",
+        "",
+        "You will need:",
+        "",
+        "1. Flour",
+        "",
+        "3. Water",
+        "",
+        "2. Salt",
+        "",
+        "CHAPTER II.",
+        "",
+        "The dough rose slowly through the",
+        "",
+        "12",
+        "",
+        "afternoon while we waited for the",
+        "",
+        "13",
+        "",
+        "oven to warm and the light to fail.",
+    ]
     res = ingest_file(_txt(tmp_path, "recipes.txt", lines), "en")
     assert res.report["chapter_titles"] == ["CHAPTER I.", "CHAPTER II."]
     texts = [p.text for p in res.paragraphs]
@@ -142,7 +189,9 @@ def test_a_subheading_repeated_in_every_chapter_is_not_a_chapter(tmp_path):
 
 
 def test_chapter_pattern_override_for_an_odd_book(tmp_path, capsys):
-    lines = ["怪书", ""] + [x for n in ("壹", "贰", "叁") for x in ("", f"◆ {n} ◆", "", PROSE_ZH[0], "", PROSE_ZH[1], "")]
+    lines = ["怪书", ""] + [
+        x for n in ("壹", "贰", "叁") for x in ("", f"◆ {n} ◆", "", PROSE_ZH[0], "", PROSE_ZH[1], "")
+    ]
     p = _txt(tmp_path, "odd.txt", lines)
     assert ingest_file(p, "zh").report["chapters"] == 1  # nothing reads as a heading
     res = ingest_file(p, "zh", chapter_pattern=r"◆ \S+ ◆")

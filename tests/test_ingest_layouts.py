@@ -6,11 +6,11 @@ parts in the table of contents. The same layouts are also made from the real Lu 
 import re
 import zipfile
 
+import bookfiles
 import pytest
 from lxml import etree
-
-import bookfiles
 from project import ingest_file
+
 from booktrans.text import normalize
 
 
@@ -26,8 +26,15 @@ def _expected(chapters, lang):
     """[(title, [paragraph text as ingest gives it])] of the chapters a file was made from."""
     out = []
     for title, paras in chapters:
-        out.append((title, ["\n".join(normalize(l, lang) for l in p.split("\n")) if "\n" in p else normalize(p, lang)
-                            for p in paras]))
+        out.append(
+            (
+                title,
+                [
+                    "\n".join(normalize(line, lang) for line in p.split("\n")) if "\n" in p else normalize(p, lang)
+                    for p in paras
+                ],
+            )
+        )
     return out
 
 
@@ -43,9 +50,14 @@ def test_gutenberg_epub_chapters_from_anchors_without_header_licence_or_contents
     en = source("lighthouse.en")
     poems = source("four-seasons.en")
     numerals = ["I", "II", "III", "IV", "V", "VI", "VII"]
-    chapters = [("PREFACE", poems[0][1])] + [(f"CHAPTER {r}.", paras) for r, (_, paras) in zip(numerals, en)] \
+    chapters = (
+        [("PREFACE", poems[0][1])]
+        + [(f"CHAPTER {r}.", paras) for r, (_, paras) in zip(numerals, en)]
         + [("CHAPTER VIII.", poems[1][1] + poems[2][1])]
-    path = bookfiles.gutenberg_epub(tmp_path / f"pg-{style}.epub", "The Keeper's Daughter", "A. Writer", chapters, style=style)
+    )
+    path = bookfiles.gutenberg_epub(
+        tmp_path / f"pg-{style}.epub", "The Keeper's Daughter", "A. Writer", chapters, style=style
+    )
     res = ingest_file(path, "en")
     got = _by_chapter(res)
     assert got[0] == ("", ["THE KEEPER'S DAUGHTER", "By A. Writer"])  # the title page: front matter, chapter 0
@@ -53,11 +65,13 @@ def test_gutenberg_epub_chapters_from_anchors_without_header_licence_or_contents
     text = "\n".join(p.text for p in res.paragraphs)
     assert "Gutenberg" not in text and "LICENSE" not in text and "CONTENTS" not in text
     d = res.report["dropped"]
-    assert d["gutenberg_header"] >= 3 and d["gutenberg_licence"] >= len(bookfiles.GUTENBERG_LICENCE) and d["contents"] >= 9
+    assert (
+        d["gutenberg_header"] >= 3 and d["gutenberg_licence"] >= len(bookfiles.GUTENBERG_LICENCE) and d["contents"] >= 9
+    )
     assert res.report["kept_share"] > 0.95  # boilerplate is not the book: it does not count against it
     # verse keeps its lines (<br/> inside <p>): no "hilland"
     verse = [p.text for p in res.paragraphs if "\n" in p.text]
-    assert verse and verse[0].split("\n") == [normalize(l, "en") for l in poems[1][1][0].split("\n")]
+    assert verse and verse[0].split("\n") == [normalize(line, "en") for line in poems[1][1][0].split("\n")]
 
 
 def test_chinese_div_and_br_chapters_lose_nothing_even_when_only_some_are_laid_out_so(tmp_path, source):
@@ -101,6 +115,7 @@ def test_a_spine_item_yielding_far_less_than_it_holds_is_warned_about(tmp_path, 
 
 # ------------------------------------------------------------------- the real Lu Xun EPUB, bent
 
+
 @pytest.fixture(scope="module")
 def fen(shared):
     """《坟》: (the ingest of the real file, its chapters as (title, [paragraphs]))."""
@@ -134,10 +149,17 @@ def test_real_book_chapters_with_br_verse_and_a_bare_text_chapter(tmp_path, fen)
     res, chapters = fen
     title, paras = chapters[1]
     verse = "进化之说，煔灼于希腊智者德黎，\n至达尔文而大定。"
-    body = (f"<h1>{title}</h1>\n" + "\n".join(paras[:3]) + "\n" +  # bare text, one paragraph a line of markup
-            "<p>" + verse.replace("\n", "<br/>") + "</p>")
-    path = bookfiles.write_epub(tmp_path / "bare.epub", "坟", "zh", [("c1.xhtml", bookfiles._xhtml(title, body, "zh"))],
-                                [(title, "c1.xhtml")])
+    body = (
+        f"<h1>{title}</h1>\n"
+        + "\n".join(paras[:3])
+        + "\n"  # bare text, one paragraph a line of markup
+        + "<p>"
+        + verse.replace("\n", "<br/>")
+        + "</p>"
+    )
+    path = bookfiles.write_epub(
+        tmp_path / "bare.epub", "坟", "zh", [("c1.xhtml", bookfiles._xhtml(title, body, "zh"))], [(title, "c1.xhtml")]
+    )
     got = [p.text for p in ingest_file(path, "zh").paragraphs]
     assert verse in got
     joined = re.sub(r"\s", "", "".join(got))

@@ -3,9 +3,9 @@
 import re
 
 import pytest
+from project import ingest_file
 
 from booktrans.errors import IngestError
-from project import ingest_file
 from booktrans.text.headings import parse_heading
 
 
@@ -34,7 +34,7 @@ def test_fen_epub_chapters_in_order_with_notice_pages_skipped(ingest_dir):
     text = "".join(p.text for p in res.paragraphs)
     assert "传硕公版书" not in text and "7sbook" not in text  # the publisher's notice page is not book text
     locs = [p.loc for p in res.paragraphs]
-    assert locs == sorted(locs, key=lambda l: int(re.search(r"\d+", l).group()))  # spine order
+    assert locs == sorted(locs, key=lambda place: int(re.search(r"\d+", place).group()))  # spine order
 
 
 def test_chinese_report_pdf_has_no_running_header_or_page_number_lines(ingest_dir):
@@ -47,9 +47,15 @@ def test_chinese_report_pdf_has_no_running_header_or_page_number_lines(ingest_di
     assert res.report["dropped"]["contents"] >= 7  # the dotted-leader table of contents
     assert not any("⋯⋯" in t for t in texts)
     # lines wrapped mid-sentence are one paragraph again
-    assert any(t.startswith("本公司董事会、监事会及董事、监事、高级管理人员保证本报告所载资料不存在任何虚假记载") and t.endswith("承担个别及连带责任。")
-               for t in texts)
-    assert [t for t in res.report["chapter_titles"] if t][:2] == ["第一节 公司基本情况", "第二节 股本变动和主要股东持股情况"]
+    assert any(
+        t.startswith("本公司董事会、监事会及董事、监事、高级管理人员保证本报告所载资料不存在任何虚假记载")
+        and t.endswith("承担个别及连带责任。")
+        for t in texts
+    )
+    assert [t for t in res.report["chapter_titles"] if t][:2] == [
+        "第一节 公司基本情况",
+        "第二节 股本变动和主要股东持股情况",
+    ]
 
 
 def test_image_only_pdf_is_reported_as_needing_ocr(ingest_dir):
@@ -75,10 +81,10 @@ def test_report_pdf_lines_join_the_same_by_the_fast_path_and_the_plain_one(inges
 
     with pymupdf.open(ingest_dir / "cjk-report.zh.pdf") as doc:
         pages, _ = pdf._read_pages(doc, ReadResult(blocks=[], format="pdf"))
-    blocks = [[l for l in b.lines if l is not None] for blocks in pages for b in blocks]
+    blocks = [[line for line in b.lines if line is not None] for blocks in pages for b in blocks]
     assert sum(len(b) > 1 for b in blocks) > 500
-    spaced = [b for b in blocks if any(l.space_after or l.space_before for l in b[:-1])]
+    spaced = [b for b in blocks if any(line.space_after or line.space_before for line in b[:-1])]
     assert spaced  # lines whose end spaces decide the join are among them
     for lines in blocks:
-        assert pdf._join(lines, "zh") == pdf.join_lines([l.raw for l in lines], "zh")
-        assert pdf._join(lines, "en") == pdf.join_lines([l.raw for l in lines], "en")
+        assert pdf._join(lines, "zh") == pdf.join_lines([line.raw for line in lines], "zh")
+        assert pdf._join(lines, "en") == pdf.join_lines([line.raw for line in lines], "en")

@@ -5,7 +5,6 @@ import json
 import shutil
 
 import yaml
-
 from stagecmd import run_stage
 
 
@@ -18,13 +17,28 @@ def _project(root, tmp_path, books):
                 (tmp_path / "data" / "raw" / f"{book_id}.{lang}.txt").write_bytes(src)
             elif src is not None:
                 shutil.copy(root / "data" / "sample" / src, tmp_path / "data" / "raw" / src)
-        entries.append({"id": book_id, "title": book_id, "genre": "novel", "source": "test", "license": "CC0-1.0",
-                        "split": "train",
-                        "zh": f"data/raw/{zh if isinstance(zh, str) else book_id + '.zh.txt'}",
-                        "en": f"data/raw/{en if isinstance(en, str) else book_id + '.en.txt'}"})
+        entries.append(
+            {
+                "id": book_id,
+                "title": book_id,
+                "genre": "novel",
+                "source": "test",
+                "license": "CC0-1.0",
+                "split": "train",
+                "zh": f"data/raw/{zh if isinstance(zh, str) else book_id + '.zh.txt'}",
+                "en": f"data/raw/{en if isinstance(en, str) else book_id + '.en.txt'}",
+            }
+        )
     (tmp_path / "data" / "books.yaml").write_text(yaml.safe_dump({"books": entries}, allow_unicode=True))
-    params = {"ingest": {"manifest": "data/books.yaml", "roots": ["data/raw"], "on_error": "fail", "simplify": False,
-                         "cache_dir": "build/cache/ingest"}}
+    params = {
+        "ingest": {
+            "manifest": "data/books.yaml",
+            "roots": ["data/raw"],
+            "on_error": "fail",
+            "simplify": False,
+            "cache_dir": "build/cache/ingest",
+        }
+    }
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     return tmp_path
 
@@ -40,15 +54,19 @@ def _set(project, key, value):
 
 
 def test_failures_stop_the_stage_with_one_line_each_and_are_in_the_report(root, tmp_path):
-    project = _project(root, tmp_path, [
-        ("lighthouse", "lighthouse.zh.epub", "lighthouse.en.epub"),
-        ("binary", b"\x00\x01\x02\x03" * 500, b"\x00\x01\x02\x03" * 500),
-    ])
+    project = _project(
+        root,
+        tmp_path,
+        [
+            ("lighthouse", "lighthouse.zh.epub", "lighthouse.en.epub"),
+            ("binary", b"\x00\x01\x02\x03" * 500, b"\x00\x01\x02\x03" * 500),
+        ],
+    )
     res = _run(root, project)
     assert res.returncode == 2
     assert "Traceback" not in res.stderr
-    lines = [l.split("\r")[-1] for l in res.stderr.splitlines() if l.split("\r")[-1].startswith("error:")]
-    assert len(lines) == 2 and all("binary.zh.txt" in l or "binary.en.txt" in l for l in lines)
+    lines = [line.split("\r")[-1] for line in res.stderr.splitlines() if line.split("\r")[-1].startswith("error:")]
+    assert len(lines) == 2 and all("binary.zh.txt" in line or "binary.en.txt" in line for line in lines)
     report = json.loads((project / "reports" / "ingest.json").read_text())
     assert report["summary"] == {"books": 2, "ok": 1, "failed": 1}
     assert report["books"]["binary"]["editions"]["zh"]["status"] == "binary file"
@@ -57,7 +75,10 @@ def test_failures_stop_the_stage_with_one_line_each_and_are_in_the_report(root, 
     _set(project, "on_error", "skip")
     res = _run(root, project)
     assert res.returncode == 0, res.stderr
-    assert sorted(p.name for p in (project / "data" / "text").iterdir()) == ["lighthouse.en.jsonl", "lighthouse.zh.jsonl"]
+    assert sorted(p.name for p in (project / "data" / "text").iterdir()) == [
+        "lighthouse.en.jsonl",
+        "lighthouse.zh.jsonl",
+    ]
 
 
 def test_a_manifest_path_outside_the_data_folders_is_refused(root, tmp_path):
@@ -70,10 +91,14 @@ def test_a_manifest_path_outside_the_data_folders_is_refused(root, tmp_path):
 
 
 def test_only_a_new_or_changed_book_is_read_again(root, tmp_path):
-    project = _project(root, tmp_path, [
-        ("lighthouse", "lighthouse.zh.epub", "lighthouse.en.epub"),
-        ("sky", "sky-blue.zh.txt", "sky-blue.en.txt"),
-    ])
+    project = _project(
+        root,
+        tmp_path,
+        [
+            ("lighthouse", "lighthouse.zh.epub", "lighthouse.en.epub"),
+            ("sky", "sky-blue.zh.txt", "sky-blue.en.txt"),
+        ],
+    )
     first = _run(root, project)
     assert first.returncode == 0 and "4 editions read, 0 unchanged from cache" in first.stderr
     before = (project / "data" / "text" / "lighthouse.zh.jsonl").read_bytes()

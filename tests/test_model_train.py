@@ -2,20 +2,26 @@ import json
 
 import pytest
 import torch
+from project import train_config, train_keywords
 
 from booktrans.errors import ModelError
 from booktrans.model import load_model, read_info
 from booktrans.model.store import resolve_base_path
 from booktrans.train import encode_example, train_round
-from project import train_config, train_keywords
 
 
 def _docs():
-    msgs = lambda s, t: [{"role": "system", "content": "You translate."},
-                         {"role": "user", "content": "Translate into English.\n\n" + s},
-                         {"role": "assistant", "content": t}]
-    return [{"messages": msgs("岛上没有树。", "The island had no trees.")},
-            {"messages": msgs("梅从六岁起就住在那里。", "Mei had lived there since she was six.")}]
+    def msgs(s, t):
+        return [
+            {"role": "system", "content": "You translate."},
+            {"role": "user", "content": "Translate into English.\n\n" + s},
+            {"role": "assistant", "content": t},
+        ]
+
+    return [
+        {"messages": msgs("岛上没有树。", "The island had no trees.")},
+        {"messages": msgs("梅从六岁起就住在那里。", "Mei had lived there since she was six.")},
+    ]
 
 
 def test_loss_is_on_the_assistant_tokens_only(tiny_base):
@@ -70,14 +76,19 @@ def test_saved_adapter_does_not_depend_on_the_string_hash_seed(tiny_base, tmp_pa
     script = (
         "import json, sys; from pathlib import Path; from booktrans.train import TrainConfig, train_round\n"
         "docs=[{'messages':[{'role':'user','content':'岛上没有树。'},{'role':'assistant','content':'No trees.'}]}]\n"
-        "train_round(Path(sys.argv[1]), Path(sys.argv[2]), docs, [], TrainConfig(**json.loads(sys.argv[4])), 'r1', Path(sys.argv[3]))\n"
+        "train_round(Path(sys.argv[1]), Path(sys.argv[2]), docs, [], "
+        "TrainConfig(**json.loads(sys.argv[4])), 'r1', Path(sys.argv[3]))\n"
     )
     config = json.dumps(train_keywords(context=64, max_steps=1))
     outs = []
     for seed in ("1", "2"):
         out = tmp_path / f"out{seed}"
         env = dict(os.environ, PYTHONHASHSEED=seed)
-        subprocess.run([sys.executable, "-c", script, str(tiny_base), str(out), str(tmp_path / f"s{seed}"), config], env=env,
-                       check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-c", script, str(tiny_base), str(out), str(tmp_path / f"s{seed}"), config],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         outs.append({f.name: f.read_bytes() for f in sorted(out.iterdir())})
     assert outs[0] == outs[1]

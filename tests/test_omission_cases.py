@@ -1,29 +1,16 @@
-"""The omission detector on what LLMs do to a translation (bench/omission_cases.py, issue 23), on the
+"""The omission detector on what LLMs do to a translation (eval/omission_cases.py, issue 23), on the
 report half of real MT (pol, zh->en), kept short: moved sentences are not dropped, a long gap is
 found whole without smearing "dropped" onto the sentences around it, and the score is a probability."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
-
-
-def _cases():
-    """bench/omission_cases.py as a module (registered first: its dataclasses look their module up)."""
-    if "omission_cases" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("omission_cases", Path(__file__).parents[1] / "bench" / "omission_cases.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules["omission_cases"] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules["omission_cases"]
+from tools import load_tool
 
 
 @pytest.fixture(scope="module")
 def pol(shared):
-    mod = _cases()
+    mod = load_tool("eval/omission_cases.py")
     _, report = mod.load_nonlit(shared, "pol")
     report.src, report.blocks = report.src[:240], [b for b in report.blocks if b[0][0] < 240]
     return mod, report
@@ -95,7 +82,7 @@ def test_an_llm_systems_real_output_is_judged_like_mt(shared):
     output is rarely called dropped, segments removed from it are found, moved ones are not dropped."""
     from booktrans.evaluate.omission import source_coverage
 
-    mod = _cases()
+    mod = load_tool("eval/omission_cases.py")
     if not (shared / "omission-dev").is_dir():
         pytest.skip(f"{shared}/omission-dev: not found")
     _, doc = mod.load_wmt23(shared, "GPT4-5shot")
@@ -105,11 +92,15 @@ def test_an_llm_systems_real_output_is_judged_like_mt(shared):
         c = mod.make_case(doc, case, 1)
         cov = source_coverage(doc.src, c.hyp, doc.src_lang, doc.tgt_lang)
         present = [x for x in cov.lines if x.line not in c.dropped]
-        got[case] = (sum(cov.lines[i].omitted for i in c.dropped), len(c.dropped), sum(x.omitted for x in present), len(present))
+        got[case] = (
+            sum(cov.lines[i].omitted for i in c.dropped),
+            len(c.dropped),
+            sum(x.omitted for x in present),
+            len(present),
+        )
     assert got["complete"][2] <= 0.02 * got["complete"][3], got
     assert got["drop"][0] >= 0.85 * got["drop"][1] and got["drop"][2] <= 0.02 * got["drop"][3], got
     assert got["swap"][2] <= 0.03 * got["swap"][3], got
-
 
 
 def test_a_short_sentence_inside_a_long_gap_is_reported_with_the_gap(shared):
@@ -117,7 +108,7 @@ def test_a_short_sentence_inside_a_long_gap_is_reported_with_the_gap(shared):
     sentence in the middle of the gap with no informative word, on one unit at the gap's edge (its
     length fits anything); judged on its own words (``locate.gap_islands``) it is dropped with the
     rest, so a reviewer sees one gap, not two with a translated sentence between."""
-    mod = _cases()
+    mod = load_tool("eval/omission_cases.py")
     doc, _ = mod.load_nonlit(shared, "mag")
     case, cov = _run(mod, doc, "gap", gap=200)
     assert len(case.dropped) == 200
@@ -134,7 +125,7 @@ def test_a_moved_sentence_split_between_two_neighbours_is_not_dropped(shared):
     translation of "In the U.S. alone, 2 million men have the bone-thinning ailment, ..." lies across a
     boundary (仅在美国， ending one sentence's stretch, a free unit, 还有300万… starting the next); the
     local search tries such split stretches, so the sentence is not reported dropped."""
-    mod = _cases()
+    mod = load_tool("eval/omission_cases.py")
     doc, _ = mod.load_nonlit(shared, "mag")
     case, cov = _run(mod, doc, "swap")
     target = [i for i in case.touched if doc.src[i].startswith("In the U.S. alone, 2 million men")]

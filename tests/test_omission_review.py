@@ -24,18 +24,35 @@ def chapter(shared, tmp_path_factory):
     gone = {24, 25, 26, 27}
     keep = [j for s, t in beads if not set(s) & gone for j in t]
     tmp = tmp_path_factory.mktemp("chapter")
-    (tmp / "src.txt").write_text("\n".join("".join(src[k:k + 4]) for k in range(0, 60, 4)) + "\n", encoding="utf-8")
-    (tmp / "hyp.txt").write_text("\n".join(" ".join(tgt[j] for j in keep[k:k + 3]) for k in range(0, len(keep), 3)) + "\n",
-                                 encoding="utf-8")
+    (tmp / "src.txt").write_text("\n".join("".join(src[k : k + 4]) for k in range(0, 60, 4)) + "\n", encoding="utf-8")
+    (tmp / "hyp.txt").write_text(
+        "\n".join(" ".join(tgt[j] for j in keep[k : k + 3]) for k in range(0, len(keep), 3)) + "\n", encoding="utf-8"
+    )
     (tmp / "one.txt").write_text("\n".join(src[:60]) + "\n", encoding="utf-8")
     removed = {i for s, _ in beads if set(s) & gone for i in s}
-    untranslated = {i for s, t in beads if not t for i in s}   # Ken Liu left these out himself
+    untranslated = {i for s, t in beads if not t for i in s}  # Ken Liu left these out himself
     return tmp, src[:60], removed, untranslated
 
 
 def _run(tmp: Path, *extra: str, src: str = "src.txt") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "booktrans.cli", "omissions", str(tmp / src), str(tmp / "hyp.txt"),
-                           "--src-lang", "zh", "--tgt-lang", "en", *extra], capture_output=True, text=True, check=True)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "booktrans.cli",
+            "omissions",
+            str(tmp / src),
+            str(tmp / "hyp.txt"),
+            "--src-lang",
+            "zh",
+            "--tgt-lang",
+            "en",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
 
 
 def test_paragraphs_are_split_and_the_dropped_paragraph_is_found(chapter):
@@ -76,15 +93,30 @@ def test_the_side_by_side_page_renders_in_headless_chromium(chapter, tmp_path):
     tmp, sentences, removed, _ = chapter
     page = tmp_path / "omissions.html"
     _run(tmp, "--format", "html", "--output", str(page))
-    args = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"]
+    args = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
     dom = subprocess.run(args + ["--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
     assert dom.count('class="dropped"') >= len(removed) - 1
-    assert dom.count("<tr id=") >= len(sentences) - 6       # every sentence, side by side
+    assert dom.count("<tr id=") >= len(sentences) - 6  # every sentence, side by side
     jump = dom.split('<nav id="flagged">')[1].split("</nav>")[0]
     targets = [a.split('"')[0] for a in jump.split('href="#')[1:]]
-    assert targets and all(f'<tr id="{t}" class="dropped"' in dom or f'<tr id="{t}" class="partial"' in dom for t in targets)
+    assert targets and all(
+        f'<tr id="{t}" class="dropped"' in dom or f'<tr id="{t}" class="partial"' in dom for t in targets
+    )
     shot = tmp_path / "page.png"
-    subprocess.run(args + ["--hide-scrollbars", "--window-size=1200,1600", f"--screenshot={shot}", page.as_uri()],
-                   capture_output=True, text=True, timeout=120)
+    subprocess.run(
+        args + ["--hide-scrollbars", "--window-size=1200,1600", f"--screenshot={shot}", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert shot.exists() and shot.stat().st_size > 20_000

@@ -18,8 +18,13 @@ from booktrans.params import DEFAULTS, Params, defaults, from_dict, load, to_dic
 
 
 def _cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "booktrans.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=str(os.path.dirname(os.path.dirname(__file__)))))
+    return subprocess.run(
+        [sys.executable, "-m", "booktrans.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(os.path.dirname(os.path.dirname(__file__)))),
+    )
 
 
 def _write(path, data):
@@ -53,21 +58,33 @@ def test_the_package_ships_the_projects_params_yaml(root):
     assert defaults() == load(root / "params.yaml")
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda d: d["train"].update(bogus=1), "params.yaml: train.bogus: unknown key"),
-    (lambda d: d["rounds"]["r2"].update(bogus=1), "params.yaml: rounds.r2.bogus: unknown key"),
-    (lambda d: d["train"]["lora"].update(rank=4), "params.yaml: train.lora.rank: unknown key"),
-    (lambda d: d.update(trian={"batch_size": 2}), "params.yaml: trian: unknown key (did you mean train?)"),
-    (lambda d: d["rounds"]["r1"].update(learning_rate="2e-3x"),
-     "params.yaml: rounds.r1.learning_rate: expected a number, got '2e-3x' (str)"),
-    (lambda d: d["train"].update(liger=True),
-     "params.yaml: train.liger: expected text, got True (bool): YAML reads on/off"),
-    (lambda d: d["train"].update(batch_size=1.5), "params.yaml: train.batch_size: expected a whole number, got 1.5"),
-    (lambda d: d["translate"].update(rounds="r1"), "params.yaml: translate.rounds: expected a list, got 'r1'"),
-    (lambda d: d["ingest"].update(on_error="ignore"),
-     "params.yaml: ingest.on_error: 'ignore' is not one of fail, skip"),
-    (lambda d: d["rounds"]["r3"].pop("epochs"), "params.yaml: rounds.r3.epochs: missing"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda d: d["train"].update(bogus=1), "params.yaml: train.bogus: unknown key"),
+        (lambda d: d["rounds"]["r2"].update(bogus=1), "params.yaml: rounds.r2.bogus: unknown key"),
+        (lambda d: d["train"]["lora"].update(rank=4), "params.yaml: train.lora.rank: unknown key"),
+        (lambda d: d.update(trian={"batch_size": 2}), "params.yaml: trian: unknown key (did you mean train?)"),
+        (
+            lambda d: d["rounds"]["r1"].update(learning_rate="2e-3x"),
+            "params.yaml: rounds.r1.learning_rate: expected a number, got '2e-3x' (str)",
+        ),
+        (
+            lambda d: d["train"].update(liger=True),
+            "params.yaml: train.liger: expected text, got True (bool): YAML reads on/off",
+        ),
+        (
+            lambda d: d["train"].update(batch_size=1.5),
+            "params.yaml: train.batch_size: expected a whole number, got 1.5",
+        ),
+        (lambda d: d["translate"].update(rounds="r1"), "params.yaml: translate.rounds: expected a list, got 'r1'"),
+        (
+            lambda d: d["ingest"].update(on_error="ignore"),
+            "params.yaml: ingest.on_error: 'ignore' is not one of fail, skip",
+        ),
+        (lambda d: d["rounds"]["r3"].pop("epochs"), "params.yaml: rounds.r3.epochs: missing"),
+    ],
+)
 def test_a_wrong_key_or_value_is_named_with_the_file_and_its_full_path(root, edit, message):
     data = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))
     edit(data)
@@ -114,13 +131,20 @@ def test_preflight_and_every_stage_reject_an_unknown_key(root, tmp_path):
     _write(tmp_path / "params.yaml", data)
     res = _cli("preflight", "--params", "params.yaml", cwd=tmp_path)
     assert res.returncode == 2 and "Traceback" not in res.stderr
-    assert "params.yaml: 2 problems:" in res.stderr and "train.bogus: unknown key" in res.stderr \
+    assert (
+        "params.yaml: 2 problems:" in res.stderr
+        and "train.bogus: unknown key" in res.stderr
         and "rounds.r2.bogus: unknown key" in res.stderr
+    )
     # every stage, run as dvc runs it, stops before its first read or write (all started at once)
     names = _stage_names()
     assert {"ingest", "align", "train@r1", "translate@r0", "evaluate@r0", "report"} <= set(names), names
-    runs = {n: subprocess.Popen(stage_command(n, tmp_path), cwd=tmp_path, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True) for n in names}
+    runs = {
+        n: subprocess.Popen(
+            stage_command(n, tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for n in names
+    }
     for name, proc in runs.items():
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 2 and "Traceback" not in err, (name, err[-2000:])
@@ -157,10 +181,13 @@ def test_a_partial_params_file_takes_the_packaged_values(tmp_path):
 def test_a_default_changed_in_params_yaml_reaches_the_command(root, tmp_path):
     """`booktrans compare` left without --resamples and --seed: the project's compare.resamples and
     compare.seed (./params.yaml), else the packaged ones."""
-    text = [" ".join(s.split()) for s in (root / "data/sample/sky-blue.en.txt").read_text(encoding="utf-8").split(".")
-            if len(s.split()) > 4]
+    text = [
+        " ".join(s.split())
+        for s in (root / "data/sample/sky-blue.en.txt").read_text(encoding="utf-8").split(".")
+        if len(s.split()) > 4
+    ]
     ref = text[:40]
-    hyp_a = [" ".join(s.split()[: len(s.split()) // 2]) for s in ref]        # half of every sentence dropped
+    hyp_a = [" ".join(s.split()[: len(s.split()) // 2]) for s in ref]  # half of every sentence dropped
     hyp_b = [s if k % 3 else " ".join(s.split()[1:]) for k, s in enumerate(ref)]
     for name, rows in (("ref", ref), ("a", hyp_a), ("b", hyp_b)):
         (tmp_path / f"{name}.txt").write_text("\n".join(rows) + "\n", encoding="utf-8")

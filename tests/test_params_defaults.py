@@ -26,13 +26,23 @@ OTHER_MEANING = {
 }
 # the omission detector's public entry points keep their signatures (issue 23: ``source_coverage(..., cfg=None)``
 # judges with the tuned knobs), so its record keeps defaults; they must agree with params.yaml's evaluate.omission
-PUBLIC_API = {("booktrans.evaluate.omission.config.OmissionConfig", f)
-              for f in ("drop_cost", "partial_threshold", "partial_threshold_ref")}
+PUBLIC_API = {
+    ("booktrans.evaluate.omission.config.OmissionConfig", f)
+    for f in ("drop_cost", "partial_threshold", "partial_threshold_ref")
+}
 # records built from params whose defaults are the library's own knobs, which params.yaml does not hold
 KNOBS = {
     "booktrans.train.config.TrainConfig": {"extra"},
-    "booktrans.proofread.select.SelectConfig": {"min_chars", "score_z", "ratio_z", "boundary", "boundary_gain",
-                                                "boundary_length", "boundary_strength", "boundary_scale"},
+    "booktrans.proofread.select.SelectConfig": {
+        "min_chars",
+        "score_z",
+        "ratio_z",
+        "boundary",
+        "boundary_gain",
+        "boundary_length",
+        "boundary_strength",
+        "boundary_scale",
+    },
     "booktrans.evaluate.book.BookEvalConfig": {"ngram"},
     "booktrans.plan.Hardware": {"zero_stage", "deepspeed", "reduce_bucket", "allgather_bucket"},
     "booktrans.translate.TranslateConfig": set(),
@@ -101,7 +111,9 @@ def test_no_library_record_repeats_a_params_default():
                 repeated.append(f"{name}.{field} = {default!r} (params.yaml: {field})")
     assert not repeated, "defaults written in the library as well as in params.yaml:\n  " + "\n  ".join(repeated)
     assert not drifted, "library defaults that disagree with params.yaml:\n  " + "\n  ".join(drifted)
-    stale = [k for k in OTHER_MEANING.keys() | PUBLIC_API if k[0] not in records or k[1] not in _defaults(records[k[0]])]
+    stale = [
+        k for k in OTHER_MEANING.keys() | PUBLIC_API if k[0] not in records or k[1] not in _defaults(records[k[0]])
+    ]
     assert not stale, f"allowances for defaults that no longer exist (remove them): {stale}"
 
 
@@ -113,7 +125,6 @@ def test_records_built_from_params_keep_only_their_own_knobs():
     for name, knobs in KNOBS.items():
         assert set(_defaults(records[name])) == knobs, name
         assert not knobs & set(values), f"{name}: {knobs & set(values)} are params keys"
-
 
 
 # library entry points the stages (and the booktrans commands) call, with the parameters whose values come from
@@ -137,6 +148,11 @@ def test_entry_points_take_params_values_from_their_caller():
         module, func = name.rsplit(".", 1)
         parameters = inspect.signature(getattr(importlib.import_module(module), func)).parameters
         assert wanted <= set(parameters), f"{name} lost {wanted - set(parameters)}"
-        with_default += [f"{name}({p}={parameters[p].default!r})" for p in sorted(wanted)
-                         if parameters[p].default is not inspect.Parameter.empty]
-    assert not with_default, "entry points with a default of their own for a params value:\n  " + "\n  ".join(with_default)
+        with_default += [
+            f"{name}({p}={parameters[p].default!r})"
+            for p in sorted(wanted)
+            if parameters[p].default is not inspect.Parameter.empty
+        ]
+    assert not with_default, "entry points with a default of their own for a params value:\n  " + "\n  ".join(
+        with_default
+    )

@@ -5,8 +5,8 @@ nothing, a second clean run elsewhere gives the same hash for every output, a re
 round's outputs from a local remote and re-scores without retraining, an expert reviewer's
 `dvc pull review` brings the packet but never its key, a change to one round-3 param re-runs only
 round 3, round 4 and what depends on them (tagged as round releases and compared with
-`dvc metrics diff`), and a fifth round added to params.yaml alone runs and reaches the report. The params are trimmed (a few paragraphs of the test book, one epoch, a
-few documents per round) so the two full runs fit the suite's time budget.
+`dvc metrics diff`), and a fifth round added to params.yaml alone runs and reaches the report. The params are trimmed (a
+few paragraphs of the test book, one epoch, a few documents per round) so the two full runs fit the suite's time budget.
 """
 
 from __future__ import annotations
@@ -57,8 +57,9 @@ def set_param(project: Path, dotted: str, value) -> None:
 
 
 def git(cwd: Path, *args: str) -> str:
-    res = subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=cwd, capture_output=True,
-                         text=True)
+    res = subprocess.run(
+        ["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=cwd, capture_output=True, text=True
+    )
     if res.returncode != 0:
         raise AssertionError(f"git {' '.join(args)} failed: {res.stderr}")
     return res.stdout
@@ -79,15 +80,19 @@ def out_hashes(project: Path) -> dict[str, str]:
 
 
 def copy_project(root: Path, dest: Path) -> Path:
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=root, capture_output=True, text=True,
-                           check=True).stdout.splitlines()
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
     for f in files:
         src = root / f
         if src.is_file() and not f.startswith(("dvc.lock", "reports/", "models/")):
             (dest / f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / f)
-    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
-                ["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "copy"]):
+    for cmd in (
+        ["git", "init", "-q"],
+        ["git", "add", "-A"],
+        ["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "copy"],
+    ):
         subprocess.run(cmd, cwd=dest, check=True, capture_output=True)
     return dest
 
@@ -107,8 +112,15 @@ def start_runs(root: Path, mktemp) -> None:
     for name in ("project", "twin"):
         d = trim_copy(root, mktemp(name))
         out, err = open(logs / f"{name}.out", "w"), open(logs / f"{name}.err", "w")
-        proc = subprocess.Popen([sys.executable, "-m", "dvc", "repro"], cwd=d, env=env, stdout=out, stderr=err,
-                                text=True, preexec_fn=lambda: os.nice(5))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dvc", "repro"],
+            cwd=d,
+            env=env,
+            stdout=out,
+            stderr=err,
+            text=True,
+            preexec_fn=lambda: os.nice(5),
+        )
         started.append((d, proc, logs / f"{name}.out", logs / f"{name}.err"))
         out.close()
         err.close()
@@ -149,14 +161,37 @@ def trim_copy(root: Path, dest: Path) -> Path:
     return dest
 
 
-HEADLINE = ("bleu", "chrf", "ter", "d_bleu", "omission_rate", "addition_rate", "coverage", "length_ratio", "repetition_rate",
-            "untranslated_rate", "empty_translations", "wrong_language_chunks")
+HEADLINE = (
+    "bleu",
+    "chrf",
+    "ter",
+    "d_bleu",
+    "omission_rate",
+    "addition_rate",
+    "coverage",
+    "length_ratio",
+    "repetition_rate",
+    "untranslated_rate",
+    "empty_translations",
+    "wrong_language_chunks",
+)
 
 
 def test_first_repro_runs_every_stage_and_writes_every_output(project):
     dest, first = project
     stages = ran(first)
-    expected = {"ingest", "corrections", "align", "proofread", "base", "review", "review-key", "review-scores", "compare", "report"}
+    expected = {
+        "ingest",
+        "corrections",
+        "align",
+        "proofread",
+        "base",
+        "review",
+        "review-key",
+        "review-scores",
+        "compare",
+        "report",
+    }
     expected |= {f"{s}@r{i}" for s in ("dataset", "train", "round-summary") for i in range(1, 5)}
     expected |= {f"{s}@r{i}" for s in ("translate", "evaluate") for i in range(0, 5)}
     expected |= {"translate-system@deepseek", "evaluate-system@deepseek"}  # skipped without a key, never failed
@@ -188,19 +223,28 @@ def test_first_repro_runs_every_stage_and_writes_every_output(project):
     assert 'id="decision-table"' in page and 'class="significance"' in page and 'class="breakdown"' in page
     human = json.loads((dest / "reports" / "review" / "human.json").read_text())
     assert human["ratings"] == 0 and human["status"].startswith("absent")
-    assert {"form.html", "sheet.csv", "sheet.xlsx", "README.txt"} <= {p.name for p in (dest / "reports" / "review" / "packet").iterdir()}
+    assert {"form.html", "sheet.csv", "sheet.xlsx", "README.txt"} <= {
+        p.name for p in (dest / "reports" / "review" / "packet").iterdir()
+    }
     # proofreading: sheets per book, the sample's figures in the align report, the report and the card
     for book in ("lighthouse", "night-train", "prob-textbook", "sky-blue"):
-        assert {"form.html", "sheet.csv", "sheet.xlsx"} <= {p.name for p in (dest / "reports" / "proofread" / book).iterdir()}
+        assert {"form.html", "sheet.csv", "sheet.xlsx"} <= {
+            p.name for p in (dest / "reports" / "proofread" / book).iterdir()
+        }
     exported = json.loads((dest / "reports" / "proofread" / "summary.json").read_text())
     assert exported["four-seasons"]["exported"] == 0 and exported["four-seasons"]["checked_before"] >= 20  # all decided
     align = json.loads((dest / "reports" / "align.json").read_text())
     assert align["lighthouse"]["proofreading"]["sample"]["size"] == 20
     # the committed completed sheet of the poems (saved from the form) is applied and measured
     poems = align["four-seasons"]["proofreading"]
-    assert poems["checked"] >= 20 and poems["corrected"] >= 2 and poems["stale"] == [] and poems["sample"]["judged"] >= 10
+    assert (
+        poems["checked"] >= 20 and poems["corrected"] >= 2 and poems["stale"] == [] and poems["sample"]["judged"] >= 10
+    )
     assert f"{poems['sample']['precision']:.1%}" in (dest / "reports" / "dataset" / "r1.md").read_text()
-    assert 'id="proofreading"' in page and "Alignment quality (proofreading)" in (dest / "reports" / "dataset" / "r1.md").read_text()
+    assert (
+        'id="proofreading"' in page
+        and "Alignment quality (proofreading)" in (dest / "reports" / "dataset" / "r1.md").read_text()
+    )
     ingest = json.loads((dest / "reports" / "ingest.json").read_text())
     assert ingest["summary"] == {"books": 5, "ok": 5, "failed": 0}
     # round N starts from round N-1: the adapter of r2 was trained from r1's output
@@ -226,7 +270,9 @@ def test_two_clean_runs_give_identical_hashes_for_every_output(runs):
     every stage (texts, alignments, documents, models, translations, metrics, report)."""
     (dest, _), (twin, _) = runs
     first, second = out_hashes(dest), out_hashes(twin)
-    assert len(first) >= 30 and {"models/r4", "data/sft/r1", "reports/translations/r3", "reports/index.html"} <= set(first)
+    assert len(first) >= 30 and {"models/r4", "data/sft/r1", "reports/translations/r3", "reports/index.html"} <= set(
+        first
+    )
     differing = {p for p in first if first[p] != second.get(p)}
     assert differing == set(), f"outputs that differ between two clean runs: {sorted(differing)}"
     assert (dest / "dvc.lock").read_text() == (twin / "dvc.lock").read_text()
@@ -250,20 +296,26 @@ def test_reviewer_pulls_one_round_from_a_remote_and_rescores_without_retraining(
     pulled = [f for f in (clone / ".dvc" / "cache").rglob("*") if f.is_file()]
     listed = [f for f in (dest / "models" / "r2").rglob("*") if f.is_file()]
     assert len(pulled) <= len(listed) + 1  # the round's files and its folder listing, nothing else
-    assert json.loads((clone / "models" / "r2" / "booktrans.json").read_text()) == \
-        json.loads((dest / "models" / "r2" / "booktrans.json").read_text())
+    assert json.loads((clone / "models" / "r2" / "booktrans.json").read_text()) == json.loads(
+        (dest / "models" / "r2" / "booktrans.json").read_text()
+    )
 
     # the reviewer changes the evaluation code: only evaluation re-runs, from pulled translations
     ev = clone / "stages" / "evaluate.py"
     ev.write_text(ev.read_text() + "\n# reviewer's change\n")
     res = dvc(clone, "repro", "--pull", "--allow-missing")
     stages = ran(res)
-    assert {f"evaluate@r{i}" for i in range(5)} <= stages <= {f"evaluate@r{i}" for i in range(5)} | {"review", "review-key", "review-scores", "compare", "report",
-                                                                                              "evaluate-system@deepseek"}
+    assert (
+        {f"evaluate@r{i}" for i in range(5)}
+        <= stages
+        <= {f"evaluate@r{i}" for i in range(5)}
+        | {"review", "review-key", "review-scores", "compare", "report", "evaluate-system@deepseek"}
+    )
     assert not (clone / "models" / "r1").exists() and not (clone / "models" / "r4").exists()
     for i in range(5):
-        assert (clone / "reports" / "metrics" / f"r{i}.json").read_text() == \
-            (dest / "reports" / "metrics" / f"r{i}.json").read_text()
+        assert (clone / "reports" / "metrics" / f"r{i}.json").read_text() == (
+            dest / "reports" / "metrics" / f"r{i}.json"
+        ).read_text()
 
 
 def test_changing_a_round3_param_reruns_only_round3_round4_and_their_dependants(project):
@@ -275,8 +327,21 @@ def test_changing_a_round3_param_reruns_only_round3_round4_and_their_dependants(
     set_param(dest, "rounds.r3.learning_rate", 3.0e-3)
     res = dvc(dest, "repro")
     stages = ran(res)
-    allowed = {"train@r3", "train@r4", "translate@r3", "translate@r4", "evaluate@r3", "evaluate@r4", "round-summary@r3",
-               "round-summary@r4", "review", "review-key", "review-scores", "compare", "report"}
+    allowed = {
+        "train@r3",
+        "train@r4",
+        "translate@r3",
+        "translate@r4",
+        "evaluate@r3",
+        "evaluate@r4",
+        "round-summary@r3",
+        "round-summary@r4",
+        "review",
+        "review-key",
+        "review-scores",
+        "compare",
+        "report",
+    }
     assert {"train@r3", "train@r4", "translate@r3", "translate@r4"} <= stages <= allowed
     assert ran(dvc(dest, "repro")) == set()
     git(dest, "add", "-A")
@@ -299,8 +364,9 @@ def test_round_models_register_in_the_model_registry(project):
     """dvc.yaml declares each round's model as an artifact; gto (installed with DVC) versions them."""
     dest, _ = project
     gto = str(Path(sys.executable).parent / "gto")
-    res = subprocess.run([gto, "register", "translator-r3", "--version", "v1.0.0"], cwd=dest, capture_output=True,
-                         text=True, env=_env())
+    res = subprocess.run(
+        [gto, "register", "translator-r3", "--version", "v1.0.0"], cwd=dest, capture_output=True, text=True, env=_env()
+    )
     assert res.returncode == 0, res.stderr
     assert "translator-r3@v1.0.0" in git(dest, "tag")
     shown = subprocess.run([gto, "show", "--json"], cwd=dest, capture_output=True, text=True, env=_env())
@@ -315,15 +381,21 @@ def test_metrics_diff_and_show_cover_every_round(project):
     assert {Path(f).stem for f in files} >= {"r0", "r1", "r2", "r3", "r4"}
     # every metric over the rounds, and length ratio / omissions over position, one line per round
     plots = json.loads(dvc(dest, "plots", "show", "--json").stdout)["data"]
-    assert {"quality over rounds", "omissions and length over rounds", "length ratio over position",
-            "omission rate over position"} <= set(plots)
+    assert {
+        "quality over rounds",
+        "omissions and length over rounds",
+        "length ratio over position",
+        "omission rate over position",
+    } <= set(plots)
     rounds = json.loads((dest / "reports" / "plots" / "rounds.json").read_text())["rounds"]
     assert [r["round"] for r in rounds] == ["r0", "r1", "r2", "r3", "r4"] and "en-zh_omission_rate" in rounds[0]
     # one line per round over position: the template colours by round
     pos = plots["length ratio over position"][0]
     points = pos["datapoints"]["workspace"] if "datapoints" in pos else pos["content"]["data"]["values"]
-    assert {p["round"] for p in points} == {"r0", "r1", "r2", "r3", "r4"} and {p["field"] for p in points} == \
-        {"zh-en_length_ratio", "en-zh_length_ratio"}
+    assert {p["round"] for p in points} == {"r0", "r1", "r2", "r3", "r4"} and {p["field"] for p in points} == {
+        "zh-en_length_ratio",
+        "en-zh_length_ratio",
+    }
     assert '"field": "round"' in json.dumps(pos)
 
 
@@ -348,7 +420,10 @@ def test_an_expert_reviewer_pulls_the_packet_but_never_the_key(project, tmp_path
     assert key_md5 not in cached and len(key_md5) == 32
     assert key_md5 in {f.parent.name + f.name for f in remote.rglob("*") if f.is_file()}  # the team's copy is there
     dvc(clone, "pull", "-r", "keytest", "review-key")
-    assert json.loads((clone / "reports" / "review" / "key.json").read_text())["packet"] in (packet / "README.txt").read_text()
+    assert (
+        json.loads((clone / "reports" / "review" / "key.json").read_text())["packet"]
+        in (packet / "README.txt").read_text()
+    )
 
 
 def test_a_round_added_to_params_alone_runs_and_reaches_the_report(runs):
@@ -376,13 +451,15 @@ def test_a_round_added_to_params_alone_runs_and_reaches_the_report(runs):
     page = (twin / "reports" / "index.html").read_text()
     loss = page.split('id="loss"')[1].split("</section>")[0]
     data_table = page.split('id="data"')[1].split("</section>")[0]
-    assert '"round": "r5"' in loss and "<th>r5</th>" in data_table   # r5's points in the loss chart's data
+    assert '"round": "r5"' in loss and "<th>r5</th>" in data_table  # r5's points in the loss chart's data
     # translated and scored too: only params change, and the graph carries r5's metrics onwards
     data["translate"]["rounds"].append("r5")
     (twin / "params.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     dot = dvc(twin, "dag", "--dot").stdout
     for target in ("review-scores", "compare", "report", "review", "review-key"):
         assert re.search(rf'"evaluate@r5"\s*->\s*"{target}"', dot), target
-    assert re.search(r'"translate@r5"\s*->\s*"evaluate@r5"', dot) and re.search(r'"train@r5"\s*->\s*"translate@r5"', dot)
+    assert re.search(r'"translate@r5"\s*->\s*"evaluate@r5"', dot) and re.search(
+        r'"train@r5"\s*->\s*"translate@r5"', dot
+    )
     changed = set(json.loads(dvc(twin, "status", "--json").stdout))
     assert {"translate@r5", "evaluate@r5", "review-scores", "compare", "report"} <= changed

@@ -5,9 +5,9 @@ import subprocess
 import sys
 
 import pytest
+from project import hardware, train_config
 
 from booktrans.plan import GIB, Arch, activation_bytes, memory_per_gpu, model_flops_per_token, plan_round
-from project import hardware, train_config
 
 # hidden 8, 2 layers, MLP 16, vocab 10, 2 heads of 4, 1 KV head, untied, q/k/v biases
 ARCH = Arch(hidden=8, layers=2, intermediate=16, vocab=10, heads=2, kv_heads=1)
@@ -29,8 +29,15 @@ def test_qwen25_7b_parameter_count_matches_the_published_size(root):
 def test_memory_per_gpu_by_hand():
     """Each part of the estimate on a small shape (the activation counts themselves are measured against
     real steps in tests/test_plan_memory.py)."""
-    cfg = train_config(context=100, lora_r=2, target_modules=("q_proj", "v_proj"), gradient_checkpointing=True,
-                      loss="chunked", loss_chunk=20, dtype="bfloat16")
+    cfg = train_config(
+        context=100,
+        lora_r=2,
+        target_modules=("q_proj", "v_proj"),
+        gradient_checkpointing=True,
+        loss="chunked",
+        loss_chunk=20,
+        dtype="bfloat16",
+    )
     hw = hardware(gpus=4, zero_stage=3, overhead_gib=0, fragmentation=0, reduce_bucket=10)
     m = memory_per_gpu(ARCH, cfg, hw)
     # DeepSpeed bf16: weights and adapters in bf16, sharded 4 ways under ZeRO-3; gradients bf16; fp32
@@ -52,12 +59,17 @@ def test_memory_per_gpu_by_hand():
     sp = memory_per_gpu(ARCH, train_config(**{**cfg.__dict__, "sequence_parallel": 2}), hw)
     assert sp["activations"] == m["activations"] / 2
     # ZeRO-2 keeps whole weights and adds the gather of the updated weights; full fine-tuning trains all
-    full = memory_per_gpu(ARCH, train_config(context=100, method="full", dtype="bfloat16"),
-                          hardware(gpus=4, zero_stage=2, overhead_gib=0, fragmentation=0, allgather_bucket=100))
+    full = memory_per_gpu(
+        ARCH,
+        train_config(context=100, method="full", dtype="bfloat16"),
+        hardware(gpus=4, zero_stage=2, overhead_gib=0, fragmentation=0, allgather_bucket=100),
+    )
     assert full["weights"] == 1384 * 2 and full["gradients"] == 2 * 1384 / 4 and full["optimizer"] == 12 * 1384 / 4
     assert full["communication"] == 2 * 2 * 64 + 2 * 100
     # fragmentation and the CUDA context come on top
-    frag = memory_per_gpu(ARCH, cfg, hardware(gpus=4, zero_stage=3, overhead_gib=1.5, fragmentation=0.05, reduce_bucket=10))
+    frag = memory_per_gpu(
+        ARCH, cfg, hardware(gpus=4, zero_stage=3, overhead_gib=1.5, fragmentation=0.05, reduce_bucket=10)
+    )
     assert frag["total"] == pytest.approx(m["total"] * 1.05 + 1.5 * GIB)
 
 
@@ -68,8 +80,13 @@ def test_flops_steps_hours_and_cost_by_hand():
     assert model_flops_per_token(ARCH, lora) == 2 * fwd_mm + 3 * fwd_attn
     assert model_flops_per_token(ARCH, train_config(context=100, method="full")) == 3 * fwd_mm + 3 * fwd_attn
     hw = hardware(gpus=4, peak_tflops=2.0, mfu=0.5, price_per_gpu_hour=3.0)
-    r = plan_round(ARCH, train_config(context=100, epochs=2, grad_accum=2, gradient_checkpointing=True), hw,
-                   tokens=1000, documents=10)
+    r = plan_round(
+        ARCH,
+        train_config(context=100, epochs=2, grad_accum=2, gradient_checkpointing=True),
+        hw,
+        tokens=1000,
+        documents=10,
+    )
     assert r["steps"] == 3  # ceil(10 documents x 2 epochs / (1 x 2 x 4 GPUs))
     hours = 2000 * model_flops_per_token(ARCH, lora) / (4 * 2e12 * 0.5) / 3600
     assert r["hours"] == pytest.approx(hours) and r["gpu_hours"] == pytest.approx(4 * hours)
@@ -79,36 +96,72 @@ def test_flops_steps_hours_and_cost_by_hand():
 
 
 def test_make_plan_prints_every_round_of_the_cluster_profile(root):
-    res = subprocess.run([sys.executable, "-m", "booktrans.cli", "plan", "--params", str(root / "params.yaml"),
-                          "--profile", str(root / "configs/cluster-24xh100.yaml"), "--tokens", "30000000"],
-                         capture_output=True, text=True, cwd=root)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "booktrans.cli",
+            "plan",
+            "--params",
+            str(root / "params.yaml"),
+            "--profile",
+            str(root / "configs/cluster-24xh100.yaml"),
+            "--tokens",
+            "30000000",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=root,
+    )
     assert res.returncode == 0, res.stderr
     out = res.stdout
     assert "7.62B parameters" in out and "24 GPU(s) x 80 GiB" in out and "$1.00 per GPU-hour" in out
-    rows = [line.split() for line in out.splitlines() if line.startswith("r") and line.split()[0] in ("r1", "r2", "r3", "r4")]
+    rows = [
+        line.split()
+        for line in out.splitlines()
+        if line.startswith("r") and line.split()[0] in ("r1", "r2", "r3", "r4")
+    ]
     assert [r[1] for r in rows] == ["8192", "65536", "131072", "131072"]
     assert all(r[3] == "2" for r in rows)  # the LoRA rounds run on ZeRO-2
     assert all(r[9] == "yes" for r in rows)  # every round fits in 80 GB as configured
     assert "never checkpoint" not in out  # save_steps is a share of each round's steps
-    res = subprocess.run([sys.executable, "-m", "booktrans.cli", "plan", "--params", str(root / "params.yaml"),
-                          "--profile", str(root / "configs/cluster-24xh100.yaml"), "--tokens", "1000", "--json"],
-                         capture_output=True, text=True, cwd=root)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "booktrans.cli",
+            "plan",
+            "--params",
+            str(root / "params.yaml"),
+            "--profile",
+            str(root / "configs/cluster-24xh100.yaml"),
+            "--tokens",
+            "1000",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=root,
+    )
     data = json.loads(res.stdout)
     assert set(data["rounds"]) == {"r1", "r2", "r3", "r4"} and data["rounds"]["r3"]["memory_gib"] < 80
 
 
 def test_a_plan_that_cannot_fit_says_so():
     arch = Arch(hidden=3584, layers=28, intermediate=18944, vocab=152064, heads=28, kv_heads=4)
-    full_one_gpu = memory_per_gpu(arch, train_config(context=8192, method="full", gradient_checkpointing=True,
-                                                    dtype="bfloat16"), hardware(gpus=1, zero_stage=0))
+    full_one_gpu = memory_per_gpu(
+        arch,
+        train_config(context=8192, method="full", gradient_checkpointing=True, dtype="bfloat16"),
+        hardware(gpus=1, zero_stage=0),
+    )
     assert full_one_gpu["total"] > 80 * GIB  # 16 bytes per parameter alone is ~122 GB
 
 
 def test_a_round_that_would_never_checkpoint_is_flagged(root):
     import yaml
 
-    from booktrans.plan import format_plan, plan
     from booktrans.params import from_dict
+    from booktrans.plan import format_plan, plan
     from booktrans.profile import merged_params
 
     params = merged_params(root / "configs/cluster-24xh100.yaml", yaml.safe_load((root / "params.yaml").read_text()))

@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from project import P
 
 from booktrans.plan import GIB
 from booktrans.train.memory import measure_step
-from project import P
 
 # (hidden, MLP, layers, heads, KV heads, vocabulary), tokens, method, dtype, checkpointing
 CASES = [
@@ -31,13 +31,16 @@ CASES = [
 
 
 @pytest.mark.parametrize("shape, tokens, method, dtype, checkpointing", CASES)
-def test_planned_memory_is_within_15_percent_of_the_measured_peak(tmp_path, shape, tokens, method, dtype, checkpointing,
-                                                                   record_property):
+def test_planned_memory_is_within_15_percent_of_the_measured_peak(
+    tmp_path, shape, tokens, method, dtype, checkpointing, record_property
+):
     measured, planned = measure_step(tmp_path, shape, tokens, method, dtype, checkpointing, params=P)
     ratio = planned["total"] / measured
     record_property("memory", json.dumps({"measured_mib": measured / 2**20, "planned_mib": planned["total"] / 2**20}))
-    assert 0.85 <= ratio <= 1.15, (f"planned {planned['total'] / 2**20:.2f} MiB, measured {measured / 2**20:.2f} MiB",
-                                   {k: round(v / 2**20, 2) for k, v in planned.items()})
+    assert 0.85 <= ratio <= 1.15, (
+        f"planned {planned['total'] / 2**20:.2f} MiB, measured {measured / 2**20:.2f} MiB",
+        {k: round(v / 2**20, 2) for k, v in planned.items()},
+    )
     assert planned["total"] < 80 * GIB
 
 
@@ -48,11 +51,11 @@ def test_the_meter_counts_live_storages_once_and_forgets_freed_ones():
 
     held = torch.zeros(256)  # 1 KiB before the step
     with PeakTensorMemory([held]) as meter:
-        a = torch.ones(1000)              # 4,000 bytes
-        view = a[10:20].t()               # a view: no new storage
-        b = torch.ones(2000) + 1          # the ones are freed at once; b stays: 8,000
+        a = torch.ones(1000)  # 4,000 bytes
+        view = a[10:20].t()  # a view: no new storage
+        b = torch.ones(2000) + 1  # the ones are freed at once; b stays: 8,000
         del a, view
-        c = torch.ones(500)               # 2,000
-        held.add_(1)                      # in place: nothing new
+        c = torch.ones(500)  # 2,000
+        held.add_(1)  # in place: nothing new
     assert meter.peak == 1024 + 4000 + 8000 + 8000  # ones(2000) and b were alive together
     del b, c

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 from browser import need_chromium
+from project import align_book, align_filters, proofread_select
+from stagecmd import run_stage
 
 from booktrans.align import filter_beads
 from booktrans.errors import BooktransError
@@ -22,9 +24,7 @@ from booktrans.proofread import SHEET_COLUMNS
 from booktrans.proofread.corrections import apply_corrections, compile_corrections
 from booktrans.proofread.estimate import book_estimate, pooled_estimate, wilson
 from booktrans.proofread.select import build_items
-from project import align_book, align_filters, proofread_select
 from booktrans.proofread.sheets import read_completed, render_csv, render_form, write_xlsx
-from stagecmd import run_stage
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = "four-seasons"
@@ -58,7 +58,7 @@ def _line_for_line(beads: list[dict]) -> list[dict]:
             a, b = dict(a, zh=a["zh"] + b["zh"][:1]), dict(b, zh=b["zh"][1:])
             a["type"], b["type"] = f"{len(a['zh'])}-{len(a['en'])}", f"{len(b['zh'])}-{len(b['en'])}"
             a["zh_para"] = sorted(set(a["zh_para"]) | {b["zh_para"][0]})
-            beads = beads[:k] + [a, b] + beads[k + 2:]
+            beads = beads[:k] + [a, b] + beads[k + 2 :]
             filter_beads(beads, align_filters())
             break
     return beads
@@ -79,9 +79,12 @@ def _find(beads, zh_start: str) -> int:
 # What the aligner gets wrong in the poems (a line-for-line reading puts the words in the wrong
 # lines): "它扯下门边柳树上 / 最后几片干枯的叶子。" is one sentence across two lines in both languages, and
 # "可是它一到，" belongs to the next line's bead. A corrector who knows both languages decides so.
-WRONG = {"它扯下门边柳树上": ("merge-next", "", ""), "最后几片干枯的叶子。": ("merge-prev", "", ""),
-         "也没有人能让它留下。": ("zh-to-next", "", "Nobody could make it stay."),
-         "全村都打开了窗户。": ("zh-from-prev", "", "")}
+WRONG = {
+    "它扯下门边柳树上": ("merge-next", "", ""),
+    "最后几片干枯的叶子。": ("merge-prev", "", ""),
+    "也没有人能让它留下。": ("zh-to-next", "", "Nobody could make it stay."),
+    "全村都打开了窗户。": ("zh-from-prev", "", ""),
+}
 
 
 def _decide(item: dict) -> tuple[str, str, str]:
@@ -104,7 +107,7 @@ def exported(poems, tmp_path_factory):
 def test_the_export_holds_the_wrong_beads_and_a_random_sample_with_context(exported):
     beads, items, info, summary, _d = exported
     firsts = {it["bead"]["zh"][0] for it in items if it["bead"]["zh"]}
-    assert {"最后几片干枯的叶子。", "也没有人能让它留下。"} <= firsts          # the real errors are in front of the corrector
+    assert {"最后几片干枯的叶子。", "也没有人能让它留下。"} <= firsts  # the real errors are in front of the corrector
     assert summary["sample"]["size"] == 20 and summary["sample"]["status"].startswith("absent")
     assert sum(it["kind"] == "sample" for it in items) == 20 == info["sample_unjudged"]
     assert 0 < info["doubtful"] <= 20 and [it["index"] for it in items] == sorted(it["index"] for it in items)
@@ -144,9 +147,15 @@ def test_a_completed_xlsx_corrects_the_alignment_and_measures_its_precision(expo
     assert len(corrections) == len(items)
     fixed, summary = _aligned(*poems, corrections)
     texts = {(tuple(b["zh"]), tuple(b["en"])) for b in fixed}
-    assert (("它扯下门边柳树上", "最后几片干枯的叶子。"), ("It tugs the last dry leaves", "off the willow by the gate.")) in texts
-    assert (("也没有人能让它留下。",), ("Nobody could make it stay.",)) in texts          # moved and the OCR error fixed
-    assert (("可是它一到，", "全村都打开了窗户。"), ("But the whole village opens its windows", "the moment it arrives.")) in texts
+    assert (
+        ("它扯下门边柳树上", "最后几片干枯的叶子。"),
+        ("It tugs the last dry leaves", "off the willow by the gate."),
+    ) in texts
+    assert (("也没有人能让它留下。",), ("Nobody could make it stay.",)) in texts  # moved and the OCR error fixed
+    assert (
+        ("可是它一到，", "全村都打开了窗户。"),
+        ("But the whole village opens its windows", "the moment it arrives."),
+    ) in texts
     assert not any("rnake" in s for b in fixed for s in b["en"])
     assert all(b["keep"] for b in fixed if b.get("proofread")) and len(fixed) == len(beads) - 1
     # four wrong beads, one row each: the merge-next row finds its beads already merged by the
@@ -185,7 +194,7 @@ def test_corrections_survive_an_upstream_change_and_those_that_no_longer_apply_a
     en3 = _replace(en2, "Nobody could rnake it stay.", "Nobody could make it stay.")
     zh3 = _replace(zh2, "它扯下门边柳树上", "它扯落门边柳树上")
     fixed, summary = _aligned(zh3, en3, corrections)
-    stale = summary["stale"]   # the row about the rewritten line, with its file, row and reason
+    stale = summary["stale"]  # the row about the rewritten line, with its file, row and reason
     assert [x["decision"] for x in stale] == ["merge-prev"]
     assert all("它扯下门边柳树上" in x["reason"] and "done2.xlsx: row " in x["source"] for x in stale)
     # the move still applies: the corrector's own fix is now upstream's text, and the bead is found by it
@@ -201,13 +210,13 @@ def test_bad_sheets_get_one_message_naming_every_file_row_and_reason(exported, t
     for r in rows:
         r["corrector"] = "ann"
     first = rows[0]
-    first["decision"] = "move-it"                                               # row 2: unknown decision
-    rows[1]["decision"], rows[1]["split"] = "split", "5/0"                      # row 3: split does not fit
-    rows[2]["en"] = rows[2]["en"] + " (edited)"                                 # row 4: shown text edited
+    first["decision"] = "move-it"  # row 2: unknown decision
+    rows[1]["decision"], rows[1]["split"] = "split", "5/0"  # row 3: split does not fit
+    rows[2]["en"] = rows[2]["en"] + " (edited)"  # row 4: shown text edited
     rows[2]["decision"] = "accept"
-    rows[3]["decision"], rows[3]["key"] = "accept", '{"book": "four-seasons", "zh": ['   # row 5: damaged key
+    rows[3]["decision"], rows[3]["key"] = "accept", '{"book": "four-seasons", "zh": ['  # row 5: damaged key
     k = by_first["最后几片干枯的叶子。"]
-    rows[k]["decision"], rows[k]["corrector"] = "merge-prev", ""               # no corrector
+    rows[k]["decision"], rows[k]["corrector"] = "merge-prev", ""  # no corrector
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=SHEET_COLUMNS, lineterminator="\n")
     w.writeheader()
@@ -228,8 +237,10 @@ def test_bad_sheets_get_one_message_naming_every_file_row_and_reason(exported, t
     assert "ann.csv: row 4: the en column differs from the exported bead" in msg
     assert "ann.csv: row 5: the key column is damaged" in msg
     assert f"ann.csv: row {k + 2}: no corrector name" in msg
-    assert f"bob.csv: row 2: reject, but {tmp_path / 'ann.csv'}: row {k + 2} decided merge-prev for the same bead" in msg
-    assert msg.count("\n") == 6   # one message, one line per problem
+    assert (
+        f"bob.csv: row 2: reject, but {tmp_path / 'ann.csv'}: row {k + 2} decided merge-prev for the same bead" in msg
+    )
+    assert msg.count("\n") == 6  # one message, one line per problem
     (tmp_path / "x.txt").write_text("?")
     with pytest.raises(BooktransError, match="x.txt: unknown sheet type"):
         read_completed(tmp_path / "x.txt")
@@ -253,7 +264,7 @@ HARNESS = """<script>
   });
   document.getElementById('save').click();
 })();
-</script>"""
+</script>"""  # noqa: E501
 
 
 def test_the_form_saves_a_file_that_imports_like_the_sheet(exported, tmp_path):
@@ -262,13 +273,25 @@ def test_the_form_saves_a_file_that_imports_like_the_sheet(exported, tmp_path):
     _beads, items, _info, _summary, d = exported
     todo = [{"item": it["id"], "decision": _decide(it)[0], "en_fixed": _decide(it)[2]} for it in items]
     page = (d / "form.html").read_text(encoding="utf-8")
-    page = page.replace("</body>", f'<script type="application/json" id="todo">{json.dumps(todo)}</script>{HARNESS}</body>')
+    page = page.replace(
+        "</body>", f'<script type="application/json" id="todo">{json.dumps(todo)}</script>{HARNESS}</body>'
+    )
     (tmp_path / "form.html").write_text(page, encoding="utf-8")
-    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", (tmp_path / "form.html").as_uri()],
-                         capture_output=True, text=True, timeout=120).stdout
+    dom = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", (tmp_path / "form.html").as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
     assert dom.count('class="item done"') == len(items)
-    saved = json.loads(dom.split('<pre id="saved-file">')[1].split("</pre>")[0].replace("&quot;", '"')
-                       .replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+    saved = json.loads(
+        dom.split('<pre id="saved-file">')[1]
+        .split("</pre>")[0]
+        .replace("&quot;", '"')
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+    )
     (tmp_path / "proofread-mei.json").write_text(json.dumps(saved, ensure_ascii=False), encoding="utf-8")
     from_form = compile_corrections(read_completed(tmp_path / "proofread-mei.json"))
     path = tmp_path / "done.xlsx"
@@ -280,18 +303,21 @@ def test_the_form_saves_a_file_that_imports_like_the_sheet(exported, tmp_path):
 
 
 def test_wilson_interval_matches_published_values():
-    lo, hi = wilson(8, 10)      # Newcombe (1998), method 3: 0.4902-0.9433
+    lo, hi = wilson(8, 10)  # Newcombe (1998), method 3: 0.4902-0.9433
     assert (round(lo, 4), round(hi, 4)) == (0.4902, 0.9433)
-    lo, hi = wilson(0, 10)      # 0-0.2775
+    lo, hi = wilson(0, 10)  # 0-0.2775
     assert round(hi, 4) == 0.2775 and lo == 0.0
-    assert wilson(27, 30, population=30) == (0.9, 0.9)   # the whole book judged: its exact precision
+    assert wilson(27, 30, population=30) == (0.9, 0.9)  # the whole book judged: its exact precision
     narrow, wide = wilson(27, 30, population=60), wilson(27, 30)
     assert wide[0] < narrow[0] < 0.9 < narrow[1] < wide[1]
     one = book_estimate(200, 20, 3, known_wrong=10)
     assert one["precision"] == 0.85 and one["wrong_pairs"] == 30.0 and one["wrong_left"] == 20.0
     assert pooled_estimate({"a": one})["ci95"] == one["ci95"]
     both = pooled_estimate({"a": one, "b": book_estimate(600, 20, 0)})
-    assert both["precision"] == round((200 * 0.85 + 600 * 1.0) / 800, 4) and both["ci95"][0] < both["precision"] < both["ci95"][1]
+    assert (
+        both["precision"] == round((200 * 0.85 + 600 * 1.0) / 800, 4)
+        and both["ci95"][0] < both["precision"] < both["ci95"][1]
+    )
 
 
 def _mac(shared, chapter: str):
@@ -302,9 +328,19 @@ def _mac(shared, chapter: str):
 
     doc = read_gold(shared / "align-dev" / "mac_dev", chapter)
     zh, en, gold = doc.src, doc.tgt, set(doc.beads)
-    beads = [{"zh": [zh[i] for i in b.zh], "en": [en[j] for j in b.en], "zh_chapter": 1, "en_chapter": 1, "zh_para": list(b.zh),
-              "en_para": list(b.en), "type": f"{len(b.zh)}-{len(b.en)}", "score": round(b.score, 4)}
-             for b in align_sentences(zh, en, CedictGlosser())]
+    beads = [
+        {
+            "zh": [zh[i] for i in b.zh],
+            "en": [en[j] for j in b.en],
+            "zh_chapter": 1,
+            "en_chapter": 1,
+            "zh_para": list(b.zh),
+            "en_para": list(b.en),
+            "type": f"{len(b.zh)}-{len(b.en)}",
+            "score": round(b.score, 4),
+        }
+        for b in align_sentences(zh, en, CedictGlosser())
+    ]
     filter_beads(beads, align_filters())
     return zh, en, beads, gold
 
@@ -313,7 +349,7 @@ def _ids(beads, zh, en):
     """Beads back to line numbers (every line is in exactly one bead, in order)."""
     out, i, j = [], 0, 0
     for b in beads:
-        assert b["zh"] == zh[i:i + len(b["zh"])] and b["en"] == en[j:j + len(b["en"])]
+        assert b["zh"] == zh[i : i + len(b["zh"])] and b["en"] == en[j : j + len(b["en"])]
         out.append((tuple(range(i, i + len(b["zh"]))), tuple(range(j, j + len(b["en"])))))
         i, j = i + len(b["zh"]), j + len(b["en"])
     return out
@@ -351,8 +387,8 @@ def test_on_a_real_chapter_a_corrector_with_the_gold_raises_f1_and_the_sample_es
             return "accept", ""
         for dec, run in (("merge-next", (k, k + 2)), ("merge-prev", (k - 1, k + 1))):
             if 0 <= run[0] and run[1] <= len(ids):
-                z = tuple(x for r in ids[run[0]:run[1]] for x in r[0])
-                e = tuple(x for r in ids[run[0]:run[1]] for x in r[1])
+                z = tuple(x for r in ids[run[0] : run[1]] for x in r[0])
+                e = tuple(x for r in ids[run[0] : run[1]] for x in r[1])
                 if (z, e) in gold:
                     return dec, ""
         z, e = ids[k]
@@ -393,7 +429,8 @@ def test_on_a_real_chapter_a_corrector_with_the_gold_raises_f1_and_the_sample_es
 
 
 def test_the_stages_carry_corrections_from_completed_sheets_to_training_documents_and_the_card(
-        exported, tmp_path, monkeypatch, tiny_base):
+    exported, tmp_path, monkeypatch, tiny_base
+):
     """corrections (completed sheets in) -> align (applies) -> dataset (documents, card), as dvc repro runs them."""
     _beads, _items, _info, _summary, d = exported
     for name in ("data/books.yaml", "data/sample"):
@@ -415,7 +452,10 @@ def test_the_stages_carry_corrections_from_completed_sheets_to_training_document
     assert report["checked"] > 0 and report["corrected"] >= 2 and report["stale"] == []
     # (the aligned text here is the real sample, without the OCR error: that fix applies as already done)
     beads = [json.loads(x) for x in Path(f"data/aligned/{BOOK}.jsonl").read_text().splitlines()]
-    assert any(b["zh"] == ["它扯下门边柳树上", "最后几片干枯的叶子。"] and b["proofread"]["decision"] == "merge-prev" for b in beads)
+    assert any(
+        b["zh"] == ["它扯下门边柳树上", "最后几片干枯的叶子。"] and b["proofread"]["decision"] == "merge-prev"
+        for b in beads
+    )
     res = run_stage("dataset@r1", tmp_path, "--model", str(tiny_base))
     assert res.returncode == 0, res.stderr[-3000:]
     docs = [json.loads(x) for x in Path("data/sft/r1/train.jsonl").read_text().splitlines()]
@@ -424,7 +464,7 @@ def test_the_stages_carry_corrections_from_completed_sheets_to_training_document
     assert not any("可是它一到，\n" in t or t.endswith("可是它一到，") for t in poems)
     card = Path("reports/dataset/r1.md").read_text()
     prec = report["sample"]["precision"]
-    assert f"Estimated precision of the aligned pairs: " in card and f"{prec:.1%}" in card
+    assert "Estimated precision of the aligned pairs: " in card and f"{prec:.1%}" in card
     assert f"| {BOOK} | {report['checked']} | {report['corrected']} | 0 |" in card
 
 
@@ -434,13 +474,29 @@ def test_the_cli_exports_sheets_and_imports_them(exported, tmp_path, capsys):
 
     beads, items, _info, _summary, d = exported
     write_jsonl(tmp_path / f"{BOOK}.jsonl", beads)
-    assert main(["proofread", "export", str(tmp_path / f"{BOOK}.jsonl"), "--out", str(tmp_path / "out"), "--doubtful", "20",
-                 "--sample", "20"]) == 0
+    assert (
+        main(
+            [
+                "proofread",
+                "export",
+                str(tmp_path / f"{BOOK}.jsonl"),
+                "--out",
+                str(tmp_path / "out"),
+                "--doubtful",
+                "20",
+                "--sample",
+                "20",
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["items"] == len(items)
     shutil.copy(tmp_path / "out" / "sheet.xlsx", tmp_path / "done.xlsx")
     _fill_xlsx(tmp_path / "done.xlsx", "mei", _decide)
     assert main(["proofread", "import", str(tmp_path / "done.xlsx"), "--out", str(tmp_path / "c.json")]) == 0
-    assert main(["proofread", "apply", str(tmp_path / f"{BOOK}.jsonl"), str(tmp_path / "c.json"), "--sample", "20"]) == 0
+    assert (
+        main(["proofread", "apply", str(tmp_path / f"{BOOK}.jsonl"), str(tmp_path / "c.json"), "--sample", "20"]) == 0
+    )
     out = capsys.readouterr()
     fixed = [json.loads(x) for x in out.out.splitlines()]
     assert any(b["zh"] == ["它扯下门边柳树上", "最后几片干枯的叶子。"] for b in fixed) and '"checked"' in out.err
@@ -465,12 +521,18 @@ def test_a_mispaired_chapter_and_a_dropped_sentence_are_exported_with_their_reas
     def by_order(zh_chapters, en_chapters):
         # chapter pairing by content would pair the swapped bodies right (zh 3 / en 4) and leave the
         # other two unpaired; pairing by order is the wrong pairing this test puts in front of a corrector
-        return ([Counter({f"c{k}": 1}) for k in range(len(zh_chapters))],
-                [Counter({f"c{k}": 1}) for k in range(len(en_chapters))])
+        return (
+            [Counter({f"c{k}": 1}) for k in range(len(zh_chapters))],
+            [Counter({f"c{k}": 1}) for k in range(len(en_chapters))],
+        )
 
     beads, _ = align_book(zh, en, chapter_bags=by_order)
     items, info = build_items("lighthouse", beads, proofread_select(doubtful=40, sample=0))
-    outliers = [it for it in items if any("chapter pair zh 3 / en 3" in r or "chapter pair zh 4 / en 4" in r for r in it["reasons"])]
+    outliers = [
+        it
+        for it in items
+        if any("chapter pair zh 3 / en 3" in r or "chapter pair zh 4 / en 4" in r for r in it["reasons"])
+    ]
     assert outliers and info["doubtful_reasons"].get("chapter_outlier", 0) >= 3
     orphan = "She counted them aloud, because her father said that a keeper who stops counting starts forgetting."
     hit = [it for it in items if orphan in it["bead"]["en"]]

@@ -3,18 +3,17 @@
 import csv
 import io
 import json
-import shutil
 import subprocess
 
 import pytest
 from browser import need_chromium
+from project import review_sample
+from stagecmd import run_stage
 
 from booktrans.errors import BooktransError
 from booktrans.review import CRITERIA, REFERENCE, sample_items
-from project import review_sample
 from booktrans.review.forms import render_csv, render_form, write_xlsx
 from booktrans.review.scores import aggregate, krippendorff_alpha, read_sheet, spearman, validate
-from stagecmd import run_stage
 
 
 def fake_segments(n=30, systems=("r0", "r2", "r4")):
@@ -23,15 +22,26 @@ def fake_segments(n=30, systems=("r0", "r2", "r4")):
     for s in systems:
         segs = []
         for k in range(n):
-            segs.append({"src": f"源句{k}。", "ref": f"Reference sentence {k}.", "position": k / n, "chapter": 1 + k // 10,
-                         "mt": f"Reference sentence {k}." if s == "r4" else (f"Sentence {k} from {s}." if k % 3 else "")})
+            segs.append(
+                {
+                    "src": f"源句{k}。",
+                    "ref": f"Reference sentence {k}.",
+                    "position": k / n,
+                    "chapter": 1 + k // 10,
+                    "mt": f"Reference sentence {k}." if s == "r4" else (f"Sentence {k} from {s}." if k % 3 else ""),
+                }
+            )
         out[s] = {("night-train", "zh-en"): segs}
     return out
 
 
 @pytest.fixture()
 def packet():
-    items, key = sample_items(fake_segments(), {"night-train": {"title": "Night Train", "genre": "novel"}}, review_sample(per_band=2, passage_segments=3))
+    items, key = sample_items(
+        fake_segments(),
+        {"night-train": {"title": "Night Train", "genre": "novel"}},
+        review_sample(per_band=2, passage_segments=3),
+    )
     return items, key
 
 
@@ -47,7 +57,11 @@ def test_packets_are_blinded_and_cover_every_position_band(packet):
     # the order differs between items, and the same seed gives the same packet
     orders = {tuple(key[i["id"]][lab] for lab in "ABCD") for i in items}
     assert len(orders) > 1
-    again, key2 = sample_items(fake_segments(), {"night-train": {"title": "Night Train", "genre": "novel"}}, review_sample(per_band=2, passage_segments=3))
+    again, key2 = sample_items(
+        fake_segments(),
+        {"night-train": {"title": "Night Train", "genre": "novel"}},
+        review_sample(per_band=2, passage_segments=3),
+    )
     assert again == items and key2 == key
 
 
@@ -71,8 +85,10 @@ def _fill(items, key, rater, score_of, errors=None):
 def test_completed_sheets_in_every_format_import_unblinded(packet, tmp_path):
     items, key = packet
     quality = {"r0": 1, "r2": 3, "r4": 4, REFERENCE: 5}
-    (tmp_path / "ann.csv").write_text(_fill(items, key, "ann", lambda s, i: quality[s],
-                                            errors={"r0": "accuracy/omission|major|from r0"}), encoding="utf-8")
+    (tmp_path / "ann.csv").write_text(
+        _fill(items, key, "ann", lambda s, i: quality[s], errors={"r0": "accuracy/omission|major|from r0"}),
+        encoding="utf-8",
+    )
     # the same sheet as an XLSX filled in by a second rater (one point lower for r2)
     from openpyxl import load_workbook
 
@@ -88,8 +104,17 @@ def test_completed_sheets_in_every_format_import_unblinded(packet, tmp_path):
             cells[c].value = quality[system] - (1 if system == "r2" else 0)
     wb.save(tmp_path / "bob.xlsx")
     # and a third from the HTML form's saved file, for two items only (the rest not reviewed yet)
-    answers = [{"item": it["id"], "system": lab, **{c: quality[key[it["id"]][lab]] for c in CRITERIA}, "errors": [], "comment": ""}
-               for it in items[:2] for lab in it["outputs"]]
+    answers = [
+        {
+            "item": it["id"],
+            "system": lab,
+            **{c: quality[key[it["id"]][lab]] for c in CRITERIA},
+            "errors": [],
+            "comment": "",
+        }
+        for it in items[:2]
+        for lab in it["outputs"]
+    ]
     (tmp_path / "cy.json").write_text(json.dumps({"packet": "p", "rater": "cy", "answers": answers}), encoding="utf-8")
     rows = []
     for f in sorted(tmp_path.iterdir()):
@@ -97,8 +122,11 @@ def test_completed_sheets_in_every_format_import_unblinded(packet, tmp_path):
     scored = validate(rows, key, {i["id"]: i for i in items})
     assert len(scored) == 2 * 24 + 8
     full = {i["id"]: {**i, "key": key[i["id"]]} for i in items}
-    metrics = {"r0": {"directions": {"zh-en": {"chrf": 10.0, "bleu": 1.0}}}, "r2": {"directions": {"zh-en": {"chrf": 40.0, "bleu": 9.0}}},
-               "r4": {"directions": {"zh-en": {"chrf": 90.0, "bleu": 30.0}}}}
+    metrics = {
+        "r0": {"directions": {"zh-en": {"chrf": 10.0, "bleu": 1.0}}},
+        "r2": {"directions": {"zh-en": {"chrf": 40.0, "bleu": 9.0}}},
+        "r4": {"directions": {"zh-en": {"chrf": 90.0, "bleu": 30.0}}},
+    }
     result = aggregate(scored, full, metrics)
     systems = result["systems"]
     assert systems["r0"]["overall"] == 1.0 and systems[REFERENCE]["overall"] == 5.0
@@ -115,10 +143,10 @@ def test_bad_sheets_get_one_message_naming_file_row_and_reason(packet, tmp_path)
     lines = text.splitlines()
     rows = list(csv.reader(lines))
     head = rows[0]
-    rows[1][head.index("accuracy")] = "7"                  # out of range
-    rows[2][head.index("fluency")] = ""                    # missing
-    rows[3][head.index("item")] = "no-such-item"           # unknown item
-    rows[4][head.index("system")] = "Z"                    # unknown label
+    rows[1][head.index("accuracy")] = "7"  # out of range
+    rows[2][head.index("fluency")] = ""  # missing
+    rows[3][head.index("item")] = "no-such-item"  # unknown item
+    rows[4][head.index("system")] = "Z"  # unknown label
     rows[5][head.index("errors")] = "accuracy/omission|huge|x"  # bad severity
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows(rows)
@@ -156,7 +184,9 @@ def test_the_form_is_one_offline_file_with_every_item(packet):
     page = render_form(items, "pkt1")
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in page
     assert "<script src" not in page and page.count('class="item"') == 0  # items are rendered by the embedded script
-    data = json.loads(page.split('<script type="application/json" id="packet">')[1].split("</script>")[0].replace("<\\/", "</"))
+    data = json.loads(
+        page.split('<script type="application/json" id="packet">')[1].split("</script>")[0].replace("<\\/", "</")
+    )
     assert [i["id"] for i in data["items"]] == [i["id"] for i in items] and data["criteria"] == list(CRITERIA)
 
 
@@ -171,7 +201,7 @@ def test_report_page_renders_in_headless_chromium(tmp_path, root):
         page.wait_for("[...document.querySelectorAll('.vega')].every(e => e.dataset.rendered === 'yes')", 30)
         got = page.js("""({charts: document.querySelectorAll('.vega svg').length,
                           failed: [...document.querySelectorAll('.vega')].filter(e => e.textContent.startsWith('chart failed')).length,
-                          text: document.body.innerText})""")
+                          text: document.body.innerText})""")  # noqa: E501
         page.screenshot(tmp_path / "page.png")
     finally:
         b.close()
@@ -183,16 +213,16 @@ def test_report_page_renders_in_headless_chromium(tmp_path, root):
 
     raw = (tmp_path / "page.png").read_bytes()
     assert raw[:8] == b"\x89PNG\r\n\x1a\n"
-    idat = b"".join(raw[i + 8:i + 8 + int.from_bytes(raw[i:i + 4], "big")] for i in _chunks(raw, b"IDAT"))
+    idat = b"".join(raw[i + 8 : i + 8 + int.from_bytes(raw[i : i + 4], "big")] for i in _chunks(raw, b"IDAT"))
     pixels = zlib.decompress(idat)
-    assert len(set(pixels[k:k + 3] for k in range(0, min(len(pixels), 2_000_000), 997))) > 20
+    assert len(set(pixels[k : k + 3] for k in range(0, min(len(pixels), 2_000_000), 997))) > 20
 
 
 def _chunks(raw: bytes, kind: bytes):
     i = 8
     while i < len(raw):
-        n = int.from_bytes(raw[i:i + 4], "big")
-        if raw[i + 4:i + 8] == kind:
+        n = int.from_bytes(raw[i : i + 4], "big")
+        if raw[i + 4 : i + 8] == kind:
             yield i
         i += 12 + n
 
@@ -201,12 +231,22 @@ def test_report_has_every_section_and_is_self_contained(root):
     import re
 
     page = (root / "reports" / "index.html").read_text(encoding="utf-8")
-    for heading in ("How to read this page", "Automatic metrics by round", "Charts", "Expert review", "Detected omissions",
-                    "Training data per round", "Training loss", "Cost so far", "Metric signatures", "Glossary"):
+    for heading in (
+        "How to read this page",
+        "Automatic metrics by round",
+        "Charts",
+        "Expert review",
+        "Detected omissions",
+        "Training data per round",
+        "Training loss",
+        "Cost so far",
+        "Metric signatures",
+        "Glossary",
+    ):
         assert f">{heading}" in page, heading
     assert "Length ratio through the book" in page and "Omitted sentences by book" in page and "<mark>" in page
     # nothing is fetched: no script, style, image or frame from a URL; the chart libraries are inline
-    markup = re.sub(r"<script>.*?</script>", "", page, flags=re.S)   # the page's own markup, without the libraries
+    markup = re.sub(r"<script>.*?</script>", "", page, flags=re.S)  # the page's own markup, without the libraries
     assert not re.search(r"<(script|img|iframe|link)[^>]+(src|href)=", markup)
     assert "vegaEmbed" in page and page.count("<script>") == 4
 
@@ -242,8 +282,12 @@ def test_the_form_renders_every_item_in_headless_chromium(packet, tmp_path):
     browser = need_chromium()
     items, _key = packet
     (tmp_path / "form.html").write_text(render_form(items, "pkt1"), encoding="utf-8")
-    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", (tmp_path / "form.html").as_uri()],
-                         capture_output=True, text=True, timeout=120).stdout
+    dom = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", (tmp_path / "form.html").as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
     assert dom.count('class="item"') == len(items)
     assert dom.count('type="radio"') == len(items) * 4 * len(CRITERIA) * 5
     assert f"0 of {len(items) * 4} translations scored" in dom
@@ -260,11 +304,30 @@ def test_the_key_stage_writes_the_key_of_the_packet_and_refuses_another(tmp_path
     for system, by_book in fake_segments().items():
         for (book, direction), segs in by_book.items():
             write_jsonl(ev / system / "segments" / f"{book}.{direction}.jsonl", segs)
-    (tmp_path / "books.yaml").write_text(yaml.safe_dump({"books": [{
-        "id": "night-train", "title": "Night Train", "genre": "novel", "zh": "data/sample/night-train.zh.epub",
-        "en": "data/sample/night-train.en.pdf", "source": "test", "license": "CC0-1.0", "split": "test"}]}))
-    params = {"seed": 0, "ingest": {"manifest": str(tmp_path / "books.yaml")}, "translate": {"rounds": ["r0", "r2", "r4"]},
-              "review": {"rounds": ["r2", "r4"], "per_band": 2, "passage_segments": 3}}
+    (tmp_path / "books.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "books": [
+                    {
+                        "id": "night-train",
+                        "title": "Night Train",
+                        "genre": "novel",
+                        "zh": "data/sample/night-train.zh.epub",
+                        "en": "data/sample/night-train.en.pdf",
+                        "source": "test",
+                        "license": "CC0-1.0",
+                        "split": "test",
+                    }
+                ]
+            }
+        )
+    )
+    params = {
+        "seed": 0,
+        "ingest": {"manifest": str(tmp_path / "books.yaml")},
+        "translate": {"rounds": ["r0", "r2", "r4"]},
+        "review": {"rounds": ["r2", "r4"], "per_band": 2, "passage_segments": 3},
+    }
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     packet, key = tmp_path / "reports" / "review" / "packet", tmp_path / "reports" / "review" / "key.json"
     assert run_stage("review", tmp_path).returncode == 0

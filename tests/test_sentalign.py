@@ -4,19 +4,29 @@ import subprocess
 import sys
 
 import pytest
+from project import P, align_book, align_filters
 
 from booktrans.align import filter_beads
 from booktrans.align.evaluate import evaluate_dirs, score
 from booktrans.align.gold import format_bead, parse_beads
 from booktrans.align.sentalign import AlignConfig, align_sentences
 from booktrans.text import split_sentences
-from project import P, align_book, align_filters
 
 
 @pytest.fixture(scope="module")
 def lighthouse(sample_paragraphs):
-    zh = [s for p in sample_paragraphs[("lighthouse", "zh")] if p["chapter"] == 1 for s in split_sentences(p["text"], "zh")]
-    en = [s for p in sample_paragraphs[("lighthouse", "en")] if p["chapter"] == 1 for s in split_sentences(p["text"], "en")]
+    zh = [
+        s
+        for p in sample_paragraphs[("lighthouse", "zh")]
+        if p["chapter"] == 1
+        for s in split_sentences(p["text"], "zh")
+    ]
+    en = [
+        s
+        for p in sample_paragraphs[("lighthouse", "en")]
+        if p["chapter"] == 1
+        for s in split_sentences(p["text"], "en")
+    ]
     return zh, en
 
 
@@ -37,7 +47,7 @@ def test_parallel_chapter_aligns_sentence_by_sentence(lighthouse):
 def test_a_sentence_missing_from_the_translation_becomes_a_null_bead(lighthouse):
     zh, en = lighthouse
     missing = next(j for j, s in enumerate(en) if s.startswith("The supply boat came once a month"))
-    beads = align_sentences(zh, en[:missing] + en[missing + 1:])
+    beads = align_sentences(zh, en[:missing] + en[missing + 1 :])
     zh_of_it = next(i for i, s in enumerate(zh) if s.startswith("补给船每个月来一次"))
     assert any(b.zh == (zh_of_it,) and b.en == () for b in beads)
 
@@ -45,7 +55,7 @@ def test_a_sentence_missing_from_the_translation_becomes_a_null_bead(lighthouse)
 def test_a_sentence_split_in_two_becomes_a_one_to_two_bead(lighthouse):
     zh, en = lighthouse
     k = next(j for j, s in enumerate(en) if s.startswith("Every evening at sunset"))
-    split = en[:k] + ["Every evening at sunset", "she climbed the one hundred and twelve steps."] + en[k + 1:]
+    split = en[:k] + ["Every evening at sunset", "she climbed the one hundred and twelve steps."] + en[k + 1 :]
     beads = align_sentences(zh, split)
     zh_of_it = next(i for i, s in enumerate(zh) if s.startswith("每天傍晚日落时"))
     assert any(b.zh == (zh_of_it,) and b.en == (k, k + 1) for b in beads)
@@ -63,19 +73,23 @@ def test_quotations_are_followed_across_sentences_in_both_languages():
     a bead whose sides differ in dialogue share, against the bead."""
     from booktrans.align.sentalign import quotations
 
-    zh = ["孩子跑过来说：“爷爷，妈妈叫你回家。",      # opens, stays open
-          "她说‘菜凉了’，快走吧。",                   # inner ‘’ closes nothing outside
-          "“快走！”",                                  # a repeated opening: the speech starts again
-          "渔夫笑了。",
-          "“别急。"]                                   # a stray opening, never closed ...
+    zh = [
+        "孩子跑过来说：“爷爷，妈妈叫你回家。",  # opens, stays open
+        "她说‘菜凉了’，快走吧。",  # inner ‘’ closes nothing outside
+        "“快走！”",  # a repeated opening: the speech starts again
+        "渔夫笑了。",
+        "“别急。",
+    ]  # a stray opening, never closed ...
     states, shares = quotations(zh + ["他站起来。"] * 8, "zh")
     assert states[:6] == [False, True, True, False, False, True]
     assert shares[1] == 1.0 and shares[3] == 0.0 and 0.3 < shares[0] < 0.8
     assert states[-1] is False  # ... goes stale after 8 sentences without a mark
-    en = ["'Grandpa, Mum says it's time.",                # opens; it's is an apostrophe
-          "She said \"the food's cold\" and the boys' dog ate it.",  # inner "" and a plural possessive
-          "Hurry!' he said.",                              # closes
-          "The old man's rod lay on the boys' boat."]      # apostrophes only
+    en = [
+        "'Grandpa, Mum says it's time.",  # opens; it's is an apostrophe
+        "She said \"the food's cold\" and the boys' dog ate it.",  # inner "" and a plural possessive
+        "Hurry!' he said.",  # closes
+        "The old man's rod lay on the boys' boat.",
+    ]  # apostrophes only
     states, shares = quotations(en, "en")
     assert states == [False, True, True, False, False]
     assert shares[1] == 1.0 and shares[3] == 0.0
@@ -88,10 +102,22 @@ def test_empty_sides_give_null_beads():
 
 def test_filters_drop_with_reasons():
     beads = [
-        {"zh": ["岛上没有树，只有灰色的岩石和一座白塔。"], "en": ["The island had no trees, only grey rock and a white tower."], "score": 0.6},
-        {"zh": ["岛上没有树，只有灰色的岩石和一座白塔。"], "en": ["The island had no trees, only grey rock and a white tower."], "score": 0.6},
+        {
+            "zh": ["岛上没有树，只有灰色的岩石和一座白塔。"],
+            "en": ["The island had no trees, only grey rock and a white tower."],
+            "score": 0.6,
+        },
+        {
+            "zh": ["岛上没有树，只有灰色的岩石和一座白塔。"],
+            "en": ["The island had no trees, only grey rock and a white tower."],
+            "score": 0.6,
+        },
         {"zh": ["岛上没有树，只有灰色的岩石和一座白塔。"], "en": ["Yes."], "score": 0.6},
-        {"zh": ["他在一个小本子上写下一串串数字然后离开了。"], "en": ["The weather was fine and everyone went home early today."], "score": 0.0},
+        {
+            "zh": ["他在一个小本子上写下一串串数字然后离开了。"],
+            "en": ["The weather was fine and everyone went home early today."],
+            "score": 0.0,
+        },
         {"zh": ["好。"], "en": [], "score": 0.0},
     ]
     filter_beads(beads, align_filters())
@@ -127,10 +153,27 @@ def test_cli_align_prints_gold_format_beads_covering_every_line_once(lighthouse,
     zh, en = lighthouse
     (tmp_path / "zh.txt").write_text("\n".join(zh) + "\n", encoding="utf-8")
     (tmp_path / "en.txt").write_text("\n".join(en) + "\n", encoding="utf-8")
-    for src, tgt, sl, tl, ns, nt in (("zh.txt", "en.txt", "zh", "en", len(zh), len(en)),
-                                     ("en.txt", "zh.txt", "en", "zh", len(en), len(zh))):
-        res = subprocess.run([sys.executable, "-m", "booktrans.cli", "align", str(tmp_path / src), str(tmp_path / tgt),
-                              "--src-lang", sl, "--tgt-lang", tl], capture_output=True, text=True, check=True)
+    for src, tgt, sl, tl, ns, nt in (
+        ("zh.txt", "en.txt", "zh", "en", len(zh), len(en)),
+        ("en.txt", "zh.txt", "en", "zh", len(en), len(zh)),
+    ):
+        res = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "booktrans.cli",
+                "align",
+                str(tmp_path / src),
+                str(tmp_path / tgt),
+                "--src-lang",
+                sl,
+                "--tgt-lang",
+                tl,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         beads = parse_beads(res.stdout)
         assert [i for a, _ in beads for i in a] == list(range(ns))
         assert [j for _, b in beads for j in b] == list(range(nt))
@@ -138,14 +181,32 @@ def test_cli_align_prints_gold_format_beads_covering_every_line_once(lighthouse,
     (tmp_path / "g").mkdir(), (tmp_path / "t").mkdir()
     (tmp_path / "g" / "x.align").write_text(res.stdout)
     (tmp_path / "t" / "x.align").write_text(res.stdout)
-    out = subprocess.run([sys.executable, "-m", "booktrans.cli", "align-eval", str(tmp_path / "g"), str(tmp_path / "t")],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "booktrans.cli", "align-eval", str(tmp_path / "g"), str(tmp_path / "t")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert out.splitlines()[-1].split()[-3:] == ["1.000", "1.000", "1.000"]
 
 
 def test_cli_align_missing_file_is_one_line_exit_2(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "booktrans.cli", "align", str(tmp_path / "nope.txt"), str(tmp_path / "x"),
-                          "--src-lang", "zh", "--tgt-lang", "en"], capture_output=True, text=True)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "booktrans.cli",
+            "align",
+            str(tmp_path / "nope.txt"),
+            str(tmp_path / "x"),
+            "--src-lang",
+            "zh",
+            "--tgt-lang",
+            "en",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 2 and "nope.txt" in res.stderr and "Traceback" not in res.stderr
 
 
@@ -178,8 +239,9 @@ def test_end_to_end_on_mac_dev_raw_paragraphs(shared):
     from booktrans.align.evaluate import end_to_end
     from booktrans.align.gold import load_gold_set
 
-    total, per_file = end_to_end(load_gold_set(shared / "align-dev" / "mac_dev", "zh"),
-                                 lambda z, e: align_book(z, e)[0], split_sentences)
+    total, per_file = end_to_end(
+        load_gold_set(shared / "align-dev" / "mac_dev", "zh"), lambda z, e: align_book(z, e)[0], split_sentences
+    )
     assert total.boundaries["zh"].recall >= 0.97 and total.boundaries["zh"].precision >= 0.99
     assert total.boundaries["en"].recall >= 0.97 and total.boundaries["en"].precision >= 0.99
     assert total.null_chars["en"] < 0.02 and total.null_chars["zh"] < 0.02
@@ -194,9 +256,24 @@ def test_cli_align_raw_paragraphs_prints_json_beads(sample_paragraphs, tmp_path)
     en = [p["text"] for p in sample_paragraphs[("lighthouse", "en")] if p["chapter"] == 1]
     (tmp_path / "zh.txt").write_text("\n".join(zh) + "\n", encoding="utf-8")
     (tmp_path / "en.txt").write_text("\n".join(en) + "\n", encoding="utf-8")
-    res = subprocess.run([sys.executable, "-m", "booktrans.cli", "align", str(tmp_path / "zh.txt"),
-                          str(tmp_path / "en.txt"), "--src-lang", "zh", "--tgt-lang", "en", "--raw"],
-                         capture_output=True, text=True, check=True)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "booktrans.cli",
+            "align",
+            str(tmp_path / "zh.txt"),
+            str(tmp_path / "en.txt"),
+            "--src-lang",
+            "zh",
+            "--tgt-lang",
+            "en",
+            "--raw",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     beads = [json.loads(line) for line in res.stdout.splitlines()]
     assert all(set(b) == {"zh", "en", "score"} for b in beads)
     # every sentence of the pipeline's splitter appears once, in order

@@ -4,11 +4,15 @@ import re
 import subprocess
 from pathlib import Path
 
-
-SECRET_KEYS = re.compile(r"(password|passwd|secret|token|access_key|access_key_id|private_key|keyfile|credentials?|"
-                         r"sas_url|connection_string|account_key)$", re.I)  # the key's name ends with one of these
-SECRET_VALUES = re.compile(r"(AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|ghp_[0-9A-Za-z]{30,}|"
-                           r"xox[bp]-[0-9A-Za-z-]{10,})")
+SECRET_KEYS = re.compile(
+    r"(password|passwd|secret|token|access_key|access_key_id|private_key|keyfile|credentials?|"
+    r"sas_url|connection_string|account_key)$",
+    re.I,
+)  # the key's name ends with one of these
+SECRET_VALUES = re.compile(
+    r"(AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|ghp_[0-9A-Za-z]{30,}|"
+    r"xox[bp]-[0-9A-Za-z-]{10,})"
+)
 
 
 def committed(root: Path) -> list[Path]:
@@ -37,8 +41,11 @@ def find_secrets(files: list[Path]) -> list[str]:
 
 
 def _config_files(root: Path) -> list[Path]:
-    return [f for f in committed(root)
-            if f.relative_to(root).parts[0] in (".dvc", "configs") or f.name in ("params.yaml", "dvc.yaml", ".dvcignore")]
+    return [
+        f
+        for f in committed(root)
+        if f.relative_to(root).parts[0] in (".dvc", "configs") or f.name in ("params.yaml", "dvc.yaml", ".dvcignore")
+    ]
 
 
 def test_no_committed_config_holds_a_secret(root):

@@ -10,10 +10,10 @@ p-values agree with sacrebleu's on the same real texts, not which system is bett
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from tools import load_tool
 
 from booktrans.cli import main
 from booktrans.evaluate.significance import compare_texts, paired_bootstrap, scorer
@@ -21,12 +21,9 @@ from booktrans.evaluate.significance import compare_texts, paired_bootstrap, sco
 
 @pytest.fixture(scope="module")
 def wmt23(shared):
-    """(source segments, {system: segments}), read by scripts/wmt23_lines.py (the docs' command)."""
-    import importlib.util
+    """(source segments, {system: segments}), read by eval/wmt23_lines.py (the docs' command)."""
 
-    spec = importlib.util.spec_from_file_location("wmt23_lines", Path(__file__).resolve().parents[1] / "scripts" / "wmt23_lines.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_tool("eval/wmt23_lines.py")
     if not (shared / "omission-dev" / mod.NAME).is_file():
         pytest.skip("the WMT23 MQM file is absent from ../shared/data/omission-dev")
     return mod.read_systems(shared / "omission-dev")
@@ -63,8 +60,27 @@ def test_cli_agrees_with_sacrebleu_paired_bs_on_wmt23(wmt23, pair, tmp_path, cap
     src, systems = wmt23
     ref, a, b = systems["GPT4-5shot"], systems[pair[0]], systems[pair[1]]
     files = [_write(tmp_path / n, x) for n, x in (("ref", ref), ("a", a), ("b", b), ("src", src))]
-    assert main(["compare", *files[:3], "--src", files[3], "--src-lang", "zh", "--tgt-lang", "en",
-                 "--metric", "bleu", "--metric", "chrf", "--seed", "7"]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                *files[:3],
+                "--src",
+                files[3],
+                "--src-lang",
+                "zh",
+                "--tgt-lang",
+                "en",
+                "--metric",
+                "bleu",
+                "--metric",
+                "chrf",
+                "--seed",
+                "7",
+            ]
+        )
+        == 0
+    )
     out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [o["metric"] for o in out] == ["bleu", "chrf"]
     for o in out:
@@ -93,10 +109,12 @@ def test_identical_systems_no_difference_p_one(wmt23, tmp_path, capsys):
     _, systems = wmt23
     ref, a = systems["GPT4-5shot"], systems["ONLINE-B"]
     files = [_write(tmp_path / n, x) for n, x in (("ref", ref), ("a", a), ("b", a))]
-    assert main(["compare", *files, "--src-lang", "zh", "--tgt-lang", "en", "--metric", "bleu", "--metric", "chrf"]) == 0
+    assert (
+        main(["compare", *files, "--src-lang", "zh", "--tgt-lang", "en", "--metric", "bleu", "--metric", "chrf"]) == 0
+    )
     for o in map(json.loads, capsys.readouterr().out.splitlines()):
         assert o["delta"] == 0 and o["ci_low"] == 0 and o["ci_high"] == 0
-        assert o["p"] == 1.0   # sacrebleu's own test gives 1/1001 here (it counts strictly greater values)
+        assert o["p"] == 1.0  # sacrebleu's own test gives 1/1001 here (it counts strictly greater values)
 
 
 def test_deleted_sentences_significantly_worse_on_omission(wmt23, tmp_path, capsys):
@@ -106,8 +124,25 @@ def test_deleted_sentences_significantly_worse_on_omission(wmt23, tmp_path, caps
     src, ref, a = src[:n], systems["GPT4-5shot"][:n], systems["ONLINE-B"][:n]
     b = ["" if k % 8 == 0 else line for k, line in enumerate(a)]
     files = [_write(tmp_path / n, x) for n, x in (("ref", ref), ("a", a), ("b", b), ("src", src))]
-    assert main(["compare", *files[:3], "--src", files[3], "--src-lang", "zh", "--tgt-lang", "en",
-                 "--metric", "omission", "--resamples", "500"]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                *files[:3],
+                "--src",
+                files[3],
+                "--src-lang",
+                "zh",
+                "--tgt-lang",
+                "en",
+                "--metric",
+                "omission",
+                "--resamples",
+                "500",
+            ]
+        )
+        == 0
+    )
     (o,) = map(json.loads, capsys.readouterr().out.splitlines())
     assert o["metric"] == "omission"
     assert o["delta"] > 0 and o["ci_low"] > 0 and o["p"] < 0.05, o
@@ -128,7 +163,7 @@ def test_blocks_widen_the_interval_of_clustered_errors():
     whole chapters gives a wider interval than resampling segments."""
     rng = np.random.default_rng(0)
     chapters = np.repeat(np.arange(20), 30)
-    dropped_b = np.isin(chapters, [3, 11]) & (rng.random(600) < 0.7)   # B drops in two chapters only
+    dropped_b = np.isin(chapters, [3, 11]) & (rng.random(600) < 0.7)  # B drops in two chapters only
     a = np.column_stack([np.zeros(600), np.ones(600)])
     b = np.column_stack([dropped_b.astype(float), np.ones(600)])
     from booktrans.evaluate.significance import block_sums
@@ -142,12 +177,15 @@ def test_blocks_widen_the_interval_of_clustered_errors():
 
 
 def test_mismatched_files_name_the_file(tmp_path, capsys):
-    files = [_write(tmp_path / "ref", ["a b c", "d e f"]), _write(tmp_path / "a", ["a b c", "d e f"]),
-             _write(tmp_path / "b", ["a b c"])]
+    files = [
+        _write(tmp_path / "ref", ["a b c", "d e f"]),
+        _write(tmp_path / "a", ["a b c", "d e f"]),
+        _write(tmp_path / "b", ["a b c"]),
+    ]
     assert main(["compare", *files, "--src-lang", "zh", "--tgt-lang", "en"]) != 0
     err = capsys.readouterr().err
     assert "b: 1 lines" in err and "sentence-parallel" in err
     assert main(["compare", *files[:2], files[0], "--src-lang", "zh", "--tgt-lang", "en", "--metric", "omission"]) != 0
     assert "needs the source text (--src SRC)" in capsys.readouterr().err
-    assert main(["compare", *files[:2], files[0], "--src-lang", "zh", "--tgt-lang", "en"]) == 0   # no --src: bleu, chrf
+    assert main(["compare", *files[:2], files[0], "--src-lang", "zh", "--tgt-lang", "en"]) == 0  # no --src: bleu, chrf
     assert [json.loads(x)["metric"] for x in capsys.readouterr().out.splitlines()] == ["bleu", "chrf"]

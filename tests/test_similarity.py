@@ -1,11 +1,10 @@
 """The shared same-meaning module: the learned lexical table and what it changes for its users."""
 
-from pathlib import Path
-
 import pytest
+from project import align_book
+from tools import load_tool
 
 from booktrans.align import LexicalTable, SameMeaning, learn_from_beads
-from project import align_book
 
 
 @pytest.fixture(scope="module")
@@ -42,24 +41,23 @@ def test_the_omission_detector_finds_more_with_the_table(shared):
     *tune* half, text the excerpt does not contain), the sentences whose translation shows a word
     only the table knows are found translated more surely, and with 10% of the sentences dropped the
     detector with the table still finds them all without false flags."""
-    import importlib.util
-    import sys
 
     import numpy as np
 
+    from booktrans.align.gold import read_gold
     from booktrans.align.lexicon import CedictGlosser
     from booktrans.evaluate.omission import _en_stems, canon, source_coverage, table_translator
 
-    spec = importlib.util.spec_from_file_location("omission_eval", Path(__file__).parents[1] / "bench" / "omission_eval.py")
-    bench = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("omission_eval", bench)
-    spec.loader.exec_module(bench)
+    bench = load_tool("eval/omission.py")
     d = shared / "align-dev" / "nonlit" / "pol"
     src = (d / "src" / "002").read_text(encoding="utf-8").splitlines()
     ref = (d / "tgt" / "002").read_text(encoding="utf-8").splitlines()
     tune, report = bench.load_set(shared, "pol")
-    beads = [{"zh": [src[i] for i in s], "en": [ref[j] for j in t], "score": 1.0}
-             for s, t in bench.read_beads(d / "gold" / "002.align") if s and t and s[-1] < len(tune.src)]
+    beads = [
+        {"zh": [src[i] for i in s], "en": [ref[j] for j in t], "score": 1.0}
+        for s, t in read_gold(d, "002").beads
+        if s and t and s[-1] < len(tune.src)
+    ]
     table = learn_from_beads(beads)
     part = bench.Part("pol", "zh", "en", report.src[:120], report.mt[:120], [])
     plain, learned = CedictGlosser(), table_translator(table)

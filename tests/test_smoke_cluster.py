@@ -14,13 +14,37 @@ pytestmark = pytest.mark.multiprocess
 
 def test_smoke_cluster_rehearsal_passes_and_prints_its_figures(root, tmp_path):
     out = tmp_path / "smoke.json"
-    res = subprocess.run([sys.executable, str(root / "bench" / "smoke_cluster.py"), "--cpu", "--steps", "3",
-                          "--work", str(tmp_path / "work"), "--json", str(out)], cwd=root, capture_output=True, text=True,
-                         env=dict(os.environ, PYTHONHASHSEED="0", OMP_NUM_THREADS="1"), timeout=600)
+    res = subprocess.run(
+        [
+            sys.executable,
+            str(root / "bench" / "smoke_cluster.py"),
+            "--cpu",
+            "--steps",
+            "3",
+            "--work",
+            str(tmp_path / "work"),
+            "--json",
+            str(out),
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONHASHSEED="0", OMP_NUM_THREADS="1"),
+        timeout=600,
+    )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     text = res.stdout
-    for line in ("smoke of round r3", "loss, degree 2 vs degree 1", "gradient norm, degree 2 vs degree 1",
-                 "adapter:", "none empty", "tokens/s per GPU", "MFU", "peak memory per GPU", "planned"):
+    for line in (
+        "smoke of round r3",
+        "loss, degree 2 vs degree 1",
+        "gradient norm, degree 2 vs degree 1",
+        "adapter:",
+        "none empty",
+        "tokens/s per GPU",
+        "MFU",
+        "peak memory per GPU",
+        "planned",
+    ):
         assert line in text, line
     data = json.loads(out.read_text())
     assert data["sequence_parallel"] == 2 and data["zero_stage"] == 3 and data["processes"] == 2

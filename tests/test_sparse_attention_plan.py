@@ -9,8 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from booktrans.plan import Arch, attention_share, model_flops_per_token, plan
 from booktrans.params import from_dict
+from booktrans.plan import Arch, attention_share, model_flops_per_token, plan
 from booktrans.profile import apply_profile, merged_params
 from booktrans.train import config_for, validate
 from booktrans.train.sparse import SparseAttention, kept_share
@@ -33,21 +33,40 @@ def test_the_profile_adds_r5_and_its_dense_control_and_the_planner_shows_both(ro
     validate(dataclasses.replace(r5, attn_implementation="sdpa"), "r5", qwen, world_size=24)
     assert {"r5", "r5d"} <= set(p["translate"]["rounds"])
 
-    res = subprocess.run([sys.executable, "-m", "booktrans.cli", "plan", "--params", str(params), "--tokens", "30000000"],
-                         capture_output=True, text=True, cwd=root)
+    res = subprocess.run(
+        [sys.executable, "-m", "booktrans.cli", "plan", "--params", str(params), "--tokens", "30000000"],
+        capture_output=True,
+        text=True,
+        cwd=root,
+    )
     assert res.returncode == 0, res.stderr
     rows = {line.split()[0]: line.split() for line in res.stdout.splitlines() if line.split()[:1] in (["r5"], ["r5d"])}
     assert set(rows) == {"r5", "r5d"}
     assert rows["r5d"][-1] == "dense" and rows["r5"][-2] == "moba"
     share = float(rows["r5"][-1].rstrip("%")) / 100
-    assert 0.2 < share < 0.5                         # 25 sparse layers keep ~1/5, 3 dense layers keep all
+    assert 0.2 < share < 0.5  # 25 sparse layers keep ~1/5, 3 dense layers keep all
     assert float(rows["r5"][10]) < float(rows["r5d"][10])  # fewer GPU-hours for the same steps
-    assert rows["r5"][7] == rows["r5d"][7]                # same steps
+    assert rows["r5"][7] == rows["r5d"][7]  # same steps
     # the same through --profile twice, without touching params.yaml
-    res2 = subprocess.run([sys.executable, "-m", "booktrans.cli", "plan", "--params", str(root / "params.yaml"),
-                           "--profile", str(root / "configs/cluster-24xh100.yaml"), "--profile",
-                           str(root / "configs/sparse-r5.yaml"), "--tokens", "30000000"], capture_output=True, text=True,
-                          cwd=root)
+    res2 = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "booktrans.cli",
+            "plan",
+            "--params",
+            str(root / "params.yaml"),
+            "--profile",
+            str(root / "configs/cluster-24xh100.yaml"),
+            "--profile",
+            str(root / "configs/sparse-r5.yaml"),
+            "--tokens",
+            "30000000",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=root,
+    )
     assert res2.returncode == 0 and res2.stdout == res.stdout
 
     # dvc expands r5 and r5d into every per-round stage, like any round
@@ -62,8 +81,10 @@ def test_the_profile_adds_r5_and_its_dense_control_and_the_planner_shows_both(ro
 
 def test_attention_cost_is_scaled_by_the_share_kept(root):
     arch = Arch.from_config(json.loads((root / "configs/models/qwen2.5-7b.json").read_text()))
-    params = merged_params(root / "configs/sparse-r5.yaml",
-                           merged_params(root / "configs/cluster-24xh100.yaml", yaml.safe_load((root / "params.yaml").read_text())))
+    params = merged_params(
+        root / "configs/sparse-r5.yaml",
+        merged_params(root / "configs/cluster-24xh100.yaml", yaml.safe_load((root / "params.yaml").read_text())),
+    )
     r5, r5d = config_for(from_dict(params), "r5"), config_for(from_dict(params), "r5d")
     share = attention_share(arch, r5)
     moba = SparseAttention("moba", block=4096, topk=6, dense_layers=3)

@@ -29,7 +29,7 @@ def test_the_command_of_a_foreach_stage_is_filled_in_from_params(tmp_path):
     assert cmd[1] == str(ROOT / "stages" / "train.py")
     assert cmd[cmd.index("--init") + 1] == "models/r1" and cmd[cmd.index("--out") + 1] == "models/r2"
     params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
-    params["rounds"]["r2"]["init"] = "r0"   # the working folder's params.yaml decides, as for DVC
+    params["rounds"]["r2"]["init"] = "r0"  # the working folder's params.yaml decides, as for DVC
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
     cmd = stage_command("train@r2", tmp_path)
     assert cmd[cmd.index("--init") + 1] == "models/r0"

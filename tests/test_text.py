@@ -4,7 +4,11 @@ from booktrans.text.headings import parse_heading, roman_number, zh_number
 
 def test_chinese_sentences_keep_closing_quotes_with_their_sentence():
     text = "“灯，”他立刻问，“点亮了吗？”“六点钟就点亮了，”梅说。他闭上眼睛，笑了！"
-    assert split_sentences(text, "zh") == ["“灯，”他立刻问，“点亮了吗？”", "“六点钟就点亮了，”梅说。", "他闭上眼睛，笑了！"]
+    assert split_sentences(text, "zh") == [
+        "“灯，”他立刻问，“点亮了吗？”",
+        "“六点钟就点亮了，”梅说。",
+        "他闭上眼睛，笑了！",
+    ]
 
 
 def test_chinese_sentences_end_inside_quotations_as_the_gold_splits_do():
@@ -26,7 +30,11 @@ def test_chinese_ellipsis_is_a_pause_unless_a_quotation_or_paragraph_ends_with_i
 
 def test_english_abbreviations_initials_and_decimals_do_not_split():
     text = "Dr. Smith paid $3.50 at 5 p.m. on Jan. 5. He left. J. R. R. Tolkien wrote it."
-    assert split_sentences(text, "en") == ["Dr. Smith paid $3.50 at 5 p.m. on Jan. 5.", "He left.", "J. R. R. Tolkien wrote it."]
+    assert split_sentences(text, "en") == [
+        "Dr. Smith paid $3.50 at 5 p.m. on Jan. 5.",
+        "He left.",
+        "J. R. R. Tolkien wrote it.",
+    ]
 
 
 def test_short_english_sentences_after_words_that_look_like_abbreviations():
@@ -72,10 +80,15 @@ def test_language_and_length_units():
 
 def test_more_english_segmentation_cases():
     assert split_sentences("Mr. and Mrs. Smith went to the U.S. office. It was closed.", "en") == [
-        "Mr. and Mrs. Smith went to the U.S. office.", "It was closed."]
+        "Mr. and Mrs. Smith went to the U.S. office.",
+        "It was closed.",
+    ]
     assert split_sentences("Pi is about 3.14. No. 5 is next.", "en") == ["Pi is about 3.14.", "No. 5 is next."]
     assert split_sentences("Wait... What did you say?' she asked. He left!", "en") == [
-        "Wait...", "What did you say?' she asked.", "He left!"]
+        "Wait...",
+        "What did you say?' she asked.",
+        "He left!",
+    ]
 
 
 def test_chinese_semicolon_and_closing_brackets():

@@ -7,9 +7,9 @@ import shutil
 import subprocess
 
 import yaml
+from stagecmd import run_stage
 
 from booktrans.train.launch import first_host, launch_command, launch_env
-from stagecmd import run_stage
 
 FAKE_DEEPSPEED = """#!/bin/sh
 # stands in for DeepSpeed's multi-node runner: records what accelerate hands it, starts nothing
@@ -38,9 +38,16 @@ def test_the_workers_get_no_credentials_and_the_master_is_the_hostfiles_first_ho
     (proj / "bin" / "deepspeed").chmod(0o755)
     capture = tmp_path / "capture"
     capture.mkdir()
-    env = dict(os.environ, PATH=f"{proj / 'bin'}:{os.environ['PATH']}", CAPTURE=str(capture),
-               HF_TOKEN="hf_do_not_leak", AWS_SECRET_ACCESS_KEY="aws_do_not_leak", WANDB_API_KEY="wandb_do_not_leak",
-               SSH_AUTH_SOCK="/tmp/ssh-agent-test/agent.1", TOKENIZERS_PARALLELISM="false")
+    env = dict(
+        os.environ,
+        PATH=f"{proj / 'bin'}:{os.environ['PATH']}",
+        CAPTURE=str(capture),
+        HF_TOKEN="hf_do_not_leak",
+        AWS_SECRET_ACCESS_KEY="aws_do_not_leak",
+        WANDB_API_KEY="wandb_do_not_leak",
+        SSH_AUTH_SOCK="/tmp/ssh-agent-test/agent.1",
+        TOKENIZERS_PARALLELISM="false",
+    )
     res = run_stage("train@r1", proj, env=env, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     written = (capture / "deepspeed_env").read_text()
@@ -69,12 +76,32 @@ def test_launch_helpers_name_the_file_and_the_reason(tmp_path):
     cfg.write_text(json.dumps({"num_machines": 1, "num_processes": 8}))
     cmd = launch_command(cfg, "stages/train.py", ["--round", "r1"])
     assert "--main_process_ip" not in cmd and cmd[-3:] == ["stages/train.py", "--round", "r1"]
-    kept, dropped = launch_env({"HF_TOKEN": "x", "GITHUB_TOKEN": "x", "AWS_SESSION_TOKEN": "x", "MY_DB_PASSWORD": "x",
-                                "OPENAI_API_KEY": "x", "TOKENIZERS_PARALLELISM": "false", "PATH": "/bin",
-                                "MASTER_ADDR": "n1", "SLURM_JOB_ID": "7",
-                                # agent sockets stay (pdsh needs the ssh agent); a token named like one does not
-                                "SSH_AUTH_SOCK": "/tmp/a", "SSH_AGENT_PID": "42", "GPG_AGENT_INFO": "/run/g",
-                                "SSH_AUTH_SOCK_TOKEN": "x", "PROXY_AUTH": "x"})
-    assert set(kept) == {"TOKENIZERS_PARALLELISM", "PATH", "MASTER_ADDR", "SLURM_JOB_ID", "SSH_AUTH_SOCK", "SSH_AGENT_PID",
-                         "GPG_AGENT_INFO"}
+    kept, dropped = launch_env(
+        {
+            "HF_TOKEN": "x",
+            "GITHUB_TOKEN": "x",
+            "AWS_SESSION_TOKEN": "x",
+            "MY_DB_PASSWORD": "x",
+            "OPENAI_API_KEY": "x",
+            "TOKENIZERS_PARALLELISM": "false",
+            "PATH": "/bin",
+            "MASTER_ADDR": "n1",
+            "SLURM_JOB_ID": "7",
+            # agent sockets stay (pdsh needs the ssh agent); a token named like one does not
+            "SSH_AUTH_SOCK": "/tmp/a",
+            "SSH_AGENT_PID": "42",
+            "GPG_AGENT_INFO": "/run/g",
+            "SSH_AUTH_SOCK_TOKEN": "x",
+            "PROXY_AUTH": "x",
+        }
+    )
+    assert set(kept) == {
+        "TOKENIZERS_PARALLELISM",
+        "PATH",
+        "MASTER_ADDR",
+        "SLURM_JOB_ID",
+        "SSH_AUTH_SOCK",
+        "SSH_AGENT_PID",
+        "GPG_AGENT_INFO",
+    }
     assert len(dropped) == 7

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from dataclasses import asdict
@@ -23,30 +22,51 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from project import checkpoint_select, train_keywords
 from safetensors.torch import load_file
+from stagecmd import run_stage
 
 from booktrans.model import read_info
 from booktrans.params import from_dict
 from booktrans.train import TrainConfig, config_for, train_round
-from project import checkpoint_select, train_keywords
-from stagecmd import run_stage
 
 pytestmark = pytest.mark.multiprocess
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ["岛上没有树。", "梅从六岁起就住在那里，她的母亲在灯塔工作。", "灯塔每晚都亮着。", "船在黎明时到达，带来了信件和面粉。",
-           "她数着海浪。", "风从北方吹来，整夜不停。", "冬天，港口结了冰。", "孩子们在沙滩上捡贝壳，一直到天黑。"]
-TARGETS = ["The island had no trees.", "Mei had lived there since she was six; her mother worked at the lighthouse.",
-           "The lighthouse was lit every night.", "The boat arrived at dawn, bringing letters and flour.",
-           "She counted the waves.", "The wind came from the north and did not stop all night.",
-           "In winter the harbour froze.", "The children picked up shells on the beach until it was dark."]
+SOURCES = [
+    "岛上没有树。",
+    "梅从六岁起就住在那里，她的母亲在灯塔工作。",
+    "灯塔每晚都亮着。",
+    "船在黎明时到达，带来了信件和面粉。",
+    "她数着海浪。",
+    "风从北方吹来，整夜不停。",
+    "冬天，港口结了冰。",
+    "孩子们在沙滩上捡贝壳，一直到天黑。",
+]
+TARGETS = [
+    "The island had no trees.",
+    "Mei had lived there since she was six; her mother worked at the lighthouse.",
+    "The lighthouse was lit every night.",
+    "The boat arrived at dawn, bringing letters and flour.",
+    "She counted the waves.",
+    "The wind came from the north and did not stop all night.",
+    "In winter the harbour froze.",
+    "The children picked up shells on the beach until it was dark.",
+]
 BASE = train_keywords(context=128, learning_rate=5e-3, max_steps=2, lora_r=4, lora_alpha=8, save_steps=0, select="last")
 
 
 def _docs(n=8):
-    return [{"messages": [{"role": "system", "content": "You translate."},
-                          {"role": "user", "content": "Translate into English.\n\n" + s},
-                          {"role": "assistant", "content": t}]} for s, t in list(zip(SOURCES, TARGETS))[:n]]
+    return [
+        {
+            "messages": [
+                {"role": "system", "content": "You translate."},
+                {"role": "user", "content": "Translate into English.\n\n" + s},
+                {"role": "assistant", "content": t},
+            ]
+        }
+        for s, t in list(zip(SOURCES, TARGETS))[:n]
+    ]
 
 
 def _env(extra: dict | None = None) -> dict:
@@ -61,9 +81,21 @@ def _launch(config: str, spec: dict, work: Path, timeout=420) -> subprocess.Comp
     spec = {"summaries": str(work / "summaries"), "jobs": spec}
     path = work / "spec.json"
     path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
-    return subprocess.run([str(Path(sys.executable).with_name("accelerate")), "launch", "--config_file", config,
-                           str(ROOT / "tests" / "mp_round.py"), str(path)],
-                          cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [
+            str(Path(sys.executable).with_name("accelerate")),
+            "launch",
+            "--config_file",
+            config,
+            str(ROOT / "tests" / "mp_round.py"),
+            str(path),
+        ],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def _summary(work: Path, job: str, rank: int) -> dict:
@@ -71,8 +103,13 @@ def _summary(work: Path, job: str, rank: int) -> dict:
 
 
 def _job(work: Path, name: str, docs: Path, base: Path, **config) -> dict:
-    return {"base": str(base), "out": str(work / name), "scratch": str(work / f"scratch-{name}"), "docs": str(docs),
-            "config": {**BASE, **config}}
+    return {
+        "base": str(base),
+        "out": str(work / name),
+        "scratch": str(work / f"scratch-{name}"),
+        "docs": str(docs),
+        "config": {**BASE, **config},
+    }
 
 
 def _weights(directory: Path) -> dict:
@@ -109,11 +146,14 @@ def docs_file(tmp_path_factory):
 # ZeRO-2: LoRA and full fine-tuning against one process with the same global batch; accumulation
 # ---------------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def zero2(tiny_base, docs_file, tmp_path_factory):
     work = tmp_path_factory.mktemp("zero2")
-    jobs = {"lora": _job(work, "lora", docs_file, tiny_base),
-            "full": _job(work, "full", docs_file, tiny_base, method="full", learning_rate=1e-3)}
+    jobs = {
+        "lora": _job(work, "lora", docs_file, tiny_base),
+        "full": _job(work, "full", docs_file, tiny_base, method="full", learning_rate=1e-3),
+    }
     for loss in ("chunked", "standard"):  # per process: 4 rows at once, or 1 row x 4 accumulated micro-steps
         jobs[f"b4a1-{loss}"] = _job(work, f"b4a1-{loss}", docs_file, tiny_base, loss=loss, batch_size=4, max_steps=1)
         jobs[f"b1a4-{loss}"] = _job(work, f"b1a4-{loss}", docs_file, tiny_base, loss=loss, grad_accum=4, max_steps=1)
@@ -128,12 +168,26 @@ def zero2(tiny_base, docs_file, tmp_path_factory):
 @pytest.fixture(scope="module")
 def zero3(tiny_base, docs_file, stage_project, tmp_path_factory):
     work = tmp_path_factory.mktemp("zero3")
-    jobs = {"lora": _job(work, "lora", docs_file, tiny_base),
-            "full": _job(work, "full", docs_file, tiny_base, method="full", learning_rate=1e-3),
-            # a full round that keeps a checkpoint per step for its choice (scored after the launch)
-            "full-select": {**_job(work, "full-select", docs_file, tiny_base, method="full", learning_rate=1e-2,
-                                   max_steps=3, save_steps=1, select="chrf"), "keep": True},
-            "stage-ref": _stage_job(stage_project, work / "stage-ref", work / "stage-ref-scratch")}
+    jobs = {
+        "lora": _job(work, "lora", docs_file, tiny_base),
+        "full": _job(work, "full", docs_file, tiny_base, method="full", learning_rate=1e-3),
+        # a full round that keeps a checkpoint per step for its choice (scored after the launch)
+        "full-select": {
+            **_job(
+                work,
+                "full-select",
+                docs_file,
+                tiny_base,
+                method="full",
+                learning_rate=1e-2,
+                max_steps=3,
+                save_steps=1,
+                select="chrf",
+            ),
+            "keep": True,
+        },
+        "stage-ref": _stage_job(stage_project, work / "stage-ref", work / "stage-ref-scratch"),
+    }
     res = _launch("configs/accelerate/cpu-2x-zero3.yaml", jobs, work)
     assert res.returncode == 0, res.stderr[-4000:]
     return work, res
@@ -141,17 +195,24 @@ def zero3(tiny_base, docs_file, stage_project, tmp_path_factory):
 
 @pytest.mark.parametrize("stage", ["zero2", "zero3"])
 @pytest.mark.parametrize("method", ["lora", "full"])
-def test_two_processes_train_what_one_process_trains_with_the_same_global_batch(stage, method, request, tiny_base,
-                                                                                   tmp_path):
+def test_two_processes_train_what_one_process_trains_with_the_same_global_batch(
+    stage, method, request, tiny_base, tmp_path
+):
     work, _ = request.getfixturevalue(stage)
     extra = {"method": "full", "learning_rate": 1e-3} if method == "full" else {}
     one = _single(tiny_base, tmp_path, method, _docs(), batch_size=2, **extra)  # 2 processes x 1 row
     two = [_summary(work, method, r) for r in (0, 1)]
-    assert two[0]["layout"] == {"world_size": 2, "zero_stage": int(stage[-1]), "sequence_parallel": 1,
-                                "data_parallel": 2}
+    assert two[0]["layout"] == {
+        "world_size": 2,
+        "zero_stage": int(stage[-1]),
+        "sequence_parallel": 1,
+        "data_parallel": 2,
+    }
     assert _history(two[0]) == pytest.approx(_history(one), rel=1e-5)
     assert _history(two[1]) == _history(two[0])  # every rank reports the global loss
-    assert [m["shape"] for m in two[1]["micro_batches"]] != [] and all(m["shape"][0] == 1 for m in two[1]["micro_batches"])
+    assert [m["shape"] for m in two[1]["micro_batches"]] != [] and all(
+        m["shape"][0] == 1 for m in two[1]["micro_batches"]
+    )
     _assert_same_weights(work / method, tmp_path / method)  # saved, non-empty, loads, equal
 
 
@@ -159,12 +220,14 @@ def _step_one(summary_or_log) -> tuple[float, float]:
     return summary_or_log["loss"], summary_or_log["grad_norm"]
 
 
-def test_a_full_zero3_round_of_two_processes_is_scored_after_they_exit_and_keeps_the_best(zero3, tiny_base,
-                                                                                        sample_paragraphs, tmp_path):
+def test_a_full_zero3_round_of_two_processes_is_scored_after_they_exit_and_keeps_the_best(
+    zero3, tiny_base, sample_paragraphs, tmp_path
+):
     """Checkpoint choice on a full round trained by two ZeRO-3 processes: every saved checkpoint is
     scored in one process after both ranks have exited, and the weights left at the round's output
     are the ones that scored best (scoring them again gives the recorded scores)."""
     from project import align_book
+
     from booktrans.train.select import ValidBook, score_model, select_round
 
     work, _ = zero3
@@ -174,10 +237,20 @@ def test_a_full_zero3_round_of_two_processes_is_scored_after_they_exit_and_keeps
     sc = checkpoint_select(criterion="chrf", tokens=32)
     out = tmp_path / "r1"
     shutil.copytree(work / "full-select", out)
-    cfg = TrainConfig(**{**BASE, "method": "full", "learning_rate": 1e-2, "max_steps": 3, "save_steps": 1,
-                         "select": "chrf"})
-    doc = select_round(out, tiny_base, Path(summary["checkpoints"]), cfg, "r1", [book], sc, tmp_path / "rep.json",
-                       final_step=summary["steps"])
+    cfg = TrainConfig(
+        **{**BASE, "method": "full", "learning_rate": 1e-2, "max_steps": 3, "save_steps": 1, "select": "chrf"}
+    )
+    doc = select_round(
+        out,
+        tiny_base,
+        Path(summary["checkpoints"]),
+        cfg,
+        "r1",
+        [book],
+        sc,
+        tmp_path / "rep.json",
+        final_step=summary["steps"],
+    )
     rows = {r["step"]: r for r in doc["checkpoints"]}
     assert sorted(rows) == [1, 2, 3] and all(r["chrf"] is not None for r in rows.values())
     chosen = doc["chosen_step"]
@@ -200,7 +273,8 @@ def test_accumulation_gives_the_loss_and_gradients_of_one_big_batch_with_deepspe
         assert [m["shape"][0] for m in acc["micro_batches"]] == [1, 1, 1, 1]
     # and the two loss implementations agree with each other
     assert _summary(work, "b1a4-chunked", 0)["grad_norms"][0] == pytest.approx(
-        _summary(work, "b1a4-standard", 0)["grad_norms"][0], rel=1e-5)
+        _summary(work, "b1a4-standard", 0)["grad_norms"][0], rel=1e-5
+    )
 
 
 class _Grads:
@@ -225,9 +299,19 @@ def test_accumulation_gives_the_loss_and_gradients_of_one_big_batch_in_one_proce
     seen = {}
     for name, extra in (("big", {"batch_size": 4}), ("acc", {"grad_accum": 4})):
         grads = _Grads.make()
-        seen[name] = (train_round(tiny_base, tmp_path / name, _docs(4), [],
-                                  TrainConfig(**{**BASE, "loss": loss, "max_steps": 1, **extra}), "r1",
-                                  tmp_path / f"s-{name}", callbacks=[grads]), grads.grads)
+        seen[name] = (
+            train_round(
+                tiny_base,
+                tmp_path / name,
+                _docs(4),
+                [],
+                TrainConfig(**{**BASE, "loss": loss, "max_steps": 1, **extra}),
+                "r1",
+                tmp_path / f"s-{name}",
+                callbacks=[grads],
+            ),
+            grads.grads,
+        )
     (big, big_grads), (acc, acc_grads) = seen["big"], seen["acc"]
     assert big["history"][0]["loss"] == pytest.approx(acc["history"][0]["loss"], rel=1e-5)
     assert big["grad_norms"][0] == pytest.approx(acc["grad_norms"][0], rel=1e-5)
@@ -241,6 +325,7 @@ def test_accumulation_gives_the_loss_and_gradients_of_one_big_batch_in_one_proce
 # ---------------------------------------------------------------------------------------------------
 # Ulysses sequence parallelism, degree 2
 # ---------------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def ulysses(zero2):
@@ -280,7 +365,7 @@ def test_ulysses_splits_every_row_between_the_two_ranks_and_trains_like_one_proc
 # A rank killed mid-round; the train stage itself, launched as on the cluster
 # ---------------------------------------------------------------------------------------------------
 
-_AUDIT = '''
+_AUDIT = """
 import json, os, sys, threading
 _root = os.environ["BOOKTRANS_AUDIT_ROOT"]
 _busy = threading.local()
@@ -303,7 +388,7 @@ def _hook(event, args):
             _busy.on = False
 
 sys.addaudithook(_hook)
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -312,6 +397,7 @@ def stage_project(tiny_base, tmp_path_factory, sample_paragraphs):
     scaled to this machine: launcher accelerate, ZeRO-3 over two CPU processes; the round selects its
     checkpoint by chrF on the sample's validation book (ingested text, alignment, an empty lexical table)."""
     from project import align_book
+
     from booktrans.align.similarity import LexicalTable
 
     proj = tmp_path_factory.mktemp("project")
@@ -321,26 +407,46 @@ def stage_project(tiny_base, tmp_path_factory, sample_paragraphs):
     shutil.copy(ROOT / "data" / "books.yaml", proj / "data" / "books.yaml")
     for lang in ("zh", "en"):
         (proj / "data" / "text" / f"sky-blue.{lang}.jsonl").write_text(
-            "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in sample_paragraphs[("sky-blue", lang)]), encoding="utf-8")
+            "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in sample_paragraphs[("sky-blue", lang)]),
+            encoding="utf-8",
+        )
     beads, _ = align_book(sample_paragraphs[("sky-blue", "zh")], sample_paragraphs[("sky-blue", "en")])
     (proj / "data" / "aligned" / "sky-blue.jsonl").write_text(
-        "".join(json.dumps(b, ensure_ascii=False) + "\n" for b in beads), encoding="utf-8")
+        "".join(json.dumps(b, ensure_ascii=False) + "\n" for b in beads), encoding="utf-8"
+    )
     LexicalTable().save(proj / "data" / "lexicon.json")
     shutil.copytree(tiny_base, proj / "models" / "r0")
     (proj / "data" / "sft" / "r1").mkdir(parents=True)
     (proj / "data" / "sft" / "r1" / "train.jsonl").write_text(
-        "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in _docs(6)), encoding="utf-8")
-    (proj / "data" / "sft" / "r1" / "valid.jsonl").write_text(json.dumps(_docs(8)[7], ensure_ascii=False) + "\n",
-                                                              encoding="utf-8")
+        "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in _docs(6)), encoding="utf-8"
+    )
+    (proj / "data" / "sft" / "r1" / "valid.jsonl").write_text(
+        json.dumps(_docs(8)[7], ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
-    params["train"].update(launcher="accelerate", accelerate_config="configs/accelerate/cpu-2x-zero3.yaml",
-                           save_steps=2, lora={**params["train"]["lora"], "r": 4, "alpha": 8, "dropout": 0.1},
-                           select="chrf", select_budget={"chapters": 0, "tokens": 64})
-    params["rounds"] = {"r1": {**params["rounds"]["r1"], "context": 128, "init": "r0", "learning_rate": 5e-3, "epochs": 1,
-                               "max_steps": 5}}
+    params["train"].update(
+        launcher="accelerate",
+        accelerate_config="configs/accelerate/cpu-2x-zero3.yaml",
+        save_steps=2,
+        lora={**params["train"]["lora"], "r": 4, "alpha": 8, "dropout": 0.1},
+        select="chrf",
+        select_budget={"chapters": 0, "tokens": 64},
+    )
+    params["rounds"] = {
+        "r1": {
+            **params["rounds"]["r1"],
+            "context": 128,
+            "init": "r0",
+            "learning_rate": 5e-3,
+            "epochs": 1,
+            "max_steps": 5,
+        }
+    }
     (proj / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
-    (proj / "params-1proc.yaml").write_text(yaml.safe_dump({**params, "train": {**params["train"], "launcher": "python"}},
-                                                           sort_keys=False), encoding="utf-8")
+    (proj / "params-1proc.yaml").write_text(
+        yaml.safe_dump({**params, "train": {**params["train"], "launcher": "python"}}, sort_keys=False),
+        encoding="utf-8",
+    )
     return proj, params
 
 
@@ -349,8 +455,14 @@ def _stage_job(stage_project, out: Path, scratch: Path) -> dict:
     proj, params = stage_project
     docs = proj / "docs.json"
     docs.write_text(json.dumps(_docs(6), ensure_ascii=False), encoding="utf-8")
-    return {"base": str(proj / "models" / "r0"), "out": str(out), "docs": str(docs), "scratch": str(scratch),
-            "config": asdict(config_for(from_dict(params), "r1")), "keep": True}
+    return {
+        "base": str(proj / "models" / "r0"),
+        "out": str(out),
+        "docs": str(docs),
+        "scratch": str(scratch),
+        "config": asdict(config_for(from_dict(params), "r1")),
+        "keep": True,
+    }
 
 
 def _stage(proj: Path, params_file: str = "params.yaml", env: dict | None = None) -> subprocess.CompletedProcess:
@@ -364,8 +476,11 @@ def killed_and_resumed(stage_project, tmp_path_factory):
     is refused; the stage started again as `dvc repro` would, on two processes, resumes."""
     proj, params = stage_project
     work = tmp_path_factory.mktemp("kill")
-    job = {**_stage_job(stage_project, proj / "models" / "r1", proj / "build" / "checkpoints" / "r1"),
-           "kill_rank": 1, "kill_step": 3}
+    job = {
+        **_stage_job(stage_project, proj / "models" / "r1", proj / "build" / "checkpoints" / "r1"),
+        "kill_rank": 1,
+        "kill_step": 3,
+    }
     killed = _launch("configs/accelerate/cpu-2x-zero3.yaml", {"killed": job}, work)
     left = sorted(str(p.relative_to(proj)) for p in (proj / "build" / "checkpoints" / "r1").rglob("*") if p.is_file())
     killed.left = left  # what the killed run left behind, before the restarts below
@@ -379,8 +494,10 @@ def killed_and_resumed(stage_project, tmp_path_factory):
     audit = work / "audit"
     audit.mkdir()
     (audit / "sitecustomize.py").write_text(_AUDIT, encoding="utf-8")
-    resumed = _stage(proj, env={"PYTHONPATH": str(audit), "BOOKTRANS_AUDIT_DIR": str(audit),
-                                "BOOKTRANS_AUDIT_ROOT": str(proj.resolve())})
+    resumed = _stage(
+        proj,
+        env={"PYTHONPATH": str(audit), "BOOKTRANS_AUDIT_DIR": str(audit), "BOOKTRANS_AUDIT_ROOT": str(proj.resolve())},
+    )
     return proj, work, killed, other_world, resumed
 
 
@@ -403,8 +520,9 @@ def test_a_restart_on_another_number_of_processes_stops_with_one_line(killed_and
     assert "restart with the same layout to resume, or delete that folder" in err[0]
 
 
-def test_the_restarted_stage_resumes_from_the_sharded_checkpoint_and_ends_with_the_same_weights(killed_and_resumed,
-                                                                                                  zero3):
+def test_the_restarted_stage_resumes_from_the_sharded_checkpoint_and_ends_with_the_same_weights(
+    killed_and_resumed, zero3
+):
     """Dropout is on (0.1), so the restored per-rank random states matter as well as the shards."""
     proj, work, _, _, resumed = killed_and_resumed
     ref, _ = zero3
@@ -420,7 +538,9 @@ def test_the_restarted_stage_resumes_from_the_sharded_checkpoint_and_ends_with_t
     chosen = report["chosen_step"]
     assert max(report["checkpoints"], key=lambda r: (r["chrf"], r["step"]))["step"] == chosen
     assert read_info(proj / "models" / "r1").extra["selection"]["step"] == chosen
-    _assert_same_weights(proj / "models" / "r1", next((ref / "stage-ref-scratch").glob(f"*/checkpoint-{chosen}")), atol=1e-6)
+    _assert_same_weights(
+        proj / "models" / "r1", next((ref / "stage-ref-scratch").glob(f"*/checkpoint-{chosen}")), atol=1e-6
+    )
     if chosen == 5:
         _assert_same_weights(proj / "models" / "r1", ref / "stage-ref", atol=1e-6)
     history = json.loads((proj / "reports" / "train" / "r1.json").read_text())

@@ -24,8 +24,23 @@ KEY = "sk-test-0123456789abcdef"
 
 
 def translate(book, out, *extra, src="zh", tgt="en", model="stub-chat"):
-    return main(["translate", str(book), "--src-lang", src, "--tgt-lang", tgt, "--model", model, "--out", str(out),
-                 "--backoff", "0.05", *extra])
+    return main(
+        [
+            "translate",
+            str(book),
+            "--src-lang",
+            src,
+            "--tgt-lang",
+            tgt,
+            "--model",
+            model,
+            "--out",
+            str(out),
+            "--backoff",
+            "0.05",
+            *extra,
+        ]
+    )
 
 
 def every_file_text(folder: Path) -> str:
@@ -75,7 +90,9 @@ def check_epub(path: Path, lang: str) -> list[str]:
     return [a.text for a in links]
 
 
-def test_a_book_through_a_flaky_endpoint_becomes_an_epub_a_bilingual_epub_and_text(tmp_path, root, monkeypatch, capsys, caplog):
+def test_a_book_through_a_flaky_endpoint_becomes_an_epub_a_bilingual_epub_and_text(
+    tmp_path, root, monkeypatch, capsys, caplog
+):
     from project import ingest_file
 
     monkeypatch.setenv("BOOKTRANS_API_KEY", KEY)
@@ -85,8 +102,21 @@ def test_a_book_through_a_flaky_endpoint_becomes_an_epub_a_bilingual_epub_and_te
     caplog.set_level(logging.DEBUG)
     cut = src.paragraphs[9].text[:12]  # the answer to the chunk holding this paragraph of chapter 3 is cut
     with ChatServer(KEY, faults={1: 429, 2: 500, 3: "slow"}, slow_s=1.5, delay_s=0.25, cut_when=cut) as srv:
-        code = translate(book, out, "--base-url", srv.url, "--concurrency", "3", "--timeout", "0.5", "--context", "600",
-                         "--price", "0.5", "2.0")
+        code = translate(
+            book,
+            out,
+            "--base-url",
+            srv.url,
+            "--concurrency",
+            "3",
+            "--timeout",
+            "0.5",
+            "--context",
+            "600",
+            "--price",
+            "0.5",
+            "2.0",
+        )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     # the client: never more than 3 requests at once (and it did use 3), every fault retried or recorded
@@ -95,7 +125,9 @@ def test_a_book_through_a_flaky_endpoint_becomes_an_epub_a_bilingual_epub_and_te
     u = summary["usage"]
     assert u["truncated"] == 1 and u["stop_reasons"] == {"length": 1, "stop": srv.answered - 1}
     assert (u["prompt_tokens"], u["completion_tokens"]) == (srv.usage["prompt_tokens"], srv.usage["completion_tokens"])
-    assert u["cost_usd"] == pytest.approx((0.5 * u["prompt_tokens"] + 2.0 * u["completion_tokens"]) / 1e6, abs=5e-7)  # to the micro-dollar
+    assert u["cost_usd"] == pytest.approx(
+        (0.5 * u["prompt_tokens"] + 2.0 * u["completion_tokens"]) / 1e6, abs=5e-7
+    )  # to the micro-dollar
     assert u["carried"] > 0 and any(len(b["messages"]) == 4 for b in srv.seen)  # later chunks carry the one before
     assert "ETA" in captured.err and "night-train.zh.en.epub" in captured.out
     # the translated EPUB: every chapter with its translated title in the navigation, read back by the ingest
@@ -130,8 +162,14 @@ def test_pdf_and_txt_books_and_a_sample_of_chapters_then_the_rest(tmp_path, root
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     out = tmp_path / "out"
     with ChatServer(KEY) as srv:
-        assert translate(root / "data" / "sample" / "night-train.en.pdf", out, "--base-url", srv.url, src="en", tgt="zh") == 0
-        assert translate(root / "data" / "sample" / "sky-blue.zh.txt", out, "--base-url", srv.url, "--chapters", "1-2") == 0
+        assert (
+            translate(root / "data" / "sample" / "night-train.en.pdf", out, "--base-url", srv.url, src="en", tgt="zh")
+            == 0
+        )
+        assert (
+            translate(root / "data" / "sample" / "sky-blue.zh.txt", out, "--base-url", srv.url, "--chapters", "1-2")
+            == 0
+        )
         sample = json.loads((out / "sky-blue.zh.en.json").read_text())
         assert sample["chapters"]["translated"] == [1, 2] and len(check_epub(out / "sky-blue.zh.en.epub", "en")) == 2
         first = srv.answered

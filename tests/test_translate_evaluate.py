@@ -4,9 +4,9 @@ chunking and carried context on the sample books with the model's own tokenizer.
 import sys
 
 import pytest
-
 from project import translate_config
-from booktrans.translate import HFEngine, Unit, carry_tail, chunk_paragraphs, translate_units
+
+from booktrans.translate import HFEngine, carry_tail, chunk_paragraphs, translate_units
 from booktrans.translate.engines import token_counter
 
 
@@ -65,9 +65,9 @@ def test_a_previous_chunk_larger_than_the_carry_budget_is_trimmed_to_its_tail(sa
     assert carry_tail(zh, en, whole, count, "zh", "en") == (zh, en)
     for budget in (whole // 2, whole // 5, 40):
         src, tgt = carry_tail(zh, en, budget, count, "zh", "en")
-        assert zh.endswith(src) and en.endswith(tgt)          # the ends, not the beginnings
+        assert zh.endswith(src) and en.endswith(tgt)  # the ends, not the beginnings
         assert count(src) + count(tgt) <= budget and src and tgt
-        assert count(src) + count(tgt) >= budget // 3         # most of the budget is used
+        assert count(src) + count(tgt) >= budget // 3  # most of the budget is used
     # whole sentences when they fit: what is cut away ends where a sentence ends
     src, tgt = carry_tail(zh, en, whole // 2, count, "zh", "en")
     assert en[: len(en) - len(tgt)].rstrip()[-1] in '.!?"”' and zh[: len(zh) - len(src)].rstrip()[-1] in "。！？”」"
@@ -135,7 +135,9 @@ def test_a_stopped_translation_resumes_chapter_by_chapter_with_the_same_result(s
     resumed = translate_units(engine, units, cfg, token_counter(tok), done=saved)
     assert resumed == whole
     first = next(iter(saved))
-    assert sum(engine.batches) == sum(len(u.chunks) for u in units if u.id != first)  # finished chapters were not translated again
+    assert sum(engine.batches) == sum(
+        len(u.chunks) for u in units if u.id != first
+    )  # finished chapters were not translated again
     # everything finished already: no engine is needed at all
     assert translate_units(None, units, cfg, token_counter(tok), done=whole) == whole
 
@@ -165,8 +167,18 @@ def test_translating_a_round_writes_stop_reasons_and_usage_and_resumes(tmp_path,
     books, manifest = load_manifest(root / "data" / "books.yaml"), str(root / "data" / "books.yaml")
     from booktrans.params import from_dict
 
-    args = ("r0", model, books, manifest, text, out, from_dict(params).translate, params["model"]["dtype"], params["seed"],
-            scratch)
+    args = (
+        "r0",
+        model,
+        books,
+        manifest,
+        text,
+        out,
+        from_dict(params).translate,
+        params["model"]["dtype"],
+        params["seed"],
+        scratch,
+    )
     with pytest.raises(KeyboardInterrupt):
         translate_round(*args, stop_after_chapters=1)
     assert not out.exists() and len(list(scratch.rglob("chapter-*.jsonl"))) == 1
@@ -176,7 +188,9 @@ def test_translating_a_round_writes_stop_reasons_and_usage_and_resumes(tmp_path,
     assert all(r["truncated"] and r["stop_reason"] == "length" and r["completion_tokens"] == 5 for r in rows)
     summary = json.loads((out / "summary.json").read_text())
     book = summary["books"]["night-train.zh-en"]
-    assert book["chunks"] == len(rows) and book["truncated"] == len(rows) and book["stop_reasons"] == {"length": len(rows)}
+    assert (
+        book["chunks"] == len(rows) and book["truncated"] == len(rows) and book["stop_reasons"] == {"length": len(rows)}
+    )
     assert summary["max_new_tokens"] == 5
     first = (out / "night-train.zh-en.jsonl").read_bytes()
     translate_round(*args)
@@ -200,8 +214,10 @@ def test_vllm_engine_decodes_greedily_and_is_refused_when_missing(monkeypatch, t
 
         def generate(self, prompts, params, use_tqdm=True):
             seen["prompts"], seen["params"] = prompts, params
-            return [types.SimpleNamespace(outputs=[types.SimpleNamespace(token_ids=[5, 6, 7], finish_reason=r)])
-                    for r in ("stop", "length")]
+            return [
+                types.SimpleNamespace(outputs=[types.SimpleNamespace(token_ids=[5, 6, 7], finish_reason=r)])
+                for r in ("stop", "length")
+            ]
 
     class SamplingParams:
         def __init__(self, **kw):
@@ -209,11 +225,15 @@ def test_vllm_engine_decodes_greedily_and_is_refused_when_missing(monkeypatch, t
 
     monkeypatch.setitem(sys.modules, "vllm", types.SimpleNamespace(LLM=LLM, SamplingParams=SamplingParams))
     engine = VLLMEngine("weights", tok, 256, seed=3)
-    reqs = [Request(build_prompt("zh-en", "夜车。", None), 4), Request(build_prompt("en-zh", "The night train.", None), 9)]
+    reqs = [
+        Request(build_prompt("zh-en", "夜车。", None), 4),
+        Request(build_prompt("en-zh", "The night train.", None), 9),
+    ]
     outs = engine.generate(reqs)
     assert [o.stop_reason for o in outs] == ["stop", "length"] and outs[1].truncated and not outs[0].truncated
     assert seen["init"]["max_model_len"] == 256 and seen["init"]["seed"] == 3
-    assert [p["prompt_token_ids"] for p in seen["prompts"]] == [engine.tokenizer.apply_chat_template(r.messages, tokenize=True,
-                                                                add_generation_prompt=True) for r in reqs]
+    assert [p["prompt_token_ids"] for p in seen["prompts"]] == [
+        engine.tokenizer.apply_chat_template(r.messages, tokenize=True, add_generation_prompt=True) for r in reqs
+    ]
     assert [p.kw["max_tokens"] for p in seen["params"]] == [4, 9]
     assert all(p.kw["temperature"] == 0.0 and p.kw["stop_token_ids"] for p in seen["params"])

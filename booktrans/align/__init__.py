@@ -13,8 +13,19 @@ from .gale_church import LengthBead, align_lengths
 from .sentalign import AlignConfig, align_sentences, align_texts
 from .similarity import LexicalTable, SameMeaning, learn_from_beads
 
-__all__ = ["align_book", "align_lengths", "align_sentences", "filter_beads", "FilterConfig", "LengthBead", "Sentence", "pair_chapters",
-           "LexicalTable", "SameMeaning", "learn_from_beads"]
+__all__ = [
+    "align_book",
+    "align_lengths",
+    "align_sentences",
+    "filter_beads",
+    "FilterConfig",
+    "LengthBead",
+    "Sentence",
+    "pair_chapters",
+    "LexicalTable",
+    "SameMeaning",
+    "learn_from_beads",
+]
 
 
 @dataclass(frozen=True)
@@ -44,19 +55,29 @@ def sentences_of(paragraphs: list[dict], lang: str) -> dict[int, list[Sentence]]
     return by_chapter
 
 
-def pair_chapters(zh: dict[int, list[Sentence]], en: dict[int, list[Sentence]],
-                  zh_nums: dict[int, int | None] | None = None, en_nums: dict[int, int | None] | None = None,
-                  bags: ChapterBags | None = None, translator=None) -> list[tuple[list[int], list[int]]]:
+def pair_chapters(
+    zh: dict[int, list[Sentence]],
+    en: dict[int, list[Sentence]],
+    zh_nums: dict[int, int | None] | None = None,
+    en_nums: dict[int, int | None] | None = None,
+    bags: ChapterBags | None = None,
+    translator=None,
+) -> list[tuple[list[int], list[int]]]:
     """Pair chapters by content (``chapters.pair_by_content``): the lexical similarity of the
     sentence aligner, summed per chapter, chooses 1-1, merged (2-1, 3-1), split (1-2, 1-3) and
     missing (1-0, 0-1) chapters; heading numbers and lengths only break near-ties. ``bags`` replaces
     the measure (see ``ChapterBags``); ``translator`` is the glosser the default measure uses.
     Returns [(zh chapter ids, en chapter ids)]; one side empty = unmatched."""
     zc, ec = sorted(zh), sorted(en)
-    beads = pair_by_content([[s.text for s in zh[c]] for c in zc], [[s.text for s in en[c]] for c in ec],
-                            [sum(len(s.text) for s in zh[c]) for c in zc], [sum(len(s.text) for s in en[c]) for c in ec],
-                            [(zh_nums or {}).get(c) for c in zc], [(en_nums or {}).get(c) for c in ec],
-                            bags=bags or GlossBags(translator))
+    beads = pair_by_content(
+        [[s.text for s in zh[c]] for c in zc],
+        [[s.text for s in en[c]] for c in ec],
+        [sum(len(s.text) for s in zh[c]) for c in zc],
+        [sum(len(s.text) for s in en[c]) for c in ec],
+        [(zh_nums or {}).get(c) for c in zc],
+        [(en_nums or {}).get(c) for c in ec],
+        bags=bags or GlossBags(translator),
+    )
     pairs = [([zc[i] for i in a], [ec[j] for j in b]) for a, b, _ in beads]
     # front matter (the text before the first heading: title page, epigraph) is too short for words to
     # decide; when both editions have it and nothing before it was paired, it goes with the other's
@@ -70,31 +91,41 @@ class FilterConfig:
     """Which aligned beads are fit for training: params ``align.filters`` (the values live in params.yaml).
     Length units: characters for Chinese, words for English."""
 
-    min_score: float             # lexical score below which a bead is dropped (0..1; null beads have none) ...
-    score_min_chars: int         # ... when it has at least this many Chinese characters (short ones score unreliably)
-    min_ratio: float             # English words per Chinese character below which a bead is dropped
-    max_ratio: float             # ... and above which (gold literary beads: 1% below 0.2, 1% above 1.43)
-    ratio_min_chars: int         # the ratio test applies from this many Chinese characters on
+    min_score: float  # lexical score below which a bead is dropped (0..1; null beads have none) ...
+    score_min_chars: int  # ... when it has at least this many Chinese characters (short ones score unreliably)
+    min_ratio: float  # English words per Chinese character below which a bead is dropped
+    max_ratio: float  # ... and above which (gold literary beads: 1% below 0.2, 1% above 1.43)
+    ratio_min_chars: int  # the ratio test applies from this many Chinese characters on
 
     @classmethod
     def from_params(cls, filters) -> "FilterConfig":
         """From the typed ``align.filters`` record (booktrans.params)."""
-        return cls(min_score=filters.min_score, score_min_chars=filters.score_min_chars, min_ratio=filters.min_ratio,
-                   max_ratio=filters.max_ratio, ratio_min_chars=filters.ratio_min_chars)
+        return cls(
+            min_score=filters.min_score,
+            score_min_chars=filters.score_min_chars,
+            min_ratio=filters.min_ratio,
+            max_ratio=filters.max_ratio,
+            ratio_min_chars=filters.ratio_min_chars,
+        )
 
 
 def _sentence_aligner(method: str, translator, bootstrap: int, base_table):
     """One call for all chapter pairs of a book: [(zh sentences, en sentences)] -> ([[(zh ids, en ids,
     score)]], learned table or None)."""
     if method == "gale-church":
+
         def run(tasks):
-            return [[(b.src, b.tgt, b.score) for b in align_lengths([len(s) for s in zs], [len(s) for s in es])]
-                    for zs, es in tasks], None
+            return [
+                [(b.src, b.tgt, b.score) for b in align_lengths([len(s) for s in zs], [len(s) for s in es])]
+                for zs, es in tasks
+            ], None
+
         return run
 
     def run(tasks):
         results, table = align_texts(tasks, translator, AlignConfig(), bootstrap=bootstrap, base_table=base_table)
         return [[(b.zh, b.en, b.score) for b in beads] for beads in results], table
+
     return run
 
 
@@ -124,9 +155,17 @@ def filter_beads(beads: list[dict], cfg: FilterConfig) -> None:
             b.pop("drop", None)
 
 
-def align_book(zh_paragraphs: list[dict], en_paragraphs: list[dict], *, method: str, filters: FilterConfig,
-               bootstrap: int, translator=None, base_table: LexicalTable | None = None,
-               chapter_bags: ChapterBags | None = None) -> tuple[list[dict], dict]:
+def align_book(
+    zh_paragraphs: list[dict],
+    en_paragraphs: list[dict],
+    *,
+    method: str,
+    filters: FilterConfig,
+    bootstrap: int,
+    translator=None,
+    base_table: LexicalTable | None = None,
+    chapter_bags: ChapterBags | None = None,
+) -> tuple[list[dict], dict]:
     """Align one book: chapters first, then sentences inside each chapter pair. Returns (beads, report).
 
     ``method`` is ``cedict`` (the offline glossing translator), ``model`` (pass a translator built
@@ -153,7 +192,9 @@ def align_book(zh_paragraphs: list[dict], en_paragraphs: list[dict], *, method: 
     chapters_report = []
     unmatched: list[dict] = []
     zh_nums, en_nums = chapter_numbers(zh_paragraphs, "zh"), chapter_numbers(en_paragraphs, "en")
-    pairs = pair_chapters(zh, en, zh_nums, en_nums, bags=chapter_bags, translator=translator if method == "cedict" else None)
+    pairs = pair_chapters(
+        zh, en, zh_nums, en_nums, bags=chapter_bags, translator=translator if method == "cedict" else None
+    )
     tasks = []
     for zc, ec in pairs:
         zs = [s for c in zc for s in zh[c]]
@@ -168,16 +209,18 @@ def align_book(zh_paragraphs: list[dict], en_paragraphs: list[dict], *, method: 
         for src, tgt, score in found:
             bz = [zs[i] for i in src]
             be = [es[j] for j in tgt]
-            chapter_beads.append({
-                "zh": [s.text for s in bz],
-                "en": [s.text for s in be],
-                "zh_chapter": zc[0],
-                "en_chapter": ec[0],
-                "zh_para": sorted({s.para for s in bz}),
-                "en_para": sorted({s.para for s in be}),
-                "type": f"{len(bz)}-{len(be)}",
-                "score": round(float(score), 4),
-            })
+            chapter_beads.append(
+                {
+                    "zh": [s.text for s in bz],
+                    "en": [s.text for s in be],
+                    "zh_chapter": zc[0],
+                    "en_chapter": ec[0],
+                    "zh_para": sorted({s.para for s in bz}),
+                    "en_para": sorted({s.para for s in be}),
+                    "type": f"{len(bz)}-{len(be)}",
+                    "score": round(float(score), 4),
+                }
+            )
         filter_beads(chapter_beads, filters)
         beads.extend(chapter_beads)
         chapters_report.append({"zh_chapters": zc, "en_chapters": ec, **_summary(chapter_beads, len(zs), len(es))})

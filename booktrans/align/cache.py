@@ -77,8 +77,12 @@ class AlignCache:
     def put(self, key: str, beads: list[dict], report: dict, lexicon: dict) -> None:
         atomic_write_text(self.dir / f"{key}.json", json.dumps({"beads": beads}, ensure_ascii=False, sort_keys=True))
         atomic_write_bytes(self.dir / f"{key}.counts.npz", to_bytes(lexicon["counts"]))
-        atomic_write_text(self.dir / f"{key}.meta.json", json.dumps(
-            {"report": report, "confident_beads": lexicon["confident_beads"]}, ensure_ascii=False, sort_keys=True))
+        atomic_write_text(
+            self.dir / f"{key}.meta.json",
+            json.dumps(
+                {"report": report, "confident_beads": lexicon["confident_beads"]}, ensure_ascii=False, sort_keys=True
+            ),
+        )
 
     def output_key(self, key: str, extra: object) -> str:
         """Key of a book's output file: its alignment's key, whatever else shaped the file (the
@@ -103,8 +107,10 @@ class AlignCache:
         tmp.unlink(missing_ok=True)
         _link(path, tmp)
         os.replace(tmp, self.dir / f"out-{okey}.jsonl")
-        atomic_write_text(self.dir / f"out-{okey}.json", json.dumps(
-            {"sha256": file_sha256(path), "proofreading": proofreading}, ensure_ascii=False, sort_keys=True))
+        atomic_write_text(
+            self.dir / f"out-{okey}.json",
+            json.dumps({"sha256": file_sha256(path), "proofreading": proofreading}, ensure_ascii=False, sort_keys=True),
+        )
 
 
 def _link(src: Path, dest: Path) -> None:

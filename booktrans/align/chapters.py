@@ -30,11 +30,11 @@ import numpy as np
 
 from .lexicon import CedictGlosser, Translator, english_bag
 
-THRESHOLD = 0.6      # relative similarity a bead needs before it is worth more than leaving its chapters out
+THRESHOLD = 0.6  # relative similarity a bead needs before it is worth more than leaving its chapters out
 SHAPES = {(1, 1): 0.0, (2, 1): 0.15, (1, 2): 0.15, (3, 1): 0.3, (1, 3): 0.3}
 LENGTH_WEIGHT = 0.1  # per unit of |log(length ratio / the book's ratio)|, capped at 2 units (1-1 beads)
 MERGE_LENGTH_WEIGHT = 0.5  # the same for merged and split beads: merges are credible only when lengths add up
-NUMBER_BONUS = 0.2   # both chapters' headings carry the same number (front matter before any heading: 0)
+NUMBER_BONUS = 0.2  # both chapters' headings carry the same number (front matter before any heading: 0)
 
 
 class ChapterBags(Protocol):
@@ -86,9 +86,15 @@ def _matrix(bags: list[Counter], index: dict[str, int], idf: np.ndarray) -> np.n
     return out * idf
 
 
-def pair_by_content(zh_sents: list[list[str]], en_sents: list[list[str]], zh_len: list[int], en_len: list[int],
-                    zh_nums: list[int | None] | None = None, en_nums: list[int | None] | None = None,
-                    bags: ChapterBags | Callable | None = None) -> list[tuple[list[int], list[int], float]]:
+def pair_by_content(
+    zh_sents: list[list[str]],
+    en_sents: list[list[str]],
+    zh_len: list[int],
+    en_len: list[int],
+    zh_nums: list[int | None] | None = None,
+    en_nums: list[int | None] | None = None,
+    bags: ChapterBags | Callable | None = None,
+) -> list[tuple[list[int], list[int], float]]:
     """Beads over chapter positions: [(zh positions, en positions, relative similarity)], monotone,
     every chapter in exactly one bead (one side empty = unpaired)."""
     n, m = len(zh_sents), len(en_sents)
@@ -104,7 +110,7 @@ def pair_by_content(zh_sents: list[list[str]], en_sents: list[list[str]], zh_len
     Z, E = _matrix(zb, index, idf), _matrix(eb, index, idf)
     zn2 = (Z * Z).sum(1)
     en2 = (E * E).sum(1)
-    D = Z @ E.T                                           # dot products of single chapters
+    D = Z @ E.T  # dot products of single chapters
     with np.errstate(invalid="ignore", divide="ignore"):
         S = np.nan_to_num(D / np.sqrt(np.outer(zn2, en2)))
     row_best = S.max(1)
@@ -117,7 +123,7 @@ def pair_by_content(zh_sents: list[list[str]], en_sents: list[list[str]], zh_len
         return float(S[i, j]) / best if best > 0 else 0.0
 
     def gain(i: int, di: int, j: int, dj: int) -> tuple[float, float]:
-        lz, le = sum(zh_len[i:i + di]), sum(en_len[j:j + dj])
+        lz, le = sum(zh_len[i : i + di]), sum(en_len[j : j + dj])
         dev = min(abs(math.log(max(le, 1) / max(lz * ratio, 1e-9))), 2.0) if lz and le else 2.0
         if di == dj == 1:
             r = rel(i, j)
@@ -143,7 +149,7 @@ def pair_by_content(zh_sents: list[list[str]], en_sents: list[list[str]], zh_len
             cur = best_total[i, j]
             if cur == NEG:
                 continue
-            for (di, dj) in ((1, 0), (0, 1), *SHAPES):
+            for di, dj in ((1, 0), (0, 1), *SHAPES):
                 a, b = i + di, j + dj
                 if a > n or b > m:
                     continue

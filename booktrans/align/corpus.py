@@ -39,24 +39,37 @@ FLOOR = 0.05  # a book's cells below this expected count are not kept (their wor
 _ARRAYS = ("zh", "en", "total", "cz", "ce", "count")
 
 
-def book_counts(pairs: Sequence[tuple[Sequence[str], Sequence[str]]], prior: dict[str, Iterable[str]] | None = None,
-                ) -> dict[str, np.ndarray]:
+def book_counts(
+    pairs: Sequence[tuple[Sequence[str], Sequence[str]]],
+    prior: dict[str, Iterable[str]] | None = None,
+) -> dict[str, np.ndarray]:
     """One book's expected counts as arrays: ``zh`` (Chinese words), ``total`` (each word's count
     over all its cells), ``en`` (English stems) and the cells ``cz``, ``ce``, ``count`` at or above
     FLOOR."""
     raw: dict = {}
     LexicalTable.learn(pairs, prior=prior, counts=raw)
     if not raw:
-        return {"zh": np.array([], dtype=str), "en": np.array([], dtype=str), "total": np.zeros(0),
-                "cz": np.zeros(0, dtype=np.int64), "ce": np.zeros(0, dtype=np.int64), "count": np.zeros(0)}
+        return {
+            "zh": np.array([], dtype=str),
+            "en": np.array([], dtype=str),
+            "total": np.zeros(0),
+            "cz": np.zeros(0, dtype=np.int64),
+            "ce": np.zeros(0, dtype=np.int64),
+            "count": np.zeros(0),
+        }
     cz, ce, count = raw["cz"], raw["ce"], raw["count"]
     total = np.bincount(cz, weights=count, minlength=len(raw["zh"]))
     words = np.unique(cz[cz != 0])
     sel = (cz != 0) & (count >= FLOOR)
     stems = np.unique(ce[sel])
-    return {"zh": np.array([raw["zh"][int(i)] for i in words], dtype=str), "total": total[words],
-            "en": np.array([raw["en"][int(j)] for j in stems], dtype=str),
-            "cz": np.searchsorted(words, cz[sel]), "ce": np.searchsorted(stems, ce[sel]), "count": count[sel]}
+    return {
+        "zh": np.array([raw["zh"][int(i)] for i in words], dtype=str),
+        "total": total[words],
+        "en": np.array([raw["en"][int(j)] for j in stems], dtype=str),
+        "cz": np.searchsorted(words, cz[sel]),
+        "ce": np.searchsorted(stems, ce[sel]),
+        "count": count[sel],
+    }
 
 
 def to_bytes(counts: dict[str, np.ndarray]) -> bytes:
@@ -105,24 +118,37 @@ def pool(books: Iterable[dict[str, np.ndarray]], min_prob: float = 0.1, min_coun
 class AlignOptions:
     """How a corpus is aligned: params ``align`` (booktrans.params.AlignParams; the values live in params.yaml)."""
 
-    method: str                               # cedict | model | gale-church
+    method: str  # cedict | model | gale-church
     bootstrap: int
     filters: FilterConfig
     gates: AlignGates
-    model: str | None                         # method model: the model that glosses the Chinese side
+    model: str | None  # method model: the model that glosses the Chinese side
     batch_size: int
     cache_dir: Path
 
     @classmethod
     def from_params(cls, align) -> "AlignOptions":
         """From the typed ``align`` record (booktrans.params.AlignParams)."""
-        return cls(method=align.method, bootstrap=align.bootstrap,
-                   filters=FilterConfig.from_params(align.filters),
-                   gates=align.gates, model=align.model, batch_size=align.batch_size, cache_dir=Path(align.cache_dir))
+        return cls(
+            method=align.method,
+            bootstrap=align.bootstrap,
+            filters=FilterConfig.from_params(align.filters),
+            gates=align.gates,
+            model=align.model,
+            batch_size=align.batch_size,
+            cache_dir=Path(align.cache_dir),
+        )
 
 
-def align_corpus(books: list, text: Path, out: Path, report_path: Path, opts: AlignOptions,
-                 proofreading: Proofreading, lexicon: Path | None = None) -> dict:
+def align_corpus(
+    books: list,
+    text: Path,
+    out: Path,
+    report_path: Path,
+    opts: AlignOptions,
+    proofreading: Proofreading,
+    lexicon: Path | None = None,
+) -> dict:
     """Align every ingested book of ``books`` (text/<book>.<lang>.jsonl) into out/<book>.jsonl, apply the
     proofreading corrections, write the report (per book, gates included) and, with ``lexicon``, the
     corpus lexical table pooled from the training books. A book whose ingested text, options and code
@@ -131,7 +157,8 @@ def align_corpus(books: list, text: Path, out: Path, report_path: Path, opts: Al
     from tqdm import tqdm
 
     from ..io import atomic_dir, read_jsonl, write_json, write_jsonl
-    from . import align_book, lexicon as lexicon_module
+    from . import align_book
+    from . import lexicon as lexicon_module
     from .cache import AlignCache, model_fingerprint
     from .similarity import SameMeaning, confident_pairs
 
@@ -158,7 +185,9 @@ def align_corpus(books: list, text: Path, out: Path, report_path: Path, opts: Al
                 report[book.id] = {"status": "not ingested"}
                 continue
             key = cache.key(zh_file, en_file)
-            okey = cache.output_key(key, [proofreading.corrections.get(book.id, []), proofreading.sample, proofreading.seed])
+            okey = cache.output_key(
+                key, [proofreading.corrections.get(book.id, []), proofreading.sample, proofreading.seed]
+            )
             dest = tmp / f"{book.id}.jsonl"
             # an unchanged book: its output file is put back as it was, its report and counts read
             # from the cache, its beads neither read nor written (unless proofreading has warnings to say)
@@ -176,8 +205,14 @@ def align_corpus(books: list, text: Path, out: Path, report_path: Path, opts: Al
                 if got is None:
                     if meaning is None:  # the parsed dictionary is kept in the cache folder too
                         lexicon_module.preload(cache.dir)
-                    beads, rep = align_book(read_jsonl(zh_file), read_jsonl(en_file), method=method,
-                                            translator=translator, filters=opts.filters, bootstrap=opts.bootstrap)
+                    beads, rep = align_book(
+                        read_jsonl(zh_file),
+                        read_jsonl(en_file),
+                        method=method,
+                        translator=translator,
+                        filters=opts.filters,
+                        bootstrap=opts.bootstrap,
+                    )
                     meaning = meaning or SameMeaning()
                     pairs, glosses = confident_pairs(beads, meaning)
                     lex = {"confident_beads": len(pairs), "counts": book_counts(pairs, glosses)}
@@ -191,8 +226,16 @@ def align_corpus(books: list, text: Path, out: Path, report_path: Path, opts: Al
                 cache.put_output(okey, dest, rep["proofreading"])
             entry = report[book.id] = {"status": "ok", "split": book.split, **rep}
             zh_un, en_un = unpaired_shares(entry)
-            record_flags("align", book.id, check_align(entry, opts.gates), opts.gates.skip or book.skip_gates, entry,
-                         flagged, unpaired_zh=zh_un, unpaired_en=en_un)
+            record_flags(
+                "align",
+                book.id,
+                check_align(entry, opts.gates),
+                opts.gates.skip or book.skip_gates,
+                entry,
+                flagged,
+                unpaired_zh=zh_un,
+                unpaired_en=en_un,
+            )
             if book.split == "train":
                 train_counts.append(lex)
         write_json(tmp / "proofreading.json", proofreading.summary())
@@ -200,14 +243,26 @@ def align_corpus(books: list, text: Path, out: Path, report_path: Path, opts: Al
             write_json(report_path, report)
         stop_on_flags("align", flagged, report_path)
     for book_id, n in proofreading.unused().items():
-        log.warning("proofreading: %d correction(s) for %s, which was not aligned (not in the manifest or not ingested)", n, book_id)
+        log.warning(
+            "proofreading: %d correction(s) for %s, which was not aligned (not in the manifest or not ingested)",
+            n,
+            book_id,
+        )
     if lexicon is not None:
         table = pool(c["counts"] for c in train_counts)
         table.meta["confident_beads"] = sum(c["confident_beads"] for c in train_counts)
         table.save(lexicon)
-        log.info("lexical table pooled from the confident beads of the training books: %d Chinese words -> %s",
-                 len(table), lexicon)
+        log.info(
+            "lexical table pooled from the confident beads of the training books: %d Chinese words -> %s",
+            len(table),
+            lexicon,
+        )
     write_json(report_path, report)
-    log.info("aligned %d books into %s: %d aligned, %d unchanged from cache",
-             sum(1 for r in report.values() if r["status"] == "ok"), out, counts["aligned"], counts["cached"])
+    log.info(
+        "aligned %d books into %s: %d aligned, %d unchanged from cache",
+        sum(1 for r in report.values() if r["status"] == "ok"),
+        out,
+        counts["aligned"],
+        counts["cached"],
+    )
     return report

@@ -53,8 +53,11 @@ def evaluate_dirs(gold_dir: Path, test_dir: Path) -> tuple[dict[str, Score], Sco
         if not t.exists():
             raise BooktransError(f"{t}: missing (every gold file needs a test file of the same name)")
         per_file[g.name] = score(parse_beads(t.read_text(encoding="utf-8"), str(t)), read_beads(g))
-    total = Score(sum(s.correct for s in per_file.values()), sum(s.test for s in per_file.values()),
-                  sum(s.gold for s in per_file.values()))
+    total = Score(
+        sum(s.correct for s in per_file.values()),
+        sum(s.test for s in per_file.values()),
+        sum(s.gold for s in per_file.values()),
+    )
     return per_file, total
 
 
@@ -87,7 +90,7 @@ def raw_paragraphs(gold: GoldText, seed: int = 0, min_beads: int = 2, max_beads:
     k = 0
     while k < len(gold.beads):
         size = rng.randint(min_beads, max_beads)
-        group = list(gold.beads[k:k + size])
+        group = list(gold.beads[k : k + size])
         k += size
         while k < len(gold.beads) and not (any(z for z, _ in group) and any(e for _, e in group)):
             group.append(gold.beads[k])
@@ -100,7 +103,7 @@ def raw_paragraphs(gold: GoldText, seed: int = 0, min_beads: int = 2, max_beads:
         for lang, sents, spans, paras in (("zh", gold.zh, raw.zh_spans, raw.zh), ("en", gold.en, raw.en_spans, raw.en)):
             text = ""
             for bead in group:
-                for i in (bead[0] if lang == "zh" else bead[1]):
+                for i in bead[0] if lang == "zh" else bead[1]:
                     s = sents[i].strip()
                     if text and s:
                         text += _JOIN[lang]
@@ -143,8 +146,12 @@ def boundary_score(paragraphs: list[str], gold_spans: list[tuple[int, int, int]]
     return BoundaryScore(len(gold & pred), len(pred), len(gold))
 
 
-def project(beads: list[tuple[tuple[int, ...], tuple[int, ...]]], zh_sent_spans: list[tuple[int, int, int]],
-            en_sent_spans: list[tuple[int, int, int]], raw: RawText) -> list[Bead]:
+def project(
+    beads: list[tuple[tuple[int, ...], tuple[int, ...]]],
+    zh_sent_spans: list[tuple[int, int, int]],
+    en_sent_spans: list[tuple[int, int, int]],
+    raw: RawText,
+) -> list[Bead]:
     """Beads over the splitter's sentences -> beads over the gold sentences: a gold sentence belongs
     to the bead holding most of its characters. Beads left with no gold sentence disappear."""
     owner: dict[tuple[str, int], int] = {}
@@ -244,7 +251,10 @@ def end_to_end(golds: list[GoldText], align, split, seed: int = 0) -> tuple[EndT
         for lang in ("zh", "en"):
             totals["null"][lang][0] += null[lang][0]
             totals["null"][lang][1] += null[lang][1]
-    total = EndToEnd(Score(*totals["strict"]), Score(*totals["link"]),
-                     {k: BoundaryScore(*v) for k, v in bounds_total.items()},
-                     {k: v[0] / v[1] if v[1] else 0.0 for k, v in totals["null"].items()})
+    total = EndToEnd(
+        Score(*totals["strict"]),
+        Score(*totals["link"]),
+        {k: BoundaryScore(*v) for k, v in bounds_total.items()},
+        {k: v[0] / v[1] if v[1] else 0.0 for k, v in totals["null"].items()},
+    )
     return total, per_file

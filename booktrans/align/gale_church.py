@@ -70,8 +70,12 @@ class LengthBead:
     score: float  # length-match probability of this bead, 0..1 (null beads: the prior odds)
 
 
-def align_lengths(src_lens: list[int], tgt_lens: list[int], priors: dict[tuple[int, int], float] | None = None,
-                  null_penalty: float = 6.0) -> list[LengthBead]:
+def align_lengths(
+    src_lens: list[int],
+    tgt_lens: list[int],
+    priors: dict[tuple[int, int], float] | None = None,
+    null_penalty: float = 6.0,
+) -> list[LengthBead]:
     """Monotone alignment of two length sequences minimising the Gale-Church cost.
 
     Every index of both sides appears in exactly one bead. The target/source length ratio is
@@ -93,10 +97,11 @@ def align_lengths(src_lens: list[int], tgt_lens: list[int], priors: dict[tuple[i
     return first
 
 
-def _align(src_lens: list[int], tgt_lens: list[int], ratio: float, priors: dict[tuple[int, int], float],
-           null_penalty: float) -> list[LengthBead]:
+def _align(
+    src_lens: list[int], tgt_lens: list[int], ratio: float, priors: dict[tuple[int, int], float], null_penalty: float
+) -> list[LengthBead]:
     n, m = len(src_lens), len(tgt_lens)
-    s = [l * ratio for l in src_lens]
+    s = [length * ratio for length in src_lens]
     ps = [0.0]
     for x in s:
         ps.append(ps[-1] + x)

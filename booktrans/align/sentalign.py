@@ -33,32 +33,42 @@ from .similarity import LexicalTable, SameMeaning, learn_from_beads
 # Bead shapes (Chinese sentences, English sentences) the search considers, with their extra cost.
 SHAPES: dict[tuple[int, int], float] = {
     (1, 1): 0.0,
-    (1, 2): 0.30, (2, 1): 0.30,
+    (1, 2): 0.30,
+    (2, 1): 0.30,
     (2, 2): 0.75,
-    (1, 3): 0.55, (3, 1): 0.55,
-    (1, 4): 0.85, (4, 1): 0.85,
-    (1, 5): 1.10, (5, 1): 1.10,
-    (1, 6): 1.35, (6, 1): 1.35,
-    (2, 3): 1.10, (3, 2): 1.10,
+    (1, 3): 0.55,
+    (3, 1): 0.55,
+    (1, 4): 0.85,
+    (4, 1): 0.85,
+    (1, 5): 1.10,
+    (5, 1): 1.10,
+    (1, 6): 1.35,
+    (6, 1): 1.35,
+    (2, 3): 1.10,
+    (3, 2): 1.10,
 }
 
 
 @dataclass(frozen=True)
 class AlignConfig:
-    skip: float = 1.4            # cost of leaving one sentence unaligned (a 1-0 or 0-1 bead)
+    skip: float = 1.4  # cost of leaving one sentence unaligned (a 1-0 or 0-1 bead)
     length_weight: float = 0.05  # weight of -log P(length) against the lexical cost
-    full_dp_cells: int = 400_000 # search the whole matrix below this many cells, else a band around anchors
-    band: int = 30               # half-width of the corridor around the anchor path (sentences)
-    many_to_many: float = 1.0    # scales the extra cost of beads with several sentences on both sides
-    one_to_many: float = 1.0     # scales the extra cost of 1-n and n-1 beads
-    length_sigma: float = 0.0    # > 0: the length term is log(en/zh length ratio) ~ Normal(0, sigma) instead of Gale-Church
-    zh_idf: bool = True          # weigh Chinese words by rarity in the text (frequent words gloss noisily)
-    quote: float = 0.4           # cost of a bead boundary inside a quotation on one side only ...
-    detach_words: int = 15       # an English sentence at a merged bead's edge with this many content words, none found, is split off
-    detach_zh_words: int = 6     # ... a Chinese one with this many
-    dialogue: float = 0.6        # weight of the difference of the two sides' dialogue shares in a bead
-    question: float = 0.1        # cost of a bead boundary after a question on one side only
-    quote_window: int = 3        # ... when the other side has a quotation open within this many sentences
+    full_dp_cells: int = 400_000  # search the whole matrix below this many cells, else a band around anchors
+    band: int = 30  # half-width of the corridor around the anchor path (sentences)
+    many_to_many: float = 1.0  # scales the extra cost of beads with several sentences on both sides
+    one_to_many: float = 1.0  # scales the extra cost of 1-n and n-1 beads
+    length_sigma: float = (
+        0.0  # > 0: the length term is log(en/zh length ratio) ~ Normal(0, sigma) instead of Gale-Church
+    )
+    zh_idf: bool = True  # weigh Chinese words by rarity in the text (frequent words gloss noisily)
+    quote: float = 0.4  # cost of a bead boundary inside a quotation on one side only ...
+    detach_words: int = (
+        15  # an English sentence at a merged bead's edge with this many content words, none found, is split off
+    )
+    detach_zh_words: int = 6  # ... a Chinese one with this many
+    dialogue: float = 0.6  # weight of the difference of the two sides' dialogue shares in a bead
+    question: float = 0.1  # cost of a bead boundary after a question on one side only
+    quote_window: int = 3  # ... when the other side has a quotation open within this many sentences
 
 
 @dataclass(frozen=True)
@@ -71,11 +81,20 @@ class Bead:
 class _Scorer:
     """Pair statistics between the Chinese and English sentences of one alignment task."""
 
-    def __init__(self, zh_bags: list[ZhBag], en_sents: list[str], zh_lens: list[int], en_lens: list[int],
-                 zh_idf: bool = True, zh_sents: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        zh_bags: list[ZhBag],
+        en_sents: list[str],
+        zh_lens: list[int],
+        en_lens: list[int],
+        zh_idf: bool = True,
+        zh_sents: list[str] | None = None,
+    ) -> None:
         self.zh = zh_bags
         # inside a quotation after each prefix of sentences (index 0: before the first sentence)
-        self.zh_inside, zh_quoted = quotations(zh_sents, "zh") if zh_sents else ([False] * (len(zh_bags) + 1), [0.0] * len(zh_bags))
+        self.zh_inside, zh_quoted = (
+            quotations(zh_sents, "zh") if zh_sents else ([False] * (len(zh_bags) + 1), [0.0] * len(zh_bags))
+        )
         self.en_inside, en_quoted = quotations(en_sents, "en")
         # characters inside quotations, per sentence (the dialogue share of a bead, side by side)
         self.zh_quoted = [q * n for q, n in zip(zh_quoted, zh_lens)]
@@ -150,8 +169,16 @@ class _Scorer:
         return got
 
 
-_ZH_QUOTES = {"“": ("open", '"'), "”": ("close", '"'), "‘": ("open", "'"), "’": ("close", "'"),
-              "「": ("open", "「"), "」": ("close", "「"), "『": ("open", "『"), "』": ("close", "『")}
+_ZH_QUOTES = {
+    "“": ("open", '"'),
+    "”": ("close", '"'),
+    "‘": ("open", "'"),
+    "’": ("close", "'"),
+    "「": ("open", "「"),
+    "」": ("close", "「"),
+    "『": ("open", "『"),
+    "』": ("close", "『"),
+}
 _EN_SPACE_BEFORE = " \t\n([{—–-"
 
 
@@ -183,7 +210,7 @@ def quotations(sentences: list[str], lang: str, stale: int = 8) -> tuple[list[bo
 
     def close(kind: str) -> None:
         if kind in stack:
-            del stack[stack.index(kind):]
+            del stack[stack.index(kind) :]
 
     def open_(kind: str) -> None:
         close(kind)
@@ -214,7 +241,7 @@ def quotations(sentences: list[str], lang: str, stale: int = 8) -> tuple[list[bo
                     open_(kind)
                 elif before.isalnum() and after.isalnum():
                     continue  # an apostrophe inside a word (don't)
-                elif before == "s" and kind == "'" and s[k + 1:k + 3].strip()[:1].islower():
+                elif before == "s" and kind == "'" and s[k + 1 : k + 3].strip()[:1].islower():
                     continue  # a plural possessive (the boys' dog)
                 else:
                     marks += 1
@@ -338,8 +365,9 @@ def _anchor_band(scorer: _Scorer, n: int, m: int, band: int) -> list[tuple[int, 
     return ranges
 
 
-def align_sentences(zh_sents: list[str], en_sents: list[str], translator: Translator | None = None,
-                    cfg: AlignConfig | None = None) -> list[Bead]:
+def align_sentences(
+    zh_sents: list[str], en_sents: list[str], translator: Translator | None = None, cfg: AlignConfig | None = None
+) -> list[Bead]:
     """Align Chinese sentences with English ones. Every sentence of both sides is in exactly one bead,
     in order."""
     cfg = cfg or AlignConfig()
@@ -417,11 +445,11 @@ class _Rows:
         """arr[r] at global English indices start .. start + length - 1 (0 outside the row's band)."""
         a = start - self.off[r] + self.PAD
         if 0 <= a and a + length <= arr.shape[1]:
-            return arr[r, a:a + length]
+            return arr[r, a : a + length]
         out = np.zeros(length)
         lo, hi = max(a, 0), min(a + length, arr.shape[1])
         if lo < hi:
-            out[lo - a:hi - a] = arr[r, lo:hi]
+            out[lo - a : hi - a] = arr[r, lo:hi]
         return out
 
 
@@ -439,11 +467,13 @@ def _search(scorer: _Scorer, ranges: list[tuple[int, int]], n: int, m: int, cfg:
         a, b = ranges[min(i, n - 1)], ranges[max(i - 1, 0)]
         lo[i], hi[i] = min(a[0], b[0]), max(a[1], b[1])
     lo[0], hi[n] = 0, m
-    shapes = [((di, dj), p * (cfg.many_to_many if di > 1 and dj > 1 else cfg.one_to_many if di + dj > 2 else 1.0))
-              for (di, dj), p in SHAPES.items()]
+    shapes = [
+        ((di, dj), p * (cfg.many_to_many if di > 1 and dj > 1 else cfg.one_to_many if di + dj > 2 else 1.0))
+        for (di, dj), p in SHAPES.items()
+    ]
     INF = float("inf")
     costs: list[np.ndarray] = []
-    moves: list[np.ndarray] = []   # per state: index into shapes, -1 = skip a Chinese sentence, -2 = skip an English one
+    moves: list[np.ndarray] = []  # per state: index into shapes, -1 = skip a Chinese sentence, -2 = skip an English one
     sims: list[np.ndarray] = []
     zh_in = np.array(scorer.zh_inside, dtype=bool)
     en_in = np.array(scorer.en_inside, dtype=bool)
@@ -501,7 +531,7 @@ def _search(scorer: _Scorer, ranges: list[tuple[int, int]], n: int, m: int, cfg:
                     w = en_w[np.clip(js - dj + t, 0, m)]
                     en_hit += np.minimum(w, colsum)
                     en_tot += w
-                zh_tot = zh_words[i - di:i].sum()
+                zh_tot = zh_words[i - di : i].sum()
                 for q, r in enumerate(range(i - di, i)):
                     zh_hit += np.minimum(zh_words[r], row_hits[q])
                 en_cov = np.divide(en_hit, en_tot, out=np.zeros(len(js)), where=en_tot > 0)
@@ -515,7 +545,7 @@ def _search(scorer: _Scorer, ranges: list[tuple[int, int]], n: int, m: int, cfg:
                 le = en_cum[np.clip(js, 0, m)] - en_cum[np.clip(js - dj, 0, m)]
                 lz = zh_cum[i] - zh_cum[i - di]
                 if cfg.length_sigma > 0:
-                    lnll = np.log((le + 10.0) / (lz + 10.0)) ** 2 / (2 * cfg.length_sigma ** 2)
+                    lnll = np.log((le + 10.0) / (lz + 10.0)) ** 2 / (2 * cfg.length_sigma**2)
                 else:
                     lnll = length_cost(lz, le)
                 total = base + penalty + (1.0 - sim) * (di + dj) / 2.0 + cfg.length_weight * lnll
@@ -557,9 +587,15 @@ def _search(scorer: _Scorer, ranges: list[tuple[int, int]], n: int, m: int, cfg:
     return beads
 
 
-def align_texts(tasks: list[tuple[list[str], list[str]]], translator: Translator | None = None,
-                cfg: AlignConfig | None = None, *, bootstrap: int, base_table: LexicalTable | None = None,
-                min_score: float = 0.3) -> tuple[list[list[Bead]], LexicalTable | None]:
+def align_texts(
+    tasks: list[tuple[list[str], list[str]]],
+    translator: Translator | None = None,
+    cfg: AlignConfig | None = None,
+    *,
+    bootstrap: int,
+    base_table: LexicalTable | None = None,
+    min_score: float = 0.3,
+) -> tuple[list[list[Bead]], LexicalTable | None]:
     """Align several (Chinese sentences, English sentences) tasks that belong together (the chapter
     pairs of one book) and bootstrap, the way hunalign re-aligns with a dictionary it learned:
     align with CC-CEDICT (plus ``base_table`` when given), learn a lexical table IBM-Model-1 style
@@ -573,8 +609,11 @@ def align_texts(tasks: list[tuple[list[str], list[str]]], translator: Translator
     results = [align_sentences(z, e, meaning, cfg) for z, e in tasks]
     table = None
     for _ in range(bootstrap):
-        confident = ({"zh": [z[i] for i in b.zh], "en": [e[j] for j in b.en], "score": b.score}
-                     for (z, e), beads in zip(tasks, results) for b in beads)
+        confident = (
+            {"zh": [z[i] for i in b.zh], "en": [e[j] for j in b.en], "score": b.score}
+            for (z, e), beads in zip(tasks, results)
+            for b in beads
+        )
         learned = learn_from_beads(confident, meaning, min_score=min_score)
         table = _merge(base_table, learned)
         meaning = SameMeaning(table=table)

@@ -41,7 +41,7 @@ import json
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -61,10 +61,10 @@ _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 class ZhWord:
     """One unit of a Chinese text: a dictionary word, a number or a Latin word."""
 
-    form: str                   # the characters as written (digits for numbers)
-    stems: frozenset[str]       # English stems that would show this word was translated
-    pinyin: str = ""            # toneless pinyin (names), or the lower-case Latin word itself
-    content: bool = True        # False for words with no evidence at all (no gloss, no table entry)
+    form: str  # the characters as written (digits for numbers)
+    stems: frozenset[str]  # English stems that would show this word was translated
+    pinyin: str = ""  # toneless pinyin (names), or the lower-case Latin word itself
+    content: bool = True  # False for words with no evidence at all (no gloss, no table entry)
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,8 @@ class LexicalTable:
 
     def __init__(self, entries: dict[str, dict[str, float]] | None = None, meta: dict | None = None) -> None:
         self.entries: dict[str, dict[str, float]] = {
-            z: dict(sorted(es.items())) for z, es in sorted((entries or {}).items()) if es}
+            z: dict(sorted(es.items())) for z, es in sorted((entries or {}).items()) if es
+        }
         self.meta = dict(meta or {})
 
     def __len__(self) -> int:
@@ -125,9 +126,16 @@ class LexicalTable:
             raise BooktransError(f"{path}: not a lexical table ({exc})") from None
 
     @classmethod
-    def learn(cls, pairs: Sequence[tuple[Sequence[str], Sequence[str]]], prior: dict[str, Iterable[str]] | None = None,
-              iterations: int = 5, min_prob: float = 0.1, min_count: float = 2.0, prior_weight: float = 4.0,
-              counts: dict | None = None) -> "LexicalTable":
+    def learn(
+        cls,
+        pairs: Sequence[tuple[Sequence[str], Sequence[str]]],
+        prior: dict[str, Iterable[str]] | None = None,
+        iterations: int = 5,
+        min_prob: float = 0.1,
+        min_count: float = 2.0,
+        prior_weight: float = 4.0,
+        counts: dict | None = None,
+    ) -> "LexicalTable":
         """IBM Model 1 by EM over ``pairs`` of (Chinese words, English stems), with a NULL word on the
         Chinese side. ``prior`` (a dictionary: Chinese word -> English stems) starts the glosses it
         names ``prior_weight`` times more likely than the rest. An entry is kept when its probability
@@ -347,7 +355,10 @@ class SameMeaning:
         language, 0..1 (a translation against a reference)."""
         if lang == "zh":
             ha, hb = "".join(_HAN.findall(a)), "".join(_HAN.findall(b))
-            ca, cb = Counter(ha[k:k + 2] for k in range(len(ha) - 1)), Counter(hb[k:k + 2] for k in range(len(hb) - 1))
+            ca, cb = (
+                Counter(ha[k : k + 2] for k in range(len(ha) - 1)),
+                Counter(hb[k : k + 2] for k in range(len(hb) - 1)),
+            )
         else:
             ca, cb = Counter(SameMeaning.en_words(a)), Counter(SameMeaning.en_words(b))
         both = sum((ca & cb).values())
@@ -389,8 +400,12 @@ class SameMeaning:
         return zs, sorted(self.en_bag(en).stems - {s for s in self.en_bag(en).stems if s[0].isdigit()})
 
 
-def confident_pairs(beads: Iterable[dict], meaning: SameMeaning, min_score: float = 0.3, max_side: int = 2,
-                    ) -> tuple[list[tuple[list[str], list[str]]], dict[str, list[str]]]:
+def confident_pairs(
+    beads: Iterable[dict],
+    meaning: SameMeaning,
+    min_score: float = 0.3,
+    max_side: int = 2,
+) -> tuple[list[tuple[list[str], list[str]]], dict[str, list[str]]]:
     """The training material of the bootstrap: (Chinese words, English stems) of every confident bead
     (both sides non-empty, at most ``max_side`` sentences a side, score at least ``min_score``), and
     the dictionary glosses of those words that occur in those beads' English (the prior of
@@ -398,8 +413,13 @@ def confident_pairs(beads: Iterable[dict], meaning: SameMeaning, min_score: floa
     without the dictionary or the books' text."""
     pairs = []
     for b in beads:
-        if b["zh"] and b["en"] and len(b["zh"]) <= max_side and len(b["en"]) <= max_side \
-                and b.get("score", 0.0) >= min_score:
+        if (
+            b["zh"]
+            and b["en"]
+            and len(b["zh"]) <= max_side
+            and len(b["en"]) <= max_side
+            and b.get("score", 0.0) >= min_score
+        ):
             pairs.append(meaning.training_pair("".join(b["zh"]), " ".join(b["en"])))
     vocab = {e for _, es in pairs for e in es}
     prior: dict[str, list[str]] = {}
@@ -410,8 +430,9 @@ def confident_pairs(beads: Iterable[dict], meaning: SameMeaning, min_score: floa
     return pairs, {w: g for w, g in sorted(prior.items()) if g}
 
 
-def learn_from_beads(beads: Iterable[dict], meaning: SameMeaning | None = None, min_score: float = 0.3,
-                     max_side: int = 2, **learn_args) -> LexicalTable:
+def learn_from_beads(
+    beads: Iterable[dict], meaning: SameMeaning | None = None, min_score: float = 0.3, max_side: int = 2, **learn_args
+) -> LexicalTable:
     """The bootstrap step: a table learned from the confident beads of an alignment.
 
     ``beads`` are dicts with ``zh`` and ``en`` lists of sentences and a ``score`` (the aligner's

@@ -21,19 +21,21 @@ _SEP = {"zh": "", "en": " "}
 class DatasetConfig:
     """How one book becomes documents: params ``dataset``, ``rounds.<round>`` and ``seed`` (no defaults here:
     build it with :meth:`from_params`, change a value with ``dataclasses.replace``)."""
-    context: int                 # tokens: system + instruction + source + target, rendered, never exceed this
-    en_zh_share: float           # share of documents that translate English into Chinese
-    min_beads: int               # shorter runs (between null beads) are not worth a document
-    max_chars: int               # Chinese characters per document, source or target side (0 = no cap); the
-                                 # plan's "8k-character segments" of round 1 are max_chars: 8000
+
+    context: int  # tokens: system + instruction + source + target, rendered, never exceed this
+    en_zh_share: float  # share of documents that translate English into Chinese
+    min_beads: int  # shorter runs (between null beads) are not worth a document
+    max_chars: int  # Chinese characters per document, source or target side (0 = no cap); the
+    # plan's "8k-character segments" of round 1 are max_chars: 8000
     seed: int
 
     @classmethod
     def from_params(cls, params, round_name: str) -> "DatasetConfig":
         """Round ``round_name``'s long documents from the typed params (booktrans.params.Params)."""
         r, d = params.rounds[round_name], params.dataset
-        return cls(context=r.context, en_zh_share=d.en_zh_share, min_beads=d.min_beads, max_chars=r.max_chars,
-                   seed=params.seed)
+        return cls(
+            context=r.context, en_zh_share=d.en_zh_share, min_beads=d.min_beads, max_chars=r.max_chars, seed=params.seed
+        )
 
 
 def messages_for(direction: str, source: str, target: str | None = None) -> list[dict]:
@@ -94,9 +96,14 @@ def build_documents(book: dict, beads: list[dict], tokenizer, cfg: DatasetConfig
     Token counts of every bead are computed once, in one batch; a candidate document's size is
     estimated from them and then checked exactly by rendering the chat template.
     """
-    stats = {"beads": len(beads), "null_beads": sum(1 for b in beads if not (b["zh"] and b["en"])),
-             "dropped_beads": sum(1 for b in beads if b["zh"] and b["en"] and not b.get("keep", True)),
-             "oversized_beads": 0, "short_runs": 0, "documents": 0}
+    stats = {
+        "beads": len(beads),
+        "null_beads": sum(1 for b in beads if not (b["zh"] and b["en"])),
+        "dropped_beads": sum(1 for b in beads if b["zh"] and b["en"] and not b.get("keep", True)),
+        "oversized_beads": 0,
+        "short_runs": 0,
+        "documents": 0,
+    }
     if not beads:
         return [], stats
     zh_texts = [_SEP["zh"].join(b["zh"]) for b in beads]
@@ -108,7 +115,11 @@ def build_documents(book: dict, beads: list[dict], tokenizer, cfg: DatasetConfig
     def exact(start: int, end: int, direction: str) -> int:
         src, tgt = direction.split("-")
         seg = beads[start:end]
-        return len(tokenizer.apply_chat_template(messages_for(direction, join_beads(seg, src), join_beads(seg, tgt)), tokenize=True))
+        return len(
+            tokenizer.apply_chat_template(
+                messages_for(direction, join_beads(seg, src), join_beads(seg, tgt)), tokenize=True
+            )
+        )
 
     docs: list[dict] = []
     for run_start, run_end in _runs(beads):
@@ -119,15 +130,21 @@ def build_documents(book: dict, beads: list[dict], tokenizer, cfg: DatasetConfig
                 i += 1
                 continue
             j, total, chars = i, overhead, 0
-            while j < run_end and total + cost[j] <= cfg.context and (
-                    not cfg.max_chars or chars + len(zh_texts[j]) <= cfg.max_chars or j == i):
+            while (
+                j < run_end
+                and total + cost[j] <= cfg.context
+                and (not cfg.max_chars or chars + len(zh_texts[j]) <= cfg.max_chars or j == i)
+            ):
                 total += cost[j]
                 chars += len(zh_texts[j])
                 j += 1
             # prefer ending at a paragraph (then chapter) boundary when that keeps most of the document
             if j < run_end:
                 for k in range(j, i + max(1, (j - i) // 2), -1):
-                    if beads[k]["zh_para"][0] != beads[k - 1]["zh_para"][-1] or beads[k]["zh_chapter"] != beads[k - 1]["zh_chapter"]:
+                    if (
+                        beads[k]["zh_para"][0] != beads[k - 1]["zh_para"][-1]
+                        or beads[k]["zh_chapter"] != beads[k - 1]["zh_chapter"]
+                    ):
                         j = k
                         break
             direction = _direction(book["id"], i, cfg)
@@ -144,14 +161,21 @@ def build_documents(book: dict, beads: list[dict], tokenizer, cfg: DatasetConfig
                 continue
             src, tgt = direction.split("-")
             seg = beads[i:j]
-            docs.append({
-                "messages": messages_for(direction, join_beads(seg, src), join_beads(seg, tgt)),
-                "meta": {
-                    "book": book["id"], "genre": book["genre"], "license": book["license"], "split": book["split"],
-                    "direction": direction, "beads": [i, j], "tokens": n_tokens,
-                    "chapters": sorted({b["zh_chapter"] for b in seg}),
-                },
-            })
+            docs.append(
+                {
+                    "messages": messages_for(direction, join_beads(seg, src), join_beads(seg, tgt)),
+                    "meta": {
+                        "book": book["id"],
+                        "genre": book["genre"],
+                        "license": book["license"],
+                        "split": book["split"],
+                        "direction": direction,
+                        "beads": [i, j],
+                        "tokens": n_tokens,
+                        "chapters": sorted({b["zh_chapter"] for b in seg}),
+                    },
+                }
+            )
             i = j
     stats["documents"] = len(docs)
     return docs, stats

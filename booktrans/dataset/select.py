@@ -36,10 +36,12 @@ def _ngrams(text: str, zh_n: int, en_n: int) -> set[int]:
     grams: set[int] = set()
     han = "".join(_HAN.findall(text))
     for k in range(len(han) - zh_n + 1):
-        grams.add(int.from_bytes(hashlib.blake2b(han[k:k + zh_n].encode(), digest_size=8).digest(), "big"))
+        grams.add(int.from_bytes(hashlib.blake2b(han[k : k + zh_n].encode(), digest_size=8).digest(), "big"))
     words = [w.lower() for w in _WORD.findall(text)]
     for k in range(len(words) - en_n + 1):
-        grams.add(int.from_bytes(hashlib.blake2b(" ".join(words[k:k + en_n]).encode(), digest_size=8).digest(), "big"))
+        grams.add(
+            int.from_bytes(hashlib.blake2b(" ".join(words[k : k + en_n]).encode(), digest_size=8).digest(), "big")
+        )
     return grams
 
 
@@ -79,26 +81,33 @@ class LeakageIndex:
             books = self.hits(d)
             if books:
                 named = sorted(f"{b} ({self.split_of[b]})" for b in books)
-                leaks.append(f"{d['meta'].get('split', 'train')} document {d['meta']['book']} beads {d['meta']['beads']} "
-                             f"shares text with held-out {named}")
+                leaks.append(
+                    f"{d['meta'].get('split', 'train')} document {d['meta']['book']} beads {d['meta']['beads']} "
+                    f"shares text with held-out {named}"
+                )
         if leaks:
             raise BooktransError(f"leakage: {len(leaks)} document(s) contain held-out text: " + "; ".join(leaks[:3]))
         held = {s: sorted(b for b, x in self.split_of.items() if x == s) for s in ("valid", "test")}
-        return {"held_out_ngrams": len(self.owner), "documents_checked": len(docs), "leaks": 0,
-                "held_out_books": {s: len(b) for s, b in held.items()}}
+        return {
+            "held_out_ngrams": len(self.owner),
+            "documents_checked": len(docs),
+            "leaks": 0,
+            "held_out_books": {s: len(b) for s, b in held.items()},
+        }
 
 
 def book_shingles(zh_text: str, en_text: str, zh_n: int = 5, en_n: int = 3) -> set[str]:
     """Shingles of one book for near-duplicate detection: runs of zh_n Han characters and en_n words."""
     han = "".join(_HAN.findall(zh_text))
-    out = {han[k:k + zh_n] for k in range(len(han) - zh_n + 1)}
+    out = {han[k : k + zh_n] for k in range(len(han) - zh_n + 1)}
     words = [w.lower() for w in _WORD.findall(en_text)]
-    out |= {" ".join(words[k:k + en_n]) for k in range(len(words) - en_n + 1)}
+    out |= {" ".join(words[k : k + en_n]) for k in range(len(words) - en_n + 1)}
     return out
 
 
-def near_duplicates(books: dict[str, tuple[str, set[str]]], threshold: float = 0.5, num_perm: int = 128,
-                    seed: int = 1) -> list[dict]:
+def near_duplicates(
+    books: dict[str, tuple[str, set[str]]], threshold: float = 0.5, num_perm: int = 128, seed: int = 1
+) -> list[dict]:
     """Pairs of books in different splits whose shingle sets are near-duplicates: MinHash LSH
     (datasketch) finds candidates above ``threshold`` estimated Jaccard similarity, and each candidate
     is confirmed with the exact Jaccard of the two sets. ``books``: id -> (split, shingles).
@@ -120,8 +129,9 @@ def near_duplicates(books: dict[str, tuple[str, set[str]]], threshold: float = 0
             a, b = books[book][1], books[other][1]
             j = len(a & b) / len(a | b) if a | b else 0.0
             if j >= threshold:
-                found.append({"books": [book, other], "splits": [books[book][0], books[other][0]],
-                              "jaccard": round(j, 4)})
+                found.append(
+                    {"books": [book, other], "splits": [books[book][0], books[other][0]], "jaccard": round(j, 4)}
+                )
     return found
 
 
@@ -157,5 +167,5 @@ def mix(docs: list[dict], weights: dict[str, float], count: int, seed: int) -> l
     for g in sorted(quota):
         idx = list(by_genre[g])
         rng.shuffle(idx)
-        chosen += idx[:quota[g]]
+        chosen += idx[: quota[g]]
     return [docs[k] for k in sorted(chosen)]

@@ -14,12 +14,13 @@ from __future__ import annotations
 from sacrebleu.metrics import BLEU, CHRF, TER
 
 
-
 def _r(x: float) -> float:
     return round(float(x), 4)
 
 
-def corpus_scores(hyps: list[str], refs: list[str], tgt_lang: str, docs: tuple[list[str], list[str]] | None = None) -> dict:
+def corpus_scores(
+    hyps: list[str], refs: list[str], tgt_lang: str, docs: tuple[list[str], list[str]] | None = None
+) -> dict:
     """BLEU, chrF and TER over aligned segments (``hyps[i]`` translates what ``refs[i]`` says), and
     d-BLEU over ``docs`` = (hypothesis documents, reference documents), with sacrebleu signatures."""
     if not hyps or len(hyps) != len(refs):
@@ -30,7 +31,11 @@ def corpus_scores(hyps: list[str], refs: list[str], tgt_lang: str, docs: tuple[l
         "bleu": _r(bleu.corpus_score(hyps, [refs]).score),
         "chrf": _r(chrf.corpus_score(hyps, [refs]).score),
         "ter": _r(ter.corpus_score(hyps, [refs]).score),
-        "signatures": {"bleu": str(bleu.get_signature()), "chrf": str(chrf.get_signature()), "ter": str(ter.get_signature())},
+        "signatures": {
+            "bleu": str(bleu.get_signature()),
+            "chrf": str(chrf.get_signature()),
+            "ter": str(ter.get_signature()),
+        },
     }
     if docs is not None:
         dbleu = BLEU(tokenize=tok)

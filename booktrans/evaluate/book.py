@@ -42,9 +42,10 @@ _LATIN_RUN = re.compile(r"[A-Za-z]+(?:[\s,'’-]+[A-Za-z]+){2,}")
 @dataclass(frozen=True)
 class BookEvalConfig:
     """How one book is scored: params ``evaluate`` (built by booktrans.evaluate.scoring.RoundEvalConfig.from_params)."""
-    position_bins: int                   # evaluate.position_bins
-    omission: OmissionConfig             # evaluate.omission
-    ngram: int = 4                       # repetition: n-grams of words (en) or characters x2 (zh); a library knob
+
+    position_bins: int  # evaluate.position_bins
+    omission: OmissionConfig  # evaluate.omission
+    ngram: int = 4  # repetition: n-grams of words (en) or characters x2 (zh); a library knob
 
 
 @dataclass
@@ -52,14 +53,14 @@ class SourceSentence:
     text: str
     chapter: int
     para: int
-    start: int          # character offset in the translated part of the source
+    start: int  # character offset in the translated part of the source
     hyp_len: float = 0.0
-    omitted: bool = False   # dropped by the model
-    partial: bool = False   # translated, with a clause missing
+    omitted: bool = False  # dropped by the model
+    partial: bool = False  # translated, with a clause missing
     truncated: bool = False  # in the untranslated tail of a chunk stopped by the length limit
     score: float = 1.0
     counterpart: tuple[int, ...] = ()
-    ref: str = ""       # the reference sentences of its bead
+    ref: str = ""  # the reference sentences of its bead
     ref_piece: str = ""  # its own share of them (a bead of several source sentences is cut by length)
     missing: tuple[str, ...] = ()
 
@@ -87,9 +88,11 @@ def link_chunks(rows: list[dict], source: list[SourceSentence], src_lang: str, p
         ids = []
         for s in split_sentences(row["source"], src_lang):
             if cursor >= len(source) or source[cursor].text != s:
-                raise BooktransError(f"{path}: chunk {k} (chapter {row['chapter']}) does not match the source edition at "
-                                     f"sentence {cursor}: the translation belongs to another book or an older text; "
-                                     f"re-run translate")
+                raise BooktransError(
+                    f"{path}: chunk {k} (chapter {row['chapter']}) does not match the source edition at "
+                    f"sentence {cursor}: the translation belongs to another book or an older text; "
+                    f"re-run translate"
+                )
             ids.append(cursor)
             cursor += 1
         links.append(ids)
@@ -101,7 +104,7 @@ def _ngram_repeats(text: str, lang: str, n: int) -> tuple[int, int]:
     n = n * 2 if lang == "zh" else n
     seen, rep, total = set(), 0, 0
     for i in range(len(toks) - n + 1):
-        g = tuple(toks[i:i + n])
+        g = tuple(toks[i : i + n])
         total += 1
         if g in seen:
             rep += 1
@@ -118,8 +121,17 @@ def _untranslated(text: str, source: str, src_lang: str) -> list[str]:
     return [m for m in _LATIN_RUN.findall(text) if m.lower() in low]
 
 
-def evaluate_book(rows: list[dict], src_paragraphs: list[dict], ref_beads: list[dict], src_lang: str, tgt_lang: str,
-                  path: str | Path = "<translation>", *, cfg: BookEvalConfig, translator=None) -> dict:
+def evaluate_book(
+    rows: list[dict],
+    src_paragraphs: list[dict],
+    ref_beads: list[dict],
+    src_lang: str,
+    tgt_lang: str,
+    path: str | Path = "<translation>",
+    *,
+    cfg: BookEvalConfig,
+    translator=None,
+) -> dict:
     """Everything measured on one translated book; see the module docstring. Returns a dict with
     ``segments`` [(src, mt, ref)], ``docs`` (mt, ref), ``metrics`` (numbers), ``chapters``,
     ``positions``, ``omissions``, ``partials`` and ``truncated`` (examples and chunks).
@@ -132,12 +144,14 @@ def evaluate_book(rows: list[dict], src_paragraphs: list[dict], ref_beads: list[
     source = _source_sentences([p for p in src_paragraphs if p["para"] in keep], src_lang)
     links = link_chunks(rows, source, src_lang, path)
     if links and links[-1] and links[-1][-1] != len(source) - 1:
-        raise BooktransError(f"{path}: the chunks cover {links[-1][-1] + 1} of the {len(source)} source sentences of "
-                             f"their paragraphs; the translation is incomplete, re-run translate")
+        raise BooktransError(
+            f"{path}: the chunks cover {links[-1][-1] + 1} of the {len(source)} source sentences of "
+            f"their paragraphs; the translation is incomplete, re-run translate"
+        )
     bead_src = _reference_beads(ref_beads, source, src_lang, tgt_lang)
 
     hyp_sents: list[str] = []
-    owner: list[tuple[int, ...]] = []   # per translation sentence: the source sentences it translates (none: added)
+    owner: list[tuple[int, ...]] = []  # per translation sentence: the source sentences it translates (none: added)
     empty = wrong = 0
     rep = rep_total = 0
     untranslated: list[str] = []
@@ -160,8 +174,15 @@ def evaluate_book(rows: list[dict], src_paragraphs: list[dict], ref_beads: list[
         untranslated_len += sum(length(s, tgt_lang) for s in spans)
         if not ids:
             continue
-        cov = source_coverage([source[i].text for i in ids], sents, src_lang, tgt_lang, cfg.omission, translator,
-                              references=[source[i].ref_piece for i in ids])
+        cov = source_coverage(
+            [source[i].text for i in ids],
+            sents,
+            src_lang,
+            tgt_lang,
+            cfg.omission,
+            translator,
+            references=[source[i].ref_piece for i in ids],
+        )
         for c, i in zip(cov.lines, ids):
             s = source[i]
             s.omitted, s.partial, s.score, s.missing = c.omitted, c.partial, c.score, tuple(c.missing_clauses)
@@ -177,8 +198,15 @@ def evaluate_book(rows: list[dict], src_paragraphs: list[dict], ref_beads: list[
                 tail.append(i)
             for i in tail:
                 source[i].omitted, source[i].truncated = False, True
-            truncated_chunks.append({"chunk": k, "chapter": row["chapter"], "sentences": len(ids),
-                                     "untranslated": len(tail), "stop_reason": row.get("stop_reason", "length")})
+            truncated_chunks.append(
+                {
+                    "chunk": k,
+                    "chapter": row["chapter"],
+                    "sentences": len(ids),
+                    "untranslated": len(tail),
+                    "stop_reason": row.get("stop_reason", "length"),
+                }
+            )
 
     # each translation sentence's length goes to its source sentences (in proportion to their length);
     # an addition's to the source sentence of the translation sentence before it (after it, at the start)
@@ -195,8 +223,10 @@ def evaluate_book(rows: list[dict], src_paragraphs: list[dict], ref_beads: list[
     added = sum(1 for o in owner if not o)
     segments = _segments(bead_src, source, hyp_sents, owner, src_lang, tgt_lang)
     if not segments:
-        raise BooktransError(f"{path}: no source sentence of the translated part has a reference sentence "
-                             f"(the reference edition or its alignment does not match this book)")
+        raise BooktransError(
+            f"{path}: no source sentence of the translated part has a reference sentence "
+            f"(the reference edition or its alignment does not match this book)"
+        )
     ref_in_part = sum(length(ref, tgt_lang) for _, ref in bead_src)
     src_in_part = sum(length(source[i].text, src_lang) for ids, _ in bead_src for i in ids)
     rate = ref_in_part / src_in_part if src_in_part else 1.0  # reference units per source unit
@@ -213,11 +243,19 @@ def evaluate_book(rows: list[dict], src_paragraphs: list[dict], ref_beads: list[
         by_chapter[s.chapter].append(s)
     for ch, sents in sorted(by_chapter.items()):
         exp = expected(sents)
-        chapters.append({"chapter": ch, "sentences": len(sents), "omitted": sum(s.omitted for s in sents),
-                         "translation_length": round(sum(s.hyp_len for s in sents), 4), "expected_length": round(exp, 4),
-                         "omission_rate": share(sents, "omitted"),
-                         "partial_rate": share(sents, "partial"), "truncated_rate": share(sents, "truncated"),
-                         "length_ratio": round(sum(s.hyp_len for s in sents) / exp, 4) if exp else None})
+        chapters.append(
+            {
+                "chapter": ch,
+                "sentences": len(sents),
+                "omitted": sum(s.omitted for s in sents),
+                "translation_length": round(sum(s.hyp_len for s in sents), 4),
+                "expected_length": round(exp, 4),
+                "omission_rate": share(sents, "omitted"),
+                "partial_rate": share(sents, "partial"),
+                "truncated_rate": share(sents, "truncated"),
+                "length_ratio": round(sum(s.hyp_len for s in sents) / exp, 4) if exp else None,
+            }
+        )
     total_chars = max(source[-1].start + len(source[-1].text), 1)
     bins: list[list[SourceSentence]] = [[] for _ in range(cfg.position_bins)]
     for s in source:
@@ -225,9 +263,16 @@ def evaluate_book(rows: list[dict], src_paragraphs: list[dict], ref_beads: list[
     positions = []
     for k, sents in enumerate(bins):
         exp = expected(sents)
-        positions.append({"bin": k, "position": round((k + 0.5) / cfg.position_bins, 4), "sentences": len(sents),
-                          "length_ratio": round(sum(s.hyp_len for s in sents) / exp, 4) if exp else None,
-                          "omission_rate": share(sents, "omitted"), "truncated_rate": share(sents, "truncated")})
+        positions.append(
+            {
+                "bin": k,
+                "position": round((k + 0.5) / cfg.position_bins, 4),
+                "sentences": len(sents),
+                "length_ratio": round(sum(s.hyp_len for s in sents) / exp, 4) if exp else None,
+                "omission_rate": share(sents, "omitted"),
+                "truncated_rate": share(sents, "truncated"),
+            }
+        )
     seen: set[str] = set()
     repeated = 0
     for h in hyp_sents:
@@ -259,26 +304,54 @@ def evaluate_book(rows: list[dict], src_paragraphs: list[dict], ref_beads: list[
     def example(i: int, s: SourceSentence) -> dict:
         near = s.counterpart or _nearest_translation(source, i)
         around = range(max(0, min(near or (0,)) - 1), min(len(hyp_sents), max(near or (-2,)) + 2))
-        return {"chapter": s.chapter, "para": s.para, "position": round(s.start / total_chars, 4), "score": round(s.score, 4),
-                "sentence": s.text,
-                "context_before": source[i - 1].text if i and source[i - 1].chapter == s.chapter else "",
-                "context_after": source[i + 1].text if i + 1 < len(source) and source[i + 1].chapter == s.chapter else "",
-                "translation": _join([hyp_sents[j] for j in around], tgt_lang)}
+        return {
+            "chapter": s.chapter,
+            "para": s.para,
+            "position": round(s.start / total_chars, 4),
+            "score": round(s.score, 4),
+            "sentence": s.text,
+            "context_before": source[i - 1].text if i and source[i - 1].chapter == s.chapter else "",
+            "context_after": source[i + 1].text if i + 1 < len(source) and source[i + 1].chapter == s.chapter else "",
+            "translation": _join([hyp_sents[j] for j in around], tgt_lang),
+        }
 
     omissions = [example(i, s) for i, s in enumerate(source) if s.omitted]
     partials = [{**example(i, s), "missing": list(s.missing)} for i, s in enumerate(source) if s.partial]
-    return {"metrics": metrics, "flags": flags_of(metrics, src_lang, tgt_lang), "segments": segments,
-            "docs": (_join([r["translation"] for r in rows], tgt_lang if tgt_lang == "en" else "zh"), _join([s["ref"] for s in segments], tgt_lang)),
-            "chapters": chapters, "positions": positions, "omissions": omissions, "partials": partials,
-            "truncated": truncated_chunks, "untranslated": untranslated[:20],
-            "sentences": [{"text": s.text, "chapter": s.chapter, "para": s.para, "omitted": s.omitted, "partial": s.partial,
-                           "truncated": s.truncated, "score": s.score, "missing": list(s.missing),
-                           "translation": _join([hyp_sents[j] for j in s.counterpart], tgt_lang),
-                           "around": "" if s.counterpart else example(i, s)["translation"]}
-                          for i, s in enumerate(source)]}
+    return {
+        "metrics": metrics,
+        "flags": flags_of(metrics, src_lang, tgt_lang),
+        "segments": segments,
+        "docs": (
+            _join([r["translation"] for r in rows], tgt_lang if tgt_lang == "en" else "zh"),
+            _join([s["ref"] for s in segments], tgt_lang),
+        ),
+        "chapters": chapters,
+        "positions": positions,
+        "omissions": omissions,
+        "partials": partials,
+        "truncated": truncated_chunks,
+        "untranslated": untranslated[:20],
+        "sentences": [
+            {
+                "text": s.text,
+                "chapter": s.chapter,
+                "para": s.para,
+                "omitted": s.omitted,
+                "partial": s.partial,
+                "truncated": s.truncated,
+                "score": s.score,
+                "missing": list(s.missing),
+                "translation": _join([hyp_sents[j] for j in s.counterpart], tgt_lang),
+                "around": "" if s.counterpart else example(i, s)["translation"],
+            }
+            for i, s in enumerate(source)
+        ],
+    }
 
 
-def _reference_beads(ref_beads: list[dict], source: list[SourceSentence], src_lang: str, tgt_lang: str) -> list[tuple[list[int], str]]:
+def _reference_beads(
+    ref_beads: list[dict], source: list[SourceSentence], src_lang: str, tgt_lang: str
+) -> list[tuple[list[int], str]]:
     """The source sentences of each reference bead of `align`, with its reference text; every source
     sentence also gets its own share of that text (``ref_piece``), the omission detector's evidence."""
     src_side, ref_side = ("zh", "en") if src_lang == "zh" else ("en", "zh")
@@ -306,8 +379,14 @@ def _reference_beads(ref_beads: list[dict], source: list[SourceSentence], src_la
     return bead_src
 
 
-def _segments(bead_src: list[tuple[list[int], str]], source: list[SourceSentence], hyp_sents: list[str],
-              owner: list[tuple[int, ...]], src_lang: str, tgt_lang: str) -> list[dict]:
+def _segments(
+    bead_src: list[tuple[list[int], str]],
+    source: list[SourceSentence],
+    hyp_sents: list[str],
+    owner: list[tuple[int, ...]],
+    src_lang: str,
+    tgt_lang: str,
+) -> list[dict]:
     """One (src, mt, ref) segment per reference bead: the translation sentences aligned to its source
     sentences, plus those no bead claims (additions; translations of sentences without a reference),
     which join the segment of the translation sentence before them (or after, at the start)."""
@@ -327,9 +406,15 @@ def _segments(bead_src: list[tuple[list[int], str]], source: list[SourceSentence
     total_chars = max(source[-1].start + len(source[-1].text), 1) if source else 1
     out = []
     for k, (src_ids, ref) in enumerate(bead_src):
-        out.append({"src": _join([source[i].text for i in src_ids], src_lang), "mt": _join([hyp_sents[j] for j in mt[k]], tgt_lang),
-                    "ref": ref, "position": round(source[src_ids[0]].start / total_chars, 4),
-                    "chapter": source[src_ids[0]].chapter})
+        out.append(
+            {
+                "src": _join([source[i].text for i in src_ids], src_lang),
+                "mt": _join([hyp_sents[j] for j in mt[k]], tgt_lang),
+                "ref": ref,
+                "position": round(source[src_ids[0]].start / total_chars, 4),
+                "chapter": source[src_ids[0]].chapter,
+            }
+        )
     return out
 
 
@@ -377,6 +462,8 @@ def flags_of(m: dict, src_lang: str, tgt_lang: str) -> list[str]:
     if m["length_ratio"] is not None and m["length_ratio"] < 0.5:
         flags.append(f"the translation is {m['length_ratio']:.2f}x the expected length (shrinkage)")
     if m.get("truncated_chunks"):
-        flags.append(f"{m['truncated_chunks']} of {m['chunks']} chunks stopped at the length limit "
-                     f"({m['truncated_rate']:.1%} of the source sentences untranslated; not counted as omissions)")
+        flags.append(
+            f"{m['truncated_chunks']} of {m['chunks']} chunks stopped at the length limit "
+            f"({m['truncated_rate']:.1%} of the source sentences untranslated; not counted as omissions)"
+        )
     return flags

@@ -30,7 +30,9 @@ def resolve_checkpoint(path: str | Path) -> Path:
     if p.is_dir():
         p = p / "checkpoints" / "model.ckpt"
     if not p.is_file():
-        raise BooktransError(f"{path}: no COMET checkpoint (expected <dir>/checkpoints/model.ckpt with <dir>/hparams.yaml)")
+        raise BooktransError(
+            f"{path}: no COMET checkpoint (expected <dir>/checkpoints/model.ckpt with <dir>/hparams.yaml)"
+        )
     if not (p.parents[1] / "hparams.yaml").is_file():
         raise BooktransError(f"{p.parents[1] / 'hparams.yaml'}: missing beside the COMET checkpoint {p}")
     return p
@@ -64,8 +66,14 @@ def score_segments(model, segments: list[dict], batch_size: int, gpus: int | Non
         gpus = 1 if torch.cuda.is_available() else 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        out = model.predict(segments, batch_size=batch_size, gpus=gpus, progress_bar=False,
-                            accelerator="gpu" if gpus else "cpu", num_workers=1)
+        out = model.predict(
+            segments,
+            batch_size=batch_size,
+            gpus=gpus,
+            progress_bar=False,
+            accelerator="gpu" if gpus else "cpu",
+            num_workers=1,
+        )
     return [float(s) for s in out.scores]
 
 
@@ -90,20 +98,34 @@ def build_tiny_comet(out: Path, texts: list[str], seed: int = 0, hidden: int = 3
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted(w for w, _ in words.most_common(2000))
     (encoder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
     BertTokenizerFast(vocab_file=str(encoder / "vocab.txt"), do_lower_case=True).save_pretrained(encoder)
-    BertConfig(vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
-               intermediate_size=2 * hidden, max_position_embeddings=514).save_pretrained(encoder)
+    BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=2 * hidden,
+        max_position_embeddings=514,
+    ).save_pretrained(encoder)
     torch.manual_seed(seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = RegressionMetric(encoder_model="BERT", pretrained_model=str(encoder), load_pretrained_weights=False,
-                                 hidden_sizes=[hidden], layer="mix", layer_transformation="softmax",
-                                 local_files_only=True)
+        model = RegressionMetric(
+            encoder_model="BERT",
+            pretrained_model=str(encoder),
+            load_pretrained_weights=False,
+            hidden_sizes=[hidden],
+            layer="mix",
+            layer_transformation="softmax",
+            local_files_only=True,
+        )
     ckpt = out / "checkpoints" / "model.ckpt"
     ckpt.parent.mkdir(parents=True, exist_ok=True)
     hparams = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dict(model.hparams).items()}
     hparams["class_identifier"] = "regression_metric"
-    torch.save({"state_dict": model.state_dict(), "hyper_parameters": hparams,
-                "pytorch-lightning_version": pl.__version__}, ckpt)
+    torch.save(
+        {"state_dict": model.state_dict(), "hyper_parameters": hparams, "pytorch-lightning_version": pl.__version__},
+        ckpt,
+    )
     (out / "hparams.yaml").write_text(yaml.safe_dump(hparams, sort_keys=True), encoding="utf-8")
     return ckpt
 

@@ -23,8 +23,14 @@ from ..errors import BooktransError
 from .significance import HIGHER_IS_BETTER, METRICS
 
 VERDICTS = ("met", "not met", "not significant", "no data")
-LABELS = {"bleu": "BLEU", "chrf": "chrF", "comet": "COMET", "omission_rate": "omitted sentences",
-          "length_ratio": "length ratio", "expert": "expert score"}
+LABELS = {
+    "bleu": "BLEU",
+    "chrf": "chrF",
+    "comet": "COMET",
+    "omission_rate": "omitted sentences",
+    "length_ratio": "length ratio",
+    "expert": "expert score",
+}
 
 
 def check_criteria(criteria: list[dict], known_systems: list[str]) -> None:
@@ -37,10 +43,14 @@ def check_criteria(criteria: list[dict], known_systems: list[str]) -> None:
         bounds = [x for x in ("at_most", "at_least") if x in c]
         if "against" in c:
             if "margin" not in c or bounds:
-                raise BooktransError(f"params.yaml {where}: a criterion against another system takes a margin, no bound")
+                raise BooktransError(
+                    f"params.yaml {where}: a criterion against another system takes a margin, no bound"
+                )
             if c["against"] not in known_systems:
-                raise BooktransError(f"params.yaml {where}: against {c['against']!r}, which is not a round or outside system "
-                                     f"(known: {', '.join(known_systems)})")
+                raise BooktransError(
+                    f"params.yaml {where}: against {c['against']!r}, which is not a round or outside system "
+                    f"(known: {', '.join(known_systems)})"
+                )
             if m == "expert" or HIGHER_IS_BETTER.get(m) is None:
                 raise BooktransError(f"params.yaml {where}: {m} has no better direction to hold a margin against")
         elif len(bounds) != 1:
@@ -67,8 +77,10 @@ def judge(c: dict, round_name: str, direction: str, scores: dict, comparisons: d
             ok, ok_ci, rule = d >= -margin, lo >= -margin, f"{round_name} - {other} >= -{_fmt(margin)}"
         else:
             ok, ok_ci, rule = d <= margin, hi <= margin, f"{round_name} - {other} <= {_fmt(margin)}"
-        evidence = (f"{label}: {round_name} {_fmt(comp['b'])}, {other} {_fmt(comp['a'])}: difference {_fmt(d)} "
-                    f"(95% interval {_fmt(lo)} to {_fmt(hi)}, p {_fmt(comp['p'])}); needs {rule}")
+        evidence = (
+            f"{label}: {round_name} {_fmt(comp['b'])}, {other} {_fmt(comp['a'])}: difference {_fmt(d)} "
+            f"(95% interval {_fmt(lo)} to {_fmt(hi)}, p {_fmt(comp['p'])}); needs {rule}"
+        )
     else:
         bound_key = "at_most" if "at_most" in c else "at_least"
         bound = float(c[bound_key])
@@ -94,24 +106,44 @@ def judge(c: dict, round_name: str, direction: str, scores: dict, comparisons: d
     return {**out, "verdict": verdict, "evidence": evidence}
 
 
-def decide(criteria: list[dict], rounds: list[str], directions: list[str], per_direction: dict, human: dict | None) -> dict:
+def decide(
+    criteria: list[dict], rounds: list[str], directions: list[str], per_direction: dict, human: dict | None
+) -> dict:
     """Every criterion for every round: {round: [verdicts]} (a criterion with ``direction`` only in that one)."""
     out: dict = {}
     for r in rounds:
         rows = []
         for c in criteria:
-            for d in ([c["direction"]] if c.get("direction") else directions):
+            for d in [c["direction"]] if c.get("direction") else directions:
                 data = per_direction.get(d, {})
                 if c["metric"] == "expert" and d != directions[0] and not c.get("direction"):
                     continue  # the expert score is one per system, not per direction
-                rows.append(judge(c, r, d if c["metric"] != "expert" else "both", data.get("systems", {}),
-                                  data.get("comparisons", {}), human))
+                rows.append(
+                    judge(
+                        c,
+                        r,
+                        d if c["metric"] != "expert" else "both",
+                        data.get("systems", {}),
+                        data.get("comparisons", {}),
+                        human,
+                    )
+                )
         out[r] = rows
     return out
 
 
-def compare_evaluations(evaluation, books: dict[str, str], rounds: list[str], systems: list[str], directions: list[str],
-                        criteria: list[dict], resamples: int, seed: int, alpha: float, human: dict | None) -> dict:
+def compare_evaluations(
+    evaluation,
+    books: dict[str, str],
+    rounds: list[str],
+    systems: list[str],
+    directions: list[str],
+    criteria: list[dict],
+    resamples: int,
+    seed: int,
+    alpha: float,
+    human: dict | None,
+) -> dict:
     """Significance between the rounds and outside systems evaluated in ``evaluation`` (<system>/details.json
     and segments/; those missing are left out), resampling whole chapters of the test ``books`` (id ->
     genre), the breakdown per genre and book, and ``criteria`` judged for every round."""
@@ -122,13 +154,22 @@ def compare_evaluations(evaluation, books: dict[str, str], rounds: list[str], sy
     check_criteria(criteria, list(rounds) + list(systems))
     done = [r for r in rounds if (evaluation / r / "details.json").is_file()]
     outside = [s for s in systems if (evaluation / s / "details.json").is_file()]
-    result: dict = {"settings": {"resamples": resamples, "seed": seed, "unit": "chapter", "alpha": alpha,
-                                 "interval": "percentile, 95%", "p": "two-sided, sacrebleu's paired-bs convention"},
-                    "directions": {}}
+    result: dict = {
+        "settings": {
+            "resamples": resamples,
+            "seed": seed,
+            "unit": "chapter",
+            "alpha": alpha,
+            "interval": "percentile, 95%",
+            "p": "two-sided, sacrebleu's paired-bs convention",
+        },
+        "directions": {},
+    }
     units = {d: {s: system_units(evaluation / s, list(books), d) for s in done + outside} for d in directions}
     result["directions"] = compare_all(units, done, outside, books, resamples, seed, alpha)
     for d, v in result["directions"].items():
-        logging.getLogger("compare").info("%s: %d chapters, %d segments, %d comparisons", d, v["chapters"], v["segments"],
-                                          len(v["comparisons"]))
+        logging.getLogger("compare").info(
+            "%s: %d chapters, %d segments, %d comparisons", d, v["chapters"], v["segments"], len(v["comparisons"])
+        )
     result["decision"] = decide(criteria, done, list(result["directions"]), result["directions"], human)
     return result

@@ -21,16 +21,26 @@ from .book import BookEvalConfig, combine_positions, evaluate_book, flags_of
 
 log = logging.getLogger("evaluate")
 
-SUMMED = ("chunks", "source_sentences", "translation_sentences", "segments", "repeated_sentences", "untranslated_spans",
-          "empty_translations", "wrong_language_chunks", "truncated_chunks")
+SUMMED = (
+    "chunks",
+    "source_sentences",
+    "translation_sentences",
+    "segments",
+    "repeated_sentences",
+    "untranslated_spans",
+    "empty_translations",
+    "wrong_language_chunks",
+    "truncated_chunks",
+)
 
 
 @dataclass(frozen=True)
 class RoundEvalConfig:
     """params ``evaluate`` (booktrans.params.EvaluateParams; the values live in params.yaml)."""
+
     book: BookEvalConfig
-    table_min_prob: float                   # lexical-table entries the omission detector counts (data/lexicon.json)
-    comet_checkpoint: str                   # empty: COMET reported as absent, with the reason
+    table_min_prob: float  # lexical-table entries the omission detector counts (data/lexicon.json)
+    comet_checkpoint: str  # empty: COMET reported as absent, with the reason
     comet_batch_size: int
 
     @classmethod
@@ -40,18 +50,21 @@ class RoundEvalConfig:
 
         om = evaluate.omission
         omission = OmissionConfig.from_params(om)
-        return cls(BookEvalConfig(position_bins=evaluate.position_bins, omission=omission),
-                   table_min_prob=om.table_min_prob, comet_checkpoint=evaluate.comet.checkpoint,
-                   comet_batch_size=evaluate.comet.batch_size)
+        return cls(
+            BookEvalConfig(position_bins=evaluate.position_bins, omission=omission),
+            table_min_prob=om.table_min_prob,
+            comet_checkpoint=evaluate.comet.checkpoint,
+            comet_batch_size=evaluate.comet.batch_size,
+        )
 
 
 @dataclass
 class RoundEvaluation:
-    result: dict                            # the metrics file: per direction and per book
+    result: dict  # the metrics file: per direction and per book
     details: dict
     positions: dict[int, dict]
-    segments: dict[str, list[dict]]         # <book>.<direction> -> scored segments
-    pages: dict[str, str]                   # <book>.<direction> -> the omissions page
+    segments: dict[str, list[dict]]  # <book>.<direction> -> scored segments
+    pages: dict[str, str]  # <book>.<direction> -> the omissions page
 
     def write(self, out: Path, metrics: Path) -> None:
         """The evaluation folder ``out`` (atomically) and the metrics file."""
@@ -65,10 +78,22 @@ class RoundEvaluation:
                 (tmp / "omissions" / f"{key}.html").write_text(page, encoding="utf-8")
         write_json(metrics, self.result)
         for d, m in self.result["directions"].items():
-            log.info("%s %s: BLEU %.2f chrF %.2f TER %.2f d-BLEU %.2f COMET %s dropped %.1f%% partial %.1f%% truncated %.1f%% "
-                     "length ratio %s", self.result["round"], d, m["bleu"], m["chrf"], m["ter"], m["d_bleu"],
-                     "absent" if m["comet"] is None else f"{m['comet']:.4f}", 100 * m["omission_rate"], 100 * m["partial_rate"],
-                     100 * m["truncated_rate"], m["length_ratio"])
+            log.info(
+                "%s %s: BLEU %.2f chrF %.2f TER %.2f d-BLEU %.2f COMET %s dropped %.1f%% partial %.1f%% "
+                "truncated %.1f%% "
+                "length ratio %s",
+                self.result["round"],
+                d,
+                m["bleu"],
+                m["chrf"],
+                m["ter"],
+                m["d_bleu"],
+                "absent" if m["comet"] is None else f"{m['comet']:.4f}",
+                100 * m["omission_rate"],
+                100 * m["partial_rate"],
+                100 * m["truncated_rate"],
+                m["length_ratio"],
+            )
 
 
 def combine_books(books: list[dict]) -> dict:
@@ -77,8 +102,11 @@ def combine_books(books: list[dict]) -> dict:
     w_src = out["source_sentences"] or 1
     for k in ("omission_rate", "partial_rate", "truncated_rate", "coverage"):
         out[k] = round(sum(b["metrics"][k] * b["metrics"]["source_sentences"] for b in books) / w_src, 4)
-    out["addition_rate"] = round(sum(b["metrics"]["addition_rate"] * b["metrics"]["translation_sentences"] for b in books)
-                                 / (out["translation_sentences"] or 1), 4)
+    out["addition_rate"] = round(
+        sum(b["metrics"]["addition_rate"] * b["metrics"]["translation_sentences"] for b in books)
+        / (out["translation_sentences"] or 1),
+        4,
+    )
     for k in ("length_ratio", "length_ratio_late_vs_early", "repetition_rate", "untranslated_rate"):
         vals = [(b["metrics"][k], b["metrics"]["source_sentences"]) for b in books if b["metrics"][k] is not None]
         out[k] = round(sum(v * w for v, w in vals) / sum(w for _, w in vals), 4) if vals else None
@@ -90,8 +118,10 @@ def load_table(lexicon: Path):
     from ..align.similarity import LexicalTable
 
     if not lexicon.is_file():
-        raise BooktransError(f"{lexicon}: no lexical table; the align stage writes it (`dvc repro align`), "
-                             f"and the omission detector needs it")
+        raise BooktransError(
+            f"{lexicon}: no lexical table; the align stage writes it (`dvc repro align`), "
+            f"and the omission detector needs it"
+        )
     return LexicalTable.load(lexicon)
 
 
@@ -107,8 +137,16 @@ def _read_book(name: str, book: str, direction: str, translations: Path, text: P
     return hyp_file, read_jsonl(hyp_file), read_jsonl(src_file), read_jsonl(beads_file)
 
 
-def evaluate_round(name: str, books: list[str], directions: list[str], translations: Path, text: Path, aligned: Path,
-                   lexicon: Path, cfg: RoundEvalConfig) -> RoundEvaluation:
+def evaluate_round(
+    name: str,
+    books: list[str],
+    directions: list[str],
+    translations: Path,
+    text: Path,
+    aligned: Path,
+    lexicon: Path,
+    cfg: RoundEvalConfig,
+) -> RoundEvaluation:
     """Score the translations in ``translations`` (<book>.<src>-<tgt>.jsonl of every test book and
     direction) of round or system ``name``; ``lexicon``: the align stage's lexical table."""
     from tqdm import tqdm
@@ -122,16 +160,19 @@ def evaluate_round(name: str, books: list[str], directions: list[str], translati
     expected = {f"{b}.{d}.jsonl" for b in books for d in directions}
     stray = sorted(p.name for p in translations.glob("*.jsonl") if p.name not in expected)
     if stray:
-        raise BooktransError(f"{translations}: {', '.join(stray)} match no test book and direction of the manifest "
-                             f"(test books: {', '.join(books)}); the translations are of other books")
+        raise BooktransError(
+            f"{translations}: {', '.join(stray)} match no test book and direction of the manifest "
+            f"(test books: {', '.join(books)}); the translations are of other books"
+        )
     translator = table_translator(table, cfg.table_min_prob)  # the omission detector's cross-lingual evidence
     comet_model, comet_absent = None, "absent: no COMET checkpoint configured (evaluate.comet.checkpoint)"
     if cfg.comet_checkpoint:
         from .comet import load_comet
 
         comet_model, comet_absent = load_comet(cfg.comet_checkpoint), None
-    ev_all = RoundEvaluation({"round": name, "directions": {}, "books": {}}, {"round": name, "directions": {}, "books": {}},
-                             {}, {}, {})
+    ev_all = RoundEvaluation(
+        {"round": name, "directions": {}, "books": {}}, {"round": name, "directions": {}, "books": {}}, {}, {}, {}
+    )
     result, details, positions = ev_all.result, ev_all.details, ev_all.positions
     for direction in directions:
         src, tgt = direction.split("-")
@@ -144,11 +185,16 @@ def evaluate_round(name: str, books: list[str], directions: list[str], translati
             ev_all.segments[f"{book}.{direction}"] = ev["segments"]
             m = ev["metrics"]
             ev_all.pages[f"{book}.{direction}"] = html_page(
-                book_rows(ev["sentences"]), f"{name} · {book} · {direction}: dropped and partial sentences",
-                f"{m['omission_rate']:.1%} of {m['source_sentences']} source sentences dropped, {m['partial_rate']:.1%} partial")
+                book_rows(ev["sentences"]),
+                f"{name} · {book} · {direction}: dropped and partial sentences",
+                f"{m['omission_rate']:.1%} of {m['source_sentences']} source sentences dropped, "
+                f"{m['partial_rate']:.1%} partial",
+            )
         hyps = [s["mt"] for ev in per_book for s in ev["segments"]]
         refs = [s["ref"] for ev in per_book for s in ev["segments"]]
-        scores = corpus_scores(hyps, refs, tgt, docs=([ev["docs"][0] for ev in per_book], [ev["docs"][1] for ev in per_book]))
+        scores = corpus_scores(
+            hyps, refs, tgt, docs=([ev["docs"][0] for ev in per_book], [ev["docs"][1] for ev in per_book])
+        )
         comet_scores: list[float] = []
         if comet_model is not None:
             from .comet import score_segments
@@ -158,17 +204,33 @@ def evaluate_round(name: str, books: list[str], directions: list[str], translati
         k = 0
         for ev in per_book:
             n = len(ev["segments"])
-            b = corpus_scores([s["mt"] for s in ev["segments"]], [s["ref"] for s in ev["segments"]], tgt, docs=([ev["docs"][0]], [ev["docs"][1]]))
-            for s, c in zip(ev["segments"], comet_scores[k:k + n]):
+            b = corpus_scores(
+                [s["mt"] for s in ev["segments"]],
+                [s["ref"] for s in ev["segments"]],
+                tgt,
+                docs=([ev["docs"][0]], [ev["docs"][1]]),
+            )
+            for s, c in zip(ev["segments"], comet_scores[k : k + n]):
                 s["comet"] = round(c, 4)
-            book_comet = round(sum(comet_scores[k:k + n]) / n, 4) if comet_scores else None
+            book_comet = round(sum(comet_scores[k : k + n]) / n, 4) if comet_scores else None
             k += n
-            m = {**{x: b[x] for x in ("bleu", "chrf", "ter", "d_bleu")}, "comet": book_comet, **ev["metrics"], "flags": len(ev["flags"])}
+            m = {
+                **{x: b[x] for x in ("bleu", "chrf", "ter", "d_bleu")},
+                "comet": book_comet,
+                **ev["metrics"],
+                "flags": len(ev["flags"]),
+            }
             result["books"].setdefault(ev["book"], {})[direction] = m
             details["books"].setdefault(ev["book"], {})[direction] = {
-                "flags": ev["flags"], "chapters": ev["chapters"], "positions": ev["positions"],
-                "omissions": ev["omissions"], "partials": ev["partials"], "truncated": ev["truncated"],
-                "untranslated": ev["untranslated"], "page": f"omissions/{ev['book']}.{direction}.html"}
+                "flags": ev["flags"],
+                "chapters": ev["chapters"],
+                "positions": ev["positions"],
+                "omissions": ev["omissions"],
+                "partials": ev["partials"],
+                "truncated": ev["truncated"],
+                "untranslated": ev["untranslated"],
+                "page": f"omissions/{ev['book']}.{direction}.html",
+            }
             for flag in ev["flags"]:
                 log.warning("%s %s %s: %s", name, ev["book"], direction, flag)
         combined = combine_books(per_book)
@@ -179,11 +241,19 @@ def evaluate_round(name: str, books: list[str], directions: list[str], translati
             row[f"{direction}_truncated_rate"] = p["truncated_rate"]
         comet = round(sum(comet_scores) / len(comet_scores), 4) if comet_scores else None
         flags = flags_of(combined, src, tgt)
-        result["directions"][direction] = {**{x: scores[x] for x in ("bleu", "chrf", "ter", "d_bleu")}, "comet": comet,
-                                           **combined, "flags": len(flags)}
-        details["directions"][direction] = {"signatures": scores["signatures"], "flags": flags,
-                                            "comet": {"checkpoint": cfg.comet_checkpoint, "absent": comet_absent}
-                                            if comet is None else {"checkpoint": cfg.comet_checkpoint, "segments": len(comet_scores)}}
+        result["directions"][direction] = {
+            **{x: scores[x] for x in ("bleu", "chrf", "ter", "d_bleu")},
+            "comet": comet,
+            **combined,
+            "flags": len(flags),
+        }
+        details["directions"][direction] = {
+            "signatures": scores["signatures"],
+            "flags": flags,
+            "comet": {"checkpoint": cfg.comet_checkpoint, "absent": comet_absent}
+            if comet is None
+            else {"checkpoint": cfg.comet_checkpoint, "segments": len(comet_scores)},
+        }
         if comet is None:
             result["directions"][direction]["comet_absent"] = comet_absent
     return ev_all

@@ -27,6 +27,7 @@ else when the resampled differences are continuous.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -113,16 +114,24 @@ def p_value(diffs: np.ndarray, delta: float) -> float:
     return (c + 1) / (len(diffs) + 1)
 
 
-def paired_bootstrap(metric: str, stats_a: np.ndarray, stats_b: np.ndarray, score: Callable[[np.ndarray], float],
-                     resamples: int | None = None, seed: int | None = None,
-                     counts: np.ndarray | None = None) -> Comparison:
+def paired_bootstrap(
+    metric: str,
+    stats_a: np.ndarray,
+    stats_b: np.ndarray,
+    score: Callable[[np.ndarray], float],
+    resamples: int | None = None,
+    seed: int | None = None,
+    counts: np.ndarray | None = None,
+) -> Comparison:
     """Compare system B with system A on the same units (rows of ``stats_a``/``stats_b``: one per
     segment or per block), over ``resamples`` draws with ``seed`` (params ``compare``), or over
     ``counts`` (``resample_counts``) shared between comparisons on the same units, so every comparison
     sees the same resamples."""
     stats_a, stats_b = np.asarray(stats_a, dtype=np.float64), np.asarray(stats_b, dtype=np.float64)
     if stats_a.shape != stats_b.shape:
-        raise ValueError(f"{metric}: the two systems are not on the same units ({stats_a.shape[0]} and {stats_b.shape[0]})")
+        raise ValueError(
+            f"{metric}: the two systems are not on the same units ({stats_a.shape[0]} and {stats_b.shape[0]})"
+        )
     if not len(stats_a):
         raise ValueError(f"{metric}: nothing to compare (no units)")
     if counts is None and (resamples is None or seed is None):
@@ -139,45 +148,66 @@ def paired_bootstrap(metric: str, stats_a: np.ndarray, stats_b: np.ndarray, scor
     if not len(diffs) or a != a or b != b:
         raise ValueError(f"{metric}: undefined on these units (nothing to score)")
     lo, hi = np.percentile(diffs, [2.5, 97.5])
-    return Comparison(metric, round(a, 4), round(b, 4), round(delta, 4), round(float(lo), 4), round(float(hi), 4),
-                      round(p_value(diffs, delta), 4))
+    return Comparison(
+        metric,
+        round(a, 4),
+        round(b, 4),
+        round(delta, 4),
+        round(float(lo), 4),
+        round(float(hi), 4),
+        round(p_value(diffs, delta), 4),
+    )
 
 
-def compare_texts(refs: Sequence[str], hyps_a: Sequence[str], hyps_b: Sequence[str], tgt_lang: str, metric: str,
-                  resamples: int, seed: int) -> Comparison:
+def compare_texts(
+    refs: Sequence[str],
+    hyps_a: Sequence[str],
+    hyps_b: Sequence[str],
+    tgt_lang: str,
+    metric: str,
+    resamples: int,
+    seed: int,
+) -> Comparison:
     """BLEU or chrF of two systems' segments against one reference, segment by segment resampled."""
     sa, sb = text_stats(metric, hyps_a, refs, tgt_lang), text_stats(metric, hyps_b, refs, tgt_lang)
     return paired_bootstrap(metric, sa, sb, scorer(metric, tgt_lang), resamples, seed)
 
 
-def omission_stats(src: Sequence[str], hyps: Sequence[str], refs: Sequence[str] | None, src_lang: str, tgt_lang: str,
-                   translator=None) -> np.ndarray:
+def omission_stats(
+    src: Sequence[str], hyps: Sequence[str], refs: Sequence[str] | None, src_lang: str, tgt_lang: str, translator=None
+) -> np.ndarray:
     """Per source line (dropped, 1) by the omission detector (``omission.source_coverage``), with the
     reference line of each source line as its evidence."""
     from .omission import source_coverage
 
-    cov = source_coverage(list(src), list(hyps), src_lang, tgt_lang, translator=translator,
-                          references=list(refs) if refs is not None else None)
+    cov = source_coverage(
+        list(src),
+        list(hyps),
+        src_lang,
+        tgt_lang,
+        translator=translator,
+        references=list(refs) if refs is not None else None,
+    )
     return np.array([[1.0 if line.omitted else 0.0, 1.0] for line in cov.lines])
 
 
 # ---------------------------------------------------------------------------------------------------
 # The pipeline: systems evaluated by the evaluate stage, resampled by chapter.
 
+
 @dataclass
 class SystemUnits:
     """One system's statistics in one direction, one row per unit (a chapter of a test book)."""
-    units: list[tuple[str, int]]              # (book, chapter)
-    segments: np.ndarray                      # scored segments per unit
-    stats: dict[str, np.ndarray]              # metric -> units x statistics
-    absent: dict[str, str]                    # metric -> why it is missing
+
+    units: list[tuple[str, int]]  # (book, chapter)
+    segments: np.ndarray  # scored segments per unit
+    stats: dict[str, np.ndarray]  # metric -> units x statistics
+    absent: dict[str, str]  # metric -> why it is missing
 
 
-def system_units(evaluation: "Path", books: Sequence[str], direction: str) -> SystemUnits:
+def system_units(evaluation: Path, books: Sequence[str], direction: str) -> SystemUnits:
     """Read one system's evaluation folder (reports/evaluation/<system>/: segments/<book>.<direction>.jsonl
     and details.json) and sum its statistics per chapter."""
-    from pathlib import Path
-
     from ..errors import BooktransError
     from ..io import read_json, read_jsonl
 
@@ -190,7 +220,9 @@ def system_units(evaluation: "Path", books: Sequence[str], direction: str) -> Sy
     for book in books:
         f = evaluation / "segments" / f"{book}.{direction}.jsonl"
         if not f.is_file():
-            raise BooktransError(f"{f}: missing; the evaluate stage of {evaluation.name} did not score {book} ({direction})")
+            raise BooktransError(
+                f"{f}: missing; the evaluate stage of {evaluation.name} did not score {book} ({direction})"
+            )
         segments[book] = read_jsonl(f)
         try:
             chapters[book] = details["books"][book][direction]["chapters"]
@@ -199,8 +231,10 @@ def system_units(evaluation: "Path", books: Sequence[str], direction: str) -> Sy
     try:
         return units_of(segments, chapters, direction.split("-")[1])
     except KeyError as exc:
-        raise BooktransError(f"{evaluation}: segments or chapters without {exc} (written by an older evaluate stage); "
-                             f"re-run its evaluate stage") from None
+        raise BooktransError(
+            f"{evaluation}: segments or chapters without {exc} (written by an older evaluate stage); "
+            f"re-run its evaluate stage"
+        ) from None
 
 
 def units_of(segments: dict[str, list[dict]], chapters: dict[str, list[dict]], tgt_lang: str) -> SystemUnits:
@@ -252,8 +286,10 @@ def _check_paired(a: SystemUnits, b: SystemUnits, names: tuple[str, str]) -> Non
     from ..errors import BooktransError
 
     if a.units != b.units:
-        raise BooktransError(f"{names[0]} and {names[1]} are not evaluated on the same chapters of the same test books; "
-                             f"re-run their evaluate stages on one manifest")
+        raise BooktransError(
+            f"{names[0]} and {names[1]} are not evaluated on the same chapters of the same test books; "
+            f"re-run their evaluate stages on one manifest"
+        )
 
 
 def score_interval(u: SystemUnits, metric: str, counts: np.ndarray, tgt_lang: str) -> dict:
@@ -266,8 +302,9 @@ def score_interval(u: SystemUnits, metric: str, counts: np.ndarray, tgt_lang: st
     return {"value": _num(f(s.sum(0))), "ci_low": _num(lo), "ci_high": _num(hi)}
 
 
-def compare_systems(a: SystemUnits, b: SystemUnits, names: tuple[str, str], counts: np.ndarray, tgt_lang: str,
-                    alpha: float) -> dict:
+def compare_systems(
+    a: SystemUnits, b: SystemUnits, names: tuple[str, str], counts: np.ndarray, tgt_lang: str, alpha: float
+) -> dict:
     """Every metric both systems have: B - A with its interval, p and whether it is significant: p below
     ``alpha`` and a 95% interval that excludes 0."""
     _check_paired(a, b, names)
@@ -292,11 +329,16 @@ def breakdown(systems: dict[str, SystemUnits], genre_of: dict[str, str], tgt_lan
         for k, u in enumerate(first.units):
             groups.setdefault(key(u), []).append(k)
         for g, rows in groups.items():
-            entry = {"segments": int(first.segments[rows].sum()), "chapters": len(rows),
-                     "books": len({first.units[k][0] for k in rows}), "systems": {}}
+            entry = {
+                "segments": int(first.segments[rows].sum()),
+                "chapters": len(rows),
+                "books": len({first.units[k][0] for k in rows}),
+                "systems": {},
+            }
             for name, su in systems.items():
-                entry["systems"][name] = {m: _num(scorer(m, tgt_lang)(su.stats[m][rows].sum(0)))
-                                          for m in METRICS if m in su.stats}
+                entry["systems"][name] = {
+                    m: _num(scorer(m, tgt_lang)(su.stats[m][rows].sum(0))) for m in METRICS if m in su.stats
+                }
             out[level][g] = entry
     return out
 
@@ -314,8 +356,15 @@ def pairs(rounds: Sequence[str], outside: Sequence[str]) -> list[tuple[str, str,
     return out
 
 
-def compare_all(units: dict[str, dict[str, SystemUnits]], rounds: Sequence[str], outside: Sequence[str],
-                genre_of: dict[str, str], resamples: int, seed: int, alpha: float) -> dict:
+def compare_all(
+    units: dict[str, dict[str, SystemUnits]],
+    rounds: Sequence[str],
+    outside: Sequence[str],
+    genre_of: dict[str, str],
+    resamples: int,
+    seed: int,
+    alpha: float,
+) -> dict:
     """reports/compare.json's ``directions``: per direction, every system's scores with their intervals,
     every comparison of ``pairs``, what is absent, and the per-genre and per-book breakdown. The same
     resamples (one draw of chapters per direction) serve every system and comparison."""
@@ -327,10 +376,21 @@ def compare_all(units: dict[str, dict[str, SystemUnits]], rounds: Sequence[str],
         first = next(iter(by_system.values()))
         counts = resample_counts(len(first.units), resamples, seed)
         scores = {s: {m: score_interval(u, m, counts, tgt) for m in u.stats} for s, u in by_system.items()}
-        comps = {f"{b} vs {a}": {"a": a, "b": b, "against": rel,
-                                 **compare_systems(by_system[a], by_system[b], (a, b), counts, tgt, alpha)}
-                 for a, b, rel in pairs([r for r in rounds if r in by_system], [s for s in outside if s in by_system])}
-        out[d] = {"chapters": len(first.units), "segments": int(first.segments.sum()), "systems": scores,
-                  "comparisons": comps, "absent": {s: u.absent for s, u in by_system.items() if u.absent},
-                  "breakdown": breakdown(by_system, genre_of, tgt)}
+        comps = {
+            f"{b} vs {a}": {
+                "a": a,
+                "b": b,
+                "against": rel,
+                **compare_systems(by_system[a], by_system[b], (a, b), counts, tgt, alpha),
+            }
+            for a, b, rel in pairs([r for r in rounds if r in by_system], [s for s in outside if s in by_system])
+        }
+        out[d] = {
+            "chapters": len(first.units),
+            "segments": int(first.segments.sum()),
+            "systems": scores,
+            "comparisons": comps,
+            "absent": {s: u.absent for s, u in by_system.items() if u.absent},
+            "breakdown": breakdown(by_system, genre_of, tgt),
+        }
     return out

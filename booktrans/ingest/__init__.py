@@ -28,8 +28,10 @@ READERS = {".pdf": read_pdf, ".epub": read_epub, ".txt": read_txt}
 
 __all__ = ["ingest_file", "structure", "IngestError", "IngestOptions", "Paragraph", "IngestResult"]
 
-PAGE_CHARS = 1000          # "more than a page": a printed page holds ~800 Chinese characters or ~2,000 English letters
-MIN_SCRIPT_SHARE = 0.5     # at least this share of the letters must be Han or Latin, else the text is in no language we read
+PAGE_CHARS = 1000  # "more than a page": a printed page holds ~800 Chinese characters or ~2,000 English letters
+MIN_SCRIPT_SHARE = (
+    0.5  # at least this share of the letters must be Han or Latin, else the text is in no language we read
+)
 WEAK_AFTER_SENTENCE = 0.6  # weak headings (bare numbers, numbered titles) must mostly follow the end of a sentence
 _SENT_END = tuple("。！？.!?”」』\"'’…）)》")
 _INDENT_BREAK = re.compile(r"\u3000{2,}|[ \t\u00a0]{3,}(?=\S)")
@@ -65,9 +67,9 @@ def _split_at_indents(blocks: list[Block], lang: str, limit: int) -> list[Block]
                 continue
             cut = _heading_tail(piece, lang)
             if cut is not None:
-                if piece[:cut[0]].strip():
-                    out.append(Block(text=piece[:cut[0]].strip(), loc=b.loc))
-                out.append(Block(text=piece[cut[0]:].strip(), loc=b.loc, heading=True, info=cut[1]))
+                if piece[: cut[0]].strip():
+                    out.append(Block(text=piece[: cut[0]].strip(), loc=b.loc))
+                out.append(Block(text=piece[cut[0] :].strip(), loc=b.loc, heading=True, info=cut[1]))
             else:
                 out.append(Block(text=piece, loc=b.loc))
     return out
@@ -127,9 +129,16 @@ def _layout_parents(blocks: list[Block]) -> None:
     the book has two such titles or more. A collection of stories, some cut into numbered sections,
     nests them under each story."""
     heads = [i for i, b in enumerate(blocks) if b.heading and b.info is not None]
-    parents = [a for a, nxt in zip(heads, heads[1:])
-               if blocks[a].layout and blocks[a].info.number is None and blocks[a].info.level == "chapter"
-               and blocks[nxt].info.level == "chapter" and blocks[nxt].info.number in (0, 1) and nxt - a - 1 <= 20]
+    parents = [
+        a
+        for a, nxt in zip(heads, heads[1:])
+        if blocks[a].layout
+        and blocks[a].info.number is None
+        and blocks[a].info.level == "chapter"
+        and blocks[nxt].info.level == "chapter"
+        and blocks[nxt].info.number in (0, 1)
+        and nxt - a - 1 <= 20
+    ]
     # a collection; one title over chapter 1 further down the text is the book's own name, unless it
     # sits right on its section 一
     for a in parents:
@@ -148,8 +157,9 @@ def _demote_weak(blocks: list[Block]) -> None:
         for i in idx:
             n = blocks[i].info.number  # type: ignore[union-attr]
             new_part = any(last < k < i for k in parts)
-            if n is None or not (n == (prev + 1 if prev is not None else 1) or (prev is None and n == 0)
-                                 or (new_part and n == 1)):
+            if n is None or not (
+                n == (prev + 1 if prev is not None else 1) or (prev is None and n == 0) or (new_part and n == 1)
+            ):
                 ok = False
                 break
             prev, last = n, i
@@ -163,8 +173,9 @@ def _demote_weak(blocks: list[Block]) -> None:
 
 def _demote_repeated(blocks: list[Block]) -> None:
     def candidate(b: Block) -> bool:
-        return b.heading and b.info is not None and b.info.number is None and b.info.level == "chapter" \
-            and not b.from_toc
+        return (
+            b.heading and b.info is not None and b.info.number is None and b.info.level == "chapter" and not b.from_toc
+        )
 
     counts = Counter(b.text.strip().lower() for b in blocks if candidate(b))
     for b in blocks:
@@ -257,12 +268,23 @@ def structure(blocks: list[Block], lang: str, result: ReadResult, opts: IngestOp
             forced_total += forced
             first_split = first_split or f"the first at {block.loc}, {len(text):,} characters into {len(pieces)}"
         for piece in pieces:
-            paragraphs.append(Paragraph(chapter=chapter, title=title, para=len(paragraphs), text=piece, loc=block.loc,
-                                        part=part, level=level))
+            paragraphs.append(
+                Paragraph(
+                    chapter=chapter,
+                    title=title,
+                    para=len(paragraphs),
+                    text=piece,
+                    loc=block.loc,
+                    part=part,
+                    level=level,
+                )
+            )
     if split:
-        result.warnings.append(f"{split} paragraph(s) longer than {opts.max_paragraph_chars:,} characters split at "
-                               f"sentence ends ({first_split})"
-                               + (f"; {forced_total} piece(s) with no sentence end cut at a comma or space" if forced_total else ""))
+        result.warnings.append(
+            f"{split} paragraph(s) longer than {opts.max_paragraph_chars:,} characters split at "
+            f"sentence ends ({first_split})"
+            + (f"; {forced_total} piece(s) with no sentence end cut at a comma or space" if forced_total else "")
+        )
     result.stats.update(sections=sections, split_paragraphs=split, forced_cuts=forced_total, title_chars=title_chars)
     return paragraphs
 
@@ -293,16 +315,26 @@ def ingest_file(path: str | Path, lang: str, opts: IngestOptions) -> IngestResul
     kept = sum(len(p.text) for p in paragraphs)
     letters, han, latin = letter_shares(sample)
     if kept > PAGE_CHARS and (han + latin < MIN_SCRIPT_SHARE or letters < 10):
-        raise IngestError(path, "no language", f"only {han + latin:.0%} of {letters:,} letters are Chinese or Latin: "
-                          f"a wrong encoding (mojibake) or a language other than {lang}")
+        raise IngestError(
+            path,
+            "no language",
+            f"only {han + latin:.0%} of {letters:,} letters are Chinese or Latin: "
+            f"a wrong encoding (mojibake) or a language other than {lang}",
+        )
     found = detect_lang(sample)
     if opts.check_language and found is not None and found != lang:
-        raise IngestError(path, "wrong language", f"the manifest says {lang}, the text is {found} "
-                          f"({han:.0%} of the letters Han, {latin:.0%} Latin; a code-heavy book can set "
-                          "language_check: false in the manifest)")
+        raise IngestError(
+            path,
+            "wrong language",
+            f"the manifest says {lang}, the text is {found} "
+            f"({han:.0%} of the letters Han, {latin:.0%} Latin; a code-heavy book can set "
+            "language_check: false in the manifest)",
+        )
     warnings = list(result.warnings)
     if not opts.check_language and found is not None and found != lang:
-        warnings.append(f"the text reads as {found}, not {lang}; accepted because the manifest sets language_check: false")
+        warnings.append(
+            f"the text reads as {found}, not {lang}; accepted because the manifest sets language_check: false"
+        )
     chapters = sorted({p.chapter for p in paragraphs})
     sizes = Counter()
     for p in paragraphs:
@@ -310,8 +342,11 @@ def ingest_file(path: str | Path, lang: str, opts: IngestOptions) -> IngestResul
     titles = _titles(paragraphs)
     longest = max(titles, key=lambda t: (length(t, lang), t)) if titles else ""
     stats = result.stats
-    accounted = sum(_nonspace(p.text) for p in paragraphs) + stats.get("title_chars", 0) \
+    accounted = (
+        sum(_nonspace(p.text) for p in paragraphs)
+        + stats.get("title_chars", 0)
         + sum(_nonspace(n) for n in result.notes)
+    )
     book_chars = result.chars_extracted - stats.get("boilerplate_chars", 0)
     report = {
         "status": "ok",

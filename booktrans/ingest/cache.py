@@ -53,8 +53,11 @@ class IngestCache:
             return None
         try:
             data = json.loads(f.read_text(encoding="utf-8"))
-            return IngestResult(paragraphs=[Paragraph(**p) for p in data["paragraphs"]], report=data["report"],
-                                notes=data.get("notes", []))
+            return IngestResult(
+                paragraphs=[Paragraph(**p) for p in data["paragraphs"]],
+                report=data["report"],
+                notes=data.get("notes", []),
+            )
         except (ValueError, KeyError, TypeError):
             return None  # a damaged entry is read again
 

@@ -29,8 +29,9 @@ log = logging.getLogger("ingest")
 @dataclass(frozen=True)
 class CorpusOptions:
     """How a corpus is read: params ``ingest`` (booktrans.params.IngestParams; the values live in params.yaml)."""
-    roots: tuple[Path, ...]                   # manifest paths must lie under one of these
-    on_error: str                             # fail | skip: a failed edition stops the step or is left out
+
+    roots: tuple[Path, ...]  # manifest paths must lie under one of these
+    on_error: str  # fail | skip: a failed edition stops the step or is left out
     simplify: bool
     max_paragraph_chars: int
     gates: IngestGates
@@ -39,8 +40,14 @@ class CorpusOptions:
     @classmethod
     def from_params(cls, ingest) -> "CorpusOptions":
         """From the typed ``ingest`` record (booktrans.params.IngestParams)."""
-        return cls(roots=tuple(Path(r) for r in ingest.roots), on_error=ingest.on_error, simplify=ingest.simplify,
-                   max_paragraph_chars=ingest.max_paragraph_chars, gates=ingest.gates, cache_dir=Path(ingest.cache_dir))
+        return cls(
+            roots=tuple(Path(r) for r in ingest.roots),
+            on_error=ingest.on_error,
+            simplify=ingest.simplify,
+            max_paragraph_chars=ingest.max_paragraph_chars,
+            gates=ingest.gates,
+            cache_dir=Path(ingest.cache_dir),
+        )
 
 
 def _inside(path: Path, roots: tuple[Path, ...]) -> bool:
@@ -62,18 +69,31 @@ def ingest_corpus(books: list[Book], out: Path, report_path: Path, opts: CorpusO
     counts = {"read": 0, "cached": 0}
     with atomic_dir(out) as tmp:
         for book in tqdm(books, desc="ingest", unit="book"):
-            entry: dict = {"split": book.split, "genre": book.genre, "source": book.source, "license": book.license,
-                           "editions": {}}
+            entry: dict = {
+                "split": book.split,
+                "genre": book.genre,
+                "source": book.source,
+                "license": book.license,
+                "editions": {},
+            }
             results = {}
             for lang in ("zh", "en"):
                 path = Path(book.file(lang))
                 try:
                     if not _inside(path, roots):
-                        raise IngestError(path, "outside the data folders", f"manifest paths must lie under {', '.join(map(str, roots))}")
+                        raise IngestError(
+                            path,
+                            "outside the data folders",
+                            f"manifest paths must lie under {', '.join(map(str, roots))}",
+                        )
                     if not path.is_file():
                         raise IngestError(path, "missing file", "the manifest names a file that does not exist")
-                    io = IngestOptions(simplify=opts.simplify, max_paragraph_chars=opts.max_paragraph_chars,
-                                       check_language=book.language_check, chapter_pattern=book.pattern(lang))
+                    io = IngestOptions(
+                        simplify=opts.simplify,
+                        max_paragraph_chars=opts.max_paragraph_chars,
+                        check_language=book.language_check,
+                        chapter_pattern=book.pattern(lang),
+                    )
                     key = cache.key(path, lang, io.key())
                     result = cache.get(key)
                     if result is None:
@@ -112,10 +132,17 @@ def ingest_corpus(books: list[Book], out: Path, report_path: Path, opts: CorpusO
         doc = {"summary": summary, "gates": {"flagged": flagged_books, "skip": gates.skip}, "books": report}
         write_json(report_path, doc)
         if failures and opts.on_error != "skip":
-            raise Stopped(f"ingest: {len(failures)} edition(s) failed; see {report_path} "
-                                 f"(set ingest.on_error: skip to go on without them):\n"
-                                 + "\n".join(f"  {f}" for f in failures))
+            raise Stopped(
+                f"ingest: {len(failures)} edition(s) failed; see {report_path} "
+                f"(set ingest.on_error: skip to go on without them):\n" + "\n".join(f"  {f}" for f in failures)
+            )
         stop_on_flags("ingest", flagged, report_path)
-    log.info("ingested %d/%d books into %s (%d editions read, %d unchanged from cache)",
-             summary["ok"], summary["books"], out, counts["read"], counts["cached"])
+    log.info(
+        "ingested %d/%d books into %s (%d editions read, %d unchanged from cache)",
+        summary["ok"],
+        summary["books"],
+        out,
+        counts["read"],
+        counts["cached"],
+    )
     return doc

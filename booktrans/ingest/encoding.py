@@ -39,16 +39,26 @@ _BOMS = [
     (b"\xff\xfe", "utf-16-le"),
     (b"\xfe\xff", "utf-16-be"),
 ]
-UTF8_BAD_SHARE = 0.01       # at most this share of the non-ASCII bytes may be invalid for a file to stay UTF-8
-UTF8_MIN_BAD = 2            # ... or this many bytes, whichever is more
-UTF8_MIN_SEQUENCES = 20     # ... and it must hold at least this many valid multi-byte sequences, ten per bad byte
-MIN_PLAUSIBILITY = 0.75     # a legacy decoding must score at least this (0..1) to be accepted
-_SAMPLE = 200_000           # bytes given to the detectors
+UTF8_BAD_SHARE = 0.01  # at most this share of the non-ASCII bytes may be invalid for a file to stay UTF-8
+UTF8_MIN_BAD = 2  # ... or this many bytes, whichever is more
+UTF8_MIN_SEQUENCES = 20  # ... and it must hold at least this many valid multi-byte sequences, ten per bad byte
+MIN_PLAUSIBILITY = 0.75  # a legacy decoding must score at least this (0..1) to be accepted
+_SAMPLE = 200_000  # bytes given to the detectors
 # widen a detector's name to the superset that decodes everything the subset does
 _FAMILY = {
-    "gb2312": "gb18030", "gbk": "gb18030", "gb18030": "gb18030", "hz-gb-2312": "gb18030", "cp936": "gb18030",
-    "big5": "big5hkscs", "big5hkscs": "big5hkscs", "cp950": "big5hkscs",
-    "ascii": "cp1252", "latin-1": "cp1252", "iso8859-1": "cp1252", "iso-8859-1": "cp1252", "windows-1252": "cp1252",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "gb18030": "gb18030",
+    "hz-gb-2312": "gb18030",
+    "cp936": "gb18030",
+    "big5": "big5hkscs",
+    "big5hkscs": "big5hkscs",
+    "cp950": "big5hkscs",
+    "ascii": "cp1252",
+    "latin-1": "cp1252",
+    "iso8859-1": "cp1252",
+    "iso-8859-1": "cp1252",
+    "windows-1252": "cp1252",
     "cp1252": "cp1252",
 }
 # how common each encoding is for books in the language: breaks ties between equally plausible readings
@@ -56,16 +66,24 @@ _PRIOR = {
     "zh": ["gb18030", "big5hkscs", "utf-16-le", "utf-16-be", "cp1252"],
     "en": ["cp1252", "iso8859-15", "cp1250", "mac-roman", "cp850", "cp437", "gb18030", "big5hkscs"],
 }
-_CP1252_PUNCT = {0x91: "\u2018", 0x92: "\u2019", 0x93: "\u201c", 0x94: "\u201d", 0x95: "\u2022", 0x96: "\u2013",
-                 0x97: "\u2014", 0x85: "\u2026"}
+_CP1252_PUNCT = {
+    0x91: "\u2018",
+    0x92: "\u2019",
+    0x93: "\u201c",
+    0x94: "\u201d",
+    0x95: "\u2022",
+    0x96: "\u2013",
+    0x97: "\u2014",
+    0x85: "\u2026",
+}
 
 
 @dataclass
 class Decoded:
     text: str
     encoding: str
-    bad_bytes: int = 0                 # invalid bytes replaced (UTF-8 that was valid but for these)
-    first_bad: int | None = None       # byte offset of the first one
+    bad_bytes: int = 0  # invalid bytes replaced (UTF-8 that was valid but for these)
+    first_bad: int | None = None  # byte offset of the first one
     proposals: dict[str, str] = field(default_factory=dict)  # what each detector said, for the report
 
 
@@ -124,7 +142,7 @@ def _utf8_with_repairs(data: bytes, lang: str | None, limit: int | None = None) 
 
     def handler(exc: UnicodeDecodeError):
         nonlocal bad
-        span = exc.object[exc.start:exc.end]
+        span = exc.object[exc.start : exc.end]
         bad += len(span)
         if limit is not None and bad > limit:
             raise _TooManyBadBytes
@@ -188,12 +206,13 @@ def decode_text(data: bytes, path: str | Path, lang: str | None = None) -> Decod
     for bom, enc in _BOMS:
         if data.startswith(bom):
             try:
-                return Decoded(data[len(bom):].decode(enc), enc)
+                return Decoded(data[len(bom) :].decode(enc), enc)
             except UnicodeDecodeError as exc:
                 if enc != "utf-8":
-                    raise IngestError(path, "undecodable",
-                                      f"starts with a {enc} byte-order mark but is not {enc} ({exc.reason})") from None
-                text, bad, first = _utf8_with_repairs(data[len(bom):], lang)
+                    raise IngestError(
+                        path, "undecodable", f"starts with a {enc} byte-order mark but is not {enc} ({exc.reason})"
+                    ) from None
+                text, bad, first = _utf8_with_repairs(data[len(bom) :], lang)
                 return Decoded(text, "utf-8", bad, first)
     # UTF-16 without a BOM shows up as many NUL bytes; any other text has (almost) no control bytes.
     sample = data[:65536]
@@ -241,8 +260,12 @@ def decode_text(data: bytes, path: str | Path, lang: str | None = None) -> Decod
             best = (score, tie, enc, text)
     said = {k: ", ".join(v) or "nothing" for k, v in proposals.items()}
     if best is None or best[0] < MIN_PLAUSIBILITY:
-        raise IngestError(path, "undecodable", "no encoding gives plausible text (chardet proposed "
-                          f"{said['chardet']}; charset-normalizer proposed {said['charset-normalizer']})")
+        raise IngestError(
+            path,
+            "undecodable",
+            "no encoding gives plausible text (chardet proposed "
+            f"{said['chardet']}; charset-normalizer proposed {said['charset-normalizer']})",
+        )
     if best[2] == "utf-8" and repaired:
         return Decoded(best[3], "utf-8", repaired[1], repaired[2], proposals=said)
     return Decoded(best[3], best[2], proposals=said)

@@ -43,12 +43,52 @@ from .txt import title_text
 
 MAX_UNCOMPRESSED = 512 * 1024 * 1024  # bytes; a larger archive is refused as a likely zip bomb
 MAX_RATIO = 200  # uncompressed / compressed size of one member
-SHORTFALL = 0.9  # a spine item yielding less than this share of the text its markup holds (100 characters or more) is warned about
+# a spine item yielding less than this share of the text its markup holds (100 characters or more) is warned about
+SHORTFALL = 0.9
 _SKIP_NAMES = re.compile(r"(cover|copyright|colophon|titlepage|title-page|toc|nav|imprint|notice)", re.I)
-_BLOCK_TAGS = {"p", "div", "section", "article", "main", "aside", "header", "footer", "nav", "li", "ul", "ol", "dl",
-               "dt", "dd", "blockquote", "pre", "figure", "figcaption", "table", "thead", "tbody", "tfoot", "tr",
-               "caption", "center", "address", "hr", "body", "html", "details", "summary", "fieldset", "legend",
-               "hgroup", "h1", "h2", "h3", "h4", "h5", "h6"}
+_BLOCK_TAGS = {
+    "p",
+    "div",
+    "section",
+    "article",
+    "main",
+    "aside",
+    "header",
+    "footer",
+    "nav",
+    "li",
+    "ul",
+    "ol",
+    "dl",
+    "dt",
+    "dd",
+    "blockquote",
+    "pre",
+    "figure",
+    "figcaption",
+    "table",
+    "thead",
+    "tbody",
+    "tfoot",
+    "tr",
+    "caption",
+    "center",
+    "address",
+    "hr",
+    "body",
+    "html",
+    "details",
+    "summary",
+    "fieldset",
+    "legend",
+    "hgroup",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+}
 _HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 _SKIP_TAGS = {"script", "style", "head", "title", "rt", "rp", "template", "noscript"}
 _CELL_TAGS = {"td", "th"}
@@ -57,8 +97,11 @@ _SKIP_TYPES = re.compile(r"\b(cover|toc|landmarks|copyright-page|titlepage|front
 _CONTENTS_TITLE = re.compile(r"^\s*(contents|table of contents|目\s*录|目\s*錄|目\s*次)\s*$", re.I)
 _BR = "\x00"
 # what notice, licence and copyright pages say; a short spine item full of it is not the book's text
-_NOTICE_WORDS = re.compile(r"(版权|版權|许可|許可|公版|授权|授權|免责|ISBN|copyright|all rights reserved|licen[cs]e|"
-                           r"public domain|project gutenberg|distributed|permission)", re.I)
+_NOTICE_WORDS = re.compile(
+    r"(版权|版權|许可|許可|公版|授权|授權|免责|ISBN|copyright|all rights reserved|licen[cs]e|"
+    r"public domain|project gutenberg|distributed|permission)",
+    re.I,
+)
 _EPUB_TYPE = "{http://www.idpf.org/2007/ops}type"
 
 
@@ -78,8 +121,14 @@ def check_archive(path: Path) -> None:
                 if name.startswith("/") or ".." in posixpath.normpath(name).split("/") or "\\" in name:
                     raise IngestError(path, "unsafe archive", f"member path {name!r} escapes the archive")
                 total += info.file_size
-                if info.compress_size and info.file_size / max(info.compress_size, 1) > MAX_RATIO and info.file_size > 10_000_000:
-                    raise IngestError(path, "zip bomb", f"member {name!r} expands {info.file_size // info.compress_size}x")
+                if (
+                    info.compress_size
+                    and info.file_size / max(info.compress_size, 1) > MAX_RATIO
+                    and info.file_size > 10_000_000
+                ):
+                    raise IngestError(
+                        path, "zip bomb", f"member {name!r} expands {info.file_size // info.compress_size}x"
+                    )
             if total > MAX_UNCOMPRESSED:
                 raise IngestError(path, "zip bomb", f"{total} bytes uncompressed exceeds {MAX_UNCOMPRESSED}")
             if "META-INF/container.xml" not in names:
@@ -92,6 +141,7 @@ def check_archive(path: Path) -> None:
 
 # ---------------------------------------------------------------------------------------------------
 # the table of contents
+
 
 @dataclass
 class _TocEntry:
@@ -139,14 +189,20 @@ def _assign_levels(entries: list[_TocEntry], lang: str) -> list[_TocEntry]:
             child_kinds = [kind(c) for c in e.children]
             # children that read as chapters make a part; so do children of an entry that is no numbered
             # chapter itself, unless they read as sections (a story and its parts I, II, III)
-            if k == "part" or (e.children and (child_kinds.count("chapter") * 2 >= len(e.children)
-                                               or (k is None and child_kinds.count("section") * 2 < len(e.children)))):
+            if k == "part" or (
+                e.children
+                and (
+                    child_kinds.count("chapter") * 2 >= len(e.children)
+                    or (k is None and child_kinds.count("section") * 2 < len(e.children))
+                )
+            ):
                 e.level = "part"
                 flat.append(e)
                 walk(e.children)
             else:
                 e.level = "section" if k == "section" else "chapter"
                 flat.append(e)
+
     walk(entries)
     return flat
 
@@ -154,16 +210,17 @@ def _assign_levels(entries: list[_TocEntry], lang: str) -> list[_TocEntry]:
 # ---------------------------------------------------------------------------------------------------
 # walking one XHTML document
 
+
 @dataclass
 class _Ev:
-    kind: str                   # anchor | heading | block | note | skip
+    kind: str  # anchor | heading | block | note | skip
     text: str = ""
-    ids: tuple[str, ...] = ()   # anchor ids (anchor, heading)
+    ids: tuple[str, ...] = ()  # anchor ids (anchor, heading)
     tag: str = ""
-    link_share: float = 0.0     # block: share of its text inside links to places in the book (contents lists)
-    centred: bool = False       # block: set centred (text-align: center, <center>, a class the page's CSS centres)
-    reason: str = ""            # skip: why
-    count: int = 0              # skip: paragraphs inside
+    link_share: float = 0.0  # block: share of its text inside links to places in the book (contents lists)
+    centred: bool = False  # block: set centred (text-align: center, <center>, a class the page's CSS centres)
+    reason: str = ""  # skip: why
+    count: int = 0  # skip: paragraphs inside
 
 
 def _local(tag) -> str:
@@ -189,7 +246,9 @@ def _boilerplate(el) -> str | None:
     """'gutenberg_header' / 'gutenberg_licence' for Project Gutenberg's own sections, 'contents' for a
     contents list inside the text, None otherwise."""
     ident, cls = el.get("id") or "", el.get("class") or ""
-    if ident in ("pg-header", "pg-machine-header") or (("pg-boilerplate" in cls or "pgheader" in cls) and "footer" not in ident):
+    if ident in ("pg-header", "pg-machine-header") or (
+        ("pg-boilerplate" in cls or "pgheader" in cls) and "footer" not in ident
+    ):
         return "gutenberg_header"
     if ident in ("pg-footer", "pg-end-separator") or "pgfooter" in cls or ident == "project-gutenberg-license":
         return "gutenberg_licence"
@@ -217,7 +276,9 @@ class _Walker:
         link, self.link_chars = self.link_chars, 0
         if raw.replace(_BR, "").strip():
             text_len = len("".join(raw.split()))
-            self.events.append(_Ev("block", raw, link_share=min(1.0, link / max(text_len, 1)), centred=self.centring[-1]))
+            self.events.append(
+                _Ev("block", raw, link_share=min(1.0, link / max(text_len, 1)), centred=self.centring[-1])
+            )
 
     def text_of(self, el, br: str = " ") -> str:
         parts: list[str] = []
@@ -255,7 +316,9 @@ class _Walker:
                 inner.walk(el, classify=False)
                 inner.flush()
                 count = sum(e.count if e.kind == "skip" else 1 for e in inner.events if e.kind != "anchor")
-                ids = tuple(x for x in [ident] + [d.get("id") for d in el.iterdescendants() if isinstance(d.tag, str)] if x)
+                ids = tuple(
+                    x for x in [ident] + [d.get("id") for d in el.iterdescendants() if isinstance(d.tag, str)] if x
+                )
                 self.events.append(_Ev("skip", self.text_of(el), ids=ids, reason=reason, count=count))
                 return
             if tag not in ("body", "html") and _is_note(el):
@@ -265,8 +328,12 @@ class _Walker:
         if block:
             if tag in _HEADING_TAGS:
                 self.flush()
-                ids = tuple(x for x in [ident] + [d.get("id") or d.get("name") for d in el.iterdescendants()
-                                                   if isinstance(d.tag, str)] if x and x in self.wanted)
+                ids = tuple(
+                    x
+                    for x in [ident]
+                    + [d.get("id") or d.get("name") for d in el.iterdescendants() if isinstance(d.tag, str)]
+                    if x and x in self.wanted
+                )
                 self.events.append(_Ev("heading", self.text_of(el), ids=ids, tag=tag))
                 return
             self.flush()
@@ -280,7 +347,9 @@ class _Walker:
             return
         if tag in _CELL_TAGS:
             self.buf.append(" ")
-        link = in_link or (tag == "a" and bool(el.get("href")) and not el.get("href", "").startswith(("http:", "https:", "mailto:")))
+        link = in_link or (
+            tag == "a" and bool(el.get("href")) and not el.get("href", "").startswith(("http:", "https:", "mailto:"))
+        )
         if tag == "pre":
             text = self.text_of(el, br="\n").replace("\n", _BR)
             self.buf.append(text)
@@ -316,8 +385,8 @@ def _paragraphs(raw: str) -> list[str]:
     """Paragraphs of one block: ``<br/>`` lines that read as prose are paragraphs of their own; short
     lines (verse) stay together, one per line; blank lines (``<br/><br/>``) always separate."""
     lines = raw.split(_BR)
-    indented = [l.lstrip(" \t\r\n")[:1] in ("\u3000", "\u00a0", "\u2003", "\u2002") for l in lines]
-    clean = [" ".join(l.split()) for l in lines]
+    indented = [line.lstrip(" \t\r\n")[:1] in ("\u3000", "\u00a0", "\u2003", "\u2002") for line in lines]
+    clean = [" ".join(line.split()) for line in lines]
     if len(clean) == 1:
         return [clean[0]] if clean[0] else []
     groups: list[list[tuple[str, bool]]] = [[]]
@@ -335,8 +404,11 @@ def _paragraphs(raw: str) -> list[str]:
             continue
         widths = [display_width(t) for t, _ in g]
         ended = sum(t.endswith(_PROSE_END) for t, _ in g) / len(g)
-        prose = (statistics.median(widths) >= 80 or sum(i for _, i in g) * 2 >= len(g)
-                 or (ended >= 0.6 and statistics.median(widths) >= 40))
+        prose = (
+            statistics.median(widths) >= 80
+            or sum(i for _, i in g) * 2 >= len(g)
+            or (ended >= 0.6 and statistics.median(widths) >= 40)
+        )
         if prose:
             out.extend(t for t, _ in g)
         else:
@@ -347,8 +419,11 @@ def _paragraphs(raw: str) -> list[str]:
 def _held_chars(content: bytes) -> int:
     """Characters of text the markup holds, counted without the parser (tags stripped, entities
     resolved, scripts, styles and ruby annotations left out), so a parser that loses text is seen."""
-    declared = re.search(rb"""^\s*<\?xml[^>]*encoding=["']([A-Za-z0-9_.:-]+)|<meta[^>]*charset=["']?([A-Za-z0-9_.:-]+)""",
-                         content[:2048], re.I)
+    declared = re.search(
+        rb"""^\s*<\?xml[^>]*encoding=["']([A-Za-z0-9_.:-]+)|<meta[^>]*charset=["']?([A-Za-z0-9_.:-]+)""",
+        content[:2048],
+        re.I,
+    )
     enc = (declared.group(1) or declared.group(2)).decode() if declared else "utf-8"
     try:
         raw = content.decode(enc, "replace")
@@ -378,7 +453,9 @@ def read_epub(path: str | Path, lang: str, opts: IngestOptions | None = None) ->
     try:
         book = epub.read_epub(str(path), options={"ignore_ncx": False})
     except Exception as exc:
-        raise IngestError(path, "corrupted EPUB", str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__) from None
+        raise IngestError(
+            path, "corrupted EPUB", str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        ) from None
     opf_dir = _opf_dir(path)
     result = _read_book(book, path, opf_dir, _toc_entries(book), lang, in_book=False)
     if _largest_share(result.blocks) > 0.5:
@@ -388,14 +465,17 @@ def read_epub(path: str | Path, lang: str, opts: IngestOptions | None = None) ->
         if contents:
             again = _read_book(book, path, opf_dir, contents, lang, in_book=True, rows=rows)
             if _largest_share(again.blocks) < _largest_share(result.blocks):
-                again.warnings.append(f"the navigation does not cover the text; chapters from the contents table "
-                                      f"in the book ({sum(1 + len(e.children) for e in contents)} entries)")
+                again.warnings.append(
+                    f"the navigation does not cover the text; chapters from the contents table "
+                    f"in the book ({sum(1 + len(e.children) for e in contents)} entries)"
+                )
                 result = again
     return result
 
 
-def _read_book(book, path: Path, opf_dir: str, entries: list[_TocEntry], lang: str, in_book: bool,
-               rows: set[str] | None = None) -> ReadResult:
+def _read_book(
+    book, path: Path, opf_dir: str, entries: list[_TocEntry], lang: str, in_book: bool, rows: set[str] | None = None
+) -> ReadResult:
     result = ReadResult(blocks=[], format="epub", encoding="utf-8")
     toc = _assign_levels(entries, lang)
     by_file: dict[str, list[_TocEntry]] = {}
@@ -405,8 +485,11 @@ def _read_book(book, path: Path, opf_dir: str, entries: list[_TocEntry], lang: s
     # a table of contents that names the chapters (by file or by anchor) decides them; then only headings
     # that read as chapter headings (第三章, CHAPTER III) are added, never a numbered subheading
     toc_driven = sum(1 for e in toc if e.file and e.level == "chapter") >= 2
-    guide_skip = {posixpath.normpath(unquote(g.get("href", "").split("#")[0])) for g in (book.guide or [])
-                  if _SKIP_TYPES.search(g.get("type", ""))}
+    guide_skip = {
+        posixpath.normpath(unquote(g.get("href", "").split("#")[0]))
+        for g in (book.guide or [])
+        if _SKIP_TYPES.search(g.get("type", ""))
+    }
     # the book's own name (dc:title): a heading that only repeats it on every item is a running title
     book_title = " ".join(str((book.get_metadata("DC", "title") or [("",)])[0][0]).split()).casefold()
     with zipfile.ZipFile(path) as zf:
@@ -484,7 +567,6 @@ def _book_contents(book, path: Path, opf_dir: str) -> tuple[list[_TocEntry], set
     the list it sits in (nested lists), else from its indent (leading spaces, a margin) or its class
     (Gutenberg marks the top rows of a two-level table with a class of their own). Also returns the
     rows' titles reduced for comparison, to drop the table from the text."""
-    names: dict[str, str] = {}
     docs = []
     with zipfile.ZipFile(path) as zf:
         for idref, _linear in book.spine:
@@ -498,8 +580,14 @@ def _book_contents(book, path: Path, opf_dir: str) -> tuple[list[_TocEntry], set
                 continue
             docs.append((posixpath.normpath(item.get_name()), tree))
     doc_names = {name for name, _ in docs}
-    ids = {(name, i) for name, tree in docs for el in tree.iter() if isinstance(el.tag, str)
-           for i in (el.get("id"), el.get("name") if _local(el.tag) == "a" else None) if i}
+    ids = {
+        (name, i)
+        for name, tree in docs
+        for el in tree.iter()
+        if isinstance(el.tag, str)
+        for i in (el.get("id"), el.get("name") if _local(el.tag) == "a" else None)
+        if i
+    }
     best: list[tuple] = []
     for name, tree in docs:
         groups: dict[int, list[tuple]] = {}
@@ -518,7 +606,11 @@ def _book_contents(book, path: Path, opf_dir: str) -> tuple[list[_TocEntry], set
             entry = next((x for x in a.iterancestors() if _local(x.tag) in ("li", "tr", "p", "dt", "dd", "div")), a)
             # the group: the outermost list or table around the entry (nested lists are one contents)
             lists = [x for x in entry.iterancestors() if _local(x.tag) in ("table", "ul", "ol", "nav")]
-            box = lists[-1] if lists else next((x for x in entry.iterancestors() if _local(x.tag) in ("div", "body")), entry)
+            box = (
+                lists[-1]
+                if lists
+                else next((x for x in entry.iterancestors() if _local(x.tag) in ("div", "body")), entry)
+            )
             link_text = " ".join("".join(a.itertext()).split())
             raw = "".join(entry.itertext())
             title = " ".join(raw.split())
@@ -533,8 +625,9 @@ def _book_contents(book, path: Path, opf_dir: str) -> tuple[list[_TocEntry], set
             cell = next((c for c in entry.iter() if isinstance(c.tag, str) and _local(c.tag) in ("td", "th")), None)
             cls = (cell.get("class") if cell is not None else entry.get("class")) or ""
             margin = re.search(r"(?:margin|padding)-left\s*:\s*([\d.]+)", entry.get("style") or "")
-            groups.setdefault(id(box), []).append((title, target, anchor, depth, lead, cls,
-                                                   float(margin.group(1)) if margin else 0.0, found))
+            groups.setdefault(id(box), []).append(
+                (title, target, anchor, depth, lead, cls, float(margin.group(1)) if margin else 0.0, found)
+            )
         for g in groups.values():
             if sum(e[7] for e in g) >= 3 and len(g) > len(best):
                 best = g
@@ -567,16 +660,29 @@ def _book_contents(book, path: Path, opf_dir: str) -> tuple[list[_TocEntry], set
     return tree, rows
 
 
-def _read_item(book, idref: str, zf: zipfile.ZipFile, opf_dir: str, guide_skip: set[str],
-               by_file: dict[str, list[_TocEntry]], toc_driven: bool, lang: str, result: ReadResult,
-               in_book: bool = False, book_title: str = "") -> None:
+def _read_item(
+    book,
+    idref: str,
+    zf: zipfile.ZipFile,
+    opf_dir: str,
+    guide_skip: set[str],
+    by_file: dict[str, list[_TocEntry]],
+    toc_driven: bool,
+    lang: str,
+    result: ReadResult,
+    in_book: bool = False,
+    book_title: str = "",
+) -> None:
     """Read one spine item into ``result``."""
     item = book.get_item_with_id(idref)
     if item is None or item.get_type() != ebooklib.ITEM_DOCUMENT:
         return
     name = item.get_name()
-    if isinstance(item, epub.EpubNav) or "nav" in (getattr(item, "properties", None) or []) \
-            or _SKIP_NAMES.search(posixpath.basename(name)):
+    if (
+        isinstance(item, epub.EpubNav)
+        or "nav" in (getattr(item, "properties", None) or [])
+        or _SKIP_NAMES.search(posixpath.basename(name))
+    ):
         result.drop("front_matter")
         return
     # the file's own bytes: ebooklib hands documents back re-serialised by an HTML parser
@@ -608,8 +714,7 @@ def _read_item(book, idref: str, zf: zipfile.ZipFile, opf_dir: str, guide_skip: 
     held = _held_chars(content)
     result.chars_extracted += held
     if held - used >= 100 and used < SHORTFALL * held:
-        result.warnings.append(f"{name}: only {used:,} of the {held:,} characters of text in its markup were "
-                               "extracted")
+        result.warnings.append(f"{name}: only {used:,} of the {held:,} characters of text in its markup were extracted")
 
 
 def _opf_dir(path: Path) -> str:
@@ -632,8 +737,16 @@ def _member(zf: zipfile.ZipFile, opf_dir: str, name: str) -> bytes | None:
         return None
 
 
-def _emit(events: list[_Ev], name: str, marks: list[_TocEntry], toc_driven: bool, lang: str, result: ReadResult,
-          in_book: bool = False, book_title: str = "") -> int:
+def _emit(
+    events: list[_Ev],
+    name: str,
+    marks: list[_TocEntry],
+    toc_driven: bool,
+    lang: str,
+    result: ReadResult,
+    in_book: bool = False,
+    book_title: str = "",
+) -> int:
     """Turn one spine item's events into blocks; returns the characters accounted for.
 
     A contents entry at the top of the item takes its title from the heading found there, unless that
@@ -652,7 +765,7 @@ def _emit(events: list[_Ev], name: str, marks: list[_TocEntry], toc_driven: bool
         if a not in found_ids:
             result.warnings.append(f"{name}: the table of contents points at #{a}, which is not in the file")
     pending: list[_TocEntry] = list(start_marks)
-    seen_text = False   # this item has given a paragraph already
+    seen_text = False  # this item has given a paragraph already
     had_heading = False  # ... or a heading
     first_tag: str | None = None  # the tag of the item's first heading (h1, h2, ...)
 
@@ -673,16 +786,29 @@ def _emit(events: list[_Ev], name: str, marks: list[_TocEntry], toc_driven: bool
             if heading is not None and k == len(pending) - 1:
                 text = " ".join(heading.text.split())
                 used += _nchars(heading.text)
-                if book_title and e.title and text.casefold() == book_title \
-                        and " ".join(e.title.split()).casefold() != book_title:
+                if (
+                    book_title
+                    and e.title
+                    and text.casefold() == book_title
+                    and " ".join(e.title.split()).casefold() != book_title
+                ):
                     result.drop("headers")
                     result.stats["boilerplate_chars"] = result.stats.get("boilerplate_chars", 0) + _nchars(heading.text)
                 else:
                     title, synthetic = text or e.title, False
                     first_tag = first_tag or heading.tag
             if title:
-                result.blocks.append(Block(text=title, loc=loc, heading=True, synthetic=synthetic, from_toc=True,
-                                           info=Heading(e.level, _number(title, lang), title), top=e.depth == 0))
+                result.blocks.append(
+                    Block(
+                        text=title,
+                        loc=loc,
+                        heading=True,
+                        synthetic=synthetic,
+                        from_toc=True,
+                        info=Heading(e.level, _number(title, lang), title),
+                        top=e.depth == 0,
+                    )
+                )
         pending.clear()
         return j + 1 if heading is not None else i
 
@@ -751,8 +877,15 @@ def _emit(events: list[_Ev], name: str, marks: list[_TocEntry], toc_driven: bool
                 if in_book and ev.centred and ev.link_share < 0.5 and "\n" not in p and len(p) <= 60:
                     h = classify_heading(p, lang)
                     if h is not None or title_text(p, lang):
-                        result.blocks.append(Block(text=p, loc=loc, heading=True, layout=True,
-                                                   info=Heading("chapter", h.number if h else None, p)))
+                        result.blocks.append(
+                            Block(
+                                text=p,
+                                loc=loc,
+                                heading=True,
+                                layout=True,
+                                info=Heading("chapter", h.number if h else None, p),
+                            )
+                        )
                         continue
                 result.blocks.append(Block(text=p, loc=loc, link_share=ev.link_share))
                 seen_text = True
@@ -764,8 +897,12 @@ def _repeats_title(text: str, loc: str, result: ReadResult, seen_text: bool) -> 
     """<p><strong>Title</strong></p> or <h4>Title</h4> right under <h1>Title</h1> (or under the contents
     entry's title at an anchor), in any case: dropped, counted."""
     last = result.blocks[-1] if result.blocks else None
-    if last is not None and last.heading and last.loc == loc \
-            and " ".join(text.split()).casefold() == " ".join(last.text.split()).casefold():
+    if (
+        last is not None
+        and last.heading
+        and last.loc == loc
+        and " ".join(text.split()).casefold() == " ".join(last.text.split()).casefold()
+    ):
         result.drop("repeated_titles")
         return True
     return False
@@ -820,8 +957,11 @@ def _own_text(el) -> str:
     """The text of ``el`` without Project Gutenberg's own sections."""
     parts = [el.text or ""]
     for child in el:
-        if isinstance(child.tag, str) and _local(child.tag) not in _SKIP_TAGS and \
-                (_boilerplate(child) is None or _local(child.tag) == "nav"):
+        if (
+            isinstance(child.tag, str)
+            and _local(child.tag) not in _SKIP_TAGS
+            and (_boilerplate(child) is None or _local(child.tag) == "nav")
+        ):
             parts.append(_own_text(child))
         parts.append(child.tail or "")
     return "".join(parts)

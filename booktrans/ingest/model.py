@@ -15,12 +15,12 @@ class Block:
     text: str
     loc: str  # "p3" (PDF page), "item:chapter1.xhtml" (EPUB spine item), "l120" (TXT line)
     heading: bool = False
-    info: Heading | None = None   # level and number when the reader knows them (else classified from the text)
-    synthetic: bool = False       # a title the reader supplied (from the table of contents), not text of the book
-    from_toc: bool = False        # a chapter or part the book's table of contents names (never second-guessed)
-    link_share: float = 0.0       # EPUB: share of the text inside links to places in the book (contents lists)
-    layout: bool = False          # a title found by the page's layout alone (set apart by indent, centring, blank lines)
-    top: bool = False             # an entry at the top of the book's contents: it closes the part open before it
+    info: Heading | None = None  # level and number when the reader knows them (else classified from the text)
+    synthetic: bool = False  # a title the reader supplied (from the table of contents), not text of the book
+    from_toc: bool = False  # a chapter or part the book's table of contents names (never second-guessed)
+    link_share: float = 0.0  # EPUB: share of the text inside links to places in the book (contents lists)
+    layout: bool = False  # a title found by the page's layout alone (set apart by indent, centring, blank lines)
+    top: bool = False  # an entry at the top of the book's contents: it closes the part open before it
 
 
 @dataclass
@@ -34,8 +34,14 @@ class Paragraph:
     level: int = 1  # depth of the chapter's heading in the book: 1 = top, 2 = inside a part
 
     def to_json(self) -> dict:
-        out = {"chapter": self.chapter, "title": self.title, "para": self.para, "text": self.text, "loc": self.loc,
-               "level": self.level}
+        out = {
+            "chapter": self.chapter,
+            "title": self.title,
+            "para": self.para,
+            "text": self.text,
+            "loc": self.loc,
+            "level": self.level,
+        }
         if self.part:
             out["part"] = self.part
         return out
@@ -65,10 +71,10 @@ class IngestOptions:
     """Per-run choices, params ``ingest`` (the values live in params.yaml), and per-book ones from the
     manifest. Lengths are characters."""
 
-    simplify: bool                            # Traditional -> Simplified Chinese (OpenCC t2s)
-    max_paragraph_chars: int                  # a longer paragraph is split at sentence ends (counted, warned)
-    check_language: bool = True               # the edition must be in the manifest's language
-    chapter_pattern: str | None = None        # regex: lines matching it (whole) are the chapter headings, nothing else
+    simplify: bool  # Traditional -> Simplified Chinese (OpenCC t2s)
+    max_paragraph_chars: int  # a longer paragraph is split at sentence ends (counted, warned)
+    check_language: bool = True  # the edition must be in the manifest's language
+    chapter_pattern: str | None = None  # regex: lines matching it (whole) are the chapter headings, nothing else
 
     @classmethod
     def from_params(cls, ingest, **book) -> "IngestOptions":
@@ -81,8 +87,12 @@ class IngestOptions:
 
     def key(self) -> dict:
         """What the cache key needs to know."""
-        return {"check_language": self.check_language, "simplify": self.simplify,
-                "chapter_pattern": self.chapter_pattern, "max_paragraph_chars": self.max_paragraph_chars}
+        return {
+            "check_language": self.check_language,
+            "simplify": self.simplify,
+            "chapter_pattern": self.chapter_pattern,
+            "max_paragraph_chars": self.max_paragraph_chars,
+        }
 
 
 @dataclass

@@ -29,15 +29,17 @@ from ..errors import IngestError
 from ..text.headings import parse_heading
 from .model import Block, IngestOptions, ReadResult
 
-_PAGE_NUMBER = re.compile(r"^\s*(?:page\s*)?[-–—(\[]?\s*(?:\d{1,4}|[ivxlcdm]{1,7})\s*[-–—)\]]?\s*(?:/\s*\d+)?\s*$", re.I)
+_PAGE_NUMBER = re.compile(
+    r"^\s*(?:page\s*)?[-–—(\[]?\s*(?:\d{1,4}|[ivxlcdm]{1,7})\s*[-–—)\]]?\s*(?:/\s*\d+)?\s*$", re.I
+)
 _ZH_PAGE_NUMBER = re.compile(r"^\s*第?\s*[\d一二三四五六七八九十百]{1,6}\s*页\s*$|^\s*-\s*\d+\s*-\s*$")
 _LEADER = re.compile(r"(?:[.．。·•⋯…_\-]\s*){4,}\s*[\divxlcdmIVXLCDM]{1,5}\s*$")
 _NOTE_MARK = re.compile(r"^\s*(?:\[\d{1,3}\]|\d{1,3}[.)、]?\s|[①-⑳]|[*†‡§]|注[\d①-⑳：:]|\(\d{1,3}\))")
 _NUMERIC = re.compile(r"^[\s\d.,%()\-+−—–/:：%％年月日元万亿]*$")
 _SENT_END = "。！？.!?”」』\"'…:：;；"
-_MARGIN = 0.12           # top/bottom share of the page where running headers and footers live
-_NOTE_ZONE = 0.6         # footnotes start below this share of the page height
-_OCR_SHARE = 0.1         # more image-only pages than this share of the book: the book needs OCR
+_MARGIN = 0.12  # top/bottom share of the page where running headers and footers live
+_NOTE_ZONE = 0.6  # footnotes start below this share of the page height
+_OCR_SHARE = 0.1  # more image-only pages than this share of the book: the book needs OCR
 
 
 @dataclass(slots=True)
@@ -48,9 +50,9 @@ class _Line:
     x1: float
     y1: float
     size: float
-    space_after: bool = False   # the source had a space after the line's last character
+    space_after: bool = False  # the source had a space after the line's last character
     space_before: bool = False  # ... or before its first
-    width: int = -1             # display width of ``text``, computed when first needed (_line_width)
+    width: int = -1  # display width of ``text``, computed when first needed (_line_width)
 
     @property
     def raw(self) -> str:
@@ -66,12 +68,14 @@ class _Blk:
     x1: float
     y1: float
     height: float
-    kind: str = "body"         # body | heading
+    kind: str = "body"  # body | heading
     parts: list[list[_Line]] = field(default_factory=list)
 
 
-_WIDE = re.compile("[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf"
-                   "\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\U00020000-\U0003fffd]")
+_WIDE = re.compile(
+    "[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf"
+    "\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\U00020000-\U0003fffd]"
+)
 
 
 def _width(text: str) -> int:
@@ -136,12 +140,12 @@ def _join(lines: list[_Line], lang: str) -> str:
     out = ""
     trailing = False
     zh = lang == "zh"
-    for l in lines:
-        line = l.text
+    for text_line in lines:
+        line = text_line.text
         if not out:
             out = line
         elif zh:
-            if trailing or l.space_before:
+            if trailing or text_line.space_before:
                 out += " " + line
             else:
                 last, first = out[-1], line[0]
@@ -153,7 +157,7 @@ def _join(lines: list[_Line], lang: str) -> str:
             out = out[:-1] + line
         else:
             out += " " + line
-        trailing = l.space_after
+        trailing = text_line.space_after
     return out
 
 
@@ -197,8 +201,8 @@ def _read_pages(doc: pymupdf.Document, result: ReadResult) -> tuple[list[list[_B
         for b in data["blocks"]:
             lines: list[_Line | None] = []
             real: list[_Line] = []
-            for l in b["lines"]:
-                spans = l["spans"]
+            for text_line in b["lines"]:
+                spans = text_line["spans"]
                 if len(spans) == 1:
                     span = spans[0]
                     text = span["text"]
@@ -212,7 +216,9 @@ def _read_pages(doc: pymupdf.Document, result: ReadResult) -> tuple[list[list[_B
                     lines.append(None)
                     continue
                 texts.append(stripped)
-                x0, y0, x1, y1 = l["bbox"] if rot is None else pymupdf.util_transform_rect(l["bbox"], rot)  # as Rect * rot
+                x0, y0, x1, y1 = (
+                    text_line["bbox"] if rot is None else pymupdf.util_transform_rect(text_line["bbox"], rot)
+                )  # as Rect * rot
                 # spaces at the ends of a line tell how to join it to the next (see join_lines)
                 line = _Line(stripped, x0, y0, x1, y1, size, text[-1:] == " ", text[:1] == " ")
                 lines.append(line)
@@ -221,22 +227,31 @@ def _read_pages(doc: pymupdf.Document, result: ReadResult) -> tuple[list[list[_B
                 continue
             groups = [real]
             if len(real) > 1:
-                bx0, bx1 = min([l.x0 for l in real]), max([l.x1 for l in real])
+                bx0, bx1 = min([text_line.x0 for text_line in real]), max([text_line.x1 for text_line in real])
                 if bx0 < mid - 5 and bx1 > mid + 5:
                     # one block holding two columns side by side: split it, left column first
-                    left = [l for l in real if l.x1 <= mid + 5]
-                    right = [l for l in real if l.x0 >= mid - 5]
+                    left = [text_line for text_line in real if text_line.x1 <= mid + 5]
+                    right = [text_line for text_line in real if text_line.x0 >= mid - 5]
                     if left and right and len(left) + len(right) == len(real):
                         groups = [left, right]
             if len(groups) == 1:
                 if len(real) == 1:
-                    l = real[0]
-                    blocks.append(_Blk(pno + 1, lines, l.x0, l.y0, l.x1, l.y1, height))
+                    text_line = real[0]
+                    blocks.append(_Blk(pno + 1, lines, text_line.x0, text_line.y0, text_line.x1, text_line.y1, height))
                     continue
                 groups = [lines]
             for group, got in zip(groups, [real] if groups[0] is lines else groups):
-                blocks.append(_Blk(pno + 1, group, min([l.x0 for l in got]), min([l.y0 for l in got]),
-                                   max([l.x1 for l in got]), max([l.y1 for l in got]), height))
+                blocks.append(
+                    _Blk(
+                        pno + 1,
+                        group,
+                        min([text_line.x0 for text_line in got]),
+                        min([text_line.y0 for text_line in got]),
+                        max([text_line.x1 for text_line in got]),
+                        max([text_line.y1 for text_line in got]),
+                        height,
+                    )
+                )
         result.chars_extracted += len("".join("".join(texts).split()))
         if not blocks:
             try:
@@ -294,12 +309,12 @@ def read_pdf(path: str | Path, lang: str, opts: IngestOptions | None = None) -> 
     if mu:
         result.warnings.append("pymupdf repaired the file: " + " / ".join(mu.splitlines()[:3])[:300])
 
-    all_lines = [l for blocks in pages for b in blocks for l in b.lines if l is not None]
+    all_lines = [line for blocks in pages for b in blocks for line in b.lines if line is not None]
     if not all_lines:
         raise IngestError(path, "no text", "no page has a text layer")
     sizes: Counter[float] = Counter()
-    for l in all_lines:
-        sizes[round(l.size * 2) / 2] += len(l.text)
+    for line in all_lines:
+        sizes[round(line.size * 2) / 2] += len(line.text)
     body_size = sizes.most_common(1)[0][0]
 
     _drop_margins(pages, result)
@@ -321,36 +336,36 @@ def _drop_margins(pages: list[list[_Blk]], result: ReadResult) -> None:
         found = []
         for b in blocks:
             top, bottom = b.height * _MARGIN, b.height * (1 - _MARGIN)  # the margins, where headers live
-            for l in b.lines:
-                if l is not None and (l.y1 <= top or l.y0 >= bottom):
-                    found.append((b, l, _shape(l.text)))
+            for line in b.lines:
+                if line is not None and (line.y1 <= top or line.y0 >= bottom):
+                    found.append((b, line, _shape(line.text)))
         shapes.update({s for _, _, s in found})
         margins.append(found)
     threshold = max(2, len(pages) // 3)
     repeated = {s for s, c in shapes.items() if c >= threshold and s}
     for blocks, found in zip(pages, margins):
         dropped: set[int] = set()
-        for b, l, shape in found:
-            flat = " ".join(l.text.split())
+        for b, line, shape in found:
+            flat = " ".join(line.text.split())
             if _PAGE_NUMBER.match(flat) or _ZH_PAGE_NUMBER.match(flat):
                 result.drop("page_numbers")
             elif shape in repeated:
                 result.drop("headers")
             else:
                 continue
-            dropped.add(id(l))
+            dropped.add(id(line))
         if not dropped:
             continue
         for b in blocks:
-            b.lines = [l for l in b.lines if l is None or id(l) not in dropped]
-        blocks[:] = [b for b in blocks if any(l is not None for l in b.lines)]
+            b.lines = [line for line in b.lines if line is None or id(line) not in dropped]
+        blocks[:] = [b for b in blocks if any(line is not None for line in b.lines)]
 
 
 def _drop_contents(pages: list[list[_Blk]], result: ReadResult) -> None:
     """Dotted-leader contents lines go; a page made mostly of them goes whole (its title included)."""
     for blocks in pages:
-        lines = [l for b in blocks for l in b.lines if l is not None]
-        leader = {id(l) for l in lines if _LEADER.search(l.text)}  # each line searched once
+        lines = [line for b in blocks for line in b.lines if line is not None]
+        leader = {id(line) for line in lines if _LEADER.search(line.text)}  # each line searched once
         if lines and len(leader) >= 3 and len(leader) >= 0.4 * len(lines):
             result.drop("contents", len(lines))
             blocks.clear()
@@ -358,25 +373,25 @@ def _drop_contents(pages: list[list[_Blk]], result: ReadResult) -> None:
         if not leader:
             continue
         for b in blocks:
-            n = sum(1 for l in b.lines if l is not None and id(l) in leader)
+            n = sum(1 for line in b.lines if line is not None and id(line) in leader)
             if n:
                 result.drop("contents", n)
-                b.lines = [l for l in b.lines if l is None or id(l) not in leader]
-        blocks[:] = [b for b in blocks if any(l is not None for l in b.lines)]
+                b.lines = [line for line in b.lines if line is None or id(line) not in leader]
+        blocks[:] = [b for b in blocks if any(line is not None for line in b.lines)]
 
 
 def _classify(b: _Blk, body_size: float, lang: str, result: ReadResult, pattern: re.Pattern | None = None) -> None:
-    lines = [l for l in b.lines if l is not None]
+    lines = [line for line in b.lines if line is not None]
     short = len(lines) <= 2
     text = _join(lines, lang) if short else ""  # only short blocks are read whole
-    size = lines[0].size if len(lines) == 1 else max([l.size for l in lines])
+    size = lines[0].size if len(lines) == 1 else max([line.size for line in lines])
     if short and (parse_heading(text, lang) or (pattern is not None and pattern.fullmatch(text.strip()))):
         b.kind = "heading"
         return
-    if (b.y0 >= b.height * _NOTE_ZONE and size <= body_size * 0.9 and _NOTE_MARK.match(lines[0].text)):
+    if b.y0 >= b.height * _NOTE_ZONE and size <= body_size * 0.9 and _NOTE_MARK.match(lines[0].text):
         b.kind = "note"
         return
-    numeric = sum(1 for l in lines if _NUMERIC.match(l.text))
+    numeric = sum(1 for line in lines if _NUMERIC.match(line.text))
     if (numeric >= 2 and numeric >= 0.5 * len(lines)) or numeric == len(lines):
         # table rows, or cells of a table laid out as loose numbers: nothing here to translate
         b.kind = "table"
@@ -410,7 +425,7 @@ def _line_spacing(pages: list[list[_Blk]]) -> float:
     """The usual distance between the tops of consecutive lines of running text."""
     gaps = []
     for blocks in pages:
-        lines = [l for b in blocks if b.kind == "body" for l in b.lines if l is not None]
+        lines = [line for b in blocks if b.kind == "body" for line in b.lines if line is not None]
         for a, b in zip(lines, lines[1:]):
             d = b.y0 - a.y0
             if 0 < d < 4 * (a.y1 - a.y0 + 1):
@@ -430,13 +445,13 @@ def _assemble(pages: list[list[_Blk]], lang: str, result: ReadResult) -> None:
     # (paragraph, its last line, that page's left and right text edges)
     carry: tuple[Block, _Line, float, float] | None = None
     for blocks in pages:
-        body = [l for b in blocks if b.kind == "body" for l in b.lines if l is not None]
+        body = [line for b in blocks if b.kind == "body" for line in b.lines if line is not None]
         if body:
-            left = _percentile([l.x0 for l in body], 0.1)
-            right = _percentile([l.x1 for l in body], 0.95)
+            left = _percentile([line.x0 for line in body], 0.1)
+            right = _percentile([line.x1 for line in body], 0.95)
         else:
             left = right = 0.0
-        char = statistics.median([l.size for l in body]) * (1.0 if lang == "zh" else 0.5) if body else 1.0
+        char = statistics.median([line.size for line in body]) * (1.0 if lang == "zh" else 0.5) if body else 1.0
         prev: _Line | None = None
         para: list[_Line] = []
         first_on_page = True
@@ -450,8 +465,12 @@ def _assemble(pages: list[list[_Blk]], lang: str, result: ReadResult) -> None:
                 result.drop("tables")  # a loose table cell: only numbers, nothing to translate
                 para = []
                 return
-            if first_on_page and carry is not None and para[0].x0 <= left + 1.5 * char \
-                    and not _ended_short(carry[1], para[0], carry[2], carry[3]):
+            if (
+                first_on_page
+                and carry is not None
+                and para[0].x0 <= left + 1.5 * char
+                and not _ended_short(carry[1], para[0], carry[2], carry[3])
+            ):
                 carry[0].text = join_lines([carry[0].text, text], lang)
                 block = carry[0]
             else:
@@ -463,7 +482,7 @@ def _assemble(pages: list[list[_Blk]], lang: str, result: ReadResult) -> None:
             para = []
 
         for b in blocks:
-            lines = [l for l in b.lines if l is not None]
+            lines = [line for line in b.lines if line is not None]
             if b.kind != "body":
                 flush(False)
                 first_on_page = False
@@ -478,20 +497,20 @@ def _assemble(pages: list[list[_Blk]], lang: str, result: ReadResult) -> None:
                 else:
                     result.blocks.append(Block(text=text, loc=f"p{b.page}", heading=b.kind == "heading"))
                 continue
-            for l in b.lines:
-                if l is None:
+            for line in b.lines:
+                if line is None:
                     flush(False)
                     prev = None
                     continue
                 if prev is not None:
-                    gap = spacing > 0 and (l.y0 - prev.y0) > 1.45 * spacing
-                    indented = l.x0 > left + 1.5 * char and l.x0 > prev.x0 + char
-                    new_column = l.y0 < prev.y0 - spacing  # moved up: the next column
+                    gap = spacing > 0 and (line.y0 - prev.y0) > 1.45 * spacing
+                    indented = line.x0 > left + 1.5 * char and line.x0 > prev.x0 + char
+                    new_column = line.y0 < prev.y0 - spacing  # moved up: the next column
                     # the geometry of the line ends (the costliest test) only when the rest do not decide
-                    if gap or indented or new_column or _ended_short(prev, l, left, right):
+                    if gap or indented or new_column or _ended_short(prev, line, left, right):
                         flush(False)
-                para.append(l)
-                prev = l
+                para.append(line)
+                prev = line
         flush(True)
 
 

@@ -27,10 +27,18 @@ from .model import Block, IngestOptions, ReadResult
 _SENTENCE_END_ZH = tuple("。，、；：！？…—～”’」』,;:!?")
 _SENTENCE_END_EN = tuple(",;:!?…—-")
 _OPEN_QUOTES = tuple("“‘「『\"'*_□■◆●★☆※#=-")
-_BRACKETED = re.compile(r"^(?:\[.*\]|〔.*〕|[(（].*[)）]|【.*】|<.*>|［.*］)$")  # [Illustration], 〔《呐喊》〕: a note, not a title
-_DATE_ZH = re.compile(r"^[〔(（]?[一二三四五六七八九〇○零十0-9０-９]{2,4}年|^[一二三四五六七八九十0-9]{1,3}月[一二三四五六七八九十0-9]{0,3}日")
-_PAGE_REF = re.compile(r"(?:\s{2,}|\s*[.…·]{2,}\s*|\s+_?Page_?\s*)[\s.…·]*(?:\d{1,4}|[ivxlc]{1,6})\s*$|[.…·]{4,}\S{0,40}\s*$", re.I)
-_CONTENTS = re.compile(r"^\s*(contents\.?|table of contents\.?|目\s*录[:：]?|目\s*錄[:：]?|.{0,12}目录[:：]?)\s*$", re.I)
+_BRACKETED = re.compile(
+    r"^(?:\[.*\]|〔.*〕|[(（].*[)）]|【.*】|<.*>|［.*］)$"
+)  # [Illustration], 〔《呐喊》〕: a note, not a title
+_DATE_ZH = re.compile(
+    r"^[〔(（]?[一二三四五六七八九〇○零十0-9０-９]{2,4}年|^[一二三四五六七八九十0-9]{1,3}月[一二三四五六七八九十0-9]{0,3}日"
+)
+_PAGE_REF = re.compile(
+    r"(?:\s{2,}|\s*[.…·]{2,}\s*|\s+_?Page_?\s*)[\s.…·]*(?:\d{1,4}|[ivxlc]{1,6})\s*$|[.…·]{4,}\S{0,40}\s*$", re.I
+)
+_CONTENTS = re.compile(
+    r"^\s*(contents\.?|table of contents\.?|目\s*录[:：]?|目\s*錄[:：]?|.{0,12}目录[:：]?)\s*$", re.I
+)
 _INDENT_CHARS = " \t\u3000\u00a0"
 
 
@@ -81,7 +89,12 @@ def _key(title: str) -> str:
 def title_text(s: str, lang: str) -> bool:
     """``s`` (stripped) reads as a title, not a sentence or a fragment of one."""
     s = _PRIVATE.sub("", s).strip()
-    if not s or _BRACKETED.match(s) or s.startswith(_OPEN_QUOTES) and not (s.upper() == s and any(c.isalpha() for c in s)):
+    if (
+        not s
+        or _BRACKETED.match(s)
+        or s.startswith(_OPEN_QUOTES)
+        and not (s.upper() == s and any(c.isalpha() for c in s))
+    ):
         return False
     if lang == "zh" and re.search(r"[\u4e00-\u9fff]", s):
         if s.endswith(_SENTENCE_END_ZH) or "。" in s or "，" in s or _DATE_ZH.search(s):
@@ -108,17 +121,25 @@ def read_txt(path: str | Path, lang: str, opts: IngestOptions | None = None) -> 
     data = path.read_bytes()
     decoded = decode_text(data, path, lang)
     text = decoded.text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2029", "\n").replace("\u2028", "\n")
-    lines = [l.rstrip() for l in text.split("\n")]
-    result = ReadResult(blocks=[], format="txt", encoding=decoded.encoding, chars_extracted=_nonspace(text),
-                        bad_bytes=decoded.bad_bytes, proposals=decoded.proposals)
+    lines = [raw_line.rstrip() for raw_line in text.split("\n")]
+    result = ReadResult(
+        blocks=[],
+        format="txt",
+        encoding=decoded.encoding,
+        chars_extracted=_nonspace(text),
+        bad_bytes=decoded.bad_bytes,
+        proposals=decoded.proposals,
+    )
     if decoded.bad_bytes:
-        result.warnings.append(f"{decoded.bad_bytes} invalid UTF-8 byte(s) replaced (the first at byte "
-                               f"{decoded.first_bad}); the rest of the file is valid UTF-8")
+        result.warnings.append(
+            f"{decoded.bad_bytes} invalid UTF-8 byte(s) replaced (the first at byte "
+            f"{decoded.first_bad}); the rest of the file is valid UTF-8"
+        )
     n = len(lines)
-    indents = [_indent(l) for l in lines]
-    widths = [display_width(l.strip()) for l in lines]
+    indents = [_indent(raw_line) for raw_line in lines]
+    widths = [display_width(raw_line.strip()) for raw_line in lines]
     ends = [i + w for i, w in zip(indents, widths)]
-    filled = sorted(e for e, l in zip(ends, lines) if l.strip())
+    filled = sorted(e for e, raw_line in zip(ends, lines) if raw_line.strip())
     wrapped = False
     full = 0
     if filled:
@@ -126,8 +147,11 @@ def read_txt(path: str | Path, lang: str, opts: IngestOptions | None = None) -> 
         near_full = sum(1 for w in filled if w >= 0.85 * full)
         wrapped = full >= 40 and near_full >= 0.4 * len(filled)
     # the book's paragraph indent: the usual indent of a line that starts a paragraph
-    starts = [indents[i] for i in range(n) if lines[i].strip() and widths[i] >= 20
-              and (i == 0 or not lines[i - 1].strip() or indents[i] > 0)]
+    starts = [
+        indents[i]
+        for i in range(n)
+        if lines[i].strip() and widths[i] >= 20 and (i == 0 or not lines[i - 1].strip() or indents[i] > 0)
+    ]
     para_indent = Counter(starts).most_common(1)[0][0] if starts else 0
     # paragraphs separated by blank lines: most lines that end a paragraph (short in a wrapped file,
     # every line otherwise) have a blank line after them
@@ -148,8 +172,12 @@ def read_txt(path: str | Path, lang: str, opts: IngestOptions | None = None) -> 
         """Nothing runs into line i or out of it: a blank line (or, in a file of one paragraph per line,
         a finished sentence) before it; a blank line or the start of a paragraph after it."""
         before = blank(i - 1) or (not wrapped and lines[i - 1].rstrip().endswith(_SENTENCE_END_ZH + tuple(".")))
-        after = blank(i + 1) or not wrapped or (para_indent > 0 and indents[i + 1] == para_indent) \
-            or (blank(i + 2) and title_text(lines[i + 1].strip(), lang))  # a subtitle under it
+        after = (
+            blank(i + 1)
+            or not wrapped
+            or (para_indent > 0 and indents[i + 1] == para_indent)
+            or (blank(i + 2) and title_text(lines[i + 1].strip(), lang))
+        )  # a subtitle under it
         return before and after
 
     def layout_title(i: int) -> bool:
@@ -162,10 +190,10 @@ def read_txt(path: str | Path, lang: str, opts: IngestOptions | None = None) -> 
         if wrapped and ind >= 0.4 * full and ends[i] >= 0.85 * full:
             return False  # set to the right margin: a signature or a date
         if para_indent >= 2 and ind < para_indent and (ind == 0 or ind <= para_indent - 2):
-            return True   # unindented among indented paragraphs
+            return True  # unindented among indented paragraphs
         if ind >= max(para_indent + 4, 6):
             centred.append(i)
-            return True   # centred, or set well in from the paragraphs
+            return True  # centred, or set well in from the paragraphs
         if blank(i - 1) and blank(i + 1):
             gap = 0  # blank lines before it (the start of the file is none)
             while gap < 3 and i - gap - 1 >= 0 and blank(i - gap - 1):
@@ -221,13 +249,23 @@ def read_txt(path: str | Path, lang: str, opts: IngestOptions | None = None) -> 
     # one heading, whatever marks the name
     merged: dict[int, int] = {}  # the number's line -> the name's line
     for i in range(n):
-        if kinds[i] in ("weak", "strong") and infos.get(i) is not None and infos[i].number is not None \
-                and len(_key(lines[i])) <= 12:
+        if (
+            kinds[i] in ("weak", "strong")
+            and infos.get(i) is not None
+            and infos[i].number is not None
+            and len(_key(lines[i])) <= 12
+        ):
             j = i + 1
             while j < n and j <= i + 3 and blank(j):
                 j += 1
-            if j < n and j > i and kinds[j] in (None, "title") and title_text(lines[j].strip(), lang) \
-                    and classify_heading(lines[j].strip(), lang) is None and (blank(j + 1) or not wrapped):
+            if (
+                j < n
+                and j > i
+                and kinds[j] in (None, "title")
+                and title_text(lines[j].strip(), lang)
+                and classify_heading(lines[j].strip(), lang) is None
+                and (blank(j + 1) or not wrapped)
+            ):
                 merged[i] = j
                 kinds[j] = "merged"
     # the file's first lines name the book: the same name further on, right over chapter I, is no title
@@ -272,14 +310,19 @@ def read_txt(path: str | Path, lang: str, opts: IngestOptions | None = None) -> 
             kinds[run[1]] = None  # a subtitle or a byline under the title stays text
         i = k
     # a title heads text. In the front matter (before the first numbered heading and the first title
-    # with prose under it) a title must have a full line of prose under it, unless its section 1 follows: a title page's "TENTH IMPRESSION" or a
-    # publisher's line is none. Further on, a line inside verse (short lines set in deeper than the
-    # paragraphs on both sides of it, like a song's refrain) is none.
+    # with prose under it) a title must have a full line of prose under it, unless its section 1 follows: a title page's
+    # "TENTH IMPRESSION" or a publisher's line is none. Further on, a line inside verse (short lines set in deeper than
+    # the paragraphs on both sides of it, like a song's refrain) is none.
     first_numbered = next((i for i in range(n) if kinds[i] in ("weak", "strong")), n)
 
     def verse(k: int) -> bool:
-        return 0 <= k < n and not blank(k) and kinds[k] is None and indents[k] > para_indent \
+        return (
+            0 <= k < n
+            and not blank(k)
+            and kinds[k] is None
+            and indents[k] > para_indent
             and widths[k] < 0.6 * max(full, 1)
+        )
 
     front = True  # until the first numbered heading, or the first title with prose under it
     for i in range(n):
@@ -301,8 +344,11 @@ def read_txt(path: str | Path, lang: str, opts: IngestOptions | None = None) -> 
         while k < n and kinds[k] is None:
             if not blank(k) and seen < 3:  # the first lines under it: a full line, not verse
                 seen += 1
-                prose = prose or widths[k] >= min(80, max(40, 0.6 * full)) or \
-                    (not wrapped and widths[k] >= 40 and lines[k].rstrip().endswith(_SENTENCE_END_ZH + tuple(".")))
+                prose = (
+                    prose
+                    or widths[k] >= min(80, max(40, 0.6 * full))
+                    or (not wrapped and widths[k] >= 40 and lines[k].rstrip().endswith(_SENTENCE_END_ZH + tuple(".")))
+                )
             k += 1
         nxt = infos.get(k) if k < n else None
         if not prose and not (nxt is not None and getattr(nxt, "number", None) in (0, 1)) and k < n:
@@ -349,8 +395,14 @@ def read_txt(path: str | Path, lang: str, opts: IngestOptions | None = None) -> 
     # contents lines with page numbers ("The Mermaid of Zennor ...... 4") that name later titles
     for i in range(n):
         s = lines[i].strip()
-        if s and kinds[i] is None and widths[i] <= 100 and _PAGE_REF.search(s) and len(_key(s)) >= 2 \
-                and _key(s) in later_titles:
+        if (
+            s
+            and kinds[i] is None
+            and widths[i] <= 100
+            and _PAGE_REF.search(s)
+            and len(_key(s)) >= 2
+            and _key(s) in later_titles
+        ):
             dropped_lines.add(i)
     for i in range(n):
         if i in dropped_lines:
@@ -399,8 +451,7 @@ def read_txt(path: str | Path, lang: str, opts: IngestOptions | None = None) -> 
             text = heading_text(i)
             if i in merged and info is not None:
                 info = Heading(info.level, info.number, text, info.weak)
-            result.blocks.append(Block(text=text, loc=f"l{i + 1}", heading=True, info=info,
-                                       layout=kinds[i] == "title"))
+            result.blocks.append(Block(text=text, loc=f"l{i + 1}", heading=True, info=info, layout=kinds[i] == "title"))
             continue
         if not wrapped:
             flush()

@@ -7,8 +7,15 @@ model metadata — the planner, the report — starts without loading the deep-l
 from .store import ModelInfo, load_model, load_tokenizer, read_info, resolve_base_path, write_pointer
 
 __all__ = [
-    "ModelInfo", "load_model", "load_tokenizer", "read_info", "resolve_base_path", "write_pointer",
-    "TinyConfig", "build_tiny_model", "train_tokenizer",
+    "ModelInfo",
+    "load_model",
+    "load_tokenizer",
+    "read_info",
+    "resolve_base_path",
+    "write_pointer",
+    "TinyConfig",
+    "build_tiny_model",
+    "train_tokenizer",
 ]
 
 _LAZY = {"TinyConfig", "build_tiny_model", "train_tokenizer"}

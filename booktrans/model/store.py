@@ -25,11 +25,11 @@ INFO = "booktrans.json"
 
 @dataclass
 class ModelInfo:
-    kind: str                 # full | pointer | adapter
-    context: int              # tokens
+    kind: str  # full | pointer | adapter
+    context: int  # tokens
     round: str = "r0"
-    path: str | None = None   # pointer: absolute or project-relative path of the base checkout
-    base: str | None = None   # adapter: base model directory, relative to this directory
+    path: str | None = None  # pointer: absolute or project-relative path of the base checkout
+    base: str | None = None  # adapter: base model directory, relative to this directory
     extra: dict = field(default_factory=dict)
 
 
@@ -62,8 +62,15 @@ def resolve_base_path(path: str | Path) -> Path:
 def write_pointer(directory: str | Path, base_path: str | Path, context: int) -> None:
     base = resolve_base_path(base_path)
     cfg = json.loads((base / "config.json").read_text(encoding="utf-8"))
-    write_info(directory, ModelInfo(kind="pointer", context=context, path=str(base),
-                                    extra={"model_type": cfg.get("model_type"), "architectures": cfg.get("architectures")}))
+    write_info(
+        directory,
+        ModelInfo(
+            kind="pointer",
+            context=context,
+            path=str(base),
+            extra={"model_type": cfg.get("model_type"), "architectures": cfg.get("architectures")},
+        ),
+    )
 
 
 def _weights_dir(directory: Path) -> Path:
@@ -120,9 +127,17 @@ def base_config(directory: str | Path) -> dict:
     return json.loads((_weights_dir(Path(directory)) / "config.json").read_text(encoding="utf-8"))
 
 
-def load_model(directory: str | Path, dtype: str = "auto", trainable: bool = False, device: str | None = None,
-               attn_implementation: str | None = None, rope_scaling: dict | None = None,
-               merge_adapters: bool = False, quantization_config=None, sparse: str = "auto"):
+def load_model(
+    directory: str | Path,
+    dtype: str = "auto",
+    trainable: bool = False,
+    device: str | None = None,
+    attn_implementation: str | None = None,
+    rope_scaling: dict | None = None,
+    merge_adapters: bool = False,
+    quantization_config=None,
+    sparse: str = "auto",
+):
     """Load any model directory as (model, tokenizer).
 
     For an adapter directory the base is loaded and the adapter applied; with ``trainable`` the
@@ -137,7 +152,9 @@ def load_model(directory: str | Path, dtype: str = "auto", trainable: bool = Fal
 
     directory = Path(directory)
     base_dir, adapters = adapter_chain(directory)
-    torch_dtype = {"auto": "auto", "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
+    torch_dtype = {"auto": "auto", "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[
+        dtype
+    ]
     config = AutoConfig.from_pretrained(str(base_dir))
     rope = rope_scaling if rope_scaling is not None else model_settings(directory).get("rope_scaling")
     if rope:
@@ -206,5 +223,9 @@ def build_base(base: str, context: int, books: list, text, out, tiny=None) -> No
         model.save_pretrained(str(tmp))
         tok.save_pretrained(str(tmp))
         write_info(tmp, ModelInfo(kind="full", context=context, round="r0", extra={"tiny": True}))
-        log.info("built tiny Qwen2 (%d parameters, vocabulary %d) in %s",
-                 sum(p.numel() for p in model.parameters()), len(tok), out)
+        log.info(
+            "built tiny Qwen2 (%d parameters, vocabulary %d) in %s",
+            sum(p.numel() for p in model.parameters()),
+            len(tok),
+            out,
+        )

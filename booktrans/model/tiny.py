@@ -25,7 +25,8 @@ CHAT_TEMPLATE = (
 class TinyConfig:
     """The tiny demo model's shape: params ``model.tiny`` and ``seed`` (no defaults here: build it with
     :meth:`from_params`, change a value with ``dataclasses.replace``)."""
-    vocab_size: int               # target BPE vocabulary (tokens), special tokens included
+
+    vocab_size: int  # target BPE vocabulary (tokens), special tokens included
     hidden_size: int
     intermediate_size: int
     num_hidden_layers: int
@@ -37,9 +38,16 @@ class TinyConfig:
     @classmethod
     def from_params(cls, tiny, seed: int) -> "TinyConfig":
         """From the typed ``model.tiny`` record (booktrans.params.TinyModel) and the params' seed."""
-        return cls(vocab_size=tiny.vocab_size, hidden_size=tiny.hidden_size, intermediate_size=tiny.intermediate_size,
-                   num_hidden_layers=tiny.layers, num_attention_heads=tiny.heads, num_key_value_heads=tiny.kv_heads,
-                   max_position_embeddings=tiny.max_positions, seed=seed)
+        return cls(
+            vocab_size=tiny.vocab_size,
+            hidden_size=tiny.hidden_size,
+            intermediate_size=tiny.intermediate_size,
+            num_hidden_layers=tiny.layers,
+            num_attention_heads=tiny.heads,
+            num_key_value_heads=tiny.kv_heads,
+            max_position_embeddings=tiny.max_positions,
+            seed=seed,
+        )
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
@@ -76,7 +84,8 @@ def build_tiny_model(tokenizer: PreTrainedTokenizerFast, cfg: TinyConfig) -> Qwe
         num_attention_heads=cfg.num_attention_heads,
         num_key_value_heads=cfg.num_key_value_heads,
         max_position_embeddings=cfg.max_position_embeddings,
-        tie_word_embeddings=False,  # as in Qwen2.5-7B; tied random embeddings make greedy decoding echo its last input token
+        # as in Qwen2.5-7B; tied random embeddings make greedy decoding echo its last input token
+        tie_word_embeddings=False,
         bos_token_id=None,
         eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
         pad_token_id=tokenizer.pad_token_id,

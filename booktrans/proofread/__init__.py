@@ -13,9 +13,21 @@
 
 from __future__ import annotations
 
-DECISIONS = ("accept", "reject", "merge-prev", "merge-next", "split",
-             "zh-to-prev", "zh-to-next", "en-to-prev", "en-to-next",
-             "zh-from-prev", "zh-from-next", "en-from-prev", "en-from-next")
+DECISIONS = (
+    "accept",
+    "reject",
+    "merge-prev",
+    "merge-next",
+    "split",
+    "zh-to-prev",
+    "zh-to-next",
+    "en-to-prev",
+    "en-to-next",
+    "zh-from-prev",
+    "zh-from-next",
+    "en-from-prev",
+    "en-from-next",
+)
 DECISION_HELP = {
     "accept": "the two sides say the same thing (fix a typo in zh_fixed / en_fixed if needed)",
     "reject": "the pair is wrong and cannot be repaired here: it is kept out of training",
@@ -31,6 +43,21 @@ DECISION_HELP = {
     "en-from-prev": "the last English sentence of the bead before belongs to this bead",
     "en-from-next": "the first English sentence of the bead after belongs to this bead",
 }
-SHEET_COLUMNS = ("item", "book", "chapter", "reasons", "before", "zh", "en", "after", "decision", "split",
-                 "zh_fixed", "en_fixed", "corrector", "comment", "key")
-FORMAT = "booktrans-proofread"   # the "format" field of a file saved from the HTML form
+SHEET_COLUMNS = (
+    "item",
+    "book",
+    "chapter",
+    "reasons",
+    "before",
+    "zh",
+    "en",
+    "after",
+    "decision",
+    "split",
+    "zh_fixed",
+    "en_fixed",
+    "corrector",
+    "comment",
+    "key",
+)
+FORMAT = "booktrans-proofread"  # the "format" field of a file saved from the HTML form

@@ -40,8 +40,9 @@ def _needs(decision: str) -> str | None:
 def _bead(x) -> dict | None:
     if x is None:
         return None
-    if not isinstance(x, dict) or not all(isinstance(x.get(s), list) and all(isinstance(t, str) for t in x[s])
-                                          for s in ("zh", "en")):
+    if not isinstance(x, dict) or not all(
+        isinstance(x.get(s), list) and all(isinstance(t, str) for t in x[s]) for s in ("zh", "en")
+    ):
         raise ValueError("bad bead")
     return {"zh": list(x["zh"]), "en": list(x["en"])}
 
@@ -61,17 +62,29 @@ def _structure(decision: str, bead: dict, prev: dict | None, nxt: dict | None, s
     lang, move = decision.split("-", 1)
     other = "en" if lang == "zh" else "zh"
     if move == "to-prev":
-        return [prev, bead], [{lang: prev[lang] + bead[lang][:1], other: prev[other]},
-                              {lang: bead[lang][1:], other: bead[other]}], 1
+        return (
+            [prev, bead],
+            [{lang: prev[lang] + bead[lang][:1], other: prev[other]}, {lang: bead[lang][1:], other: bead[other]}],
+            1,
+        )
     if move == "to-next":
-        return [bead, nxt], [{lang: bead[lang][:-1], other: bead[other]},
-                             {lang: bead[lang][-1:] + nxt[lang], other: nxt[other]}], 0
+        return (
+            [bead, nxt],
+            [{lang: bead[lang][:-1], other: bead[other]}, {lang: bead[lang][-1:] + nxt[lang], other: nxt[other]}],
+            0,
+        )
     if move == "from-prev":
-        return [prev, bead], [{lang: prev[lang][:-1], other: prev[other]},
-                              {lang: prev[lang][-1:] + bead[lang], other: bead[other]}], 1
+        return (
+            [prev, bead],
+            [{lang: prev[lang][:-1], other: prev[other]}, {lang: prev[lang][-1:] + bead[lang], other: bead[other]}],
+            1,
+        )
     if move == "from-next":
-        return [bead, nxt], [{lang: bead[lang] + nxt[lang][:1], other: bead[other]},
-                             {lang: nxt[lang][1:], other: nxt[other]}], 0
+        return (
+            [bead, nxt],
+            [{lang: bead[lang] + nxt[lang][:1], other: bead[other]}, {lang: nxt[lang][1:], other: nxt[other]}],
+            0,
+        )
     raise ValueError(decision)
 
 
@@ -107,8 +120,10 @@ def compile_corrections(rows: list[dict]) -> list[dict]:
         for lang in ("zh", "en"):
             shown = r.get(lang)
             if shown is not None and side_lines(shown) != bead[lang]:
-                problems.append(f"{where}: the {lang} column differs from the exported bead; leave it as it was and write "
-                                f"the corrected sentences in {lang}_fixed")
+                problems.append(
+                    f"{where}: the {lang} column differs from the exported bead; leave it as it was and write "
+                    f"the corrected sentences in {lang}_fixed"
+                )
                 bad = True
         if not decision:
             if not (fixed["zh"] or fixed["en"] or r["split"]):
@@ -124,12 +139,16 @@ def compile_corrections(rows: list[dict]) -> list[dict]:
             try:
                 i, j = (int(x) for x in str(r["split"]).replace(":", "/").split("/"))
             except ValueError:
-                problems.append(f"{where}: split {r['split']!r} must be two numbers, Chinese/English sentences of the first "
-                                "bead, e.g. 1/2")
+                problems.append(
+                    f"{where}: split {r['split']!r} must be two numbers, Chinese/English sentences of the first "
+                    "bead, e.g. 1/2"
+                )
                 continue
             if not (0 <= i <= len(bead["zh"]) and 0 <= j <= len(bead["en"])):
-                problems.append(f"{where}: split {i}/{j} does not fit a bead of {len(bead['zh'])} Chinese and "
-                                f"{len(bead['en'])} English sentences")
+                problems.append(
+                    f"{where}: split {i}/{j} does not fit a bead of {len(bead['zh'])} Chinese and "
+                    f"{len(bead['en'])} English sentences"
+                )
                 continue
             if (i, j) in ((0, 0), (len(bead["zh"]), len(bead["en"]))):
                 problems.append(f"{where}: split {i}/{j} leaves one of the two beads empty")
@@ -141,20 +160,26 @@ def compile_corrections(rows: list[dict]) -> list[dict]:
         side = _needs(decision)
         neighbour = {"prev": prev, "next": nxt}.get(side) if side else None
         if side and neighbour is None:
-            problems.append(f"{where}: {decision}: this bead is the {'first' if side == 'prev' else 'last'} of its chapter "
-                            "pair (no bead there)")
+            problems.append(
+                f"{where}: {decision}: this bead is the {'first' if side == 'prev' else 'last'} of its chapter "
+                "pair (no bead there)"
+            )
             continue
         if decision[:3] in ("zh-", "en-"):
             lang, move = decision[:2], decision[3:]
             src = bead if move.startswith("to-") else neighbour
             if not src[lang]:
-                problems.append(f"{where}: {decision}: the {'bead' if src is bead else side + ' bead'} has no "
-                                f"{'Chinese' if lang == 'zh' else 'English'} sentence to move")
+                problems.append(
+                    f"{where}: {decision}: the {'bead' if src is bead else side + ' bead'} has no "
+                    f"{'Chinese' if lang == 'zh' else 'English'} sentence to move"
+                )
                 continue
         for lang in ("zh", "en"):
             if fixed[lang] and decision in STRUCTURAL and len(fixed[lang]) != len(bead[lang]):
-                problems.append(f"{where}: {lang}_fixed has {len(fixed[lang])} sentences, the bead {len(bead[lang])}: with "
-                                f"{decision} a fix must keep the number of sentences (accept the fix first, then {decision})")
+                problems.append(
+                    f"{where}: {lang}_fixed has {len(fixed[lang])} sentences, the bead {len(bead[lang])}: with "
+                    f"{decision} a fix must keep the number of sentences (accept the fix first, then {decision})"
+                )
                 bad = True
         if bad:
             continue
@@ -168,12 +193,24 @@ def compile_corrections(rows: list[dict]) -> list[dict]:
             continue
         seen[ident] = (where, decision)
         fixes = {lang: fixed[lang] for lang in ("zh", "en") if fixed[lang] and fixed[lang] != bead[lang]}
-        out.append({"book": key["book"], "decision": decision, "before": before, "after": after, "central": central,
-                    "fixed": fixes, "hint": {"index": key.get("index"), "zh_chapter": key.get("zh_chapter"),
-                                             "prev": prev, "next": nxt},
-                    "corrector": r["corrector"], "comment": r["comment"].strip(), "source": where})
+        out.append(
+            {
+                "book": key["book"],
+                "decision": decision,
+                "before": before,
+                "after": after,
+                "central": central,
+                "fixed": fixes,
+                "hint": {"index": key.get("index"), "zh_chapter": key.get("zh_chapter"), "prev": prev, "next": nxt},
+                "corrector": r["corrector"],
+                "comment": r["comment"].strip(),
+                "source": where,
+            }
+        )
     if problems:
-        raise BooktransError(f"completed proofreading sheets have {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+        raise BooktransError(
+            f"completed proofreading sheets have {len(problems)} problem(s):\n  " + "\n  ".join(problems)
+        )
     return out
 
 
@@ -192,7 +229,13 @@ def import_corrections(completed: Path, out: Path) -> dict:
     doc = corrections_document(files, compile_corrections(rows))
     write_json(out, doc)
     books = sorted({c["book"] for c in doc["corrections"]})
-    log.info("%d correction(s) for %d book(s) from %d sheet(s) in %s", len(doc["corrections"]), len(books), len(files), completed)
+    log.info(
+        "%d correction(s) for %d book(s) from %d sheet(s) in %s",
+        len(doc["corrections"]),
+        len(books),
+        len(files),
+        completed,
+    )
     return doc
 
 
@@ -205,7 +248,9 @@ def read_corrections(path) -> dict[str, list[dict]]:
     try:
         rows = json.loads(path.read_text(encoding="utf-8"))["corrections"]
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
-        raise BooktransError(f"{path}: not a corrections file ({exc}); rebuild it with `dvc repro corrections`") from None
+        raise BooktransError(
+            f"{path}: not a corrections file ({exc}); rebuild it with `dvc repro corrections`"
+        ) from None
     for c in rows:
         by_book.setdefault(c["book"], []).append(c)
     return by_book
@@ -253,7 +298,7 @@ def _find_runs(keys: list[tuple], want: list[dict]) -> list[int]:
     """Where the beads ``want`` stand one after another (``keys``: the texts of every bead)."""
     t = [(tuple(w["zh"]), tuple(w["en"])) for w in want]
     first = [p for p, k in enumerate(keys) if k == t[0]]
-    return [p for p in first if keys[p:p + len(t)] == t]
+    return [p for p in first if keys[p : p + len(t)] == t]
 
 
 def _find_span(beads: list[dict], want: list[dict]) -> list[tuple[int, int]]:
@@ -265,7 +310,7 @@ def _find_span(beads: list[dict], want: list[dict]) -> list[tuple[int, int]]:
         cz, ce, q = 0, 0, p
         while q < len(beads):
             b = beads[q]
-            if zh[cz: cz + len(b["zh"])] != b["zh"] or en[ce: ce + len(b["en"])] != b["en"]:
+            if zh[cz : cz + len(b["zh"])] != b["zh"] or en[ce : ce + len(b["en"])] != b["en"]:
                 break
             cz, ce, q = cz + len(b["zh"]), ce + len(b["en"]), q + 1
             if cz == len(zh) and ce == len(en):
@@ -283,10 +328,20 @@ def _best(candidates: list[tuple[int, int]], beads: list[dict], c: dict) -> tupl
         ctx = 0
         if c["central"] == 0 and hint.get("prev") is not None and p > 0 and texts(beads[p - 1]) == texts(hint["prev"]):
             ctx += 1
-        if len(c["before"]) == 1 and hint.get("next") is not None and q < len(beads) and texts(beads[q]) == texts(hint["next"]):
+        if (
+            len(c["before"]) == 1
+            and hint.get("next") is not None
+            and q < len(beads)
+            and texts(beads[q]) == texts(hint["next"])
+        ):
             ctx += 1
-        if c["central"] == 1 and len(c["before"]) == 2 and hint.get("next") is not None and q < len(beads) \
-                and texts(beads[q]) == texts(hint["next"]):
+        if (
+            c["central"] == 1
+            and len(c["before"]) == 2
+            and hint.get("next") is not None
+            and q < len(beads)
+            and texts(beads[q]) == texts(hint["next"])
+        ):
             ctx += 1
         same_chapter = int(beads[p].get("zh_chapter") == hint.get("zh_chapter"))
         dist = abs(p + c["central"] - hint["index"]) if isinstance(hint.get("index"), int) else 0
@@ -311,8 +366,11 @@ def _build(run: list[dict], after: list[dict], c: dict) -> list[dict]:
     """The beads that replace ``run``: chapter, paragraphs and flags carried over, marked as proofread."""
     paras = {lang: _paras(run, lang) for lang in ("zh", "en")}
     pos = {"zh": 0, "en": 0}
-    same_shape = len(run) == len(after) == 1 and len(run[0]["zh"]) == len(after[0]["zh"]) \
+    same_shape = (
+        len(run) == len(after) == 1
+        and len(run[0]["zh"]) == len(after[0]["zh"])
         and len(run[0]["en"]) == len(after[0]["en"])
+    )
     out = []
     for a in after:
         b = {"zh": a["zh"], "en": a["en"], "zh_chapter": run[0]["zh_chapter"], "en_chapter": run[0]["en_chapter"]}
@@ -322,7 +380,7 @@ def _build(run: list[dict], after: list[dict], c: dict) -> list[dict]:
             if len(after) == 1:
                 seq = paras[lang]
             else:
-                seq = paras[lang][pos[lang]: pos[lang] + n]
+                seq = paras[lang][pos[lang] : pos[lang] + n]
             for p in seq:
                 got.update(p or [])
             if not got:  # an empty side: the paragraph it would sit in
@@ -345,8 +403,13 @@ def _build(run: list[dict], after: list[dict], c: dict) -> list[dict]:
     return out
 
 
-def apply_corrections(book: str, beads: list[dict], corrections: list[dict], sample: int = 0, seed: int = 0,
-                      ) -> tuple[list[dict], dict]:
+def apply_corrections(
+    book: str,
+    beads: list[dict],
+    corrections: list[dict],
+    sample: int = 0,
+    seed: int = 0,
+) -> tuple[list[dict], dict]:
     """Apply one book's corrections (in order) to the aligner's beads. Returns (beads, summary).
 
     The summary counts what applied, what the aligner already does (``already``), what an earlier
@@ -356,7 +419,7 @@ def apply_corrections(book: str, beads: list[dict], corrections: list[dict], sam
     chosen = draw_sample(book, raw, sample, seed) if sample else set()
     cur: list[dict] = [dict(b, _origin=i) for i, b in enumerate(raw)]
     keys = [texts(b) for b in cur]
-    judged: dict[int, bool] = {}      # raw bead -> right?
+    judged: dict[int, bool] = {}  # raw bead -> right?
     status = {"applied": 0, "already": 0}
     stale, superseded = [], []
     checked = corrected = 0
@@ -384,28 +447,48 @@ def apply_corrections(book: str, beads: list[dict], corrections: list[dict], sam
                     break
         if state is None:
             mine = c["before"][c["central"]]
-            owners = {cur[k].get("_by") for k, b in enumerate(cur)
-                      for s in ("zh", "en") for x in mine[s] if x in b[s] and cur[k].get("_by") is not None}
+            owners = {
+                cur[k].get("_by")
+                for k, b in enumerate(cur)
+                for s in ("zh", "en")
+                for x in mine[s]
+                if x in b[s] and cur[k].get("_by") is not None
+            }
             if owners:
-                superseded.append({"source": c["source"], "decision": c["decision"],
-                                   "reason": "its bead was changed by " + ", ".join(sorted(by_source[o] for o in owners))})
+                superseded.append(
+                    {
+                        "source": c["source"],
+                        "decision": c["decision"],
+                        "reason": "its bead was changed by " + ", ".join(sorted(by_source[o] for o in owners)),
+                    }
+                )
                 continue
             present = {(s, x) for b in cur for s in ("zh", "en") for x in b[s]}
             missing = [(s, x) for w in c["before"] for s in ("zh", "en") for x in w[s] if (s, x) not in present]
             if missing:
                 s, x = missing[0]
-                reason = (f"the {s} sentence {_short(x)!r} is no longer in the aligned book" +
-                          (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "") + " (changed upstream?)")
+                reason = (
+                    f"the {s} sentence {_short(x)!r} is no longer in the aligned book"
+                    + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+                    + " (changed upstream?)"
+                )
             else:
-                reason = "its sentences are still there but the beads around them changed (no run of beads holds exactly them)"
+                reason = (
+                    "its sentences are still there but the beads around them changed (no run of beads holds "
+                    "exactly them)"
+                )
             stale.append({"source": c["source"], "decision": c["decision"], "reason": reason})
             continue
         run = cur[p:q]
         if state == "already":
             new = [dict(b) for b in run]
             for b in new:
-                b["proofread"] = {"decision": c["decision"], "edited": bool(c.get("fixed")), "by": c.get("corrector", ""),
-                                  "already": True}
+                b["proofread"] = {
+                    "decision": c["decision"],
+                    "edited": bool(c.get("fixed")),
+                    "by": c.get("corrector", ""),
+                    "already": True,
+                }
                 if b["zh"] and b["en"] and b.get("drop") != "duplicate":
                     b["keep"] = True
                     b.pop("drop", None)
@@ -446,11 +529,22 @@ def apply_corrections(book: str, beads: list[dict], corrections: list[dict], sam
         out.append(b)
     pop = set(sample_population(raw))
     in_sample = [o for o in chosen if o in judged]
-    est = book_estimate(len(pop), len(in_sample), sum(1 for o in in_sample if not judged[o]),
-                        known_wrong=sum(1 for o, ok in judged.items() if o in pop and not ok))
+    est = book_estimate(
+        len(pop),
+        len(in_sample),
+        sum(1 for o in in_sample if not judged[o]),
+        known_wrong=sum(1 for o, ok in judged.items() if o in pop and not ok),
+    )
     est["size"] = len(chosen)
-    summary = {"corrections": len(corrections), **status, "superseded": superseded, "stale": stale,
-               "checked": checked, "corrected": corrected, "sample": est}
+    summary = {
+        "corrections": len(corrections),
+        **status,
+        "superseded": superseded,
+        "stale": stale,
+        "checked": checked,
+        "corrected": corrected,
+        "sample": est,
+    }
     return out, summary
 
 
@@ -470,8 +564,14 @@ class Proofreading:
         beads, summary = apply_corrections(book, beads, self.corrections.get(book, []), self.sample, self.seed)
         for kind in ("stale", "superseded"):
             for c in summary[kind]:
-                log.warning("proofreading: %s: %s: %s no longer applies (%s): %s", book, c["source"], c["decision"], kind,
-                            c["reason"])
+                log.warning(
+                    "proofreading: %s: %s: %s no longer applies (%s): %s",
+                    book,
+                    c["source"],
+                    c["decision"],
+                    kind,
+                    c["reason"],
+                )
         self.books[book] = summary
         return beads, summary
 

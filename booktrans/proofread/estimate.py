@@ -45,13 +45,18 @@ def book_estimate(population: int, judged: int, wrong: int, known_wrong: int = 0
     lo, hi = wilson(judged - wrong, judged, population)
     est, est_lo, est_hi = population * (1 - p), population * (1 - hi), population * (1 - lo)
     left = [max(0.0, x - known_wrong) for x in (est, est_lo, est_hi)]
-    out.update({
-        "precision": round(p, 4), "ci95": [round(lo, 4), round(hi, 4)],
-        "wrong_pairs": round(est, 1), "wrong_pairs_ci95": [round(est_lo, 1), round(est_hi, 1)],
-        "known_wrong": known_wrong,
-        "wrong_left": round(left[0], 1), "wrong_left_ci95": [round(left[1], 1), round(left[2], 1)],
-        "precision_after": round(1 - left[0] / population, 4) if population else None,
-    })
+    out.update(
+        {
+            "precision": round(p, 4),
+            "ci95": [round(lo, 4), round(hi, 4)],
+            "wrong_pairs": round(est, 1),
+            "wrong_pairs_ci95": [round(est_lo, 1), round(est_hi, 1)],
+            "known_wrong": known_wrong,
+            "wrong_left": round(left[0], 1),
+            "wrong_left_ci95": [round(left[1], 1), round(left[2], 1)],
+            "precision_after": round(1 - left[0] / population, 4) if population else None,
+        }
+    )
     return out
 
 
@@ -76,5 +81,10 @@ def pooled_estimate(books: dict[str, dict]) -> dict | None:
         fpc = (big - n) / (big - 1) if big > 1 else 0.0
         var += (big / total) ** 2 * fpc * adj * (1 - adj) / (n + 4)
     half = Z95 * math.sqrt(var)
-    return {"books": len(judged), "population": total, "judged": sum(e["judged"] for e in judged.values()),
-            "precision": round(p, 4), "ci95": [round(max(0.0, p - half), 4), round(min(1.0, p + half), 4)]}
+    return {
+        "books": len(judged),
+        "population": total,
+        "judged": sum(e["judged"] for e in judged.values()),
+        "precision": round(p, 4),
+        "ci95": [round(max(0.0, p - half), 4), round(min(1.0, p + half), 4)],
+    }

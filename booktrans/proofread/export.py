@@ -21,7 +21,8 @@ README = (
     "sheet as UTF-8 text with a byte-order mark; keep that encoding when you save it (CSV UTF-8).\n"
     f"Decisions: {', '.join(DECISIONS)}.\n"
     "Fix a sentence's text in zh_fixed / en_fixed (the whole side, one sentence per line).\n"
-    "The completed files go into proofread/completed/ in the project (see docs/proofread.md).\n")
+    "The completed files go into proofread/completed/ in the project (see docs/proofread.md).\n"
+)
 
 
 def export_sheets(books: list, aligned: Path, out: Path, cfg: SelectConfig) -> dict:
@@ -37,8 +38,9 @@ def export_sheets(books: list, aligned: Path, out: Path, cfg: SelectConfig) -> d
                 summary[book.id] = {"status": "not aligned"}
                 continue
             items, s = build_items(book.id, read_jsonl(f), cfg)
-            s.update({"status": "ok", "split": book.split, "exported": len(items),
-                      "proofreading": done.get(book.id, {})})
+            s.update(
+                {"status": "ok", "split": book.split, "exported": len(items), "proofreading": done.get(book.id, {})}
+            )
             summary[book.id] = s
             if not items:
                 continue
@@ -46,7 +48,11 @@ def export_sheets(books: list, aligned: Path, out: Path, cfg: SelectConfig) -> d
         write_json(tmp / "summary.json", summary)
         atomic_write_text(tmp / "README.txt", README)
     ok = {b: s for b, s in summary.items() if s.get("status") == "ok"}
-    log.info("proofreading sheets for %d book(s): %d doubtful beads and %d sampled pairs to check, %d already checked",
-             len(ok), sum(s["doubtful"] for s in ok.values()), sum(s["sample_unjudged"] for s in ok.values()),
-             sum(s["checked_before"] for s in ok.values()))
+    log.info(
+        "proofreading sheets for %d book(s): %d doubtful beads and %d sampled pairs to check, %d already checked",
+        len(ok),
+        sum(s["doubtful"] for s in ok.values()),
+        sum(s["sample_unjudged"] for s in ok.values()),
+        sum(s["checked_before"] for s in ok.values()),
+    )
     return summary

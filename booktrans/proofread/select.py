@@ -38,17 +38,19 @@ class SelectConfig:
     """Which beads a proofreader sees. The first four fields are params (``proofread:`` and ``seed``) and have
     no default here: build it with :meth:`from_params`. The rest are the detector's own knobs, not params."""
 
-    doubtful: int             # beads most likely wrong exported per book (0 = none)
-    sample: int               # pairs drawn at random per book for the precision estimate (0 = none)
-    context: int              # beads shown before and after each one
+    doubtful: int  # beads most likely wrong exported per book (0 = none)
+    sample: int  # pairs drawn at random per book for the precision estimate (0 = none)
+    context: int  # beads shown before and after each one
     seed: int
-    min_chars: int = 10       # Chinese characters below which length ratios and scores are not judged
-    score_z: float = 1.5      # robust deviations below the book's typical score that flag a bead
-    ratio_z: float = 1.5      # robust deviations from the book's typical length ratio that flag a bead
-    boundary: bool = True     # check the boundary between neighbouring beads (needs a SameMeaning)
-    boundary_gain: float = 0.0       # a boundary is flagged when another one costs less by more than this
-    boundary_length: float = 0.02    # weight of the squared length-ratio deviation in a bead's cost
-    boundary_strength: float = 4.0   # the reason's strength: this plus boundary_scale x the gain (ranks it above most others)
+    min_chars: int = 10  # Chinese characters below which length ratios and scores are not judged
+    score_z: float = 1.5  # robust deviations below the book's typical score that flag a bead
+    ratio_z: float = 1.5  # robust deviations from the book's typical length ratio that flag a bead
+    boundary: bool = True  # check the boundary between neighbouring beads (needs a SameMeaning)
+    boundary_gain: float = 0.0  # a boundary is flagged when another one costs less by more than this
+    boundary_length: float = 0.02  # weight of the squared length-ratio deviation in a bead's cost
+    boundary_strength: float = (
+        4.0  # the reason's strength: this plus boundary_scale x the gain (ranks it above most others)
+    )
     boundary_scale: float = 4.0
 
     @classmethod
@@ -94,14 +96,22 @@ def _chapter_key(bead: dict) -> tuple:
 
 
 _MOVES = {  # (what moves, said of the bead before the boundary, said of the bead after it)
-    "zh-last": ("its last Chinese sentence reads better with the next bead",
-                "the last Chinese sentence of the bead before reads better with this one"),
-    "en-last": ("its last English sentence reads better with the next bead",
-                "the last English sentence of the bead before reads better with this one"),
-    "zh-first": ("the first Chinese sentence of the next bead reads better with this one",
-                 "its first Chinese sentence reads better with the bead before"),
-    "en-first": ("the first English sentence of the next bead reads better with this one",
-                 "its first English sentence reads better with the bead before"),
+    "zh-last": (
+        "its last Chinese sentence reads better with the next bead",
+        "the last Chinese sentence of the bead before reads better with this one",
+    ),
+    "en-last": (
+        "its last English sentence reads better with the next bead",
+        "the last English sentence of the bead before reads better with this one",
+    ),
+    "zh-first": (
+        "the first Chinese sentence of the next bead reads better with this one",
+        "its first Chinese sentence reads better with the bead before",
+    ),
+    "en-first": (
+        "the first English sentence of the next bead reads better with this one",
+        "its first English sentence reads better with the bead before",
+    ),
     "merge": ("this bead and the next read better as one bead", "this bead and the one before read better as one bead"),
 }
 
@@ -148,7 +158,9 @@ class _Reader:
             return self.skip * (m + n)
         if (m, n) not in SHAPES:
             return math.inf
-        z = (_log_ratio(sum(self._zh_units(s)[1] for s in zh), sum(self._en_units(s)[1] for s in en)) - self.r_med) / self.r_scale
+        z = (
+            _log_ratio(sum(self._zh_units(s)[1] for s in zh), sum(self._en_units(s)[1] for s in en)) - self.r_med
+        ) / self.r_scale
         return SHAPES[(m, n)] + (1.0 - self.similarity(zh, en)) * (m + n) / 2 + self.length_weight * min(z * z, 25.0)
 
     def best_move(self, a: dict, b: dict) -> tuple[str, float, float, float] | None:
@@ -173,7 +185,11 @@ class _Reader:
         cost, move, after = min(alts, key=lambda x: (x[0], x[1]))
         if not math.isfinite(cost):
             return None
-        sim = lambda bs: sum(self.similarity(x["zh"], x["en"]) for x in bs if x["zh"] and x["en"]) / max(1, sum(1 for x in bs if x["zh"] and x["en"]))
+
+        def sim(bs):
+            pairs = [x for x in bs if x["zh"] and x["en"]]
+            return sum(self.similarity(x["zh"], x["en"]) for x in pairs) / max(1, len(pairs))
+
         return move, now - cost, sim([a, b]), sim(after)
 
 
@@ -191,13 +207,18 @@ def reasons(beads: list[dict], cfg: SelectConfig, meaning=None) -> list[list[tup
     for i in scored:
         z = (s_med - beads[i]["score"]) / s_scale
         if z >= cfg.score_z:
-            out[i].append(("low_score", z, f"score {beads[i]['score']:.2f}, the book's typical bead scores {s_med:.2f}"))
+            out[i].append(
+                ("low_score", z, f"score {beads[i]['score']:.2f}, the book's typical bead scores {s_med:.2f}")
+            )
     for i, r in ratios.items():
         z = (r - r_med) / r_scale
         if abs(z) >= cfg.ratio_z:
             times = math.exp(r - r_med)
-            why = (f"{times:.1f}x as much English for its Chinese as is usual in this book" if times >= 1 else
-                   f"{1 / times:.1f}x less English for its Chinese than is usual in this book")
+            why = (
+                f"{times:.1f}x as much English for its Chinese as is usual in this book"
+                if times >= 1
+                else f"{1 / times:.1f}x less English for its Chinese than is usual in this book"
+            )
             out[i].append(("length_ratio", abs(z), why))
     for i, b in enumerate(beads):
         if is_pair(b) or not (b["zh"] or b["en"]):
@@ -213,8 +234,11 @@ def reasons(beads: list[dict], cfg: SelectConfig, meaning=None) -> list[list[tup
             gain = before - after
             side = "before" if j < i else "after"
             if gain >= 1.0 and zc >= cfg.min_chars:
-                cand = (1.0 + gain, f"the bead {side} it would read more normally with this sentence "
-                                    f"({before:.1f} -> {after:.1f} deviations from the book's length ratio)")
+                cand = (
+                    1.0 + gain,
+                    f"the bead {side} it would read more normally with this sentence "
+                    f"({before:.1f} -> {after:.1f} deviations from the book's length ratio)",
+                )
             elif len(n["zh"]) + len(n["en"]) >= 4:
                 cand = (1.5, f"the bead {side} it has {n['type']} sentences")
             else:
@@ -253,7 +277,9 @@ def reasons(beads: list[dict], cfg: SelectConfig, meaning=None) -> list[list[tup
             zc = sum(_zh_chars(beads[i]) for i in idx)
             ew = sum(_en_words(beads[i]) for i in idx)
             ch_ratio[key] = _log_ratio(zc, ew)
-            sc = [beads[i]["score"] for i in idx if is_pair(beads[i]) and isinstance(beads[i].get("score"), (int, float))]
+            sc = [
+                beads[i]["score"] for i in idx if is_pair(beads[i]) and isinstance(beads[i].get("score"), (int, float))
+            ]
             if sc:
                 ch_score[key] = sum(sc) / len(sc)
         rm, rs = _robust(list(ch_ratio.values()))
@@ -264,9 +290,15 @@ def reasons(beads: list[dict], cfg: SelectConfig, meaning=None) -> list[list[tup
             z = max(zr, zs)
             if z < 2.5:
                 continue
-            why = (f"chapter pair zh {key[0]} / en {key[1]}: " +
-                   (f"length ratio {math.exp(ch_ratio[key] - rm):.2f}x the book's" if zr >= zs else
-                    f"mean score {ch_score[key]:.2f}, the book's chapters {sm:.2f}") + " (were the right chapters paired?)")
+            why = (
+                f"chapter pair zh {key[0]} / en {key[1]}: "
+                + (
+                    f"length ratio {math.exp(ch_ratio[key] - rm):.2f}x the book's"
+                    if zr >= zs
+                    else f"mean score {ch_score[key]:.2f}, the book's chapters {sm:.2f}"
+                )
+                + " (were the right chapters paired?)"
+            )
             for i in sorted(set(idx[:2] + idx[-1:])):
                 out[i].append(("chapter_outlier", z, why))
     return out
@@ -294,7 +326,7 @@ def sample_population(beads: list[dict]) -> list[int]:
 def draw_sample(book: str, beads: list[dict], size: int, seed: int) -> set[int]:
     keys = sample_rank(book, beads, seed)
     pop = sample_population(beads)
-    return set(sorted(pop, key=lambda i: (keys[i], i))[:max(0, size)])
+    return set(sorted(pop, key=lambda i: (keys[i], i))[: max(0, size)])
 
 
 def _brief(b: dict) -> dict:
@@ -313,30 +345,57 @@ def build_items(book: str, beads: list[dict], cfg: SelectConfig, meaning=None) -
     sample = {i for i, b in enumerate(beads) if b.get("proofread_sample")} if cfg.sample else set()
     open_ = [i for i, b in enumerate(beads) if "proofread" not in b and i not in sample and why[i]]
     ranked = sorted(open_, key=lambda i: (-max(s for _, s, _ in why[i]), i))
-    doubtful = set(ranked[:max(0, cfg.doubtful)])
+    doubtful = set(ranked[: max(0, cfg.doubtful)])
     items = []
     for i in sorted(doubtful | sample):
         b = beads[i]
-        same = [j for j in range(max(0, i - cfg.context), min(len(beads), i + cfg.context + 1))
-                if _chapter_key(beads[j]) == _chapter_key(b)]
+        same = [
+            j
+            for j in range(max(0, i - cfg.context), min(len(beads), i + cfg.context + 1))
+            if _chapter_key(beads[j]) == _chapter_key(b)
+        ]
         prev = beads[i - 1] if i > 0 and _chapter_key(beads[i - 1]) == _chapter_key(b) else None
         nxt = beads[i + 1] if i + 1 < len(beads) and _chapter_key(beads[i + 1]) == _chapter_key(b) else None
         kind = "sample" if i in sample else "doubtful"
-        items.append({
-            "id": f"{book}.{i:05d}", "book": book, "index": i, "chapter": f"{b['zh_chapter']}/{b['en_chapter']}",
-            "kind": kind, "reasons": [w for _, _, w in sorted(why[i], key=lambda r: -r[1])],
-            "bead": {**_brief(b), "type": b.get("type", ""), "score": b.get("score"), "keep": b.get("keep", True),
-                     "drop": b.get("drop", "")},
-            "before": [_brief(beads[j]) for j in same if j < i], "after": [_brief(beads[j]) for j in same if j > i],
-            "key": {"book": book, "index": i, "zh_chapter": b["zh_chapter"], "en_chapter": b["en_chapter"],
-                    **_brief(b), "prev": _brief(prev) if prev else None, "next": _brief(nxt) if nxt else None},
-        })
+        items.append(
+            {
+                "id": f"{book}.{i:05d}",
+                "book": book,
+                "index": i,
+                "chapter": f"{b['zh_chapter']}/{b['en_chapter']}",
+                "kind": kind,
+                "reasons": [w for _, _, w in sorted(why[i], key=lambda r: -r[1])],
+                "bead": {
+                    **_brief(b),
+                    "type": b.get("type", ""),
+                    "score": b.get("score"),
+                    "keep": b.get("keep", True),
+                    "drop": b.get("drop", ""),
+                },
+                "before": [_brief(beads[j]) for j in same if j < i],
+                "after": [_brief(beads[j]) for j in same if j > i],
+                "key": {
+                    "book": book,
+                    "index": i,
+                    "zh_chapter": b["zh_chapter"],
+                    "en_chapter": b["en_chapter"],
+                    **_brief(b),
+                    "prev": _brief(prev) if prev else None,
+                    "next": _brief(nxt) if nxt else None,
+                },
+            }
+        )
     counts: dict[str, int] = {}
     for i in doubtful:
         for code, _, _ in why[i]:
             counts[code] = counts.get(code, 0) + 1
-    summary = {"beads": len(beads), "pairs": len(sample_population(beads)),
-               "checked_before": sum(1 for b in beads if "proofread" in b),
-               "flagged": len(open_), "doubtful": len(doubtful), "doubtful_reasons": dict(sorted(counts.items())),
-               "sample_unjudged": len(sample)}
+    summary = {
+        "beads": len(beads),
+        "pairs": len(sample_population(beads)),
+        "checked_before": sum(1 for b in beads if "proofread" in b),
+        "flagged": len(open_),
+        "doubtful": len(doubtful),
+        "doubtful_reasons": dict(sorted(counts.items())),
+        "sample_unjudged": len(sample),
+    }
     return items, summary

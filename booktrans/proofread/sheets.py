@@ -33,14 +33,32 @@ def side_lines(text) -> list[str]:
 
 
 def _context(beads: list[dict]) -> str:
-    return "\n".join(f"{_SEP['zh'].join(b['zh']) or '(none)'}  ‖  {_SEP['en'].join(b['en']) or '(none)'}" for b in beads)
+    return "\n".join(
+        f"{_SEP['zh'].join(b['zh']) or '(none)'}  ‖  {_SEP['en'].join(b['en']) or '(none)'}" for b in beads
+    )
 
 
 def sheet_rows(items: list[dict]) -> list[dict]:
-    return [{"item": it["id"], "book": it["book"], "chapter": it["chapter"], "reasons": "; ".join(it["reasons"]),
-             "before": _context(it["before"]), "zh": side_text(it["bead"]["zh"]), "en": side_text(it["bead"]["en"]),
-             "after": _context(it["after"]), "decision": "", "split": "", "zh_fixed": "", "en_fixed": "", "corrector": "",
-             "comment": "", "key": json.dumps(it["key"], ensure_ascii=False, sort_keys=True)} for it in items]
+    return [
+        {
+            "item": it["id"],
+            "book": it["book"],
+            "chapter": it["chapter"],
+            "reasons": "; ".join(it["reasons"]),
+            "before": _context(it["before"]),
+            "zh": side_text(it["bead"]["zh"]),
+            "en": side_text(it["bead"]["en"]),
+            "after": _context(it["after"]),
+            "decision": "",
+            "split": "",
+            "zh_fixed": "",
+            "en_fixed": "",
+            "corrector": "",
+            "comment": "",
+            "key": json.dumps(it["key"], ensure_ascii=False, sort_keys=True),
+        }
+        for it in items
+    ]
 
 
 def render_csv(items: list[dict]) -> str:
@@ -74,11 +92,32 @@ def write_xlsx(items: list[dict], path, title: str = "") -> None:
 
     wb, ws = new_workbook("proofread", SHEET_COLUMNS, sheet_rows(items))
     n = ws.max_row
-    dv = DataValidation(type="list", formula1='"' + ",".join(DECISIONS) + '"', allow_blank=True, showErrorMessage=True,
-                        errorTitle="decision", error="Choose one of the decisions in the list")
+    dv = DataValidation(
+        type="list",
+        formula1='"' + ",".join(DECISIONS) + '"',
+        allow_blank=True,
+        showErrorMessage=True,
+        errorTitle="decision",
+        error="Choose one of the decisions in the list",
+    )
     ws.add_data_validation(dv)
-    widths = {"item": 18, "book": 12, "chapter": 8, "reasons": 30, "before": 45, "zh": 40, "en": 50, "after": 45,
-              "decision": 14, "split": 7, "zh_fixed": 30, "en_fixed": 30, "corrector": 12, "comment": 25, "key": 10}
+    widths = {
+        "item": 18,
+        "book": 12,
+        "chapter": 8,
+        "reasons": 30,
+        "before": 45,
+        "zh": 40,
+        "en": 50,
+        "after": 45,
+        "decision": 14,
+        "split": 7,
+        "zh_fixed": 30,
+        "en_fixed": 30,
+        "corrector": 12,
+        "comment": 25,
+        "key": 10,
+    }
     shade = PatternFill("solid", fgColor="F2F2F2")
     for k, name in enumerate(SHEET_COLUMNS):
         letter = ws.cell(row=1, column=k + 1).column_letter
@@ -118,10 +157,14 @@ def render_form(items: list[dict], sheet_id: str, title: str, book: str = "") ->
     and how many no longer match this sheet (an answer follows its bead by the bead's texts, so a
     re-exported sheet whose bead numbers moved keeps them)."""
     book = book or (items[0]["book"] if items else "")
-    data = json.dumps({"sheet": sheet_id, "book": book, "items": items, "decisions": list(DECISIONS), "help": DECISION_HELP},
-                      ensure_ascii=False, sort_keys=True).replace("</", "<\\/")
+    data = json.dumps(
+        {"sheet": sheet_id, "book": book, "items": items, "decisions": list(DECISIONS), "help": DECISION_HELP},
+        ensure_ascii=False,
+        sort_keys=True,
+    ).replace("</", "<\\/")
     howto = "".join(f"<li>{html.escape(line)}</li>" for line in HOW_TO[:1] + HOW_TO[3:4])
     helps = "".join(f"<li><b>{d}</b>: {html.escape(DECISION_HELP[d])}</li>" for d in DECISIONS)
+    # the page as written into its output, byte for byte (its lines stay as long as they are: noqa E501 below)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
@@ -250,7 +293,7 @@ progress();
 }})();
 </script>
 </body></html>
-"""
+"""  # noqa: E501
 
 
 def read_form_data(page: str) -> dict:
@@ -273,19 +316,32 @@ def read_completed(path) -> list[dict]:
         data = load_saved_form(path, "proofreading", FORMAT)
         for k, a in enumerate(data["answers"]):
             a = a if isinstance(a, dict) else {}
-            rows.append({"where": f"{path}: answer {k + 1}", "item": str(a.get("item") or ""),
-                         "decision": str(a.get("decision") or "").strip(), "split": str(a.get("split") or "").strip(),
-                         "zh_fixed": a.get("zh_fixed") or "", "en_fixed": a.get("en_fixed") or "",
-                         "corrector": str(data.get("corrector") or "").strip(), "comment": str(a.get("comment") or ""),
-                         "key": a.get("key"), "zh": None, "en": None})
+            rows.append(
+                {
+                    "where": f"{path}: answer {k + 1}",
+                    "item": str(a.get("item") or ""),
+                    "decision": str(a.get("decision") or "").strip(),
+                    "split": str(a.get("split") or "").strip(),
+                    "zh_fixed": a.get("zh_fixed") or "",
+                    "en_fixed": a.get("en_fixed") or "",
+                    "corrector": str(data.get("corrector") or "").strip(),
+                    "comment": str(a.get("comment") or ""),
+                    "key": a.get("key"),
+                    "zh": None,
+                    "en": None,
+                }
+            )
         return rows
     if suffix not in (".csv", ".xlsx"):
         raise BooktransError(f"{path}: unknown sheet type (use the saved .json of the form, .csv or .xlsx)")
     from ..review.forms import read_table
 
     table = read_table(path)
-    missing = [c for c in ("item", "zh", "en", "decision", "split", "zh_fixed", "en_fixed", "corrector", "key")
-               if table and c not in table[0]]
+    missing = [
+        c
+        for c in ("item", "zh", "en", "decision", "split", "zh_fixed", "en_fixed", "corrector", "key")
+        if table and c not in table[0]
+    ]
     if missing:
         raise BooktransError(f"{path}: columns missing: {', '.join(missing)}")
     for k, r in enumerate(table):
@@ -294,11 +350,21 @@ def read_completed(path) -> list[dict]:
             key = json.loads(raw)
         except json.JSONDecodeError:
             key = raw
-        rows.append({"where": f"{path}: row {k + 2}", "item": str(r.get("item") or "").strip(),
-                     "decision": str(r.get("decision") or "").strip(), "split": str(r.get("split") or "").strip(),
-                     "zh_fixed": str(r.get("zh_fixed") or ""), "en_fixed": str(r.get("en_fixed") or ""),
-                     "corrector": str(r.get("corrector") or "").strip(), "comment": str(r.get("comment") or ""),
-                     "key": key, "zh": str(r.get("zh") or ""), "en": str(r.get("en") or "")})
+        rows.append(
+            {
+                "where": f"{path}: row {k + 2}",
+                "item": str(r.get("item") or "").strip(),
+                "decision": str(r.get("decision") or "").strip(),
+                "split": str(r.get("split") or "").strip(),
+                "zh_fixed": str(r.get("zh_fixed") or ""),
+                "en_fixed": str(r.get("en_fixed") or ""),
+                "corrector": str(r.get("corrector") or "").strip(),
+                "comment": str(r.get("comment") or ""),
+                "key": key,
+                "zh": str(r.get("zh") or ""),
+                "en": str(r.get("en") or ""),
+            }
+        )
     return rows
 
 

@@ -12,9 +12,20 @@ import re
 
 from .charts import EMBED, bar_spec, chart, line_spec, vendored_scripts
 
-PLOTTED = ("bleu", "chrf", "ter", "d_bleu", "comet", "omission_rate", "addition_rate", "length_ratio",
-           "length_ratio_late_vs_early", "repetition_rate", "untranslated_rate")
-SMALL = 10   # fewer points than this: a mean or correlation is marked as a small sample
+PLOTTED = (
+    "bleu",
+    "chrf",
+    "ter",
+    "d_bleu",
+    "comet",
+    "omission_rate",
+    "addition_rate",
+    "length_ratio",
+    "length_ratio_late_vs_early",
+    "repetition_rate",
+    "untranslated_rate",
+)
+SMALL = 10  # fewer points than this: a mean or correlation is marked as a small sample
 
 
 def rounds_table(metrics: dict[str, dict]) -> list[dict]:
@@ -36,53 +47,74 @@ def position_table(positions: dict[str, list[dict]]) -> list[dict]:
     return [{"round": r, **row} for r in sorted(positions) for row in positions[r]]
 
 
-
 # The metric tables, most important first: (key in the metrics file, column name, better, format).
 # better: True = higher is better, False = lower is better, None = closest to 1 is best (no colour).
-COLUMNS = [("comet", "COMET", True, "comet"), ("chrf", "chrF", True, "score"), ("bleu", "BLEU", True, "score"),
-           ("d_bleu", "document BLEU", True, "score"), ("ter", "TER", False, "score"),
-           ("omission_rate", "omitted sentences", False, "share"), ("length_ratio", "length ratio", None, "ratio"),
-           ("length_ratio_late_vs_early", "late ÷ early length", None, "ratio"), ("flags", "warnings", False, "count")]
+COLUMNS = [
+    ("comet", "COMET", True, "comet"),
+    ("chrf", "chrF", True, "score"),
+    ("bleu", "BLEU", True, "score"),
+    ("d_bleu", "document BLEU", True, "score"),
+    ("ter", "TER", False, "score"),
+    ("omission_rate", "omitted sentences", False, "share"),
+    ("length_ratio", "length ratio", None, "ratio"),
+    ("length_ratio_late_vs_early", "late ÷ early length", None, "ratio"),
+    ("flags", "warnings", False, "count"),
+]
 
 # The expert review table, most important first; a key the scores file has and this list lacks
 # is shown after these, named from its key.
-HUMAN_COLUMNS = [("overall", "overall"), ("accuracy", "accuracy"), ("completeness", "completeness"), ("fluency", "fluency"),
-                 ("style", "style"), ("terminology", "terminology"), ("ratings", "n ratings"),
-                 ("errors_per_passage", "errors marked per passage"), ("mqm_penalty_per_passage", "error penalty per passage"),
-                 ("omission_errors", "omissions marked")]
-CORRELATIONS = {"passage_chrf": "chrF of each passage", "system_bleu": "each round's BLEU", "system_chrf": "each round's chrF",
-                "system_ter": "each round's TER", "system_comet": "each round's COMET",
-                "system_omission_rate": "each round's omitted sentences", "system_length_ratio": "each round's length ratio"}
+HUMAN_COLUMNS = [
+    ("overall", "overall"),
+    ("accuracy", "accuracy"),
+    ("completeness", "completeness"),
+    ("fluency", "fluency"),
+    ("style", "style"),
+    ("terminology", "terminology"),
+    ("ratings", "n ratings"),
+    ("errors_per_passage", "errors marked per passage"),
+    ("mqm_penalty_per_passage", "error penalty per passage"),
+    ("omission_errors", "omissions marked"),
+]
+CORRELATIONS = {
+    "passage_chrf": "chrF of each passage",
+    "system_bleu": "each round's BLEU",
+    "system_chrf": "each round's chrF",
+    "system_ter": "each round's TER",
+    "system_comet": "each round's COMET",
+    "system_omission_rate": "each round's omitted sentences",
+    "system_length_ratio": "each round's length ratio",
+}
 
 GLOSSARY = {
     "round": "r0 is the base model before any training (the baseline); r1, r2, … are the model after each training "
-             "round, each trained on longer passages than the one before. Outside systems (another translator) are "
-             "listed under the rounds.",
-    "COMET": "A neural quality estimate that reads the source, the translation and the human reference; roughly 0 to 1, "
-             "higher is better. “absent” when no COMET model is configured (hover for why).",
+    "round, each trained on longer passages than the one before. Outside systems (another translator) are "
+    "listed under the rounds.",
+    "COMET": "A neural quality estimate that reads the source, the translation and the human reference; "
+    "roughly 0 to 1, "
+    "higher is better. “absent” when no COMET model is configured (hover for why).",
     "chrF": "How many character sequences the translation shares with the human reference translation; 0–100, higher "
-            "is better. Fairer than BLEU to Chinese and to word-form variants.",
+    "is better. Fairer than BLEU to Chinese and to word-form variants.",
     "BLEU": "How many word sequences (1 to 4 words) the translation shares with the human reference, sentence by "
-            "sentence; 0–100, higher is better. Published literary systems often score 10–40.",
+    "sentence; 0–100, higher is better. Published literary systems often score 10–40.",
     "document BLEU": "BLEU over whole chapters instead of single sentences: it also credits text the translation put "
-                     "in a different sentence than the reference; 0–100, higher is better.",
+    "in a different sentence than the reference; 0–100, higher is better.",
     "TER": "Translation edit rate: how many words must be inserted, deleted, replaced or moved to turn the "
-           "translation into the reference, per 100 reference words; lower is better.",
+    "translation into the reference, per 100 reference words; lower is better.",
     "omitted sentences": "Share of the source sentences that the omission detector finds missing from the "
-                         "translation; lower is better. Examples are in “Detected omissions”.",
+    "translation; lower is better. Examples are in “Detected omissions”.",
     "length ratio": "Length of the translation divided by the length the reference suggests; 1.0 = as long as "
-                    "expected, well below 1 = text is missing, well above = text is added or repeated.",
+    "expected, well below 1 = text is missing, well above = text is added or repeated.",
     "late ÷ early length": "The length ratio in the last part of the book divided by the one in the first part; "
-                           "below 1 = the translation shrinks as the book goes on (a long-document failure).",
+    "below 1 = the translation shrinks as the book goes on (a long-document failure).",
     "warnings": "How many automatic checks for broken output fired for that round: each is listed under its table. "
-                "The checks: empty translations; output not in the target language; 5% or more left untranslated; "
-                "20% or more of word sequences repeated (degenerate output); length ratio under 0.5 (shrinkage); "
-                "passages cut off at the length limit.",
+    "The checks: empty translations; output not in the target language; 5% or more left untranslated; "
+    "20% or more of word sequences repeated (degenerate output); length ratio under 0.5 (shrinkage); "
+    "passages cut off at the length limit.",
     "r0 …": "In a cell: the difference to r0, the base model (green = better, red = worse, grey = no change or no "
-            "better direction). Shares are in percentage points (pt).",
+    "better direction). Shares are in percentage points (pt).",
     "prev …": "In a cell: the difference to the round just before.",
     "system": "The translation the reviewers scored, unblinded after scoring: a round, or the human reference "
-              "translation (the ceiling a round can reach).",
+    "translation (the ceiling a round can reach).",
     "overall": "The mean of the five criteria below, over every rating of that system; 1 (worst) to 5 (best).",
     "accuracy": "1–5: the meaning of the source is rendered correctly.",
     "completeness": "1–5: nothing of the source is left out (5 = nothing missing).",
@@ -90,26 +122,27 @@ GLOSSARY = {
     "style": "1–5: register, tone and literary qualities of the source are kept.",
     "terminology": "1–5: terms, names and background facts are right and consistent.",
     "n ratings": "How many ratings (one rater, one passage) each mean is over. Under 10 the row is marked as a small "
-                 "sample: a single rating moves the mean by a lot.",
+    "sample: a single rating moves the mean by a lot.",
     "errors marked per passage": "Errors reviewers marked in the translation, per rated passage; lower is better.",
     "error penalty per passage": "The marked errors weighted by severity (minor 1, major 5, critical 10 points, as in "
-                                 "MQM), per rated passage; lower is better.",
+    "MQM), per rated passage; lower is better.",
     "omissions marked": "How many errors reviewers marked as omission (accuracy/omission) in total.",
     "compared with": "What the reviewers' overall score is set against: each passage's chrF (passage level) or each "
-                     "round's automatic metric (one point per round).",
+    "round's automatic metric (one point per round).",
     "Pearson r": "Linear correlation, −1 to 1: 1 = the two rise together in a straight line, 0 = no relation.",
     "Spearman ρ": "Rank correlation, −1 to 1: 1 = both put the systems or passages in the same order.",
     "n": "How many points the correlation is computed from. With a handful of points even a perfect 1.0 says little: "
-         "three rounds in the same order happen by chance one time in six.",
+    "three rounds in the same order happen by chance one time in six.",
     "how far to trust it": "Whether the correlation rests on enough points to mean something (see n).",
     "book": "A book of the corpus (data/books.yaml).",
     "split": "Which use the book is kept for: train, valid (validation during training) or test (held out, translated "
-             "and scored).",
+    "and scored).",
     "beads checked": "Aligned pairs a proofreader decided.",
     "corrected": "Of those, pairs the proofreader changed (regrouped, rejected or with a fixed sentence).",
-    "no longer apply": "Corrections whose sentences the current alignment no longer has (listed in reports/align.json).",
+    "no longer apply": "Corrections whose sentences the current alignment no longer has (listed in "
+    "reports/align.json).",
     "estimated precision": "Share of right pairs in the book's training data, estimated from a random sample judged by "
-                           "proofreaders, with its 95% interval and the sample's size.",
+    "proofreaders, with its 95% interval and the sample's size.",
     "context length (tokens)": "The longest passage the round trains on, in tokens of the model's tokenizer.",
     "training documents": "Passages in the round's training set.",
     "training tokens": "Tokens in the round's training set.",
@@ -123,14 +156,15 @@ GLOSSARY = {
     "GPU-hours": "The planner's estimate of GPU time for the round.",
     "cost (USD)": "GPU-hours times the price in the cluster profile.",
     "comparison": "Which two translations are compared: “r4 vs r3” is r4 minus r3 (r4 vs its predecessor, vs r0 and vs "
-                  "every outside system). Each cell: the difference, its 95% interval and p; “not significant” (grey, "
-                  "struck through) = p is not below 0.05 or the interval includes 0: the data cannot tell the "
-                  "difference from noise.",
+    "every outside system). Each cell: the difference, its 95% interval and p; “not significant” (grey, "
+    "struck through) = p is not below 0.05 or the interval includes 0: the data cannot tell the "
+    "difference from noise.",
     "criterion": "One of the team's conditions for the decision, as written in params.yaml under decision:.",
-    "direction": "zh-en = Chinese into English, en-zh = English into Chinese; “both” for the expert score (one per system).",
+    "direction": "zh-en = Chinese into English, en-zh = English into Chinese; “both” for the expert score "
+    "(one per system).",
     "verdict": "met = the value satisfies the criterion (and its whole 95% interval does, where the criterion asks for "
-               "significance); not met = the value does not; not significant = the value does but its interval reaches "
-               "past the bound, so it may be luck; no data = not measured yet.",
+    "significance); not met = the value does not; not significant = the value does but its interval reaches "
+    "past the bound, so it may be luck; no data = not measured yet.",
     "evidence": "The figures behind the verdict: the value or difference, its 95% interval and p, and the bound.",
     "genre": "The kind of book (data/books.yaml): textbook, novel, popsci (popular science) or poetry.",
     "segments": "Aligned sentence groups scored in that group. Under 100 the group is marked as a small sample.",
@@ -158,17 +192,27 @@ def _proofreading_section(proofreading: dict[str, dict]) -> str:
     for book, p in sorted(proofreading.items()):
         s = p.get("sample") or {}
         if s.get("judged"):
-            prec = (f"{s['precision']:.1%} <small>({_ci(s['ci95'])}; n = {s['judged']} of {s['population']} pairs judged; "
-                    f"~{s['wrong_pairs']:.0f} wrong, ~{s['wrong_left']:.0f} left after corrections)</small>")
+            prec = (
+                f"{s['precision']:.1%} <small>({_ci(s['ci95'])}; n = {s['judged']} of {s['population']} pairs judged; "
+                f"~{s['wrong_pairs']:.0f} wrong, ~{s['wrong_left']:.0f} left after corrections)</small>"
+            )
         else:
             prec = f"<small>not measured yet: no sampled pair judged ({s.get('size', 0)} drawn)</small>"
         stale = len(p.get("stale", []))
-        rows.append(f"<tr><th>{html.escape(book)}</th><td>{html.escape(str(p.get('split') or ''))}</td><td>{p.get('checked', 0)}</td>"
-                    f"<td>{p.get('corrected', 0)}</td><td>{stale}</td><td class=\"wide\">{prec}</td></tr>")
-    return ("<p>Pairs of sentences checked and corrected by proofreaders, corrections that no longer apply, and the "
-            "precision of the aligned pairs estimated from each book's random sample (95% interval; docs/proofread.md).</p>"
-            '<table id="proofreading-table">' + _head(["book", "split", "beads checked", "corrected", "no longer apply",
-                                                 "estimated precision"]) + "<tbody>" + "".join(rows) + "</tbody></table>")
+        rows.append(
+            f"<tr><th>{html.escape(book)}</th><td>{html.escape(str(p.get('split') or ''))}</td>"
+            f"<td>{p.get('checked', 0)}</td>"
+            f'<td>{p.get("corrected", 0)}</td><td>{stale}</td><td class="wide">{prec}</td></tr>'
+        )
+    return (
+        "<p>Pairs of sentences checked and corrected by proofreaders, corrections that no longer apply, and the "
+        "precision of the aligned pairs estimated from each book's random sample (95% interval; docs/proofread.md).</p>"
+        '<table id="proofreading-table">'
+        + _head(["book", "split", "beads checked", "corrected", "no longer apply", "estimated precision"])
+        + "<tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
+    )
 
 
 def _fmt(x) -> str:
@@ -212,7 +256,7 @@ def _delta(x, base, better, kind: str, against: str) -> str:
         return ""
     d = x - base
     text = _diff(d, kind)
-    if not re.search(r"[1-9]", text):   # a change too small to show is no change: "+0.0", grey
+    if not re.search(r"[1-9]", text):  # a change too small to show is no change: "+0.0", grey
         d, text = 0, _diff(0, kind)
     cls = "same" if better is None or d == 0 else ("up" if (d > 0) == better else "down")
     return f'<small class="d {cls}">{html.escape(against)} {text}</small>'
@@ -225,8 +269,9 @@ def _cell(m: dict, key: str, better, kind: str, base: dict | None, prev: dict | 
         return f'<td><span title="{html.escape(why)}">absent</span></td>'
     if v is None:
         return '<td><span title="not measured for this round">—</span></td>'
-    deltas = (_delta(v, (base or {}).get(key), better, kind, "r0") if base is not None else "") + \
-             (_delta(v, (prev or {}).get(key), better, kind, "prev") if prev is not None else "")
+    deltas = (_delta(v, (base or {}).get(key), better, kind, "r0") if base is not None else "") + (
+        _delta(v, (prev or {}).get(key), better, kind, "prev") if prev is not None else ""
+    )
     return f"<td>{_value(v, kind)}{deltas}</td>"
 
 
@@ -236,8 +281,10 @@ def _system_rows(systems: dict[str, dict], direction: str, base: dict) -> str:
     for name, m in sorted(systems.items()):
         label = f"<th>{html.escape(name)} <small>(outside system)</small></th>"
         if m.get("skipped"):
-            rows.append(f'<tr class="system">{label}<td colspan="{len(COLUMNS)}" class="note-cell">skipped: '
-                        f"{html.escape(m['skipped'])}</td></tr>")
+            rows.append(
+                f'<tr class="system">{label}<td colspan="{len(COLUMNS)}" class="note-cell">skipped: '
+                f"{html.escape(m['skipped'])}</td></tr>"
+            )
             continue
         d = m.get("directions", {}).get(direction)
         if d is None:
@@ -247,28 +294,45 @@ def _system_rows(systems: dict[str, dict], direction: str, base: dict) -> str:
     return "".join(rows)
 
 
-def _metrics_table(metrics: dict[str, dict], direction: str, systems: dict[str, dict] | None = None,
-                   flags: dict[str, list[str]] | None = None) -> str:
+def _metrics_table(
+    metrics: dict[str, dict],
+    direction: str,
+    systems: dict[str, dict] | None = None,
+    flags: dict[str, list[str]] | None = None,
+) -> str:
     rounds = sorted(metrics)
     rows = []
     base = metrics.get("r0", {}).get("directions", {}).get(direction)
     prev = None
     for r in rounds:
         m = metrics[r].get("directions", {}).get(direction, {})
-        cells = "".join(_cell(m, key, better, kind, base if r != "r0" else None, prev if prev is not None and r != "r1" else None)
-                        for key, _, better, kind in COLUMNS)
+        cells = "".join(
+            _cell(m, key, better, kind, base if r != "r0" else None, prev if prev is not None and r != "r1" else None)
+            for key, _, better, kind in COLUMNS
+        )
         prev = m
         label = "r0 <small>(base model)</small>" if r == "r0" else html.escape(r)
         rows.append(f"<tr><th>{label}</th>{cells}</tr>")
     rows.append(_system_rows(systems or {}, direction, base or {}))
     last = metrics[rounds[-1]].get("directions", {}).get(direction, {}) if rounds else {}
     books = sorted(b for r in rounds for b, dirs in metrics[r].get("books", {}).items() if direction in dirs)
-    n = (f"<p class=\"n\">Scored on n = {last['segments']} aligned segments of {len(set(books))} held-out book(s)"
-         f"{' — a small sample' if last['segments'] < 100 else ''}.</p>") if last.get("segments") else ""
-    warn = "".join(f"<li><b>{html.escape(r)}</b>: {html.escape('; '.join(f))}</li>" for r, f in sorted((flags or {}).items()) if f)
+    n = (
+        (
+            f'<p class="n">Scored on n = {last["segments"]} aligned segments of {len(set(books))} held-out book(s)'
+            f"{' — a small sample' if last['segments'] < 100 else ''}.</p>"
+        )
+        if last.get("segments")
+        else ""
+    )
+    warn = "".join(
+        f"<li><b>{html.escape(r)}</b>: {html.escape('; '.join(f))}</li>" for r, f in sorted((flags or {}).items()) if f
+    )
     warn = f'<p class="n">Warnings:</p><ul class="warnings">{warn}</ul>' if warn else ""
-    return (f'<table class="metrics" data-direction="{html.escape(direction)}">'
-            + _head(["round"] + [label for _, label, _, _ in COLUMNS]) + f"<tbody>{''.join(rows)}</tbody></table>{n}{warn}")
+    return (
+        f'<table class="metrics" data-direction="{html.escape(direction)}">'
+        + _head(["round"] + [label for _, label, _, _ in COLUMNS])
+        + f"<tbody>{''.join(rows)}</tbody></table>{n}{warn}"
+    )
 
 
 def _section(title: str, body: str, anchor: str) -> str:
@@ -284,8 +348,9 @@ def _human_section(human: dict | None) -> str:
         status = (human or {}).get("status", "no review scores yet")
         return f"<p>{html.escape(status)}. Packets are in <code>reports/review/packet/</code> (docs/review.md).</p>"
     keys = sorted({k for v in human["systems"].values() for k in v})
-    cols = [(k, label) for k, label in HUMAN_COLUMNS if k in keys] + \
-           [(k, k.replace("_", " ")) for k in keys if k not in dict(HUMAN_COLUMNS)]
+    cols = [(k, label) for k, label in HUMAN_COLUMNS if k in keys] + [
+        (k, k.replace("_", " ")) for k in keys if k not in dict(HUMAN_COLUMNS)
+    ]
 
     def order(s: str) -> tuple:
         return (s == "reference", not s.startswith("r"), s)
@@ -297,24 +362,44 @@ def _human_section(human: dict | None) -> str:
         cells = "".join(f"<td>{_num(v.get(k))}{_small(v.get(k)) if k == 'ratings' else ''}</td>" for k, _ in cols)
         rows.append(f"<tr><th>{html.escape(name)}</th>{cells}</tr>")
     agree = "; ".join(f"{html.escape(k)} {_num(v)}" for k, v in human.get("agreement", {}).items() if v is not None)
-    agree = (f"<p>Agreement between the raters (Krippendorff's α: 1 = they agree fully, 0 = no better than chance; "
-             f"{human['raters']} raters): {agree}.</p>") if agree else \
-        f"<p>Agreement between raters: not measurable ({human['raters']} rater(s); it needs two rating the same passages).</p>"
+    agree = (
+        (
+            f"<p>Agreement between the raters (Krippendorff's α: 1 = they agree fully, 0 = no better than chance; "
+            f"{human['raters']} raters): {agree}.</p>"
+        )
+        if agree
+        else f"<p>Agreement between raters: not measurable ({human['raters']} rater(s); it needs two "
+        "rating the same passages).</p>"
+    )
     crows = []
     for k, v in sorted(human.get("correlation", {}).items()):
         n = v.get("n") or 0
-        trust = ("not computable: needs 3 points or more" if n < 3 else
-                 f"small sample: with n = {n} a strong correlation can be chance" if n < SMALL else "")
-        crows.append(f"<tr><th>{html.escape(CORRELATIONS.get(k, k.replace('_', ' ')))}</th><td>{_num(v.get('pearson'))}</td>"
-                     f"<td>{_num(v.get('spearman'))}</td><td>{n}</td><td class=\"note-cell\">{trust}</td></tr>")
-    return (f"<p>{human['ratings']} ratings by {human['raters']} rater(s) on {human['items_reviewed']} passages. Scores "
-            "run from 1 (worst) to 5 (best); the reviewers did not know which system wrote which translation.</p>"
-            '<table id="human">' + _head(["system"] + [label for _, label in cols]) + f"<tbody>{''.join(rows)}</tbody></table>"
-            + agree + "<p>Does the reviewers' overall score agree with the automatic metrics?</p>"
-            '<table id="correlation">' + _head(["compared with", "Pearson r", "Spearman ρ", "n", "how far to trust it"])
-            + f"<tbody>{''.join(crows)}</tbody></table>")
+        trust = (
+            "not computable: needs 3 points or more"
+            if n < 3
+            else f"small sample: with n = {n} a strong correlation can be chance"
+            if n < SMALL
+            else ""
+        )
+        crows.append(
+            f"<tr><th>{html.escape(CORRELATIONS.get(k, k.replace('_', ' ')))}</th><td>{_num(v.get('pearson'))}</td>"
+            f'<td>{_num(v.get("spearman"))}</td><td>{n}</td><td class="note-cell">{trust}</td></tr>'
+        )
+    return (
+        f"<p>{human['ratings']} ratings by {human['raters']} rater(s) on {human['items_reviewed']} passages. Scores "
+        "run from 1 (worst) to 5 (best); the reviewers did not know which system wrote which translation.</p>"
+        '<table id="human">'
+        + _head(["system"] + [label for _, label in cols])
+        + f"<tbody>{''.join(rows)}</tbody></table>"
+        + agree
+        + "<p>Does the reviewers' overall score agree with the automatic metrics?</p>"
+        '<table id="correlation">'
+        + _head(["compared with", "Pearson r", "Spearman ρ", "n", "how far to trust it"])
+        + f"<tbody>{''.join(crows)}</tbody></table>"
+    )
 
 
+# written into the report page as it is, byte for byte (its lines stay as long as they are: noqa E501 below)
 HOW_TO_READ = """<section id="how-to-read"><h2>How to read this page</h2>
 <p>A model learns to translate whole books in <b>rounds</b>. <b>r0</b> is the model before any training;
 every later round (r1, r2, …) continues from the one before with longer passages. Each round translates
@@ -337,19 +422,26 @@ be told from noise. <a href="#decision">Decision criteria</a> applies the team's
 happened, with the number of segments behind each figure.</li>
 <li>Every column and warning is explained in the <a href="#glossary">glossary</a> at the end; hover a
 column name for the same text.</li>
-</ul></section>"""
+</ul></section>"""  # noqa: E501
 
 
 def _glossary() -> str:
-    return ('<section id="glossary"><h2>Glossary</h2><dl>'
-            + "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in GLOSSARY.items()) + "</dl></section>")
+    return (
+        '<section id="glossary"><h2>Glossary</h2><dl>'
+        + "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in GLOSSARY.items())
+        + "</dl></section>"
+    )
 
 
 # ---- significance, breakdown and decision (reports/compare.json) ----------------------------------
 
-SIG_COLUMNS = [(k, label, better, kind) for k, label, better, kind in COLUMNS
-               if k in ("comet", "chrf", "bleu", "omission_rate", "length_ratio")]
+SIG_COLUMNS = [
+    (k, label, better, kind)
+    for k, label, better, kind in COLUMNS
+    if k in ("comet", "chrf", "bleu", "omission_rate", "length_ratio")
+]
 SMALL_SEGMENTS = 100
+SMALL_N = " <small class=small-n>small sample</small>"  # beside a group of fewer segments
 VERDICT_CLASS = {"met": "up", "not met": "down", "not significant": "ns", "no data": "same"}
 
 
@@ -358,33 +450,50 @@ def _sig_cell(c: dict | None, better, kind: str) -> str:
         return '<td><span title="not measured for both systems">—</span></td>'
     ci = f"95%: {_diff(c['ci_low'], kind)} to {_diff(c['ci_high'], kind)}"
     if not c["significant"]:
-        return (f'<td class="ns"><span class="ns-value">{_diff(c["delta"], kind)}</span>'
-                f'<small class="d">{ci}</small><small class="d">p {c["p"]:.3f} · not significant</small></td>')
+        return (
+            f'<td class="ns"><span class="ns-value">{_diff(c["delta"], kind)}</span>'
+            f'<small class="d">{ci}</small><small class="d">p {c["p"]:.3f} · not significant</small></td>'
+        )
     cls = "same" if better is None or c["delta"] == 0 else ("up" if (c["delta"] > 0) == better else "down")
-    return f'<td><span class="{cls}">{_diff(c["delta"], kind)}</span><small class="d">{ci}</small><small class="d">p {c["p"]:.3f}</small></td>'
+    return (
+        f'<td><span class="{cls}">{_diff(c["delta"], kind)}</span><small '
+        f'class="d">{ci}</small><small class="d">p {c["p"]:.3f}</small></td>'
+    )
 
 
 def _significance_section(compare: dict) -> str:
     st = compare.get("settings", {})
-    out = [f"<p>Each cell: the difference (second system subtracted from the first), its 95% interval and p, from "
-           f"{st.get('resamples')} paired bootstrap resamples of whole chapters (seed {st.get('seed')}). A difference with "
-           f"p ≥ {st.get('alpha')} or an interval that includes 0 is <span class=\"ns-value\">struck through</span> and marked <i>not significant</i>: "
-           f"it cannot be told from noise on these books.</p>"]
+    out = [
+        f"<p>Each cell: the difference (second system subtracted from the first), its 95% interval and p, from "
+        f"{st.get('resamples')} paired bootstrap resamples of whole chapters (seed "
+        f"{st.get('seed')}). A difference with "
+        f'p ≥ {st.get("alpha")} or an interval that includes 0 is <span class="ns-value">struck '
+        "through</span> and marked <i>not significant</i>: "
+        f"it cannot be told from noise on these books.</p>"
+    ]
     for d, v in sorted(compare.get("directions", {}).items()):
         rows = []
         for name, c in v.get("comparisons", {}).items():
             cells = "".join(_sig_cell(c.get(k), better, kind) for k, _, better, kind in SIG_COLUMNS)
-            rows.append(f"<tr><th>{html.escape(name)} <small>({html.escape(c.get('against', ''))})</small></th>{cells}</tr>")
+            rows.append(
+                f"<tr><th>{html.escape(name)} <small>({html.escape(c.get('against', ''))})</small></th>{cells}</tr>"
+            )
         small = " — a small sample" if v.get("segments", 0) < SMALL_SEGMENTS else ""
-        out.append(f"<h3>{html.escape(d)}</h3>" + f'<table class="significance" data-compare-direction="{html.escape(d)}">'
-                   + _head(["comparison"] + [label for _, label, _, _ in SIG_COLUMNS]) + f"<tbody>{''.join(rows)}</tbody></table>"
-                   + f'<p class="n">n = {v.get("segments")} segments in {v.get("chapters")} chapters{small}.</p>')
+        out.append(
+            f"<h3>{html.escape(d)}</h3>"
+            + f'<table class="significance" data-compare-direction="{html.escape(d)}">'
+            + _head(["comparison"] + [label for _, label, _, _ in SIG_COLUMNS])
+            + f"<tbody>{''.join(rows)}</tbody></table>"
+            + f'<p class="n">n = {v.get("segments")} segments in {v.get("chapters")} chapters{small}.</p>'
+        )
     return "".join(out)
 
 
 def _breakdown_section(compare: dict) -> str:
-    out = ["<p>Every metric per genre and per book, with the segments and chapters behind it: a group of a few "
-           "segments is marked as a small sample, and a change there is a hint, not a result.</p>"]
+    out = [
+        "<p>Every metric per genre and per book, with the segments and chapters behind it: a group of a few "
+        "segments is marked as a small sample, and a change there is a hint, not a result.</p>"
+    ]
     for d, v in sorted(compare.get("directions", {}).items()):
         for level in ("genre", "book"):
             rows = []
@@ -392,14 +501,24 @@ def _breakdown_section(compare: dict) -> str:
                 systems = list(e["systems"])
                 for k, sname in enumerate(systems):
                     m = e["systems"][sname]
-                    head = (f'<th rowspan="{len(systems)}">{html.escape(g)}</th><td rowspan="{len(systems)}">{e["segments"]}'
-                            f'{" <small class=small-n>small sample</small>" if e["segments"] < SMALL_SEGMENTS else ""}</td>'
-                            f'<td rowspan="{len(systems)}">{e["chapters"]}</td>') if k == 0 else ""
+                    head = (
+                        (
+                            f'<th rowspan="{len(systems)}">{html.escape(g)}</th><td '
+                            f'rowspan="{len(systems)}">{e["segments"]}'
+                            f"{SMALL_N if e['segments'] < SMALL_SEGMENTS else ''}</td>"
+                            f'<td rowspan="{len(systems)}">{e["chapters"]}</td>'
+                        )
+                        if k == 0
+                        else ""
+                    )
                     cells = "".join(f"<td>{_value(m.get(key), kind)}</td>" for key, _, _, kind in SIG_COLUMNS)
                     rows.append(f"<tr>{head}<th>{html.escape(sname)}</th>{cells}</tr>")
-            out.append(f"<h3>{html.escape(d)} by {level}</h3>" + f'<table class="breakdown" data-level="{level}">'
-                       + _head([level, "segments", "chapters", "translated by"] + [label for _, label, _, _ in SIG_COLUMNS])
-                       + f"<tbody>{''.join(rows)}</tbody></table>")
+            out.append(
+                f"<h3>{html.escape(d)} by {level}</h3>"
+                + f'<table class="breakdown" data-level="{level}">'
+                + _head([level, "segments", "chapters", "translated by"] + [label for _, label, _, _ in SIG_COLUMNS])
+                + f"<tbody>{''.join(rows)}</tbody></table>"
+            )
     return "".join(out)
 
 
@@ -411,19 +530,35 @@ def _decision_section(compare: dict) -> str:
     for r in sorted(decision, reverse=True):
         for k, c in enumerate(decision[r]):
             head = f'<th rowspan="{len(decision[r])}">{html.escape(r)}</th>' if k == 0 else ""
-            rows.append(f"<tr>{head}<td class=\"note-cell\">{html.escape(c['name'])}</td><td>{html.escape(c['direction'])}</td>"
-                        f'<td class="verdict {VERDICT_CLASS.get(c["verdict"], "same")}">{html.escape(c["verdict"])}</td>'
-                        f'<td class="wide">{html.escape(c["evidence"])}</td></tr>')
-    return ("<p>The team's criteria for the decision (params.yaml, <code>decision:</code>), judged for every round, latest "
-            "first, with the figures behind each verdict.</p>" + '<table id="decision-table">'
-            + _head(["round", "criterion", "direction", "verdict", "evidence"]) + f"<tbody>{''.join(rows)}</tbody></table>")
+            rows.append(
+                f'<tr>{head}<td class="note-cell">{html.escape(c["name"])}</td><td>{html.escape(c["direction"])}</td>'
+                f'<td class="verdict {VERDICT_CLASS.get(c["verdict"], "same")}">{html.escape(c["verdict"])}</td>'
+                f'<td class="wide">{html.escape(c["evidence"])}</td></tr>'
+            )
+    return (
+        "<p>The team's criteria for the decision (params.yaml, <code>decision:</code>), judged for every round, latest "
+        "first, with the figures behind each verdict.</p>"
+        + '<table id="decision-table">'
+        + _head(["round", "criterion", "direction", "verdict", "evidence"])
+        + f"<tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
-def render_report(metrics: dict[str, dict], title: str = "booktrans — rounds compared", notes: list[str] | None = None,
-                  details: dict[str, dict] | None = None, positions: dict[str, list[dict]] | None = None,
-                  human: dict | None = None, datasets: dict[str, dict] | None = None, losses: dict[str, list[dict]] | None = None,
-                  cost: dict | None = None, examples: int = 8, proofreading: dict[str, dict] | None = None,
-                  systems: dict[str, dict] | None = None, compare: dict | None = None) -> str:
+def render_report(
+    metrics: dict[str, dict],
+    title: str = "booktrans — rounds compared",
+    notes: list[str] | None = None,
+    details: dict[str, dict] | None = None,
+    positions: dict[str, list[dict]] | None = None,
+    human: dict | None = None,
+    datasets: dict[str, dict] | None = None,
+    losses: dict[str, list[dict]] | None = None,
+    cost: dict | None = None,
+    examples: int = 8,
+    proofreading: dict[str, dict] | None = None,
+    systems: dict[str, dict] | None = None,
+    compare: dict | None = None,
+) -> str:
     """``metrics``: round -> reports/metrics/<round>.json; ``details``: round -> evaluation details.json;
     ``positions``: round -> position.json rows; ``human``: reports/review/human.json; ``datasets``:
     round -> data/sft/<round>/stats.json; ``losses``: round -> reports/train/<round>.json; ``cost``:
@@ -439,11 +574,24 @@ def render_report(metrics: dict[str, dict], title: str = "booktrans — rounds c
         sections.append(_section("Decision criteria", _decision_section(compare), "decision"))
 
     tables = "".join(
-        f"<h3>{html.escape(d)} <small>({'Chinese → English' if d == 'zh-en' else 'English → Chinese' if d == 'en-zh' else ''})</small></h3>"
-        + _metrics_table(metrics, d, systems, {r: details.get(r, {}).get("directions", {}).get(d, {}).get("flags", []) for r in rounds})
-        for d in directions)
-    sections.append(_section("Automatic metrics by round", "<p>Each cell: the round's value, then its difference to r0 "
-                             "(<small>r0 ±</small>) and to the round before (<small>prev ±</small>).</p>" + tables, "metrics"))
+        f"<h3>{html.escape(d)} "
+        f"<small>({'Chinese → English' if d == 'zh-en' else 'English → Chinese' if d == 'en-zh' else ''})</small></h3>"
+        + _metrics_table(
+            metrics,
+            d,
+            systems,
+            {r: details.get(r, {}).get("directions", {}).get(d, {}).get("flags", []) for r in rounds},
+        )
+        for d in directions
+    )
+    sections.append(
+        _section(
+            "Automatic metrics by round",
+            "<p>Each cell: the round's value, then its difference to r0 "
+            "(<small>r0 ±</small>) and to the round before (<small>prev ±</small>).</p>" + tables,
+            "metrics",
+        )
+    )
 
     if compare:
         sections.append(_section("Which differences are real", _significance_section(compare), "significance"))
@@ -452,27 +600,90 @@ def render_report(metrics: dict[str, dict], title: str = "booktrans — rounds c
     charts = []
 
     def over_rounds(keys: tuple, ytitle: str, yformat: str | None = None) -> list[dict]:
-        return [{"round": r, "series": f"{d} {dict((k, lab) for k, lab, _, _ in COLUMNS).get(k, k)}",
-                 "value": metrics[r].get("directions", {}).get(d, {}).get(k)} for r in rounds for d in directions for k in keys]
+        return [
+            {
+                "round": r,
+                "series": f"{d} {dict((k, lab) for k, lab, _, _ in COLUMNS).get(k, k)}",
+                "value": metrics[r].get("directions", {}).get(d, {}).get(k),
+            }
+            for r in rounds
+            for d in directions
+            for k in keys
+        ]
 
-    for name, keys, ctitle, ytitle, yfmt in (("quality", ("chrf", "bleu", "d_bleu"), "chrF and BLEU by round", "score (0–100, higher is better)", None),
-                                            ("comet", ("comet",), "COMET by round", "COMET (higher is better)", None),
-                                            ("omissions", ("omission_rate",), "Omitted sentences by round", "share of source sentences", ".0%"),
-                                            ("length", ("length_ratio",), "Length ratio by round", "translation ÷ expected length", None)):
-        charts.append(chart(line_spec(over_rounds(keys, ytitle), ctitle, "round", "value", "series", "round", ytitle,
-                                      xtype="ordinal", yformat=yfmt, xsort=rounds), name, f"{ctitle}: no data yet."))
+    for name, keys, ctitle, ytitle, yfmt in (
+        ("quality", ("chrf", "bleu", "d_bleu"), "chrF and BLEU by round", "score (0–100, higher is better)", None),
+        ("comet", ("comet",), "COMET by round", "COMET (higher is better)", None),
+        ("omissions", ("omission_rate",), "Omitted sentences by round", "share of source sentences", ".0%"),
+        ("length", ("length_ratio",), "Length ratio by round", "translation ÷ expected length", None),
+    ):
+        charts.append(
+            chart(
+                line_spec(
+                    over_rounds(keys, ytitle),
+                    ctitle,
+                    "round",
+                    "value",
+                    "series",
+                    "round",
+                    ytitle,
+                    xtype="ordinal",
+                    yformat=yfmt,
+                    xsort=rounds,
+                ),
+                name,
+                f"{ctitle}: no data yet.",
+            )
+        )
     for d in directions:
-        rows = [{"round": r, "position": p["position"], "value": p.get(f"{d}_length_ratio")} for r in rounds for p in positions.get(r, [])]
-        charts.append(chart(line_spec(rows, f"Length ratio through the book ({d})", "position", "value", "round",
-                                      "position in the book", "translation ÷ expected length", xformat=".0%"),
-                            f"position-{d}", f"Length ratio through the book ({d}): no data yet."))
-    bars = [{"book": f"{book} {d}", "round": r, "value": m.get("omission_rate")}
-            for r in rounds for book, dirs in sorted(metrics[r].get("books", {}).items()) for d, m in sorted(dirs.items())]
-    charts.append(chart(bar_spec(bars, "Omitted sentences by book", "book", "value", "round", "book and direction",
-                                 "share of source sentences", yformat=".0%"), "omissions-by-book", "Omitted sentences by book: no data yet."))
+        rows = [
+            {"round": r, "position": p["position"], "value": p.get(f"{d}_length_ratio")}
+            for r in rounds
+            for p in positions.get(r, [])
+        ]
+        charts.append(
+            chart(
+                line_spec(
+                    rows,
+                    f"Length ratio through the book ({d})",
+                    "position",
+                    "value",
+                    "round",
+                    "position in the book",
+                    "translation ÷ expected length",
+                    xformat=".0%",
+                ),
+                f"position-{d}",
+                f"Length ratio through the book ({d}): no data yet.",
+            )
+        )
+    bars = [
+        {"book": f"{book} {d}", "round": r, "value": m.get("omission_rate")}
+        for r in rounds
+        for book, dirs in sorted(metrics[r].get("books", {}).items())
+        for d, m in sorted(dirs.items())
+    ]
+    charts.append(
+        chart(
+            bar_spec(
+                bars,
+                "Omitted sentences by book",
+                "book",
+                "value",
+                "round",
+                "book and direction",
+                "share of source sentences",
+                yformat=".0%",
+            ),
+            "omissions-by-book",
+            "Omitted sentences by book: no data yet.",
+        )
+    )
     drawn = [c for c in charts if c.startswith("<figure")]
     empty = [c for c in charts if not c.startswith("<figure")]
-    sections.append(_section("Charts", "<p>Hover a point or bar for its values.</p>" + "".join(drawn) + "".join(empty), "charts"))
+    sections.append(
+        _section("Charts", "<p>Hover a point or bar for its values.</p>" + "".join(drawn) + "".join(empty), "charts")
+    )
     sections.append(_section("Expert review", _human_section(human), "review"))
 
     ex_html = []
@@ -481,60 +692,161 @@ def render_report(metrics: dict[str, dict], title: str = "booktrans — rounds c
             for d, det in sorted(dirs.items()):
                 for o in det.get("omissions", [])[:examples]:
                     ex_html.append(
-                        f'<div class="omission"><div class="where">{html.escape(r)} · {html.escape(book)} · {html.escape(d)} · '
-                        f'chapter {o["chapter"]} · {o["position"]:.0%} into the book · coverage {o["score"]:.2f}</div>'
-                        f'<div class="src">{html.escape(o["context_before"])} <mark>{html.escape(o["sentence"])}</mark> '
-                        f'{html.escape(o["context_after"])}</div>'
-                        f'<div class="mt">translation around it: {html.escape(o["translation"]) or "<i>(nothing)</i>"}</div></div>')
+                        f'<div class="omission"><div class="where">{html.escape(r)} · {html.escape(book)} · '
+                        f"{html.escape(d)} · "
+                        f"chapter {o['chapter']} · {o['position']:.0%} into the book · coverage {o['score']:.2f}</div>"
+                        f'<div class="src">{html.escape(o["context_before"])} '
+                        f"<mark>{html.escape(o['sentence'])}</mark> "
+                        f"{html.escape(o['context_after'])}</div>"
+                        '<div class="mt">translation around it: '
+                        f"{html.escape(o['translation']) or '<i>(nothing)</i>'}</div></div>"
+                    )
         if ex_html:
             break
     # one side-by-side page per round, test book and direction, written by the evaluate stage
-    pages = [f'<a href="evaluation/{html.escape(r)}/{html.escape(det["page"])}">{html.escape(r)} · {html.escape(book)} · '
-             f'{html.escape(d)}</a>' for r in sorted(details) for book, dirs in sorted(details[r].get("books", {}).items())
-             for d, det in sorted(dirs.items()) if det.get("page")]
+    pages = [
+        f'<a href="evaluation/{html.escape(r)}/{html.escape(det["page"])}">{html.escape(r)} · {html.escape(book)} · '
+        f"{html.escape(d)}</a>"
+        for r in sorted(details)
+        for book, dirs in sorted(details[r].get("books", {}).items())
+        for d, det in sorted(dirs.items())
+        if det.get("page")
+    ]
     if pages:
         ex_html.append('<p class="omission-pages">Every sentence beside its translation: ' + " · ".join(pages) + "</p>")
-    sections.append(_section("Detected omissions (examples from the latest round that has any)",
-                             ("<p>The highlighted source sentence has no counterpart in the translation (coverage: how much "
-                              "of it the detector found, 0–1).</p>" + "".join(ex_html)) if ex_html else "<p>No omission detected.</p>",
-                             "omissions"))
+    sections.append(
+        _section(
+            "Detected omissions (examples from the latest round that has any)",
+            (
+                "<p>The highlighted source sentence has no counterpart in the translation (coverage: how much "
+                "of it the detector found, 0–1).</p>" + "".join(ex_html)
+            )
+            if ex_html
+            else "<p>No omission detected.</p>",
+            "omissions",
+        )
+    )
 
     if proofreading:
-        sections.append(_section("Proofreading of the aligned data", _proofreading_section(proofreading), "proofreading"))
+        sections.append(
+            _section("Proofreading of the aligned data", _proofreading_section(proofreading), "proofreading")
+        )
     if datasets:
         rows = []
         for r, st in sorted(datasets.items()):
             tr, va = st.get("train", {}), st.get("valid", {})
-            rows.append(f"<tr><th>{html.escape(r)}</th><td>{st.get('context')}</td><td>{tr.get('documents')}</td><td>{tr.get('tokens')}</td>"
-                        f"<td>{va.get('documents')}</td><td>{len(st.get('books', {}))}</td>"
-                        f"<td>{st.get('duplicates_removed', 0)}</td><td>{st.get('leakage', {}).get('leaks', 0)}</td></tr>")
-        sections.append(_section("Training data per round", '<table id="data-table">' + _head(
-            ["round", "context length (tokens)", "training documents", "training tokens", "validation documents", "books",
-             "duplicates removed", "leaks"]) + f"<tbody>{''.join(rows)}</tbody></table>", "data"))
+            rows.append(
+                f"<tr><th>{html.escape(r)}</th><td>{st.get('context')}</td><td>{tr.get('documents')}</td><td>{tr.get('tokens')}</td>"
+                f"<td>{va.get('documents')}</td><td>{len(st.get('books', {}))}</td>"
+                f"<td>{st.get('duplicates_removed', 0)}</td><td>{st.get('leakage', {}).get('leaks', 0)}</td></tr>"
+            )
+        sections.append(
+            _section(
+                "Training data per round",
+                '<table id="data-table">'
+                + _head(
+                    [
+                        "round",
+                        "context length (tokens)",
+                        "training documents",
+                        "training tokens",
+                        "validation documents",
+                        "books",
+                        "duplicates removed",
+                        "leaks",
+                    ]
+                )
+                + f"<tbody>{''.join(rows)}</tbody></table>",
+                "data",
+            )
+        )
     if losses:
-        rows = [{"round": r, "step": row["step"], "loss": row.get("loss")} for r, rs in sorted(losses.items()) for row in rs]
-        sections.append(_section("Training loss", chart(line_spec(rows, "Training loss per step", "step", "loss", "round",
-                                                                  "optimizer step", "loss (cross-entropy, lower is better)"),
-                                                        "loss", "No training loss logged yet."), "loss"))
+        rows = [
+            {"round": r, "step": row["step"], "loss": row.get("loss")} for r, rs in sorted(losses.items()) for row in rs
+        ]
+        sections.append(
+            _section(
+                "Training loss",
+                chart(
+                    line_spec(
+                        rows,
+                        "Training loss per step",
+                        "step",
+                        "loss",
+                        "round",
+                        "optimizer step",
+                        "loss (cross-entropy, lower is better)",
+                    ),
+                    "loss",
+                    "No training loss logged yet.",
+                ),
+                "loss",
+            )
+        )
     if cost:
-        rows = "".join(f"<tr><th>{html.escape(r)}</th><td>{c.get('tokens')}</td><td>{c.get('steps')}</td><td>{_fmt(c.get('memory_gib'))}</td>"
-                       f"<td>{_fmt(c.get('gpu_hours'))}</td><td>{_fmt(c.get('cost'))}</td></tr>" for r, c in sorted(cost["rounds"].items()))
-        sections.append(_section("Cost so far (planner estimate)",
-                                 f"<p>Model {html.escape(str(cost.get('model')))}; rounds trained so far. Total: "
-                                 f"{_fmt(cost.get('gpu_hours'))} GPU-hours, ${_fmt(cost.get('cost'))}.</p>"
-                                 '<table id="cost-table">' + _head(["round", "training tokens planned", "optimizer steps", "memory per GPU (GiB)",
-                                                              "GPU-hours", "cost (USD)"]) + f"<tbody>{rows}</tbody></table>", "cost"))
-    sigs = sorted({s for det in details.values() for d in det.get("directions", {}).values() for s in d.get("signatures", {}).values()})
-    sections.append(_section("Metric signatures", "<p>For engineers: the exact sacrebleu settings behind BLEU, chrF and TER.</p>"
-                             "<ul>" + "".join(f"<li><code>{html.escape(s)}</code></li>" for s in sigs) + "</ul>", "signatures"))
+        rows = "".join(
+            f"<tr><th>{html.escape(r)}</th><td>{c.get('tokens')}</td><td>{c.get('steps')}</td><td>{_fmt(c.get('memory_gib'))}</td>"
+            f"<td>{_fmt(c.get('gpu_hours'))}</td><td>{_fmt(c.get('cost'))}</td></tr>"
+            for r, c in sorted(cost["rounds"].items())
+        )
+        sections.append(
+            _section(
+                "Cost so far (planner estimate)",
+                f"<p>Model {html.escape(str(cost.get('model')))}; rounds trained so far. Total: "
+                f"{_fmt(cost.get('gpu_hours'))} GPU-hours, ${_fmt(cost.get('cost'))}.</p>"
+                '<table id="cost-table">'
+                + _head(
+                    [
+                        "round",
+                        "training tokens planned",
+                        "optimizer steps",
+                        "memory per GPU (GiB)",
+                        "GPU-hours",
+                        "cost (USD)",
+                    ]
+                )
+                + f"<tbody>{rows}</tbody></table>",
+                "cost",
+            )
+        )
+    sigs = sorted(
+        {
+            s
+            for det in details.values()
+            for d in det.get("directions", {}).values()
+            for s in d.get("signatures", {}).values()
+        }
+    )
+    sections.append(
+        _section(
+            "Metric signatures",
+            "<p>For engineers: the exact sacrebleu settings behind BLEU, chrF and TER.</p>"
+            "<ul>" + "".join(f"<li><code>{html.escape(s)}</code></li>" for s in sigs) + "</ul>",
+            "signatures",
+        )
+    )
     sections.append(_glossary())
 
     notes_html = "".join(f"<p class=note>{html.escape(n)}</p>" for n in notes or [])
-    nav = " · ".join(f'<a href="#{a}">{t}</a>' for a, t in (("how-to-read", "how to read"), ("decision", "decision"), ("metrics", "metrics"),
-                                                           ("significance", "significance"), ("breakdown", "by genre"), ("charts", "charts"),
-                                                           ("review", "expert review"), ("omissions", "omissions"),
-                                                           ("proofreading", "proofreading"), ("data", "data"), ("loss", "loss"),
-                                                           ("cost", "cost"), ("glossary", "glossary")))
+    nav = " · ".join(
+        f'<a href="#{a}">{t}</a>'
+        for a, t in (
+            ("how-to-read", "how to read"),
+            ("decision", "decision"),
+            ("metrics", "metrics"),
+            ("significance", "significance"),
+            ("breakdown", "by genre"),
+            ("charts", "charts"),
+            ("review", "expert review"),
+            ("omissions", "omissions"),
+            ("proofreading", "proofreading"),
+            ("data", "data"),
+            ("loss", "loss"),
+            ("cost", "cost"),
+            ("glossary", "glossary"),
+        )
+    )
+    # the page as written into its output, byte for byte (its lines stay as long as they are: noqa E501 below)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)}</title>
@@ -558,7 +870,7 @@ dt{{font-weight:600;margin-top:.5em}} dd{{margin-left:1.5em}} #how-to-read{{back
 <h1>{html.escape(title)}</h1>
 <nav>{nav}</nav>
 {notes_html}
-{''.join(sections)}
+{"".join(sections)}
 {vendored_scripts()}{EMBED}
 </body></html>
-"""
+"""  # noqa: E501

@@ -13,17 +13,19 @@ from . import position_table, render_report, rounds_table
 
 log = logging.getLogger("report")
 
-TINY_NOTE = ("These scores come from model.base: tiny, a small random-initialised model used to run the "
-             "pipeline on a CPU. They say nothing about translation quality.")
+TINY_NOTE = (
+    "These scores come from model.base: tiny, a small random-initialised model used to run the "
+    "pipeline on a CPU. They say nothing about translation quality."
+)
 
 
 @dataclass(frozen=True)
 class ReportInputs:
-    metrics: Path = Path("reports/metrics")          # <round>.json of every round and system
-    evaluation: Path = Path("reports/evaluation")    # <round>/details.json, position.json
-    rounds: Path = Path("reports/rounds")            # <round>.json: training data and loss per step
+    metrics: Path = Path("reports/metrics")  # <round>.json of every round and system
+    evaluation: Path = Path("reports/evaluation")  # <round>/details.json, position.json
+    rounds: Path = Path("reports/rounds")  # <round>.json: training data and loss per step
     human: Path = Path("reports/review/human.json")
-    align: Path = Path("reports/align.json")         # proofreading figures per book
+    align: Path = Path("reports/align.json")  # proofreading figures per book
     compare: Path = Path("reports/compare.json")
 
 
@@ -32,12 +34,24 @@ def trained_cost(plan_summary: dict | None, trained: list[str]) -> dict | None:
     if plan_summary is None:
         return None
     rounds = {r: v for r, v in plan_summary["rounds"].items() if r in trained and "cost" in v}
-    return {"model": plan_summary["model"], "rounds": rounds, "gpu_hours": round(sum(v["gpu_hours"] for v in rounds.values()), 4),
-            "cost": round(sum(v["cost"] for v in rounds.values()), 2)}
+    return {
+        "model": plan_summary["model"],
+        "rounds": rounds,
+        "gpu_hours": round(sum(v["gpu_hours"] for v in rounds.values()), 4),
+        "cost": round(sum(v["cost"] for v in rounds.values()), 2),
+    }
 
 
-def build_report(translated: list[str], systems: list[str], trained: list[str], inputs: ReportInputs, out: Path, plots: Path,
-                 tiny: bool = False, plan_summary: dict | None = None) -> None:
+def build_report(
+    translated: list[str],
+    systems: list[str],
+    trained: list[str],
+    inputs: ReportInputs,
+    out: Path,
+    plots: Path,
+    tiny: bool = False,
+    plan_summary: dict | None = None,
+) -> None:
     """reports/index.html (``out``) comparing the ``translated`` rounds, the outside ``systems`` and the
     ``trained`` rounds' data and loss; plots/rounds.json and plots/position.json for ``dvc plots``."""
     metrics, details, positions = {}, {}, {}
@@ -50,18 +64,30 @@ def build_report(translated: list[str], systems: list[str], trained: list[str], 
         if (inputs.evaluation / r / "details.json").exists():
             details[r] = read_json(inputs.evaluation / r / "details.json")
             positions[r] = read_json(inputs.evaluation / r / "position.json")["position"]
-    outside = {s: read_json(inputs.metrics / f"{s}.json") for s in systems
-               if (inputs.metrics / f"{s}.json").exists()}  # outside systems: rows beside the rounds
+    outside = {
+        s: read_json(inputs.metrics / f"{s}.json") for s in systems if (inputs.metrics / f"{s}.json").exists()
+    }  # outside systems: rows beside the rounds
     human = read_json(inputs.human) if inputs.human.exists() else None
     summaries = {r: read_json(inputs.rounds / f"{r}.json") for r in trained if (inputs.rounds / f"{r}.json").exists()}
     datasets = {r: s["data"] for r, s in summaries.items()}
     losses = {r: s["loss"] for r, s in summaries.items()}
     aligned = read_json(inputs.align) if inputs.align.exists() else {}
-    proofreading = {b: {"split": v.get("split"), **v["proofreading"]} for b, v in sorted(aligned.items()) if "proofreading" in v}
-    page = render_report(metrics, notes=[TINY_NOTE] if tiny else [], details=details, positions=positions, human=human,
-                         datasets=datasets, losses=losses, cost=trained_cost(plan_summary, sorted(losses)),
-                         proofreading=proofreading, systems=outside,
-                         compare=read_json(inputs.compare) if inputs.compare.exists() else None)
+    proofreading = {
+        b: {"split": v.get("split"), **v["proofreading"]} for b, v in sorted(aligned.items()) if "proofreading" in v
+    }
+    page = render_report(
+        metrics,
+        notes=[TINY_NOTE] if tiny else [],
+        details=details,
+        positions=positions,
+        human=human,
+        datasets=datasets,
+        losses=losses,
+        cost=trained_cost(plan_summary, sorted(losses)),
+        proofreading=proofreading,
+        systems=outside,
+        compare=read_json(inputs.compare) if inputs.compare.exists() else None,
+    )
     atomic_write_text(out, page)
     write_json(plots / "rounds.json", {"rounds": rounds_table(metrics)})
     write_json(plots / "position.json", {"position": position_table(positions)})

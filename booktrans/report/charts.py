@@ -13,8 +13,8 @@ import json
 from importlib import resources
 
 VENDORED = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")
-SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"   # an identifier: nothing is fetched
-WIDTH = 420      # plot area in px: two charts side by side in a 1,280 px window, one in 800 px
+SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"  # an identifier: nothing is fetched
+WIDTH = 420  # plot area in px: two charts side by side in a 1,280 px window, one in 800 px
 HEIGHT = 220
 
 
@@ -35,9 +35,20 @@ def _axis(title: str, fmt: str | None = None) -> dict:
     return out
 
 
-def line_spec(rows: list[dict], title: str, x: str, y: str, series: str, xtitle: str, ytitle: str,
-              xtype: str = "quantitative", yformat: str | None = None, xformat: str | None = None,
-              xsort: list[str] | None = None, zero: bool = False) -> dict | None:
+def line_spec(
+    rows: list[dict],
+    title: str,
+    x: str,
+    y: str,
+    series: str,
+    xtitle: str,
+    ytitle: str,
+    xtype: str = "quantitative",
+    yformat: str | None = None,
+    xformat: str | None = None,
+    xsort: list[str] | None = None,
+    zero: bool = False,
+) -> dict | None:
     """Lines with points, one per value of ``series``; rows holding a None are left out. None when
     nothing is left to draw."""
     rows = _clean(rows)
@@ -46,32 +57,53 @@ def line_spec(rows: list[dict], title: str, x: str, y: str, series: str, xtitle:
     xenc = {"field": x, "type": xtype, "axis": {**_axis(xtitle, xformat), "labelAngle": 0}}
     if xsort:
         xenc["sort"] = xsort
-    tip = [{"field": series, "type": "nominal", "title": "series"},
-           {"field": x, "type": xtype, "title": xtitle, **({"format": xformat} if xformat else {})},
-           {"field": y, "type": "quantitative", "title": ytitle, "format": yformat or ".4~g"}]
-    return {"$schema": SCHEMA, "title": title, "width": WIDTH, "height": HEIGHT, "data": {"values": rows},
-            "mark": {"type": "line", "point": True, "tooltip": True},
-            "encoding": {"x": xenc,
-                         "y": {"field": y, "type": "quantitative", "axis": _axis(ytitle, yformat), "scale": {"zero": zero}},
-                         "color": {"field": series, "type": "nominal", "legend": {"title": None, "orient": "bottom", "columns": 2}},
-                         "tooltip": tip}}
+    tip = [
+        {"field": series, "type": "nominal", "title": "series"},
+        {"field": x, "type": xtype, "title": xtitle, **({"format": xformat} if xformat else {})},
+        {"field": y, "type": "quantitative", "title": ytitle, "format": yformat or ".4~g"},
+    ]
+    return {
+        "$schema": SCHEMA,
+        "title": title,
+        "width": WIDTH,
+        "height": HEIGHT,
+        "data": {"values": rows},
+        "mark": {"type": "line", "point": True, "tooltip": True},
+        "encoding": {
+            "x": xenc,
+            "y": {"field": y, "type": "quantitative", "axis": _axis(ytitle, yformat), "scale": {"zero": zero}},
+            "color": {"field": series, "type": "nominal", "legend": {"title": None, "orient": "bottom", "columns": 2}},
+            "tooltip": tip,
+        },
+    }
 
 
-def bar_spec(rows: list[dict], title: str, x: str, y: str, series: str, xtitle: str, ytitle: str,
-             yformat: str | None = None) -> dict | None:
+def bar_spec(
+    rows: list[dict], title: str, x: str, y: str, series: str, xtitle: str, ytitle: str, yformat: str | None = None
+) -> dict | None:
     """Grouped bars: one group per ``x``, one bar per ``series`` inside it."""
     rows = _clean(rows)
     if not rows:
         return None
-    return {"$schema": SCHEMA, "title": title, "width": WIDTH, "height": HEIGHT, "data": {"values": rows},
-            "mark": {"type": "bar", "tooltip": True},
-            "encoding": {"x": {"field": x, "type": "nominal", "axis": {"title": xtitle, "labelAngle": 0}},
-                         "xOffset": {"field": series, "type": "nominal"},
-                         "y": {"field": y, "type": "quantitative", "axis": _axis(ytitle, yformat)},
-                         "color": {"field": series, "type": "nominal", "legend": {"title": None, "orient": "bottom"}},
-                         "tooltip": [{"field": x, "type": "nominal", "title": xtitle},
-                                     {"field": series, "type": "nominal", "title": "series"},
-                                     {"field": y, "type": "quantitative", "title": ytitle, "format": yformat or ".4~g"}]}}
+    return {
+        "$schema": SCHEMA,
+        "title": title,
+        "width": WIDTH,
+        "height": HEIGHT,
+        "data": {"values": rows},
+        "mark": {"type": "bar", "tooltip": True},
+        "encoding": {
+            "x": {"field": x, "type": "nominal", "axis": {"title": xtitle, "labelAngle": 0}},
+            "xOffset": {"field": series, "type": "nominal"},
+            "y": {"field": y, "type": "quantitative", "axis": _axis(ytitle, yformat)},
+            "color": {"field": series, "type": "nominal", "legend": {"title": None, "orient": "bottom"}},
+            "tooltip": [
+                {"field": x, "type": "nominal", "title": xtitle},
+                {"field": series, "type": "nominal", "title": "series"},
+                {"field": y, "type": "quantitative", "title": ytitle, "format": yformat or ".4~g"},
+            ],
+        },
+    }
 
 
 def chart(spec: dict | None, name: str, empty: str) -> str:
@@ -80,10 +112,12 @@ def chart(spec: dict | None, name: str, empty: str) -> str:
     if spec is None:
         return f'<p class="empty">{html.escape(empty)}</p>'
     data = json.dumps(spec, sort_keys=True, ensure_ascii=False).replace("</", "<\\/")
-    return (f'<figure class="chart"><div class="vega" id="chart-{html.escape(name)}" role="img" '
-            f'aria-label="{html.escape(spec["title"])}"><noscript>{html.escape(spec["title"])}: this chart needs '
-            f'JavaScript.</noscript></div><script type="application/json" class="vega-spec" '
-            f'data-target="chart-{html.escape(name)}">{data}</script></figure>')
+    return (
+        f'<figure class="chart"><div class="vega" id="chart-{html.escape(name)}" role="img" '
+        f'aria-label="{html.escape(spec["title"])}"><noscript>{html.escape(spec["title"])}: this chart needs '
+        f'JavaScript.</noscript></div><script type="application/json" class="vega-spec" '
+        f'data-target="chart-{html.escape(name)}">{data}</script></figure>'
+    )
 
 
 EMBED = """<script>

@@ -23,9 +23,20 @@ CRITERIA_HELP = {
     "terminology": "terms, names and background facts are right and used consistently",
     "completeness": "nothing of the source is left out (5 = nothing missing, 1 = most of it missing)",
 }
-MQM_CATEGORIES = ("accuracy/mistranslation", "accuracy/omission", "accuracy/addition", "accuracy/untranslated",
-                  "fluency/grammar", "fluency/spelling", "fluency/punctuation", "fluency/inconsistency",
-                  "style/awkward", "terminology/inappropriate", "terminology/inconsistent", "other")
+MQM_CATEGORIES = (
+    "accuracy/mistranslation",
+    "accuracy/omission",
+    "accuracy/addition",
+    "accuracy/untranslated",
+    "fluency/grammar",
+    "fluency/spelling",
+    "fluency/punctuation",
+    "fluency/inconsistency",
+    "style/awkward",
+    "terminology/inappropriate",
+    "terminology/inconsistent",
+    "other",
+)
 SEVERITIES = ("minor", "major", "critical")
 BANDS = ("early", "middle", "late")
 REFERENCE = "reference"
@@ -34,8 +45,9 @@ REFERENCE = "reference"
 @dataclass(frozen=True)
 class SampleConfig:
     """params ``review`` and ``seed`` (no defaults here: build it with :meth:`from_params`)."""
-    per_band: int                # passages per book, direction and position band
-    passage_segments: int        # consecutive aligned segments (a few sentences each) per passage
+
+    per_band: int  # passages per book, direction and position band
+    passage_segments: int  # consecutive aligned segments (a few sentences each) per passage
     seed: int
 
     @classmethod
@@ -54,8 +66,9 @@ def _rng(seed: int, *parts: str) -> random.Random:
     return random.Random(int.from_bytes(digest[:8], "big"))
 
 
-def sample_items(segments: dict[str, dict[tuple[str, str], list[dict]]], books: dict[str, dict],
-                 cfg: SampleConfig) -> tuple[list[dict], dict[str, dict[str, str]]]:
+def sample_items(
+    segments: dict[str, dict[tuple[str, str], list[dict]]], books: dict[str, dict], cfg: SampleConfig
+) -> tuple[list[dict], dict[str, dict[str, str]]]:
     """``segments[system][(book, direction)]`` = that system's (src, mt, ref, position) segments
     (the evaluate stage's output; every system has the same segments in the same order, since they
     are the reference's beads). ``books[id]`` = {"genre", "title"}. ``system`` is a round name, and
@@ -78,9 +91,11 @@ def sample_items(segments: dict[str, dict[tuple[str, str], list[dict]]], books: 
         for st in starts:
             by_band[band_of(segments[systems[0]][(book, direction)][st]["position"])].append(st)
         for band in BANDS:
-            chosen = sorted(_rng(cfg.seed, book, direction, band).sample(by_band[band], min(cfg.per_band, len(by_band[band]))))
+            chosen = sorted(
+                _rng(cfg.seed, book, direction, band).sample(by_band[band], min(cfg.per_band, len(by_band[band])))
+            )
             for st in chosen:
-                segs = {s: segments[s][(book, direction)][st:st + cfg.passage_segments] for s in systems}
+                segs = {s: segments[s][(book, direction)][st : st + cfg.passage_segments] for s in systems}
                 first = segs[systems[0]]
                 sep = "" if direction.endswith("zh") else " "
                 src_sep = "" if direction.startswith("zh") else " "
@@ -90,10 +105,18 @@ def sample_items(segments: dict[str, dict[tuple[str, str], list[dict]]], books: 
                 order = sorted(outputs)
                 _rng(cfg.seed, item_id, "order").shuffle(order)
                 labels = [chr(ord("A") + k) for k in range(len(order))]
-                items.append({"id": item_id, "book": book, "title": books.get(book, {}).get("title", book),
-                              "genre": books.get(book, {}).get("genre", ""), "direction": direction, "band": band,
-                              "position": first[0]["position"],
-                              "source": src_sep.join(x["src"] for x in first).strip(),
-                              "outputs": {lab: outputs[s] for lab, s in zip(labels, order)}})
+                items.append(
+                    {
+                        "id": item_id,
+                        "book": book,
+                        "title": books.get(book, {}).get("title", book),
+                        "genre": books.get(book, {}).get("genre", ""),
+                        "direction": direction,
+                        "band": band,
+                        "position": first[0]["position"],
+                        "source": src_sep.join(x["src"] for x in first).strip(),
+                        "outputs": {lab: outputs[s] for lab, s in zip(labels, order)},
+                    }
+                )
                 key[item_id] = dict(zip(labels, order))
     return items, key

@@ -12,9 +12,23 @@ import re
 
 from . import CRITERIA, CRITERIA_HELP, MQM_CATEGORIES, SEVERITIES
 
-SHEET_COLUMNS = ("rater", "item", "system", "book", "direction", "band", "source", "translation", *CRITERIA, "errors", "comment")
-ERRORS_HELP = ("errors: optional; each error as category|severity|exact text from the translation, "
-               "several separated by ' ;; ' — e.g. accuracy/omission|major|the second clause")
+SHEET_COLUMNS = (
+    "rater",
+    "item",
+    "system",
+    "book",
+    "direction",
+    "band",
+    "source",
+    "translation",
+    *CRITERIA,
+    "errors",
+    "comment",
+)
+ERRORS_HELP = (
+    "errors: optional; each error as category|severity|exact text from the translation, "
+    "several separated by ' ;; ' — e.g. accuracy/omission|major|the second clause"
+)
 
 
 def new_workbook(title: str, columns, rows: list[dict]):
@@ -45,8 +59,11 @@ def load_saved_form(path, what: str, fmt: str | None = None) -> dict:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BooktransError(f"{path}: not a saved {what} form ({exc})") from None
-    if not isinstance(data, dict) or (fmt is not None and data.get("format") != fmt) \
-            or not isinstance(data.get("answers"), list):
+    if (
+        not isinstance(data, dict)
+        or (fmt is not None and data.get("format") != fmt)
+        or not isinstance(data.get("answers"), list)
+    ):
         need = f"format {fmt!r} with an 'answers' list" if fmt is not None else "no 'answers' list"
         raise BooktransError(f"{path}: not a saved {what} form ({need})")
     return data
@@ -56,9 +73,21 @@ def sheet_rows(items: list[dict]) -> list[dict]:
     rows = []
     for it in items:
         for label, text in sorted(it["outputs"].items()):
-            rows.append({"rater": "", "item": it["id"], "system": label, "book": it["book"], "direction": it["direction"],
-                         "band": it["band"], "source": it["source"], "translation": text,
-                         **{c: "" for c in CRITERIA}, "errors": "", "comment": ""})
+            rows.append(
+                {
+                    "rater": "",
+                    "item": it["id"],
+                    "system": label,
+                    "book": it["book"],
+                    "direction": it["direction"],
+                    "band": it["band"],
+                    "source": it["source"],
+                    "translation": text,
+                    **{c: "" for c in CRITERIA},
+                    "errors": "",
+                    "comment": "",
+                }
+            )
     return rows
 
 
@@ -81,8 +110,16 @@ def write_xlsx(items: list[dict], path) -> None:
 
     wb, ws = new_workbook("review", SHEET_COLUMNS, sheet_rows(items))
     n = ws.max_row
-    dv = DataValidation(type="whole", operator="between", formula1="1", formula2="5", allow_blank=True,
-                        showErrorMessage=True, errorTitle="score", error="A score is a whole number from 1 to 5")
+    dv = DataValidation(
+        type="whole",
+        operator="between",
+        formula1="1",
+        formula2="5",
+        allow_blank=True,
+        showErrorMessage=True,
+        errorTitle="score",
+        error="A score is a whole number from 1 to 5",
+    )
     ws.add_data_validation(dv)
     for k, name in enumerate(SHEET_COLUMNS):
         letter = ws.cell(row=1, column=k + 1).column_letter
@@ -130,7 +167,9 @@ def _fixed_zip(data: bytes, path) -> None:
             fixed.external_attr = 0o644 << 16
             body = src.read(info.filename)
             if info.filename == "docProps/core.xml":  # openpyxl stamps the save time here
-                body = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)", rb"\g<1>2000-01-01T00:00:00Z\g<2>", body)
+                body = re.sub(
+                    rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)", rb"\g<1>2000-01-01T00:00:00Z\g<2>", body
+                )
             dst.writestr(fixed, body)
     from ..io import atomic_write_bytes
 
@@ -139,10 +178,21 @@ def _fixed_zip(data: bytes, path) -> None:
 
 def render_form(items: list[dict], packet_id: str, title: str = "booktrans review") -> str:
     """A single HTML file with the items, the rubric and the script: no network, no server."""
-    data = json.dumps({"packet": packet_id, "items": items, "criteria": list(CRITERIA), "help": CRITERIA_HELP,
-                       "categories": list(MQM_CATEGORIES), "severities": list(SEVERITIES)}, ensure_ascii=False, sort_keys=True)
+    data = json.dumps(
+        {
+            "packet": packet_id,
+            "items": items,
+            "criteria": list(CRITERIA),
+            "help": CRITERIA_HELP,
+            "categories": list(MQM_CATEGORIES),
+            "severities": list(SEVERITIES),
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+    )
     data = data.replace("</", "<\\/")
     rubric = "".join(f"<li><b>{c}</b>: {html.escape(CRITERIA_HELP[c])}</li>" for c in CRITERIA)
+    # the page as written into its output, byte for byte (its lines stay as long as they are: noqa E501 below)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
@@ -265,7 +315,7 @@ progress();
 }})();
 </script>
 </body></html>
-"""
+"""  # noqa: E501
 
 
 def read_embedded(page: str, element_id: str, what: str) -> dict:

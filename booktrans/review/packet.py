@@ -23,15 +23,17 @@ class Packet:
     items: list[dict]
     key: dict
     id: str
-    books: dict                 # test book id -> title, genre
-    segments: dict              # system -> (book, direction) -> segments
+    books: dict  # test book id -> title, genre
+    segments: dict  # system -> (book, direction) -> segments
 
 
 def review_systems(rounds: list[str], translated: list[str]) -> list[str]:
     """The reviewed systems: r0 (the base model) and ``rounds`` (review.rounds), each a translated round."""
     unknown = [r for r in rounds if r not in translated]
     if unknown:
-        raise BooktransError(f"review.rounds: {', '.join(unknown)} not in translate.rounds (only translated rounds can be reviewed)")
+        raise BooktransError(
+            f"review.rounds: {', '.join(unknown)} not in translate.rounds (only translated rounds can be reviewed)"
+        )
     return sorted(set(["r0"] + list(rounds)))
 
 
@@ -58,18 +60,30 @@ def write_packet(packet: Packet, out: Path) -> None:
     """What reviewers get, in ``out`` (atomically): form.html, sheet.csv, sheet.xlsx, README.txt."""
     items = packet.items
     with atomic_dir(out) as tmp:
-        atomic_write_text(tmp / "form.html", render_form(items, packet.id, title=f"booktrans review — packet {packet.id}"))
+        atomic_write_text(
+            tmp / "form.html", render_form(items, packet.id, title=f"booktrans review — packet {packet.id}")
+        )
         atomic_write_text(tmp / "sheet.csv", render_csv(items))
         write_xlsx(items, tmp / "sheet.xlsx")
-        atomic_write_text(tmp / "README.txt", (
-            f"booktrans review packet {packet.id}: {len(items)} passages, {sum(len(i['outputs']) for i in items)} translations to score.\n\n"
-            "Either open form.html in a browser (it works offline), score each translation and press Save,\n"
-            "or fill in sheet.xlsx (recommended; one row per translation; put your name in the rater column).\n"
-            "sheet.csv is the same sheet as UTF-8 text with a byte-order mark; save it back as CSV UTF-8.\n"
-            f"Scores are whole numbers 1-5 for: {', '.join(CRITERIA)}.\n{ERRORS_HELP}\n"
-            "Send the saved .json or the sheet back; it goes into reviews/completed/ in the project.\n"))
-    log.info("review packet %s: %d passages from %d book(s), systems %s + reference", packet.id, len(items), len(packet.books),
-             ", ".join(sorted(packet.segments)))
+        atomic_write_text(
+            tmp / "README.txt",
+            (
+                f"booktrans review packet {packet.id}: {len(items)} passages, "
+                f"{sum(len(i['outputs']) for i in items)} translations to score.\n\n"
+                "Either open form.html in a browser (it works offline), score each translation and press Save,\n"
+                "or fill in sheet.xlsx (recommended; one row per translation; put your name in the rater column).\n"
+                "sheet.csv is the same sheet as UTF-8 text with a byte-order mark; save it back as CSV UTF-8.\n"
+                f"Scores are whole numbers 1-5 for: {', '.join(CRITERIA)}.\n{ERRORS_HELP}\n"
+                "Send the saved .json or the sheet back; it goes into reviews/completed/ in the project.\n"
+            ),
+        )
+    log.info(
+        "review packet %s: %d passages from %d book(s), systems %s + reference",
+        packet.id,
+        len(items),
+        len(packet.books),
+        ", ".join(sorted(packet.segments)),
+    )
 
 
 def write_key(packet: Packet, shipped: Path, out: Path) -> None:
@@ -80,7 +94,9 @@ def write_key(packet: Packet, shipped: Path, out: Path) -> None:
         raise BooktransError(f"{form}: missing; run `dvc repro review` first")
     got = read_form_data(form.read_text(encoding="utf-8"))
     if got.get("packet") != packet.id or got.get("items") != packet.items:
-        raise BooktransError(f"{shipped}: packet {got.get('packet')} is not the one these evaluation outputs and params "
-                             f"give ({packet.id}); run `dvc repro review` so packet and key match")
+        raise BooktransError(
+            f"{shipped}: packet {got.get('packet')} is not the one these evaluation outputs and params "
+            f"give ({packet.id}); run `dvc repro review` so packet and key match"
+        )
     write_json(out, {"packet": packet.id, "items": {i["id"]: {**i, "key": packet.key[i["id"]]} for i in packet.items}})
     log.info("key of review packet %s: %d passages", packet.id, len(packet.items))

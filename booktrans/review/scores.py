@@ -20,8 +20,13 @@ def _parse_errors(text: str) -> list[dict]:
         if not part:
             continue
         bits = [b.strip() for b in part.split("|", 2)]
-        out.append({"category": bits[0] if bits else "", "severity": bits[1] if len(bits) > 1 else "",
-                    "span": bits[2] if len(bits) > 2 else ""})
+        out.append(
+            {
+                "category": bits[0] if bits else "",
+                "severity": bits[1] if len(bits) > 1 else "",
+                "span": bits[2] if len(bits) > 2 else "",
+            }
+        )
     return out
 
 
@@ -35,9 +40,17 @@ def read_sheet(path: Path) -> list[dict]:
 
         data = load_saved_form(path, "review")
         for k, a in enumerate(data["answers"]):
-            rows.append({"rater": str(data.get("rater") or ""), "item": a.get("item"), "system": a.get("system"),
-                         **{c: a.get(c) for c in CRITERIA}, "errors": a.get("errors") or [], "comment": a.get("comment") or "",
-                         "where": f"{path}: answer {k + 1}"})
+            rows.append(
+                {
+                    "rater": str(data.get("rater") or ""),
+                    "item": a.get("item"),
+                    "system": a.get("system"),
+                    **{c: a.get(c) for c in CRITERIA},
+                    "errors": a.get("errors") or [],
+                    "comment": a.get("comment") or "",
+                    "where": f"{path}: answer {k + 1}",
+                }
+            )
         return rows
     if suffix not in (".csv", ".xlsx"):
         raise BooktransError(f"{path}: unknown sheet type (use the saved .json of the form, .csv or .xlsx)")
@@ -49,10 +62,17 @@ def read_sheet(path: Path) -> list[dict]:
     if missing:
         raise BooktransError(f"{path}: columns missing: {', '.join(missing)}")
     for k, r in enumerate(table):
-        rows.append({"rater": str(r.get("rater") or "").strip(), "item": str(r.get("item") or "").strip(),
-                     "system": str(r.get("system") or "").strip(), **{c: r.get(c) for c in CRITERIA},
-                     "errors": _parse_errors(str(r.get("errors") or "")), "comment": str(r.get("comment") or ""),
-                     "where": f"{path}: row {start + k}"})
+        rows.append(
+            {
+                "rater": str(r.get("rater") or "").strip(),
+                "item": str(r.get("item") or "").strip(),
+                "system": str(r.get("system") or "").strip(),
+                **{c: r.get(c) for c in CRITERIA},
+                "errors": _parse_errors(str(r.get("errors") or "")),
+                "comment": str(r.get("comment") or ""),
+                "where": f"{path}: row {start + k}",
+            }
+        )
     return rows
 
 
@@ -86,8 +106,10 @@ def validate(rows: list[dict], key: dict[str, dict[str, str]], items: dict[str, 
             problems.append(f"{where}: unknown item id {r['item']!r} (not in this packet)")
             continue
         if r["system"] not in key[r["item"]]:
-            problems.append(f"{where}: item {r['item']} has no translation {r['system']!r} "
-                            f"(labels: {', '.join(sorted(key[r['item']]))})")
+            problems.append(
+                f"{where}: item {r['item']} has no translation {r['system']!r} "
+                f"(labels: {', '.join(sorted(key[r['item']]))})"
+            )
             continue
         if not r["rater"]:
             problems.append(f"{where}: no rater name")
@@ -99,8 +121,10 @@ def validate(rows: list[dict], key: dict[str, dict[str, str]], items: dict[str, 
             problems.append(f"{where}: missing score for {', '.join(blank)}")
         for e in r["errors"]:
             if e.get("category") not in MQM_CATEGORIES or e.get("severity") not in SEVERITIES:
-                problems.append(f"{where}: error {e} needs a category from {', '.join(MQM_CATEGORIES)} and a severity "
-                                f"from {', '.join(SEVERITIES)}")
+                problems.append(
+                    f"{where}: error {e} needs a category from {', '.join(MQM_CATEGORIES)} and a severity "
+                    f"from {', '.join(SEVERITIES)}"
+                )
             elif items and e.get("span") and e["span"] not in items[r["item"]]["outputs"][r["system"]]:
                 problems.append(f"{where}: marked span {e['span']!r} is not in translation {r['system']}")
         dup = (r["rater"], r["item"], r["system"])
@@ -108,8 +132,16 @@ def validate(rows: list[dict], key: dict[str, dict[str, str]], items: dict[str, 
             problems.append(f"{where}: {r['rater']} scored {r['item']} {r['system']} twice (also {seen[dup]})")
         seen[dup] = where
         if not bad and not blank:
-            out.append({**{c: scores[c] for c in CRITERIA}, "rater": r["rater"], "item": r["item"], "label": r["system"],
-                        "system": key[r["item"]][r["system"]], "errors": r["errors"]})
+            out.append(
+                {
+                    **{c: scores[c] for c in CRITERIA},
+                    "rater": r["rater"],
+                    "item": r["item"],
+                    "label": r["system"],
+                    "system": key[r["item"]][r["system"]],
+                    "errors": r["errors"],
+                }
+            )
     if problems:
         shown = problems[:25] + ([f"... and {len(problems) - 25} more"] if len(problems) > 25 else [])
         raise BooktransError("review sheets have problems:\n  " + "\n  ".join(shown))
@@ -183,8 +215,14 @@ def aggregate(scored: list[dict], items: dict[str, dict], round_metrics: dict[st
     = {round: reports/metrics/<round>.json} for the system-level correlation."""
     from sacrebleu.metrics import CHRF
 
-    out: dict = {"ratings": len(scored), "raters": len({r["rater"] for r in scored}),
-                 "items_reviewed": len({r["item"] for r in scored}), "systems": {}, "agreement": {}, "correlation": {}}
+    out: dict = {
+        "ratings": len(scored),
+        "raters": len({r["rater"] for r in scored}),
+        "items_reviewed": len({r["item"] for r in scored}),
+        "systems": {},
+        "agreement": {},
+        "correlation": {},
+    }
     if not scored:
         out["status"] = "absent: no completed review sheets yet"
         return out
@@ -220,7 +258,11 @@ def aggregate(scored: list[dict], items: dict[str, dict], round_metrics: dict[st
             continue
         hx.append(sum(vals) / len(vals))
         cy.append(chrf.sentence_score(it["outputs"][label], [it["outputs"][ref_label]]).score)
-    out["correlation"]["passage_chrf"] = {"pearson": _r(pearson(hx, cy)), "spearman": _r(spearman(hx, cy)), "n": len(hx)}
+    out["correlation"]["passage_chrf"] = {
+        "pearson": _r(pearson(hx, cy)),
+        "spearman": _r(spearman(hx, cy)),
+        "n": len(hx),
+    }
     # system level: each round's human overall against its automatic metrics (all directions together)
     rounds = [s for s in sorted(out["systems"]) if s in round_metrics]
     for metric in ("bleu", "chrf", "ter", "comet", "omission_rate", "length_ratio"):
@@ -231,7 +273,11 @@ def aggregate(scored: list[dict], items: dict[str, dict], round_metrics: dict[st
             if vals:
                 xs.append(out["systems"][s]["overall"])
                 ys.append(sum(vals) / len(vals))
-        out["correlation"][f"system_{metric}"] = {"pearson": _r(pearson(xs, ys)), "spearman": _r(spearman(xs, ys)), "n": len(xs)}
+        out["correlation"][f"system_{metric}"] = {
+            "pearson": _r(pearson(xs, ys)),
+            "spearman": _r(spearman(xs, ys)),
+            "n": len(xs),
+        }
     return out
 
 
@@ -247,7 +293,11 @@ def review_scores(key_path: Path, completed: Path, metrics_dir: Path, rounds: li
     packet = read_json(key_path)
     items = packet["items"]
     key = {i: it["key"] for i, it in items.items()}
-    files = sorted(p for p in completed.glob("*") if p.suffix.lower() in (".json", ".csv", ".xlsx")) if completed.is_dir() else []
+    files = (
+        sorted(p for p in completed.glob("*") if p.suffix.lower() in (".json", ".csv", ".xlsx"))
+        if completed.is_dir()
+        else []
+    )
     rows = []
     for f in files:
         rows += read_sheet(f)
@@ -259,8 +309,13 @@ def review_scores(key_path: Path, completed: Path, metrics_dir: Path, rounds: li
     if files and not scored:
         raise BooktransError(f"{completed}: {len(files)} sheet(s) but not one scored translation in them")
     if scored:
-        log.info("%d ratings by %d rater(s) on %d passages; alpha (overall) %s", result["ratings"], result["raters"],
-                 result["items_reviewed"], result["agreement"].get("overall"))
+        log.info(
+            "%d ratings by %d rater(s) on %d passages; alpha (overall) %s",
+            result["ratings"],
+            result["raters"],
+            result["items_reviewed"],
+            result["agreement"].get("overall"),
+        )
     else:
         log.info("no completed review sheets in %s yet", completed)
     return result

@@ -28,35 +28,102 @@ _ZH_END = r"[。！？；，,;!?][”’」』）)]*$|。"  # a title that ends 
 # 第X章 / 第X回 / ...: the unit word decides the level
 _ZH_UNITS = {**{u: "part" for u in "部卷篇编册集"}, **{u: "chapter" for u in "章回首课讲话幕"}, "节": "section"}
 # 第X章 with the decorations web-novel files add: "正文 第一章", "【第一章】"
-_ZH_NUMBERED = re.compile(rf"^(?:正文\s*)?[【\[［]?第([{_ZH_NUM}]+)([{''.join(_ZH_UNITS)}])[】\]］]?{_ZH_SEP}(.{{0,40}})$")
-_ZH_VOLUME = re.compile(rf"^卷(?:之)?([{_ZH_NUM}]+){_ZH_SEP}(.{{0,40}})$")                 # 卷一, 卷之三
-_ZH_UPPER_LOWER = re.compile(rf"^([上中下])([卷部编篇册]){_ZH_SEP}(.{{0,40}})$")              # 上卷, 下部
-_ZH_UNNUMBERED = re.compile(r"^(序|序言|序章|序幕|自序|代序|前言|引言|引子|楔子|题记|題記|尾声|尾聲|后记|後記|"
-                            r"跋|结语|結語|附录|附錄|终章|終章|番外|卷首语|卷首語)(?:[\s:：、.．·　—-]+(.{1,40})|[一二三四五六七八九十]{1,3})?$")
-_ZH_BARE = re.compile(r"^[（(]?([零〇一二三四五六七八九十百两]+)[）)]?$")                       # 一 / （二）
-_ZH_NUMERAL_TITLE = re.compile(r"^([一二三四五六七八九十百两]+)、\s*(\S.{0,30})$")               # 一、标题
+_ZH_NUMBERED = re.compile(
+    rf"^(?:正文\s*)?[【\[［]?第([{_ZH_NUM}]+)([{''.join(_ZH_UNITS)}])[】\]］]?{_ZH_SEP}(.{{0,40}})$"
+)
+_ZH_VOLUME = re.compile(rf"^卷(?:之)?([{_ZH_NUM}]+){_ZH_SEP}(.{{0,40}})$")  # 卷一, 卷之三
+_ZH_UPPER_LOWER = re.compile(rf"^([上中下])([卷部编篇册]){_ZH_SEP}(.{{0,40}})$")  # 上卷, 下部
+_ZH_UNNUMBERED = re.compile(
+    r"^(序|序言|序章|序幕|自序|代序|前言|引言|引子|楔子|题记|題記|尾声|尾聲|后记|後記|"
+    r"跋|结语|結語|附录|附錄|终章|終章|番外|卷首语|卷首語)(?:[\s:：、.．·　—-]+(.{1,40})|[一二三四五六七八九十]{1,3})?$"
+)
+_ZH_BARE = re.compile(r"^[（(]?([零〇一二三四五六七八九十百两]+)[）)]?$")  # 一 / （二）
+_ZH_NUMERAL_TITLE = re.compile(r"^([一二三四五六七八九十百两]+)、\s*(\S.{0,30})$")  # 一、标题
 
-_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
-         "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+_ONES = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
-_ORD_ONES = ["zeroth", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
-             "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth", "seventeenth", "eighteenth",
-             "nineteenth"]
-_ORD_TENS = {"twentieth": 20, "thirtieth": 30, "fortieth": 40, "fiftieth": 50, "sixtieth": 60, "seventieth": 70,
-             "eightieth": 80, "ninetieth": 90}
+_ORD_ONES = [
+    "zeroth",
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+    "eleventh",
+    "twelfth",
+    "thirteenth",
+    "fourteenth",
+    "fifteenth",
+    "sixteenth",
+    "seventeenth",
+    "eighteenth",
+    "nineteenth",
+]
+_ORD_TENS = {
+    "twentieth": 20,
+    "thirtieth": 30,
+    "fortieth": 40,
+    "fiftieth": 50,
+    "sixtieth": 60,
+    "seventieth": 70,
+    "eightieth": 80,
+    "ninetieth": 90,
+}
 _EN_CHAPTER_WORDS = r"chapter|chap\.|psalm|canto|letter|stave|lesson|lecture"
 _EN_PART_WORDS = r"part|book|volume|vol\."
 _EN_KEYWORD = re.compile(rf"^({_EN_CHAPTER_WORDS}|{_EN_PART_WORDS}|section|§)\s*(\S.*)$", re.I)
 _EN_SEP = re.compile(r"^[\s:.\-—–]*")
-_EN_UNNUMBERED = re.compile(r"^(prologue|epilogue|preface|foreword|introduction|afterword|postscript|interlude|envoi|"
-                            r"appendix(?:\s+[A-Z0-9]{1,4})?)(?![A-Za-z])[\s:.\-—–]*(.{0,100})$", re.I)
+_EN_UNNUMBERED = re.compile(
+    r"^(prologue|epilogue|preface|foreword|introduction|afterword|postscript|interlude|envoi|"
+    r"appendix(?:\s+[A-Z0-9]{1,4})?)(?![A-Za-z])[\s:.\-—–]*(.{0,100})$",
+    re.I,
+)
 _ROMAN_TITLE = re.compile(r"^([IVXLC]{1,6})\.\s+(\S.{0,60})$")
 _BARE_ROMAN = re.compile(r"^([IVXLC]{1,7})\.?$")
 _BARE_DIGITS = re.compile(r"^(\d{1,3})\.?$")
 _BARE_WORD = re.compile(r"^([A-Za-z]+(?:[- ][A-Za-z]+)?)\.?$")
 _NUMBERED_TITLE = re.compile(r"^(\d{1,3})(?:\.|、|\s)\s*(\S.{0,40})$")
 
-_ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_ZH_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 _ZH_MULT = {"十": 10, "百": 100, "千": 1000}
 _ROMAN = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100, "D": 500, "M": 1000}
 
@@ -65,9 +132,9 @@ _ROMAN = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100, "D": 500, "M": 1000}
 class Heading:
     """A line recognised as a heading."""
 
-    level: str               # part | chapter | section
-    number: int | None       # 第三章 -> 3, Chapter the First -> 1, 楔子 -> None
-    text: str                # the whole line
+    level: str  # part | chapter | section
+    number: int | None  # 第三章 -> 3, Chapter the First -> 1, 楔子 -> None
+    text: str  # the whole line
     weak: str | None = None  # the kind of a weak form (digits, roman, word, zh-numeral, numbered, ...), else None
 
 
@@ -104,8 +171,21 @@ def roman_number(s: str) -> int | None:
 
 def _to_roman(n: int) -> str:
     out = ""
-    for v, sym in ((1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"), (90, "XC"), (50, "L"), (40, "XL"),
-                   (10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I")):
+    for v, sym in (
+        (1000, "M"),
+        (900, "CM"),
+        (500, "D"),
+        (400, "CD"),
+        (100, "C"),
+        (90, "XC"),
+        (50, "L"),
+        (40, "XL"),
+        (10, "X"),
+        (9, "IX"),
+        (5, "V"),
+        (4, "IV"),
+        (1, "I"),
+    ):
         while n >= v:
             out += sym
             n -= v
@@ -212,7 +292,9 @@ def _classify_en(line: str) -> Heading | None:
         got = _split_en_number(m.group(2))
         if got is not None and _title_like(got[1]) and len(got[1]) <= 120:
             key = m.group(1).lower()
-            level = "chapter" if re.fullmatch(_EN_CHAPTER_WORDS, key) else "section" if key in ("section", "§") else "part"
+            level = (
+                "chapter" if re.fullmatch(_EN_CHAPTER_WORDS, key) else "section" if key in ("section", "§") else "part"
+            )
             return Heading(level, got[0], line)
     m = _EN_UNNUMBERED.match(line)
     if m and m.group(1)[0].isupper() and _title_like(m.group(2)) and len(line) <= 100:
@@ -234,8 +316,12 @@ def _classify_en(line: str) -> Heading | None:
         if num is not None and num > 0:
             return Heading("chapter", num, line, weak="word")
     m = _NUMBERED_TITLE.match(line)
-    if m and not re.search(r"[.,;:。，；！？!?]$", m.group(2)) and len(m.group(2)) <= 30 \
-            and (m.group(2)[0].isupper() or not m.group(2)[0].isascii()):
+    if (
+        m
+        and not re.search(r"[.,;:。，；！？!?]$", m.group(2))
+        and len(m.group(2)) <= 30
+        and (m.group(2)[0].isupper() or not m.group(2)[0].isascii())
+    ):
         return Heading("chapter", int(m.group(1)), line, weak="numbered")
     return None
 

@@ -15,7 +15,9 @@ _ZH_ASCII_PUNCT = re.compile(rf"(?<=[{_CJK}])([,?!:;])|([,?!:;])(?=[{_CJK}])")
 _ZH_SPACE_BETWEEN_CJK = re.compile(rf"(?<=[{_CJK}，。！？；：、“”‘’（）《》]) +(?=[{_CJK}，。！？；：、“”‘’（）《》])")
 
 
-_ZH_WIDTH = {c: c - 0xFEE0 for r in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A)) for c in range(r[0], r[1] + 1)}
+_ZH_WIDTH = {
+    c: c - 0xFEE0 for r in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A)) for c in range(r[0], r[1] + 1)
+}
 _ZH_WIDTH[0x3000] = 0x20
 _EN_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}
 _EN_WIDTH[0x3000] = 0x20

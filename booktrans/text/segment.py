@@ -29,13 +29,65 @@ _ZH_ELLIPSIS = "…"
 _ZH_CLOSE = "”’」』）)》〉】\"'"
 
 _EN_ABBREV = {
-    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "vs", "etc", "e.g", "i.e", "cf", "fig",
-    "no", "vol", "ch", "p", "pp", "ed", "eds", "inc", "ltd", "co", "corp", "jan", "feb", "mar", "apr",
-    "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "approx", "dept", "est", "gen", "gov",
-    "lt", "col", "capt", "sgt", "rev", "hon", "u.s", "u.k", "a.m", "p.m", "ph.d", "al",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "prof",
+    "sr",
+    "jr",
+    "st",
+    "mt",
+    "vs",
+    "etc",
+    "e.g",
+    "i.e",
+    "cf",
+    "fig",
+    "no",
+    "vol",
+    "ch",
+    "p",
+    "pp",
+    "ed",
+    "eds",
+    "inc",
+    "ltd",
+    "co",
+    "corp",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "approx",
+    "dept",
+    "est",
+    "gen",
+    "gov",
+    "lt",
+    "col",
+    "capt",
+    "sgt",
+    "rev",
+    "hon",
+    "u.s",
+    "u.k",
+    "a.m",
+    "p.m",
+    "ph.d",
+    "al",
 }
 _EN_BOUNDARY = re.compile(
-    r"""(?:([.!?]+|\.\.\.|…)|([—–]))(?(2)(["'”’)\]]+)|(["'”’)\]]*))(\s+)(?(2)(?=["'“‘])|(?=["'“‘(\[]?[A-Z0-9]))""")
+    r"""(?:([.!?]+|\.\.\.|…)|([—–]))(?(2)(["'”’)\]]+)|(["'”’)\]]*))(\s+)(?(2)(?=["'“‘])|(?=["'“‘(\[]?[A-Z0-9]))"""
+)
 
 
 def _split_zh(text: str) -> list[str]:
@@ -93,7 +145,7 @@ def _split_en(text: str) -> list[str]:
         end = m.end(3) if m.group(2) else m.end(4)
         nxt = m.end(5)
         if m.group(1) == ".":
-            before = text[start:m.start(1)]
+            before = text[start : m.start(1)]
             last_word = re.search(r"([A-Za-z][A-Za-z.]*)$", before)
             if last_word:
                 w = last_word.group(1).lower().rstrip(".")

@@ -34,8 +34,19 @@ from .loss import IGNORE, causal_lm_loss, chunked_ce_sum, chunks_needed, shift
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TrainConfig", "config_for", "validate", "check_chain", "native_window", "encode_example",
-           "pack_examples", "train_round", "causal_lm_loss", "chunked_ce_sum", "fingerprint"]
+__all__ = [
+    "TrainConfig",
+    "config_for",
+    "validate",
+    "check_chain",
+    "native_window",
+    "encode_example",
+    "pack_examples",
+    "train_round",
+    "causal_lm_loss",
+    "chunked_ce_sum",
+    "fingerprint",
+]
 
 
 def encode_example(messages: list[dict], tokenizer, context: int) -> dict:
@@ -44,11 +55,15 @@ def encode_example(messages: list[dict], tokenizer, context: int) -> dict:
     prompt = tokenizer.apply_chat_template(messages[:-1], tokenize=True, add_generation_prompt=True)
     if full[: len(prompt)] != prompt:
         raise ValueError("chat template renders the prompt differently inside the full conversation")
-    labels = [IGNORE] * len(prompt) + full[len(prompt):]
+    labels = [IGNORE] * len(prompt) + full[len(prompt) :]
     # whatever the template puts after the end-of-turn token (ChatML: a newline) is not the model's to emit
-    eos = tokenizer.convert_tokens_to_ids("<|im_end|>") if "<|im_end|>" in tokenizer.get_vocab() else tokenizer.eos_token_id
-    if eos in full[len(prompt):]:
-        end = len(prompt) + full[len(prompt):].index(eos) + 1
+    eos = (
+        tokenizer.convert_tokens_to_ids("<|im_end|>")
+        if "<|im_end|>" in tokenizer.get_vocab()
+        else tokenizer.eos_token_id
+    )
+    if eos in full[len(prompt) :]:
+        end = len(prompt) + full[len(prompt) :].index(eos) + 1
         labels[end:] = [IGNORE] * (len(labels) - end)
     return {"input_ids": full[:context], "labels": labels[:context]}
 
@@ -115,9 +130,11 @@ class _Collator:
         targets = torch.tensor(labels)
         targets = torch.cat([targets[:, 1:], torch.full((len(batch), 1), IGNORE)], dim=1)
         lo, hi = self.sp_rank * width // self.sp, (self.sp_rank + 1) * width // self.sp
-        shard = {"input_ids": out["input_ids"][:, lo:hi].contiguous(),
-                 "position_ids": out["position_ids"][:, lo:hi].contiguous(),
-                 "shift_labels": targets[:, lo:hi].contiguous()}
+        shard = {
+            "input_ids": out["input_ids"][:, lo:hi].contiguous(),
+            "position_ids": out["position_ids"][:, lo:hi].contiguous(),
+            "shift_labels": targets[:, lo:hi].contiguous(),
+        }
         if not packed:
             shard["attention_mask"] = torch.tensor(mask)[:, lo:hi].contiguous()
         return shard
@@ -153,15 +170,20 @@ def check_restart(scratch: Path, run_id: str, layout: dict, round_name: str) -> 
             other = json.loads(meta.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        steps = sorted(int(p.name.split("-")[1]) for p in meta.parent.glob("checkpoint-*")
-                       if p.name.split("-")[1].isdigit() and (p / "trainer_state.json").is_file())
+        steps = sorted(
+            int(p.name.split("-")[1])
+            for p in meta.parent.glob("checkpoint-*")
+            if p.name.split("-")[1].isdigit() and (p / "trainer_state.json").is_file()
+        )
         if other.get("run") != run_id or other.get("layout") == layout or not steps:
             continue
         was, now = other["layout"], layout
         raise ConfigError(
             f"round {round_name}: {meta.parent} holds a checkpoint at step {steps[-1]} written by {was['world_size']} "
             f"process(es) (ZeRO stage {was['zero_stage']}), but this run has {now['world_size']} (ZeRO stage "
-            f"{now['zero_stage']}); restart with the same layout to resume, or delete that folder to start the round over")
+            f"{now['zero_stage']}); restart with the same layout to resume, or delete that folder to "
+            "start the round over"
+        )
 
 
 def last_complete_checkpoint(checkpoints: Path) -> str | None:
@@ -170,8 +192,14 @@ def last_complete_checkpoint(checkpoints: Path) -> str | None:
     full disk) and cannot be resumed from, so the one before it is used and the cut one is named."""
     if not checkpoints.is_dir():
         return None
-    found = sorted(((int(p.name.split("-")[1]), p) for p in checkpoints.glob("checkpoint-*")
-                    if p.is_dir() and p.name.split("-")[1].isdigit()), reverse=True)
+    found = sorted(
+        (
+            (int(p.name.split("-")[1]), p)
+            for p in checkpoints.glob("checkpoint-*")
+            if p.is_dir() and p.name.split("-")[1].isdigit()
+        ),
+        reverse=True,
+    )
     for _, folder in found:
         if (folder / "trainer_state.json").is_file():
             return str(folder)
@@ -224,15 +252,28 @@ def _make_trainer_class():
             from torch.utils.data import DataLoader
 
             acc, sp = self.accelerator, self.sequence_parallel
-            loader = DataLoader(self.train_dataset, batch_size=self._train_batch_size, collate_fn=self.data_collator,
-                                sampler=self._get_train_sampler(self.train_dataset),
-                                drop_last=self.args.dataloader_drop_last, num_workers=0)
-            loader = prepare_data_loader(loader, acc.device, num_processes=acc.num_processes // sp,
-                                         process_index=acc.process_index // sp, split_batches=acc.split_batches,
-                                         put_on_device=True, rng_types=acc.rng_types.copy(),
-                                         dispatch_batches=acc.dispatch_batches, even_batches=acc.even_batches,
-                                         use_seedable_sampler=acc.use_seedable_sampler,
-                                         data_seed=acc.dataloader_config.data_seed, non_blocking=acc.non_blocking)
+            loader = DataLoader(
+                self.train_dataset,
+                batch_size=self._train_batch_size,
+                collate_fn=self.data_collator,
+                sampler=self._get_train_sampler(self.train_dataset),
+                drop_last=self.args.dataloader_drop_last,
+                num_workers=0,
+            )
+            loader = prepare_data_loader(
+                loader,
+                acc.device,
+                num_processes=acc.num_processes // sp,
+                process_index=acc.process_index // sp,
+                split_batches=acc.split_batches,
+                put_on_device=True,
+                rng_types=acc.rng_types.copy(),
+                dispatch_batches=acc.dispatch_batches,
+                even_batches=acc.even_batches,
+                use_seedable_sampler=acc.use_seedable_sampler,
+                data_seed=acc.dataloader_config.data_seed,
+                non_blocking=acc.non_blocking,
+            )
             acc._dataloaders.append(loader)
             return loader
 
@@ -263,8 +304,9 @@ def _make_trainer_class():
             if model.training and self.record_shards:
                 self._record(inputs, inputs["shift_labels"] if sharded else inputs["labels"][:, 1:])
             if not self.chunked and not sharded:
-                return super().compute_loss(model, inputs, return_outputs=return_outputs,
-                                            num_items_in_batch=num_items_in_batch)
+                return super().compute_loss(
+                    model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch
+                )
             labels = inputs.pop("labels", None)
             targets = inputs.pop("shift_labels", None)
             if self.chunked:
@@ -277,10 +319,18 @@ def _make_trainer_class():
             else:  # transformers' loss on this rank's slice
                 out = model(**inputs, use_cache=False)
                 unwrapped = self.accelerator.unwrap_model(model)
-                local = unwrapped.loss_function(logits=out.logits, labels=None, shift_labels=targets,
-                                                vocab_size=unwrapped.config.get_text_config().vocab_size,
-                                                num_items_in_batch=1)  # 1: the sum, normalised below
-            n = num_items_in_batch.clamp(min=1) if torch.is_tensor(num_items_in_batch) else max(int(num_items_in_batch), 1)
+                local = unwrapped.loss_function(
+                    logits=out.logits,
+                    labels=None,
+                    shift_labels=targets,
+                    vocab_size=unwrapped.config.get_text_config().vocab_size,
+                    num_items_in_batch=1,
+                )  # 1: the sum, normalised below
+            n = (
+                num_items_in_batch.clamp(min=1)
+                if torch.is_tensor(num_items_in_batch)
+                else max(int(num_items_in_batch), 1)
+            )
             loss = local * self._gradient_divisor(sharded) / n
             if sharded and self.sequence_parallel > 1:
                 # The value reported is the whole rows' loss (the Trainer averages the processes' values,
@@ -329,17 +379,25 @@ def _make_trainer_class():
             """What this rank held in one micro-batch (returned in the round's summary)."""
             ids = inputs["input_ids"]
             pos = inputs.get("position_ids")
-            rec = {"step": int(self.state.global_step) + 1, "shape": list(ids.shape),
-                   "targets": int((targets != IGNORE).sum())}
+            rec = {
+                "step": int(self.state.global_step) + 1,
+                "shape": list(ids.shape),
+                "targets": int((targets != IGNORE).sum()),
+            }
             if pos is not None:
                 rec["positions"] = [int(pos[0, 0]), int(pos[0, -1])]
             self.shards.append(rec)
             if not self._announced and self.sequence_parallel > 1:
                 self._announced = True
                 r = self.args.process_index
-                log.info("sequence parallel %d: rank %d holds %d of every row's tokens (positions %s..%s of the "
-                         "first row)", self.sequence_parallel, r, ids.shape[1], rec.get("positions", ["?"])[0],
-                         rec.get("positions", [None, "?"])[1])
+                log.info(
+                    "sequence parallel %d: rank %d holds %d of every row's tokens (positions %s..%s of the first row)",
+                    self.sequence_parallel,
+                    r,
+                    ids.shape[1],
+                    rec.get("positions", ["?"])[0],
+                    rec.get("positions", [None, "?"])[1],
+                )
 
         # -- evaluation and saving ----------------------------------------------------------------
         def evaluate(self, *a, **kw):
@@ -391,8 +449,9 @@ def _make_callbacks(live_dir: Path | None, round_name: str):
             if live_dir is not None and state.is_world_process_zero:
                 from dvclive import Live
 
-                self.live = Live(str(live_dir), resume=state.global_step > 0, save_dvc_exp=False, dvcyaml=None,
-                                 report=None)
+                self.live = Live(
+                    str(live_dir), resume=state.global_step > 0, save_dvc_exp=False, dvcyaml=None, report=None
+                )
 
         def on_log(self, args, state, control, logs=None, **kw):
             if not state.is_world_process_zero or not logs or "loss" not in logs:
@@ -417,9 +476,17 @@ def _make_callbacks(live_dir: Path | None, round_name: str):
                 self.live.make_summary()
             every = max(1, state.max_steps // 20)
             if state.global_step % every == 0 or state.global_step == state.max_steps:
-                log.info("%s step %d/%d  loss %.4f  lr %.3g  %.0f tok/s  mem %.0f MB  eta %s", round_name,
-                         state.global_step, state.max_steps, logs["loss"], logs.get("learning_rate", 0.0), tps, mem,
-                         time.strftime("%H:%M:%S", time.gmtime(eta)))
+                log.info(
+                    "%s step %d/%d  loss %.4f  lr %.3g  %.0f tok/s  mem %.0f MB  eta %s",
+                    round_name,
+                    state.global_step,
+                    state.max_steps,
+                    logs["loss"],
+                    logs.get("learning_rate", 0.0),
+                    tps,
+                    mem,
+                    time.strftime("%H:%M:%S", time.gmtime(eta)),
+                )
 
         def on_train_end(self, args, state, control, **kw):
             if self.live is not None:
@@ -440,8 +507,12 @@ def _build_model(init_dir: Path, cfg: TrainConfig, spec=None):
     if cfg.method == "qlora":
         from transformers import BitsAndBytesConfig
 
-        quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                                   bnb_4bit_compute_dtype=torch.bfloat16)
+        quant = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16,
+        )
     continue_adapter = cfg.method in ("lora", "qlora") and cfg.chain == "continue" and init.kind == "adapter"
     if continue_adapter:
         model, tok = load_model(init_dir, trainable=True, quantization_config=quant, **load)
@@ -454,14 +525,24 @@ def _build_model(init_dir: Path, cfg: TrainConfig, spec=None):
     if cfg.method in ("lora", "qlora") and not continue_adapter:
         from peft import LoraConfig, get_peft_model
 
-        lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                          target_modules=list(cfg.target_modules), modules_to_save=list(cfg.trainable) or None,
-                          task_type="CAUSAL_LM")
+        lora = LoraConfig(
+            r=cfg.lora_r,
+            lora_alpha=cfg.lora_alpha,
+            lora_dropout=cfg.lora_dropout,
+            target_modules=list(cfg.target_modules),
+            modules_to_save=list(cfg.trainable) or None,
+            task_type="CAUSAL_LM",
+        )
         model = get_peft_model(model, lora)
     if spec is not None:
         n = _sparse.install(model, spec, core=cfg.attn_implementation)
-        log.info("sparse attention %s in %d of %d layers: %s", spec.kind, n,
-                 model.config.get_text_config().num_hidden_layers, spec.to_dict())
+        log.info(
+            "sparse attention %s in %d of %d layers: %s",
+            spec.kind,
+            n,
+            model.config.get_text_config().num_hidden_layers,
+            spec.to_dict(),
+        )
     if cfg.gradient_checkpointing and cfg.method != "full":
         model.enable_input_require_grads()  # checkpointed blocks need an input that requires grad
     model.config.use_cache = False  # a cache in training would also hide packed rows from the mask builder
@@ -480,10 +561,13 @@ def _training_args(cfg: TrainConfig, checkpoints: Path, world_size: int = 1):
 
         # dp x sp = processes: DeepSpeed's batch size and the token count are per data-parallel group
         extra["parallelism_config"] = ParallelismConfig(
-            sp_backend="deepspeed", sp_size=cfg.sequence_parallel,
+            sp_backend="deepspeed",
+            sp_size=cfg.sequence_parallel,
             dp_replicate_size=max(world_size // cfg.sequence_parallel, 1),
-            sp_handler=DeepSpeedSequenceParallelConfig(sp_seq_length_is_variable=True,
-                                                       sp_attn_implementation=cfg.attn_implementation))
+            sp_handler=DeepSpeedSequenceParallelConfig(
+                sp_seq_length_is_variable=True, sp_attn_implementation=cfg.attn_implementation
+            ),
+        )
     return TrainingArguments(
         output_dir=str(checkpoints),
         per_device_train_batch_size=cfg.batch_size,
@@ -516,9 +600,18 @@ def _training_args(cfg: TrainConfig, checkpoints: Path, world_size: int = 1):
     )
 
 
-def train_round(init_dir: Path, out_dir: Path, train_docs: list[dict], valid_docs: list[dict], cfg: TrainConfig,
-                round_name: str, scratch_dir: Path, live_dir: Path | None = None, callbacks: list | None = None,
-                keep_checkpoints: bool = False) -> dict:
+def train_round(
+    init_dir: Path,
+    out_dir: Path,
+    train_docs: list[dict],
+    valid_docs: list[dict],
+    cfg: TrainConfig,
+    round_name: str,
+    scratch_dir: Path,
+    live_dir: Path | None = None,
+    callbacks: list | None = None,
+    keep_checkpoints: bool = False,
+) -> dict:
     """Train one round starting from ``init_dir`` and write the result to ``out_dir`` (replaced whole,
     by the main process only). Returns a summary with the loss history (deterministic values only)."""
     import torch
@@ -551,9 +644,14 @@ def train_round(init_dir: Path, out_dir: Path, train_docs: list[dict], valid_doc
     valid_rows = pack_examples(valid, cfg.context) if cfg.packing else valid
     trainer_cls = _make_trainer_class()
     collator = _Collator(tok.pad_token_id, sp=cfg.sequence_parallel, sp_rank=args.process_index % cfg.sequence_parallel)
-    trainer = trainer_cls(model=model, args=args, train_dataset=rows, eval_dataset=valid_rows or None,
-                          data_collator=collator,
-                          callbacks=_make_callbacks(live_dir, round_name) + list(callbacks or []))
+    trainer = trainer_cls(
+        model=model,
+        args=args,
+        train_dataset=rows,
+        eval_dataset=valid_rows or None,
+        data_collator=collator,
+        callbacks=_make_callbacks(live_dir, round_name) + list(callbacks or []),
+    )
     trainer.chunked = cfg.loss == "chunked" and not cfg.use_liger
     trainer.loss_chunk = cfg.loss_chunk
     trainer.sequence_parallel = cfg.sequence_parallel
@@ -563,13 +661,34 @@ def train_round(init_dir: Path, out_dir: Path, train_docs: list[dict], valid_doc
     elif trainer.is_world_process_zero():
         write_json(checkpoints / "run.json", {"run": run_id, "layout": layout, "round": round_name})
     calls_before = dict(_sparse.CALLS)
-    with _sparse.swap_core(cfg.attn_implementation, spec is not None and cfg.sequence_parallel > 1), \
-            _sequence_parallel_scope(cfg):
-        summary = _train_and_save(trainer, args, cfg, resume, init_dir, out_dir, init, continued, tok, round_name,
-                                  checkpoints, keep_checkpoints, layout, train, rows, valid, valid_rows, spec)
+    with (
+        _sparse.swap_core(cfg.attn_implementation, spec is not None and cfg.sequence_parallel > 1),
+        _sequence_parallel_scope(cfg),
+    ):
+        summary = _train_and_save(
+            trainer,
+            args,
+            cfg,
+            resume,
+            init_dir,
+            out_dir,
+            init,
+            continued,
+            tok,
+            round_name,
+            checkpoints,
+            keep_checkpoints,
+            layout,
+            train,
+            rows,
+            valid,
+            valid_rows,
+            spec,
+        )
     if spec is not None:  # what ran in this process (proof the pattern was used, per rank)
-        summary["sparse_attention_calls"] = {k: v - calls_before.get(k, 0) for k, v in _sparse.CALLS.items()
-                                             if v - calls_before.get(k, 0)}
+        summary["sparse_attention_calls"] = {
+            k: v - calls_before.get(k, 0) for k, v in _sparse.CALLS.items() if v - calls_before.get(k, 0)
+        }
     return summary
 
 
@@ -597,12 +716,33 @@ class _sequence_parallel_scope:
         return False
 
 
-def _train_and_save(trainer, args, cfg, resume, init_dir, out_dir, init, continued, tok, round_name, checkpoints,
-                    keep_checkpoints, layout, train, rows, valid, valid_rows, spec=None) -> dict:
+def _train_and_save(
+    trainer,
+    args,
+    cfg,
+    resume,
+    init_dir,
+    out_dir,
+    init,
+    continued,
+    tok,
+    round_name,
+    checkpoints,
+    keep_checkpoints,
+    layout,
+    train,
+    rows,
+    valid,
+    valid_rows,
+    spec=None,
+) -> dict:
     trainer.train(resume_from_checkpoint=resume)
     eval_loss = trainer.evaluate()["eval_loss"] if valid_rows else None
-    history = [{"step": h["step"], "loss": round(h["loss"], 6), "learning_rate": h["learning_rate"]}
-               for h in trainer.state.log_history if "loss" in h]
+    history = [
+        {"step": h["step"], "loss": round(h["loss"], 6), "learning_rate": h["learning_rate"]}
+        for h in trainer.state.log_history
+        if "loss" in h
+    ]
 
     staging = out_dir.with_name(f".{out_dir.name}.staging")
     if trainer.is_world_process_zero() and staging.exists():
@@ -634,14 +774,18 @@ def _train_and_save(trainer, args, cfg, resume, init_dir, out_dir, init, continu
         "history": history,
         "grad_norms": [h.get("grad_norm") for h in trainer.state.log_history if "loss" in h],
         "rank": int(args.process_index),
-        "layout": {**layout, "sequence_parallel": cfg.sequence_parallel,
-                   "data_parallel": max(int(args.world_size) // cfg.sequence_parallel, 1)},
+        "layout": {
+            **layout,
+            "sequence_parallel": cfg.sequence_parallel,
+            "data_parallel": max(int(args.world_size) // cfg.sequence_parallel, 1),
+        },
         "micro_batches": trainer.shards,  # what this rank held in each micro-batch (shapes, positions, targets)
     }
 
 
-def _finish_output(staging: Path, init_dir: Path, init: ModelInfo, cfg: TrainConfig, round_name: str,
-                   continued: bool, tok, spec=None) -> None:
+def _finish_output(
+    staging: Path, init_dir: Path, init: ModelInfo, cfg: TrainConfig, round_name: str, continued: bool, tok, spec=None
+) -> None:
     """Turn what the trainer saved into a self-describing model directory."""
     extra = {"method": cfg.method}
     if cfg.rope_scaling:
@@ -658,7 +802,9 @@ def _finish_output(staging: Path, init_dir: Path, init: ModelInfo, cfg: TrainCon
     _check_not_empty(staging / "adapter_model.safetensors", round_name)
     if cfg.chain == "merge":
         # fold the new adapter into the (already merged) starting weights: 16-bit weights are the output
-        model, _ = load_model(init_dir, dtype=cfg.dtype, merge_adapters=True, rope_scaling=cfg.rope_scaling, sparse="off")
+        model, _ = load_model(
+            init_dir, dtype=cfg.dtype, merge_adapters=True, rope_scaling=cfg.rope_scaling, sparse="off"
+        )
         from peft import PeftModel
 
         merged = PeftModel.from_pretrained(model, str(staging)).merge_and_unload()
@@ -669,8 +815,10 @@ def _finish_output(staging: Path, init_dir: Path, init: ModelInfo, cfg: TrainCon
         write_info(staging, ModelInfo(kind="full", context=cfg.context, round=round_name, extra=extra))
         return
     base = (init_dir / init.base).resolve() if continued else init_dir.resolve()  # type: ignore[operator]
-    write_info(staging, ModelInfo(kind="adapter", context=cfg.context, round=round_name,
-                                  base=relpath(base, staging), extra=extra))  # staging sits beside the output
+    write_info(
+        staging,
+        ModelInfo(kind="adapter", context=cfg.context, round=round_name, base=relpath(base, staging), extra=extra),
+    )  # staging sits beside the output
 
 
 def _check_not_empty(path: Path, round_name: str) -> None:
@@ -682,8 +830,10 @@ def _check_not_empty(path: Path, round_name: str) -> None:
     with safe_open(str(path), "pt") as f:
         empty = [k for k in f.keys() if f.get_slice(k).get_shape() in ([], [0]) or 0 in f.get_slice(k).get_shape()]
         if empty or not list(f.keys()):
-            raise BooktransError(f"round {round_name}: the saved adapter {path} has empty tensors ({', '.join(empty[:3])}); "
-                              f"the weights were not gathered before saving")
+            raise BooktransError(
+                f"round {round_name}: the saved adapter {path} has empty tensors ({', '.join(empty[:3])}); "
+                f"the weights were not gathered before saving"
+            )
 
 
 def _scrub_adapter(out_dir: Path) -> None:

@@ -13,7 +13,7 @@ from ..errors import ConfigError
 if TYPE_CHECKING:
     from ..params import Params
 
-CRITERIA = ("last", "chrf", "omission")   # train.select: how a round chooses its checkpoint
+CRITERIA = ("last", "chrf", "omission")  # train.select: how a round chooses its checkpoint
 METHODS = ("lora", "full", "qlora")
 CHAINS = ("continue", "merge")
 ATTENTION = ("sdpa", "eager", "flash_attention_2")
@@ -26,33 +26,33 @@ class TrainConfig:
     here (each default is written once, in params.yaml): build it with :meth:`from_params`, and change a
     value with ``dataclasses.replace``."""
 
-    context: int                     # tokens; longer documents are truncated (the dataset never makes them)
+    context: int  # tokens; longer documents are truncated (the dataset never makes them)
     learning_rate: float
     epochs: float
-    max_steps: int                   # > 0 overrides epochs
-    batch_size: int                  # rows per device per micro-step
+    max_steps: int  # > 0 overrides epochs
+    batch_size: int  # rows per device per micro-step
     grad_accum: int
     scheduler: str
     warmup_ratio: float
-    method: str                      # lora | full | qlora
-    chain: str                       # continue the previous round's adapter, or merge it into the weights
+    method: str  # lora | full | qlora
+    chain: str  # continue the previous round's adapter, or merge it into the weights
     lora_r: int
     lora_alpha: int
     lora_dropout: float
     target_modules: tuple[str, ...]
-    trainable: tuple[str, ...]       # extra fully trained modules with LoRA (LongLoRA: embed_tokens, norms)
+    trainable: tuple[str, ...]  # extra fully trained modules with LoRA (LongLoRA: embed_tokens, norms)
     packing: bool
     gradient_checkpointing: bool
     attn_implementation: str
-    loss: str                        # chunked = full-vocabulary logits never held at once; standard = HF loss
-    loss_chunk: int                  # target tokens per chunk of the loss
-    liger: str                       # auto = Liger kernels when the package is installed; on | off
+    loss: str  # chunked = full-vocabulary logits never held at once; standard = HF loss
+    loss_chunk: int  # target tokens per chunk of the loss
+    liger: str  # auto = Liger kernels when the package is installed; on | off
     rope_scaling: dict | None
-    sequence_parallel: int           # Ulysses degree (DeepSpeed, via accelerate's parallelism_config)
-    sparse_attention: dict | None    # rounds.rN.sparse_attention (booktrans.train.sparse); None = dense
-    save_steps: float                # optimizer steps between resumable checkpoints; < 1: that share of the
-                                     # round's steps (0.1 = every tenth of the round); 0 = none
-    select: str                      # checkpoint kept as the round's model: last | chrf | omission (booktrans.train.select)
+    sequence_parallel: int  # Ulysses degree (DeepSpeed, via accelerate's parallelism_config)
+    sparse_attention: dict | None  # rounds.rN.sparse_attention (booktrans.train.sparse); None = dense
+    save_steps: float  # optimizer steps between resumable checkpoints; < 1: that share of the
+    # round's steps (0.1 = every tenth of the round); 0 = none
+    select: str  # checkpoint kept as the round's model: last | chrf | omission (booktrans.train.select)
     seed: int
     dtype: str
     extra: dict = field(default_factory=dict)  # a library knob, not a params key
@@ -68,7 +68,9 @@ class TrainConfig:
             return False
         installed = importlib.util.find_spec("liger_kernel") is not None
         if self.liger == "on" and not installed:
-            raise ConfigError("train.liger: on, but the liger-kernel package is not installed (pip install liger-kernel)")
+            raise ConfigError(
+                "train.liger: on, but the liger-kernel package is not installed (pip install liger-kernel)"
+            )
         return installed and self.method != "qlora"
 
 
@@ -78,14 +80,34 @@ def config_for(params: "Params", round_name: str) -> TrainConfig:
     t = params.round_train(round_name)
     r = params.rounds[round_name]
     return TrainConfig(
-        context=r.context, learning_rate=r.learning_rate, epochs=r.epochs, max_steps=r.max_steps,
-        batch_size=t.batch_size, grad_accum=t.grad_accum, scheduler=t.scheduler, warmup_ratio=t.warmup_ratio,
-        method=t.method, chain=t.chain, lora_r=t.lora.r, lora_alpha=t.lora.alpha, lora_dropout=t.lora.dropout,
-        target_modules=tuple(t.lora.target_modules), trainable=tuple(t.lora.trainable), packing=t.packing,
-        gradient_checkpointing=t.gradient_checkpointing, attn_implementation=t.attn_implementation, loss=t.loss,
-        loss_chunk=t.loss_chunk, liger=t.liger, rope_scaling=t.rope_scaling or None,
-        sequence_parallel=t.sequence_parallel, sparse_attention=r.sparse_attention or None, save_steps=t.save_steps,
-        select=t.select, seed=params.seed, dtype=params.model.dtype,
+        context=r.context,
+        learning_rate=r.learning_rate,
+        epochs=r.epochs,
+        max_steps=r.max_steps,
+        batch_size=t.batch_size,
+        grad_accum=t.grad_accum,
+        scheduler=t.scheduler,
+        warmup_ratio=t.warmup_ratio,
+        method=t.method,
+        chain=t.chain,
+        lora_r=t.lora.r,
+        lora_alpha=t.lora.alpha,
+        lora_dropout=t.lora.dropout,
+        target_modules=tuple(t.lora.target_modules),
+        trainable=tuple(t.lora.trainable),
+        packing=t.packing,
+        gradient_checkpointing=t.gradient_checkpointing,
+        attn_implementation=t.attn_implementation,
+        loss=t.loss,
+        loss_chunk=t.loss_chunk,
+        liger=t.liger,
+        rope_scaling=t.rope_scaling or None,
+        sequence_parallel=t.sequence_parallel,
+        sparse_attention=r.sparse_attention or None,
+        save_steps=t.save_steps,
+        select=t.select,
+        seed=params.seed,
+        dtype=params.model.dtype,
     )
 
 
@@ -106,8 +128,9 @@ def sparse_spec(cfg: TrainConfig, round_name: str, model_config: dict | None = N
     return parse(cfg.sparse_attention, f"rounds.{round_name}", cfg.context, model_config)
 
 
-def validate(cfg: TrainConfig, round_name: str, model_config: dict, *, world_size: int | None = None,
-             gpu: bool | None = None) -> None:
+def validate(
+    cfg: TrainConfig, round_name: str, model_config: dict, *, world_size: int | None = None, gpu: bool | None = None
+) -> None:
     """Raise ConfigError with one clear message for a configuration that cannot train."""
     where = f"round {round_name}"
     sparse = sparse_spec(cfg, round_name, model_config)
@@ -117,7 +140,9 @@ def validate(cfg: TrainConfig, round_name: str, model_config: dict, *, world_siz
     if cfg.chain not in CHAINS:
         raise ConfigError(f"{where}: train.chain {cfg.chain!r} is not one of {', '.join(CHAINS)}")
     if cfg.attn_implementation not in ATTENTION:
-        raise ConfigError(f"{where}: train.attn_implementation {cfg.attn_implementation!r} is not one of {', '.join(ATTENTION)}")
+        raise ConfigError(
+            f"{where}: train.attn_implementation {cfg.attn_implementation!r} is not one of {', '.join(ATTENTION)}"
+        )
     if cfg.loss not in LOSSES:
         raise ConfigError(f"{where}: train.loss {cfg.loss!r} is not one of {', '.join(LOSSES)}")
     if cfg.liger not in ("auto", "on", "off"):
@@ -127,25 +152,39 @@ def validate(cfg: TrainConfig, round_name: str, model_config: dict, *, world_siz
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     if cfg.save_steps < 0 or (cfg.save_steps > 1 and cfg.save_steps != int(cfg.save_steps)):
-        raise ConfigError(f"{where}: train.save_steps {cfg.save_steps:g} must be a whole number of steps, a share "
-                          f"of the round's steps between 0 and 1 (0.1 = every tenth), or 0 for no checkpoints")
+        raise ConfigError(
+            f"{where}: train.save_steps {cfg.save_steps:g} must be a whole number of steps, a share "
+            f"of the round's steps between 0 and 1 (0.1 = every tenth), or 0 for no checkpoints"
+        )
     if cfg.context <= 0 or cfg.batch_size <= 0 or cfg.grad_accum <= 0 or cfg.loss_chunk <= 0:
         raise ConfigError(f"{where}: context, batch_size, grad_accum and loss_chunk must be positive")
     if cfg.attn_implementation == "flash_attention_2" and importlib.util.find_spec("flash_attn") is None:
-        raise ConfigError(f"{where}: train.attn_implementation is flash_attention_2 but the flash-attn package is "
-                          f"not installed; install it on the cluster or use sdpa")
+        raise ConfigError(
+            f"{where}: train.attn_implementation is flash_attention_2 but the flash-attn package is "
+            f"not installed; install it on the cluster or use sdpa"
+        )
     if cfg.rope_scaling is not None:
         if not isinstance(cfg.rope_scaling, dict) or "factor" not in cfg.rope_scaling:
-            raise ConfigError(f"{where}: train.rope_scaling must be a mapping with rope_type and factor, "
-                              f"e.g. {{rope_type: yarn, factor: 4.0, original_max_position_embeddings: 32768}}")
+            raise ConfigError(
+                f"{where}: train.rope_scaling must be a mapping with rope_type and factor, "
+                f"e.g. {{rope_type: yarn, factor: 4.0, original_max_position_embeddings: 32768}}"
+            )
         if float(cfg.rope_scaling["factor"]) < 1.0:
             raise ConfigError(f"{where}: train.rope_scaling.factor must be at least 1")
     window = native_window(model_config, cfg.rope_scaling)
     if window and cfg.context > window:
         native = int(model_config.get("max_position_embeddings") or 0)
-        hint = (f"set train.rope_scaling, e.g. {{rope_type: yarn, factor: {-(-cfg.context // native)}.0, "
-                f"original_max_position_embeddings: {native}}}") if not cfg.rope_scaling else "raise train.rope_scaling.factor"
-        raise ConfigError(f"{where}: context {cfg.context} tokens is beyond the model's window of {window} tokens; {hint}")
+        hint = (
+            (
+                f"set train.rope_scaling, e.g. {{rope_type: yarn, factor: {-(-cfg.context // native)}.0, "
+                f"original_max_position_embeddings: {native}}}"
+            )
+            if not cfg.rope_scaling
+            else "raise train.rope_scaling.factor"
+        )
+        raise ConfigError(
+            f"{where}: context {cfg.context} tokens is beyond the model's window of {window} tokens; {hint}"
+        )
     sp = cfg.sequence_parallel
     if sp < 1:
         raise ConfigError(f"{where}: train.sequence_parallel must be at least 1")
@@ -153,23 +192,31 @@ def validate(cfg: TrainConfig, round_name: str, model_config: dict, *, world_siz
         kv = int(model_config.get("num_key_value_heads") or model_config.get("num_attention_heads") or 0)
         heads = int(model_config.get("num_attention_heads") or 0)
         if kv % sp or heads % sp:
-            raise ConfigError(f"{where}: train.sequence_parallel {sp} must divide the model's {kv} key/value heads "
-                              f"and {heads} attention heads; use one of {_divisors(kv, heads)}")
+            raise ConfigError(
+                f"{where}: train.sequence_parallel {sp} must divide the model's {kv} key/value heads "
+                f"and {heads} attention heads; use one of {_divisors(kv, heads)}"
+            )
         if cfg.context % sp:
             raise ConfigError(f"{where}: context {cfg.context} must be divisible by train.sequence_parallel {sp}")
         if cfg.attn_implementation == "eager":
-            raise ConfigError(f"{where}: train.sequence_parallel needs sdpa or flash_attention_2 attention (DeepSpeed's "
-                              f"Ulysses attention cannot take eager attention's full mask)")
+            raise ConfigError(
+                f"{where}: train.sequence_parallel needs sdpa or flash_attention_2 attention (DeepSpeed's "
+                f"Ulysses attention cannot take eager attention's full mask)"
+            )
         if cfg.packing and cfg.attn_implementation != "flash_attention_2" and sparse is None:
-            raise ConfigError(f"{where}: train.packing with train.sequence_parallel needs flash_attention_2 (or a "
-                              f"sparse_attention round, whose pattern reads the gathered positions): under sdpa the "
-                              f"gathered rows lose their document boundaries and packed documents would attend to "
-                              f"each other")
+            raise ConfigError(
+                f"{where}: train.packing with train.sequence_parallel needs flash_attention_2 (or a "
+                f"sparse_attention round, whose pattern reads the gathered positions): under sdpa the "
+                f"gathered rows lose their document boundaries and packed documents would attend to "
+                f"each other"
+            )
         if world_size is not None and world_size % sp:
             raise ConfigError(f"{where}: train.sequence_parallel {sp} must divide the {world_size} processes")
     if sparse is not None and cfg.attn_implementation == "eager":
-        raise ConfigError(f"rounds.{round_name}.sparse_attention: needs attn_implementation sdpa or flash_attention_2 "
-                          f"for its dense layers (eager is not supported)")
+        raise ConfigError(
+            f"rounds.{round_name}.sparse_attention: needs attn_implementation sdpa or flash_attention_2 "
+            f"for its dense layers (eager is not supported)"
+        )
     if cfg.method == "qlora":
         if importlib.util.find_spec("bitsandbytes") is None:
             raise ConfigError(f"{where}: train.method qlora needs the bitsandbytes package")
@@ -187,7 +234,9 @@ def check_chain(round_name: str, init: Path) -> None:
     if not (Path(init) / "booktrans.json").exists():
         prev = Path(init).name
         hint = "dvc repro base" if prev == "r0" else f"dvc repro train@{prev}"
-        raise ConfigError(f"round {round_name}: its starting model {init} is missing; run the previous round first ({hint})")
+        raise ConfigError(
+            f"round {round_name}: its starting model {init} is missing; run the previous round first ({hint})"
+        )
 
 
 def check_select(criterion: str, where: str, budget: dict | None = None) -> None:
@@ -202,5 +251,7 @@ def check_select(criterion: str, where: str, budget: dict | None = None) -> None
         if not isinstance(v, int) or v < 0:
             raise ConfigError(f"train.select_budget.{k}: {v!r} must be a whole number >= 0 (0 = no cap)")
     if criterion != "last" and not any(budget.values()):
-        raise ConfigError(f"{where}.select: {criterion} scores every checkpoint on the validation books, so "
-                          f"train.select_budget needs chapters or tokens > 0 (the cost must be fixed)")
+        raise ConfigError(
+            f"{where}.select: {criterion} scores every checkpoint on the validation books, so "
+            f"train.select_budget needs chapters or tokens > 0 (the cost must be fixed)"
+        )

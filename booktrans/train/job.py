@@ -29,22 +29,22 @@ class RoundJob:
 
     name: str
     cfg: TrainConfig
-    data: Path                                 # data/sft/<round>: train.jsonl, valid.jsonl
-    init: Path                                 # the model the round starts from
-    out: Path                                  # models/<round>
-    log: Path                                  # reports/train/<round>.json: loss per step
-    report: Path                               # reports/train/<round>-checkpoints.json
-    manifest: Path                             # its split: valid books score the checkpoints
-    text: Path                                 # data/text, data/aligned: the validation books' text and beads
+    data: Path  # data/sft/<round>: train.jsonl, valid.jsonl
+    init: Path  # the model the round starts from
+    out: Path  # models/<round>
+    log: Path  # reports/train/<round>.json: loss per step
+    report: Path  # reports/train/<round>-checkpoints.json
+    manifest: Path  # its split: valid books score the checkpoints
+    text: Path  # data/text, data/aligned: the validation books' text and beads
     aligned: Path
-    lexicon: Path                              # data/lexicon.json: the omission detector's lexical table
-    checkpoint_dir: Path                       # checkpoints go to <checkpoint_dir>/<round>, outside DVC
+    lexicon: Path  # data/lexicon.json: the omission detector's lexical table
+    checkpoint_dir: Path  # checkpoints go to <checkpoint_dir>/<round>, outside DVC
     keep_checkpoints: bool
-    select_budget: dict                        # chapters, tokens
-    select: SelectConfig                       # criterion, chapters and tokens are filled in from cfg and the budget
-    omission: tuple[float, float, float]       # drop_cost, partial_threshold, partial_threshold_ref of the detector
+    select_budget: dict  # chapters, tokens
+    select: SelectConfig  # criterion, chapters and tokens are filled in from cfg and the budget
+    omission: tuple[float, float, float]  # drop_cost, partial_threshold, partial_threshold_ref of the detector
     table_min_prob: float
-    launcher: str                              # python | accelerate
+    launcher: str  # python | accelerate
     accelerate_config: str
 
     @classmethod
@@ -54,12 +54,20 @@ class RoundJob:
         from .config import config_for
 
         t, om = params.round_train(name), params.evaluate.omission
-        return cls(name=name, cfg=config_for(params, name), manifest=Path(params.ingest.manifest),
-                   checkpoint_dir=Path(t.checkpoint_dir), keep_checkpoints=t.keep_checkpoints,
-                   select_budget={"chapters": t.select_budget.chapters, "tokens": t.select_budget.tokens},
-                   select=SelectConfig.from_params(params, name),
-                   omission=(om.drop_cost, om.partial_threshold, om.partial_threshold_ref), table_min_prob=om.table_min_prob,
-                   launcher=t.launcher, accelerate_config=t.accelerate_config, **paths)
+        return cls(
+            name=name,
+            cfg=config_for(params, name),
+            manifest=Path(params.ingest.manifest),
+            checkpoint_dir=Path(t.checkpoint_dir),
+            keep_checkpoints=t.keep_checkpoints,
+            select_budget={"chapters": t.select_budget.chapters, "tokens": t.select_budget.tokens},
+            select=SelectConfig.from_params(params, name),
+            omission=(om.drop_cost, om.partial_threshold, om.partial_threshold_ref),
+            table_min_prob=om.table_min_prob,
+            launcher=t.launcher,
+            accelerate_config=t.accelerate_config,
+            **paths,
+        )
 
     @property
     def scratch(self) -> Path:
@@ -85,13 +93,20 @@ def valid_books(job: RoundJob) -> list[ValidBook]:
     for b in load_manifest(job.manifest):
         if b.split != "valid":
             continue
-        files = {"zh": job.text / f"{b.id}.zh.jsonl", "en": job.text / f"{b.id}.en.jsonl", "beads": job.aligned / f"{b.id}.jsonl"}
+        files = {
+            "zh": job.text / f"{b.id}.zh.jsonl",
+            "en": job.text / f"{b.id}.en.jsonl",
+            "beads": job.aligned / f"{b.id}.jsonl",
+        }
         for f in files.values():
             if not f.is_file():
-                raise BooktransError(f"{f}: missing; validation book {b.id} needs its ingested text and its alignment "
-                                     f"to score the round's checkpoints (dvc repro align)")
-        books.append(ValidBook(b.id, {"zh": read_jsonl(files["zh"]), "en": read_jsonl(files["en"])},
-                               read_jsonl(files["beads"])))
+                raise BooktransError(
+                    f"{f}: missing; validation book {b.id} needs its ingested text and its alignment "
+                    f"to score the round's checkpoints (dvc repro align)"
+                )
+        books.append(
+            ValidBook(b.id, {"zh": read_jsonl(files["zh"]), "en": read_jsonl(files["en"])}, read_jsonl(files["beads"]))
+        )
     return books
 
 
@@ -101,8 +116,10 @@ def lexicon_translator(job: RoundJob):
     from ..evaluate.omission import table_translator
 
     if not job.lexicon.is_file():
-        raise BooktransError(f"{job.lexicon}: no lexical table; the align stage writes it (`dvc repro align`), and the "
-                             f"omission rate of the checkpoints' validation translations needs it")
+        raise BooktransError(
+            f"{job.lexicon}: no lexical table; the align stage writes it (`dvc repro align`), and the "
+            f"omission rate of the checkpoints' validation translations needs it"
+        )
     return table_translator(LexicalTable.load(job.lexicon), job.table_min_prob)
 
 
@@ -115,19 +132,44 @@ def train_here(job: RoundJob) -> int:
     train_docs = read_jsonl(job.data / "train.jsonl")
     valid_docs = read_jsonl(job.data / "valid.jsonl")
     # a selecting round keeps its checkpoints until they are scored (select_checkpoint removes them)
-    summary = train_round(job.init, job.out, train_docs, valid_docs, cfg, job.name, scratch_dir=job.scratch,
-                          live_dir=Path("reports/train/live") / job.name,
-                          keep_checkpoints=cfg.select != "last" or job.keep_checkpoints)
+    summary = train_round(
+        job.init,
+        job.out,
+        train_docs,
+        valid_docs,
+        cfg,
+        job.name,
+        scratch_dir=job.scratch,
+        live_dir=Path("reports/train/live") / job.name,
+        keep_checkpoints=cfg.select != "last" or job.keep_checkpoints,
+    )
     if int(os.environ.get("RANK", "0")) == 0:
         write_json(job.log, summary["history"])
         if cfg.select == "last":  # nothing to score: the final weights stay, and say so
-            select_round(job.out, job.init, Path(summary["checkpoints"]), cfg, job.name, [], replace(job.select, criterion="last"),
-                         job.report, final_step=summary["steps"])
+            select_round(
+                job.out,
+                job.init,
+                Path(summary["checkpoints"]),
+                cfg,
+                job.name,
+                [],
+                replace(job.select, criterion="last"),
+                job.report,
+                final_step=summary["steps"],
+            )
         else:  # what the selection (one process, once every rank has exited) needs to find
-            write_json(job.scratch / "finished.json", {"checkpoints": summary["checkpoints"], "final_step": summary["steps"]})
-        log.info("%s: %s, %d steps%s, final loss %s, eval loss %s", job.name, summary["method"], summary["steps"],
-                 f" (resumed from {summary['resumed_from']})" if summary["resumed_from"] else "",
-                 summary["final_loss"], summary["eval_loss"])
+            write_json(
+                job.scratch / "finished.json", {"checkpoints": summary["checkpoints"], "final_step": summary["steps"]}
+            )
+        log.info(
+            "%s: %s, %d steps%s, final loss %s, eval loss %s",
+            job.name,
+            summary["method"],
+            summary["steps"],
+            f" (resumed from {summary['resumed_from']})" if summary["resumed_from"] else "",
+            summary["final_loss"],
+            summary["eval_loss"],
+        )
     return 0
 
 
@@ -138,13 +180,16 @@ def select_checkpoint(job: RoundJob) -> dict:
 
     cfg, scratch = job.cfg, job.scratch
     if not (scratch / "finished.json").is_file():
-        raise BooktransError(f"{scratch / 'finished.json'}: missing; the training launch ended without its main process "
-                             f"finishing round {job.name}, so there are no checkpoints to score")
+        raise BooktransError(
+            f"{scratch / 'finished.json'}: missing; the training launch ended without its main process "
+            f"finishing round {job.name}, so there are no checkpoints to score"
+        )
     finished = json.loads((scratch / "finished.json").read_text(encoding="utf-8"))
     budget = job.select_budget
     check_select(cfg.select, f"round {job.name}: train", budget)
-    sc = dataclasses.replace(job.select, criterion=cfg.select, chapters=int(budget.get("chapters", 0)),
-                             tokens=int(budget.get("tokens", 0)))
+    sc = dataclasses.replace(
+        job.select, criterion=cfg.select, chapters=int(budget.get("chapters", 0)), tokens=int(budget.get("tokens", 0))
+    )
     books, om, translator = [], None, None
     if cfg.select != "last":
         books = valid_books(job)
@@ -154,8 +199,19 @@ def select_checkpoint(job: RoundJob) -> dict:
             drop, partial, partial_ref = (float(v) for v in job.omission)
             om = OmissionConfig(drop_cost=drop, partial_threshold=partial, partial_threshold_ref=partial_ref)
             translator = lexicon_translator(job)
-    doc = select_round(job.out, job.init, Path(finished["checkpoints"]), cfg, job.name, books, sc, job.report, om, translator,
-                       final_step=int(finished["final_step"]))
+    doc = select_round(
+        job.out,
+        job.init,
+        Path(finished["checkpoints"]),
+        cfg,
+        job.name,
+        books,
+        sc,
+        job.report,
+        om,
+        translator,
+        final_step=int(finished["final_step"]),
+    )
     if not job.keep_checkpoints:
         shutil.rmtree(finished["checkpoints"], ignore_errors=True)
     (scratch / "finished.json").unlink(missing_ok=True)

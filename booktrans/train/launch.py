@@ -24,8 +24,11 @@ from ..errors import ConfigError
 
 DEEPSPEED_ENV = ".deepspeed_env"
 # names of variables that hold credentials (matched case-insensitively, anywhere in the name)
-SECRET = re.compile(r"(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|CREDENTIALS?|API_?KEY|ACCESS_KEY(_ID)?|PRIVATE_KEY|"
-                    r"AUTH|COOKIE)(_|$)", re.IGNORECASE)
+SECRET = re.compile(
+    r"(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|CREDENTIALS?|API_?KEY|ACCESS_KEY(_ID)?|PRIVATE_KEY|"
+    r"AUTH|COOKIE)(_|$)",
+    re.IGNORECASE,
+)
 # agent sockets and their process ids: the path of a socket only its owner can open, not a credential
 AGENT = re.compile(r"(^|_)(AUTH_SOCK|AGENT_SOCK|AGENT_PID|AGENT_INFO)$", re.IGNORECASE)
 
@@ -45,8 +48,10 @@ def first_host(hostfile: str | Path) -> str:
     try:
         lines = Path(hostfile).read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
-        raise ConfigError(f"{hostfile}: hostfile not found; write it from the allocation (configs/slurm/train-3x8.sbatch "
-                          f"does) or copy configs/hostfile.example") from None
+        raise ConfigError(
+            f"{hostfile}: hostfile not found; write it from the allocation (configs/slurm/train-3x8.sbatch "
+            f"does) or copy configs/hostfile.example"
+        ) from None
     for line in lines:
         line = line.split("#", 1)[0].strip()
         if line:

@@ -46,8 +46,14 @@ def chunked_ce_sum(hidden, targets, head, chunk: int = 2048, min_chunks: int = 0
     for start in range(0, chunks * chunk, chunk):
         # determinism_check off: under ZeRO-3 the head's weight is released after the recomputation
         # (and gathered again by DeepSpeed's backward hook), so its recorded shape differs in between
-        part = checkpoint(_chunk_ce_sum, head, h[start:start + chunk], t[start:start + chunk], use_reentrant=False,
-                          determinism_check="none")
+        part = checkpoint(
+            _chunk_ce_sum,
+            head,
+            h[start : start + chunk],
+            t[start : start + chunk],
+            use_reentrant=False,
+            determinism_check="none",
+        )
         total = part if total is None else total + part
     return total, n
 

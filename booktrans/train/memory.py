@@ -10,11 +10,10 @@ from __future__ import annotations
 
 
 def _mode():
+    import torch
     from torch.multiprocessing.reductions import StorageWeakRef
     from torch.utils._python_dispatch import TorchDispatchMode
     from torch.utils._pytree import tree_flatten
-
-    import torch
 
     class PeakTensorMemory(TorchDispatchMode):
         """Largest sum of live tensor bytes while active, the storages of ``held`` included."""
@@ -62,8 +61,9 @@ def PeakTensorMemory(held=()):  # noqa: N802 - a class made on first use (torch 
     return _mode()(held)
 
 
-def measure_step(workdir, shape: tuple, tokens: int, method: str, dtype: str, checkpointing: bool,
-                 loss_chunk: int = 256, *, params) -> tuple[int, dict]:
+def measure_step(
+    workdir, shape: tuple, tokens: int, method: str, dtype: str, checkpointing: bool, loss_chunk: int = 256, *, params
+) -> tuple[int, dict]:
     """(measured peak bytes, the planner's memory_per_gpu parts) of one forward + backward step of a
     random Qwen2-architecture model of ``shape`` = (hidden, MLP, layers, heads, KV heads, vocabulary),
     built and fed by the training code itself (``_build_model``, the collator, the chunked loss) on
@@ -71,7 +71,6 @@ def measure_step(workdir, shape: tuple, tokens: int, method: str, dtype: str, ch
     state exists (one step ran before); the planner is asked for one process without DeepSpeed. The
     other training settings are round r1's of ``params`` (booktrans.params.Params), LoRA rank 8."""
     from dataclasses import replace
-
     from pathlib import Path
 
     import torch
@@ -86,29 +85,51 @@ def measure_step(workdir, shape: tuple, tokens: int, method: str, dtype: str, ch
     h, i, layers, heads, kv, vocab = shape
     base = Path(workdir) / "base"
     tok = train_tokenizer(["placeholder text"], 300)
-    cfg_json = Qwen2Config(vocab_size=vocab, hidden_size=h, intermediate_size=i, num_hidden_layers=layers,
-                           num_attention_heads=heads, num_key_value_heads=kv, max_position_embeddings=max(8192, tokens),
-                           tie_word_embeddings=False, pad_token_id=0)
+    cfg_json = Qwen2Config(
+        vocab_size=vocab,
+        hidden_size=h,
+        intermediate_size=i,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=kv,
+        max_position_embeddings=max(8192, tokens),
+        tie_word_embeddings=False,
+        pad_token_id=0,
+    )
     torch.manual_seed(0)
     AutoModelForCausalLM.from_config(cfg_json).save_pretrained(str(base))
     tok.save_pretrained(str(base))
     write_info(base, ModelInfo(kind="full", context=tokens))
-    cfg = replace(TrainConfig.from_params(params, "r1"), context=tokens, method=method, dtype=dtype,
-                  gradient_checkpointing=checkpointing, lora_r=8, loss_chunk=loss_chunk, learning_rate=1e-4)
+    cfg = replace(
+        TrainConfig.from_params(params, "r1"),
+        context=tokens,
+        method=method,
+        dtype=dtype,
+        gradient_checkpointing=checkpointing,
+        lora_r=8,
+        loss_chunk=loss_chunk,
+        learning_rate=1e-4,
+    )
     model, _, _, _ = _build_model(base, cfg)
     if checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.train()
     gen = torch.Generator().manual_seed(0)
     ids = torch.randint(len(SPECIAL_TOKENS), vocab, (tokens,), generator=gen).tolist()
-    labels = [-100] * (tokens // 2) + ids[tokens // 2:]
+    labels = [-100] * (tokens // 2) + ids[tokens // 2 :]
     batch = _Collator(0)([{"input_ids": ids, "labels": labels}])
     head = model.get_output_embeddings()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
 
     def forward_backward():
-        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                    position_ids=batch["position_ids"], output_hidden_states=True, logits_to_keep=1, use_cache=False)
+        out = model(
+            input_ids=batch["input_ids"],
+            attention_mask=batch["attention_mask"],
+            position_ids=batch["position_ids"],
+            output_hidden_states=True,
+            logits_to_keep=1,
+            use_cache=False,
+        )
         hidden, targets = shift(out.hidden_states[-1], batch["labels"])
         total, n = chunked_ce_sum(hidden, targets, head, cfg.loss_chunk)
         (total / n).backward()
@@ -119,7 +140,9 @@ def measure_step(workdir, shape: tuple, tokens: int, method: str, dtype: str, ch
     held = list(model.parameters()) + [v for st in opt.state.values() for v in st.values() if v.dim()]
     with PeakTensorMemory(held) as meter:
         forward_backward()
-    planned = memory_per_gpu(Arch.from_config(cfg_json.to_dict()), cfg,
-                             Hardware.from_plan(params.plan, gpus=1, zero_stage=0, deepspeed=False, overhead_gib=0,
-                                                fragmentation=0))
+    planned = memory_per_gpu(
+        Arch.from_config(cfg_json.to_dict()),
+        cfg,
+        Hardware.from_plan(params.plan, gpus=1, zero_stage=0, deepspeed=False, overhead_gib=0, fragmentation=0),
+    )
     return meter.peak, planned

@@ -25,7 +25,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import BooktransError, ConfigError
+from ..errors import BooktransError
 from ..io import replace_dir, write_json
 from ..model.store import base_config, read_info, write_info
 from .config import CRITERIA, check_select  # noqa: F401 (the checks live with the other config checks)
@@ -39,9 +39,10 @@ _NOT_MODEL = {"optimizer.pt", "scheduler.pt", "trainer_state.json", "training_ar
 @dataclass(frozen=True)
 class ValidBook:
     """A validation book: its ingested paragraphs per language and its aligned beads (the reference)."""
+
     id: str
     paragraphs: dict  # lang -> [paragraph dicts] (data/text/<id>.<lang>.jsonl)
-    beads: list       # data/aligned/<id>.jsonl
+    beads: list  # data/aligned/<id>.jsonl
 
 
 @dataclass(frozen=True)
@@ -49,13 +50,13 @@ class SelectConfig:
     """How a round's checkpoint is chosen. No field has a default here (the values live in params.yaml):
     build it with :meth:`from_params`, change a value with ``dataclasses.replace``."""
 
-    criterion: str                    # train.select: last | chrf | omission
-    chapters: int                     # first chapters of each book and direction (0 = no chapter cap)
-    tokens: int                       # source tokens (the round's tokenizer) per book and direction (0 = no cap)
+    criterion: str  # train.select: last | chrf | omission
+    chapters: int  # first chapters of each book and direction (0 = no chapter cap)
+    tokens: int  # source tokens (the round's tokenizer) per book and direction (0 = no cap)
     directions: tuple[str, ...]
-    translate: object                 # the typed translate record (booktrans.params.TranslateParams); needed to score
-    tiny_max_new_tokens: int          # output cap for the tiny demo model (translate.tiny_max_new_tokens)
-    position_bins: int                # evaluate.position_bins
+    translate: object  # the typed translate record (booktrans.params.TranslateParams); needed to score
+    tiny_max_new_tokens: int  # output cap for the tiny demo model (translate.tiny_max_new_tokens)
+    position_bins: int  # evaluate.position_bins
     dtype: str
     seed: int
 
@@ -63,9 +64,17 @@ class SelectConfig:
     def from_params(cls, params, round_name: str) -> "SelectConfig":
         """Round ``round_name``'s choice from the typed params (booktrans.params.Params)."""
         t, tr = params.round_train(round_name), params.translate
-        return cls(criterion=t.select, chapters=t.select_budget.chapters, tokens=t.select_budget.tokens,
-                   directions=tuple(tr.directions), translate=tr, tiny_max_new_tokens=tr.tiny_max_new_tokens,
-                   position_bins=params.evaluate.position_bins, dtype=params.model.dtype, seed=params.seed)
+        return cls(
+            criterion=t.select,
+            chapters=t.select_budget.chapters,
+            tokens=t.select_budget.tokens,
+            directions=tuple(tr.directions),
+            translate=tr,
+            tiny_max_new_tokens=tr.tiny_max_new_tokens,
+            position_bins=params.evaluate.position_bins,
+            dtype=params.model.dtype,
+            seed=params.seed,
+        )
 
 
 def budget_paragraphs(paragraphs: list[dict], count, chapters: int, tokens: int) -> list[dict]:
@@ -90,8 +99,11 @@ def saved_checkpoints(checkpoints: Path) -> list[tuple[int, Path]]:
     """(step, folder) of every checkpoint the Trainer finished writing, by step."""
     if not Path(checkpoints).is_dir():
         return []
-    found = [(int(p.name.split("-")[1]), p) for p in Path(checkpoints).glob("checkpoint-*")
-             if p.is_dir() and p.name.split("-")[1].isdigit() and (p / "trainer_state.json").is_file()]
+    found = [
+        (int(p.name.split("-")[1]), p)
+        for p in Path(checkpoints).glob("checkpoint-*")
+        if p.is_dir() and p.name.split("-")[1].isdigit() and (p / "trainer_state.json").is_file()
+    ]
     return sorted(found)
 
 
@@ -99,8 +111,9 @@ def materialize(checkpoint: Path, dest: Path, init_dir: Path, cfg, round_name: s
     """A model folder like the round's output, from one saved checkpoint: the checkpoint's weights
     (the adapter, or the 16-bit weights DeepSpeed gathered on save) without optimizer state, finished
     as the round's output is (booktrans.json, adapter merged when the round merges)."""
-    from . import _finish_output, config as _config
     from ..model import load_tokenizer
+    from . import _finish_output
+    from . import config as _config
 
     init = read_info(init_dir)
     continued = cfg.method in ("lora", "qlora") and cfg.chain == "continue" and init.kind == "adapter"
@@ -112,8 +125,10 @@ def materialize(checkpoint: Path, dest: Path, init_dir: Path, cfg, round_name: s
         if p.is_file() and p.name not in _NOT_MODEL and not p.name.startswith("rng_state"):
             shutil.copy2(p, dest / p.name)
     if cfg.method == "full" and not any(dest.glob("*.safetensors")) and not any(dest.glob("*.bin")):
-        raise BooktransError(f"round {round_name}: {checkpoint} holds no model weights (under ZeRO-3 the config must "
-                             f"set stage3_gather_16bit_weights_on_model_save: true); cannot score it")
+        raise BooktransError(
+            f"round {round_name}: {checkpoint} holds no model weights (under ZeRO-3 the config must "
+            f"set stage3_gather_16bit_weights_on_model_save: true); cannot score it"
+        )
     _finish_output(dest, init_dir, init, cfg, round_name, continued, load_tokenizer(init_dir), spec)
 
 
@@ -145,8 +160,16 @@ def score_model(model_dir: Path, books: list[ValidBook], sc: SelectConfig, omiss
         rows = rows_of(units, translate_units(engine, units, tcfg, count))
         hyps, refs, n_src, dropped, ratios, tokens = [], [], 0, 0.0, [], 0
         for b in books:
-            ev = evaluate_book(rows[b.id], sources[b.id], b.beads, src, tgt, f"{b.id}.{direction} (validation)", cfg=ecfg,
-                               translator=translator)
+            ev = evaluate_book(
+                rows[b.id],
+                sources[b.id],
+                b.beads,
+                src,
+                tgt,
+                f"{b.id}.{direction} (validation)",
+                cfg=ecfg,
+                translator=translator,
+            )
             hyps += [s["mt"] for s in ev["segments"]]
             refs += [s["ref"] for s in ev["segments"]]
             m = ev["metrics"]
@@ -156,9 +179,18 @@ def score_model(model_dir: Path, books: list[ValidBook], sc: SelectConfig, omiss
                 ratios.append((m["length_ratio"], m["source_sentences"]))
             tokens += sum(count(p["text"]) for p in sources[b.id])
         chrf = corpus_scores(hyps, refs, tgt)["chrf"] if hyps else 0.0
-        ratio = round(sum(r * w for r, w in ratios) / sum(w for _, w in ratios), 4) if ratios and sum(w for _, w in ratios) else None
-        directions[direction] = {"chrf": chrf, "omission_rate": round(dropped / n_src, 4) if n_src else 0.0,
-                                 "length_ratio": ratio, "source_sentences": n_src, "source_tokens": tokens}
+        ratio = (
+            round(sum(r * w for r, w in ratios) / sum(w for _, w in ratios), 4)
+            if ratios and sum(w for _, w in ratios)
+            else None
+        )
+        directions[direction] = {
+            "chrf": chrf,
+            "omission_rate": round(dropped / n_src, 4) if n_src else 0.0,
+            "length_ratio": ratio,
+            "source_sentences": n_src,
+            "source_tokens": tokens,
+        }
         all_src += n_src
         all_drop += dropped
         if ratio is not None:
@@ -168,12 +200,15 @@ def score_model(model_dir: Path, books: list[ValidBook], sc: SelectConfig, omiss
 
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
-    return {"chrf": round(sum(d["chrf"] for d in directions.values()) / len(directions), 4),
-            "omission_rate": round(all_drop / all_src, 4) if all_src else 0.0,
-            "length_ratio": round(sum(r * w for r, w in ratio_w) / sum(w for _, w in ratio_w), 4)
-            if ratio_w and sum(w for _, w in ratio_w) else None,
-            # flat keys (zh-en_chrf, ...), as DVC plots read the rows of reports/train/<round>-checkpoints.json
-            **{f"{d}_{k}": v for d, m in directions.items() for k, v in m.items()}}
+    return {
+        "chrf": round(sum(d["chrf"] for d in directions.values()) / len(directions), 4),
+        "omission_rate": round(all_drop / all_src, 4) if all_src else 0.0,
+        "length_ratio": round(sum(r * w for r, w in ratio_w) / sum(w for _, w in ratio_w), 4)
+        if ratio_w and sum(w for _, w in ratio_w)
+        else None,
+        # flat keys (zh-en_chrf, ...), as DVC plots read the rows of reports/train/<round>-checkpoints.json
+        **{f"{d}_{k}": v for d, m in directions.items() for k, v in m.items()},
+    }
 
 
 def rank_key(row: dict, criterion: str) -> tuple:
@@ -184,8 +219,20 @@ def rank_key(row: dict, criterion: str) -> tuple:
     return (-row["chrf"], -row["step"])
 
 
-def select_round(out_dir: Path, init_dir: Path, checkpoints: Path, cfg, round_name: str, books: list[ValidBook],
-                 sc: SelectConfig, report: Path, omission_cfg=None, translator=None, *, final_step: int) -> dict:
+def select_round(
+    out_dir: Path,
+    init_dir: Path,
+    checkpoints: Path,
+    cfg,
+    round_name: str,
+    books: list[ValidBook],
+    sc: SelectConfig,
+    report: Path,
+    omission_cfg=None,
+    translator=None,
+    *,
+    final_step: int,
+) -> dict:
     """Score every checkpoint of the round (and the final weights at ``out_dir``), put the best by
     ``sc.criterion`` at ``out_dir``, write ``report`` and record the choice in the model's
     booktrans.json. Runs in one process after training. Returns the report."""
@@ -215,8 +262,14 @@ def select_round(out_dir: Path, init_dir: Path, checkpoints: Path, cfg, round_na
                 log.info("round %s: scoring step %d on %d validation book(s)", round_name, step, len(books))
                 scores = score_model(candidates[step], books, sc, omission_cfg, translator)
                 rows.append({"step": step, **scores})
-                log.info("round %s step %d: chrF %.2f, dropped %.1f%%, length ratio %s", round_name, step,
-                         scores["chrf"], 100 * scores["omission_rate"], scores["length_ratio"])
+                log.info(
+                    "round %s step %d: chrF %.2f, dropped %.1f%%, length ratio %s",
+                    round_name,
+                    step,
+                    scores["chrf"],
+                    100 * scores["omission_rate"],
+                    scores["length_ratio"],
+                )
             chosen = min(rows, key=lambda r: rank_key(r, sc.criterion))
             if candidates[chosen["step"]] != out_dir:
                 replace_dir(candidates[chosen["step"]], out_dir)
@@ -224,8 +277,12 @@ def select_round(out_dir: Path, init_dir: Path, checkpoints: Path, cfg, round_na
             for dest in candidates.values():
                 if dest != out_dir and dest.exists():
                     shutil.rmtree(dest)
-    selection = {"criterion": sc.criterion, "step": chosen["step"], "final_step": final_step,
-                 "scores": None if reason else {k: v for k, v in chosen.items() if k != "step"}}
+    selection = {
+        "criterion": sc.criterion,
+        "step": chosen["step"],
+        "final_step": final_step,
+        "scores": None if reason else {k: v for k, v in chosen.items() if k != "step"},
+    }
     if reason:
         selection["reason"] = reason
     if not reason:
@@ -238,6 +295,11 @@ def select_round(out_dir: Path, init_dir: Path, checkpoints: Path, cfg, round_na
         doc["reason"] = reason
     write_json(report, doc)
     if not reason:
-        log.info("round %s: step %d chosen by %s (of steps %s)", round_name, chosen["step"], sc.criterion,
-                 ", ".join(str(r["step"]) for r in rows))
+        log.info(
+            "round %s: step %d chosen by %s (of steps %s)",
+            round_name,
+            chosen["step"],
+            sc.criterion,
+            ", ".join(str(r["step"]) for r in rows),
+        )
     return doc

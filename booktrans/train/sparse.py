@@ -19,8 +19,8 @@ keep their boundaries):
 ``inference: dense`` (default) translates the round with dense attention (as LongLoRA does);
 ``sparse`` with the pattern.
 
-How it is computed: the block path (booktrans/train/sparse_blocks.py) works block by block (a key block against the queries
-that chose it, partial results merged by their log-sum-exp), so time and memory grow with
+How it is computed: the block path (booktrans/train/sparse_blocks.py) works block by block (a key block against the
+queries that chose it, partial results merged by their log-sum-exp), so time and memory grow with
 ``tokens x kept keys``, not ``tokens²``. ``reference_attention`` builds the same pattern as a dense
 boolean mask for sdpa; tests and scripts/sparse_gpu_check.py compare the two. On a GPU with the
 flash-attn package the per-block products run through flash-attn's variable-length kernel
@@ -34,34 +34,42 @@ the gathered position ids.
 from __future__ import annotations
 
 import logging
-import math
 from collections import Counter
 from dataclasses import asdict, dataclass
 
 from ..errors import ConfigError
-from .sparse_blocks import (_attend, _Partition, _row_inputs, _selection, block_attention,  # noqa: F401
-                            documents, keeps_everything, pattern_mask, reference_attention)
+from .sparse_blocks import (  # noqa: F401
+    _attend,
+    _Partition,
+    _row_inputs,
+    _selection,
+    block_attention,
+    documents,
+    keeps_everything,
+    pattern_mask,
+    reference_attention,
+)
 
 log = logging.getLogger(__name__)
 
-NAME = "booktrans_sparse"       # the attention implementation name registered with transformers
+NAME = "booktrans_sparse"  # the attention implementation name registered with transformers
 KINDS = ("moba", "s2", "window")
 KEYS = {"moba": ("block", "topk", "dense_layers"), "s2": ("group_ratio",), "window": ("window", "sinks")}
 COMMON = ("kind", "inference", "dense_layers")
-CALLS: Counter = Counter()      # sparse calls per path in this process (the tests read it: proof it ran)
+CALLS: Counter = Counter()  # sparse calls per path in this process (the tests read it: proof it ran)
 
 
 @dataclass(frozen=True)
 class SparseAttention:
     kind: str
-    block: int = 0             # moba: tokens per key block
-    topk: int = 0              # moba: blocks a query attends to, its own included
-    dense_layers: int = 0      # every kind: the last N decoder layers stay dense
-    group_ratio: float = 0.0   # s2: group size as a share of the round's context
-    window: int = 0            # window: tokens a query sees back (itself included)
-    sinks: int = 0             # window: first tokens of the document every query also sees
-    inference: str = "dense"   # dense | sparse: how translate@rN runs the round
-    group: int = 0             # s2: group size in tokens (group_ratio x context, filled in by parse)
+    block: int = 0  # moba: tokens per key block
+    topk: int = 0  # moba: blocks a query attends to, its own included
+    dense_layers: int = 0  # every kind: the last N decoder layers stay dense
+    group_ratio: float = 0.0  # s2: group size as a share of the round's context
+    window: int = 0  # window: tokens a query sees back (itself included)
+    sinks: int = 0  # window: first tokens of the document every query also sees
+    inference: str = "dense"  # dense | sparse: how translate@rN runs the round
+    group: int = 0  # s2: group size in tokens (group_ratio x context, filled in by parse)
 
     def to_dict(self) -> dict:
         keep = ("kind", "inference", "dense_layers") + KEYS[self.kind] + (("group",) if self.kind == "s2" else ())
@@ -124,8 +132,10 @@ def parse(raw, where: str, context: int, model_config: dict | None = None) -> Sp
             raise ConfigError(f"{key}.group_ratio: {ratio!r} must be a share of the context in (0, 1], e.g. 0.25")
         group = context * ratio
         if group != int(group) or int(group) % 2 or context % int(group):
-            raise ConfigError(f"{key}.group_ratio: {ratio} x context {context} = {group:g} tokens; a group must be an "
-                              f"even whole number of tokens that divides the context")
+            raise ConfigError(
+                f"{key}.group_ratio: {ratio} x context {context} = {group:g} tokens; a group must be an "
+                f"even whole number of tokens that divides the context"
+            )
         heads = int((model_config or {}).get("num_attention_heads") or 0)
         if heads and heads % 2:
             raise ConfigError(f"{key}.kind: s2 shifts half of the heads, but the model has {heads} (odd)")
@@ -163,7 +173,11 @@ def _key_validity(attention_mask, b: int, lq: int, lk: int):
         return None
     if attention_mask.dim() == 2 and attention_mask.shape[-1] == lk:
         return attention_mask[b].bool()
-    if attention_mask.dim() == 4 and tuple(attention_mask.shape[-2:]) == (lq, lk) and not attention_mask.is_floating_point():
+    if (
+        attention_mask.dim() == 4
+        and tuple(attention_mask.shape[-2:]) == (lq, lk)
+        and not attention_mask.is_floating_point()
+    ):
         return attention_mask[b, 0, -1].bool()
     return None
 
@@ -175,7 +189,9 @@ def _dense(module, query, key, value, attention_mask, scaling, dropout, position
 
     fn = _dense_function(core)
     if core == "flash_attention_2":
-        return fn(module, query, key, value, None, dropout=dropout, scaling=scaling, position_ids=position_ids, **kwargs)
+        return fn(
+            module, query, key, value, None, dropout=dropout, scaling=scaling, position_ids=position_ids, **kwargs
+        )
     B, _, lq, _ = query.shape
     lk = key.shape[2]
     masks, need = [], False
@@ -224,8 +240,12 @@ def sparse_attention_forward(module, query, key, value, attention_mask, dropout:
         return _dense(module, query, key, value, attention_mask, scaling, dropout, position_ids, core, **kwargs)
     fused = _flash_ready(query)
     if not fused:
-        _once("torch", "sparse attention (%s): block path in plain torch%s", spec.kind,
-              "" if not query.is_cuda else " (flash-attn is not installed: no fused kernel)")
+        _once(
+            "torch",
+            "sparse attention (%s): block path in plain torch%s",
+            spec.kind,
+            "" if not query.is_cuda else " (flash-attn is not installed: no fused kernel)",
+        )
     for b, (pos, doc, qrow) in enumerate(rows):
         if fused:
             outs.append(_flash_blocks(spec, query[b], k[b], v[b], pos, doc, qrow, scaling, head_offset, total))

@@ -6,6 +6,7 @@ Kept apart from the attention function so that the flash-attn path (sparse_flash
 
 from __future__ import annotations
 
+
 def documents(pos):
     """Document index of every token of one row: a position that does not continue the previous
     one starts a new document (packed rows restart at 0; padding of packed rows too)."""
@@ -29,14 +30,14 @@ class _Partition:
             blk = torch.where(pos < head, torch.full_like(blk, -1), torch.div(pos - head, size, rounding_mode="floor"))
         new = torch.ones_like(pos, dtype=torch.bool)
         new[1:] = (doc[1:] != doc[:-1]) | (blk[1:] != blk[:-1])
-        self.of = torch.cumsum(new.long(), 0) - 1               # block of every key row
+        self.of = torch.cumsum(new.long(), 0) - 1  # block of every key row
         starts = torch.nonzero(new).squeeze(1)
         self.n = int(starts.numel())
         ends = torch.cat([starts[1:], starts.new_tensor([pos.numel()])])
         self.starts, self.ends = starts.tolist(), ends.tolist()
-        self.doc = doc[starts]                                  # document of every block
-        self.index = blk[starts]                                # block number within its document
-        self.first = pos[starts]                                # first position of every block
+        self.doc = doc[starts]  # document of every block
+        self.index = blk[starts]  # block number within its document
+        self.first = pos[starts]  # first position of every block
 
 
 def _selection(spec, q, k, pos, doc, qrow, heads: slice, total: int):
@@ -45,10 +46,10 @@ def _selection(spec, q, k, pos, doc, qrow, heads: slice, total: int):
     is added by the caller)."""
     import torch
 
-    qdoc, qpos = doc[qrow], pos[qrow]
+    qdoc = doc[qrow]
     if spec.kind == "moba":
         part = _Partition(pos, doc, spec.block)
-        own = part.of[qrow]                                      # [Lq]
+        own = part.of[qrow]  # [Lq]
         # mean key of every block, per key head
         counts = torch.bincount(part.of, minlength=part.n).clamp(min=1).to(k.dtype)
         mean = torch.zeros(k.shape[0], part.n, k.shape[-1], dtype=k.dtype, device=k.device)
@@ -68,8 +69,9 @@ def _selection(spec, q, k, pos, doc, qrow, heads: slice, total: int):
         own = part.of[qrow]
         ids = torch.arange(part.n, device=q.device)
         same = part.doc[None, :] == qdoc[:, None]
-        sel = same & ((ids[None, :] == own[:, None]) | (ids[None, :] == own[:, None] - 1)
-                      | (part.first[None, :] < spec.sinks))
+        sel = same & (
+            (ids[None, :] == own[:, None]) | (ids[None, :] == own[:, None] - 1) | (part.first[None, :] < spec.sinks)
+        )
         sel &= ids[None, :] <= own[:, None]
         window, sinks = spec.window, spec.sinks
 
@@ -93,6 +95,7 @@ def _selection(spec, q, k, pos, doc, qrow, heads: slice, total: int):
 # ---------------------------------------------------------------------------------------------------
 # The block path and the dense-mask reference
 # ---------------------------------------------------------------------------------------------------
+
 
 def _row_inputs(pos_row, kvalid, lq: int, lk: int, device=None):
     """(key positions, key documents, query rows) of one batch row. Padding keys get document -1."""
@@ -123,16 +126,31 @@ def block_attention(spec, q, k, v, pos, doc, qrow, scaling: float, head_offset: 
     import torch
 
     H, lq, D = q.shape
-    ct = torch.promote_types(q.dtype, torch.float32)    # bf16 inputs: products and merging in fp32
+    ct = torch.promote_types(q.dtype, torch.float32)  # bf16 inputs: products and merging in fp32
     out = q.new_zeros(H, lq, D, dtype=ct)
-    for heads, part, sel, keep in _selection(spec, q, k, pos, doc, qrow, slice(head_offset, head_offset + H),
-                                             total or H):
+    for heads, part, sel, keep in _selection(
+        spec, q, k, pos, doc, qrow, slice(head_offset, head_offset + H), total or H
+    ):
         hs = slice(heads.start - head_offset, heads.stop - head_offset)
-        if sel.stride(0) == 0 or sel.shape[0] == 1:       # one selection for every head of the slice
+        if sel.stride(0) == 0 or sel.shape[0] == 1:  # one selection for every head of the slice
             piece = _attend(q[hs], k[hs], v[hs], part, sel[:1], keep, qrow, scaling, ct)
         else:
-            piece = torch.cat([_attend(q[h:h + 1], k[h:h + 1], v[h:h + 1], part, sel[h - hs.start:h - hs.start + 1],
-                                       keep, qrow, scaling, ct) for h in range(hs.start, hs.stop)])
+            piece = torch.cat(
+                [
+                    _attend(
+                        q[h : h + 1],
+                        k[h : h + 1],
+                        v[h : h + 1],
+                        part,
+                        sel[h - hs.start : h - hs.start + 1],
+                        keep,
+                        qrow,
+                        scaling,
+                        ct,
+                    )
+                    for h in range(hs.start, hs.stop)
+                ]
+            )
         out = out.index_copy(0, torch.arange(hs.start, hs.stop, device=q.device), piece)
     return out.to(q.dtype)
 
@@ -156,7 +174,7 @@ def _attend(qh, kh, vh, part, sel, keep, qrow, scaling, ct):
     for (j, qi), qj in zip(chosen, queries):
         s, e = part.starts[j], part.ends[j]
         scores = torch.matmul(qj, keys[j].transpose(-1, -2)) * scaling
-        if keep is not None or int(qrow[qi[0]]) < e - 1:      # some query sits inside the block: mask
+        if keep is not None or int(qrow[qi[0]]) < e - 1:  # some query sits inside the block: mask
             kr = torch.arange(s, e, device=qh.device)
             allow = kr[None, :] <= qrow[qi][:, None]
             if keep is not None:
@@ -172,13 +190,14 @@ def _attend(qh, kh, vh, part, sel, keep, qrow, scaling, ct):
         z = torch.where(z > 0, z, torch.ones_like(z))
         o.append(torch.matmul(p, values[j]) / z)
         lse.append((torch.log(z) + m).squeeze(-1))
-    O, L, V = torch.cat(o, 1), torch.cat(lse, 1), torch.cat(valid)[None]
+    out, L, V = torch.cat(o, 1), torch.cat(lse, 1), torch.cat(valid)[None]
     Lm = L.masked_fill(~V, float("-inf"))
     top = torch.full((Lm.shape[0], lq), float("-inf"), device=qh.device, dtype=ct).scatter_reduce(
-        1, R[None].expand_as(Lm), Lm.detach(), reduce="amax")
+        1, R[None].expand_as(Lm), Lm.detach(), reduce="amax"
+    )
     w = torch.exp(Lm - top[:, R]) * V
     z = torch.zeros(Lm.shape[0], lq, device=qh.device, dtype=ct).index_add(1, R, w)
-    acc = torch.zeros(Lm.shape[0], lq, D, device=qh.device, dtype=ct).index_add(1, R, w[..., None] * O)
+    acc = torch.zeros(Lm.shape[0], lq, D, device=qh.device, dtype=ct).index_add(1, R, w[..., None] * out)
     return acc / z[..., None]
 
 
@@ -190,8 +209,9 @@ def pattern_mask(spec, q, k, pos, doc, qrow, head_offset: int = 0, total: int | 
     lk = k.shape[1]
     mask = torch.zeros(H, lq, lk, dtype=torch.bool, device=q.device)
     kr = torch.arange(lk, device=q.device)
-    for heads, part, sel, keep in _selection(spec, q, k, pos, doc, qrow, slice(head_offset, head_offset + H),
-                                             total or H):
+    for heads, part, sel, keep in _selection(
+        spec, q, k, pos, doc, qrow, slice(head_offset, head_offset + H), total or H
+    ):
         hs = slice(heads.start - head_offset, heads.stop - head_offset)
         allow = torch.gather(sel, 2, part.of[None, None, :].expand(sel.shape[0], lq, lk))
         allow = allow & (kr[None, :] <= qrow[:, None])[None]
@@ -206,8 +226,9 @@ def reference_attention(spec, q, k, v, pos, doc, qrow, scaling: float, head_offs
     import torch
 
     mask = pattern_mask(spec, q, k, pos, doc, qrow, head_offset, total)
-    return torch.nn.functional.scaled_dot_product_attention(q[None], k[None], v[None], attn_mask=mask[None],
-                                                            scale=scaling)[0]
+    return torch.nn.functional.scaled_dot_product_attention(
+        q[None], k[None], v[None], attn_mask=mask[None], scale=scaling
+    )[0]
 
 
 def keeps_everything(spec, pos, doc) -> bool:

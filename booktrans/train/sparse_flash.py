@@ -30,8 +30,9 @@ def _fa():
 
 def _varlen_forward(q, k, v, cu_q, cu_k, max_q, max_k, scale, causal):
     """(out, lse [total_q] fp32) of flash-attn's variable-length attention, no autograd."""
-    out, lse, _ = _fa().flash_attn_varlen_func(q, k, v, cu_q, cu_k, max_q, max_k, dropout_p=0.0, softmax_scale=scale,
-                                               causal=causal, return_attn_probs=True)
+    out, lse, _ = _fa().flash_attn_varlen_func(
+        q, k, v, cu_q, cu_k, max_q, max_k, dropout_p=0.0, softmax_scale=scale, causal=causal, return_attn_probs=True
+    )
     if lse.dim() != 2:
         raise RuntimeError("this flash-attn returns the log-sum-exp padded per batch; sparse attention needs >= 2.4")
     return out, lse[0].to(torch.promote_types(q.dtype, torch.float32))
@@ -42,11 +43,32 @@ def _varlen_backward(dout, q, k, v, out, lse, cu_q, cu_k, max_q, max_k, scale, c
     flash-attn's private backward differ between releases: the ones it has are passed)."""
     fn = _fa()._flash_attn_varlen_backward
     dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
-    values = dict(dout=dout.contiguous(), q=q, k=k, v=v, out=out.contiguous(), softmax_lse=lse[None].contiguous(),
-                  dq=dq, dk=dk, dv=dv, cu_seqlens_q=cu_q, cu_seqlens_k=cu_k, max_seqlen_q=max_q, max_seqlen_k=max_k,
-                  dropout_p=0.0, softmax_scale=scale, causal=causal, window_size=(-1, -1), window_size_left=-1,
-                  window_size_right=-1, softcap=0.0, alibi_slopes=None, deterministic=False, rng_state=None,
-                  zero_tensors=False)
+    values = dict(
+        dout=dout.contiguous(),
+        q=q,
+        k=k,
+        v=v,
+        out=out.contiguous(),
+        softmax_lse=lse[None].contiguous(),
+        dq=dq,
+        dk=dk,
+        dv=dv,
+        cu_seqlens_q=cu_q,
+        cu_seqlens_k=cu_k,
+        max_seqlen_q=max_q,
+        max_seqlen_k=max_k,
+        dropout_p=0.0,
+        softmax_scale=scale,
+        causal=causal,
+        window_size=(-1, -1),
+        window_size_left=-1,
+        window_size_right=-1,
+        softcap=0.0,
+        alibi_slopes=None,
+        deterministic=False,
+        rng_state=None,
+        zero_tensors=False,
+    )
     params = inspect.signature(fn).parameters
     args = {n: values[n] for n in params if n in values}
     missing = [n for n, p in params.items() if n not in args and p.default is inspect.Parameter.empty]
@@ -99,8 +121,9 @@ class _Moba(torch.autograd.Function):
         o = out.reshape(-1, 1, shape[-1])
         dq, dk, dv = _varlen_backward(d, qf, kf, vf, o, lse, cu_own, cu_own, max_own, max_own, scale, True)
         if qidx.numel():
-            pq, pk, pv = _varlen_backward(d[qidx], qf[qidx], kf[kidx], vf[kidx], o[qidx], lse[qidx], cu_q, cu_k,
-                                          max_q, max_k, scale, False)
+            pq, pk, pv = _varlen_backward(
+                d[qidx], qf[qidx], kf[kidx], vf[kidx], o[qidx], lse[qidx], cu_q, cu_k, max_q, max_k, scale, False
+            )
             dq = dq.index_add(0, qidx, pq)
             dk = dk.index_add(0, kidx, pk)
             dv = dv.index_add(0, kidx, pv)
@@ -115,7 +138,7 @@ def _moba(spec, q, k, v, pos, doc, qrow, scale, head_offset, total):
         blocks = torch.arange(part.n, device=q.device)
         past = sel & (blocks[None, None, :] < own[None, :, None])
         h, qi, j = torch.nonzero(past, as_tuple=True)
-        order = torch.argsort(h * part.n + j, stable=True)      # group the queries by (head, block)
+        order = torch.argsort(h * part.n + j, stable=True)  # group the queries by (head, block)
         h, qi, j = h[order], qi[order], j[order]
         qidx = h * L + qi
         pair, counts = torch.unique_consecutive(h * part.n + j, return_counts=True)

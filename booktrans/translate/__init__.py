@@ -22,8 +22,24 @@ from typing import Callable
 from ..dataset import INSTRUCTIONS, SYSTEM_PROMPT
 from .engines import EngineError, HFEngine, Output, Request, VLLMEngine, generate_batch, vllm_available
 
-__all__ = ["TranslateConfig", "Chunk", "chunk_paragraphs", "build_prompt", "translate_sentences", "EngineError", "HFEngine",
-           "VLLMEngine", "Output", "Request", "generate_batch", "vllm_available", "Unit", "translate_units", "carry_tail", "pending"]
+__all__ = [
+    "TranslateConfig",
+    "Chunk",
+    "chunk_paragraphs",
+    "build_prompt",
+    "translate_sentences",
+    "EngineError",
+    "HFEngine",
+    "VLLMEngine",
+    "Output",
+    "Request",
+    "generate_batch",
+    "vllm_available",
+    "Unit",
+    "translate_units",
+    "carry_tail",
+    "pending",
+]
 
 
 @dataclass(frozen=True)
@@ -31,21 +47,28 @@ class TranslateConfig:
     """How a book is cut and decoded. No field has a default here (params.yaml's ``translate:`` holds them):
     build it with :meth:`from_params`, change a value with ``dataclasses.replace``."""
 
-    context: int                 # tokens the model may see: prompt + carried context + output
-    source_share: float          # share of the context for the source chunk (tokens)
-    carry_share: float           # share for the tail of the previous chunk and its translation (tokens)
-    max_new_factor: float        # output budget per source token (+8)
-    max_new_tokens: int          # cap on the output budget of one chunk (0 = none)
-    batch_size: int              # chunks decoded together (local engines)
-    max_paragraphs: int          # 0 = the whole book
-    repetition_penalty: float    # > 1 discourages repeating tokens already generated (1.0 = off)
+    context: int  # tokens the model may see: prompt + carried context + output
+    source_share: float  # share of the context for the source chunk (tokens)
+    carry_share: float  # share for the tail of the previous chunk and its translation (tokens)
+    max_new_factor: float  # output budget per source token (+8)
+    max_new_tokens: int  # cap on the output budget of one chunk (0 = none)
+    batch_size: int  # chunks decoded together (local engines)
+    max_paragraphs: int  # 0 = the whole book
+    repetition_penalty: float  # > 1 discourages repeating tokens already generated (1.0 = off)
 
     @classmethod
     def from_params(cls, t, context: int, max_new_tokens: int = 0) -> "TranslateConfig":
         """From the typed ``translate:`` record (booktrans.params.TranslateParams)."""
-        return cls(context=context, source_share=t.source_share, carry_share=t.carry_share,
-                   max_new_factor=t.max_new_factor, max_new_tokens=max_new_tokens, batch_size=t.batch_size,
-                   max_paragraphs=t.max_paragraphs, repetition_penalty=t.repetition_penalty)
+        return cls(
+            context=context,
+            source_share=t.source_share,
+            carry_share=t.carry_share,
+            max_new_factor=t.max_new_factor,
+            max_new_tokens=max_new_tokens,
+            batch_size=t.batch_size,
+            max_paragraphs=t.max_paragraphs,
+            repetition_penalty=t.repetition_penalty,
+        )
 
     def output_budget(self, source_tokens: int) -> int:
         budget = int(source_tokens * self.max_new_factor) + 8
@@ -103,19 +126,24 @@ def build_prompt(direction: str, source: str, previous: tuple[str, str] | None) 
     (source, translation) pair, given as a finished turn."""
     msgs = [{"role": "system", "content": SYSTEM_PROMPT}]
     if previous:
-        msgs += [{"role": "user", "content": INSTRUCTIONS[direction] + previous[0]},
-                 {"role": "assistant", "content": previous[1]}]
+        msgs += [
+            {"role": "user", "content": INSTRUCTIONS[direction] + previous[0]},
+            {"role": "assistant", "content": previous[1]},
+        ]
     msgs.append({"role": "user", "content": INSTRUCTIONS[direction] + source})
     return msgs
 
 
-def translate_sentences(model, tokenizer, sentences: list[str], direction: str, batch_size: int,
-                        max_new_tokens: int = 128) -> list[str]:
+def translate_sentences(
+    model, tokenizer, sentences: list[str], direction: str, batch_size: int, max_new_tokens: int = 128
+) -> list[str]:
     """Translate independent sentences (no carried context), batched, greedy."""
     engine = HFEngine(model, tokenizer, context=10**9)
     out: list[str] = []
     for start in range(0, len(sentences), batch_size):
-        reqs = [Request(build_prompt(direction, s, None), max_new_tokens) for s in sentences[start:start + batch_size]]
+        reqs = [
+            Request(build_prompt(direction, s, None), max_new_tokens) for s in sentences[start : start + batch_size]
+        ]
         out += [o.text for o in engine.generate(reqs)]
     return out
 

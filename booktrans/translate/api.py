@@ -31,8 +31,12 @@ log = logging.getLogger(__name__)
 KEY_VARIABLES = ("BOOKTRANS_API_KEY", "OPENAI_API_KEY")
 _CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
 _KEYLIKE = re.compile(r"\b(?:sk|key)-[A-Za-z0-9*_\-]{6,}")
-_FATAL = {400: "the endpoint rejected the request", 404: "no such model or URL at this endpoint",
-          413: "the request is too large for the endpoint", 422: "the endpoint rejected the request"}
+_FATAL = {
+    400: "the endpoint rejected the request",
+    404: "no such model or URL at this endpoint",
+    413: "the request is too large for the endpoint",
+    422: "the endpoint rejected the request",
+}
 
 
 def find_key(variables: tuple[str, ...] | list[str] = KEY_VARIABLES) -> tuple[str | None, str | None]:
@@ -57,14 +61,29 @@ class OpenAIEngine:
     name = "openai"
     parallel = True
 
-    def __init__(self, base_url: str, model: str, api_key: str | None = None, key_variable: str | None = None,
-                 concurrency: int = 4, timeout: float = 300.0, retries: int = 6, connect_retries: int = 2,
-                 backoff: float = 1.0, max_backoff: float = 60.0, temperature: float = 0.0, max_tokens: int = 0,
-                 extra: dict | None = None, transport=None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        key_variable: str | None = None,
+        concurrency: int = 4,
+        timeout: float = 300.0,
+        retries: int = 6,
+        connect_retries: int = 2,
+        backoff: float = 1.0,
+        max_backoff: float = 60.0,
+        temperature: float = 0.0,
+        max_tokens: int = 0,
+        extra: dict | None = None,
+        transport=None,
+    ) -> None:
         import httpx
 
         if not base_url or not re.match(r"https?://", base_url):
-            raise EngineError(f"--base-url {base_url!r}: give the endpoint's http(s) URL, e.g. https://api.deepseek.com/v1")
+            raise EngineError(
+                f"--base-url {base_url!r}: give the endpoint's http(s) URL, e.g. https://api.deepseek.com/v1"
+            )
         if concurrency < 1:
             raise EngineError(f"concurrency {concurrency}: must be at least 1")
         self.base_url = base_url.rstrip("/")
@@ -77,8 +96,12 @@ class OpenAIEngine:
         self.extra = dict(extra or {})
         self._secret = api_key or ""
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.Client(headers=headers, timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-                                    transport=transport, follow_redirects=True)
+        self._client = httpx.Client(
+            headers=headers,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            transport=transport,
+            follow_redirects=True,
+        )
         self._slots = threading.BoundedSemaphore(concurrency)
         self._random = random.Random(0)
 
@@ -98,9 +121,13 @@ class OpenAIEngine:
     def _complete(self, request: Request) -> Output:
         import httpx
 
-        body = {"model": self.model, "messages": request.messages, "temperature": self.temperature,
-                "max_tokens": min(request.max_new_tokens, self.max_tokens) if self.max_tokens else request.max_new_tokens,
-                **self.extra}
+        body = {
+            "model": self.model,
+            "messages": request.messages,
+            "temperature": self.temperature,
+            "max_tokens": min(request.max_new_tokens, self.max_tokens) if self.max_tokens else request.max_new_tokens,
+            **self.extra,
+        }
         url = f"{self.base_url}/chat/completions"
         attempt = connects = 0
         with self._slots:
@@ -111,8 +138,10 @@ class OpenAIEngine:
                 except httpx.ConnectError as exc:
                     connects += 1
                     if connects > self.connect_retries:
-                        raise EngineError(f"{self.base_url}: cannot reach the endpoint ({_reason(exc)}); check the base URL "
-                                          f"and the network") from None
+                        raise EngineError(
+                            f"{self.base_url}: cannot reach the endpoint ({_reason(exc)}); check the base URL "
+                            f"and the network"
+                        ) from None
                     cause = f"cannot connect ({_reason(exc)})"
                 except httpx.TimeoutException:
                     cause = "no answer in time"
@@ -127,7 +156,10 @@ class OpenAIEngine:
                 attempt += 1
                 if attempt > self.retries:
                     raise EngineError(f"{self.base_url}: gave up after {attempt} attempts, the last one: {cause}")
-                delay = min(self.max_backoff, wait if wait is not None else self.backoff * 2 ** (attempt - 1) * (0.5 + self._random.random()))
+                delay = min(
+                    self.max_backoff,
+                    wait if wait is not None else self.backoff * 2 ** (attempt - 1) * (0.5 + self._random.random()),
+                )
                 log.warning("%s: %s; retry %d of %d in %.1f s", self.base_url, cause, attempt, self.retries, delay)
                 time.sleep(delay)
 
@@ -140,7 +172,9 @@ class OpenAIEngine:
                 hint = f"the endpoint needs an API key: set {' or '.join(KEY_VARIABLES)}"
             raise EngineError(f"{self.base_url}: HTTP {code} {resp.reason_phrase}: {hint}")
         if code in _FATAL:
-            raise EngineError(f"{self.base_url}: HTTP {code}: {_FATAL[code]} (model {self.model!r}): {self._redact(_message(resp))}")
+            raise EngineError(
+                f"{self.base_url}: HTTP {code}: {_FATAL[code]} (model {self.model!r}): {self._redact(_message(resp))}"
+            )
 
     def _redact(self, text: str) -> str:
         """An endpoint's own message, with anything that looks like a key masked."""
@@ -154,14 +188,20 @@ class OpenAIEngine:
             choice = data["choices"][0]
             text = (choice.get("message") or {}).get("content") or ""
         except (ValueError, KeyError, IndexError, TypeError):
-            raise EngineError(f"{self.base_url}: the answer is not an OpenAI chat completion: "
-                              f"{self._redact(resp.text[:200])!r}") from None
+            raise EngineError(
+                f"{self.base_url}: the answer is not an OpenAI chat completion: {self._redact(resp.text[:200])!r}"
+            ) from None
         usage = data.get("usage") or {}
         cached = usage.get("prompt_cache_hit_tokens")  # DeepSeek
         if cached is None:
             cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0  # OpenAI
-        return Output(text.strip(), str(choice.get("finish_reason") or "unknown"), int(usage.get("prompt_tokens") or 0),
-                      int(usage.get("completion_tokens") or 0), int(cached))
+        return Output(
+            text.strip(),
+            str(choice.get("finish_reason") or "unknown"),
+            int(usage.get("prompt_tokens") or 0),
+            int(usage.get("completion_tokens") or 0),
+            int(cached),
+        )
 
 
 def _reason(exc: Exception) -> str:

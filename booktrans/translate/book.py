@@ -19,7 +19,6 @@ import html
 import io
 import logging
 import re
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,18 +50,20 @@ def parse_chapters(spec: str | None, available: list[int]) -> list[int]:
         wanted.update(range(a, b + 1))
     chosen = [c for c in available if c in wanted]
     if not chosen:
-        raise BooktransError(f"--chapters {spec!r}: the book has chapters {available[0]}-{available[-1]}; none of them chosen")
+        raise BooktransError(
+            f"--chapters {spec!r}: the book has chapters {available[0]}-{available[-1]}; none of them chosen"
+        )
     return chosen
 
 
 @dataclass
 class Chapter:
     number: int
-    title: str                   # source title ("" before the first heading)
+    title: str  # source title ("" before the first heading)
     translated_title: str
     blocks: list[tuple[list[str], list[str]]] = field(default_factory=list)  # (source paragraphs, their translation)
-    level: int = 1               # 1 = top of the book's contents, 2 = inside a part (a story's section)
-    part: str = ""               # source title of the part holding it
+    level: int = 1  # 1 = top of the book's contents, 2 = inside a part (a story's section)
+    part: str = ""  # source title of the part holding it
     translated_part: str = ""
 
 
@@ -90,8 +91,13 @@ def pair_paragraphs(source: list[str], pieces: list[str]) -> list[tuple[list[str
     return blocks
 
 
-def assemble(paragraphs: list[dict], chosen: list[int], rows: list[dict], titles: dict[int, str],
-             parts: dict[str, str] | None = None) -> list[Chapter]:
+def assemble(
+    paragraphs: list[dict],
+    chosen: list[int],
+    rows: list[dict],
+    titles: dict[int, str],
+    parts: dict[str, str] | None = None,
+) -> list[Chapter]:
     """Chapters of source paragraphs paired with translated paragraphs, from the translated chunks;
     ``parts`` maps a part's source title to its translation."""
     text = {p["para"]: p["text"] for p in paragraphs}
@@ -99,11 +105,17 @@ def assemble(paragraphs: list[dict], chosen: list[int], rows: list[dict], titles
     for p in paragraphs:
         first.setdefault(p["chapter"], p)
     parts = parts or {}
-    chapters = {c: Chapter(c, first[c]["title"] if c in first else "", titles.get(c, ""),
-                           level=first[c].get("level", 1) if c in first else 1,
-                           part=first[c].get("part", "") if c in first else "",
-                           translated_part=parts.get(first[c].get("part", ""), "") if c in first else "")
-                for c in chosen}
+    chapters = {
+        c: Chapter(
+            c,
+            first[c]["title"] if c in first else "",
+            titles.get(c, ""),
+            level=first[c].get("level", 1) if c in first else 1,
+            part=first[c].get("part", "") if c in first else "",
+            translated_part=parts.get(first[c].get("part", ""), "") if c in first else "",
+        )
+        for c in chosen
+    }
     # a paragraph longer than one chunk spans several rows (the next row starts where the last ended)
     groups: list[tuple[int, list[int], list[str]]] = []
     for r in rows:
@@ -126,11 +138,15 @@ def _xhtml_paragraph(text: str, cls: str = "", lang: str = "") -> str:
     return f"<p{attrs}>{'<br/>'.join(lines)}</p>"
 
 
-_CSS = ("body{line-height:1.5} h1{font-size:1.4em} .source{margin-bottom:.2em} "
-        ".translation{color:#333;margin-top:0;margin-bottom:1em;padding-left:.8em;border-left:2px solid #bbb}")
+_CSS = (
+    "body{line-height:1.5} h1{font-size:1.4em} .source{margin-bottom:.2em} "
+    ".translation{color:#333;margin-top:0;margin-bottom:1em;padding-left:.8em;border-left:2px solid #bbb}"
+)
 
 
-def write_epub(path: Path, chapters: list[Chapter], title: str, lang: str, identifier: str, bilingual_from: str | None = None) -> None:
+def write_epub(
+    path: Path, chapters: list[Chapter], title: str, lang: str, identifier: str, bilingual_from: str | None = None
+) -> None:
     """An EPUB 3 of ``chapters`` (translated; or bilingual when ``bilingual_from`` names the source
     language), deterministic: fixed identifier, modification time and zip timestamps."""
     import datetime
@@ -152,11 +168,15 @@ def write_epub(path: Path, chapters: list[Chapter], title: str, lang: str, ident
     open_part: tuple[str, list] | None = None  # the part whose chapters are being listed under it
     for ch in chapters:
         shown = ch.translated_title or ch.title
-        item = epub.EpubHtml(title=shown or title, file_name=f"chapter-{ch.number:04d}.xhtml", lang=LANG_TAGS.get(lang, lang))
+        item = epub.EpubHtml(
+            title=shown or title, file_name=f"chapter-{ch.number:04d}.xhtml", lang=LANG_TAGS.get(lang, lang)
+        )
         item.add_item(css)
         parts = []
         if bilingual_from and ch.title:
-            parts.append(f"<h1>{html.escape(ch.title)}</h1><p class=\"translation\">{html.escape(ch.translated_title)}</p>")
+            parts.append(
+                f'<h1>{html.escape(ch.title)}</h1><p class="translation">{html.escape(ch.translated_title)}</p>'
+            )
         elif shown:
             parts.append(f"<h1>{html.escape(shown)}</h1>")
         for src, tgt in ch.blocks:
@@ -166,14 +186,19 @@ def write_epub(path: Path, chapters: list[Chapter], title: str, lang: str, ident
                 parts += [_xhtml_paragraph(t, "translation") for t in tgt]
             else:
                 parts += [_xhtml_paragraph(t) for t in tgt]
-        item.content = f"<html><head><title>{html.escape(shown or title)}</title></head><body>{''.join(parts)}</body></html>"
+        item.content = (
+            f"<html><head><title>{html.escape(shown or title)}</title></head><body>{''.join(parts)}</body></html>"
+        )
         book.add_item(item)
         items.append(item)
         # the navigation nests as the book does: a part (a story) holds the chapters (sections) inside it
         if ch.part and (ch.level >= 2 or ch.title == ch.part):
             if open_part is None or open_part[0] != ch.part:
-                plabel = f"{ch.part} / {ch.translated_part}" if bilingual_from and ch.translated_part \
+                plabel = (
+                    f"{ch.part} / {ch.translated_part}"
+                    if bilingual_from and ch.translated_part
                     else (ch.translated_part or ch.part)
+                )
                 open_part = (ch.part, [])
                 toc.append((epub.Section(plabel, item.file_name), open_part[1]))
             if ch.level >= 2 and ch.title:
@@ -185,8 +210,10 @@ def write_epub(path: Path, chapters: list[Chapter], title: str, lang: str, ident
             label = f"{ch.title} / {ch.translated_title}" if bilingual_from and ch.translated_title else shown
             toc.append(epub.Link(item.file_name, label, f"toc-{ch.number}"))
     # a part none of whose chapters has a title of its own is listed as a plain entry
-    book.toc = [epub.Link(t[0].href, t[0].title, f"toc-part-{k}") if isinstance(t, tuple) and not t[1] else t
-                for k, t in enumerate(toc)]
+    book.toc = [
+        epub.Link(t[0].href, t[0].title, f"toc-part-{k}") if isinstance(t, tuple) and not t[1] else t
+        for k, t in enumerate(toc)
+    ]
     book.add_item(epub.EpubNcx())
     book.add_item(epub.EpubNav())
     book.spine = ["nav"] + items
@@ -204,9 +231,22 @@ def render_text(chapters: list[Chapter]) -> str:
     return "\n\n".join(out) + "\n"
 
 
-def translate_book(book: Path, src: str, tgt: str, open_engine, count, cfg: TranslateConfig, out_dir: Path,
-                   engine_id: dict, chapters: str | None = None, title: str | None = None, price: dict | None = None,
-                   stop_after: int = 0, *, ingest) -> dict:
+def translate_book(
+    book: Path,
+    src: str,
+    tgt: str,
+    open_engine,
+    count,
+    cfg: TranslateConfig,
+    out_dir: Path,
+    engine_id: dict,
+    chapters: str | None = None,
+    title: str | None = None,
+    price: dict | None = None,
+    stop_after: int = 0,
+    *,
+    ingest,
+) -> dict:
     """Translate one book file; see the module docstring. ``engine_id`` names the engine and model
     for the resume fingerprint (never a key); ``ingest`` (booktrans.ingest.IngestOptions) reads the
     book; returns the summary written to ``<stem>.<tgt>.json``."""
@@ -232,17 +272,26 @@ def translate_book(book: Path, src: str, tgt: str, open_engine, count, cfg: Tran
         if p.get("part") and p["part"] not in title_of.values():
             part_first.setdefault(p["part"], p["chapter"])
     units += [Unit(key, f"part-{c:05d}", direction, [Chunk(c, [], t)]) for t, c in part_first.items()]
-    settings = {"engine": engine_id, "context": cfg.context, "source_share": cfg.source_share, "carry_share": cfg.carry_share,
-                "max_new_factor": cfg.max_new_factor, "max_new_tokens": cfg.max_new_tokens,
-                "repetition_penalty": cfg.repetition_penalty, "direction": direction}
+    settings = {
+        "engine": engine_id,
+        "context": cfg.context,
+        "source_share": cfg.source_share,
+        "carry_share": cfg.carry_share,
+        "max_new_factor": cfg.max_new_factor,
+        "max_new_tokens": cfg.max_new_tokens,
+        "repetition_penalty": cfg.repetition_penalty,
+        "direction": direction,
+    }
     out_dir = Path(out_dir)
     store = PartStore(out_dir / f"{stem}.{tgt}.parts" / fingerprint(settings, book.read_bytes()))
     try:
         results = run_units(open_engine, units, cfg, count, store, f"translate {book.name}", stop_after)
     except BooktransError as exc:
         kept = sum(1 for u in units if (store.folder / u.key / f"{u.name}.jsonl").exists())
-        raise BooktransError(f"{exc}; {kept} of {len(units)} chapters and titles done so far are kept in {store.folder}, "
-                             f"run the same command again to go on") from None
+        raise BooktransError(
+            f"{exc}; {kept} of {len(units)} chapters and titles done so far are kept in {store.folder}, "
+            f"run the same command again to go on"
+        ) from None
     body = [u for u in units if u.name.startswith("chapter-")]
     rows = [r for u in body for r in results[u.id]]
     titles = {u.chunks[0].chapter: results[u.id][0]["translation"] for u in units if u.name.startswith("title-")}
@@ -252,20 +301,32 @@ def translate_book(book: Path, src: str, tgt: str, open_engine, count, cfg: Tran
     book_title = title or stem
     ident = f"booktrans-{fingerprint(settings, book.read_bytes(), chosen)}"
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = {"epub": out_dir / f"{stem}.{tgt}.epub", "txt": out_dir / f"{stem}.{tgt}.txt",
-             "bilingual": out_dir / f"{stem}.bilingual.epub"}
+    files = {
+        "epub": out_dir / f"{stem}.{tgt}.epub",
+        "txt": out_dir / f"{stem}.{tgt}.txt",
+        "bilingual": out_dir / f"{stem}.bilingual.epub",
+    }
     write_epub(files["epub"], assembled, book_title, tgt, ident)
     write_epub(files["bilingual"], assembled, book_title, tgt, ident + "-bilingual", bilingual_from=src)
     atomic_write_text(files["txt"], render_text(assembled))
     title_rows = [results[u.id][0] for u in units if u.name.startswith(("title-", "part-"))]
-    summary = {"book": str(book), "direction": direction, "engine": engine_id,
-               "chapters": {"in_book": len(available), "translated": chosen},
-               "paragraphs": {"in_book": len(paragraphs), "translated": len(selected)},
-               "ingest": {"dropped": result.report.get("dropped", {}), "notes_not_translated": len(result.notes)},
-               "usage": usage(rows + title_rows, price), "files": {k: v.name for k, v in files.items()}}
+    summary = {
+        "book": str(book),
+        "direction": direction,
+        "engine": engine_id,
+        "chapters": {"in_book": len(available), "translated": chosen},
+        "paragraphs": {"in_book": len(paragraphs), "translated": len(selected)},
+        "ingest": {"dropped": result.report.get("dropped", {}), "notes_not_translated": len(result.notes)},
+        "usage": usage(rows + title_rows, price),
+        "files": {k: v.name for k, v in files.items()},
+    }
     write_json(out_dir / f"{stem}.{tgt}.json", summary)
     if result.notes:
-        log.warning("%s: %d notes (footnotes, endnotes) were kept apart by the ingest and are not translated", book, len(result.notes))
+        log.warning(
+            "%s: %d notes (footnotes, endnotes) were kept apart by the ingest and are not translated",
+            book,
+            len(result.notes),
+        )
     return summary
 
 
@@ -274,7 +335,15 @@ def open_book_engine(args) -> tuple:
     identifies engine and model for resuming, the price). Nothing heavy is loaded until the engine
     is opened; a missing model folder is reported here, before any work."""
     from . import TranslateConfig
-    from .engines import EngineError, check_model_dir, choose_engine, local_context, local_tokenizer, open_local_engine, token_counter
+    from .engines import (
+        EngineError,
+        check_model_dir,
+        choose_engine,
+        local_context,
+        local_tokenizer,
+        open_local_engine,
+        token_counter,
+    )
 
     engine = args.engine
     if engine == "auto" and args.base_url:
@@ -287,16 +356,39 @@ def open_book_engine(args) -> tuple:
         key, variable = find_key()
         context = args.context or 16384
         cap = args.max_new_tokens or 8192
-        cfg = TranslateConfig(context, args.source_share, args.carry_share, args.max_new_factor, cap, args.batch_size,
-                              max_paragraphs=0, repetition_penalty=1.0)  # an endpoint is sent no penalty
+        cfg = TranslateConfig(
+            context,
+            args.source_share,
+            args.carry_share,
+            args.max_new_factor,
+            cap,
+            args.batch_size,
+            max_paragraphs=0,
+            repetition_penalty=1.0,
+        )  # an endpoint is sent no penalty
 
         def open_api():
-            return OpenAIEngine(args.base_url, args.model, key, variable, concurrency=args.concurrency, timeout=args.timeout,
-                                retries=args.retries, backoff=args.backoff, max_tokens=cap)
+            return OpenAIEngine(
+                args.base_url,
+                args.model,
+                key,
+                variable,
+                concurrency=args.concurrency,
+                timeout=args.timeout,
+                retries=args.retries,
+                backoff=args.backoff,
+                max_tokens=cap,
+            )
 
         OpenAIEngine(args.base_url, args.model).close()  # checks the URL before any work
         price = {"input": args.price[0], "output": args.price[1]} if args.price else None
-        return open_api, estimate_tokens, cfg, {"engine": "openai", "base_url": args.base_url, "model": args.model}, price
+        return (
+            open_api,
+            estimate_tokens,
+            cfg,
+            {"engine": "openai", "base_url": args.base_url, "model": args.model},
+            price,
+        )
     if args.base_url:
         raise EngineError(f"--base-url is for the openai engine, not {engine}")
     from ..io import tree_digest
@@ -304,12 +396,25 @@ def open_book_engine(args) -> tuple:
     check_model_dir(args.model)
     engine = choose_engine(engine)
     tok = local_tokenizer(args.model)
-    cfg = TranslateConfig(args.context or local_context(args.model), args.source_share, args.carry_share, args.max_new_factor,
-                          args.max_new_tokens, args.batch_size, max_paragraphs=0, repetition_penalty=args.repetition_penalty)
+    cfg = TranslateConfig(
+        args.context or local_context(args.model),
+        args.source_share,
+        args.carry_share,
+        args.max_new_factor,
+        args.max_new_tokens,
+        args.batch_size,
+        max_paragraphs=0,
+        repetition_penalty=args.repetition_penalty,
+    )
     merged = Path(args.out) / f".merged-{fingerprint(tree_digest(args.model))}"
 
     def open_local():
         return open_local_engine(args.model, engine, tok, cfg.context, args.dtype, cfg.repetition_penalty, 0, merged)
 
-    identity = {"engine": engine, "model": str(args.model), "dtype": args.dtype, "weights": tree_digest(args.model).hex()}
+    identity = {
+        "engine": engine,
+        "model": str(args.model),
+        "dtype": args.dtype,
+        "weights": tree_digest(args.model).hex(),
+    }
     return open_local, token_counter(tok), cfg, identity, None

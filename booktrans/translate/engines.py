@@ -33,10 +33,10 @@ class Request:
 @dataclass(frozen=True)
 class Output:
     text: str
-    stop_reason: str             # stop | length | what the endpoint said (content_filter, ...)
+    stop_reason: str  # stop | length | what the endpoint said (content_filter, ...)
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    cached_tokens: int = 0       # prompt tokens an endpoint served from its cache (billed lower)
+    cached_tokens: int = 0  # prompt tokens an endpoint served from its cache (billed lower)
 
     @property
     def truncated(self) -> bool:
@@ -53,8 +53,9 @@ def end_tokens(tokenizer) -> list[int]:
     return ids
 
 
-def generate_batch(model, tokenizer, prompts: list[list[int]], max_new_tokens: int,
-                   repetition_penalty: float = 1.0) -> list[list[int]]:
+def generate_batch(
+    model, tokenizer, prompts: list[list[int]], max_new_tokens: int, repetition_penalty: float = 1.0
+) -> list[list[int]]:
     """Greedy decoding of left-padded prompts; returns the new tokens of each (padded after its end)."""
     import torch
 
@@ -64,9 +65,16 @@ def generate_batch(model, tokenizer, prompts: list[list[int]], max_new_tokens: i
     ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=device)
     mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
     with torch.no_grad():
-        out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
-                             num_beams=1, pad_token_id=pad, eos_token_id=end_tokens(tokenizer),
-                             repetition_penalty=repetition_penalty)
+        out = model.generate(
+            input_ids=ids,
+            attention_mask=mask,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            num_beams=1,
+            pad_token_id=pad,
+            eos_token_id=end_tokens(tokenizer),
+            repetition_penalty=repetition_penalty,
+        )
     return [row[width:].tolist() for row in out]
 
 
@@ -132,22 +140,40 @@ class VLLMEngine(_LocalEngine):
 
     name = "vllm"
 
-    def __init__(self, weights: str, tokenizer, context: int, seed: int = 0, repetition_penalty: float = 1.0,
-                 gpu_memory_utilization: float = 0.9) -> None:
+    def __init__(
+        self,
+        weights: str,
+        tokenizer,
+        context: int,
+        seed: int = 0,
+        repetition_penalty: float = 1.0,
+        gpu_memory_utilization: float = 0.9,
+    ) -> None:
         try:
             from vllm import LLM, SamplingParams
         except ImportError:
-            raise EngineError("the vllm engine needs the vllm package (pip install vllm on the GPU machine, "
-                              "or use the transformers engine)") from None
+            raise EngineError(
+                "the vllm engine needs the vllm package (pip install vllm on the GPU machine, "
+                "or use the transformers engine)"
+            ) from None
         super().__init__(tokenizer, context, repetition_penalty)
         self._params = SamplingParams
-        self.llm = LLM(model=str(weights), tokenizer=str(weights), max_model_len=context, seed=seed,
-                       gpu_memory_utilization=gpu_memory_utilization)
+        self.llm = LLM(
+            model=str(weights),
+            tokenizer=str(weights),
+            max_model_len=context,
+            seed=seed,
+            gpu_memory_utilization=gpu_memory_utilization,
+        )
 
     def generate(self, requests: list[Request]) -> list[Output]:
         prompts, limits = self._prompts(requests)
-        params = [self._params(temperature=0.0, max_tokens=limit, repetition_penalty=self.repetition_penalty,
-                               stop_token_ids=self._ends) for limit in limits]
+        params = [
+            self._params(
+                temperature=0.0, max_tokens=limit, repetition_penalty=self.repetition_penalty, stop_token_ids=self._ends
+            )
+            for limit in limits
+        ]
         outs = self.llm.generate([{"prompt_token_ids": p} for p in prompts], params, use_tqdm=False)
         results = []
         for p, o in zip(prompts, outs):
@@ -170,8 +196,10 @@ def choose_engine(name: str) -> str:
     if name not in ("transformers", "vllm"):
         raise EngineError(f"engine {name!r}: use transformers, vllm, auto (or openai with a base URL)")
     if name == "vllm" and not vllm_available():
-        raise EngineError("the vllm engine needs the vllm package (pip install vllm on the GPU machine, "
-                          "or use the transformers engine)")
+        raise EngineError(
+            "the vllm engine needs the vllm package (pip install vllm on the GPU machine, "
+            "or use the transformers engine)"
+        )
     return name
 
 
@@ -184,8 +212,10 @@ def check_model_dir(model_dir) -> str:
 
     p = Path(model_dir)
     if not p.exists():
-        raise ModelError(f"{model_dir}: no such model folder (give a round's folder such as models/r4, or a local "
-                         f"Hugging Face checkout)")
+        raise ModelError(
+            f"{model_dir}: no such model folder (give a round's folder such as models/r4, or a local "
+            f"Hugging Face checkout)"
+        )
     if (p / INFO).exists():
         return "booktrans"
     if (p / "config.json").exists():
@@ -220,8 +250,16 @@ def local_context(model_dir) -> int:
     return int(cfg.get("max_position_embeddings") or 4096)
 
 
-def open_local_engine(model_dir, engine: str, tokenizer, context: int, dtype: str = "auto", repetition_penalty: float = 1.0,
-                      seed: int = 0, merged_dir=None):
+def open_local_engine(
+    model_dir,
+    engine: str,
+    tokenizer,
+    context: int,
+    dtype: str = "auto",
+    repetition_penalty: float = 1.0,
+    seed: int = 0,
+    merged_dir=None,
+):
     """An ``HFEngine`` or ``VLLMEngine`` over any model folder. vLLM loads plain weights: an adapter
     round is merged into its base once, into ``merged_dir``."""
     import torch
@@ -231,11 +269,18 @@ def open_local_engine(model_dir, engine: str, tokenizer, context: int, dtype: st
         from ..model.store import sparse_setting
 
         if (sparse_setting(model_dir) or {}).get("inference") == "sparse":
-            raise EngineError(f"{model_dir}: the round was trained with sparse attention and asks for it at inference "
-                              f"(sparse_attention.inference: sparse); vLLM cannot run that pattern: use translate.engine "
-                              f"transformers, or inference: dense")
-        return VLLMEngine(str(_full_weights(model_dir, kind, merged_dir, dtype)), tokenizer, context, seed=seed,
-                          repetition_penalty=repetition_penalty)
+            raise EngineError(
+                f"{model_dir}: the round was trained with sparse attention and asks for it at inference "
+                f"(sparse_attention.inference: sparse); vLLM cannot run that pattern: use translate.engine "
+                f"transformers, or inference: dense"
+            )
+        return VLLMEngine(
+            str(_full_weights(model_dir, kind, merged_dir, dtype)),
+            tokenizer,
+            context,
+            seed=seed,
+            repetition_penalty=repetition_penalty,
+        )
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if kind == "booktrans":
         from ..model import load_model
@@ -244,7 +289,9 @@ def open_local_engine(model_dir, engine: str, tokenizer, context: int, dtype: st
     else:
         from transformers import AutoModelForCausalLM
 
-        torch_dtype = {"auto": "auto", "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
+        torch_dtype = {"auto": "auto", "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[
+            dtype
+        ]
         model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch_dtype).to(device)
     if device == "cpu" and sum(p.numel() for p in model.parameters()) < SMALL_MODEL:
         torch.set_num_threads(1)

@@ -70,10 +70,15 @@ def usage(rows: list[dict], price: dict | None = None) -> dict:
     prompt = sum(r.get("prompt_tokens", 0) for r in rows)
     completion = sum(r.get("completion_tokens", 0) for r in rows)
     cached = sum(r.get("cached_tokens", 0) for r in rows)
-    out = {"chunks": len(rows), "truncated": sum(bool(r.get("truncated")) for r in rows),
-           "stop_reasons": dict(sorted(Counter(r.get("stop_reason", "unknown") for r in rows).items())),
-           "carried": sum(1 for r in rows if r.get("carried")),
-           "prompt_tokens": prompt, "completion_tokens": completion, "cached_tokens": cached}
+    out = {
+        "chunks": len(rows),
+        "truncated": sum(bool(r.get("truncated")) for r in rows),
+        "stop_reasons": dict(sorted(Counter(r.get("stop_reason", "unknown") for r in rows).items())),
+        "carried": sum(1 for r in rows if r.get("carried")),
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "cached_tokens": cached,
+    }
     if price:
         p_in, p_out = float(price.get("input", 0)), float(price.get("output", 0))
         p_cached = float(price.get("cached_input", p_in))
@@ -83,16 +88,27 @@ def usage(rows: list[dict], price: dict | None = None) -> dict:
 
 def log_usage(label: str, u: dict) -> None:
     cost = f", ${u['cost_usd']:.4f}" if "cost_usd" in u else ""
-    log.info("%s: %d chunks, %d truncated (stop reasons %s), %d with carried context, %d prompt + %d completion tokens%s",
-             label, u["chunks"], u["truncated"], ", ".join(f"{k} {v}" for k, v in u["stop_reasons"].items()) or "none",
-             u["carried"], u["prompt_tokens"], u["completion_tokens"], cost)
+    log.info(
+        "%s: %d chunks, %d truncated (stop reasons %s), %d with carried context, %d prompt + %d completion tokens%s",
+        label,
+        u["chunks"],
+        u["truncated"],
+        ", ".join(f"{k} {v}" for k, v in u["stop_reasons"].items()) or "none",
+        u["carried"],
+        u["prompt_tokens"],
+        u["completion_tokens"],
+        cost,
+    )
 
 
-PROGRESS_FORMAT = "{desc}: {percentage:3.0f}% {n_fmt}/{total_fmt} source tokens [{elapsed} elapsed, ETA {remaining}, {rate_fmt}]"
+PROGRESS_FORMAT = (
+    "{desc}: {percentage:3.0f}% {n_fmt}/{total_fmt} source tokens [{elapsed} elapsed, ETA {remaining}, {rate_fmt}]"
+)
 
 
-def run_units(open_engine, units: list[Unit], cfg: TranslateConfig, count, store: PartStore, desc: str,
-              stop_after: int = 0) -> dict[tuple[str, str], list[dict]]:
+def run_units(
+    open_engine, units: list[Unit], cfg: TranslateConfig, count, store: PartStore, desc: str, stop_after: int = 0
+) -> dict[tuple[str, str], list[dict]]:
     """Translate ``units`` with resume: finished units come from ``store``, each newly finished one is
     saved there at once. ``open_engine()`` is called only when something is left to translate. A
     progress bar over source tokens shows the rate and the time left. ``stop_after`` (tests) stops
@@ -103,7 +119,9 @@ def run_units(open_engine, units: list[Unit], cfg: TranslateConfig, count, store
 
     done = store.load(units)
     if done:
-        log.info("%s: resuming from %s: %d of %d chapters already translated", desc, store.folder, len(done), len(units))
+        log.info(
+            "%s: resuming from %s: %d of %d chapters already translated", desc, store.folder, len(done), len(units)
+        )
     saved = [0]
 
     def on_unit(unit: Unit, rows: list[dict]) -> None:
@@ -118,7 +136,9 @@ def run_units(open_engine, units: list[Unit], cfg: TranslateConfig, count, store
         return translate_units(engine, units, cfg, count, done=done, on_unit=on_unit, progress=bar)
 
 
-def held_out_streams(books, directions: list[str], text: Path, max_paragraphs: int) -> dict[str, tuple[str, list[dict], Path]]:
+def held_out_streams(
+    books, directions: list[str], text: Path, max_paragraphs: int
+) -> dict[str, tuple[str, list[dict], Path]]:
     """``<book>.<src>-<tgt>`` -> (direction, source paragraphs, their file) for every test book and
     direction, from the ingest stage's ``data/text/<book>.<lang>.jsonl``."""
     from ..errors import BooktransError
@@ -129,7 +149,9 @@ def held_out_streams(books, directions: list[str], text: Path, max_paragraphs: i
             src = direction.split("-")[0]
             f = Path(text) / f"{book.id}.{src}.jsonl"
             if not f.exists():
-                raise BooktransError(f"{f}: the {src} edition of test book {book.id} was not ingested; cannot translate {direction}")
+                raise BooktransError(
+                    f"{f}: the {src} edition of test book {book.id} was not ingested; cannot translate {direction}"
+                )
             paras = read_jsonl(f)
             streams[f"{book.id}.{direction}"] = (direction, paras[:max_paragraphs] if max_paragraphs else paras, f)
     return streams
@@ -151,8 +173,17 @@ def write_translations(out: Path, rows_by_key: dict[str, list[dict]], summary: d
     return books
 
 
-def translate_held_out(streams: dict[str, tuple[str, list[dict], Path]], open_engine, count, cfg: TranslateConfig, scratch: Path,
-                       label: str, identity: list, stop_after: int = 0, batched: bool = True) -> dict[str, list[dict]]:
+def translate_held_out(
+    streams: dict[str, tuple[str, list[dict], Path]],
+    open_engine,
+    count,
+    cfg: TranslateConfig,
+    scratch: Path,
+    label: str,
+    identity: list,
+    stop_after: int = 0,
+    batched: bool = True,
+) -> dict[str, list[dict]]:
     """Translate the streams of ``held_out_streams`` chapter by chapter, resuming from
     ``scratch/<fingerprint>/``; the fingerprint covers ``identity`` (what decides the output: model
     files, engine, settings), ``cfg`` and the source files; ``cfg.batch_size`` only when ``batched``
@@ -161,7 +192,10 @@ def translate_held_out(streams: dict[str, tuple[str, list[dict], Path]], open_en
     import dataclasses
 
     units = [u for key, (d, paras, _) in streams.items() for u in chapter_units(key, d, paras, count, cfg)]
-    fp = fingerprint(*identity, cfg if batched else dataclasses.replace(cfg, batch_size=0),
-                     *[f.read_bytes() for _, _, f in streams.values()])
+    fp = fingerprint(
+        *identity,
+        cfg if batched else dataclasses.replace(cfg, batch_size=0),
+        *[f.read_bytes() for _, _, f in streams.values()],
+    )
     results = run_units(open_engine, units, cfg, count, PartStore(Path(scratch) / fp), label, stop_after)
     return rows_of(units, results)

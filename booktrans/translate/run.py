@@ -33,8 +33,19 @@ def _settings(translate) -> dict:
     return {k: v for k, v in to_dict(translate).items() if k not in ("rounds", "systems")}
 
 
-def translate_round(name: str, model_dir: Path, books: list, manifest: str, text: Path, out: Path, translate,
-                    dtype: str, seed: int, scratch_root: Path = Path("build/translate"), stop_after_chapters: int = 0) -> None:
+def translate_round(
+    name: str,
+    model_dir: Path,
+    books: list,
+    manifest: str,
+    text: Path,
+    out: Path,
+    translate,
+    dtype: str,
+    seed: int,
+    scratch_root: Path = Path("build/translate"),
+    stop_after_chapters: int = 0,
+) -> None:
     """The test books of ``books`` translated with the round's model in ``model_dir`` into ``out``."""
     import torch
 
@@ -51,17 +62,37 @@ def translate_round(name: str, model_dir: Path, books: list, manifest: str, text
     model_digest = tree_digest(model_dir)
     scratch = scratch_root / name
     merged = scratch / f"merged-{fingerprint(model_digest, dtype)}"  # vLLM: an adapter round merged into full weights
-    rows = translate_held_out(streams, lambda: open_local_engine(model_dir, engine, tok, cfg.context, dtype, cfg.repetition_penalty,
-                                                                 seed, merged),
-                              token_counter(tok), cfg, scratch, f"translate {name} ({engine})",
-                              [_settings(translate), seed, dtype, engine, model_digest], stop_after_chapters)
-    write_translations(out, rows, {"system": name, "engine": engine, "context": cfg.context, "max_new_tokens": cfg.max_new_tokens})
+    rows = translate_held_out(
+        streams,
+        lambda: open_local_engine(model_dir, engine, tok, cfg.context, dtype, cfg.repetition_penalty, seed, merged),
+        token_counter(tok),
+        cfg,
+        scratch,
+        f"translate {name} ({engine})",
+        [_settings(translate), seed, dtype, engine, model_digest],
+        stop_after_chapters,
+    )
+    write_translations(
+        out, rows, {"system": name, "engine": engine, "context": cfg.context, "max_new_tokens": cfg.max_new_tokens}
+    )
     log.info("%s: translated %d book(s) into %s", name, len(test), out)
 
 
-def translate_system(name: str, system, books: list, manifest: str, text: Path, out: Path, translate, dtype: str,
-                     seed: int, systems_dir: Path = Path("data/systems"), scratch_root: Path = Path("build/translate"),
-                     *, ingest) -> None:
+def translate_system(
+    name: str,
+    system,
+    books: list,
+    manifest: str,
+    text: Path,
+    out: Path,
+    translate,
+    dtype: str,
+    seed: int,
+    systems_dir: Path = Path("data/systems"),
+    scratch_root: Path = Path("build/translate"),
+    *,
+    ingest,
+) -> None:
     """The test books translated by outside system ``system`` (booktrans.translate.systems.System) into
     ``out``: imported from files (read with ``ingest``, booktrans.ingest.IngestOptions), through an
     OpenAI-compatible endpoint (skipped, saying why, without its key), or by a local model that is not a round."""
@@ -78,7 +109,9 @@ def translate_system(name: str, system, books: list, manifest: str, text: Path, 
             src, tgt = direction.split("-")
             found = find_translation(folder, key.rsplit(".", 1)[0], tgt)
             rows[key] = import_translation(found, read_jsonl(f), src, tgt, ingest)
-            logging.getLogger("translate-system").info("%s: %s read from %s (%d chapters)", name, key, found, len(rows[key]))
+            logging.getLogger("translate-system").info(
+                "%s: %s read from %s (%d chapters)", name, key, found, len(rows[key])
+            )
         write_translations(out, rows, {**summary, "path": str(folder)})
         return
     if system.engine == "openai":
@@ -87,21 +120,39 @@ def translate_system(name: str, system, books: list, manifest: str, text: Path, 
         key, variable = find_key(system.key_env) if system.key_env else (None, None)
         if system.key_env and key is None:
             reason = f"no API key: set {' or '.join(system.key_env)}"
-            logging.getLogger("translate-system").warning("%s: skipped, %s; then run `dvc repro -f translate-system@%s`",
-                                                          name, reason, name)
+            logging.getLogger("translate-system").warning(
+                "%s: skipped, %s; then run `dvc repro -f translate-system@%s`", name, reason, name
+            )
             with atomic_dir(out) as tmp:
                 write_json(tmp / "skipped.json", {"system": name, "skipped": reason})
             return
-        cfg = dataclasses.replace(TranslateConfig.from_params(translate, system.context or 16384, system.max_tokens),
-                                  repetition_penalty=1.0)
+        cfg = dataclasses.replace(
+            TranslateConfig.from_params(translate, system.context or 16384, system.max_tokens), repetition_penalty=1.0
+        )
         identity = [system.engine, system.base_url, system.model, system.extra]
 
         def open_engine():
-            return OpenAIEngine(system.base_url, system.model, key, variable, concurrency=system.concurrency,
-                                timeout=system.timeout, max_tokens=system.max_tokens, extra=system.extra)
+            return OpenAIEngine(
+                system.base_url,
+                system.model,
+                key,
+                variable,
+                concurrency=system.concurrency,
+                timeout=system.timeout,
+                max_tokens=system.max_tokens,
+                extra=system.extra,
+            )
 
-        rows = translate_held_out(streams, open_engine, estimate_tokens, cfg, scratch_root / name, f"translate {name} ({system.model})",
-                                  identity, batched=False)
+        rows = translate_held_out(
+            streams,
+            open_engine,
+            estimate_tokens,
+            cfg,
+            scratch_root / name,
+            f"translate {name} ({system.model})",
+            identity,
+            batched=False,
+        )
         write_translations(out, rows, {**summary, "base_url": system.base_url, "model": system.model}, system.price)
         return
     from .engines import choose_engine, local_context, local_tokenizer, open_local_engine, token_counter
@@ -111,7 +162,13 @@ def translate_system(name: str, system, books: list, manifest: str, text: Path, 
     cfg = TranslateConfig.from_params(translate, system.context or local_context(system.model))
     digest = tree_digest(system.model)
     merged = scratch_root / name / f"merged-{fingerprint(digest, dtype)}"
-    rows = translate_held_out(streams, lambda: open_local_engine(system.model, engine, tok, cfg.context, dtype, cfg.repetition_penalty,
-                                                                 seed, merged),
-                              token_counter(tok), cfg, scratch_root / name, f"translate {name} ({engine})", [engine, dtype, seed, digest])
+    rows = translate_held_out(
+        streams,
+        lambda: open_local_engine(system.model, engine, tok, cfg.context, dtype, cfg.repetition_penalty, seed, merged),
+        token_counter(tok),
+        cfg,
+        scratch_root / name,
+        f"translate {name} ({engine})",
+        [engine, dtype, seed, digest],
+    )
     write_translations(out, rows, {**summary, "model": system.model})

@@ -30,9 +30,9 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Unit:
-    key: str              # the stream: "<book>.<src>-<tgt>"
-    name: str             # "chapter-00003", "title-00003"
-    direction: str        # "zh-en" or "en-zh"
+    key: str  # the stream: "<book>.<src>-<tgt>"
+    name: str  # "chapter-00003", "title-00003"
+    direction: str  # "zh-en" or "en-zh"
     chunks: list[Chunk]
 
     @property
@@ -65,7 +65,7 @@ def _tail(text: str, budget: int, count: Callable[[str], int], lang: str) -> str
     # count(text[i:]) shrinks as i grows: the first sentence start whose tail fits
     k = bisect.bisect_left(starts, True, key=lambda i: count(text[i:]) <= budget)
     if k < len(starts):
-        tail = text[starts[k]:].strip()
+        tail = text[starts[k] :].strip()
     else:
         lo, hi = (starts[-1] if starts else 0), len(text)
         while lo < hi:  # the smallest character offset whose tail fits
@@ -76,15 +76,16 @@ def _tail(text: str, budget: int, count: Callable[[str], int], lang: str) -> str
                 lo = mid + 1
         tail = text[lo:]
         if lang != "zh" and " " in tail:  # do not start in the middle of a word
-            tail = tail[tail.index(" ") + 1:]
+            tail = tail[tail.index(" ") + 1 :]
         tail = tail.strip()
     while tail and count(tail) > budget:  # a cut can tokenise differently from the whole: shorten until it fits
         tail = tail.split(" ", 1)[1] if lang != "zh" and " " in tail else tail[1:]
     return tail
 
 
-def carry_tail(source: str, translation: str, budget: int, count: Callable[[str], int], src_lang: str,
-               tgt_lang: str) -> tuple[str, str] | None:
+def carry_tail(
+    source: str, translation: str, budget: int, count: Callable[[str], int], src_lang: str, tgt_lang: str
+) -> tuple[str, str] | None:
     """The previous chunk and its translation, trimmed to their ends so that together they fit in
     ``budget`` tokens: each side keeps a share of the budget in proportion to its length, so the two
     tails cover about the same stretch of text. None when nothing useful fits."""
@@ -103,7 +104,9 @@ class _Run:
 
     MIN_CARRY = 16  # tokens; less carried context than this is not worth its place in the prompt
 
-    def __init__(self, unit: Unit, cfg: TranslateConfig, count: Callable[[str], int], measure: Callable[[list[dict]], int]) -> None:
+    def __init__(
+        self, unit: Unit, cfg: TranslateConfig, count: Callable[[str], int], measure: Callable[[list[dict]], int]
+    ) -> None:
         self.unit, self.cfg, self.count, self.measure = unit, cfg, count, measure
         self.rows: list[dict] = []
         self._carried = 0
@@ -134,10 +137,20 @@ class _Run:
 
     def accept(self, out: Output) -> int:
         chunk = self.unit.chunks[len(self.rows)]
-        self.rows.append({"chapter": chunk.chapter, "paras": chunk.paras, "source": chunk.source, "translation": out.text,
-                          "truncated": out.truncated, "stop_reason": out.stop_reason, "carried": self._carried,
-                          "prompt_tokens": out.prompt_tokens, "completion_tokens": out.completion_tokens,
-                          "cached_tokens": out.cached_tokens})
+        self.rows.append(
+            {
+                "chapter": chunk.chapter,
+                "paras": chunk.paras,
+                "source": chunk.source,
+                "translation": out.text,
+                "truncated": out.truncated,
+                "stop_reason": out.stop_reason,
+                "carried": self._carried,
+                "prompt_tokens": out.prompt_tokens,
+                "completion_tokens": out.completion_tokens,
+                "cached_tokens": out.cached_tokens,
+            }
+        )
         return self.count(chunk.source)
 
 
@@ -151,9 +164,15 @@ def pending(units: list[Unit], done: dict[tuple[str, str], list[dict]]) -> list[
     return [u for u in units if not (u.id in done and matches(u, done[u.id]))]
 
 
-def translate_units(engine, units: list[Unit], cfg: TranslateConfig, count: Callable[[str], int],
-                    done: dict[tuple[str, str], list[dict]] | None = None, on_unit: Callable[[Unit, list[dict]], None] | None = None,
-                    progress=None) -> dict[tuple[str, str], list[dict]]:
+def translate_units(
+    engine,
+    units: list[Unit],
+    cfg: TranslateConfig,
+    count: Callable[[str], int],
+    done: dict[tuple[str, str], list[dict]] | None = None,
+    on_unit: Callable[[Unit, list[dict]], None] | None = None,
+    progress=None,
+) -> dict[tuple[str, str], list[dict]]:
     """Translate every unit; returns (key, name) -> one row per chunk: ``chapter``, ``paras``, ``source``,
     ``translation``, ``truncated``, ``stop_reason``, ``carried`` (tokens of carried context),
     ``prompt_tokens``, ``completion_tokens``, ``cached_tokens``.
@@ -169,7 +188,9 @@ def translate_units(engine, units: list[Unit], cfg: TranslateConfig, count: Call
         progress.update(sum(count(c.source) for u in units if u.id in results for c in u.chunks))
     if not todo:
         return results
-    runs = [_Run(u, cfg, count, engine.prompt_length) for u in sorted(todo, key=lambda u: -len(u.chunks))]  # stable: book order on ties
+    runs = [
+        _Run(u, cfg, count, engine.prompt_length) for u in sorted(todo, key=lambda u: -len(u.chunks))
+    ]  # stable: book order on ties
     if getattr(engine, "parallel", False):
         _run_threads(engine, runs, results, on_unit, progress)
     else:
@@ -225,8 +246,10 @@ def _run_threads(engine, runs: list[_Run], results: dict, on_unit, progress) -> 
                 stop.set()
                 return
 
-    threads = [threading.Thread(target=worker, daemon=True, name=f"translate-{k}")
-               for k in range(min(getattr(engine, "concurrency", 1), len(runs)))]
+    threads = [
+        threading.Thread(target=worker, daemon=True, name=f"translate-{k}")
+        for k in range(min(getattr(engine, "concurrency", 1), len(runs)))
+    ]
     for t in threads:
         t.start()
     try:

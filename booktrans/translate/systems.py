@@ -27,17 +27,17 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 class System:
     name: str
     engine: str
-    model: str = ""                      # endpoint model name (openai) or local model folder
-    base_url: str = ""                   # openai
+    model: str = ""  # endpoint model name (openai) or local model folder
+    base_url: str = ""  # openai
     key_env: tuple[str, ...] = ("BOOKTRANS_API_KEY", "OPENAI_API_KEY")
-    context: int = 0                     # tokens per request (source + carried context + output); 0 = 16384 for an
-                                         # endpoint, the model's own window for a local model
-    max_tokens: int = 8192               # cap on output tokens per request (DeepSeek's limit is 8192)
-    concurrency: int = 4                 # requests in flight at once
-    timeout: float = 300.0               # seconds to wait for one answer
+    context: int = 0  # tokens per request (source + carried context + output); 0 = 16384 for an
+    # endpoint, the model's own window for a local model
+    max_tokens: int = 8192  # cap on output tokens per request (DeepSeek's limit is 8192)
+    concurrency: int = 4  # requests in flight at once
+    timeout: float = 300.0  # seconds to wait for one answer
     price: dict = field(default_factory=dict)  # USD per million tokens: input, output, cached_input
-    path: str = ""                       # files: folder of translations made elsewhere
-    directions: tuple[str, ...] = ()     # empty = translate.directions
+    path: str = ""  # files: folder of translations made elsewhere
+    directions: tuple[str, ...] = ()  # empty = translate.directions
     extra: dict = field(default_factory=dict)  # more fields of the request body (openai), e.g. {top_p: 1}
 
 
@@ -78,7 +78,9 @@ def find_translation(folder: Path, book: str, tgt: str) -> Path:
 
     found = sorted(p for p in folder.glob(f"{book}.{tgt}.*") if p.suffix.lower() in READERS)
     if not found:
-        raise BooktransError(f"{folder}: no translation of test book {book} into {tgt} (expected {book}.{tgt}.txt, .epub or .pdf)")
+        raise BooktransError(
+            f"{folder}: no translation of test book {book} into {tgt} (expected {book}.{tgt}.txt, .epub or .pdf)"
+        )
     if len(found) > 1:
         raise BooktransError(f"{folder}: {', '.join(p.name for p in found)} all claim to be {book} in {tgt}; keep one")
     return found[0]
@@ -115,9 +117,20 @@ def import_translation(path: Path, source: list[dict], src: str, tgt: str, inges
             else:
                 orphan += text
             continue
-        rows.append({"chapter": src_ch[0], "paras": [p["para"] for p in paras], "source": "\n\n".join(p["text"] for p in paras),
-                     "translation": "\n\n".join(orphan + text), "truncated": False, "stop_reason": "imported", "carried": 0,
-                     "prompt_tokens": 0, "completion_tokens": 0, "cached_tokens": 0})
+        rows.append(
+            {
+                "chapter": src_ch[0],
+                "paras": [p["para"] for p in paras],
+                "source": "\n\n".join(p["text"] for p in paras),
+                "translation": "\n\n".join(orphan + text),
+                "truncated": False,
+                "stop_reason": "imported",
+                "carried": 0,
+                "prompt_tokens": 0,
+                "completion_tokens": 0,
+                "cached_tokens": 0,
+            }
+        )
         orphan = []
     rows.sort(key=lambda r: r["paras"][0])
     return rows

@@ -19,8 +19,9 @@ HERE = Path(__file__).parent
 
 
 def git_show(repo: Path, path: str) -> bytes:
-    return subprocess.run(["git", "--git-dir", str(repo), "show", f"HEAD:{path}"], check=True,
-                          capture_output=True).stdout
+    return subprocess.run(
+        ["git", "--git-dir", str(repo), "show", f"HEAD:{path}"], check=True, capture_output=True
+    ).stdout
 
 
 def write_epub(out: Path, members: dict[str, bytes]) -> None:
@@ -42,8 +43,11 @@ def sherlock(mirrors: Path) -> None:
     opf = re.sub(r'\s*<meta property="se:word-count">.*?</meta>', "", opf)
     toc = git_show(repo, "src/epub/toc.xhtml").decode()
     toc = re.sub(r'\s*<li>\s*<a href="text/(?!(?:%s)\.xhtml)[^"]+">[^<]*</a>\s*</li>' % "|".join(keep), "", toc)
-    members = {"META-INF/container.xml": git_show(repo, "src/META-INF/container.xml"),
-               "epub/content.opf": opf.encode(), "epub/toc.xhtml": toc.encode()}
+    members = {
+        "META-INF/container.xml": git_show(repo, "src/META-INF/container.xml"),
+        "epub/content.opf": opf.encode(),
+        "epub/toc.xhtml": toc.encode(),
+    }
     for css in ("core", "local", "se"):
         members[f"epub/css/{css}.css"] = git_show(repo, f"src/epub/css/{css}.css")
     for name in keep:
@@ -63,21 +67,28 @@ def taylor(mirrors: Path) -> None:
     document (its own markup: the contents table of links to anchors, h2 headings for lectures and
     their sections alike), up to the seventh section of the first lecture, the licence's start kept. The
     navigation names only the title page, as an EPUB made without reading the contents does."""
-    repo = mirrors / ("GITenberg+Gov.-Bob.-Taylor-s-Tales--13--The-fiddle-and-the-bow----The-paradise-of-fools----"
-                      "Visions-and-__20171") / "repo" / ".git"
+    repo = (
+        mirrors
+        / (
+            "GITenberg+Gov.-Bob.-Taylor-s-Tales--13--The-fiddle-and-the-bow----The-paradise-of-fools----"
+            "Visions-and-__20171"
+        )
+        / "repo"
+        / ".git"
+    )
     html = git_show(repo, "20171-h/20171-h.htm").decode("latin-1")
     start = html.index('<a name="h2H_4_0010"')  # "The Candy Pulling": the excerpt stops here
     start = html.rfind("<h2", 0, start)
     end = html.index("*** END OF")
     end = html.rfind("<pre", 0, end) if html.rfind("<pre", 0, end) > start else end
     tail = html[end:]
-    tail = tail[:tail.index("Section 1.")] + "</pre>\n</body>\n</html>\n" if "Section 1." in tail else tail
+    tail = tail[: tail.index("Section 1.")] + "</pre>\n</body>\n</html>\n" if "Section 1." in tail else tail
     body = html[:start] + tail
-    body = body.replace('charset=iso-8859-1', 'charset=utf-8')
+    body = body.replace("charset=iso-8859-1", "charset=utf-8")
     body = re.sub(r"<!DOCTYPE[^>]*>", "", body, count=1, flags=re.S)
     body = '<?xml version="1.0" encoding="utf-8"?>\n' + body
-    body = re.sub(r'<img [^>]*>', "", body)
-    opf = f"""<?xml version="1.0" encoding="utf-8"?>
+    body = re.sub(r"<img [^>]*>", "", body)
+    opf = """<?xml version="1.0" encoding="utf-8"?>
 <package xmlns="http://www.idpf.org/2007/opf" version="3.0" unique-identifier="id">
 <metadata xmlns:dc="http://purl.org/dc/elements/1.1/">
 <dc:identifier id="id">http://www.gutenberg.org/20171</dc:identifier>
@@ -95,9 +106,15 @@ def taylor(mirrors: Path) -> None:
 <html xmlns="http://www.w3.org/1999/xhtml" xmlns:epub="http://www.idpf.org/2007/ops"><head><title>Contents</title></head>
 <body><nav epub:type="toc"><ol><li><a href="20171-h.xhtml">Gov. Bob. Taylor's Tales</a></li></ol></nav></body></html>
 """
-    write_epub(HERE / "taylor-tales-excerpt.en.epub", {"META-INF/container.xml": _CONTAINER,
-                                                         "OEBPS/content.opf": opf.encode(), "OEBPS/nav.xhtml": nav.encode(),
-                                                         "OEBPS/20171-h.xhtml": body.encode("utf-8")})
+    write_epub(
+        HERE / "taylor-tales-excerpt.en.epub",
+        {
+            "META-INF/container.xml": _CONTAINER,
+            "OEBPS/content.opf": opf.encode(),
+            "OEBPS/nav.xhtml": nav.encode(),
+            "OEBPS/20171-h.xhtml": body.encode("utf-8"),
+        },
+    )
 
 
 def shishuo(mirrors: Path) -> None:
@@ -114,10 +131,17 @@ def shishuo(mirrors: Path) -> None:
     opf = re.sub(r'\s*<item (?:href="OEBPS/cover.jpg" )?id="(?:cover|fsung-2|fsung-f|noto-sc|main.js)"[^>]*/>', "", opf)
     opf = re.sub(r'\s*<meta name="cover" content="cover"/>', "", opf)
     ncx = git_show(repo, "OEBPS/toc.ncx").decode()
-    ncx = re.sub(r'\s*<navPoint id="num_\d+" playOrder="\d+">\s*<navLabel>\s*<text>[^<]*</text>\s*</navLabel>\s*'
-                 r'<content src="Text/(?!(?:%s)\.htm)[^"]+"/>\s*</navPoint>' % "|".join(keep), "", ncx)
-    members = {"META-INF/container.xml": git_show(repo, "META-INF/container.xml"),
-               "OEBPS/content.opf": opf.encode(), "OEBPS/toc.ncx": ncx.encode()}
+    ncx = re.sub(
+        r'\s*<navPoint id="num_\d+" playOrder="\d+">\s*<navLabel>\s*<text>[^<]*</text>\s*</navLabel>\s*'
+        r'<content src="Text/(?!(?:%s)\.htm)[^"]+"/>\s*</navPoint>' % "|".join(keep),
+        "",
+        ncx,
+    )
+    members = {
+        "META-INF/container.xml": git_show(repo, "META-INF/container.xml"),
+        "OEBPS/content.opf": opf.encode(),
+        "OEBPS/toc.ncx": ncx.encode(),
+    }
     for css in ("boilerplate", "Layout01"):
         members[f"OEBPS/Styles/{css}.css"] = git_show(repo, f"OEBPS/Styles/{css}.css")
     for n in keep:

@@ -19,9 +19,10 @@ How a source sentence is judged:
    hands in ``table_translator(table)``: CC-CEDICT plus the align stage's learned lexical table,
    whose entries count from ``TABLE_MIN_PROB``), from numbers ("2 million" = 200万, "December 26"
    = 12月26日) and from names (pinyin of Chinese characters against capitalised English words).
-   English stems are compared by their first letters (``canon``). With a reference translation, each source sentence also gets
-   the words of its reference (English content stems, or Chinese character pairs) and units are
-   matched against them within one language, which is far stronger evidence than a dictionary.
+   English stems are compared by their first letters (``canon``). With a reference translation, each
+   source sentence also gets the words of its reference (English content stems, or Chinese character
+   pairs) and units are matched against them within one language, which is far stronger evidence
+   than a dictionary.
    A word found in a stretch of units is evidence that the sentence is translated there, a word not
    found evidence against it; each counts as a log-likelihood ratio of ``p`` (how often a word of
    its kind is found in its own translation, learnt from the input itself: from the pairs the
@@ -65,5 +66,17 @@ from .words import canon, en_stems
 
 _en_stems = en_stems  # the name the detector's callers knew before it became a package
 
-__all__ = ["TABLE_MIN_PROB", "Coverage", "LineCoverage", "OmissionConfig", "align_references", "canon", "char_length",
-           "clauses", "en_stems", "source_coverage", "split_reference", "table_translator"]
+__all__ = [
+    "TABLE_MIN_PROB",
+    "Coverage",
+    "LineCoverage",
+    "OmissionConfig",
+    "align_references",
+    "canon",
+    "char_length",
+    "clauses",
+    "en_stems",
+    "source_coverage",
+    "split_reference",
+    "table_translator",
+]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -11,9 +10,9 @@ import numpy as np
 from ...align.lexicon import CedictGlosser, Translator
 from ...align.sentalign import align_sentences
 from ...align.similarity import LexicalTable, SameMeaning
+from .calibrate import decision_value, probability
 from .config import TABLE_MIN_PROB, OmissionConfig
 from .evidence import Evidence
-from .calibrate import decision_value, probability
 from .locate import gap_islands, local_evidence
 from .search import MARGIN_CAP, Search, anchor_points, band, guide_path, guide_points, length_model
 from .units import char_length, clauses, split_reference, units_of
@@ -23,14 +22,14 @@ from .words import XL, Memo, Words, canon, en_stems, numbers, zh_words
 @dataclass
 class LineCoverage:
     line: int
-    omitted: bool                                         # dropped: its content is absent from the translation
-    score: float                                          # probability that it is translated (calibrate); below 0.5 = dropped
-    counterpart: tuple[int, ...]                          # translation lines aligned to it (most of each line's text)
-    partial: bool = False                                 # translated, but a clause of it is missing
+    omitted: bool  # dropped: its content is absent from the translation
+    score: float  # probability that it is translated (calibrate); below 0.5 = dropped
+    counterpart: tuple[int, ...]  # translation lines aligned to it (most of each line's text)
+    partial: bool = False  # translated, but a clause of it is missing
     missing_clauses: list[str] = field(default_factory=list)
-    margin: float = 0.0                                   # cost of dropping it minus cost of keeping it
-    local: float = 0.0                                    # its best evidence near its place (locate)
-    moved: bool = False                                   # found out of order, near its place (locate)
+    margin: float = 0.0  # cost of dropping it minus cost of keeping it
+    local: float = 0.0  # its best evidence near its place (locate)
+    moved: bool = False  # found out of order, near its place (locate)
 
     def to_json(self) -> dict:
         return {"line": self.line, "omitted": self.omitted, "score": round(self.score, 4), "partial": self.partial}
@@ -39,9 +38,9 @@ class LineCoverage:
 @dataclass
 class Coverage:
     lines: list[LineCoverage]
-    added: list[int]          # translation lines no source sentence accounts for (additions)
-    units: list[str] = field(default_factory=list)          # the translation's clause units
-    unit_line: list[int] = field(default_factory=list)      # translation line of each unit
+    added: list[int]  # translation lines no source sentence accounts for (additions)
+    units: list[str] = field(default_factory=list)  # the translation's clause units
+    unit_line: list[int] = field(default_factory=list)  # translation line of each unit
     spans: list[tuple[int, int]] = field(default_factory=list)  # per source line: its units [start, end)
 
     @property
@@ -62,8 +61,9 @@ def table_translator(table: LexicalTable | None, min_prob: float = TABLE_MIN_PRO
     return SameMeaning(table, table_min_prob=min_prob)
 
 
-def align_references(src: list[str], ref: list[str], src_lang: str, tgt_lang: str,
-                     translator: Translator | None = None) -> list[str]:
+def align_references(
+    src: list[str], ref: list[str], src_lang: str, tgt_lang: str, translator: Translator | None = None
+) -> list[str]:
     """The reference text of each source line, from a reference given as its own list of sentences
     (any count): the two are aligned with the project's sentence aligner, a reference bead of several
     source lines is cut in proportion to their lengths; a source line without one gets ""."""
@@ -85,9 +85,15 @@ def align_references(src: list[str], ref: list[str], src_lang: str, tgt_lang: st
     return out
 
 
-def source_coverage(src: list[str], hyp: list[str], src_lang: str, tgt_lang: str,
-                    cfg: OmissionConfig | None = None, translator: Translator | None = None,
-                    references: list[str] | None = None) -> Coverage:
+def source_coverage(
+    src: list[str],
+    hyp: list[str],
+    src_lang: str,
+    tgt_lang: str,
+    cfg: OmissionConfig | None = None,
+    translator: Translator | None = None,
+    references: list[str] | None = None,
+) -> Coverage:
     """Judge every source line: dropped (``omitted``), its ``score``, ``partial``; and find the
     translation lines that no source line accounts for (``added``).
 
@@ -122,18 +128,19 @@ def source_coverage(src: list[str], hyp: list[str], src_lang: str, tgt_lang: str
     lo, hi = band([guide_points(guide), anchor_points(ev, len(s_txt), len(units))], len(s_txt), len(units), cfg.band)
     search = Search(ev, slen, ulen, np.array(ustart), ratio, variance, lo, hi, cfg)
     beads, margin = search.run()
-    local, found_at = local_evidence(ev, beads, len(s_txt), len(units), margin < 0,
-                                     (slen, search.ucum, ratio, variance, cfg.merge_cost))
+    local, found_at = local_evidence(
+        ev, beads, len(s_txt), len(units), margin < 0, (slen, search.ucum, ratio, variance, cfg.merge_cost)
+    )
     islands = gap_islands(ev, beads, len(s_txt), cfg.merge_cost)
     for r, got in islands.items():
-        margin[r] = min(float(margin[r]), got)   # kept alone inside a gap: its own words must show (locate)
+        margin[r] = min(float(margin[r]), got)  # kept alone inside a gap: its own words must show (locate)
     value = decision_value(margin, local)
     score = probability(value)
     owner = [-1] * len(units)
     local_span = [(0, 0)] * len(s_txt)
     for r0, r1, u, j in beads:
         for r in range(r0, r1):
-            local_span[r] = (u, j)   # a dropped sentence: (u, u), its place in the translation
+            local_span[r] = (u, j)  # a dropped sentence: (u, u), its place in the translation
         if r1 > r0 and j > u:
             for p in range(u, j):
                 owner[p] = r0 if r1 - r0 == 1 else -2 - r0  # shared stretches: resolved below
@@ -159,23 +166,39 @@ def source_coverage(src: list[str], hyp: list[str], src_lang: str, tgt_lang: str
     for r, i in enumerate(keep):
         mg = float(margin[r])
         dropped = bool(value[r] < 0.0)
-        moved = mg < 0.0 and not dropped   # found nearby, out of the monotone order (locate)
+        moved = mg < 0.0 and not dropped  # found nearby, out of the monotone order (locate)
         if moved:
             local_span[r] = found_at[r]
-        if dropped and r in islands:   # the gap's edge text it held is not its translation
+        if dropped and r in islands:  # the gap's edge text it held is not its translation
             local_span[r] = (local_span[r][0], local_span[r][0])
             counterpart.pop(r, None)
-        lines[i] = LineCoverage(i, dropped, float(score[r]),
-                                tuple(counterpart.get(r, ())) or tuple(sorted({unit_line[p] for p in range(*local_span[r])})),
-                                margin=round(mg, 4), local=round(float(max(local[r], -MARGIN_CAP)), 4), moved=moved)
+        lines[i] = LineCoverage(
+            i,
+            dropped,
+            float(score[r]),
+            tuple(counterpart.get(r, ())) or tuple(sorted({unit_line[p] for p in range(*local_span[r])})),
+            margin=round(mg, 4),
+            local=round(float(max(local[r], -MARGIN_CAP)), 4),
+            moved=moved,
+        )
         spans[i] = local_span[r]
     partials(lines, keep, s_txt, refs, units, local_span, src_lang, tgt_lang, translator, cfg, ev)
     return Coverage(lines, added, units, unit_line, spans)
 
 
-def partials(lines: list[LineCoverage], keep: list[int], s_txt: list[str], refs: list[str] | None, units: list[str],
-              spans: list[tuple[int, int]], src_lang: str, tgt_lang: str, translator: Translator,
-              cfg: OmissionConfig, ev: Evidence) -> None:
+def partials(
+    lines: list[LineCoverage],
+    keep: list[int],
+    s_txt: list[str],
+    refs: list[str] | None,
+    units: list[str],
+    spans: list[tuple[int, int]],
+    src_lang: str,
+    tgt_lang: str,
+    translator: Translator,
+    cfg: OmissionConfig,
+    ev: Evidence,
+) -> None:
     """Flag kept sentences with a clause whose words are missing from the sentence's stretch."""
     for r, i in enumerate(keep):
         line = lines[i]
@@ -194,15 +217,19 @@ def partials(lines: list[LineCoverage], keep: list[int], s_txt: list[str], refs:
             total, _, in_ref = got
             # with a reference, a clause the reference shows (one of its words at least) is judged at the
             # lower threshold; one the reference does not show is the translator's freedom, not a cut
-            missing = total < -cfg.partial_threshold if in_ref is None else \
-                (in_ref >= 1 and total < -cfg.partial_threshold_ref)
+            missing = (
+                total < -cfg.partial_threshold
+                if in_ref is None
+                else (in_ref >= 1 and total < -cfg.partial_threshold_ref)
+            )
             if missing:
                 line.partial = True
                 line.missing_clauses.append(clause.strip())
 
 
-def clause_evidence(clause: str, target: str, ref: str | None, src_lang: str, translator: Translator,
-                     ev: Evidence, r: int) -> tuple[float, int, int | None] | None:
+def clause_evidence(
+    clause: str, target: str, ref: str | None, src_lang: str, translator: Translator, ev: Evidence, r: int
+) -> tuple[float, int, int | None] | None:
     """(evidence, informative words, those of them the reference shows) of one source clause found in a
     target text, with the weights of its sentence's words; the last is None without a reference."""
     words = ev.w

@@ -5,7 +5,7 @@ keeping it), or, for a sentence the search drops but whose words the translation
 (``locate``), that local evidence. Both are log-likelihood-ratio-like quantities with their
 boundary at 0: ``dropped`` is ``v < 0``. The score is ``1 / (1 + e^(-SCORE_SLOPE * v))``: one slope,
 no intercept, so that ``score < 0.5`` is exactly ``dropped``. The slope was fitted (maximum
-likelihood, ``python bench/omission_eval.py --fit``) on the tune halves' cases of every kind
+likelihood, ``python eval/omission.py --fit``) on the tune halves' cases of every kind
 (complete, dropped, swapped, merged, split, gaps; nonlit MT and MAC-Dev); the reliability table on
 the report halves is in docs/evaluate.md.
 """

@@ -15,23 +15,26 @@ TABLE_MIN_PROB = 0.5
 class OmissionConfig:
     """Knobs of the detector; the defaults were tuned on the first half of each dev set (docs/evaluate.md)."""
 
-    drop_cost: float = 4.0         # cost of leaving a source sentence untranslated (higher = fewer "dropped")
-    add_cost: float = 2.0          # cost of a translation unit that belongs to no source sentence
-    unit_weight: float = 0.5       # weight of the units' own words (explained by the source) against the source's
-    length_weight: float = 1.0     # weight of the Gale-Church length mismatch of a stretch
-    cut_cost: float = 1.0          # a stretch that starts inside a translated sentence
-    merge_cost: float = 4.0        # per extra source sentence sharing one stretch
-    band: int = 40                 # units either side of the sentence aligner's path that the search may use
-    smoothing: float = 3.0         # pseudo-counts pulling a word kind's hit rate towards the average
-    min_hit_rate: float = 0.2      # floor of the average hit rate (a poor dictionary still counts for something)
-    max_gain: float = 6.0          # cap on the evidence of one found word (log-likelihood ratio)
-    max_miss: float = 8.0          # cap on the evidence of a sentence's missing dictionary words together
-    partial_threshold: float = 3.0 # a clause whose evidence is below minus this is missing (partial)
-    partial_min_words: int = 3     # clauses with fewer informative words are not judged on their own
+    drop_cost: float = 4.0  # cost of leaving a source sentence untranslated (higher = fewer "dropped")
+    add_cost: float = 2.0  # cost of a translation unit that belongs to no source sentence
+    unit_weight: float = 0.5  # weight of the units' own words (explained by the source) against the source's
+    length_weight: float = 1.0  # weight of the Gale-Church length mismatch of a stretch
+    cut_cost: float = 1.0  # a stretch that starts inside a translated sentence
+    merge_cost: float = 4.0  # per extra source sentence sharing one stretch
+    band: int = 40  # units either side of the sentence aligner's path that the search may use
+    smoothing: float = 3.0  # pseudo-counts pulling a word kind's hit rate towards the average
+    min_hit_rate: float = 0.2  # floor of the average hit rate (a poor dictionary still counts for something)
+    max_gain: float = 6.0  # cap on the evidence of one found word (log-likelihood ratio)
+    max_miss: float = 8.0  # cap on the evidence of a sentence's missing dictionary words together
+    partial_threshold: float = 3.0  # a clause whose evidence is below minus this is missing (partial)
+    partial_min_words: int = 3  # clauses with fewer informative words are not judged on their own
     partial_threshold_ref: float = 2.0  # the same with a reference, for a clause the reference shows (tune halves)
 
     @classmethod
     def from_params(cls, om) -> "OmissionConfig":
         """From the typed ``evaluate.omission`` record (booktrans.params.OmissionParams)."""
-        return cls(drop_cost=om.drop_cost, partial_threshold=om.partial_threshold,
-                   partial_threshold_ref=om.partial_threshold_ref)
+        return cls(
+            drop_cost=om.drop_cost,
+            partial_threshold=om.partial_threshold,
+            partial_threshold_ref=om.partial_threshold_ref,
+        )

@@ -25,8 +25,8 @@ from .words import REF, XL, Words
 # PRIOR_WORDS words, and chance rates q are counted as if PRIOR_ITEMS more items showed nothing.
 PRIOR_WORDS = 20
 PRIOR_ITEMS = 20
-MAX_HIT_RATE = 0.95   # no kind of word is found in its own translation more surely than this
-MAX_CHANCE = 0.99     # nor by chance
+MAX_HIT_RATE = 0.95  # no kind of word is found in its own translation more surely than this
+MAX_CHANCE = 0.99  # nor by chance
 
 
 class Evidence:
@@ -64,7 +64,7 @@ class Evidence:
         per_src = m / max(n, 1)
         self.src_gain: list[np.ndarray] = []
         self.src_miss: list[list[float]] = []
-        self.src_base: list[list[float]] = []   # per channel: the evidence when nothing is found
+        self.src_base: list[list[float]] = []  # per channel: the evidence when nothing is found
         for i, it in enumerate(words.src):
             gains, misses, base = [], [], [0.0, 0.0]
             for b, pos in enumerate(self.found[i]):
@@ -81,7 +81,9 @@ class Evidence:
         for p, ut in enumerate(words.units):
             gains = []
             for b, df in enumerate(words.unit_df(p)):
-                g, miss = weigh("u", ut.chan[b], ut.kind[b], unit_hits.get(p, {}), min(MAX_CHANCE, (df + 0.5) / (n + PRIOR_ITEMS)))
+                g, miss = weigh(
+                    "u", ut.chan[b], ut.kind[b], unit_hits.get(p, {}), min(MAX_CHANCE, (df + 0.5) / (n + PRIOR_ITEMS))
+                )
                 gains.append(g)
                 self.unit_base[p] += miss
             self.unit_gain.append(gains)

@@ -13,10 +13,11 @@ them (a monotone search that meets B' A' for A B gives A both and drops B). Text
 need is not searched: its words are that sentence's, and counting them would let a truly dropped
 sentence borrow its neighbours' vocabulary. Where several moves fall close together a moved
 sentence's translation lies across the boundary of two neighbours' stretches (the tail of one, any
-free units, the head of the next): those stretches are tried too, less what both neighbours lose. A sentence the search drops whose best such evidence is positive (its words are found more
-than chance explains, in text no other sentence accounts for) was moved or run into a neighbour,
-not dropped (``api``; the threshold 0 is the likelihood ratio's own boundary, and on the tune
-halves it recovered the most swapped sentences at no loss of dropped ones found, docs/evaluate.md).
+free units, the head of the next): those stretches are tried too, less what both neighbours lose. A sentence the search
+drops whose best such evidence is positive (its words are found more than chance explains, in text no other sentence
+accounts for) was moved or run into a neighbour, not dropped (``api``; the threshold 0 is the likelihood ratio's own
+boundary, and on the tune halves it recovered the most swapped sentences at no loss of dropped ones found,
+docs/evaluate.md).
 
 A sentence run into its neighbour without a mark is inside text the neighbour does need; for it the
 neighbour's stretch is tried *shared* (``joint_evidence``): on the sentence's own words only (those
@@ -36,11 +37,11 @@ from ...align.gale_church import length_cost
 from .evidence import Evidence
 from .words import REF, XL
 
-WINDOW = 4      # source sentences either side: a swap or move "within a window of a few sentences"
-STRETCH = 2.0   # the longest stretch tried, in sentences' worth of units (a sentence split in two)
-MIN_UNITS = 3   # ...and at least this many units (a sentence whose translation was cut at commas)
-GAP_RUN = 5     # a run of this many sentences dropped with no translation between is a gap: one more than
-                # the most sentences a merge runs into one (the issue's 2-4), so no merge leaves such a run
+WINDOW = 4  # source sentences either side: a swap or move "within a window of a few sentences"
+STRETCH = 2.0  # the longest stretch tried, in sentences' worth of units (a sentence split in two)
+MIN_UNITS = 3  # ...and at least this many units (a sentence whose translation was cut at commas)
+GAP_RUN = 5  # a run of this many sentences dropped with no translation between is a gap: one more than
+# the most sentences a merge runs into one (the issue's 2-4), so no merge leaves such a run
 
 
 def path_places(beads: list[tuple[int, int, int, int]], n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -54,8 +55,14 @@ def path_places(beads: list[tuple[int, int, int, int]], n: int) -> tuple[np.ndar
     return start, end
 
 
-def local_evidence(ev: Evidence, beads: list[tuple[int, int, int, int]], n: int, m: int,
-                   which: np.ndarray | None = None, joint: tuple | None = None) -> tuple[np.ndarray, list[tuple[int, int]]]:
+def local_evidence(
+    ev: Evidence,
+    beads: list[tuple[int, int, int, int]],
+    n: int,
+    m: int,
+    which: np.ndarray | None = None,
+    joint: tuple | None = None,
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """Per source sentence (those ``which`` marks; all when None), its best evidence near its place
     (module docstring), -inf where there is nothing to try; and the stretch [u, j) that gave it.
 
@@ -64,7 +71,7 @@ def local_evidence(ev: Evidence, beads: list[tuple[int, int, int, int]], n: int,
     without them is as high as with them, up to the loss counted against the moved sentence)."""
     start, end = path_places(beads, n)
     free = np.ones(m, dtype=bool)
-    single: dict[int, tuple[int, int]] = {}   # sentence -> its stretch, where one sentence holds it alone
+    single: dict[int, tuple[int, int]] = {}  # sentence -> its stretch, where one sentence holds it alone
     for r0, r1, u, j in beads:
         if r1 > r0 and j > u:
             free[u:j] = False
@@ -74,7 +81,9 @@ def local_evidence(ev: Evidence, beads: list[tuple[int, int, int, int]], n: int,
     out = np.full(n, -np.inf)
     where = [(0, 0)] * n
 
-    def consider(r: int, us: np.ndarray, js: np.ndarray, window: tuple[int, int], loss: np.ndarray | float = 0.0) -> None:
+    def consider(
+        r: int, us: np.ndarray, js: np.ndarray, window: tuple[int, int], loss: np.ndarray | float = 0.0
+    ) -> None:
         got = ev.source_evidence(r, us, js, window) - loss
         k = int(np.argmax(got))
         if got[k] > out[r]:
@@ -86,8 +95,11 @@ def local_evidence(ev: Evidence, beads: list[tuple[int, int, int, int]], n: int,
     def loss(s_: int, u: int, j: int, ks: np.ndarray, tail: bool) -> np.ndarray:
         """What sentence s_, holding [u, j) alone, loses without its last (tail) or first ks units."""
         full = float(ev.source_evidence(s_, np.array([u]), np.array([j]), (u, j))[0])
-        rest = ev.source_evidence(s_, np.full(len(ks), u), j - ks, (u, j)) if tail else \
-            ev.source_evidence(s_, u + ks, np.full(len(ks), j), (u, j))
+        rest = (
+            ev.source_evidence(s_, np.full(len(ks), u), j - ks, (u, j))
+            if tail
+            else ev.source_evidence(s_, u + ks, np.full(len(ks), j), (u, j))
+        )
         return np.where(ks == 0, 0.0, np.maximum(0.0, full - rest))
 
     def across(r: int, left: tuple[int, int, int], right: tuple[int, int, int]) -> None:
@@ -103,8 +115,9 @@ def local_evidence(ev: Evidence, beads: list[tuple[int, int, int, int]], n: int,
         ok = (K1 + K2 + mid <= longest) & np.where(mid > 0, K1 + K2 > 0, (K1 > 0) & (K2 > 0))
         if not ok.any():
             return
-        lost = (loss(s0, u0, j0, k1s, True)[:, None] if s0 >= 0 else 0.0) + \
-            (loss(s1, u1, j1, k2s, False)[None, :] if s1 >= 0 else 0.0)
+        lost = (loss(s0, u0, j0, k1s, True)[:, None] if s0 >= 0 else 0.0) + (
+            loss(s1, u1, j1, k2s, False)[None, :] if s1 >= 0 else 0.0
+        )
         lost = np.broadcast_to(lost, K1.shape)[ok]
         consider(r, (j0 - K1)[ok], (u1 + K2)[ok], (u0, j1), lost)
 
@@ -135,7 +148,7 @@ def local_evidence(ev: Evidence, beads: list[tuple[int, int, int, int]], n: int,
             consider(r, np.full(len(ks), u), u + ks, (u, j), np.maximum(0.0, full - rest))
             rest = ev.source_evidence(s_, np.full(len(ks), u), j - ks, (u, j))
             consider(r, j - ks, np.full(len(ks), j), (u, j), np.maximum(0.0, full - rest))
-        k0 = max(0, bisect.bisect_left(ordered, (a, -1, -2)) - 1)   # the stretches about the window only
+        k0 = max(0, bisect.bisect_left(ordered, (a, -1, -2)) - 1)  # the stretches about the window only
         for k in range(k0, len(ordered) - 1):
             (u0, j0, s0), (u1, j1, s1) = ordered[k], ordered[k + 1]
             if u1 > b:
@@ -143,11 +156,11 @@ def local_evidence(ev: Evidence, beads: list[tuple[int, int, int, int]], n: int,
             if j0 >= a and (s0 >= 0 or s1 >= 0) and r not in (s0, s1):
                 across(r, (u0, j0, s0), (u1, j1, s1))
     if joint is not None:
-        held = [(u, j, r0, r1) for r0, r1, u, j in beads if r1 > r0 and j > u]   # in order of u (and j)
+        held = [(u, j, r0, r1) for r0, r1, u, j in beads if r1 > r0 and j > u]  # in order of u (and j)
         in_gap = gap_members(beads, n)
         for r in range(n) if which is None else np.nonzero(which)[0]:
             if in_gap[r]:
-                continue   # the neighbours' stretches lie outside the gap: nothing there to share
+                continue  # the neighbours' stretches lie outside the gap: nothing there to share
             for got, at in joint_evidence(ev, held, int(r), start, end, joint, longest):
                 if got > out[r]:
                     out[r], where[r] = got, at
@@ -158,7 +171,7 @@ def gap_members(beads: list[tuple[int, int, int, int]], n: int) -> np.ndarray:
     """Per source sentence, whether it lies in a run of at least ``GAP_RUN`` sentences the search
     drops with no translation between them (a gap: a lost page, a chapter's end). A sentence in it is
     not run into a neighbour; the neighbours' stretches lie on either side of the whole run."""
-    at = np.full(n, -1, dtype=np.int64)   # where a dropped sentence was dropped; -1: it holds units
+    at = np.full(n, -1, dtype=np.int64)  # where a dropped sentence was dropped; -1: it holds units
     for r0, r1, u, j in beads:
         if j == u:
             at[r0:r1] = u
@@ -169,7 +182,7 @@ def gap_members(beads: list[tuple[int, int, int, int]], n: int) -> np.ndarray:
             r += 1
             continue
         q = r
-        while q < n and at[q] == at[r]:   # the same place: no translation (not even an addition) between
+        while q < n and at[q] == at[r]:  # the same place: no translation (not even an addition) between
             q += 1
         if q - r >= GAP_RUN:
             out[r:q] = True
@@ -204,8 +217,9 @@ def gap_islands(ev: Evidence, beads: list[tuple[int, int, int, int]], n: int, me
     return out
 
 
-def joint_evidence(ev: Evidence, held: list[tuple[int, int, int, int]], r: int, start: np.ndarray, end: np.ndarray,
-                   joint, longest: int) -> list[tuple[float, tuple[int, int]]]:
+def joint_evidence(
+    ev: Evidence, held: list[tuple[int, int, int, int]], r: int, start: np.ndarray, end: np.ndarray, joint, longest: int
+) -> list[tuple[float, tuple[int, int]]]:
     """A sentence run into its neighbour without a mark ("…长久的记忆是…", "… goal we must …") has its
     words inside the neighbour's stretch, which the neighbour needs too. Such a stretch is shared, not
     taken: the last units of the stretch before the sentence's place, or the first of the one after,
@@ -231,7 +245,9 @@ def joint_evidence(ev: Evidence, held: list[tuple[int, int, int, int]], r: int, 
         u, j, r0, r1 = bead
         own = sum(float(slen[s]) for s in range(r0, r1)) * ratio
         size = float(ucum[j] - ucum[u])
-        gain = float(length_cost(own, size, variance)) - float(length_cost(own + ratio * float(slen[r]), size, variance))
+        gain = float(length_cost(own, size, variance)) - float(
+            length_cost(own + ratio * float(slen[r]), size, variance)
+        )
         for k in range(1, min(longest, j - u) + 1):
             a, b = (j - k, j) if tail else (u, u + k)
             out.append((own_words_evidence(ev, r, range(r0, r1), a, b) + gain - merge_cost, (a, b)))

@@ -30,20 +30,21 @@ MARGIN_CAP = 50.0  # margins of sentences that can only be kept (or only dropped
 CHI2_1_MEDIAN = 0.455  # median of a chi-square with one degree of freedom: a median of squares / this = a variance
 MIN_PAIRS = 20  # fewer one-sentence pairs than this: the length model keeps Gale and Church's variance
 
-ANCHOR_UNITS = 3         # an anchor is a run of this many units (a sentence cut at its commas)
-ANCHOR_MAX_PLACES = 30   # words found in more units than this place no anchor
-ANCHOR_MIN = 12.0        # evidence (log-likelihood ratio) a sentence's best run needs to anchor the band
-MAX_DETOUR = 1000        # units the anchors may lead the band away from the aligner's path (a gap of ~300 sentences)
-ANCHOR_STEEP = 4.0       # anchors more units apart than this many times the text's units per sentence do not chain
-ANCHOR_UNIQUE = 0.5      # ... and no other run may weigh more than this share of it (a repeated passage anchors nothing)
+ANCHOR_UNITS = 3  # an anchor is a run of this many units (a sentence cut at its commas)
+ANCHOR_MAX_PLACES = 30  # words found in more units than this place no anchor
+ANCHOR_MIN = 12.0  # evidence (log-likelihood ratio) a sentence's best run needs to anchor the band
+MAX_DETOUR = 1000  # units the anchors may lead the band away from the aligner's path (a gap of ~300 sentences)
+ANCHOR_STEEP = 4.0  # anchors more units apart than this many times the text's units per sentence do not chain
+ANCHOR_UNIQUE = 0.5  # ... and no other run may weigh more than this share of it (a repeated passage anchors nothing)
 
 # The guide only places the band: the aligner's corridor search (anchors of rare words) is enough, and
 # far quicker than its whole-matrix search on chunks of hundreds of sentences.
 GUIDE = AlignConfig(full_dp_cells=20_000)
 
 
-def guide_path(src: list[str], units: list[str], sent: list[int], src_lang: str,
-                translator: Translator) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+def guide_path(
+    src: list[str], units: list[str], sent: list[int], src_lang: str, translator: Translator
+) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
     """The project's sentence aligner on whole translated sentences, mapped onto units."""
     sentences: dict[int, list[int]] = defaultdict(list)
     for p, s in enumerate(sent):
@@ -83,13 +84,13 @@ def guide_points(guide) -> list[tuple[int, int]]:
 
 def anchor_points(ev: Evidence, n: int, m: int) -> list[tuple[int, int]]:
     """The path the detector's own evidence draws, where it is sure: for each source sentence, the
-    run of ``ANCHOR_UNITS`` units where its words weigh most (words found in more than
-    ``ANCHOR_MAX_PLACES`` units left out), kept when that weight is at least ``ANCHOR_MIN`` and no
-other run weighs more than ``ANCHOR_UNIQUE`` of it; then the
-    longest chain of those that is monotone in both texts (only the stretch between the first and the
-    last anchor: where there are none, e.g. in a passage repeated word for word, the aligner's path
-    alone places the band). The project's aligner, which places the
-    band, can lose its way across a long gap (a lost page, a chapter end); these anchors do not."""
+        run of ``ANCHOR_UNITS`` units where its words weigh most (words found in more than
+        ``ANCHOR_MAX_PLACES`` units left out), kept when that weight is at least ``ANCHOR_MIN`` and no
+    other run weighs more than ``ANCHOR_UNIQUE`` of it; then the
+        longest chain of those that is monotone in both texts (only the stretch between the first and the
+        last anchor: where there are none, e.g. in a passage repeated word for word, the aligner's path
+        alone places the band). The project's aligner, which places the
+        band, can lose its way across a long gap (a lost page, a chapter end); these anchors do not."""
     cand: list[tuple[int, int]] = []
     for i in range(n):
         acc: dict[int, float] = defaultdict(float)
@@ -173,13 +174,23 @@ def band(paths: list[list[tuple[int, int]]], n: int, m: int, width: int) -> tupl
 class Search:
     """Forward-backward dynamic programme over (source sentences done, units done) inside the band."""
 
-    MERGE_SPAN = 1      # sentences sharing a stretch share one unit (the model ran them together)
+    MERGE_SPAN = 1  # sentences sharing a stretch share one unit (the model ran them together)
     CACHE_CELLS = 40_000_000  # keep the forward pass's stretch costs for the backward pass up to this many (320 MB)
-    SPAN_SENTENCES = 6        # a stretch holds at most this many sentences' worth of units...
-    MIN_SPAN = 16             # ...and at least this many units may always be taken
+    SPAN_SENTENCES = 6  # a stretch holds at most this many sentences' worth of units...
+    MIN_SPAN = 16  # ...and at least this many units may always be taken
 
-    def __init__(self, ev: Evidence, slen: np.ndarray, ulen: np.ndarray, ustart: np.ndarray, ratio: float,
-                 variance: float, lo: np.ndarray, hi: np.ndarray, cfg: OmissionConfig) -> None:
+    def __init__(
+        self,
+        ev: Evidence,
+        slen: np.ndarray,
+        ulen: np.ndarray,
+        ustart: np.ndarray,
+        ratio: float,
+        variance: float,
+        lo: np.ndarray,
+        hi: np.ndarray,
+        cfg: OmissionConfig,
+    ) -> None:
         self.ev, self.cfg = ev, cfg
         self.slen, self.ratio, self.variance = slen, ratio, variance
         self.ucum = np.concatenate([[0.0], np.cumsum(ulen)])
@@ -213,9 +224,13 @@ class Search:
         se = sum(self.ev.source_evidence(i, u, j, self.window(i)) for i in sources)
         he = np.concatenate([[0.0], np.cumsum(self.ev.unit_evidence(sources, lo, hi))])
         ls = self.ratio * float(sum(self.slen[i] for i in sources))
-        c[rows, cols] = (-se - cfg.unit_weight * (he[j - lo] - he[u - lo])
-                         + cfg.length_weight * length_cost(ls, self.ucum[j] - self.ucum[u], self.variance)
-                         + self.cut[np.minimum(u, self.m - 1)] + cfg.merge_cost * (k - 1))
+        c[rows, cols] = (
+            -se
+            - cfg.unit_weight * (he[j - lo] - he[u - lo])
+            + cfg.length_weight * length_cost(ls, self.ucum[j] - self.ucum[u], self.variance)
+            + self.cut[np.minimum(u, self.m - 1)]
+            + cfg.merge_cost * (k - 1)
+        )
         return us, js, c
 
     def run(self) -> tuple[list[tuple[int, int, int, int]], np.ndarray]:
@@ -224,7 +239,7 @@ class Search:
         F = [np.full(self.hi[r] - self.lo[r] + 1, _INF) for r in range(n + 1)]
         back: list[list[tuple[int, int] | None]] = [[None] * len(F[r]) for r in range(n + 1)]
         F[0][0] = 0.0
-        cache: dict[int, tuple] = {}   # one-sentence stretch costs, for the backward pass
+        cache: dict[int, tuple] = {}  # one-sentence stretch costs, for the backward pass
         cached = 0
         for r in range(n + 1):
             self._additions(F[r], back[r], r)
@@ -274,7 +289,7 @@ class Search:
                     tot = c + B[r + k][None, :]
                     B[r] = np.minimum(B[r], tot.min(axis=1))
                     through = float((F[r][:, None] + tot).min())
-                    keep[r:r + k] = np.minimum(keep[r:r + k], through)
+                    keep[r : r + k] = np.minimum(keep[r : r + k], through)
             # additions inside the row, right to left
             row = B[r]
             for t in range(len(row) - 2, -1, -1):
@@ -291,7 +306,9 @@ class Search:
             beads.append((pr, r, pu, j))
             r, j = pr, pu
         beads.reverse()
-        margin = np.where(np.isfinite(drop) & np.isfinite(keep), drop - keep, np.where(np.isfinite(keep), MARGIN_CAP, -MARGIN_CAP))
+        margin = np.where(
+            np.isfinite(drop) & np.isfinite(keep), drop - keep, np.where(np.isfinite(keep), MARGIN_CAP, -MARGIN_CAP)
+        )
         return beads, margin
 
     def _additions(self, row: np.ndarray, back: list, r: int) -> None:

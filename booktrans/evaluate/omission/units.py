@@ -45,7 +45,6 @@ def split_reference(text: str, weights: Sequence[float], lang: str) -> list[str]
     return out
 
 
-
 _ZH_END = re.compile(r"[。！？!?]+[”’」』）)\"']*")
 _EN_END = re.compile(r"[.!?]+[\"'”’)\]]*\s+")
 
@@ -55,7 +54,7 @@ def cut_ends(sentence: str, lang: str) -> list[str]:
     out, start = [], 0
     for m in (_ZH_END if lang == "zh" else _EN_END).finditer(sentence):
         if m.end() < len(sentence.rstrip()):
-            out.append(sentence[start:m.end()])
+            out.append(sentence[start : m.end()])
             start = m.end()
     out.append(sentence[start:])
     return [p for p in out if p.strip()]
@@ -78,5 +77,3 @@ def units_of(hyp: list[str], tgt_lang: str) -> tuple[list[str], list[int], list[
                     sent.append(s_id)
                 s_id += 1
     return units, line, start, sent
-
-

@@ -22,7 +22,6 @@ _HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[A-Za-z]+|\d+
 XL, REF = 0, 1  # evidence channels: across the languages, within the target language (reference)
 
 
-
 @dataclass
 class Item:
     """The words of one source sentence or one unit: per word its channel, match keys and kind."""
@@ -83,18 +82,41 @@ def zh_words(bag) -> list[frozenset[str]]:
 
 _EN_SCALE = re.compile(r"(\d+(?:\.\d+)?)\s*(hundred|thousand|million|billion|trillion)\b", re.I)
 _ZH_SCALE = re.compile(r"(\d+(?:\.\d+)?)\s*(万亿|亿|万|千|百)")
-_SCALES = {"hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10**9, "trillion": 10**12,
-           "百": 100, "千": 1000, "万": 10**4, "亿": 10**8, "万亿": 10**12}
+_SCALES = {
+    "hundred": 100,
+    "thousand": 1000,
+    "million": 10**6,
+    "billion": 10**9,
+    "trillion": 10**12,
+    "百": 100,
+    "千": 1000,
+    "万": 10**4,
+    "亿": 10**8,
+    "万亿": 10**12,
+}
 
 
-_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-           "november", "december")
+_MONTHS = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
 _EN_DATE = re.compile(r"\b(" + "|".join(_MONTHS) + r")(?=\s+\d)|(?<=\d\s)(" + "|".join(_MONTHS) + r")\b", re.I)
 
 
 def numbers(text: str, lang: str) -> str:
     """Numbers with a scale word written out as digits, so that "2 million" and "200万" meet; English
     month names in dates as their numbers, as Chinese writes them (12月)."""
+
     def value(m: re.Match) -> str:
         v = float(m.group(1)) * _SCALES[m.group(2).lower()]
         return str(int(v)) if v == int(v) else str(v)
@@ -117,15 +139,22 @@ def mono_words(text: str, lang: str) -> list[str]:
         elif len(run) == 1:
             out.append(run)
         else:
-            out.extend(run[k:k + 2] for k in range(len(run) - 1))
+            out.extend(run[k : k + 2] for k in range(len(run) - 1))
     return out
 
 
 class Words:
     """Source sentences and units as words, with indexes of where each key occurs."""
 
-    def __init__(self, src: list[str], units: list[str], refs: list[str] | None, src_lang: str, tgt_lang: str,
-                 translator: Translator) -> None:
+    def __init__(
+        self,
+        src: list[str],
+        units: list[str],
+        refs: list[str] | None,
+        src_lang: str,
+        tgt_lang: str,
+        translator: Translator,
+    ) -> None:
         zh_texts, en_texts = (src, units) if src_lang == "zh" else (units, src)
         zh_texts = [numbers(t, "zh") for t in zh_texts]
         en_texts = [numbers(t, "en") for t in en_texts]
@@ -218,8 +247,11 @@ class Words:
         for c, ks in zip(self.units[p].chan, self.units[p].keys):
             got = self._df.get((c, ks))
             if got is None:
-                got = len(self.src_index[c].get(next(iter(ks)), ())) if len(ks) == 1 else \
-                    len({i for k in ks for i in self.src_index[c].get(k, ())})
+                got = (
+                    len(self.src_index[c].get(next(iter(ks)), ()))
+                    if len(ks) == 1
+                    else len({i for k in ks for i in self.src_index[c].get(k, ())})
+                )
                 self._df[(c, ks)] = got
             out.append(got)
         return out

@@ -24,13 +24,13 @@ and fit the score's calibration) and the report half (nothing chosen on it).
 
 from __future__ import annotations
 
-import ast
 import random
 import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from booktrans.align.gold import Bead, read_gold
 from booktrans.evaluate.omission import clauses, en_stems
 
 CASES = ("complete", "drop", "swap", "merge", "split", "gap", "clause")
@@ -52,34 +52,25 @@ def join_words(line: str) -> str:
     return "".join(out)
 
 
-def read_beads(path: Path) -> list[tuple[list[int], list[int]]]:
-    beads = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            a, b = line.split("]:[")
-            beads.append((ast.literal_eval(a + "]"), ast.literal_eval("[" + b)))
-    return beads
-
-
 @dataclass
 class Doc:
     """One half of a dev text: source sentences, translation blocks (source ids, text), reference."""
 
     name: str
-    kind: str                      # "mt" (real machine translation), "human" (published translation), "llm" (an LLM's)
+    kind: str  # "mt" (real machine translation), "human" (published translation), "llm" (an LLM's)
     src_lang: str
     tgt_lang: str
     src: list[str]
     blocks: list[tuple[tuple[int, ...], str]]
     ref: list[str] = field(default_factory=list)
-    untranslated: set[int] = field(default_factory=set)   # left out by the translation itself: not scored
+    untranslated: set[int] = field(default_factory=set)  # left out by the translation itself: not scored
 
     @property
     def sep(self) -> str:
         return "" if self.tgt_lang == "zh" else " "
 
 
-def _cut(beads: list[tuple[list[int], list[int]]], n_src: int) -> int:
+def _cut(beads: list[Bead], n_src: int) -> int:
     """Index of the gold bead nearest the middle source line (the first with a source line past it)."""
     for k, (s_ids, t_ids) in enumerate(beads):
         if s_ids and t_ids and s_ids[0] >= n_src // 2:
@@ -92,20 +83,20 @@ def load_nonlit(root: Path, name: str) -> tuple[Doc, Doc]:
     d = root / "align-dev" / "nonlit" / name
     meta = (d / "meta_data.tsv").read_text(encoding="utf-8").splitlines()[1].split("\t")
     nid, src_lang, tgt_lang = meta[0], meta[1], meta[2]
-    src = (d / "src" / nid).read_text(encoding="utf-8").splitlines()
+    gold = read_gold(d, nid)
+    src, ref, beads = gold.src, gold.tgt, gold.beads
     mt = (d / "src" / f"{nid}.trans").read_text(encoding="utf-8").splitlines()
-    ref = (d / "tgt" / nid).read_text(encoding="utf-8").splitlines()
     if len(mt) != len(src):
         sys.exit(f"{d}/src/{nid}.trans: {len(mt)} lines for {len(src)} source lines")
     if tgt_lang == "zh":
         mt = [join_words(x) for x in mt]
-    beads = read_beads(d / "gold" / f"{nid}.align")
     k = _cut(beads, len(src))
     cut_s, cut_t = beads[k][0][0], beads[k][1][0]
     halves = []
     for lo, hi, rlo, rhi in ((0, cut_s, 0, cut_t), (cut_s, len(src), cut_t, len(ref))):
-        halves.append(Doc(name, "mt", src_lang, tgt_lang, src[lo:hi], [((i - lo,), mt[i]) for i in range(lo, hi)],
-                          ref[rlo:rhi]))
+        halves.append(
+            Doc(name, "mt", src_lang, tgt_lang, src[lo:hi], [((i - lo,), mt[i]) for i in range(lo, hi)], ref[rlo:rhi])
+        )
     return halves[0], halves[1]
 
 
@@ -113,9 +104,8 @@ def load_mac(root: Path, nid: str) -> tuple[Doc, Doc]:
     """(tune, report) halves of MAC-Dev chapter ``nid``: Chinese source, the published English as
     the translation, bead by bead (the translator's own omissions are not scored)."""
     d = root / "align-dev" / "mac_dev"
-    src = (d / "src" / nid).read_text(encoding="utf-8").splitlines()
-    tgt = (d / "tgt" / nid).read_text(encoding="utf-8").splitlines()
-    beads = read_beads(d / "gold" / f"{nid}.align")
+    gold = read_gold(d, nid)
+    src, tgt, beads = gold.src, gold.tgt, gold.beads
     k = _cut(beads, len(src))
     halves = []
     for part in (beads[:k], beads[k:]):
@@ -127,17 +117,17 @@ def load_mac(root: Path, nid: str) -> tuple[Doc, Doc]:
     return halves[0], halves[1]
 
 
-WMT23_LLMS = ("GPT4-5shot",)   # the LLM systems of the WMT23 zh->en MQM data (omission-dev)
+WMT23_LLMS = ("GPT4-5shot",)  # the LLM systems of the WMT23 zh->en MQM data (omission-dev)
 
 
 def load_wmt23(root: Path, system: str) -> tuple[Doc, Doc]:
     """(tune, report) halves of one WMT23 zh->en system's real output (``omission-dev``, read by
-    scripts/wmt23_lines.py): its 38 news documents in order, the first 19 the tune half and the last 19
+    eval/wmt23_lines.py): its 38 news documents in order, the first 19 the tune half and the last 19
     the report half (as section 4 cuts them), each half joined into one text of one source segment a
     line, the system's translation of each segment one block. No reference; no segment is left out."""
     import importlib.util
 
-    path = Path(__file__).resolve().parents[1] / "scripts" / "wmt23_lines.py"
+    path = Path(__file__).resolve().parent / "wmt23_lines.py"
     spec = importlib.util.spec_from_file_location("wmt23_lines", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -149,8 +139,16 @@ def load_wmt23(root: Path, system: str) -> tuple[Doc, Doc]:
     halves = []
     for keep in (lambda d: d in tune, lambda d: d not in tune):
         ids = [k for k, d in enumerate(docs) if keep(d)]
-        halves.append(Doc(f"wmt23-{system}", "llm", "zh", "en", [src[k] for k in ids],
-                          [((n,), systems[system][k]) for n, k in enumerate(ids)]))
+        halves.append(
+            Doc(
+                f"wmt23-{system}",
+                "llm",
+                "zh",
+                "en",
+                [src[k] for k in ids],
+                [((n,), systems[system][k]) for n, k in enumerate(ids)],
+            )
+        )
     return halves[0], halves[1]
 
 
@@ -159,17 +157,17 @@ def paragraphs(texts: list[str], sep: str, rng: random.Random) -> list[str]:
     out, k = [], 0
     while k < len(texts):
         n = rng.choice((1, 2, 3))
-        out.append(sep.join(t for t in texts[k:k + n] if t))
+        out.append(sep.join(t for t in texts[k : k + n] if t))
         k += n
     return [x for x in out if x.strip()]
 
 
 @dataclass
 class Case:
-    hyp: list[str]              # the translation, one paragraph per line
-    dropped: set[int]           # source sentences truly absent
-    partial: set[int]           # source sentences that lost a clause
-    touched: set[int]           # source sentences the case moved, merged or split (where errors show)
+    hyp: list[str]  # the translation, one paragraph per line
+    dropped: set[int]  # source sentences truly absent
+    partial: set[int]  # source sentences that lost a clause
+    touched: set[int]  # source sentences the case moved, merged or split (where errors show)
 
 
 def _unfinal(text: str, lang: str) -> str:
@@ -207,7 +205,7 @@ def make_case(doc: Doc, case: str, seed: int, gap: int | None = None, at_end: bo
     elif case == "gap":
         size = min(gap or 1, len(full) // 2)
         start = len(full) - size if at_end else rng.randrange(1, len(full) - size)
-        gone = set(full[start:start + size])
+        gone = set(full[start : start + size])
         dropped = {i for k in gone for i in blocks[k][0]}
         blocks = [b for k, b in enumerate(blocks) if k not in gone]
     elif case == "swap":
@@ -227,11 +225,13 @@ def make_case(doc: Doc, case: str, seed: int, gap: int | None = None, at_end: bo
         while k < n:
             size = rng.choice((2, 3, 4))
             if rng.random() < 0.1 * 3 / size and k + size <= n:
-                group = blocks[k:k + size]
+                group = blocks[k : k + size]
                 joiners = [", and ", ", which ", " "] if lang == "en" else ["，", ""]
                 text = _unfinal(group[0][1], lang)
                 for _, t in group[1:-1]:
-                    text += rng.choice(joiners) + (_lower_first(_unfinal(t, lang)) if lang == "en" else _unfinal(t, lang))
+                    text += rng.choice(joiners) + (
+                        _lower_first(_unfinal(t, lang)) if lang == "en" else _unfinal(t, lang)
+                    )
                 last = group[-1][1]
                 text += rng.choice(joiners) + (_lower_first(last) if lang == "en" else last)
                 ids = [i for s, _ in group for i in s]
@@ -247,7 +247,7 @@ def make_case(doc: Doc, case: str, seed: int, gap: int | None = None, at_end: bo
             s, t = blocks[k]
             m = re.search(r",\s+" if lang == "en" else "，", t)
             if m and rng.random() < 0.1 and 10 < m.start() < len(t) - 10:
-                head, tail = t[:m.start()], t[m.end():]
+                head, tail = t[: m.start()], t[m.end() :]
                 t = head + (". " + tail[:1].upper() + tail[1:] if lang == "en" else "。" + tail)
                 blocks[k] = (s, t)
                 touched |= set(s)
@@ -292,9 +292,9 @@ class Tally:
     whole: int = 0
     whole_partial: int = 0
     gaps: int = 0
-    gaps_whole: int = 0          # gaps with every sentence found and no false flag within 20 sentences
-    gaps_clean: int = 0          # ... no flag within 20 sentences that the complete text does not have too (no smear)
-    pairs: list = field(default_factory=list)   # (score, translated?) for the reliability table
+    gaps_whole: int = 0  # gaps with every sentence found and no false flag within 20 sentences
+    gaps_clean: int = 0  # ... no flag within 20 sentences that the complete text does not have too (no smear)
+    pairs: list = field(default_factory=list)  # (score, translated?) for the reliability table
 
     def add(self, doc: Doc, case: Case, cov, gap: bool = False, complete_flags: set[int] | None = None) -> None:
         """``complete_flags``: the sentences called dropped on the complete text (for ``gaps_clean``)."""

@@ -1,7 +1,7 @@
 """Write the WMT23 zh->en systems of ../shared/data/omission-dev as sentence-parallel text files, for
 `booktrans compare` and `sacrebleu --paired-bs` (docs/evaluate.md, "Significance between systems").
 
-    python scripts/wmt23_lines.py --data ../shared/data/omission-dev --out build/wmt23
+    python eval/wmt23_lines.py --data ../shared/data/omission-dev --out build/wmt23
 
 Writes source.txt and <system>.txt (one segment a line, in segment order; the raters' error-span
 marks <v>...</v> removed). Evaluation data: write it outside the repository or under build/.
@@ -28,7 +28,7 @@ def read_systems(data: Path) -> tuple[list[str], dict[str, list[str]]]:
 
 def read_documents(data: Path) -> tuple[list[str], dict[str, list[str]], list[str]]:
     """(source segments, {system: its segments}, the document of each segment) in segment order
-    (the omission benchmark joins a system's documents into one text, bench/omission_cases.py)."""
+    (the omission benchmark joins a system's documents into one text, eval/omission_cases.py)."""
     tgz = Path(data) / NAME
     if not tgz.is_file():
         raise SystemExit(f"{tgz}: missing (the WMT23 zh-en MQM file of ../shared/data/omission-dev)")
@@ -54,7 +54,9 @@ def read_documents(data: Path) -> tuple[list[str], dict[str, list[str]], list[st
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=Path("../shared/data/omission-dev"), help="the folder holding the MQM file")
+    ap.add_argument(
+        "--data", type=Path, default=Path("../shared/data/omission-dev"), help="the folder holding the MQM file"
+    )
     ap.add_argument("--out", type=Path, required=True, help="folder to write source.txt and <system>.txt into")
     args = ap.parse_args()
     src, systems = read_systems(args.data)

@@ -1,9 +1,9 @@
 """Measure the omission detector the way it is used: on real machine translation with sentences dropped.
 
-    python bench/omission_eval.py [--data ../shared/data] [--part report|tune|both] [--seeds 3] [--no-mac] [--no-mqm]
-                                  [--no-speed] [--drop-cost X] [--table none|learned|both] [--table-min-prob P]
-                                  [--cases swap,merge,...] [--sets aca,mag,pol,mac] [--only-cases] [--case-refs]
-                                  [--partial-threshold T] [--fit]
+    python eval/omission.py [--data ../shared/data] [--part report|tune|both] [--seeds 3] [--no-mac] [--no-mqm]
+                            [--no-speed] [--drop-cost X] [--table none|learned|both] [--table-min-prob P]
+                            [--cases swap,merge,...] [--sets aca,mag,pol,mac] [--only-cases] [--case-refs]
+                            [--partial-threshold T] [--fit]
 
 Every section runs twice: with CC-CEDICT alone (``CedictGlosser``, the detector's default: table
 "no") and with the lexical table learned from the corpus (table "yes", ``SameMeaning(table)``, what
@@ -40,7 +40,7 @@ beads together), so the report halves are text it never saw. Its entries count f
    for ``omitted`` (dropped) and for dropped-or-partial.
 5. **Speed**: the detector on a whole set's complete MT as one input, beside the project's sentence
    aligner alone on the same input.
-6. **What LLMs do** (run first; ``bench/omission_cases.py``): complete, dropped, swapped, merged, split
+6. **What LLMs do** (run first; ``eval/omission_cases.py``): complete, dropped, swapped, merged, split
    sentences, gaps of 1-200 sentences and clause cuts, on the MT sets and on MAC-Dev's published
    human English, tune and report halves; the targets of issue 23 are checked on the report halves.
 7. **Reliability** of ``score`` over every sentence of section 6, per part, with its expected
@@ -60,17 +60,35 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from booktrans.align.gold import gold_names, read_gold
 from booktrans.align.lexicon import CedictGlosser
 from booktrans.align.similarity import LexicalTable, learn_from_beads
-from booktrans.evaluate.omission import (TABLE_MIN_PROB, OmissionConfig, align_references, clauses, source_coverage,
-                                         table_translator)
+from booktrans.evaluate.omission import (
+    TABLE_MIN_PROB,
+    OmissionConfig,
+    align_references,
+    clauses,
+    source_coverage,
+    table_translator,
+)
 
 sys.path.insert(0, str(Path(__file__).parent))
-from omission_cases import (CASES, WMT23_LLMS, Doc, Tally, draws, join_words, load_mac, load_nonlit,  # noqa: E402
-                            load_wmt23, make_case, rate, read_beads)
+from omission_cases import (  # noqa: E402
+    CASES,
+    WMT23_LLMS,
+    Doc,
+    Tally,
+    draws,
+    join_words,
+    load_mac,
+    load_nonlit,
+    load_wmt23,
+    make_case,
+    rate,
+)
 
 SETS = ("aca", "mag", "pol")
-REF_CASES = ("complete", "clause")   # section 6's cases also run with the reference (the MT sets have one)
+REF_CASES = ("complete", "clause")  # section 6's cases also run with the reference (the MT sets have one)
 _MARK = re.compile(r"</?v>")
 
 
@@ -91,14 +109,13 @@ def load_set(root: Path, name: str) -> tuple[Part, Part]:
     d = root / "align-dev" / "nonlit" / name
     meta = (d / "meta_data.tsv").read_text(encoding="utf-8").splitlines()[1].split("\t")
     nid, src_lang, tgt_lang = meta[0], meta[1], meta[2]
-    src = (d / "src" / nid).read_text(encoding="utf-8").splitlines()
+    gold = read_gold(d, nid)
+    src, ref, beads = gold.src, gold.tgt, gold.beads
     mt = (d / "src" / f"{nid}.trans").read_text(encoding="utf-8").splitlines()
-    ref = (d / "tgt" / nid).read_text(encoding="utf-8").splitlines()
     if len(mt) != len(src):
         sys.exit(f"{d}/src/{nid}.trans: {len(mt)} lines for {len(src)} source lines")
     if tgt_lang == "zh":
         mt = [join_words(x) for x in mt]
-    beads = read_beads(d / "gold" / f"{nid}.align")
     cut_s = cut_t = None
     for s_ids, t_ids in beads:
         if s_ids and t_ids and s_ids[0] >= len(src) // 2:
@@ -106,8 +123,10 @@ def load_set(root: Path, name: str) -> tuple[Part, Part]:
             break
     if cut_s is None:
         sys.exit(f"{d}: no bead to cut the set at")
-    return (Part(f"{name}", src_lang, tgt_lang, src[:cut_s], mt[:cut_s], ref[:cut_t]),
-            Part(f"{name}", src_lang, tgt_lang, src[cut_s:], mt[cut_s:], ref[cut_t:]))
+    return (
+        Part(f"{name}", src_lang, tgt_lang, src[:cut_s], mt[:cut_s], ref[:cut_t]),
+        Part(f"{name}", src_lang, tgt_lang, src[cut_s:], mt[cut_s:], ref[cut_t:]),
+    )
 
 
 def learn_table(root: Path) -> LexicalTable:
@@ -133,7 +152,7 @@ def merge_lines(sentences: list[str], lang: str, rng: random.Random) -> list[str
     sep = "" if lang == "zh" else " "
     while k < len(sentences):
         n = rng.choice((1, 2, 3))
-        out.append(sep.join(sentences[k:k + n]))
+        out.append(sep.join(sentences[k : k + n]))
         k += n
     return out
 
@@ -209,13 +228,15 @@ class Counts:
 
 
 def run_mt(root: Path, parts: list[str], seeds: int, translators: dict, cfg: OmissionConfig) -> dict:
-    """Sections 1 and 2: {(table, part, set, ref): {"dropped", "complete", "partial", "partial_dropped", "added": Counts}}."""
+    """Sections 1 and 2: {(table, part, set, ref): {"dropped", "complete", "partial", "partial_dropped", "added":
+    Counts}}."""
     out: dict = {}
     for name in SETS:
         halves = dict(zip(("tune", "report"), load_set(root, name)))
         foreign = {"tune": halves["report"].mt, "report": halves["tune"].mt}  # same language, another text
-        for (table, translator), part_name, use_ref in ((t, p, r) for t in translators.items() for p in parts
-                                                         for r in (False, True)):
+        for (table, translator), part_name, use_ref in (
+            (t, p, r) for t in translators.items() for p in parts for r in (False, True)
+        ):
             part = halves[part_name]
             t0 = time.perf_counter()
             refs = align_references(part.src, part.ref, part.src_lang, part.tgt_lang, translator) if use_ref else None
@@ -235,16 +256,24 @@ def run_mt(root: Path, parts: list[str], seeds: int, translators: dict, cfg: Omi
             cov = source_coverage(part.src, hyp, part.src_lang, part.tgt_lang, cfg, translator, refs)
             res["added"].add([k in set(cov.added) for k in range(len(hyp))], inserted)
             out[(table, part_name, name, use_ref)] = res
-            print(f"  {part_name:<6} {name} {part.src_lang}->{part.tgt_lang} table {table} {'ref' if use_ref else 'no ref'}: "
-                  f"{len(part.src)} lines, {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
+            print(
+                f"  {part_name:<6} {name} {part.src_lang}->{part.tgt_lang} table {table} "
+                f"{'ref' if use_ref else 'no ref'}: "
+                f"{len(part.src)} lines, {time.perf_counter() - t0:.0f}s",
+                file=sys.stderr,
+                flush=True,
+            )
     return out
 
 
 def report_mt(results: dict, parts: list[str], tables: list[str]) -> bool:
     ok = True
     print("\n1. Dropped sentences in real machine translation (10% dropped, lines of 1-3 sentences)")
-    print(f"{'part':<7} {'set':<10} {'direction':<9} {'table':<6} {'reference':<9} {'dropped':>7} {'recall':>7} {'kept':>6} "
-          f"{'FPR':>6} {'complete':>9}   target")
+    print(
+        f"{'part':<7} {'set':<10} {'direction':<9} {'table':<6} {'reference':<9} {'dropped':>7} "
+        f"{'recall':>7} {'kept':>6} "
+        f"{'FPR':>6} {'complete':>9}   target"
+    )
     for part, use_ref, table in ((p, r, t) for p in parts for r in (False, True) for t in tables):
         groups = [(name, [name]) for name in SETS] + [("en->zh", ["aca", "mag"]), ("zh->en", ["pol"])]
         for label, names in groups:
@@ -258,12 +287,18 @@ def report_mt(results: dict, parts: list[str], tables: list[str]) -> bool:
             good = d.recall >= 0.90 and d.fpr <= 0.03 and c.fpr <= 0.03
             if part == "report" and label in ("en->zh", "zh->en"):
                 ok &= good
-            print(f"{part:<7} {label if label in SETS else 'all':<10} {direction:<9} {table:<6} {'yes' if use_ref else 'no':<9} "
-                  f"{d.pos:>7} {d.recall:>7.3f} {d.neg:>6} {d.fpr:>6.3f} {c.fpr:>9.3f}   {'met' if good else 'MISSED'}")
+            print(
+                f"{part:<7} {label if label in SETS else 'all':<10} {direction:<9} {table:<6} "
+                f"{'yes' if use_ref else 'no':<9} "
+                f"{d.pos:>7} {d.recall:>7.3f} {d.neg:>6} {d.fpr:>6.3f} {c.fpr:>9.3f}   {'met' if good else 'MISSED'}"
+            )
     print("\n2. Partial and additions: one clause (at most half the sentence) removed from 10% of the MT")
     print("   sentences; sentences of another text inserted after 5% of them (one sentence per line)")
-    print(f"{'part':<7} {'direction':<9} {'table':<6} {'reference':<9} {'cut':>5} {'partial':>8} {'dropped':>8} {'others':>7} "
-          f"{'partial':>8} {'inserted':>9} {'added':>6} {'MT lines':>9} {'added':>6}")
+    print(
+        f"{'part':<7} {'direction':<9} {'table':<6} {'reference':<9} {'cut':>5} {'partial':>8} "
+        f"{'dropped':>8} {'others':>7} "
+        f"{'partial':>8} {'inserted':>9} {'added':>6} {'MT lines':>9} {'added':>6}"
+    )
     for part, use_ref, table in ((p, r, t) for p in parts for r in (False, True) for t in tables):
         for direction, names in (("en->zh", ["aca", "mag"]), ("zh->en", ["pol"])):
             c = {key: Counts() for key in ("partial", "partial_dropped", "added")}
@@ -273,8 +308,11 @@ def report_mt(results: dict, parts: list[str], tables: list[str]) -> bool:
                     for k in ("pos", "hit", "neg", "false"):
                         setattr(cnt, k, getattr(cnt, k) + getattr(r, k))
             p, pd, a = c["partial"], c["partial_dropped"], c["added"]
-            print(f"{part:<7} {direction:<9} {table:<6} {'yes' if use_ref else 'no':<9} {p.pos:>5} {p.recall:>8.3f} {pd.recall:>8.3f} "
-                  f"{p.neg:>7} {p.fpr:>8.3f} {a.pos:>9} {a.recall:>6.3f} {a.neg:>9} {a.fpr:>6.3f}")
+            print(
+                f"{part:<7} {direction:<9} {table:<6} {'yes' if use_ref else 'no':<9} {p.pos:>5} "
+                f"{p.recall:>8.3f} {pd.recall:>8.3f} "
+                f"{p.neg:>7} {p.fpr:>8.3f} {a.pos:>9} {a.recall:>6.3f} {a.neg:>9} {a.fpr:>6.3f}"
+            )
     return ok
 
 
@@ -283,11 +321,9 @@ def run_mac(root: Path, translator, cfg: OmissionConfig, table: str) -> None:
     d = root / "align-dev" / "mac_dev"
     rows = []
     totals = {"complete": Counts(), "complete_ref": Counts(), "dropped": Counts()}
-    for gold in sorted((d / "gold").glob("*.align")):
-        nid = gold.stem
-        src = (d / "src" / nid).read_text(encoding="utf-8").splitlines()
-        tgt = (d / "tgt" / nid).read_text(encoding="utf-8").splitlines()
-        beads = read_beads(gold)
+    for nid in gold_names(d):
+        gold = read_gold(d, nid)
+        src, tgt, beads = gold.src, gold.tgt, gold.beads
         untranslated = {i for s_ids, t_ids in beads if not t_ids for i in s_ids}  # the translator's own omissions
         rng = random.Random(f"mac-{nid}")
         full = [k for k, (s_ids, t_ids) in enumerate(beads) if s_ids and t_ids]
@@ -296,9 +332,13 @@ def run_mac(root: Path, translator, cfg: OmissionConfig, table: str) -> None:
         kept_lines = [j for k, (s_ids, t_ids) in enumerate(beads) if k not in drop_beads for j in t_ids]
         all_lines = [j for _, t_ids in beads for j in t_ids]
         t0 = time.perf_counter()
-        complete = source_coverage(src, merge_lines([tgt[j] for j in all_lines], "en", rng), "zh", "en", cfg, translator)
+        complete = source_coverage(
+            src, merge_lines([tgt[j] for j in all_lines], "en", rng), "zh", "en", cfg, translator
+        )
         refs = align_references(src, tgt, "zh", "en", translator)
-        with_ref = source_coverage(src, merge_lines([tgt[j] for j in all_lines], "en", rng), "zh", "en", cfg, translator, refs)
+        with_ref = source_coverage(
+            src, merge_lines([tgt[j] for j in all_lines], "en", rng), "zh", "en", cfg, translator, refs
+        )
         cov = source_coverage(src, merge_lines([tgt[j] for j in kept_lines], "en", rng), "zh", "en", cfg, translator)
         c, cr, dr = Counts(), Counts(), Counts()
         c.add([x.omitted for x in complete.lines], set(), untranslated)
@@ -308,14 +348,25 @@ def run_mac(root: Path, translator, cfg: OmissionConfig, table: str) -> None:
             for k in ("pos", "hit", "neg", "false"):
                 setattr(totals[key], k, getattr(totals[key], k) + getattr(cnt, k))
         rows.append((nid, len(src), c.fpr, cr.fpr, dr.recall, dr.fpr))
-        print(f"  mac_dev {nid} table {table}: {len(src)} lines, {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
-    print(f"\n3. Literary sanity: MAC-Dev, the published English translation as the translation (zh->en), table {table}")
-    print(f"{'chapter':<8} {'lines':>6} {'complete flagged':>17} {'with --ref':>11} {'10% dropped: recall':>20} {'FPR':>6}")
+        print(
+            f"  mac_dev {nid} table {table}: {len(src)} lines, {time.perf_counter() - t0:.0f}s",
+            file=sys.stderr,
+            flush=True,
+        )
+    print(
+        f"\n3. Literary sanity: MAC-Dev, the published English translation as the translation (zh->en), table {table}"
+    )
+    print(
+        f"{'chapter':<8} {'lines':>6} {'complete flagged':>17} {'with --ref':>11} "
+        f"{'10% dropped: recall':>20} {'FPR':>6}"
+    )
     for nid, n, cf, crf, rec, fpr in rows:
         print(f"{nid:<8} {n:>6} {cf:>17.3f} {crf:>11.3f} {rec:>20.3f} {fpr:>6.3f}")
     t = totals
-    print(f"{'all':<8} {t['complete'].neg:>6} {t['complete'].fpr:>17.3f} {t['complete_ref'].fpr:>11.3f} "
-          f"{t['dropped'].recall:>20.3f} {t['dropped'].fpr:>6.3f}")
+    print(
+        f"{'all':<8} {t['complete'].neg:>6} {t['complete'].fpr:>17.3f} {t['complete_ref'].fpr:>11.3f} "
+        f"{t['dropped'].recall:>20.3f} {t['dropped'].fpr:>6.3f}"
+    )
 
 
 def load_mqm(data: Path):
@@ -365,20 +416,24 @@ def prf(pairs: list[tuple[bool, bool]]) -> tuple[int, int, float, float, float]:
 def run_mqm(data: Path, translator, cfg: OmissionConfig, table: str) -> None:
     docs = load_mqm(data)
     names = sorted({doc for _, doc in docs})
-    halves = {"first half": set(names[: len(names) // 2]), "second half": set(names[len(names) // 2:])}
+    halves = {"first half": set(names[: len(names) // 2]), "second half": set(names[len(names) // 2 :])}
     t0 = time.perf_counter()
     preds = predict_mqm(docs, cfg, translator)
     print(f"  WMT23: {len(docs)} system-documents, {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
-    print(f"\n4. WMT23 zh->en MQM omission labels: {len(docs)} system-documents, {len(preds)} segments "
-          f"(word-level labels; nothing tuned on them), table {table}")
+    print(
+        f"\n4. WMT23 zh->en MQM omission labels: {len(docs)} system-documents, {len(preds)} segments "
+        f"(word-level labels; nothing tuned on them), table {table}"
+    )
     print(f"{'documents':<12} {'labels':<10} {'flag':<18} {'positives':>10} {'flagged':>8} {'P':>6} {'R':>6} {'F1':>6}")
     for part, keep in (("all", None), *halves.items()):
         rows = [x for x in preds if keep is None or x[0] in keep]
         for label, k in (("any rater", 1), ("majority", 2)):
             for flag_name, idx in (("dropped", 1), ("dropped or partial", 2)):
                 flagged, gold, p, r, f = prf([(x[idx], x[3] >= k) for x in rows])
-                print(f"{part:<12} {label:<10} {flag_name:<18} {gold:>5} ({gold / len(rows):.1%}) {flagged:>6} "
-                      f"{p:>6.3f} {r:>6.3f} {f:>6.3f}")
+                print(
+                    f"{part:<12} {label:<10} {flag_name:<18} {gold:>5} ({gold / len(rows):.1%}) {flagged:>6} "
+                    f"{p:>6.3f} {r:>6.3f} {f:>6.3f}"
+                )
 
 
 def run_speed(root: Path, translator, cfg: OmissionConfig, table: str) -> None:
@@ -398,8 +453,10 @@ def run_speed(root: Path, translator, cfg: OmissionConfig, table: str) -> None:
         src_lang = halves[0].src_lang
         zh, en = (src, hyp) if src_lang == "zh" else (hyp, src)
         row = []
-        for fn in (lambda: source_coverage(src, hyp, src_lang, halves[0].tgt_lang, cfg, translator),
-                   lambda: align_sentences(zh, en, translator)):
+        for fn in (
+            lambda: source_coverage(src, hyp, src_lang, halves[0].tgt_lang, cfg, translator),
+            lambda: align_sentences(zh, en, translator),
+        ):
             t0 = time.perf_counter()
             fn()
             took = time.perf_counter() - t0
@@ -420,8 +477,8 @@ def case_docs(root: Path, sets: list[str], part: str) -> list[Doc]:
                 halves = load_wmt23(root, system)
                 docs.append(halves[0] if part == "tune" else halves[1])
         elif name == "mac":
-            for gold in sorted((root / "align-dev" / "mac_dev" / "gold").glob("*.align")):
-                halves = load_mac(root, gold.stem)
+            for nid in gold_names(root / "align-dev" / "mac_dev"):
+                halves = load_mac(root, nid)
                 docs.append(halves[0] if part == "tune" else halves[1])
         else:
             halves = load_nonlit(root, name)
@@ -429,8 +486,9 @@ def case_docs(root: Path, sets: list[str], part: str) -> list[Doc]:
     return docs
 
 
-def run_cases(root: Path, parts: list[str], sets: list[str], cases: list[str], translator, cfg: OmissionConfig,
-              refs: bool) -> dict:
+def run_cases(
+    root: Path, parts: list[str], sets: list[str], cases: list[str], translator, cfg: OmissionConfig, refs: bool
+) -> dict:
     """Section 6: {(part, family, reference, case): Tally} over the LLM-behaviour cases (omission_cases)."""
     out: dict = {}
     for part in parts:
@@ -439,12 +497,14 @@ def run_cases(root: Path, parts: list[str], sets: list[str], cases: list[str], t
             t0 = time.perf_counter()
             ref_options = [False, True] if doc.ref else [False]
             for use_ref in ref_options:
-                # with the reference: the cases partial is judged on (clause cuts, complete text), or all with --case-refs
+                # with the reference: the cases partial is judged on (clause cuts, complete text), or all with
+                # --case-refs
                 todo = cases if refs or not use_ref else [c for c in cases if c in REF_CASES]
                 if not todo:
                     continue
-                references = (align_references(doc.src, doc.ref, doc.src_lang, doc.tgt_lang, translator)
-                              if use_ref else None)
+                references = (
+                    align_references(doc.src, doc.ref, doc.src_lang, doc.tgt_lang, translator) if use_ref else None
+                )
                 complete_flags = None
                 for case in todo:
                     if case == "gap" and complete_flags is None:
@@ -459,29 +519,46 @@ def run_cases(root: Path, parts: list[str], sets: list[str], cases: list[str], t
                         tally = Tally()
                         tally.add(doc, c, cov, gap=case == "gap", complete_flags=complete_flags)
                         out.setdefault((part, family, use_ref, case), Tally()).merge(tally)
-            print(f"  cases {part} {doc.name}: {len(doc.src)} lines, {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
+            print(
+                f"  cases {part} {doc.name}: {len(doc.src)} lines, {time.perf_counter() - t0:.0f}s",
+                file=sys.stderr,
+                flush=True,
+            )
     return out
 
 
 def report_cases(results: dict, parts: list[str]) -> bool:
     """The table of section 6 and whether the report halves meet the targets of issue 23."""
     ok = True
-    print("\n6. What LLMs do (bench/omission_cases.py): per case, share of present sentences called dropped,")
+    print("\n6. What LLMs do (eval/omission_cases.py): per case, share of present sentences called dropped,")
     print("   share of missing ones found, flags on the sentences the case moved / merged / split, gaps found whole")
     print("   (every sentence found, no flag within 20 sentences) and without smear (every sentence found, no flag")
     print("   within 20 sentences that the complete text does not have too)")
-    print(f"{'part':<7} {'text':<17} {'ref':<4} {'case':<9} {'present':>8} {'dropped%':>9} {'missing':>8} {'found':>6} "
-          f"{'touched':>8} {'flagged%':>9} {'gaps whole':>11} {'no smear':>9} {'clause cut':>11} {'partial':>8} {'partial elsewhere%':>19}")
-    for (part, family, use_ref, case), t in sorted(results.items(), key=lambda kv: (parts.index(kv[0][0]), kv[0][1], kv[0][2],
-                                                                                    CASES.index(kv[0][3]))):
-        good = rate(t.false, t.present) <= 0.01 and (t.missing == 0 or rate(t.found, t.missing) >= 0.95) and \
-            (t.gaps == 0 or t.gaps_whole == t.gaps)
+    print(
+        f"{'part':<7} {'text':<17} {'ref':<4} {'case':<9} {'present':>8} {'dropped%':>9} {'missing':>8} {'found':>6} "
+        f"{'touched':>8} {'flagged%':>9} {'gaps whole':>11} {'no smear':>9} {'clause cut':>11} "
+        f"{'partial':>8} {'partial elsewhere%':>19}"
+    )
+    for (part, family, use_ref, case), t in sorted(
+        results.items(), key=lambda kv: (parts.index(kv[0][0]), kv[0][1], kv[0][2], CASES.index(kv[0][3]))
+    ):
+        good = (
+            rate(t.false, t.present) <= 0.01
+            and (t.missing == 0 or rate(t.found, t.missing) >= 0.95)
+            and (t.gaps == 0 or t.gaps_whole == t.gaps)
+        )
         if part == "report" and family != "human" and not family.startswith("wmt23"):
-            ok &= good   # MAC-Dev's human English and the WMT23 LLM output are reported on their own
-        print(f"{part:<7} {family:<17} {'yes' if use_ref else 'no':<4} {case:<9} {t.present:>8} {100 * rate(t.false, t.present):>9.2f} "
-              f"{t.missing:>8} {rate(t.found, t.missing):>6.3f} {t.touched:>8} {100 * rate(t.touched_false, t.touched):>9.2f} "
-              f"{f'{t.gaps_whole}/{t.gaps}' if t.gaps else '':>11} {f'{t.gaps_clean}/{t.gaps}' if t.gaps else '':>9} {t.cut:>11} {rate(t.cut_found, t.cut):>8.3f} "
-              f"{100 * rate(t.whole_partial, t.whole):>19.2f}   {'met' if good else 'MISSED'}")
+            ok &= good  # MAC-Dev's human English and the WMT23 LLM output are reported on their own
+        print(
+            f"{part:<7} {family:<17} {'yes' if use_ref else 'no':<4} {case:<9} {t.present:>8} "
+            f"{100 * rate(t.false, t.present):>9.2f} "
+            f"{t.missing:>8} {rate(t.found, t.missing):>6.3f} {t.touched:>8} "
+            f"{100 * rate(t.touched_false, t.touched):>9.2f} "
+            f"{f'{t.gaps_whole}/{t.gaps}' if t.gaps else '':>11} "
+            f"{f'{t.gaps_clean}/{t.gaps}' if t.gaps else '':>9} {t.cut:>11} "
+            f"{rate(t.cut_found, t.cut):>8.3f} "
+            f"{100 * rate(t.whole_partial, t.whole):>19.2f}   {'met' if good else 'MISSED'}"
+        )
     return ok
 
 
@@ -496,15 +573,17 @@ def reliability(results: dict, part: str, bins: int = 10) -> float:
     score = np.array([p for p, _ in pairs])
     truth = np.array([float(y) for _, y in pairs])
     which = np.minimum((score * bins).astype(int), bins - 1)
-    print(f"\n7. Reliability of score ({part} halves, every case above, no reference): "
-          f"{len(score)} sentences")
+    print(f"\n7. Reliability of score ({part} halves, every case above, no reference): {len(score)} sentences")
     print(f"{'score bin':<11} {'sentences':>10} {'mean score':>11} {'translated':>11}")
     ece = 0.0
     for b in range(bins):
         k = which == b
         if k.any():
             ece += abs(score[k].mean() - truth[k].mean()) * k.sum() / len(score)
-            print(f"{b / bins:.1f}-{(b + 1) / bins:.1f}    {k.sum():>10} {score[k].mean():>11.3f} {truth[k].mean():>11.3f}")
+            print(
+                f"{b / bins:.1f}-{(b + 1) / bins:.1f}    {k.sum():>10} {score[k].mean():>11.3f} "
+                f"{truth[k].mean():>11.3f}"
+            )
     print(f"expected calibration error: {ece:.4f}")
     return ece
 
@@ -518,9 +597,11 @@ def fit_slope(results: dict) -> float:
 
     pairs = [p for (pt, _, use_ref, _), t in results.items() if pt == "tune" and not use_ref for p in t.pairs]
     score = np.clip(np.array([p for p, _ in pairs]), 1e-12, 1 - 1e-12)
-    v = np.clip(np.log(score / (1 - score)) / SCORE_SLOPE, -V_CAP, V_CAP)   # back to the decision value
+    v = np.clip(np.log(score / (1 - score)) / SCORE_SLOPE, -V_CAP, V_CAP)  # back to the decision value
     y = np.array([float(t) for _, t in pairs])
-    got = minimize_scalar(lambda b: float(np.mean(np.logaddexp(0, b * v) - y * b * v)), bounds=(0.01, 5), method="bounded")
+    got = minimize_scalar(
+        lambda b: float(np.mean(np.logaddexp(0, b * v) - y * b * v)), bounds=(0.01, 5), method="bounded"
+    )
     print(f"\nscore slope fitted on the tune halves ({len(v)} sentences): {got.x:.3f} (in use: {SCORE_SLOPE})")
     return float(got.x)
 
@@ -533,20 +614,37 @@ def main() -> int:
     ap.add_argument("--no-mac", action="store_true", help="skip the MAC-Dev literary check")
     ap.add_argument("--no-mqm", action="store_true", help="skip the WMT23 MQM labels")
     ap.add_argument("--no-speed", action="store_true", help="skip the speed measurement")
-    ap.add_argument("--cases", default=",".join(CASES),
-                    help="section 6's cases, comma-separated (default: all); 'none' skips it")
-    ap.add_argument("--sets", default="aca,mag,pol,mac,wmt23",
-                    help="section 6's texts: aca, mag, pol (real MT), mac (MAC-Dev), wmt23 (the WMT23 LLM systems' output)")
+    ap.add_argument(
+        "--cases", default=",".join(CASES), help="section 6's cases, comma-separated (default: all); 'none' skips it"
+    )
+    ap.add_argument(
+        "--sets",
+        default="aca,mag,pol,mac,wmt23",
+        help="section 6's texts: aca, mag, pol (real MT), mac (MAC-Dev), wmt23 (the WMT23 LLM systems' output)",
+    )
     ap.add_argument("--only-cases", action="store_true", help="run section 6 (and 7) alone")
-    ap.add_argument("--case-refs", action="store_true",
-                    help="section 6: every case also with the reference (MT sets; by default only complete and clause)")
-    ap.add_argument("--partial-threshold", type=float, help="try another partial_threshold (how the default was chosen)")
+    ap.add_argument(
+        "--case-refs",
+        action="store_true",
+        help="section 6: every case also with the reference (MT sets; by default only complete and clause)",
+    )
+    ap.add_argument(
+        "--partial-threshold", type=float, help="try another partial_threshold (how the default was chosen)"
+    )
     ap.add_argument("--fit", action="store_true", help="fit the score's slope on the tune halves' cases (section 6)")
     ap.add_argument("--drop-cost", type=float, help="try another drop_cost than the default (how it was chosen)")
-    ap.add_argument("--table", choices=["none", "learned", "both"], default="both",
-                    help="CC-CEDICT alone, the lexical table learned from the tune halves, or both side by side")
-    ap.add_argument("--table-min-prob", type=float, default=TABLE_MIN_PROB,
-                    help="table entries count from this probability on (how the default was chosen)")
+    ap.add_argument(
+        "--table",
+        choices=["none", "learned", "both"],
+        default="both",
+        help="CC-CEDICT alone, the lexical table learned from the tune halves, or both side by side",
+    )
+    ap.add_argument(
+        "--table-min-prob",
+        type=float,
+        default=TABLE_MIN_PROB,
+        help="table entries count from this probability on (how the default was chosen)",
+    )
     args = ap.parse_args()
     if not (args.data / "align-dev" / "nonlit").is_dir():
         sys.exit(f"{args.data}/align-dev/nonlit: not found (the dev data lives in ../shared/data)")
@@ -565,9 +663,11 @@ def main() -> int:
         table = learn_table(args.data)
         meaning = table_translator(table, args.table_min_prob)
         translators["yes"] = meaning
-        print(f"lexical table from the tune halves' confident beads: {len(table)} Chinese words, "
-              f"{sum(len(v) for v in table.entries.values())} entries, {table.meta.get('confident_beads')} beads; "
-              f"entries counted from p >= {meaning.table_min_prob} ({time.perf_counter() - t1:.0f}s)")
+        print(
+            f"lexical table from the tune halves' confident beads: {len(table)} Chinese words, "
+            f"{sum(len(v) for v in table.entries.values())} entries, {table.meta.get('confident_beads')} beads; "
+            f"entries counted from p >= {meaning.table_min_prob} ({time.perf_counter() - t1:.0f}s)"
+        )
     parts = ["tune", "report"] if args.part == "both" else [args.part]
     ok = True
     cases = [] if args.cases == "none" else args.cases.split(",")

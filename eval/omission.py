@@ -79,12 +79,12 @@ from omission_cases import (  # noqa: E402
     Doc,
     Tally,
     draws,
-    join_words,
     load_mac,
     load_nonlit,
     load_wmt23,
     make_case,
     rate,
+    read_nonlit,
 )
 
 SETS = ("aca", "mag", "pol")
@@ -106,23 +106,9 @@ class Part:
 
 def load_set(root: Path, name: str) -> tuple[Part, Part]:
     """(tune half, report half) of align-dev/nonlit/<name>, cut at the gold bead nearest the middle."""
-    d = root / "align-dev" / "nonlit" / name
-    meta = (d / "meta_data.tsv").read_text(encoding="utf-8").splitlines()[1].split("\t")
-    nid, src_lang, tgt_lang = meta[0], meta[1], meta[2]
-    gold = read_gold(d, nid)
-    src, ref, beads = gold.src, gold.tgt, gold.beads
-    mt = (d / "src" / f"{nid}.trans").read_text(encoding="utf-8").splitlines()
-    if len(mt) != len(src):
-        sys.exit(f"{d}/src/{nid}.trans: {len(mt)} lines for {len(src)} source lines")
-    if tgt_lang == "zh":
-        mt = [join_words(x) for x in mt]
-    cut_s = cut_t = None
-    for s_ids, t_ids in beads:
-        if s_ids and t_ids and s_ids[0] >= len(src) // 2:
-            cut_s, cut_t = s_ids[0], t_ids[0]
-            break
-    if cut_s is None:
-        sys.exit(f"{d}: no bead to cut the set at")
+    ns = read_nonlit(root, name)
+    src, mt, ref, cut_s, cut_t = ns.src, ns.mt, ns.ref, ns.cut_s, ns.cut_t
+    src_lang, tgt_lang = ns.src_lang, ns.tgt_lang
     return (
         Part(f"{name}", src_lang, tgt_lang, src[:cut_s], mt[:cut_s], ref[:cut_t]),
         Part(f"{name}", src_lang, tgt_lang, src[cut_s:], mt[cut_s:], ref[cut_t:]),

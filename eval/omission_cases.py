@@ -78,20 +78,42 @@ def _cut(beads: list[Bead], n_src: int) -> int:
     raise ValueError("no bead to cut the text at")
 
 
-def load_nonlit(root: Path, name: str) -> tuple[Doc, Doc]:
-    """(tune, report) halves of align-dev/nonlit/<name>: its source, its real MT, its reference."""
+@dataclass
+class NonlitSet:
+    """align-dev/nonlit/<name> as its files hold it: languages, source lines, their real MT (one line
+    per source line), the reference sentences, and where the tune half ends (source, reference line)."""
+
+    src_lang: str
+    tgt_lang: str
+    src: list[str]
+    mt: list[str]
+    ref: list[str]
+    cut_s: int
+    cut_t: int
+
+
+def read_nonlit(root: Path, name: str) -> NonlitSet:
+    """The one reader of a nonlit set's files (meta_data.tsv, the gold document, src/<id>.trans), cut
+    at the gold bead nearest the middle; used by every case and section of the omission evaluation."""
     d = root / "align-dev" / "nonlit" / name
     meta = (d / "meta_data.tsv").read_text(encoding="utf-8").splitlines()[1].split("\t")
     nid, src_lang, tgt_lang = meta[0], meta[1], meta[2]
     gold = read_gold(d, nid)
-    src, ref, beads = gold.src, gold.tgt, gold.beads
     mt = (d / "src" / f"{nid}.trans").read_text(encoding="utf-8").splitlines()
-    if len(mt) != len(src):
-        sys.exit(f"{d}/src/{nid}.trans: {len(mt)} lines for {len(src)} source lines")
+    if len(mt) != len(gold.src):
+        sys.exit(f"{d}/src/{nid}.trans: {len(mt)} lines for {len(gold.src)} source lines")
     if tgt_lang == "zh":
         mt = [join_words(x) for x in mt]
-    k = _cut(beads, len(src))
-    cut_s, cut_t = beads[k][0][0], beads[k][1][0]
+    k = _cut(gold.beads, len(gold.src))
+    cut_s, cut_t = gold.beads[k][0][0], gold.beads[k][1][0]
+    return NonlitSet(src_lang, tgt_lang, gold.src, mt, gold.tgt, cut_s, cut_t)
+
+
+def load_nonlit(root: Path, name: str) -> tuple[Doc, Doc]:
+    """(tune, report) halves of align-dev/nonlit/<name>: its source, its real MT, its reference."""
+    ns = read_nonlit(root, name)
+    src, mt, ref, cut_s, cut_t = ns.src, ns.mt, ns.ref, ns.cut_s, ns.cut_t
+    src_lang, tgt_lang = ns.src_lang, ns.tgt_lang
     halves = []
     for lo, hi, rlo, rhi in ((0, cut_s, 0, cut_t), (cut_s, len(src), cut_t, len(ref))):
         halves.append(

@@ -348,7 +348,7 @@ def test_lora_and_full_rounds_train_through_the_pattern_with_yarn_and_packing(ti
     from booktrans.translate.engines import EngineError, generate_batch, open_local_engine
 
     with pytest.raises(EngineError, match="sparse_attention.inference: sparse"):
-        open_local_engine(tmp_path / "lora", "vllm", None, 256)
+        open_local_engine(tmp_path / "lora", "vllm", None, 256, "float32", 1.0, 0)
 
     for out, expect in (("lora", True), ("full", False)):
         model, tok = load_model(tmp_path / out, dtype="float32")

@@ -205,7 +205,7 @@ def test_vllm_engine_decodes_greedily_and_is_refused_when_missing(monkeypatch, t
     _, tok = tiny
     monkeypatch.setitem(sys.modules, "vllm", None)
     with pytest.raises(EngineError, match="needs the vllm package"):
-        VLLMEngine("weights", tok, 256)
+        VLLMEngine("weights", tok, 256, seed=0, repetition_penalty=1.0)
     seen = {}
 
     class LLM:
@@ -224,7 +224,7 @@ def test_vllm_engine_decodes_greedily_and_is_refused_when_missing(monkeypatch, t
             self.kw = kw
 
     monkeypatch.setitem(sys.modules, "vllm", types.SimpleNamespace(LLM=LLM, SamplingParams=SamplingParams))
-    engine = VLLMEngine("weights", tok, 256, seed=3)
+    engine = VLLMEngine("weights", tok, 256, seed=3, repetition_penalty=1.0)
     reqs = [
         Request(build_prompt("zh-en", "夜车。", None), 4),
         Request(build_prompt("en-zh", "The night train.", None), 9),

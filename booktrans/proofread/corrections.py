@@ -407,8 +407,8 @@ def apply_corrections(
     book: str,
     beads: list[dict],
     corrections: list[dict],
-    sample: int = 0,
-    seed: int = 0,
+    sample: int,
+    seed: int,
 ) -> tuple[list[dict], dict]:
     """Apply one book's corrections (in order) to the aligner's beads. Returns (beads, summary).
 
@@ -551,13 +551,13 @@ def apply_corrections(
 class Proofreading:
     """The corrections of every book, applied book by book in the align stage."""
 
-    def __init__(self, corrections: dict[str, list[dict]], sample: int = 0, seed: int = 0) -> None:
+    def __init__(self, corrections: dict[str, list[dict]], sample: int, seed: int) -> None:
         self.corrections = corrections
         self.sample, self.seed = sample, seed
         self.books: dict[str, dict] = {}
 
     @classmethod
-    def load(cls, path, sample: int = 0, seed: int = 0) -> "Proofreading":
+    def load(cls, path, sample: int, seed: int) -> "Proofreading":
         return cls(read_corrections(path) if path else {}, sample, seed)
 
     def apply(self, book: str, beads: list[dict]) -> tuple[list[dict], dict]:

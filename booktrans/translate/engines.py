@@ -145,8 +145,8 @@ class VLLMEngine(_LocalEngine):
         weights: str,
         tokenizer,
         context: int,
-        seed: int = 0,
-        repetition_penalty: float = 1.0,
+        seed: int,
+        repetition_penalty: float,
         gpu_memory_utilization: float = 0.9,
     ) -> None:
         try:
@@ -255,9 +255,9 @@ def open_local_engine(
     engine: str,
     tokenizer,
     context: int,
-    dtype: str = "auto",
-    repetition_penalty: float = 1.0,
-    seed: int = 0,
+    dtype: str,
+    repetition_penalty: float,
+    seed: int,
     merged_dir=None,
 ):
     """An ``HFEngine`` or ``VLLMEngine`` over any model folder. vLLM loads plain weights: an adapter

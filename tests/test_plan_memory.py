@@ -1,6 +1,6 @@
 """The planner's memory per GPU against measurement: peak tensor memory of real forward + backward
 steps of small Qwen2-architecture models on the CPU, built and fed by the training code itself
-(booktrans.train._build_model, its collator, the chunked loss), at several sequence lengths, LoRA and
+(booktrans.train.rounds.build_model, its collator, the chunked loss), at several sequence lengths, LoRA and
 full, fp32 and bf16, with and without gradient checkpointing.
 
 The ACTIVATIONS table in booktrans/plan.py was counted on one shape (hidden 96, MLP 352, KV width 48,

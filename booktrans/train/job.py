@@ -125,7 +125,7 @@ def lexicon_translator(job: RoundJob):
 
 def train_here(job: RoundJob) -> int:
     """Train the round in this process (a worker of the launcher, or alone)."""
-    from . import train_round
+    from .rounds import train_round
 
     check_round(job)
     cfg = job.cfg

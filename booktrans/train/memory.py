@@ -66,7 +66,7 @@ def measure_step(
 ) -> tuple[int, dict]:
     """(measured peak bytes, the planner's memory_per_gpu parts) of one forward + backward step of a
     random Qwen2-architecture model of ``shape`` = (hidden, MLP, layers, heads, KV heads, vocabulary),
-    built and fed by the training code itself (``_build_model``, the collator, the chunked loss) on
+    built and fed by the training code itself (``rounds.build_model``, the collator, the chunked loss) on
     one row of ``tokens`` whose second half carries labels (a translation document). The optimizer's
     state exists (one step ran before); the planner is asked for one process without DeepSpeed. The
     other training settings are round r1's of ``params`` (booktrans.params.Params), LoRA rank 8."""
@@ -79,8 +79,10 @@ def measure_step(
     from ..model.store import ModelInfo, write_info
     from ..model.tiny import SPECIAL_TOKENS, train_tokenizer
     from ..plan import Arch, Hardware, memory_per_gpu
-    from . import TrainConfig, _build_model, _Collator
+    from .config import TrainConfig
+    from .data import Collator
     from .loss import chunked_ce_sum, shift
+    from .rounds import build_model
 
     h, i, layers, heads, kv, vocab = shape
     base = Path(workdir) / "base"
@@ -110,14 +112,14 @@ def measure_step(
         loss_chunk=loss_chunk,
         learning_rate=1e-4,
     )
-    model, _, _, _ = _build_model(base, cfg)
+    model, _, _, _ = build_model(base, cfg)
     if checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.train()
     gen = torch.Generator().manual_seed(0)
     ids = torch.randint(len(SPECIAL_TOKENS), vocab, (tokens,), generator=gen).tolist()
     labels = [-100] * (tokens // 2) + ids[tokens // 2 :]
-    batch = _Collator(0)([{"input_ids": ids, "labels": labels}])
+    batch = Collator(0)([{"input_ids": ids, "labels": labels}])
     head = model.get_output_embeddings()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
 

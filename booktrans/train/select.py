@@ -112,8 +112,8 @@ def materialize(checkpoint: Path, dest: Path, init_dir: Path, cfg, round_name: s
     (the adapter, or the 16-bit weights DeepSpeed gathered on save) without optimizer state, finished
     as the round's output is (booktrans.json, adapter merged when the round merges)."""
     from ..model import load_tokenizer
-    from . import _finish_output
     from . import config as _config
+    from .output import finish_output
 
     init = read_info(init_dir)
     continued = cfg.method in ("lora", "qlora") and cfg.chain == "continue" and init.kind == "adapter"
@@ -129,7 +129,7 @@ def materialize(checkpoint: Path, dest: Path, init_dir: Path, cfg, round_name: s
             f"round {round_name}: {checkpoint} holds no model weights (under ZeRO-3 the config must "
             f"set stage3_gather_16bit_weights_on_model_save: true); cannot score it"
         )
-    _finish_output(dest, init_dir, init, cfg, round_name, continued, load_tokenizer(init_dir), spec)
+    finish_output(dest, init_dir, init, cfg, round_name, continued, load_tokenizer(init_dir), spec)
 
 
 def score_model(model_dir: Path, books: list[ValidBook], sc: SelectConfig, omission_cfg=None, translator=None) -> dict:

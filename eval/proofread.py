@@ -42,11 +42,9 @@ PARTS = {"tune": ["001", "002", "003"], "report": ["004", "005", "006"]}
 FILTERS = FilterConfig.from_params(load(ROOT / "params.yaml").align.filters)  # the align stage's bead filters
 
 
-def chapter(root: Path, name: str, translator) -> tuple[list[dict], list[bool]]:
-    doc = read_gold(root, name)
-    zh, en, gold = doc.src, doc.tgt, set(doc.beads)
-    out = align_sentences(zh, en, translator)
-    beads = [
+def as_beads(zh: list[str], en: list[str], aligned) -> list[dict]:
+    """Sentence beads of one chapter (one sentence per line) as the align stage writes beads."""
+    return [
         {
             "zh": [zh[i] for i in b.zh],
             "en": [en[j] for j in b.en],
@@ -57,8 +55,15 @@ def chapter(root: Path, name: str, translator) -> tuple[list[dict], list[bool]]:
             "type": f"{len(b.zh)}-{len(b.en)}",
             "score": round(b.score, 4),
         }
-        for b in out
+        for b in aligned
     ]
+
+
+def chapter(root: Path, name: str, translator) -> tuple[list[dict], list[bool]]:
+    doc = read_gold(root, name)
+    zh, en, gold = doc.src, doc.tgt, set(doc.beads)
+    out = align_sentences(zh, en, translator)
+    beads = as_beads(zh, en, out)
     filter_beads(beads, FILTERS)
     return beads, [(tuple(b.zh), tuple(b.en)) in gold for b in out]
 

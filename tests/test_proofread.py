@@ -325,22 +325,11 @@ def _mac(shared, chapter: str):
     from booktrans.align.gold import read_gold
     from booktrans.align.lexicon import CedictGlosser
     from booktrans.align.sentalign import align_sentences
+    from tools import load_tool
 
     doc = read_gold(shared / "align-dev" / "mac_dev", chapter)
     zh, en, gold = doc.src, doc.tgt, set(doc.beads)
-    beads = [
-        {
-            "zh": [zh[i] for i in b.zh],
-            "en": [en[j] for j in b.en],
-            "zh_chapter": 1,
-            "en_chapter": 1,
-            "zh_para": list(b.zh),
-            "en_para": list(b.en),
-            "type": f"{len(b.zh)}-{len(b.en)}",
-            "score": round(b.score, 4),
-        }
-        for b in align_sentences(zh, en, CedictGlosser())
-    ]
+    beads = load_tool("eval/proofread.py").as_beads(zh, en, align_sentences(zh, en, CedictGlosser()))
     filter_beads(beads, align_filters())
     return zh, en, beads, gold
 

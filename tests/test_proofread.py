@@ -322,10 +322,11 @@ def test_wilson_interval_matches_published_values():
 
 def _mac(shared, chapter: str):
     """A real MAC-Dev chapter aligned by the project's aligner, as align writes beads, with the gold."""
+    from tools import load_tool
+
     from booktrans.align.gold import read_gold
     from booktrans.align.lexicon import CedictGlosser
     from booktrans.align.sentalign import align_sentences
-    from tools import load_tool
 
     doc = read_gold(shared / "align-dev" / "mac_dev", chapter)
     zh, en, gold = doc.src, doc.tgt, set(doc.beads)

@@ -706,3 +706,31 @@ def test_the_merged_start_is_written_once_and_leaves_the_random_state_alone(zero
     # a round that keeps training the adapter, or starts from full weights, loads its start as it is
     assert merged_start(work / "lora", replace(cfg, chain="continue"), tmp_path / "c2", args) == work / "lora"
     assert merged_start(work / "full", cfg, tmp_path / "c3", args) == work / "full"
+
+
+def test_zero3_off_switches_zero3_loading_off_for_the_block_only(tiny_base):
+    """The switch rank 0 merges under: inside it transformers sees no ZeRO-3 setting and loads whole
+    weights; on leaving it the round's ZeRO-3 setting (the DeepSpeed plugin's) is live again."""
+    from types import SimpleNamespace
+
+    from transformers.integrations import HfDeepSpeedConfig, is_deepspeed_zero3_enabled, unset_hf_deepspeed_config
+
+    from booktrans.model import load_model
+    from booktrans.train.output import zero3_off
+
+    live = HfDeepSpeedConfig(json.loads((ROOT / "configs/deepspeed/zero3.json").read_text(encoding="utf-8")))
+    args = SimpleNamespace(deepspeed_plugin=SimpleNamespace(dschf=live))
+    try:
+        assert is_deepspeed_zero3_enabled()
+        with zero3_off(args):
+            assert not is_deepspeed_zero3_enabled()
+            model, _ = load_model(tiny_base, dtype="float32")
+        assert is_deepspeed_zero3_enabled()
+        assert all(p.numel() > 0 and not hasattr(p, "ds_id") for p in model.parameters())
+        with pytest.raises(RuntimeError), zero3_off(args):  # put back when the block fails too
+            raise RuntimeError
+        assert is_deepspeed_zero3_enabled()
+        with zero3_off(None):  # no DeepSpeed plugin: nothing changes
+            assert is_deepspeed_zero3_enabled()
+    finally:
+        unset_hf_deepspeed_config()

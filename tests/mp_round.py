@@ -4,7 +4,7 @@
 
 SPEC holds a list of jobs, run one after another in the same processes (one launch, several rounds):
 {"base", "out", "scratch", "docs", "config": TrainConfig keywords, "kill_rank", "kill_step", "keep" (keep the
-checkpoints)}. Each rank
+checkpoints, and so the merged weights a round started from, <checkpoints>/start)}. Each rank
 writes the summary train_round returns to SPEC's "summaries" folder as <job>.rank<r>.json (the
 test's own record, outside every output of the round). ``kill_rank`` SIGKILLs itself after optimizer
 step ``kill_step``, the way a lost node or an OOM-killer ends a rank.
@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 from transformers import TrainerCallback
@@ -36,6 +37,7 @@ def main() -> int:
     spec = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
     rank = int(os.environ.get("RANK", "0"))
     for name, job in spec["jobs"].items():
+        began = time.monotonic()
         cfg = TrainConfig(**job["config"])
         kill = [_Kill(job["kill_step"])] if job.get("kill_rank") == rank else []
         docs = json.loads(Path(job["docs"]).read_text(encoding="utf-8"))
@@ -52,6 +54,7 @@ def main() -> int:
         )
         out = Path(spec["summaries"]) / f"{name}.rank{rank}.json"
         out.write_text(json.dumps(summary), encoding="utf-8")
+        logging.getLogger("mp_round").info("job %s: %.1f s", name, time.monotonic() - began)  # launch-time budget
     return 0
 
 

@@ -187,6 +187,7 @@ def zero3(tiny_base, docs_file, stage_project, tmp_path_factory):
             "keep": True,
         },
         "stage-ref": _stage_job(stage_project, work / "stage-ref", work / "stage-ref-scratch"),
+        **_after_lora_jobs(work, docs_file, tiny_base),  # after "lora": merges under ZeRO-3 (end of this file)
     }
     res = _launch("configs/accelerate/cpu-2x-zero3.yaml", jobs, work)
     assert res.returncode == 0, res.stderr[-4000:]
@@ -558,3 +559,178 @@ def test_only_rank_zero_writes_the_stages_outputs(killed_and_resumed):
     assert any(e["event"] in ("os.rename", "os.replace") and "/models/" in e["path"] for e in outputs)
     assert any("reports/train" in e["path"] for e in outputs)
     assert any(e["rank"] == "1" for e in events)  # rank 1 ran under the audit too (its checkpoint shards)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Merging under ZeRO-3: chain: merge and a full round after a LoRA round; LongLoRA's trainables
+# ---------------------------------------------------------------------------------------------------
+
+NORMS = ("input_layernorm", "post_attention_layernorm")
+YARN = {"rope_type": "yarn", "factor": 2.0, "original_max_position_embeddings": 64}
+AFTER_LORA = {  # job: (its start: the ZeRO-3 launch's "lora" adapter, or None for the tiny base; its settings)
+    "merge": ("lora", {"chain": "merge"}),
+    "full-after-lora": ("lora", {"method": "full", "learning_rate": 1e-3}),
+    "lora-longlora": (None, {"trainable": ["embed_tokens", "norm"], "rope_scaling": YARN}),
+}
+
+
+def _after_lora_jobs(work: Path, docs: Path, tiny_base: Path) -> dict:
+    """Jobs of the ZeRO-3 launch that run after its "lora" job; the merging ones keep their checkpoints
+    (and so the merged weights they started from, ``<checkpoints>/start``)."""
+    return {
+        name: {**_job(work, name, docs, work / init if init else tiny_base, **config), "keep": init is not None}
+        for name, (init, config) in AFTER_LORA.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def after_lora_one(zero3, tiny_base, tmp_path_factory):
+    """The same rounds in this process from the same starts (2 rows per step: the global batch)."""
+    work, _ = zero3
+    tmp = tmp_path_factory.mktemp("after-lora-one")
+    summaries = {
+        name: _single(work / init if init else tiny_base, tmp, name, _docs(), batch_size=2, **config)
+        for name, (init, config) in AFTER_LORA.items()
+    }
+    return tmp, summaries
+
+
+def _assert_whole_like_the_base(directory: Path, tiny_base: Path):
+    """Every tensor of the saved full model is there, non-empty, with the base model's shape."""
+    base, saved = load_file(str(tiny_base / "model.safetensors")), _weights(directory)
+    assert saved.keys() == base.keys()
+    for k, t in saved.items():
+        assert t.numel() > 0 and t.shape == base[k].shape, (k, t.shape)
+
+
+def _start(work: Path, job: str) -> Path:
+    """The merged weights the job started from, written by rank 0 into its (kept) checkpoint folder."""
+    return Path(_summary(work, job, 0)["checkpoints"]) / "start"
+
+
+def test_chain_merge_under_zero3_writes_whole_merged_weights_equal_to_one_process(zero3, after_lora_one, tiny_base):
+    """A LoRA round with chain: merge from the previous round's adapter, two ZeRO-3 processes (the old
+    code failed adding the adapter into empty weight shards, then hung reloading the model on rank 0
+    inside ZeRO-3's partitioned init): its output is whole merged weights equal to one process's, and
+    it started from the adapter merged on whole weights, as this process merges it."""
+    from booktrans.model import load_model
+
+    work, _ = zero3
+    one_dir, one = after_lora_one
+    info = read_info(work / "merge")
+    assert info.kind == "full" and info.extra["method"] == "lora"
+    _assert_whole_like_the_base(work / "merge", tiny_base)
+    _assert_same_weights(work / "merge", one_dir / "merge")
+    two = _summary(work, "merge", 0)
+    assert _history(two) == pytest.approx(_history(one["merge"]), rel=1e-5)
+    assert two["grad_norms"] == pytest.approx(one["merge"]["grad_norms"], rel=1e-5)
+    start = _start(work, "merge")
+    assert read_info(start).kind == "full"
+    merged_here, _ = load_model(work / "lora", dtype="float32", merge_adapters=True)
+    expected = merged_here.state_dict()
+    written = _weights(start)
+    for k, t in written.items():
+        assert torch.allclose(t, expected[k], atol=1e-7, rtol=0), k
+    # the lora adapter is in it (not the bare base), and the round's own adapter in the output
+    base = load_file(str(tiny_base / "model.safetensors"))
+    key = "model.layers.0.self_attn.q_proj.weight"
+    assert not torch.allclose(written[key], base[key], atol=1e-4)
+    assert not torch.allclose(_weights(work / "merge")[key], written[key], atol=1e-4)
+
+
+def test_a_full_round_after_a_lora_round_under_zero3_starts_from_the_merged_weights(zero3, after_lora_one, tiny_base):
+    """Full fine-tuning from a LoRA round's adapter, two ZeRO-3 processes: step 1's loss is one
+    process's and not that of a full round from the bare base (the adapter was merged, not dropped nor
+    added into empty shards); the saved weights are whole and equal to one process's."""
+    work, _ = zero3
+    one_dir, one = after_lora_one
+    two = _summary(work, "full-after-lora", 0)
+    assert two["layout"]["zero_stage"] == 3 and two["layout"]["world_size"] == 2
+    assert _history(two) == pytest.approx(_history(one["full-after-lora"]), rel=1e-5)
+    assert two["grad_norms"] == pytest.approx(one["full-after-lora"]["grad_norms"], rel=1e-5)
+    from_base = _summary(work, "full", 0)  # the same full round from the tiny base, same launch
+    assert abs(two["history"][0]["loss"] - from_base["history"][0]["loss"]) > 1e-3
+    # the merge job's first step ran the same merged model (its new adapter starts at zero)
+    assert two["history"][0]["loss"] == pytest.approx(_summary(work, "merge", 0)["history"][0]["loss"], rel=1e-5)
+    assert read_info(work / "full-after-lora").kind == "full"
+    _assert_whole_like_the_base(work / "full-after-lora", tiny_base)
+    _assert_same_weights(work / "full-after-lora", one_dir / "full-after-lora")
+    a, b = _weights(_start(work, "full-after-lora")), _weights(_start(work, "merge"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)  # one merge, written the same way
+
+
+def test_longlora_trainables_under_zero3_are_saved_whole_and_equal_to_one_process(zero3, after_lora_one, tiny_base):
+    """LoRA with the embeddings and every norm trained in full (LongLoRA) and YaRN, two ZeRO-3
+    processes: peft's full copies of those modules are made from gathered weights, trained, and saved
+    whole, equal to one process's."""
+    work, _ = zero3
+    one_dir, one = after_lora_one
+    saved = _weights(work / "lora-longlora")
+    base = load_file(str(tiny_base / "model.safetensors"))
+    layers = json.loads((tiny_base / "config.json").read_text())["num_hidden_layers"]
+    full = {k.removeprefix("base_model.model."): t for k, t in saved.items() if "lora_" not in k}
+    norms = {f"model.layers.{i}.{n}.weight" for i in range(layers) for n in NORMS}
+    assert set(full) == {"model.embed_tokens.weight", "model.norm.weight"} | norms
+    for k, t in full.items():
+        assert t.numel() > 0 and t.shape == base[k].shape, k
+        assert not torch.equal(t, base[k]), f"{k} was not trained"
+    assert any("lora_A" in k for k in saved)
+    _assert_same_weights(work / "lora-longlora", one_dir / "lora-longlora")
+    two = _summary(work, "lora-longlora", 0)
+    assert _history(two) == pytest.approx(_history(one["lora-longlora"]), rel=1e-5)
+    assert two["grad_norms"] == pytest.approx(one["lora-longlora"]["grad_norms"], rel=1e-5)
+    assert read_info(work / "lora-longlora").extra["rope_scaling"] == YARN
+
+
+def test_the_merged_start_is_written_once_and_leaves_the_random_state_alone(zero3, tmp_path):
+    """One process: the merged starting weights are written once (a resumed round reuses them), and
+    merging draws no random numbers the round would otherwise draw (peft initialises an adapter's
+    layers before loading them), so the new adapter is the same whether the folder was reused or not."""
+    from dataclasses import replace
+
+    from booktrans.train.output import merged_start
+    from booktrans.train.trainer import training_args
+
+    work, _ = zero3
+    cfg = TrainConfig(**{**BASE, "chain": "merge"})
+    args = training_args(cfg, tmp_path / "ck")
+    torch.manual_seed(1)
+    before = torch.get_rng_state()
+    start = merged_start(work / "lora", cfg, tmp_path / "ck", args)
+    assert torch.equal(torch.get_rng_state(), before)
+    assert start == tmp_path / "ck" / "start" and read_info(start).kind == "full"
+    written = (start / "model.safetensors").stat().st_mtime_ns
+    assert merged_start(work / "lora", cfg, tmp_path / "ck", args) == start
+    assert (start / "model.safetensors").stat().st_mtime_ns == written
+    assert not list((tmp_path / "ck").glob(".start.*"))  # no temporary folder left beside it
+    # a round that keeps training the adapter, or starts from full weights, loads its start as it is
+    assert merged_start(work / "lora", replace(cfg, chain="continue"), tmp_path / "c2", args) == work / "lora"
+    assert merged_start(work / "full", cfg, tmp_path / "c3", args) == work / "full"
+
+
+def test_zero3_off_switches_zero3_loading_off_for_the_block_only(tiny_base):
+    """The switch rank 0 merges under: inside it transformers sees no ZeRO-3 setting and loads whole
+    weights; on leaving it the round's ZeRO-3 setting (the DeepSpeed plugin's) is live again."""
+    from types import SimpleNamespace
+
+    from transformers.integrations import HfDeepSpeedConfig, is_deepspeed_zero3_enabled, unset_hf_deepspeed_config
+
+    from booktrans.model import load_model
+    from booktrans.train.output import zero3_off
+
+    live = HfDeepSpeedConfig(json.loads((ROOT / "configs/deepspeed/zero3.json").read_text(encoding="utf-8")))
+    args = SimpleNamespace(deepspeed_plugin=SimpleNamespace(dschf=live))
+    try:
+        assert is_deepspeed_zero3_enabled()
+        with zero3_off(args):
+            assert not is_deepspeed_zero3_enabled()
+            model, _ = load_model(tiny_base, dtype="float32")
+        assert is_deepspeed_zero3_enabled()
+        assert all(p.numel() > 0 and not hasattr(p, "ds_id") for p in model.parameters())
+        with pytest.raises(RuntimeError), zero3_off(args):  # put back when the block fails too
+            raise RuntimeError
+        assert is_deepspeed_zero3_enabled()
+        with zero3_off(None):  # no DeepSpeed plugin: nothing changes
+            assert is_deepspeed_zero3_enabled()
+    finally:
+        unset_hf_deepspeed_config()

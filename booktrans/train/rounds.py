@@ -8,22 +8,26 @@ import math
 import os
 import shutil
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError
 from ..io import replace_dir, write_json
-from ..model.store import base_config, load_model, read_info
+from ..model.store import ModelInfo, base_config, load_model, read_info
 from . import sparse as _sparse
 from .config import TrainConfig, check_chain, sparse_spec, validate
 from .data import Collator, encode_example, pack_examples
-from .output import finish_output
+from .output import finish_output, merged_start
 from .resume import check_restart, fingerprint, last_complete_checkpoint, run_layout
 from .trainer import make_callbacks, make_trainer_class, sequence_parallel_scope, training_args
 
 log = logging.getLogger(__name__)
 
 
-def build_model(init_dir: Path, cfg: TrainConfig, spec=None):
+def build_model(init_dir: Path, cfg: TrainConfig, spec=None, start: Path | None = None):
+    """(model, tokenizer, the starting model's ModelInfo, whether its adapter is trained on). ``start``:
+    where the weights come from when the round does not continue ``init_dir``'s adapter (the merged
+    folder ``output.merged_start`` wrote; default ``init_dir``, merged here)."""
     import torch
 
     init = read_info(init_dir)
@@ -45,7 +49,7 @@ def build_model(init_dir: Path, cfg: TrainConfig, spec=None):
     if continue_adapter:
         model, tok = load_model(init_dir, trainable=True, quantization_config=quant, **load)
     else:
-        model, tok = load_model(init_dir, merge_adapters=True, quantization_config=quant, **load)
+        model, tok = load_model(start or init_dir, merge_adapters=True, quantization_config=quant, **load)
     if cfg.method == "qlora":
         from peft import prepare_model_for_kbit_training
 
@@ -114,7 +118,8 @@ def train_round(
     checkpoints = Path(scratch_dir) / fingerprint(cfg, train_docs, init_dir, layout)
     check_restart(Path(scratch_dir), run_id, layout, round_name)
     args.output_dir = str(checkpoints)
-    model, tok, init, continued = build_model(init_dir, cfg, spec)
+    start = merged_start(init_dir, cfg, checkpoints, args)  # rank 0 merges whole weights, the others wait
+    model, tok, init, continued = build_model(init_dir, cfg, spec, start)
     train = [encode_example(d["messages"], tok, cfg.context) for d in train_docs]
     valid = [encode_example(d["messages"], tok, cfg.context) for d in valid_docs]
     rows = pack_examples(train, cfg.context) if cfg.packing else train
@@ -142,26 +147,25 @@ def train_round(
         _sparse.swap_core(cfg.attn_implementation, spec is not None and cfg.sequence_parallel > 1),
         sequence_parallel_scope(cfg),
     ):
-        summary = run_and_save(
-            trainer,
-            args,
-            cfg,
-            resume,
-            init_dir,
-            out_dir,
-            init,
-            continued,
-            tok,
-            round_name,
-            checkpoints,
-            keep_checkpoints,
-            layout,
-            train,
-            rows,
-            valid,
-            valid_rows,
-            spec,
+        run = RoundRun(
+            cfg=cfg,
+            name=round_name,
+            init_dir=init_dir,
+            start=start,
+            init=init,
+            continued=continued,
+            tok=tok,
+            out_dir=out_dir,
+            checkpoints=checkpoints,
+            keep_checkpoints=keep_checkpoints,
+            layout=layout,
+            spec=spec,
+            train=train,
+            rows=rows,
+            valid=valid,
+            valid_rows=valid_rows,
         )
+        summary = run_and_save(trainer, args, run, resume)
     if spec is not None:  # what ran in this process (proof the pattern was used, per rank)
         summary["sparse_attention_calls"] = {
             k: v - calls_before.get(k, 0) for k, v in _sparse.CALLS.items() if v - calls_before.get(k, 0)
@@ -169,26 +173,33 @@ def train_round(
     return summary
 
 
-def run_and_save(
-    trainer,
-    args,
-    cfg,
-    resume,
-    init_dir,
-    out_dir,
-    init,
-    continued,
-    tok,
-    round_name,
-    checkpoints,
-    keep_checkpoints,
-    layout,
-    train,
-    rows,
-    valid,
-    valid_rows,
-    spec=None,
-) -> dict:
+@dataclass
+class RoundRun:
+    """What the end of a round needs besides the trainer: where it started and writes to, and what it
+    was fed (for its summary)."""
+
+    cfg: TrainConfig
+    name: str
+    init_dir: Path  # the starting model as the chain names it
+    start: Path  # where its weights were loaded from (init_dir, or the merged folder in checkpoints)
+    init: ModelInfo
+    continued: bool  # the starting adapter is trained on
+    tok: object
+    out_dir: Path
+    checkpoints: Path
+    keep_checkpoints: bool
+    layout: dict
+    spec: object | None  # sparse attention
+    train: list
+    rows: list
+    valid: list
+    valid_rows: list
+
+
+def run_and_save(trainer, args, run: RoundRun, resume: str | None) -> dict:
+    """Train (from ``resume`` when given), evaluate, and write the round's output folder from rank 0."""
+    cfg, out_dir, checkpoints = run.cfg, run.out_dir, run.checkpoints
+    train, rows, valid, valid_rows = run.train, run.rows, run.valid, run.valid_rows
     trainer.train(resume_from_checkpoint=resume)
     eval_loss = trainer.evaluate()["eval_loss"] if valid_rows else None
     history = [
@@ -207,13 +218,14 @@ def run_and_save(
         trainer.save_model(str(staging))  # every rank: ZeRO-3 gathers the 16-bit weights for the main one
     trainer.accelerator.wait_for_everyone()
     if trainer.is_world_process_zero():
-        finish_output(staging, init_dir, init, cfg, round_name, continued, tok, spec)
+        # with chain: merge, rank 0 merges the new adapter into the starting weights outside ZeRO-3
+        finish_output(staging, run.init_dir, run.init, cfg, run.name, run.continued, run.tok, run.spec, run.start, args)
         replace_dir(staging, out_dir)
-        if not keep_checkpoints:
+        if not run.keep_checkpoints:
             shutil.rmtree(checkpoints, ignore_errors=True)
     trainer.accelerator.wait_for_everyone()
     return {
-        "round": round_name,
+        "round": run.name,
         "method": cfg.method,
         "train_documents": len(train),
         "train_rows": len(rows),
@@ -228,7 +240,7 @@ def run_and_save(
         "grad_norms": [h.get("grad_norm") for h in trainer.state.log_history if "loss" in h],
         "rank": int(args.process_index),
         "layout": {
-            **layout,
+            **run.layout,
             "sequence_parallel": cfg.sequence_parallel,
             "data_parallel": max(int(args.world_size) // cfg.sequence_parallel, 1),
         },

@@ -3,8 +3,9 @@
     accelerate launch --config_file configs/accelerate/cpu-2x-zero3.yaml tests/mp_round.py SPEC.json
 
 SPEC holds a list of jobs, run one after another in the same processes (one launch, several rounds):
-{"base", "out", "scratch", "docs", "config": TrainConfig keywords, "kill_rank", "kill_step", "keep" (keep the
-checkpoints, and so the merged weights a round started from, <checkpoints>/start)}. Each rank
+{"base", "out", "scratch", "docs", "valid" (optional: validation documents), "config": TrainConfig keywords,
+"kill_rank", "kill_step", "keep" (keep the checkpoints, and so the merged weights a round started from,
+<checkpoints>/start)}. Each rank
 writes the summary train_round returns to SPEC's "summaries" folder as <job>.rank<r>.json (the
 test's own record, outside every output of the round). ``kill_rank`` SIGKILLs itself after optimizer
 step ``kill_step``, the way a lost node or an OOM-killer ends a rank.
@@ -41,11 +42,12 @@ def main() -> int:
         cfg = TrainConfig(**job["config"])
         kill = [_Kill(job["kill_step"])] if job.get("kill_rank") == rank else []
         docs = json.loads(Path(job["docs"]).read_text(encoding="utf-8"))
+        valid = json.loads(Path(job["valid"]).read_text(encoding="utf-8")) if job.get("valid") else []
         summary = train_round(
             Path(job["base"]),
             Path(job["out"]),
             docs,
-            [],
+            valid,
             cfg,
             "r1",
             Path(job["scratch"]),

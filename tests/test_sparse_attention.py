@@ -281,8 +281,11 @@ def test_dense_layers_on_every_layer_reproduce_the_dense_round(tiny_base, tmp_pa
     sparse = train_round(
         tiny_base, tmp_path / "s", _docs(), [], train_config(**BASE, sparse_attention=MOBA), "r5", tmp_path / "ss"
     )
-    assert [h["loss"] for h in all_dense["history"]] == [h["loss"] for h in dense["history"]]
-    assert [h["loss"] for h in sparse["history"]] != [h["loss"] for h in dense["history"]]  # the pattern mattered
+    runs = {"dense": dense, "all": all_dense, "sparse": sparse}
+    losses = {k: [r["loss"] for r in v["step_records"]] for k, v in runs.items()}
+    assert losses["all"] == pytest.approx(losses["dense"], rel=1e-6)
+    # the pattern mattered: already at step 1, far beyond float noise (full precision, not the 4-decimal log)
+    assert losses["sparse"][0] != pytest.approx(losses["dense"][0], rel=1e-4)
     assert sparse["sparse_attention_calls"].get("moba", 0) > 0
 
 

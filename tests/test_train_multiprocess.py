@@ -126,13 +126,29 @@ def _assert_same_weights(a: Path, b: Path, atol=2e-5):
         assert torch.allclose(wa[k], wb[k], atol=atol, rtol=0), (k, float((wa[k] - wb[k]).abs().max()))
 
 
-def _history(summary: dict) -> list[float]:
-    return [h["loss"] for h in summary["history"]]
+def _losses(summary: dict) -> list[float]:
+    """Each optimizer step's loss from the round's own record (full precision, every process's targets)."""
+    return [r["loss"] for r in summary["step_records"]]
 
 
-def _single(tiny_base, tmp: Path, name: str, docs, **config) -> dict:
+def _grad_norms(summary: dict) -> list[float]:
+    return [r["grad_norm"] for r in summary["step_records"]]
+
+
+def _rows_read(summary: dict) -> dict[int, dict[int, float]]:
+    """{step: {row: sum of the row's cross-entropies}} from a rank's micro-batches of one row each."""
+    seen: dict[int, dict[int, float]] = {}
+    for m in summary["micro_batches"]:
+        assert len(m["rows"]) == 1, m
+        seen.setdefault(m["step"], {})[m["rows"][0]] = m["loss_sum"]
+    return seen
+
+
+def _single(tiny_base, tmp: Path, name: str, docs, valid=(), **config) -> dict:
     """The same round in this process: one process, no DeepSpeed."""
-    return train_round(tiny_base, tmp / name, docs, [], TrainConfig(**{**BASE, **config}), "r1", tmp / f"s-{name}")
+    return train_round(
+        tiny_base, tmp / name, docs, list(valid), TrainConfig(**{**BASE, **config}), "r1", tmp / f"s-{name}"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -142,16 +158,28 @@ def docs_file(tmp_path_factory):
     return p
 
 
+def _valid():
+    """Three validation documents: on two processes accelerate's even_batches reads one of them twice."""
+    return _docs()[5:]
+
+
+@pytest.fixture(scope="module")
+def valid_file(tmp_path_factory):
+    p = tmp_path_factory.mktemp("valid") / "valid.json"
+    p.write_text(json.dumps(_valid(), ensure_ascii=False), encoding="utf-8")
+    return p
+
+
 # ---------------------------------------------------------------------------------------------------
 # ZeRO-2: LoRA and full fine-tuning against one process with the same global batch; accumulation
 # ---------------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def zero2(tiny_base, docs_file, tmp_path_factory):
+def zero2(tiny_base, docs_file, valid_file, tmp_path_factory):
     work = tmp_path_factory.mktemp("zero2")
     jobs = {
-        "lora": _job(work, "lora", docs_file, tiny_base),
+        "lora": {**_job(work, "lora", docs_file, tiny_base), "valid": str(valid_file)},
         "full": _job(work, "full", docs_file, tiny_base, method="full", learning_rate=1e-3),
     }
     for loss in ("chunked", "standard"):  # per process: 4 rows at once, or 1 row x 4 accumulated micro-steps
@@ -159,7 +187,7 @@ def zero2(tiny_base, docs_file, tmp_path_factory):
         jobs[f"b1a4-{loss}"] = _job(work, f"b1a4-{loss}", docs_file, tiny_base, loss=loss, grad_accum=4, max_steps=1)
     # Ulysses degree 2 in the same launch (ZeRO-2: the cluster's LoRA rounds; ZeRO-3 with Ulysses is
     # checked by tests/test_smoke_cluster.py): one start of two processes less
-    jobs["sp"] = _job(work, "sp", docs_file, tiny_base, sequence_parallel=2, max_steps=4)
+    jobs["sp"] = {**_job(work, "sp", docs_file, tiny_base, sequence_parallel=2, max_steps=4), "valid": str(valid_file)}
     res = _launch("configs/accelerate/cpu-2x-zero2.yaml", jobs, work)
     assert res.returncode == 0, res.stderr[-4000:]
     return work, res
@@ -199,9 +227,14 @@ def zero3(tiny_base, docs_file, stage_project, tmp_path_factory):
 def test_two_processes_train_what_one_process_trains_with_the_same_global_batch(
     stage, method, request, tiny_base, tmp_path
 ):
+    """Per step, the two ranks read different rows, together the rows one process reads in its two
+    accumulated micro-batches, and each row's loss is the one process's; the step's loss and gradient
+    norm (full precision, from the round's record) and the weights agree."""
     work, _ = request.getfixturevalue(stage)
     extra = {"method": "full", "learning_rate": 1e-3} if method == "full" else {}
-    one = _single(tiny_base, tmp_path, method, _docs(), batch_size=2, **extra)  # 2 processes x 1 row
+    valid = _valid() if (stage, method) == ("zero2", "lora") else ()
+    # 1 row x 2 micro-batches: the same global batch as 2 processes x 1 row, with a record per row
+    one = _single(tiny_base, tmp_path, method, _docs(), valid, grad_accum=2, **extra)
     two = [_summary(work, method, r) for r in (0, 1)]
     assert two[0]["layout"] == {
         "world_size": 2,
@@ -209,11 +242,21 @@ def test_two_processes_train_what_one_process_trains_with_the_same_global_batch(
         "sequence_parallel": 1,
         "data_parallel": 2,
     }
-    assert _history(two[0]) == pytest.approx(_history(one), rel=1e-5)
-    assert _history(two[1]) == _history(two[0])  # every rank reports the global loss
-    assert [m["shape"] for m in two[1]["micro_batches"]] != [] and all(
-        m["shape"][0] == 1 for m in two[1]["micro_batches"]
-    )
+    ref, ranks = _rows_read(one), [_rows_read(t) for t in two]
+    assert sorted(ref) == [1, 2] and sorted(ranks[0]) == sorted(ranks[1]) == [1, 2]
+    for step, rows in ref.items():
+        a, b = ranks[0][step], ranks[1][step]
+        assert len(a) == len(b) == 1 and not a.keys() & b.keys(), (step, a, b)  # different rows
+        assert a.keys() | b.keys() == rows.keys()  # together the one process's rows
+        for row, loss_sum in {**a, **b}.items():
+            assert loss_sum == pytest.approx(rows[row], rel=1e-5), (step, row)
+    for t in two:  # every rank records the global step (sum and count reduced over the processes)
+        assert _losses(t) == pytest.approx(_losses(one), rel=1e-5)
+        assert _grad_norms(t) == pytest.approx(_grad_norms(one), rel=1e-5)
+        assert [r["targets"] for r in t["step_records"]] == [r["targets"] for r in one["step_records"]]
+    if valid:  # token-weighted over the three rows, the one read twice counted once
+        assert two[0]["eval_targets"] == two[1]["eval_targets"] == one["eval_targets"] > 0
+        assert two[0]["eval_loss"] == two[1]["eval_loss"] == pytest.approx(one["eval_loss"], rel=1e-5)
     _assert_same_weights(work / method, tmp_path / method)  # saved, non-empty, loads, equal
 
 
@@ -268,7 +311,7 @@ def test_accumulation_gives_the_loss_and_gradients_of_one_big_batch_with_deepspe
     for loss in ("chunked", "standard"):
         big = _summary(work, f"b4a1-{loss}", 0)
         acc = _summary(work, f"b1a4-{loss}", 0)
-        assert big["history"][0]["loss"] == pytest.approx(acc["history"][0]["loss"], rel=1e-5)
+        assert _losses(big) == pytest.approx(_losses(acc), rel=1e-5)
         assert big["grad_norms"][0] == pytest.approx(acc["grad_norms"][0], rel=1e-5)
         assert [m["shape"][0] for m in big["micro_batches"]] == [4]
         assert [m["shape"][0] for m in acc["micro_batches"]] == [1, 1, 1, 1]
@@ -314,13 +357,17 @@ def test_accumulation_gives_the_loss_and_gradients_of_one_big_batch_in_one_proce
             grads.grads,
         )
     (big, big_grads), (acc, acc_grads) = seen["big"], seen["acc"]
-    assert big["history"][0]["loss"] == pytest.approx(acc["history"][0]["loss"], rel=1e-5)
+    assert _losses(big) == pytest.approx(_losses(acc), rel=1e-5)
     assert big["grad_norms"][0] == pytest.approx(acc["grad_norms"][0], rel=1e-5)
     assert big_grads.keys() == acc_grads.keys() and len(big_grads) > 10
     for k in big_grads:
         assert torch.allclose(big_grads[k], acc_grads[k], rtol=1e-4, atol=1e-8), k
     # the step's loss is the token-weighted mean over the four documents, not four times it
-    assert 5 < big["history"][0]["loss"] < 10  # ln(vocabulary of 2,000) = 7.6 for a random model
+    assert 5 < _losses(big)[0] < 10  # ln(vocabulary of 2,000) = 7.6 for a random model
+    # and it is the token-weighted mean of the four rows' cross-entropies
+    assert _losses(big)[0] == pytest.approx(
+        sum(m["loss_sum"] for m in acc["micro_batches"]) / sum(m["targets"] for m in acc["micro_batches"]), rel=1e-6
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -341,7 +388,7 @@ def test_ulysses_splits_every_row_between_the_two_ranks_and_trains_like_one_proc
     from booktrans.train import encode_example
 
     work, res = ulysses
-    one = _single(tiny_base, tmp_path, "one", _docs(), max_steps=4)
+    one = _single(tiny_base, tmp_path, "one", _docs(), _valid(), max_steps=4)
     ranks = [_summary(work, "sp", r) for r in (0, 1)]
     assert ranks[0]["layout"] == {"world_size": 2, "zero_stage": 2, "sequence_parallel": 2, "data_parallel": 1}
     lengths = {len(encode_example(d["messages"], load_tokenizer(tiny_base), 128)["input_ids"]) for d in _docs()}
@@ -351,13 +398,20 @@ def test_ulysses_splits_every_row_between_the_two_ranks_and_trains_like_one_proc
         n = whole["shape"][1]  # the row as one process holds it
         half = (n + n % 2) // 2
         assert a["shape"] == b["shape"] == [1, half]
+        assert a["rows"] == b["rows"] == whole["rows"]  # both ranks of the group read the same row
         assert a["positions"] == [0, half - 1] and b["positions"] == [half, 2 * half - 1]
         assert a["targets"] + b["targets"] == whole["targets"]  # padding carries no label, nothing is lost
+        # each rank's cross-entropy is its own slice's: the two add up to the whole row's
+        assert a["loss_sum"] + b["loss_sum"] == pytest.approx(whole["loss_sum"], rel=1e-5)
+        assert all((m["loss_sum"] > 0) == (m["targets"] > 0) for m in (a, b))
         odd_steps += n % 2
     assert odd_steps > 0 and len(ranks[0]["micro_batches"]) == 4
-    assert _history(ranks[0]) == pytest.approx(_history(one), rel=1e-5)
-    assert _history(ranks[1]) == _history(ranks[0])
-    assert ranks[0]["grad_norms"] == pytest.approx(one["grad_norms"], rel=1e-5)  # not scaled by the degree
+    for r in ranks:
+        assert _losses(r) == pytest.approx(_losses(one), rel=1e-5)
+        assert _grad_norms(r) == pytest.approx(_grad_norms(one), rel=1e-5)  # not scaled by the degree
+        # evaluation reads whole rows, different ones on the two ranks (one of the three twice)
+        assert r["eval_targets"] == one["eval_targets"] > 0
+        assert r["eval_loss"] == pytest.approx(one["eval_loss"], rel=1e-5)
     _assert_same_weights(work / "sp", tmp_path / "one")
     assert "sequence parallel 2: rank 1 holds" in res.stderr
 
@@ -545,7 +599,8 @@ def test_the_restarted_stage_resumes_from_the_sharded_checkpoint_and_ends_with_t
     if chosen == 5:
         _assert_same_weights(proj / "models" / "r1", ref / "stage-ref", atol=1e-6)
     history = json.loads((proj / "reports" / "train" / "r1.json").read_text())
-    assert [h["loss"] for h in history] == pytest.approx(_history(_summary(ref, "stage-ref", 0)), rel=1e-6)
+    # the written history: the round's record of each step, the steps before the kill restored with the state
+    assert [h["loss"] for h in history] == pytest.approx(_losses(_summary(ref, "stage-ref", 0)), rel=1e-6)
     assert not any((proj / "build" / "checkpoints" / "r1").iterdir())  # removed after success
 
 
@@ -622,8 +677,8 @@ def test_chain_merge_under_zero3_writes_whole_merged_weights_equal_to_one_proces
     _assert_whole_like_the_base(work / "merge", tiny_base)
     _assert_same_weights(work / "merge", one_dir / "merge")
     two = _summary(work, "merge", 0)
-    assert _history(two) == pytest.approx(_history(one["merge"]), rel=1e-5)
-    assert two["grad_norms"] == pytest.approx(one["merge"]["grad_norms"], rel=1e-5)
+    assert _losses(two) == pytest.approx(_losses(one["merge"]), rel=1e-5)
+    assert _grad_norms(two) == pytest.approx(_grad_norms(one["merge"]), rel=1e-5)
     start = _start(work, "merge")
     assert read_info(start).kind == "full"
     merged_here, _ = load_model(work / "lora", dtype="float32", merge_adapters=True)
@@ -646,8 +701,8 @@ def test_a_full_round_after_a_lora_round_under_zero3_starts_from_the_merged_weig
     one_dir, one = after_lora_one
     two = _summary(work, "full-after-lora", 0)
     assert two["layout"]["zero_stage"] == 3 and two["layout"]["world_size"] == 2
-    assert _history(two) == pytest.approx(_history(one["full-after-lora"]), rel=1e-5)
-    assert two["grad_norms"] == pytest.approx(one["full-after-lora"]["grad_norms"], rel=1e-5)
+    assert _losses(two) == pytest.approx(_losses(one["full-after-lora"]), rel=1e-5)
+    assert _grad_norms(two) == pytest.approx(_grad_norms(one["full-after-lora"]), rel=1e-5)
     from_base = _summary(work, "full", 0)  # the same full round from the tiny base, same launch
     assert abs(two["history"][0]["loss"] - from_base["history"][0]["loss"]) > 1e-3
     # the merge job's first step ran the same merged model (its new adapter starts at zero)
@@ -677,8 +732,8 @@ def test_longlora_trainables_under_zero3_are_saved_whole_and_equal_to_one_proces
     assert any("lora_A" in k for k in saved)
     _assert_same_weights(work / "lora-longlora", one_dir / "lora-longlora")
     two = _summary(work, "lora-longlora", 0)
-    assert _history(two) == pytest.approx(_history(one["lora-longlora"]), rel=1e-5)
-    assert two["grad_norms"] == pytest.approx(one["lora-longlora"]["grad_norms"], rel=1e-5)
+    assert _losses(two) == pytest.approx(_losses(one["lora-longlora"]), rel=1e-5)
+    assert _grad_norms(two) == pytest.approx(_grad_norms(one["lora-longlora"]), rel=1e-5)
     assert read_info(work / "lora-longlora").extra["rope_scaling"] == YARN
 
 

@@ -43,6 +43,12 @@ def pack_examples(examples: list[dict], context: int) -> list[dict]:
     return rows
 
 
+def index_rows(rows: list[dict]) -> list[dict]:
+    """The rows, each carrying its position in the list as ``index`` (the collator passes it on as
+    ``row``, so the round's record says which rows every rank read in every micro-batch)."""
+    return [{**r, "index": i} for i, r in enumerate(rows)]
+
+
 class Collator:
     """Pads a batch to one width and gives every row position ids.
 
@@ -58,6 +64,7 @@ class Collator:
       token of the next one. DeepSpeed's attention ignores the mask (padding sits at the end of a row,
       where causal attention never lets a real token see it); it is still passed for unpacked rows, as
       without it transformers takes the position ids for packed rows and builds a tokens x tokens mask.
+    - Rows that carry an ``index`` (``index_rows``) come with ``row``: their indices, for the record.
     """
 
     def __init__(self, pad_id: int, sp: int = 1, sp_rank: int = 0) -> None:
@@ -79,6 +86,8 @@ class Collator:
             pos.append(b["position_ids"] + list(range(pad)) if packed else list(range(width)))
             mask.append([1] * n + [0] * pad)
         out = {"input_ids": torch.tensor(ids), "position_ids": torch.tensor(pos)}
+        if all("index" in b for b in batch):
+            out["row"] = torch.tensor([b["index"] for b in batch])
         if not self.shard:
             out["labels"] = torch.tensor(labels)
             if not packed:
@@ -94,4 +103,6 @@ class Collator:
         }
         if not packed:
             shard["attention_mask"] = torch.tensor(mask)[:, lo:hi].contiguous()
+        if "row" in out:
+            shard["row"] = out["row"]
         return shard

@@ -16,7 +16,7 @@ from ..io import replace_dir, write_json
 from ..model.store import ModelInfo, base_config, load_model, read_info
 from . import sparse as _sparse
 from .config import TrainConfig, check_chain, sparse_spec, validate
-from .data import Collator, encode_example, pack_examples
+from .data import Collator, encode_example, index_rows, pack_examples
 from .output import finish_output, merged_start
 from .resume import check_restart, fingerprint, last_complete_checkpoint, run_layout
 from .trainer import make_callbacks, make_trainer_class, sequence_parallel_scope, training_args
@@ -129,8 +129,8 @@ def train_round(
     trainer = trainer_cls(
         model=model,
         args=args,
-        train_dataset=rows,
-        eval_dataset=valid_rows or None,
+        train_dataset=index_rows(rows),
+        eval_dataset=index_rows(valid_rows) or None,
         data_collator=collator,
         callbacks=make_callbacks(live_dir, round_name) + list(callbacks or []),
     )
@@ -201,12 +201,22 @@ def run_and_save(trainer, args, run: RoundRun, resume: str | None) -> dict:
     cfg, out_dir, checkpoints = run.cfg, run.out_dir, run.checkpoints
     train, rows, valid, valid_rows = run.train, run.rows, run.valid, run.valid_rows
     trainer.train(resume_from_checkpoint=resume)
-    eval_loss = trainer.evaluate()["eval_loss"] if valid_rows else None
-    history = [
-        {"step": h["step"], "loss": round(h["loss"], 6), "learning_rate": h["learning_rate"]}
+    if valid_rows:
+        trainer.evaluate()
+    eval_loss = trainer.eval_loss if valid_rows else None
+    # the round's own record of each step (full precision; restored with the state when resumed)
+    steps = [
+        {
+            "step": h["step"],
+            "loss": h.get("step_loss", h["loss"]),
+            "targets": h.get("step_targets"),
+            "grad_norm": h.get("grad_norm"),
+            "learning_rate": h["learning_rate"],
+        }
         for h in trainer.state.log_history
         if "loss" in h
     ]
+    history = [{"step": r["step"], "loss": round(r["loss"], 6), "learning_rate": r["learning_rate"]} for r in steps]
 
     staging = out_dir.with_name(f".{out_dir.name}.staging")
     if trainer.is_world_process_zero() and staging.exists():
@@ -235,14 +245,18 @@ def run_and_save(trainer, args, run: RoundRun, resume: str | None) -> dict:
         "checkpoints": str(checkpoints),
         "resumed_from": Path(resume).name if resume else None,
         "final_loss": history[-1]["loss"] if history else None,
-        "eval_loss": round(eval_loss, 6) if eval_loss is not None and not math.isnan(eval_loss) else None,
+        # token-weighted over the validation rows (each counted once), whatever the layout
+        "eval_loss": eval_loss if eval_loss is not None and not math.isnan(eval_loss) else None,
+        "eval_targets": trainer.eval_targets if valid_rows else None,
         "history": history,
-        "grad_norms": [h.get("grad_norm") for h in trainer.state.log_history if "loss" in h],
+        "step_records": steps,  # per optimizer step: loss and target tokens over every process, grad norm
+        "grad_norms": [r["grad_norm"] for r in steps],
         "rank": int(args.process_index),
         "layout": {
             **run.layout,
             "sequence_parallel": cfg.sequence_parallel,
             "data_parallel": max(int(args.world_size) // cfg.sequence_parallel, 1),
         },
-        "micro_batches": trainer.shards,  # what this rank held in each micro-batch (shapes, positions, targets)
+        # what this rank held in each micro-batch: rows, shape, positions, targets, sum of cross-entropies
+        "micro_batches": trainer.shards,
     }

@@ -38,7 +38,11 @@ def make_trainer_class():
             super().__init__(*a, **kw)
             self.model_accepts_loss_kwargs = True  # compute_loss normalises by the step's tokens itself
             self.shards: list[dict] = []
+            self.eval_records: list[dict] = []
+            self.eval_loss: float | None = None
+            self.eval_targets = 0
             self._announced = False
+            self.add_callback(_StepRecord(self))
 
         # -- optimizer --------------------------------------------------------------------------
         def create_optimizer(self):
@@ -104,15 +108,10 @@ def make_trainer_class():
             import torch
 
             inputs = dict(inputs)
+            rows = inputs.pop("row", None)
             sharded = inputs.get("shift_labels") is not None
             if num_items_in_batch is None:
                 num_items_in_batch = self._get_num_items_in_batch([inputs], self.args.device)
-            if model.training and self.record_shards:
-                self._record(inputs, inputs["shift_labels"] if sharded else inputs["labels"][:, 1:])
-            if not self.chunked and not sharded:
-                return super().compute_loss(
-                    model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch
-                )
             labels = inputs.pop("labels", None)
             targets = inputs.pop("shift_labels", None)
             if self.chunked:
@@ -122,16 +121,19 @@ def make_trainer_class():
                 if targets is None:
                     hidden, targets = shift(hidden, labels)
                 local, _ = chunked_ce_sum(hidden, targets, head, self.loss_chunk, self._chunks_everywhere(targets))
-            else:  # transformers' loss on this rank's slice
+            else:  # transformers' loss (full logits), on this rank's slice under sequence parallelism
                 out = model(**inputs, use_cache=False)
                 unwrapped = self.accelerator.unwrap_model(model)
                 local = unwrapped.loss_function(
                     logits=out.logits,
-                    labels=None,
+                    labels=labels if targets is None else None,
                     shift_labels=targets,
                     vocab_size=unwrapped.config.get_text_config().vocab_size,
                     num_items_in_batch=1,
                 )  # 1: the sum, normalised below
+                if targets is None:
+                    targets = labels[:, 1:]
+            self._record(model.training, inputs, rows, targets, local)
             n = (
                 num_items_in_batch.clamp(min=1)
                 if torch.is_tensor(num_items_in_batch)
@@ -181,15 +183,23 @@ def make_trainer_class():
             dist.all_reduce(n, op=dist.ReduceOp.MAX)
             return int(n.item())
 
-        def _record(self, inputs, targets):
-            """What this rank held in one micro-batch (returned in the round's summary)."""
-            ids = inputs["input_ids"]
-            pos = inputs.get("position_ids")
+        def _record(self, training: bool, inputs, rows, targets, local):
+            """What this rank held in one micro-batch and the sum of its cross-entropies (full
+            precision): ``shards`` in training (returned in the round's summary), ``eval_records`` in
+            evaluation (``evaluate`` turns them into the token-weighted loss)."""
             rec = {
-                "step": int(self.state.global_step) + 1,
-                "shape": list(ids.shape),
+                "rows": [int(r) for r in rows] if rows is not None else None,
+                "loss_sum": float(local.detach()),
                 "targets": int((targets != IGNORE).sum()),
             }
+            if not training:
+                self.eval_records.append(rec)
+                return
+            if not self.record_shards:
+                return
+            ids = inputs["input_ids"]
+            pos = inputs.get("position_ids")
+            rec = {"step": int(self.state.global_step) + 1, "shape": list(ids.shape), **rec}
             if pos is not None:
                 rec["positions"] = [int(pos[0, 0]), int(pos[0, -1])]
             self.shards.append(rec)
@@ -205,6 +215,42 @@ def make_trainer_class():
                     rec.get("positions", [None, "?"])[1],
                 )
 
+        def step_loss(self, step: int) -> tuple[float, int]:
+            """(loss, target tokens) of optimizer step ``step`` over every process, in float64 from the
+            per-micro-batch sums: the token-weighted mean over the global batch. Every process must call
+            it (an all-reduce over the world)."""
+            import torch
+
+            recs = [r for r in self.shards if r["step"] == step]
+            total = torch.tensor(
+                [sum(r["loss_sum"] for r in recs), sum(r["targets"] for r in recs)],
+                dtype=torch.float64,
+                device=self.args.device,
+            )
+            if self.args.world_size > 1:
+                import torch.distributed as dist
+
+                dist.all_reduce(total)
+            s, n = (float(x) for x in total.cpu())
+            return (s / n if n else float("nan")), int(n)
+
+        def eval_loss_of(self, records: list[dict]) -> tuple[float | None, int]:
+            """Token-weighted loss over the records of every process; a row read twice (accelerate's
+            ``even_batches`` repeats rows to give every process the same number of batches) counts
+            once. Every process must call it (an all-gather over the world)."""
+            if self.args.world_size > 1:
+                import torch.distributed as dist
+
+                gathered = [None] * self.args.world_size
+                dist.all_gather_object(gathered, records)
+                records = [r for part in gathered for r in part]
+            seen = {}
+            for r in records:
+                seen.setdefault(tuple(r["rows"]) if r["rows"] is not None else id(r), r)
+            s = sum(r["loss_sum"] for r in seen.values())
+            n = sum(r["targets"] for r in seen.values())
+            return (s / n if n else None), n
+
         # -- evaluation and saving ----------------------------------------------------------------
         def evaluate(self, *a, **kw):
             # Evaluation reads whole rows on every rank (DeepSpeed's Ulysses attention is off in eval).
@@ -212,11 +258,14 @@ def make_trainer_class():
             sharding = getattr(collator, "shard", False)
             if sharding:
                 collator.shard = False
+            self.eval_records = []
             try:
-                return super().evaluate(*a, **kw)
+                metrics = super().evaluate(*a, **kw)
             finally:
                 if sharding:
                     collator.shard = True
+            self.eval_loss, self.eval_targets = self.eval_loss_of(self.eval_records)
+            return metrics
 
         def save_model(self, output_dir=None, _internal_call=False):
             """Under DeepSpeed every rank joins the gather of the 16-bit weights (ZeRO-3 holds a shard of
@@ -229,6 +278,27 @@ def make_trainer_class():
             state_dict = self.accelerator.get_state_dict(self.deepspeed)
             if self.args.should_save:
                 self._save(output_dir, state_dict=state_dict)
+
+    from transformers import TrainerCallback
+
+    class _StepRecord(TrainerCallback):
+        """The round's own record of every optimizer step, kept in ``state.log_history`` (so it is in
+        every checkpoint and survives a resume): ``step_loss`` in full precision and ``step_targets``
+        from the micro-batches' sums (``RoundTrainer.step_loss``), beside the Trainer's ``loss``, which
+        transformers rounds to 4 decimals and averages over the processes."""
+
+        def __init__(self, trainer) -> None:
+            self.trainer = trainer
+            self.pending = None
+
+        def on_step_end(self, args, state, control, **kw):
+            self.pending = self.trainer.step_loss(state.global_step)
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            if self.pending is not None and logs and "loss" in logs and state.log_history:
+                entry = state.log_history[-1]
+                entry["step_loss"], entry["step_targets"] = self.pending
+                self.pending = None
 
     return RoundTrainer
 
@@ -323,7 +393,7 @@ def training_args(cfg: TrainConfig, checkpoints: Path, world_size: int = 1):
     return TrainingArguments(
         output_dir=str(checkpoints),
         per_device_train_batch_size=cfg.batch_size,
-        per_device_eval_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=1,  # one row per record: the evaluation loss is token-weighted per row
         gradient_accumulation_steps=cfg.grad_accum,
         learning_rate=cfg.learning_rate,
         num_train_epochs=cfg.epochs,

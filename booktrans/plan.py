@@ -247,7 +247,47 @@ def memory_per_gpu(arch: Arch, cfg: TrainConfig, hw: Hardware) -> dict:
         "overhead": hw.overhead_gib * GIB,
     }
     parts["total"] = sum(parts.values())
+    parts["train"] = parts["total"]
+    parts["eval"] = eval_memory(arch, cfg, hw, parts)
+    parts["total"] = max(parts["train"], parts["eval"])  # the round's peak: training or its evaluation
     return parts
+
+
+# Tensors alive at the peak of one decoder layer's no-grad forward (evaluation), per token, by width
+# (h: hidden, i: MLP, d: head dimension, for RoPE's cos and sin) and element size: the peak is in the
+# MLP (with LoRA, whose adapters compute in fp32, while an adapter's output is scaled). Counted with
+# booktrans.train.memory.PeakTensorMemory (measure_step(phase="eval")) on hidden 128/MLP 448,
+# hidden 160/MLP 576 and hidden 64/MLP 256; tests/test_train_long.py checks other shapes.
+EVAL_LAYER = {
+    # (method, dtype bytes): {(width, element bytes): count}
+    ("lora", 4): {("i", 4): 4, ("h", 4): 4, ("d", 4): 2},
+    ("lora", 2): {("i", 4): 2, ("i", 2): 2, ("h", 4): 1, ("h", 2): 4, ("d", 2): 2},
+    ("full", 4): {("i", 4): 3, ("h", 4): 4, ("d", 4): 2},
+    ("full", 2): {("i", 2): 3, ("h", 2): 4, ("d", 2): 2},
+}
+
+
+def eval_memory(arch: Arch, cfg: TrainConfig, hw: Hardware, parts: dict) -> float:
+    """Peak bytes per GPU of the round's evaluation (run after training, before the round is saved):
+    the resident state of training (weights, optimizer, gathered layers, communication buffers, and
+    under DeepSpeed the gradients), plus a no-grad forward of one whole row. Rows are not split in
+    evaluation (accelerate turns Ulysses off there, and the round's collator stops slicing), so a
+    GPU reads ``context`` tokens whatever ``sequence_parallel`` is. The larger of: one layer's
+    forward (EVAL_LAYER), and the loss: the final hidden state, the labelled rows gathered for it and
+    one chunk's fp32 logits and log-softmax (8 bytes an entry; the standard loss: the whole row's)."""
+    b = _bytes(cfg)
+    t = cfg.context  # batch 1 (the round evaluates one row per batch), the whole row
+    width = {"h": arch.hidden, "i": arch.intermediate, "d": arch.head_dim}
+    table = EVAL_LAYER[("full" if cfg.method == "full" else "lora", b)]
+    layer = sum(width[w] * size * n for (w, size), n in table.items()) * t
+    targets = t / 2  # translation documents: the target half carries labels
+    rows = min(cfg.loss_chunk, targets) if cfg.loss == "chunked" else t
+    loss = rows * arch.vocab * 8 + arch.hidden * b * (t + targets)
+    # plain torch: the Trainer sets the gradients to None after every step; DeepSpeed: its gradient
+    # partitions are counted as still allocated (an upper bound)
+    kept = ("weights", "optimizer", "gather", "communication") + (("gradients",) if hw.deepspeed else ())
+    tensors = sum(parts[k] for k in kept) + max(layer, loss)
+    return tensors * (1 + hw.fragmentation) + hw.overhead_gib * GIB
 
 
 def attention_share(arch: Arch, cfg: TrainConfig) -> float:
@@ -495,6 +535,12 @@ def format_plan(result: dict) -> str:
             f"{head}{r['tokens']:>13,}{r['steps']:>8,}{mem:>13.1f}{'yes' if r['fits'] else 'NO':>6}"
             f"{r['gpu_hours']:>10.2f}{r['cost']:>11.2f}{attn:>16}"
         )
+        if r["memory"]["eval"] > r["memory"]["train"]:
+            notes.append(
+                f"memory, {name}: its evaluation is the peak ({r['memory']['eval'] / GIB:.1f} GiB against "
+                f"{r['memory']['train'] / GIB:.1f} in training): whole {r['context']:,}-token rows, no sequence "
+                "parallelism"
+            )
         if r.get("select"):
             sel = r["select"]
             if not sel["manifest"]:

@@ -2,6 +2,7 @@
 
 import json
 import os
+from dataclasses import replace
 
 import pytest
 import torch
@@ -104,9 +105,11 @@ def test_gradient_checkpointing_and_packing_train_the_same_way(tiny_base, tmp_pa
     ckpt = train_round(
         tiny_base, tmp_path / "b", _docs(), [], train_config(**base, gradient_checkpointing=True), "r1", tmp_path / "s"
     )
-    a = [h["loss"] for h in plain["history"]]
-    b = [h["loss"] for h in ckpt["history"]]
-    assert a == pytest.approx(b, abs=1e-4)
+    # the round's record (full precision): transformers' loss without checkpointing, the chunked loss with it
+    a = [r["loss"] for r in plain["step_records"]]
+    b = [r["loss"] for r in ckpt["step_records"]]
+    assert a == pytest.approx(b, rel=1e-5)
+    assert plain["grad_norms"] == pytest.approx(ckpt["grad_norms"], rel=1e-5)
     packed = train_round(
         tiny_base, tmp_path / "c", _docs(), [], train_config(**base, packing=True), "r1", tmp_path / "s"
     )
@@ -149,7 +152,15 @@ def test_longlora_style_trainable_embeddings_and_norms_are_saved(tiny_base, tmp_
         save_steps=0,
         trainable=("embed_tokens", "norm"),
     )
-    train_round(tiny_base, tmp_path / "r1", _docs(), [], cfg, "r1", tmp_path / "s")
+    chunked = train_round(tiny_base, tmp_path / "r1", _docs(), [], cfg, "r1", tmp_path / "s")
+    # the chunked loss reads the trained copy of the final norm (peft's wrapper): after a step has
+    # moved the norms, it still gives transformers' loss
+    standard = train_round(
+        tiny_base, tmp_path / "std", _docs(), [], replace(cfg, loss="standard"), "r1", tmp_path / "s2"
+    )
+    assert [r["loss"] for r in chunked["step_records"]] == pytest.approx(
+        [r["loss"] for r in standard["step_records"]], rel=1e-5
+    )
     from safetensors import safe_open
 
     with safe_open(str(tmp_path / "r1" / "adapter_model.safetensors"), "pt") as f:
@@ -255,3 +266,122 @@ def test_dvclive_logs_loss_learning_rate_throughput_and_memory(tiny_base, tmp_pa
     assert summary["tokens_per_second"] > 0 and summary["memory_mb"] > 0
     loss_plot = (tmp_path / "live" / "plots" / "metrics" / "loss.tsv").read_text().splitlines()
     assert loss_plot[0].split("\t")[:2] == ["step", "loss"] and len(loss_plot) == 4
+
+
+# ---- no full-vocabulary logits (issue 25, point 1) ---------------------------------------------
+
+SHORT = dict(learning_rate=5e-3, lora_r=4, lora_alpha=8, save_steps=0)
+
+
+def _long_docs(sample_paragraphs, tok, n=3, at_least=150):
+    """Translation documents of the sample book sky-blue (real text), each ``at_least`` tokens long
+    with most of them labelled: consecutive aligned paragraphs until the row is long enough."""
+    zh = [p["text"] for p in sample_paragraphs[("sky-blue", "zh")]]
+    en = [p["text"] for p in sample_paragraphs[("sky-blue", "en")]]
+    docs, i = [], 0
+    while len(docs) < n:
+        j = i + 1
+        while True:
+            doc = {
+                "messages": [
+                    {"role": "system", "content": "You translate."},
+                    {"role": "user", "content": "Translate into English.\n\n" + "\n".join(zh[i:j])},
+                    {"role": "assistant", "content": "\n".join(en[i:j])},
+                ]
+            }
+            if len(encode_example(doc["messages"], tok, 10**6)["input_ids"]) >= at_least or j >= len(en):
+                break
+            j += 1
+        docs.append(doc)
+        i = j
+    return docs
+
+
+def test_no_round_or_evaluation_builds_full_vocabulary_logits_for_a_long_row(tiny_base, sample_paragraphs, tmp_path):
+    """The logits meter (booktrans.train.memory.LargestVocabTensor, a dispatch mode that sees every
+    tensor an operator creates, forward and backward) on a round and its evaluation: with the
+    chunked loss no vocabulary-wide tensor has more rows than ``loss_chunk``, while transformers'
+    loss (the control) builds the whole row's logits, so the meter does see them when they exist."""
+    from booktrans.model import load_tokenizer
+
+    tok = load_tokenizer(tiny_base)
+    docs = _long_docs(sample_paragraphs, tok)
+    rows = [encode_example(d["messages"], tok, 256) for d in docs]
+    assert min(len(r["input_ids"]) for r in rows) >= 150
+    assert min(sum(x != -100 for x in r["labels"]) for r in rows) > 3 * 16  # several chunks per row
+    seen = {}
+    for loss in ("chunked", "standard"):
+        cfg = train_config(**SHORT, context=256, max_steps=2, loss_chunk=16, loss=loss, extra={"measure": ["logits"]})
+        s = train_round(tiny_base, tmp_path / loss, docs[:2], docs[2:], cfg, "r1", tmp_path / f"s-{loss}")
+        seen[loss] = s["measured"]["largest_logits_rows"]
+    shortest = min(len(r["input_ids"]) for r in rows)
+    assert 0 < seen["chunked"]["train"] <= 16 and 0 < seen["chunked"]["eval"] <= 16, seen
+    assert seen["standard"]["train"] >= shortest - 1 and seen["standard"]["eval"] >= shortest - 1, seen
+
+
+def test_liger_brings_kernels_only_and_the_chunked_loss_runs_with_it_on_or_off(monkeypatch, tmp_path):
+    """With liger-kernel installed (`liger: auto` then turns it on), transformers applies Liger's
+    kernels but neither of its losses; the round's loss is the chunked one either way."""
+    import importlib.util
+
+    from booktrans.train.trainer import training_args
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: object() if name == "liger_kernel" else real(name, *a)
+    )
+    on = train_config(**SHORT, liger="auto")
+    assert on.use_liger and not train_config(**SHORT, liger="off").use_liger
+    args = training_args(on, tmp_path)
+    assert args.use_liger_kernel
+    assert args.liger_kernel_config == {"fused_linear_cross_entropy": False, "cross_entropy": False}
+    assert training_args(train_config(**SHORT, liger="off"), tmp_path).use_liger_kernel is False
+
+
+# Shapes the planner's EVAL_LAYER table was not counted on (booktrans/plan.py), the last one with a
+# vocabulary large enough for the loss chunk to be the peak
+EVAL_CASES = [
+    ((96, 320, 3, 3, 1, 2200), 1280, "lora", "float32", True),
+    ((112, 384, 2, 7, 7, 1800), 1536, "full", "bfloat16", True),
+    ((80, 288, 4, 5, 5, 2600), 896, "lora", "bfloat16", False),
+    ((96, 352, 2, 4, 2, 6000), 1024, "lora", "float32", True),
+]
+
+
+@pytest.mark.parametrize("shape, tokens, method, dtype, checkpointing", EVAL_CASES)
+def test_planned_evaluation_memory_is_within_15_percent_of_a_measured_evaluation(
+    tmp_path, shape, tokens, method, dtype, checkpointing, record_property
+):
+    """The round's evaluation as it runs (model in eval mode, no gradient, the chunked loss through
+    booktrans.train.loss.round_loss on one whole row, the optimizer's state alive), measured with
+    PeakTensorMemory, against the planner's ``eval`` part."""
+    from project import P
+
+    from booktrans.train.memory import measure_step
+
+    measured, planned = measure_step(tmp_path, shape, tokens, method, dtype, checkpointing, params=P, phase="eval")
+    mib = {"measured_mib": measured / 2**20, "planned_mib": planned["eval"] / 2**20}
+    record_property("eval_memory", json.dumps(mib))
+    assert 0.85 <= planned["eval"] / measured <= 1.15, (planned["eval"] / 2**20, measured / 2**20)
+
+
+def test_the_planner_prices_evaluation_on_whole_rows_and_the_loss_that_runs(root):
+    """Qwen2.5-7B at 131,072 tokens (round r3 of the cluster profile: LoRA, ZeRO-2 over 24 GPUs): under
+    Ulysses a GPU trains on a quarter of each row but evaluates whole rows, so sequence parallelism
+    shrinks the training part only; the chunked loss keeps evaluation within an H100, transformers'
+    loss (whole-row logits) would not."""
+    from project import P
+
+    from booktrans.plan import GIB, Arch, Hardware, memory_per_gpu
+
+    arch = Arch.from_config(json.loads((root / "configs/models/qwen2.5-7b.json").read_text()))
+    cfg = train_config(
+        "r1", context=131072, gradient_checkpointing=True, attn_implementation="flash_attention_2", dtype="bfloat16"
+    )
+    hw = Hardware.from_plan(P.plan, gpus=24, zero_stage=2, deepspeed=True)
+    one, four = (memory_per_gpu(arch, replace(cfg, sequence_parallel=sp), hw) for sp in (1, 4))
+    assert four["eval"] == one["eval"] and four["train"] < one["train"] / 2
+    assert four["total"] == max(four["train"], four["eval"]) == four["eval"]  # evaluation is the peak here
+    assert four["eval"] < 80 * GIB
+    standard = memory_per_gpu(arch, replace(cfg, sequence_parallel=4, loss="standard"), hw)
+    assert standard["eval"] > 80 * GIB + four["eval"]  # 131,072 x 152,064 fp32 logits and log-softmax

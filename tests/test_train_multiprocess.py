@@ -56,6 +56,9 @@ TARGETS = [
 BASE = train_keywords(context=128, learning_rate=5e-3, max_steps=2, lora_r=4, lora_alpha=8, save_steps=0, select="last")
 
 
+ULYSSES = {"loss_chunk": 4, "extra": {"measure": ["logits"]}}
+
+
 def _docs(n=8):
     return [
         {
@@ -187,7 +190,9 @@ def zero2(tiny_base, docs_file, valid_file, tmp_path_factory):
         jobs[f"b1a4-{loss}"] = _job(work, f"b1a4-{loss}", docs_file, tiny_base, loss=loss, grad_accum=4, max_steps=1)
     # Ulysses degree 2 in the same launch (ZeRO-2: the cluster's LoRA rounds; ZeRO-3 with Ulysses is
     # checked by tests/test_smoke_cluster.py): one start of two processes less
-    jobs["sp"] = {**_job(work, "sp", docs_file, tiny_base, sequence_parallel=2, max_steps=4), "valid": str(valid_file)}
+    # (with the logits meter on and a loss chunk shorter than a slice's targets)
+    sp = _job(work, "sp", docs_file, tiny_base, sequence_parallel=2, max_steps=4, **ULYSSES)
+    jobs["sp"] = {**sp, "valid": str(valid_file)}
     res = _launch("configs/accelerate/cpu-2x-zero2.yaml", jobs, work)
     assert res.returncode == 0, res.stderr[-4000:]
     return work, res
@@ -388,7 +393,7 @@ def test_ulysses_splits_every_row_between_the_two_ranks_and_trains_like_one_proc
     from booktrans.train import encode_example
 
     work, res = ulysses
-    one = _single(tiny_base, tmp_path, "one", _docs(), _valid(), max_steps=4)
+    one = _single(tiny_base, tmp_path, "one", _docs(), _valid(), max_steps=4, **ULYSSES)
     ranks = [_summary(work, "sp", r) for r in (0, 1)]
     assert ranks[0]["layout"] == {"world_size": 2, "zero_stage": 2, "sequence_parallel": 2, "data_parallel": 1}
     lengths = {len(encode_example(d["messages"], load_tokenizer(tiny_base), 128)["input_ids"]) for d in _docs()}
@@ -412,6 +417,10 @@ def test_ulysses_splits_every_row_between_the_two_ranks_and_trains_like_one_proc
         # evaluation reads whole rows, different ones on the two ranks (one of the three twice)
         assert r["eval_targets"] == one["eval_targets"] > 0
         assert r["eval_loss"] == pytest.approx(one["eval_loss"], rel=1e-5)
+        # no vocabulary-wide tensor longer than a loss chunk, in training (slices) or evaluation (whole rows)
+        assert 0 < r["measured"]["largest_logits_rows"]["train"] <= 4
+        assert 0 < r["measured"]["largest_logits_rows"]["eval"] <= 4
+    assert max(m["targets"] for m in ranks[1]["micro_batches"]) > 4
     _assert_same_weights(work / "sp", tmp_path / "one")
     assert "sequence parallel 2: rank 1 holds" in res.stderr
 

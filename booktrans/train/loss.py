@@ -67,6 +67,48 @@ def shift(hidden, labels):
     return hidden[:, :-1, :], labels[:, 1:]
 
 
+def final_norm(model):
+    """The decoder's final norm module of ``model`` (a transformers causal LM, or peft's wrapper of
+    one: with LongLoRA's trained norms this is peft's ModulesToSaveWrapper, whose output is the
+    trained copy's)."""
+    decoder = model.get_decoder() if hasattr(model, "get_decoder") else None
+    norm = getattr(decoder, "norm", None)
+    if norm is None:
+        raise ValueError(
+            f"{type(model).__name__}: no final norm at get_decoder().norm, so the chunked loss cannot "
+            "read the final hidden state; use train.loss: standard for this architecture"
+        )
+    return norm
+
+
+def final_hidden(model, norm, inputs: dict):
+    """(the final hidden state, the model's output) of ``model(**inputs)``, asking the model for the
+    logits of the last position only. The hidden state is taken from a forward hook on the decoder's
+    final ``norm``: ``output_hidden_states`` would keep every layer's hidden state alive (in a
+    no-grad evaluation of a 128k row, 29 x 128k x 3584 x 2 bytes = 27 GB for Qwen2.5-7B)."""
+    seen = []
+    handle = norm.register_forward_hook(lambda _m, _a, out: seen.append(out))
+    try:
+        out = model(**inputs, logits_to_keep=1, use_cache=False)
+    finally:
+        handle.remove()
+    if len(seen) != 1:
+        raise RuntimeError(f"the final norm ran {len(seen)} times in one forward pass (expected once)")
+    return seen[0], out
+
+
+def round_loss(model, head, norm, inputs: dict, labels=None, targets=None, chunk: int = 2048, min_chunks: int = 0):
+    """(sum of cross-entropies over the labelled positions, their number, the model's output) of one
+    micro-batch, through the chunked loss: no full-vocabulary logits. ``targets`` (already shifted, a
+    sequence-parallel slice's) or ``labels`` (whole rows, shifted here). Used by the round's trainer
+    and by booktrans.train.memory.measure_step."""
+    hidden, out = final_hidden(model, norm, inputs)
+    if targets is None:
+        hidden, targets = shift(hidden, labels)
+    total, n = chunked_ce_sum(hidden, targets, head, chunk, min_chunks)
+    return total, n, out
+
+
 def causal_lm_loss(hidden, labels, head, chunk: int = 2048, shift_labels=None):
     """Mean cross-entropy over target tokens, in chunks. ``shift_labels`` (already shifted, as a
     sequence-parallel data loader provides them) replaces ``labels``."""

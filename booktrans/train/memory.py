@@ -61,15 +61,67 @@ def PeakTensorMemory(held=()):  # noqa: N802 - a class made on first use (torch 
     return _mode()(held)
 
 
+def _vocab_mode():
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_flatten
+
+    class LargestVocabTensor(TorchDispatchMode):
+        """The largest vocabulary-wide tensor any operator creates while active: ``rows`` is its
+        number of elements over the vocabulary (rows of logits, of their fp32 copy, softmax or
+        gradient), ``shape`` its shape. Views are skipped (the head's transposed weight is one);
+        so is anything whose last dimension is not the vocabulary. A dispatch mode sees what a
+        forward hook on the head would miss: the upcast, the softmax, the logits' gradient in the
+        backward pass (autograd runs under the mode that was active in the forward pass) and any
+        kernel that reads the head's weight directly."""
+
+        def __init__(self, vocab: int) -> None:
+            super().__init__()
+            self.vocab = int(vocab)
+            self.rows = 0
+            self.shape: list[int] | None = None
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            if not func.is_view:
+                for t in tree_flatten(out)[0]:
+                    if isinstance(t, torch.Tensor) and t.dim() >= 2 and t.shape[-1] == self.vocab:
+                        rows = t.numel() // self.vocab
+                        if rows > self.rows:
+                            self.rows, self.shape = rows, list(t.shape)
+            return out
+
+    return LargestVocabTensor
+
+
+def LargestVocabTensor(vocab: int):  # noqa: N802 - a class made on first use (torch is imported lazily)
+    """``with LargestVocabTensor(V) as m:`` ... ``m.rows``: the most rows of any vocabulary-wide tensor
+    created inside (a training round turns it on with ``TrainConfig.extra["measure"]`` holding
+    ``"logits"``; the summary reports ``measured.largest_logits_rows`` for training and evaluation)."""
+    return _vocab_mode()(vocab)
+
+
 def measure_step(
-    workdir, shape: tuple, tokens: int, method: str, dtype: str, checkpointing: bool, loss_chunk: int = 256, *, params
+    workdir,
+    shape: tuple,
+    tokens: int,
+    method: str,
+    dtype: str,
+    checkpointing: bool,
+    loss_chunk: int = 256,
+    *,
+    params,
+    phase: str = "train",
 ) -> tuple[int, dict]:
     """(measured peak bytes, the planner's memory_per_gpu parts) of one forward + backward step of a
     random Qwen2-architecture model of ``shape`` = (hidden, MLP, layers, heads, KV heads, vocabulary),
-    built and fed by the training code itself (``rounds.build_model``, the collator, the chunked loss) on
+    built and fed by the training code itself (``rounds.build_model``, the collator, ``loss.round_loss``) on
     one row of ``tokens`` whose second half carries labels (a translation document). The optimizer's
     state exists (one step ran before); the planner is asked for one process without DeepSpeed. The
-    other training settings are round r1's of ``params`` (booktrans.params.Params), LoRA rank 8."""
+    other training settings are round r1's of ``params`` (booktrans.params.Params), LoRA rank 8.
+    ``phase="eval"``: the peak of the round's evaluation of that row instead (model in eval mode, no
+    gradient, the same loss; the gradients set to None as the Trainer leaves them), against the
+    planner's ``eval`` part."""
     from dataclasses import replace
     from pathlib import Path
 
@@ -81,7 +133,7 @@ def measure_step(
     from ..plan import Arch, Hardware, memory_per_gpu
     from .config import TrainConfig
     from .data import Collator
-    from .loss import chunked_ce_sum, shift
+    from .loss import final_norm, round_loss
     from .rounds import build_model
 
     h, i, layers, heads, kv, vocab = shape
@@ -120,28 +172,26 @@ def measure_step(
     ids = torch.randint(len(SPECIAL_TOKENS), vocab, (tokens,), generator=gen).tolist()
     labels = [-100] * (tokens // 2) + ids[tokens // 2 :]
     batch = Collator(0)([{"input_ids": ids, "labels": labels}])
-    head = model.get_output_embeddings()
+    head, norm = model.get_output_embeddings(), final_norm(model)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
 
     def forward_backward():
-        out = model(
-            input_ids=batch["input_ids"],
-            attention_mask=batch["attention_mask"],
-            position_ids=batch["position_ids"],
-            output_hidden_states=True,
-            logits_to_keep=1,
-            use_cache=False,
-        )
-        hidden, targets = shift(out.hidden_states[-1], batch["labels"])
-        total, n = chunked_ce_sum(hidden, targets, head, cfg.loss_chunk)
+        inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "position_ids")}
+        total, n, _ = round_loss(model, head, norm, inputs, labels=batch["labels"], chunk=cfg.loss_chunk)
         (total / n).backward()
 
     forward_backward()
     opt.step()
     opt.zero_grad(set_to_none=True)
     held = list(model.parameters()) + [v for st in opt.state.values() for v in st.values() if v.dim()]
-    with PeakTensorMemory(held) as meter:
-        forward_backward()
+    if phase == "eval":
+        model.eval()
+        inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "position_ids")}
+        with torch.no_grad(), PeakTensorMemory(held) as meter:
+            round_loss(model, head, norm, inputs, labels=batch["labels"], chunk=cfg.loss_chunk)
+    else:
+        with PeakTensorMemory(held) as meter:
+            forward_backward()
     planned = memory_per_gpu(
         Arch.from_config(cfg_json.to_dict()),
         cfg,

@@ -134,7 +134,8 @@ def train_round(
         data_collator=collator,
         callbacks=make_callbacks(live_dir, round_name) + list(callbacks or []),
     )
-    trainer.chunked = cfg.loss == "chunked" and not cfg.use_liger
+    trainer.chunked = cfg.loss == "chunked"  # Liger on or off (its fused losses are turned off)
+    trainer.measure_logits = "logits" in (cfg.extra.get("measure") or ())
     trainer.loss_chunk = cfg.loss_chunk
     trainer.sequence_parallel = cfg.sequence_parallel
     resume = last_complete_checkpoint(checkpoints)
@@ -259,4 +260,5 @@ def run_and_save(trainer, args, run: RoundRun, resume: str | None) -> dict:
         },
         # what this rank held in each micro-batch: rows, shape, positions, targets, sum of cross-entropies
         "micro_batches": trainer.shards,
+        **({"measured": {"largest_logits_rows": dict(trainer.largest_logits_rows)}} if trainer.measure_logits else {}),
     }

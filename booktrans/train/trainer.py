@@ -3,12 +3,13 @@ the per-step log, the TrainingArguments, and the scope that undoes Ulysses' glob
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from pathlib import Path
 
 from .config import TrainConfig
-from .loss import IGNORE, chunked_ce_sum, chunks_needed, shift
+from .loss import IGNORE, chunks_needed, final_norm, round_loss
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ def make_trainer_class():
         loss_chunk = 2048
         sequence_parallel = 1
         record_shards = True
+        measure_logits = False  # TrainConfig.extra["measure"] holds "logits": meter every step and evaluation
 
         def __init__(self, *a, **kw):
             super().__init__(*a, **kw)
@@ -42,6 +44,7 @@ def make_trainer_class():
             self.eval_loss: float | None = None
             self.eval_targets = 0
             self._announced = False
+            self.largest_logits_rows = {"train": 0, "eval": 0}
             self.add_callback(_StepRecord(self))
 
         # -- optimizer --------------------------------------------------------------------------
@@ -103,6 +106,32 @@ def make_trainer_class():
                 n = self.accelerator.gather(n.reshape(1)).sum()
             return n
 
+        # -- the logits meter -------------------------------------------------------------------
+        @contextlib.contextmanager
+        def _meter(self, phase: str):
+            """The logits meter (booktrans.train.memory.LargestVocabTensor) around one step or one
+            evaluation batch, when ``measure_logits``; the largest count goes to ``largest_logits_rows``."""
+            if not self.measure_logits:
+                yield
+                return
+            from .memory import LargestVocabTensor
+
+            vocab = self.accelerator.unwrap_model(self.model).config.get_text_config().vocab_size
+            with LargestVocabTensor(vocab) as meter:
+                try:
+                    yield
+                finally:
+                    seen = self.largest_logits_rows
+                    seen[phase] = max(seen[phase], meter.rows)
+
+        def training_step(self, *a, **kw):
+            with self._meter("train"):  # the forward and the backward pass (and the step DeepSpeed runs)
+                return super().training_step(*a, **kw)
+
+        def prediction_step(self, *a, **kw):
+            with self._meter("eval"):
+                return super().prediction_step(*a, **kw)
+
         # -- loss -------------------------------------------------------------------------------
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             import torch
@@ -114,13 +143,21 @@ def make_trainer_class():
                 num_items_in_batch = self._get_num_items_in_batch([inputs], self.args.device)
             labels = inputs.pop("labels", None)
             targets = inputs.pop("shift_labels", None)
-            if self.chunked:
-                head = self.accelerator.unwrap_model(model).get_output_embeddings()
-                out = model(**inputs, output_hidden_states=True, logits_to_keep=1, use_cache=False)
-                hidden = out.hidden_states[-1]
+            if self.chunked:  # whatever Liger patched: its fused losses are off (training_args)
+                unwrapped = self.accelerator.unwrap_model(model)
+                everywhere = self._chunks_everywhere(targets if targets is not None else labels[:, 1:])
+                local, _, out = round_loss(
+                    model,
+                    unwrapped.get_output_embeddings(),
+                    final_norm(unwrapped),
+                    inputs,
+                    labels,
+                    targets,
+                    self.loss_chunk,
+                    everywhere,
+                )
                 if targets is None:
-                    hidden, targets = shift(hidden, labels)
-                local, _ = chunked_ce_sum(hidden, targets, head, self.loss_chunk, self._chunks_everywhere(targets))
+                    targets = labels[:, 1:]
             else:  # transformers' loss (full logits), on this rank's slice under sequence parallelism
                 out = model(**inputs, use_cache=False)
                 unwrapped = self.accelerator.unwrap_model(model)
@@ -413,7 +450,12 @@ def training_args(cfg: TrainConfig, checkpoints: Path, world_size: int = 1):
         bf16=gpu and cfg.dtype == "bfloat16",
         gradient_checkpointing=cfg.gradient_checkpointing,
         gradient_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing else None,
+        # Liger brings its RMSNorm, RoPE and SwiGLU kernels only: its fused linear + cross-entropy reads
+        # lm_head.weight by attribute (an empty shard under ZeRO-3), runs only in training with labels
+        # passed to the model, and builds the whole rows' logits in evaluation; the round's own chunked
+        # loss runs with Liger on or off (docs/train.md, "The loss never builds full logits")
         use_liger_kernel=cfg.use_liger,
+        liger_kernel_config={"fused_linear_cross_entropy": False, "cross_entropy": False} if cfg.use_liger else None,
         include_num_input_tokens_seen=True,
         dataloader_num_workers=0,
         remove_unused_columns=False,

@@ -7,7 +7,7 @@ import sys
 import pytest
 from project import hardware, train_config
 
-from booktrans.plan import GIB, Arch, activation_bytes, memory_per_gpu, model_flops_per_token, plan_round
+from booktrans.train.plan import GIB, Arch, activation_bytes, memory_per_gpu, model_flops_per_token, plan_round
 
 # hidden 8, 2 layers, MLP 16, vocab 10, 2 heads of 4, 1 KV head, untied, q/k/v biases
 ARCH = Arch(hidden=8, layers=2, intermediate=16, vocab=10, heads=2, kv_heads=1)
@@ -161,10 +161,48 @@ def test_a_round_that_would_never_checkpoint_is_flagged(root):
     import yaml
 
     from booktrans.params import from_dict
-    from booktrans.plan import format_plan, plan
     from booktrans.profile import merged_params
+    from booktrans.train.plan import format_plan, plan
 
     params = merged_params(root / "configs/cluster-24xh100.yaml", yaml.safe_load((root / "params.yaml").read_text()))
     params["train"]["save_steps"] = 100  # the old profile: rounds 3 and 4 have ~20 steps
     out = format_plan(plan(from_dict(params), root, tokens=30_000_000))
     assert "warning: r3 has 20 steps and train.save_steps is 100: it would never checkpoint" in out
+
+
+def _round_summaries(root):
+    """The committed reports/rounds/<round>.json of the demo: the dataset stage's real stats.json per round."""
+    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted((root / "reports/rounds").glob("*.json"))}
+
+
+def test_booktrans_plan_reads_the_dataset_stages_counts_from_the_folder_it_is_given(root, tmp_path):
+    summaries = _round_summaries(root)
+    data = tmp_path / "sft"
+    (data / "r1").mkdir(parents=True)
+    (data / "r1" / "stats.json").write_text(json.dumps(summaries["r1"]["data"]), encoding="utf-8")
+    cmd = [sys.executable, "-m", "booktrans.cli", "plan", "--params", str(root / "params.yaml"), "--json"]
+    res = subprocess.run([*cmd, "--data", str(data)], capture_output=True, text=True, check=True)
+    rounds = json.loads(res.stdout)["rounds"]
+    built = summaries["r1"]["data"]["train"]
+    assert rounds["r1"]["tokens"] == built["tokens"] > 0
+    assert all("tokens" not in rounds[r] for r in rounds if r != "r1")  # not built: memory only, no hours
+    (data / "r2").mkdir()
+    (data / "r2" / "stats.json").write_text(json.dumps({"train": {"documents": 3}}), encoding="utf-8")
+    res = subprocess.run([*cmd, "--data", str(data)], capture_output=True, text=True)
+    assert res.returncode == 2 and str(data / "r2" / "stats.json") in res.stderr and "tokens" in res.stderr
+
+
+def test_the_reports_estimate_comes_from_the_round_summaries_it_depends_on(root, tmp_path):
+    """The report stage depends on reports/rounds/, not on data/sft/: the planner gets its counts from there."""
+    from booktrans.params import load
+    from booktrans.report.build import planned_cost
+
+    params = load(root / "params.yaml")
+    summaries = _round_summaries(root)
+    got = planned_cost(params, root / "reports/rounds", root)
+    assert summaries and {r: got["rounds"][r]["tokens"] for r in summaries} == {
+        r: s["data"]["train"]["tokens"] for r, s in summaries.items()
+    }
+    (tmp_path / "r1.json").write_text(json.dumps(summaries["r1"]), encoding="utf-8")
+    one = planned_cost(params, tmp_path, root)["rounds"]
+    assert one["r1"] == got["rounds"]["r1"] and all("tokens" not in one[r] for r in one if r != "r1")

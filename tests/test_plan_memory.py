@@ -3,7 +3,7 @@ steps of small Qwen2-architecture models on the CPU, built and fed by the traini
 (booktrans.train.rounds.build_model, its collator, the chunked loss), at several sequence lengths, LoRA and
 full, fp32 and bf16, with and without gradient checkpointing.
 
-The ACTIVATIONS table in booktrans/plan.py was counted on one shape (hidden 96, MLP 352, KV width 48,
+The ACTIVATIONS table in booktrans/train/plan.py was counted on one shape (hidden 96, MLP 352, KV width 48,
 3 and 5 layers, 768 tokens); every shape below differs from it in width, MLP ratio, heads, layers,
 vocabulary and length, so this test reports on data the table was not read from.
 """
@@ -15,8 +15,8 @@ import json
 import pytest
 from project import P
 
-from booktrans.plan import GIB
 from booktrans.train.memory import measure_step
+from booktrans.train.plan import GIB
 
 # (hidden, MLP, layers, heads, KV heads, vocabulary), tokens, method, dtype, checkpointing
 CASES = [

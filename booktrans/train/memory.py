@@ -3,7 +3,7 @@
 ``PeakTensorMemory`` is a torch dispatch mode: every tensor an operator returns is counted by its
 storage until the storage is freed, so the peak is the largest sum of live tensor bytes during the
 step: what a GPU's caching allocator reports as ``max_memory_allocated`` minus fragmentation. The
-planner (booktrans.plan.memory_per_gpu) is checked against it in tests/test_plan_memory.py.
+planner (booktrans.train.plan.memory_per_gpu) is checked against it in tests/test_plan_memory.py.
 """
 
 from __future__ import annotations
@@ -78,10 +78,10 @@ def measure_step(
 
     from ..model.store import ModelInfo, write_info
     from ..model.tiny import SPECIAL_TOKENS, train_tokenizer
-    from ..plan import Arch, Hardware, memory_per_gpu
     from .config import TrainConfig
     from .data import Collator
     from .loss import chunked_ce_sum, shift
+    from .plan import Arch, Hardware, memory_per_gpu
     from .rounds import build_model
 
     h, i, layers, heads, kv, vocab = shape

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from .errors import ConfigError
-from .params import Params
-from .train.config import TrainConfig, config_for
+from ..errors import ConfigError
+from ..params import Params
+from .config import TrainConfig, config_for
 
 GIB = 2**30
 
@@ -256,7 +257,7 @@ def attention_share(arch: Arch, cfg: TrainConfig) -> float:
     in the sparse layers and 1 in the ``dense_layers``."""
     if not cfg.sparse_attention:
         return 1.0
-    from .train.sparse import kept_share, parse
+    from .sparse import kept_share, parse
 
     spec = parse(cfg.sparse_attention, "rounds.<round>", cfg.context, {"num_hidden_layers": arch.layers})
     dense = min(spec.dense_layers, arch.layers)
@@ -325,7 +326,7 @@ def launch_layout(accelerate_config: str | Path, root: Path | None = None) -> tu
     return processes, 0, {}
 
 
-def _launch(params: Params, root: Path, round_name: str | None = None) -> tuple[int, int, dict]:
+def round_launch(params: Params, root: Path, round_name: str | None = None) -> tuple[int, int, dict]:
     """(processes, ZeRO stage, zero settings) of a round's launch: one process, no ZeRO for launcher python."""
     if params.train.launcher != "accelerate":
         return 1, 0, {"deepspeed": False}
@@ -362,23 +363,44 @@ def model_config(params: Params, root: Path, planned: bool = True) -> tuple[dict
     return json.loads(p.read_text(encoding="utf-8")), str(p)
 
 
-def dataset_tokens(root: Path, round_name: str) -> tuple[int, int] | None:
-    path = root / "data" / "sft" / round_name / "train.jsonl"
-    if not path.exists():
-        return None
-    tokens = docs = 0
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                tokens += int(json.loads(line)["meta"]["tokens"])
-                docs += 1
-    return tokens, docs
+@dataclass(frozen=True)
+class RoundData:
+    """What the planner needs of a round's training data: the dataset stage's counts (the ``train`` part
+    of data/sft/<round>/stats.json). The caller reads them, from wherever its stage declares them."""
+
+    tokens: int
+    documents: int
+
+    @classmethod
+    def from_stats(cls, train: dict, source: str = "stats") -> "RoundData":
+        """From the ``train`` part of a round's stats.json; ``source`` names the file in errors."""
+        try:
+            return cls(tokens=int(train["tokens"]), documents=int(train["documents"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{source}: no training token and document counts ({exc!r})") from None
+
+    @classmethod
+    def read(cls, path: Path, *keys: str) -> "RoundData | None":
+        """The counts in the JSON file ``path`` under ``keys`` (e.g. "train" in a stats.json); None when the
+        file does not exist (the round's data is not built yet)."""
+        path = Path(path)
+        if not path.is_file():
+            return None
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise ConfigError(f"{path}: not JSON ({exc})") from None
+        for key in keys:
+            doc = doc.get(key) if isinstance(doc, dict) else None
+        if not isinstance(doc, dict):
+            raise ConfigError(f"{path}: no {'.'.join(keys) or 'object'} with the training counts")
+        return cls.from_stats(doc, f"{path} ({'.'.join(keys)})")
 
 
 def hardware(params: Params, root: Path, round_name: str | None = None) -> Hardware:
     """The allocation of a round: processes, ZeRO stage and buckets from its launch config, prices and
     speeds from plan:."""
-    processes, stage, zero = _launch(params, root, round_name)
+    processes, stage, zero = round_launch(params, root, round_name)
 
     def bucket(key: str, default: int) -> int:
         value = zero.get(key, default)
@@ -394,20 +416,36 @@ def hardware(params: Params, root: Path, round_name: str | None = None) -> Hardw
     )
 
 
-def plan(params: Params, root: Path, tokens: int | None = None) -> dict:
-    """Every round of params. ``tokens``: plan for this many training tokens per round instead of the
-    built datasets (documents of the round's full context)."""
+def plan(
+    params: Params,
+    root: Path,
+    data: Mapping[str, RoundData | None] | None = None,
+    manifest: Path | None = None,
+    tokens: int | None = None,
+) -> dict:
+    """Every round of params. ``data``: each round's training-data counts, read by the caller (None or
+    absent: not built yet); ``tokens``: plan for this many training tokens per round instead (documents
+    of the round's full context). ``manifest``: the book manifest, to count the validation books a
+    selecting round scores (None: none counted). ``root`` resolves plan.model_config and the launch
+    configs."""
     cfg_json, source = model_config(params, root)
     arch = Arch.from_config(cfg_json)
+    data = data or {}
     rounds = {}
     for name in params.rounds:
         cfg = config_for(params, name)
         hw = hardware(params, root, name)
-        counted = (tokens, math.ceil(tokens / cfg.context)) if tokens else dataset_tokens(root, name)
+        built = data.get(name)
+        if tokens:
+            counted = (tokens, math.ceil(tokens / cfg.context))
+        elif built:
+            counted = (built.tokens, built.documents)
+        else:
+            counted = None
         if counted is None:
             rounds[name] = {
                 "context": cfg.context,
-                "missing": f"data/sft/{name} not built (dvc repro dataset@{name})",
+                "missing": f"no training data counted for {name} (dvc repro dataset@{name})",
                 "memory": memory_per_gpu(arch, cfg, hw),
                 "config": cfg,
                 "hardware": hw,
@@ -415,7 +453,7 @@ def plan(params: Params, root: Path, tokens: int | None = None) -> dict:
             }
             continue
         rounds[name] = {**plan_round(arch, cfg, hw, *counted), "context": cfg.context, "config": cfg, "hardware": hw}
-        rounds[name]["select"] = selection_cost(params, root, cfg, rounds[name]["steps"])
+        rounds[name]["select"] = selection_cost(params, manifest, cfg, rounds[name]["steps"])
     first = next(iter(rounds.values()))["hardware"] if rounds else hardware(params, root)
     return {
         "model": source,
@@ -427,11 +465,12 @@ def plan(params: Params, root: Path, tokens: int | None = None) -> dict:
     }
 
 
-def selection_cost(params: Params, root: Path, cfg: TrainConfig, steps: int) -> dict | None:
+def selection_cost(params: Params, manifest: Path | None, cfg: TrainConfig, steps: int) -> dict | None:
     """What scoring a selecting round's checkpoints costs (train.select, booktrans.train.select): the
     checkpoints (every save_steps, plus the final weights) x validation books x directions x the
     budget (train.select_budget). A token budget gives the source tokens exactly (an upper bound: whole
-    paragraphs are kept under it); a chapter budget alone is counted as that many chapters, unmeasured."""
+    paragraphs are kept under it); a chapter budget alone is counted as that many chapters, unmeasured.
+    ``manifest``: the book manifest the caller found (None or missing: no validation book counted)."""
     if cfg.select == "last":
         return None
     budget = params.train.select_budget
@@ -440,11 +479,9 @@ def selection_cost(params: Params, root: Path, cfg: TrainConfig, steps: int) -> 
     else:
         every = max(int(steps * cfg.save_steps), 1) if cfg.save_steps < 1 else int(cfg.save_steps)
         checkpoints = steps // every + (1 if steps % every else 0)  # + the final weights when not on a save step
-    from .manifest import load_manifest
+    from ..manifest import load_manifest
 
-    manifest = params.ingest.manifest
-    # project-relative: beside the params file, else in the working folder (a params copy planned from the project)
-    found = next((p for p in (root / manifest, Path(manifest)) if p.is_file()), None)
+    found = Path(manifest) if manifest is not None and Path(manifest).is_file() else None
     books = sum(1 for b in load_manifest(found) if b.split == "valid") if found else 0
     directions = len(params.translate.directions)
     tokens = budget.tokens
@@ -513,7 +550,7 @@ def format_plan(result: dict) -> str:
     source = (
         f"tokens: {result['tokens']:,} per round, as asked"
         if result.get("tokens")
-        else "tokens are counted in data/sft/<round> with the tokenizer of models/r0"
+        else "tokens and documents: the dataset stage's counts (data/sft/<round>/stats.json)"
     )
     lines += [
         "",

@@ -315,7 +315,14 @@ def main() -> int:
     hw = Hardware.from_plan(
         params.plan, gpus=processes, zero_stage=stage, **({"overhead_gib": 0, "fragmentation": 0} if cpu else {})
     )
-    planned = memory_per_gpu(arch, cfg, hw)["total"] / GIB
+    from booktrans.dataset import target_tokens
+    from booktrans.train import encode_example
+
+    # the long document's share of labelled tokens, as the dataset stage counts it for the planner
+    share = target_tokens(long[0]["messages"], tok, cfg.context) / len(
+        encode_example(long[0]["messages"], tok, cfg.context)["input_ids"]
+    )
+    planned = memory_per_gpu(arch, cfg, hw, share)["total"] / GIB
     long0 = ranks["long"][0]
     timed = long0["step_seconds"][1:] or long0["step_seconds"]
     dp = processes // cfg.sequence_parallel

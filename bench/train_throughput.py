@@ -158,10 +158,9 @@ def main() -> int:
                 loss_chunk=args.loss_chunk,
                 dtype="bfloat16" if device == "cuda" else "float32",
             )
-            planned = (
-                memory_per_gpu(arch, cfg, Hardware.from_plan(P.plan, gpus=1, zero_stage=0, deepspeed=False))["total"]
-                / GIB
-            )
+            share = (context - context // 2) / context  # measure()'s rows: the second half carries labels
+            hw = Hardware.from_plan(P.plan, gpus=1, zero_stage=0, deepspeed=False)
+            planned = memory_per_gpu(arch, cfg, hw, share)["total"] / GIB
             row = {"method": method, "context": context, "planned_gib": round(planned, 1)}
             try:
                 model = build(config, method, context, args.attn, device, dtype, args.lora_r)

@@ -292,13 +292,13 @@ def _cmd_profile(args: argparse.Namespace) -> int:
 def _cmd_plan(args: argparse.Namespace) -> int:
     from .io import dumps_json
     from .params import load
-    from .train.plan import RoundData, format_plan, plan, plan_summary
+    from .train.plan import DataCounts, format_plan, plan, plan_summary
 
     # profiles merged in order: e.g. the cluster profile, then configs/sparse-r5.yaml
     params = load(args.params, args.profile or [])
     root = Path(args.params).resolve().parent
     folder = Path(args.data) if args.data else root / "data" / "sft"
-    data = {name: RoundData.read(folder / name / "stats.json", "train") for name in params.rounds}
+    data = {name: DataCounts.read(folder / name / "stats.json", "train") for name in params.rounds}
     # the manifest is project-relative: beside the params file, else in the working folder (a params copy)
     manifest = params.ingest.manifest
     found = next((p for p in (root / manifest, Path(manifest)) if p.is_file()), None)

@@ -34,10 +34,10 @@ def planned_cost(params, rounds: Path, root: Path) -> dict | None:
     training-data counts in ``rounds``/<round>.json (the round-summary stage's copy of the dataset's
     stats.json, which the report stage depends on); ``root`` names plan.model_config and the launch configs.
     None, with the reason logged, when it cannot be made: the page is still useful without it."""
-    from ..train.plan import RoundData, plan, plan_summary
+    from ..train.plan import DataCounts, plan, plan_summary
 
     try:
-        data = {r: RoundData.read(rounds / f"{r}.json", "data", "train") for r in params.rounds}
+        data = {r: DataCounts.read(rounds / f"{r}.json", "data", "train") for r in params.rounds}
         return plan_summary(plan(params, root, data))
     except Exception as exc:  # any failure only drops the estimate, and says why
         log.warning("no cost estimate: %s", exc)

@@ -146,5 +146,6 @@ def measure_step(
         Arch.from_config(cfg_json.to_dict()),
         cfg,
         Hardware.from_plan(params.plan, gpus=1, zero_stage=0, deepspeed=False, overhead_gib=0, fragmentation=0),
+        sum(1 for label in labels[1:] if label != -100) / tokens,  # the row's share of labelled tokens
     )
     return meter.peak, planned

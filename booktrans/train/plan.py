@@ -156,7 +156,8 @@ def _bytes(cfg: TrainConfig) -> int:
 # layer in transformers 4.57 with peft 0.21 LoRA (whose adapters compute in fp32) and the chunked
 # loss. "layer": what each layer keeps for its backward pass; "work": the extra tensors of the one
 # layer being recomputed and back-propagated (under gradient checkpointing), or of the loss (without);
-# "fixed": tensors outside the layers (final norm, the target rows gathered for the loss).
+# "fixed": tensors outside the layers (final norm, the target rows gathered for the loss: "ht" is an
+# h-wide tensor over the labelled tokens only, h x the round's label share per token).
 # Counted with booktrans.train.memory.PeakTensorMemory on real steps (docs/train.md, "Planning a run").
 ACTIVATIONS = {
     # (method, dtype bytes, checkpointing): {part: {(width, element bytes): count}}
@@ -169,28 +170,29 @@ ACTIVATIONS = {
     ("full", 2, True): {"layer": {("h", 2): 1}, "work": {("i", 2): 6, ("h", 4): 2, ("h", 2): 8, ("kv", 2): 2}},
     ("lora", 4, False): {
         "layer": {("i", 4): 4, ("h", 4): 6, ("kv", 4): 2, ("r", 4): 7},
-        "fixed": {("h", 4): 2, ("t/2", 4): 2},
+        "fixed": {("h", 4): 2, ("ht", 4): 2},
     },
-    ("full", 4, False): {"layer": {("i", 4): 4, ("h", 4): 8, ("kv", 4): 2}, "fixed": {("h", 4): 3, ("t/2", 4): 2}},
+    ("full", 4, False): {"layer": {("i", 4): 4, ("h", 4): 8, ("kv", 4): 2}, "fixed": {("h", 4): 3, ("ht", 4): 2}},
     ("lora", 2, False): {
         "layer": {("i", 4): 1, ("i", 2): 3, ("h", 4): 8, ("h", 2): 3, ("kv", 2): 2, ("r", 4): 7},
-        "fixed": {("h", 2): 1, ("t/2", 2): 2},
+        "fixed": {("h", 2): 1, ("ht", 2): 2},
     },
     ("full", 2, False): {
         "layer": {("i", 2): 4, ("h", 4): 2, ("h", 2): 7, ("kv", 2): 2},
-        "fixed": {("h", 4): 1, ("h", 2): 2, ("t/2", 2): 2},
+        "fixed": {("h", 4): 1, ("h", 2): 2, ("ht", 2): 2},
     },
 }
 
 
-def activation_bytes(arch: Arch, cfg: TrainConfig) -> dict:
-    """Bytes per token of the ACTIVATIONS table for this shape: {"layer", "work", "fixed"}."""
+def activation_bytes(arch: Arch, cfg: TrainConfig, label_share: float) -> dict:
+    """Bytes per token of the ACTIVATIONS table for this shape: {"layer", "work", "fixed"}. ``label_share``:
+    the share of the tokens that carry a label (the loss's targets)."""
     width = {
         "h": arch.hidden,
         "kv": arch.kv_heads * arch.head_dim,
         "i": arch.intermediate,
         "r": cfg.lora_r * 1.0,
-        "t/2": arch.hidden / 2,
+        "ht": arch.hidden * label_share,
     }
     method = "full" if cfg.method == "full" else "lora"
     table = ACTIVATIONS[(method, _bytes(cfg), bool(cfg.gradient_checkpointing))]
@@ -200,9 +202,12 @@ def activation_bytes(arch: Arch, cfg: TrainConfig) -> dict:
     }
 
 
-def memory_per_gpu(arch: Arch, cfg: TrainConfig, hw: Hardware) -> dict:
+def memory_per_gpu(arch: Arch, cfg: TrainConfig, hw: Hardware, label_share: float) -> dict:
     """Peak bytes per GPU, by part. Every line is written out in docs/train.md ("Planning a run") and
-    measured against real forward and backward passes in tests/test_plan_memory.py."""
+    measured against real forward and backward passes in tests/test_plan_memory.py. ``label_share``: the
+    share of the tokens that carry a label, from the data (:attr:`DataCounts.label_share`) or plan.label_share."""
+    if not 0 < label_share <= 1:
+        raise ConfigError(f"label share {label_share!r}: the share of labelled tokens must be in (0, 1]")
     n = hw.gpus
     stage = hw.zero_stage
     b = _bytes(cfg)
@@ -224,9 +229,9 @@ def memory_per_gpu(arch: Arch, cfg: TrainConfig, hw: Hardware) -> dict:
     optimizer /= n if stage >= 1 else 1
     t = cfg.batch_size * cfg.context / cfg.sequence_parallel  # tokens held by one GPU
     h, v = arch.hidden, arch.vocab
-    per_token = activation_bytes(arch, cfg)
+    per_token = activation_bytes(arch, cfg, label_share)
     activations = (arch.layers * per_token["layer"] + per_token["fixed"]) * t
-    targets = t / 2  # translation documents: the target half carries labels
+    targets = t * label_share  # translation documents: the target side carries the labels
     rows = min(cfg.loss_chunk, targets) if cfg.loss == "chunked" else t
     # one chunk's logits: fp32 logits, softmax and gradient (12 bytes an entry), + the bf16 logits (14)
     logits = rows * v * (12 + (b if b < 4 else 0))
@@ -278,7 +283,7 @@ def model_flops_per_token(arch: Arch, cfg: TrainConfig) -> float:
     return 2 * fwd_mm + 3 * fwd_attn
 
 
-def plan_round(arch: Arch, cfg: TrainConfig, hw: Hardware, tokens: int, documents: int) -> dict:
+def plan_round(arch: Arch, cfg: TrainConfig, hw: Hardware, tokens: int, documents: int, label_share: float) -> dict:
     dp = max(hw.gpus // cfg.sequence_parallel, 1)
     rows = math.ceil(tokens / cfg.context) if cfg.packing else documents
     per_step = cfg.batch_size * cfg.grad_accum * dp
@@ -288,10 +293,11 @@ def plan_round(arch: Arch, cfg: TrainConfig, hw: Hardware, tokens: int, document
     )
     flops = trained_tokens * model_flops_per_token(arch, cfg)
     hours = flops / (hw.gpus * hw.peak_tflops * 1e12 * hw.mfu) / 3600
-    mem = memory_per_gpu(arch, cfg, hw)
+    mem = memory_per_gpu(arch, cfg, hw, label_share)
     return {
         "tokens": tokens,
         "documents": documents,
+        "label_share": label_share,
         "rows": rows,
         "steps": steps,
         "memory": mem,
@@ -364,23 +370,36 @@ def model_config(params: Params, root: Path, planned: bool = True) -> tuple[dict
 
 
 @dataclass(frozen=True)
-class RoundData:
+class DataCounts:
     """What the planner needs of a round's training data: the dataset stage's counts (the ``train`` part
     of data/sft/<round>/stats.json). The caller reads them, from wherever its stage declares them."""
 
     tokens: int
     documents: int
+    target_tokens: int  # tokens that carry a label: the next-token targets the loss counts
+
+    @property
+    def label_share(self) -> float:
+        return self.target_tokens / self.tokens
 
     @classmethod
-    def from_stats(cls, train: dict, source: str = "stats") -> "RoundData":
+    def from_stats(cls, train: dict, source: str = "stats") -> "DataCounts":
         """From the ``train`` part of a round's stats.json; ``source`` names the file in errors."""
+        if isinstance(train, dict) and "tokens" in train and "target_tokens" not in train:
+            raise ConfigError(
+                f"{source}: no target_tokens (a dataset built before labelled tokens were counted); rebuild "
+                f"the round's dataset (dvc repro dataset@<round>)"
+            )
         try:
-            return cls(tokens=int(train["tokens"]), documents=int(train["documents"]))
+            counts = cls(int(train["tokens"]), int(train["documents"]), int(train["target_tokens"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{source}: no training token and document counts ({exc!r})") from None
+        if not 0 < counts.target_tokens <= counts.tokens:
+            raise ConfigError(f"{source}: {counts.target_tokens} labelled of {counts.tokens} tokens is no share")
+        return counts
 
     @classmethod
-    def read(cls, path: Path, *keys: str) -> "RoundData | None":
+    def read(cls, path: Path, *keys: str) -> "DataCounts | None":
         """The counts in the JSON file ``path`` under ``keys`` (e.g. "train" in a stats.json); None when the
         file does not exist (the round's data is not built yet)."""
         path = Path(path)
@@ -419,15 +438,15 @@ def hardware(params: Params, root: Path, round_name: str | None = None) -> Hardw
 def plan(
     params: Params,
     root: Path,
-    data: Mapping[str, RoundData | None] | None = None,
+    data: Mapping[str, DataCounts | None] | None = None,
     manifest: Path | None = None,
     tokens: int | None = None,
 ) -> dict:
     """Every round of params. ``data``: each round's training-data counts, read by the caller (None or
-    absent: not built yet); ``tokens``: plan for this many training tokens per round instead (documents
-    of the round's full context). ``manifest``: the book manifest, to count the validation books a
-    selecting round scores (None: none counted). ``root`` resolves plan.model_config and the launch
-    configs."""
+    absent: not built yet); their share of labelled tokens prices the loss. ``tokens``: plan for this
+    many training tokens per round instead (documents of the round's full context, plan.label_share of
+    them labelled). ``manifest``: the book manifest, to count the validation books a selecting round
+    scores (None: none counted). ``root`` resolves plan.model_config and the launch configs."""
     cfg_json, source = model_config(params, root)
     arch = Arch.from_config(cfg_json)
     data = data or {}
@@ -437,16 +456,17 @@ def plan(
         hw = hardware(params, root, name)
         built = data.get(name)
         if tokens:
-            counted = (tokens, math.ceil(tokens / cfg.context))
+            counted = (tokens, math.ceil(tokens / cfg.context), params.plan.label_share)
         elif built:
-            counted = (built.tokens, built.documents)
+            counted = (built.tokens, built.documents, built.label_share)
         else:
             counted = None
         if counted is None:
             rounds[name] = {
                 "context": cfg.context,
                 "missing": f"no training data counted for {name} (dvc repro dataset@{name})",
-                "memory": memory_per_gpu(arch, cfg, hw),
+                "memory": memory_per_gpu(arch, cfg, hw, params.plan.label_share),
+                "label_share": params.plan.label_share,
                 "config": cfg,
                 "hardware": hw,
                 "attention_share": attention_share(arch, cfg),
@@ -552,10 +572,13 @@ def format_plan(result: dict) -> str:
         if result.get("tokens")
         else "tokens and documents: the dataset stage's counts (data/sft/<round>/stats.json)"
     )
+    shares = ", ".join(f"{n} {r['label_share']:.0%}" for n, r in result["rounds"].items())
     lines += [
         "",
         f"total: {total_h:.2f} GPU-hours, ${total_cost:,.2f}",
         f"{source}; memory and time are estimates (docs/train.md)",
+        f"labelled tokens (the loss's share, priced in memory): {shares}; from the data where built, else "
+        f"plan.label_share",
         *notes,
     ]
     if any((r["config"].sparse_attention or {}) for r in result["rounds"].values()):

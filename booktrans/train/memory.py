@@ -27,12 +27,20 @@ def _mode():
             self.peak = self.current
 
         def _add(self, t) -> bool:
+            # Storages are keyed by their StorageImpl address. The weak reference kept in ``live`` pins
+            # that address until a sweep drops it, so a freed storage's address is never taken by a new
+            # one while its entry is here (tests/test_plan_memory.py). A storage already here may have
+            # grown in place (``resize_``, an ``out=`` operator): its entry takes the new size.
             st = t.untyped_storage()
             ref = StorageWeakRef(st)
-            if ref.cdata in self.live or not st.nbytes():
+            size = st.nbytes()
+            before = self.live.get(ref.cdata, (None, 0))[1]
+            if size == before:  # counted already (or empty)
                 return False
-            self.live[ref.cdata] = (ref, st.nbytes())
-            self.current += st.nbytes()
+            self.live[ref.cdata] = (ref, size)
+            self.current += size - before
+            if size < before:
+                return False
             # ``current`` also holds storages freed since the last sweep, so it can only be too high;
             # it needs the (costly) exact count only when it would raise the peak
             if self.current > getattr(self, "peak", 0):

@@ -157,9 +157,10 @@ def build_documents(book: dict, beads: list[dict], tokenizer, cfg: DatasetConfig
                         j = k
                         break
             direction = _direction(book["id"], i, cfg)
-            while j > i + 1 and exact(i, j, direction) > cfg.context:
-                j -= 1
             n_tokens = exact(i, j, direction)
+            while j > i + 1 and n_tokens > cfg.context:
+                j -= 1
+                n_tokens = exact(i, j, direction)
             if n_tokens > cfg.context:
                 stats["oversized_beads"] += 1
                 i = j

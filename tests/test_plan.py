@@ -246,6 +246,7 @@ def test_the_loss_is_planned_for_the_datas_own_share_of_labelled_tokens(root, bu
 
     from project import P
 
+    from booktrans.errors import ConfigError
     from booktrans.train.plan import DataCounts, plan
 
     counts = {d: DataCounts.read(folder / "r1" / "stats.json", "train") for d, folder in built.items()}
@@ -264,3 +265,5 @@ def test_the_loss_is_planned_for_the_datas_own_share_of_labelled_tokens(root, bu
     assert "missing" in unbuilt and unbuilt["memory"] == mem["long"]
     asked = plan(declared, root, tokens=10**6)["rounds"]["r1"]
     assert asked["memory"] == mem["long"] and asked["label_share"] == long
+    with pytest.raises(ConfigError, match=r"plan.label_share is 0; a share is in \(0, 1\]"):
+        plan(replace(P, plan=replace(P.plan, label_share=0)), root, tokens=10**6)

@@ -394,8 +394,10 @@ class DataCounts:
             counts = cls(int(train["tokens"]), int(train["documents"]), int(train["target_tokens"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{source}: no training token and document counts ({exc!r})") from None
+        if counts.tokens <= 0:
+            raise ConfigError(f"{source}: no training tokens (an empty dataset)")
         if not 0 < counts.target_tokens <= counts.tokens:
-            raise ConfigError(f"{source}: {counts.target_tokens} labelled of {counts.tokens} tokens is no share")
+            raise ConfigError(f"{source}: {counts.target_tokens} labelled tokens of {counts.tokens}: out of range")
         return counts
 
     @classmethod
@@ -447,6 +449,8 @@ def plan(
     many training tokens per round instead (documents of the round's full context, plan.label_share of
     them labelled). ``manifest``: the book manifest, to count the validation books a selecting round
     scores (None: none counted). ``root`` resolves plan.model_config and the launch configs."""
+    if not 0 < params.plan.label_share <= 1:
+        raise ConfigError(f"{params.source}: plan.label_share is {params.plan.label_share}; a share is in (0, 1]")
     cfg_json, source = model_config(params, root)
     arch = Arch.from_config(cfg_json)
     data = data or {}

@@ -14,7 +14,7 @@ and the round's accelerate config scaled to one node, and checks, in order:
 3. in the same processes, ``--steps`` steps of the real round: documents of the round's full context
    (``data/sft/<round>/train.jsonl`` when built, else the sample books' text repeated to that length);
    the saved adapter must hold no empty tensor; tokens/s per GPU, MFU and peak memory per GPU are
-   printed beside the planner's prediction for the same configuration (booktrans.plan).
+   printed beside the planner's prediction for the same configuration (booktrans.train.plan).
 
 Exit status 0 only when the loss and adapter checks pass. On a machine without a GPU the same logic
 runs with the tiny model, two CPU processes over gloo (configs/accelerate/cpu-2x-zero3.yaml) and
@@ -182,9 +182,9 @@ def main() -> int:
 
     from booktrans.model.store import base_config, load_tokenizer
     from booktrans.params import from_dict
-    from booktrans.plan import Arch, Hardware, launch_layout, memory_per_gpu, model_flops_per_token
     from booktrans.profile import merged_params
     from booktrans.train import config_for
+    from booktrans.train.plan import Arch, Hardware, launch_layout, memory_per_gpu, model_flops_per_token
 
     cpu = args.cpu or not torch.cuda.is_available()
     params = from_dict(
@@ -315,7 +315,14 @@ def main() -> int:
     hw = Hardware.from_plan(
         params.plan, gpus=processes, zero_stage=stage, **({"overhead_gib": 0, "fragmentation": 0} if cpu else {})
     )
-    planned = memory_per_gpu(arch, cfg, hw)["total"] / GIB
+    from booktrans.dataset import target_tokens
+    from booktrans.train import encode_example
+
+    # the long document's share of labelled tokens, as the dataset stage counts it for the planner
+    share = target_tokens(long[0]["messages"], tok, cfg.context) / len(
+        encode_example(long[0]["messages"], tok, cfg.context)["input_ids"]
+    )
+    planned = memory_per_gpu(arch, cfg, hw, share)["total"] / GIB
     long0 = ranks["long"][0]
     timed = long0["step_seconds"][1:] or long0["step_seconds"]
     dp = processes // cfg.sequence_parallel

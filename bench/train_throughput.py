@@ -9,7 +9,7 @@ initialisation, in bf16, with the project's training settings (gradient checkpoi
 loss, YaRN beyond the native window, the chosen attention). For each method and context it runs
 warm-up steps, then timed optimizer steps, and prints tokens/s per GPU, MFU (model FLOPs of
 forward + backward as the method runs them (no weight
-gradients under LoRA), recomputation not counted: booktrans.plan.model_flops_per_token, the planner's
+gradients under LoRA), recomputation not counted: booktrans.train.plan.model_flops_per_token, the planner's
 own definition, over the GPU's dense bf16 peak) and peak memory,
 next to the planner's prediction for one GPU without ZeRO. A cell that runs out of memory is
 reported as OOM. Record the table in docs/train.md with the command and the GPU.
@@ -29,9 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from booktrans.params import load  # noqa: E402
-from booktrans.plan import GIB, Arch, Hardware, memory_per_gpu, model_flops_per_token  # noqa: E402
 from booktrans.train import TrainConfig  # noqa: E402
 from booktrans.train.loss import causal_lm_loss  # noqa: E402
+from booktrans.train.plan import GIB, Arch, Hardware, memory_per_gpu, model_flops_per_token  # noqa: E402
 
 
 def build(config: dict, method: str, context: int, attn: str, device: str, dtype, lora_r: int):
@@ -158,10 +158,9 @@ def main() -> int:
                 loss_chunk=args.loss_chunk,
                 dtype="bfloat16" if device == "cuda" else "float32",
             )
-            planned = (
-                memory_per_gpu(arch, cfg, Hardware.from_plan(P.plan, gpus=1, zero_stage=0, deepspeed=False))["total"]
-                / GIB
-            )
+            share = (context - context // 2) / context  # measure()'s rows: the second half carries labels
+            hw = Hardware.from_plan(P.plan, gpus=1, zero_stage=0, deepspeed=False)
+            planned = memory_per_gpu(arch, cfg, hw, share)["total"] / GIB
             row = {"method": method, "context": context, "planned_gib": round(planned, 1)}
             try:
                 model = build(config, method, context, args.attn, device, dtype, args.lora_r)

@@ -273,7 +273,8 @@ def _cmd_preflight(args: argparse.Namespace) -> int:
     from .params import load
     from .preflight import check_params
 
-    for line in check_params(load(args.params)):
+    # launch configs are named from the working folder, as the train stage (run from the project) reads them
+    for line in check_params(load(args.params), Path(".")):
         print(line)
     return 0
 
@@ -291,11 +292,18 @@ def _cmd_profile(args: argparse.Namespace) -> int:
 def _cmd_plan(args: argparse.Namespace) -> int:
     from .io import dumps_json
     from .params import load
-    from .plan import format_plan, plan, plan_summary
+    from .train.plan import DataCounts, format_plan, plan, plan_summary
 
     # profiles merged in order: e.g. the cluster profile, then configs/sparse-r5.yaml
     params = load(args.params, args.profile or [])
-    result = plan(params, Path(args.params).resolve().parent, tokens=args.tokens)
+    root = Path(args.params).resolve().parent
+    folder = Path(args.data) if args.data else root / "data" / "sft"
+    # --tokens plans that many tokens per round: the built data is not read (nor needed)
+    data = {} if args.tokens else {n: DataCounts.read(folder / n / "stats.json", "train") for n in params.rounds}
+    # the manifest is project-relative: beside the params file, else in the working folder (a params copy)
+    manifest = params.ingest.manifest
+    found = next((p for p in (root / manifest, Path(manifest)) if p.is_file()), None)
+    result = plan(params, root, data, found, tokens=args.tokens)
     print(dumps_json(plan_summary(result)) if args.json else format_plan(result))
     return 0
 
@@ -611,7 +619,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         help="plan with this profile merged in (params.yaml is not changed); repeat to merge several in order",
     )
-    p.add_argument("--tokens", type=int, help="plan for this many training tokens per round instead of data/sft/")
+    p.add_argument(
+        "--data",
+        help="the folder of the built datasets, <round>/stats.json in it (data/sft under dvc.yaml; default "
+        "data/sft beside the params file)",
+    )
+    p.add_argument("--tokens", type=int, help="plan for this many training tokens per round instead of --data")
     p.add_argument("--json", action="store_true", help="print the numbers as JSON")
     p.set_defaults(fn=_cmd_plan)
 

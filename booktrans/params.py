@@ -298,6 +298,7 @@ class PlanParams:
     price_per_hour: float
     overhead_gib: float
     fragmentation: float
+    label_share: float
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ from .model.store import resolve_base_path
 from .params import Params, check_names
 
 
-def check_params(params: Params) -> list[str]:
-    """Validate the knobs that would otherwise fail hours into a run. Returns lines of what was checked."""
+def check_params(params: Params, root: Path) -> list[str]:
+    """Validate the knobs that would otherwise fail hours into a run. Returns lines of what was checked.
+    ``root``: the folder the launch configs are named from (the project, where the stages run)."""
     src = params.source
     lines = [f"{src}: every key known, every value of its type"]
     base = params.model.base
@@ -41,12 +42,12 @@ def check_params(params: Params) -> list[str]:
     chain = ", ".join(f"{n} ({r.context} tokens, from {r.init})" for n, r in rounds.items())
     lines.append(f"rounds: {chain}")
     # training settings of every round against the model's shape (window, heads, method, attention)
-    from .plan import _launch, model_config
     from .train.config import config_for, validate
+    from .train.plan import model_config, round_launch
 
-    cfg_json, source = model_config(params, Path("."), planned=False)
+    cfg_json, source = model_config(params, root, planned=False)
     for name in rounds:
-        processes = _launch(params, Path("."), name)[0]  # the sequence-parallel degree must divide them
+        processes = round_launch(params, root, name)[0]  # the sequence-parallel degree must divide them
         validate(config_for(params, name), name, cfg_json, world_size=processes)
     lines.append(f"training settings: checked against {source}")
     return lines

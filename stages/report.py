@@ -8,7 +8,8 @@ Reads reports/metrics/<round>.json and reports/evaluation/<round>/ for every rou
 reports/review/human.json (expert review), reports/compare.json (significance, breakdown per genre
 and book, decision criteria), reports/rounds/<round>.json (training data and loss per
 step of every round in rounds:), the proofreading figures per book in reports/align.json and the
-planner's estimate for the rounds trained so far. Writes reports/index.html (Vega-Lite charts with the
+planner's estimate for the rounds trained so far (from the training-data counts in reports/rounds/, so
+the page reads nothing undeclared). Writes reports/index.html (Vega-Lite charts with the
 vendored vega-embed inlined: no network) and, for `dvc plots`, reports/plots/rounds.json (metrics over rounds) and
 reports/plots/position.json (length ratio and omissions over position, one row per round and bin).
 Every file is found by round name from params.yaml: dvc.yaml names no round.
@@ -17,11 +18,10 @@ Every file is found by round name from params.yaml: dvc.yaml names no round.
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 
 from booktrans.params import load
-from booktrans.report.build import ReportInputs, build_report
+from booktrans.report.build import ReportInputs, build_report, planned_cost
 from booktrans.stageutil import run_main, setup_logging
 
 
@@ -48,13 +48,7 @@ def main() -> int:
     args = ap.parse_args()
     setup_logging()
     P = load(args.params)
-    from booktrans.plan import plan, plan_summary
-
-    try:  # the planner's estimate of the rounds trained so far
-        summary = plan_summary(plan(P, Path(".")))
-    except Exception as exc:  # the page is still useful without the estimate; say why it is missing
-        logging.getLogger("report").warning("no cost estimate: %s", exc)
-        summary = None
+    summary = planned_cost(P, args.rounds, Path("."))  # the planner's estimate of the rounds trained so far
     build_report(
         list(P.translate.rounds),
         list(P.translate.systems),

@@ -72,8 +72,8 @@ def book_eval(**changes):
 
 
 def hardware(**changes):
-    """plan: as a Hardware (booktrans.plan) with ``changes`` (``gpus``, the DeepSpeed fields, ...)."""
-    from booktrans.plan import Hardware
+    """plan: as a Hardware (booktrans.train.plan) with ``changes`` (``gpus``, the DeepSpeed fields, ...)."""
+    from booktrans.train.plan import Hardware
 
     return Hardware.from_plan(P.plan, **changes)
 

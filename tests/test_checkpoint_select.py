@@ -228,7 +228,7 @@ def test_make_plan_shows_what_scoring_the_checkpoints_costs(root):
     """The checkpoints counted are those a round saves: every save_steps and the final step (steps 2, 3
     for 3 steps saved every 2, as test_without_validation_books... sees the Trainer keep)."""
     from booktrans.params import from_dict
-    from booktrans.plan import format_plan, plan
+    from booktrans.train.plan import format_plan, plan
 
     params = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))
     params["train"].update(save_steps=2, select_budget={"chapters": 0, "tokens": 100})
@@ -237,7 +237,7 @@ def test_make_plan_shows_what_scoring_the_checkpoints_costs(root):
         "r2": {**params["rounds"]["r2"], "max_steps": 6, "select": "omission"},
         "r3": {**params["rounds"]["r3"], "max_steps": 6, "select": "last"},
     }
-    text = format_plan(plan(from_dict(params), root, tokens=10_000))
+    text = format_plan(plan(from_dict(params), root, manifest=root / "data" / "books.yaml", tokens=10_000))
     assert (
         "checkpoint scoring, r1 (select chrf): 2 checkpoint(s) x 1 validation book(s) x 2 "
         "direction(s) x 100 tokens = 400 source tokens "

@@ -51,10 +51,10 @@ def test_manifest_errors_name_the_entry(tmp_path):
 
 def test_preflight_accepts_the_demo_and_rejects_a_broken_chain(root):
     params = yaml.safe_load((root / "params.yaml").read_text())
-    assert any("tiny" in line for line in check_params(from_dict(params)))
+    assert any("tiny" in line for line in check_params(from_dict(params), root))
     params["rounds"]["r3"]["init"] = "r9"
     with pytest.raises(ConfigError, match="rounds.r3.init: 'r9' is neither r0 nor a round"):
-        check_params(from_dict(params))
+        check_params(from_dict(params), root)
 
 
 def test_cluster_profile_has_the_plans_schedule_and_its_placeholder_path_fails_at_once(root, tmp_path):
@@ -67,7 +67,7 @@ def test_cluster_profile_has_the_plans_schedule_and_its_placeholder_path_fails_a
     # comments in params.yaml survive the merge
     assert "# tokens per training document" in (tmp_path / "params.yaml").read_text()
     with pytest.raises(ModelError) as exc:
-        check_params(from_dict(params))
+        check_params(from_dict(params), root)
     assert params["model"]["base"] in str(exc.value)
     # the CLI says the same in one line and exits 2, before any work
     res = subprocess.run(
@@ -121,14 +121,14 @@ def test_preflight_checks_every_rounds_training_settings_against_the_model(root,
     shutil.copy(root / "configs/models/qwen2.5-7b.json", base / "config.json")
     params["model"]["base"] = str(base)
     params["train"]["attn_implementation"] = "sdpa"  # flash-attn is a cluster-only install
-    assert any("training settings" in line for line in check_params(from_dict(params)))
+    assert any("training settings" in line for line in check_params(from_dict(params), root))
     bad = yaml.safe_load(yaml.safe_dump(params))
     del bad["rounds"]["r3"]["rope_scaling"]
     with pytest.raises(ConfigError, match=r"round r3: context 131072 tokens is beyond the model's window of 32768"):
-        check_params(from_dict(bad))
+        check_params(from_dict(bad), root)
     bad = yaml.safe_load(yaml.safe_dump(params))
     bad["rounds"]["r4"]["sequence_parallel"] = 8
     with pytest.raises(
         ConfigError, match=r"round r4: train.sequence_parallel 8 must divide the model's 4 key/value heads"
     ):
-        check_params(from_dict(bad))
+        check_params(from_dict(bad), root)

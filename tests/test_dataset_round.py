@@ -147,3 +147,24 @@ def test_exports_load_back_and_card_has_the_numbers(docs, tmp_path):
     )
     svg = histogram_svg([d["meta"]["tokens"] for d in docs], 300)
     assert svg.startswith("<svg") and svg.count("<rect") == 21
+
+
+def test_each_document_counts_the_labels_the_trainers_loss_learns_from(docs, tok):
+    """meta.target_tokens is the number of targets the round's loss averages over for that document: the
+    trainer's own encoding, collator and chunked loss count them on the real document."""
+    import torch
+
+    from booktrans.train.data import Collator, encode_example
+    from booktrans.train.loss import IGNORE, causal_lm_loss
+
+    assert {d["meta"]["direction"] for d in docs} == {"zh-en", "en-zh"}  # both directions are checked
+    head = torch.nn.Linear(4, len(tok), bias=False)
+    for d in docs:
+        row = encode_example(d["messages"], tok, 300)
+        batch = Collator(0)([row])
+        _, counted = causal_lm_loss(torch.zeros(1, batch["input_ids"].shape[1], 4), batch["labels"], head, 64)
+        meta = d["meta"]
+        assert meta["target_tokens"] == int(counted) and 0 < meta["target_tokens"] < meta["tokens"], meta
+        # the labelled tokens are the translation itself (and its end of turn), none of the prompt
+        labelled = [t for t, lab in zip(row["input_ids"][1:], row["labels"][1:]) if lab != IGNORE]
+        assert tok.decode(labelled, skip_special_tokens=True).strip() == d["messages"][2]["content"].strip()

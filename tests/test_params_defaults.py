@@ -44,7 +44,7 @@ KNOBS = {
         "boundary_scale",
     },
     "booktrans.evaluate.book.BookEvalConfig": {"ngram"},
-    "booktrans.plan.Hardware": {"zero_stage", "deepspeed", "reduce_bucket", "allgather_bucket"},
+    "booktrans.train.plan.Hardware": {"zero_stage", "deepspeed", "reduce_bucket", "allgather_bucket"},
     "booktrans.translate.TranslateConfig": set(),
     "booktrans.train.select.SelectConfig": set(),
     "booktrans.review.SampleConfig": set(),
@@ -98,7 +98,7 @@ def _defaults(record) -> dict:
 def test_no_library_record_repeats_a_params_default():
     values = _params_values(bp.Params, bp.default_dict(), {})
     records = _library_records()
-    assert "booktrans.train.config.TrainConfig" in records and "booktrans.plan.Hardware" in records
+    assert "booktrans.train.config.TrainConfig" in records and "booktrans.train.plan.Hardware" in records
     repeated, drifted = [], []
     for name, record in records.items():
         for field, default in _defaults(record).items():

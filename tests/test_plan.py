@@ -7,7 +7,7 @@ import sys
 import pytest
 from project import hardware, train_config
 
-from booktrans.plan import GIB, Arch, activation_bytes, memory_per_gpu, model_flops_per_token, plan_round
+from booktrans.train.plan import GIB, Arch, activation_bytes, memory_per_gpu, model_flops_per_token, plan_round
 
 # hidden 8, 2 layers, MLP 16, vocab 10, 2 heads of 4, 1 KV head, untied, q/k/v biases
 ARCH = Arch(hidden=8, layers=2, intermediate=16, vocab=10, heads=2, kv_heads=1)
@@ -39,12 +39,12 @@ def test_memory_per_gpu_by_hand():
         dtype="bfloat16",
     )
     hw = hardware(gpus=4, zero_stage=3, overhead_gib=0, fragmentation=0, reduce_bucket=10)
-    m = memory_per_gpu(ARCH, cfg, hw)
+    m = memory_per_gpu(ARCH, cfg, hw, 0.5)
     # DeepSpeed bf16: weights and adapters in bf16, sharded 4 ways under ZeRO-3; gradients bf16; fp32
     # master copy + Adam moments = 12 bytes per trained weight
     assert m["weights"] == (1384 * 2 + 2 * 112) / 4
     assert m["gradients"] == 2 * 112 / 4 and m["optimizer"] == 12 * 112 / 4
-    per = activation_bytes(ARCH, cfg)
+    per = activation_bytes(ARCH, cfg, 0.5)
     assert per["layer"] == 8 * 2  # each layer's input, in bf16
     assert m["activations"] == (2 * per["layer"] + per["fixed"]) * 100
     # the loss chunk (20 rows, vocabulary 10, 14 bytes an entry) is smaller than one layer's work here
@@ -52,23 +52,26 @@ def test_memory_per_gpu_by_hand():
     assert m["gather"] == 2 * max(2 * ARCH.layer_params(), 10 * 8)  # ZeRO-3: two layers in flight or the head
     assert m["communication"] == 2 * 2 * 10  # double-buffered reduce bucket
     # one process without DeepSpeed: nothing sharded, no communication, fp32 adapters and Adam in torch
-    one = memory_per_gpu(ARCH, cfg, hardware(gpus=1, zero_stage=0, deepspeed=False, overhead_gib=0, fragmentation=0))
+    one = memory_per_gpu(
+        ARCH, cfg, hardware(gpus=1, zero_stage=0, deepspeed=False, overhead_gib=0, fragmentation=0), 0.5
+    )
     assert one["weights"] == 1384 * 2 + 4 * 112 and one["gradients"] == 4 * 112 and one["optimizer"] == 8 * 112
     assert one["communication"] == 0 and one["gather"] == 0
     # sequence parallelism divides the tokens each GPU holds
-    sp = memory_per_gpu(ARCH, train_config(**{**cfg.__dict__, "sequence_parallel": 2}), hw)
+    sp = memory_per_gpu(ARCH, train_config(**{**cfg.__dict__, "sequence_parallel": 2}), hw, 0.5)
     assert sp["activations"] == m["activations"] / 2
     # ZeRO-2 keeps whole weights and adds the gather of the updated weights; full fine-tuning trains all
     full = memory_per_gpu(
         ARCH,
         train_config(context=100, method="full", dtype="bfloat16"),
         hardware(gpus=4, zero_stage=2, overhead_gib=0, fragmentation=0, allgather_bucket=100),
+        0.5,
     )
     assert full["weights"] == 1384 * 2 and full["gradients"] == 2 * 1384 / 4 and full["optimizer"] == 12 * 1384 / 4
     assert full["communication"] == 2 * 2 * 64 + 2 * 100
     # fragmentation and the CUDA context come on top
     frag = memory_per_gpu(
-        ARCH, cfg, hardware(gpus=4, zero_stage=3, overhead_gib=1.5, fragmentation=0.05, reduce_bucket=10)
+        ARCH, cfg, hardware(gpus=4, zero_stage=3, overhead_gib=1.5, fragmentation=0.05, reduce_bucket=10), 0.5
     )
     assert frag["total"] == pytest.approx(m["total"] * 1.05 + 1.5 * GIB)
 
@@ -86,12 +89,13 @@ def test_flops_steps_hours_and_cost_by_hand():
         hw,
         tokens=1000,
         documents=10,
+        label_share=0.5,
     )
     assert r["steps"] == 3  # ceil(10 documents x 2 epochs / (1 x 2 x 4 GPUs))
     hours = 2000 * model_flops_per_token(ARCH, lora) / (4 * 2e12 * 0.5) / 3600
     assert r["hours"] == pytest.approx(hours) and r["gpu_hours"] == pytest.approx(4 * hours)
     assert r["cost"] == pytest.approx(4 * hours * 3.0)
-    packed = plan_round(ARCH, train_config(context=100, packing=True, epochs=1), hw, tokens=1000, documents=40)
+    packed = plan_round(ARCH, train_config(context=100, packing=True, epochs=1), hw, 1000, 40, 0.5)
     assert packed["rows"] == 10 and packed["steps"] == 3
 
 
@@ -153,6 +157,7 @@ def test_a_plan_that_cannot_fit_says_so():
         arch,
         train_config(context=8192, method="full", gradient_checkpointing=True, dtype="bfloat16"),
         hardware(gpus=1, zero_stage=0),
+        0.5,
     )
     assert full_one_gpu["total"] > 80 * GIB  # 16 bytes per parameter alone is ~122 GB
 
@@ -161,10 +166,104 @@ def test_a_round_that_would_never_checkpoint_is_flagged(root):
     import yaml
 
     from booktrans.params import from_dict
-    from booktrans.plan import format_plan, plan
     from booktrans.profile import merged_params
+    from booktrans.train.plan import format_plan, plan
 
     params = merged_params(root / "configs/cluster-24xh100.yaml", yaml.safe_load((root / "params.yaml").read_text()))
     params["train"]["save_steps"] = 100  # the old profile: rounds 3 and 4 have ~20 steps
     out = format_plan(plan(from_dict(params), root, tokens=30_000_000))
     assert "warning: r3 has 20 steps and train.save_steps is 100: it would never checkpoint" in out
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, sample_paragraphs, tiny_base, root):
+    """Round r1's dataset built by the dataset stage's code from the sample books (aligned here), twice: in
+    documents of 256 tokens (the demo's r1), where the system prompt and instruction take a large part, and
+    of 1024 tokens. {"short" | "long": the folder holding r1/stats.json}."""
+    from dataclasses import replace
+
+    from project import P, align_book
+
+    from booktrans.dataset.build import RoundData, build_round_data
+    from booktrans.io import write_jsonl
+    from booktrans.manifest import load_manifest
+    from booktrans.model import load_tokenizer
+
+    tmp = tmp_path_factory.mktemp("built")
+    books = [b for b in load_manifest(root / "data/books.yaml") if b.split in ("train", "valid")]
+    for b in books:
+        beads, _ = align_book(sample_paragraphs[(b.id, "zh")], sample_paragraphs[(b.id, "en")])
+        write_jsonl(tmp / "aligned" / f"{b.id}.jsonl", beads)
+    tok = load_tokenizer(tiny_base)
+    out = {}
+    for name, context in (("short", 256), ("long", 1024)):
+        spec = replace(RoundData.from_params(P, "r1"), context=context, short_share=0.0)
+        build_round_data("r1", books, tmp / "aligned", tok, spec, tmp / name / "r1", tmp / name / "cards")
+        out[name] = tmp / name
+    return out
+
+
+def _stats(folder) -> dict:
+    return json.loads((folder / "r1" / "stats.json").read_text(encoding="utf-8"))
+
+
+def test_booktrans_plan_reads_the_dataset_stages_counts_from_the_folder_it_is_given(root, built):
+    data = built["short"]
+    cmd = [sys.executable, "-m", "booktrans.cli", "plan", "--params", str(root / "params.yaml"), "--json"]
+    res = subprocess.run([*cmd, "--data", str(data)], capture_output=True, text=True, check=True)
+    rounds = json.loads(res.stdout)["rounds"]
+    assert rounds["r1"]["tokens"] == _stats(data)["train"]["tokens"] > 0
+    assert all("tokens" not in rounds[r] for r in rounds if r != "r1")  # not built: memory only, no hours
+    (data / "r2").mkdir()
+    (data / "r2" / "stats.json").write_text(json.dumps({"train": {"documents": 3}}), encoding="utf-8")
+    res = subprocess.run([*cmd, "--data", str(data)], capture_output=True, text=True)
+    assert res.returncode == 2 and str(data / "r2" / "stats.json") in res.stderr and "tokens" in res.stderr
+    # a stats.json from before labelled tokens were counted: rebuild, rather than a share made up
+    (data / "r2" / "stats.json").write_text(json.dumps({"train": {"documents": 3, "tokens": 900}}), encoding="utf-8")
+    res = subprocess.run([*cmd, "--data", str(data)], capture_output=True, text=True)
+    assert res.returncode == 2 and "no target_tokens" in res.stderr and "dvc repro dataset@" in res.stderr
+    (data / "r2" / "stats.json").unlink()
+
+
+def test_the_reports_estimate_comes_from_the_round_summaries_it_depends_on(root, built, tmp_path):
+    """The report stage depends on reports/rounds/, not on data/sft/: the planner gets its counts from there."""
+    from booktrans.params import load
+    from booktrans.report.build import planned_cost
+
+    params = load(root / "params.yaml")
+    stats = _stats(built["long"])
+    (tmp_path / "r1.json").write_text(json.dumps({"round": "r1", "data": stats, "loss": []}), encoding="utf-8")
+    got = planned_cost(params, tmp_path, root)["rounds"]
+    assert got["r1"]["tokens"] == stats["train"]["tokens"] and all("tokens" not in got[r] for r in got if r != "r1")
+    assert planned_cost(params, tmp_path / "absent", root)["rounds"]["r1"].get("tokens") is None
+
+
+def test_the_loss_is_planned_for_the_datas_own_share_of_labelled_tokens(root, built):
+    """Short documents are mostly prompt and source: the dataset counts a smaller share of labelled tokens,
+    and the planner gives the same round's loss and activations less memory for them. Without data (a
+    round not built, or --tokens) it takes plan.label_share."""
+    from dataclasses import replace
+
+    from project import P
+
+    from booktrans.errors import ConfigError
+    from booktrans.train.plan import DataCounts, plan
+
+    counts = {d: DataCounts.read(folder / "r1" / "stats.json", "train") for d, folder in built.items()}
+    short, long = counts["short"].label_share, counts["long"].label_share
+    print(f"labelled share: {short:.3f} in 256-token documents, {long:.3f} in 1024-token ones")
+    assert short < 0.9 * long < 0.9 * 0.5  # neither is the half the planner used to assume
+    planned = {d: plan(P, root, {"r1": c})["rounds"]["r1"] for d, c in counts.items()}
+    assert planned["short"]["label_share"] == short
+    mem = {d: planned[d]["memory"] for d in planned}
+    assert mem["short"]["total"] < mem["long"]["total"]
+    assert mem["short"]["activations"] + mem["short"]["working"] < mem["long"]["activations"] + mem["long"]["working"]
+    assert all(mem["short"][k] == mem["long"][k] for k in ("weights", "gradients", "optimizer"))  # the loss's terms
+    # no data: the declared share; planned at the data's share, it gives what the data gave
+    declared = replace(P, plan=replace(P.plan, label_share=long))
+    unbuilt = plan(declared, root)["rounds"]["r1"]
+    assert "missing" in unbuilt and unbuilt["memory"] == mem["long"]
+    asked = plan(declared, root, tokens=10**6)["rounds"]["r1"]
+    assert asked["memory"] == mem["long"] and asked["label_share"] == long
+    with pytest.raises(ConfigError, match=r"plan.label_share is 0; a share is in \(0, 1\]"):
+        plan(replace(P, plan=replace(P.plan, label_share=0)), root, tokens=10**6)

@@ -3,7 +3,7 @@ steps of small Qwen2-architecture models on the CPU, built and fed by the traini
 (booktrans.train.rounds.build_model, its collator, the chunked loss), at several sequence lengths, LoRA and
 full, fp32 and bf16, with and without gradient checkpointing.
 
-The ACTIVATIONS table in booktrans/plan.py was counted on one shape (hidden 96, MLP 352, KV width 48,
+The ACTIVATIONS table in booktrans/train/plan.py was counted on one shape (hidden 96, MLP 352, KV width 48,
 3 and 5 layers, 768 tokens); every shape below differs from it in width, MLP ratio, heads, layers,
 vocabulary and length, so this test reports on data the table was not read from.
 """
@@ -15,8 +15,8 @@ import json
 import pytest
 from project import P
 
-from booktrans.plan import GIB
 from booktrans.train.memory import measure_step
+from booktrans.train.plan import GIB
 
 # (hidden, MLP, layers, heads, KV heads, vocabulary), tokens, method, dtype, checkpointing
 CASES = [
@@ -59,3 +59,46 @@ def test_the_meter_counts_live_storages_once_and_forgets_freed_ones():
         held.add_(1)  # in place: nothing new
     assert meter.peak == 1024 + 4000 + 8000 + 8000  # ones(2000) and b were alive together
     del b, c
+
+
+def test_the_meter_counts_a_storage_that_grows_in_place_at_its_new_size():
+    """A tensor resized in place keeps its storage (the same address), now larger: the meter counts the
+    bytes it holds, not the size it was first seen at (it counted 4,000 bytes here before)."""
+    import torch
+
+    from booktrans.train.memory import PeakTensorMemory
+
+    with PeakTensorMemory() as meter:
+        a = torch.empty(1000)  # 4,000 bytes
+        a.resize_(5000)  # the same storage, 20,000 bytes
+        grown = a.untyped_storage().nbytes()
+        b = torch.empty(0)
+        torch.cat([a[:100], a[:100]], out=b)  # an out= operator fills an empty tensor: 800 bytes
+    assert grown == 20_000 and meter.peak == 20_000 + 800
+    del a, b
+
+
+def test_a_storage_freed_and_another_made_at_its_address_is_counted_at_its_own_size():
+    """The meter keys storages by address; the weak reference it keeps pins the address until a sweep,
+    and after one a new storage there is counted anew."""
+    import torch
+
+    from booktrans.train.memory import PeakTensorMemory
+
+    with PeakTensorMemory() as meter:
+        a = torch.empty(1000)  # 4,000 bytes
+        address = a.untyped_storage()._cdata
+        del a
+        big = torch.empty(4000)  # 16,000 bytes, a new peak: the sweep forgets a
+        reused = None
+        for _ in range(5000):
+            t = torch.empty(3000)  # 12,000 bytes
+            if t.untyped_storage()._cdata == address:
+                reused = t
+                break
+            del t
+        if reused is None:
+            pytest.skip("the allocator never reused the freed storage's address")
+        meter._sweep()
+        assert meter.current == 16_000 + 12_000 and meter.peak == 16_000 + 12_000
+    del big, reused

@@ -10,9 +10,9 @@ from pathlib import Path
 import yaml
 
 from booktrans.params import from_dict
-from booktrans.plan import Arch, attention_share, model_flops_per_token, plan
 from booktrans.profile import apply_profile, merged_params
 from booktrans.train import config_for, validate
+from booktrans.train.plan import Arch, attention_share, model_flops_per_token, plan
 from booktrans.train.sparse import SparseAttention, kept_share
 
 

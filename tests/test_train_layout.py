@@ -25,3 +25,13 @@ def test_importing_the_train_package_does_not_import_torch():
     code = "import sys, booktrans.train; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_planner_lives_in_the_train_package_and_the_old_module_is_gone():
+    import importlib.util
+
+    from booktrans.train import plan as planner
+
+    assert planner.__name__ == "booktrans.train.plan" and hasattr(planner, "memory_per_gpu")
+    assert importlib.util.find_spec("booktrans.plan") is None  # no shim left behind
+    assert not (Path(train_pkg.__file__).parents[1] / "plan.py").exists()

@@ -89,6 +89,15 @@ def _runs(beads: list[dict]) -> list[tuple[int, int]]:
     return runs
 
 
+def target_tokens(messages: list[dict], tokenizer, context: int) -> int:
+    """Tokens of a document that carry a label, as the trainer encodes it (booktrans.train.data.encode_example:
+    the assistant's turn up to its end-of-turn token): the next-token targets its loss counts (labels[1:])."""
+    from ..train.data import encode_example
+    from ..train.loss import IGNORE
+
+    return sum(1 for label in encode_example(messages, tokenizer, context)["labels"][1:] if label != IGNORE)
+
+
 def build_documents(book: dict, beads: list[dict], tokenizer, cfg: DatasetConfig) -> tuple[list[dict], dict]:
     """Cut one book's beads into documents within ``cfg.context`` tokens.
 
@@ -148,9 +157,10 @@ def build_documents(book: dict, beads: list[dict], tokenizer, cfg: DatasetConfig
                         j = k
                         break
             direction = _direction(book["id"], i, cfg)
-            while j > i + 1 and exact(i, j, direction) > cfg.context:
-                j -= 1
             n_tokens = exact(i, j, direction)
+            while j > i + 1 and n_tokens > cfg.context:
+                j -= 1
+                n_tokens = exact(i, j, direction)
             if n_tokens > cfg.context:
                 stats["oversized_beads"] += 1
                 i = j
@@ -161,9 +171,10 @@ def build_documents(book: dict, beads: list[dict], tokenizer, cfg: DatasetConfig
                 continue
             src, tgt = direction.split("-")
             seg = beads[i:j]
+            messages = messages_for(direction, join_beads(seg, src), join_beads(seg, tgt))
             docs.append(
                 {
-                    "messages": messages_for(direction, join_beads(seg, src), join_beads(seg, tgt)),
+                    "messages": messages,
                     "meta": {
                         "book": book["id"],
                         "genre": book["genre"],
@@ -172,6 +183,7 @@ def build_documents(book: dict, beads: list[dict], tokenizer, cfg: DatasetConfig
                         "direction": direction,
                         "beads": [i, j],
                         "tokens": n_tokens,
+                        "target_tokens": target_tokens(messages, tokenizer, cfg.context),
                         "chapters": sorted({b["zh_chapter"] for b in seg}),
                     },
                 }

@@ -144,6 +144,7 @@ def build_round_data(
         stats[name] = {
             "documents": len(docs),
             "tokens": sum(x["meta"]["tokens"] for x in docs),
+            "target_tokens": sum(x["meta"]["target_tokens"] for x in docs),  # labelled: the loss's targets
             "max_tokens": max((x["meta"]["tokens"] for x in docs), default=0),
             "short_documents": sum(1 for x in docs if x["meta"]["kind"] == "short"),
         }

@@ -159,7 +159,8 @@ def render_card(
             ("book", "split", "genre", "license", "documents", "tokens"),
         ),
         "",
-        "Every document's `meta` names its book, license, chapters, bead range, direction and token count.",
+        "Every document's `meta` names its book, license, chapters, bead range, direction, token count and "
+        "labelled (target) token count.",
         "",
     ]
     if proofreading is not None:

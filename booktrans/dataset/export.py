@@ -45,6 +45,7 @@ def write_exports(out: Path, round_name: str, splits: dict[str, list[dict]]) -> 
                 "beads": datasets.Sequence(datasets.Value("int64")),
                 "chapters": datasets.Sequence(datasets.Value("int64")),
                 "tokens": datasets.Value("int64"),
+                "target_tokens": datasets.Value("int64"),
                 "kind": datasets.Value("string"),
             },
         }

@@ -29,8 +29,23 @@ class ReportInputs:
     compare: Path = Path("reports/compare.json")
 
 
+def planned_cost(params, rounds: Path, root: Path) -> dict | None:
+    """The planner's estimate (booktrans.train.plan.plan_summary) of every round in ``params`` from the
+    training-data counts in ``rounds``/<round>.json (the round-summary stage's copy of the dataset's
+    stats.json, which the report stage depends on); ``root`` names plan.model_config and the launch configs.
+    None, with the reason logged, when it cannot be made: the page is still useful without it."""
+    from ..train.plan import DataCounts, plan, plan_summary
+
+    try:
+        data = {r: DataCounts.read(rounds / f"{r}.json", "data", "train") for r in params.rounds}
+        return plan_summary(plan(params, root, data))
+    except Exception as exc:  # any failure only drops the estimate, and says why
+        log.warning("no cost estimate: %s", exc)
+        return None
+
+
 def trained_cost(plan_summary: dict | None, trained: list[str]) -> dict | None:
-    """The planner's GPU-hours and cost (booktrans.plan.plan_summary) of the rounds trained so far."""
+    """The planner's GPU-hours and cost (booktrans.train.plan.plan_summary) of the rounds trained so far."""
     if plan_summary is None:
         return None
     rounds = {r: v for r, v in plan_summary["rounds"].items() if r in trained and "cost" in v}

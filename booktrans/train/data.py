@@ -14,11 +14,9 @@ def encode_example(messages: list[dict], tokenizer, context: int) -> dict:
         raise ValueError("chat template renders the prompt differently inside the full conversation")
     labels = [IGNORE] * len(prompt) + full[len(prompt) :]
     # whatever the template puts after the end-of-turn token (ChatML: a newline) is not the model's to emit
-    eos = (
-        tokenizer.convert_tokens_to_ids("<|im_end|>")
-        if "<|im_end|>" in tokenizer.get_vocab()
-        else tokenizer.eos_token_id
-    )
+    eos = tokenizer.convert_tokens_to_ids("<|im_end|>")  # the unknown token's id (or None) when absent
+    if eos is None or eos == tokenizer.unk_token_id:
+        eos = tokenizer.eos_token_id
     if eos in full[len(prompt) :]:
         end = len(prompt) + full[len(prompt) :].index(eos) + 1
         labels[end:] = [IGNORE] * (len(labels) - end)

@@ -3,7 +3,7 @@
 ``PeakTensorMemory`` is a torch dispatch mode: every tensor an operator returns is counted by its
 storage until the storage is freed, so the peak is the largest sum of live tensor bytes during the
 step: what a GPU's caching allocator reports as ``max_memory_allocated`` minus fragmentation. The
-planner (booktrans.plan.memory_per_gpu) is checked against it in tests/test_plan_memory.py.
+planner (booktrans.train.plan.memory_per_gpu) is checked against it in tests/test_plan_memory.py.
 """
 
 from __future__ import annotations
@@ -27,12 +27,20 @@ def _mode():
             self.peak = self.current
 
         def _add(self, t) -> bool:
+            # Storages are keyed by their StorageImpl address. The weak reference kept in ``live`` pins
+            # that address until a sweep drops it, so a freed storage's address is never taken by a new
+            # one while its entry is here (tests/test_plan_memory.py). A storage already here may have
+            # grown in place (``resize_``, an ``out=`` operator): its entry takes the new size.
             st = t.untyped_storage()
             ref = StorageWeakRef(st)
-            if ref.cdata in self.live or not st.nbytes():
+            size = st.nbytes()
+            before = self.live.get(ref.cdata, (None, 0))[1]
+            if size == before:  # counted already (or empty)
                 return False
-            self.live[ref.cdata] = (ref, st.nbytes())
-            self.current += st.nbytes()
+            self.live[ref.cdata] = (ref, size)
+            self.current += size - before
+            if size < before:
+                return False
             # ``current`` also holds storages freed since the last sweep, so it can only be too high;
             # it needs the (costly) exact count only when it would raise the peak
             if self.current > getattr(self, "peak", 0):
@@ -130,10 +138,10 @@ def measure_step(
 
     from ..model.store import ModelInfo, write_info
     from ..model.tiny import SPECIAL_TOKENS, train_tokenizer
-    from ..plan import Arch, Hardware, memory_per_gpu
     from .config import TrainConfig
     from .data import Collator
     from .loss import final_norm, round_loss
+    from .plan import Arch, Hardware, memory_per_gpu
     from .rounds import build_model
 
     h, i, layers, heads, kv, vocab = shape
@@ -196,5 +204,6 @@ def measure_step(
         Arch.from_config(cfg_json.to_dict()),
         cfg,
         Hardware.from_plan(params.plan, gpus=1, zero_stage=0, deepspeed=False, overhead_gib=0, fragmentation=0),
+        sum(1 for label in labels[1:] if label != -100) / tokens,  # the row's share of labelled tokens
     )
     return meter.peak, planned

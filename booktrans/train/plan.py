@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from .errors import ConfigError
-from .params import Params
-from .train.config import TrainConfig, config_for
+from ..errors import ConfigError
+from ..params import Params
+from .config import TrainConfig, config_for
 
 GIB = 2**30
 
@@ -155,7 +156,8 @@ def _bytes(cfg: TrainConfig) -> int:
 # layer in transformers 4.57 with peft 0.21 LoRA (whose adapters compute in fp32) and the chunked
 # loss. "layer": what each layer keeps for its backward pass; "work": the extra tensors of the one
 # layer being recomputed and back-propagated (under gradient checkpointing), or of the loss (without);
-# "fixed": tensors outside the layers (final norm, the target rows gathered for the loss).
+# "fixed": tensors outside the layers (final norm, the target rows gathered for the loss: "ht" is an
+# h-wide tensor over the labelled tokens only, h x the round's label share per token).
 # Counted with booktrans.train.memory.PeakTensorMemory on real steps (docs/train.md, "Planning a run").
 ACTIVATIONS = {
     # (method, dtype bytes, checkpointing): {part: {(width, element bytes): count}}
@@ -168,28 +170,29 @@ ACTIVATIONS = {
     ("full", 2, True): {"layer": {("h", 2): 1}, "work": {("i", 2): 6, ("h", 4): 2, ("h", 2): 8, ("kv", 2): 2}},
     ("lora", 4, False): {
         "layer": {("i", 4): 4, ("h", 4): 6, ("kv", 4): 2, ("r", 4): 7},
-        "fixed": {("h", 4): 2, ("t/2", 4): 2},
+        "fixed": {("h", 4): 2, ("ht", 4): 2},
     },
-    ("full", 4, False): {"layer": {("i", 4): 4, ("h", 4): 8, ("kv", 4): 2}, "fixed": {("h", 4): 3, ("t/2", 4): 2}},
+    ("full", 4, False): {"layer": {("i", 4): 4, ("h", 4): 8, ("kv", 4): 2}, "fixed": {("h", 4): 3, ("ht", 4): 2}},
     ("lora", 2, False): {
         "layer": {("i", 4): 1, ("i", 2): 3, ("h", 4): 8, ("h", 2): 3, ("kv", 2): 2, ("r", 4): 7},
-        "fixed": {("h", 2): 1, ("t/2", 2): 2},
+        "fixed": {("h", 2): 1, ("ht", 2): 2},
     },
     ("full", 2, False): {
         "layer": {("i", 2): 4, ("h", 4): 2, ("h", 2): 7, ("kv", 2): 2},
-        "fixed": {("h", 4): 1, ("h", 2): 2, ("t/2", 2): 2},
+        "fixed": {("h", 4): 1, ("h", 2): 2, ("ht", 2): 2},
     },
 }
 
 
-def activation_bytes(arch: Arch, cfg: TrainConfig) -> dict:
-    """Bytes per token of the ACTIVATIONS table for this shape: {"layer", "work", "fixed"}."""
+def activation_bytes(arch: Arch, cfg: TrainConfig, label_share: float) -> dict:
+    """Bytes per token of the ACTIVATIONS table for this shape: {"layer", "work", "fixed"}. ``label_share``:
+    the share of the tokens that carry a label (the loss's targets)."""
     width = {
         "h": arch.hidden,
         "kv": arch.kv_heads * arch.head_dim,
         "i": arch.intermediate,
         "r": cfg.lora_r * 1.0,
-        "t/2": arch.hidden / 2,
+        "ht": arch.hidden * label_share,
     }
     method = "full" if cfg.method == "full" else "lora"
     table = ACTIVATIONS[(method, _bytes(cfg), bool(cfg.gradient_checkpointing))]
@@ -199,9 +202,12 @@ def activation_bytes(arch: Arch, cfg: TrainConfig) -> dict:
     }
 
 
-def memory_per_gpu(arch: Arch, cfg: TrainConfig, hw: Hardware) -> dict:
+def memory_per_gpu(arch: Arch, cfg: TrainConfig, hw: Hardware, label_share: float) -> dict:
     """Peak bytes per GPU, by part. Every line is written out in docs/train.md ("Planning a run") and
-    measured against real forward and backward passes in tests/test_plan_memory.py."""
+    measured against real forward and backward passes in tests/test_plan_memory.py. ``label_share``: the
+    share of the tokens that carry a label, from the data (:attr:`DataCounts.label_share`) or plan.label_share."""
+    if not 0 < label_share <= 1:
+        raise ConfigError(f"label share {label_share!r}: the share of labelled tokens must be in (0, 1]")
     n = hw.gpus
     stage = hw.zero_stage
     b = _bytes(cfg)
@@ -223,9 +229,9 @@ def memory_per_gpu(arch: Arch, cfg: TrainConfig, hw: Hardware) -> dict:
     optimizer /= n if stage >= 1 else 1
     t = cfg.batch_size * cfg.context / cfg.sequence_parallel  # tokens held by one GPU
     h, v = arch.hidden, arch.vocab
-    per_token = activation_bytes(arch, cfg)
+    per_token = activation_bytes(arch, cfg, label_share)
     activations = (arch.layers * per_token["layer"] + per_token["fixed"]) * t
-    targets = t / 2  # translation documents: the target half carries labels
+    targets = t * label_share  # translation documents: the target side carries the labels
     rows = min(cfg.loss_chunk, targets) if cfg.loss == "chunked" else t
     # one chunk's logits: fp32 logits, softmax and gradient (12 bytes an entry), + the bf16 logits (14)
     logits = rows * v * (12 + (b if b < 4 else 0))
@@ -248,7 +254,7 @@ def memory_per_gpu(arch: Arch, cfg: TrainConfig, hw: Hardware) -> dict:
     }
     parts["total"] = sum(parts.values())
     parts["train"] = parts["total"]
-    parts["eval"] = eval_memory(arch, cfg, hw, parts)
+    parts["eval"] = eval_memory(arch, cfg, hw, parts, label_share)
     parts["total"] = max(parts["train"], parts["eval"])  # the round's peak: training or its evaluation
     return parts
 
@@ -267,20 +273,21 @@ EVAL_LAYER = {
 }
 
 
-def eval_memory(arch: Arch, cfg: TrainConfig, hw: Hardware, parts: dict) -> float:
+def eval_memory(arch: Arch, cfg: TrainConfig, hw: Hardware, parts: dict, label_share: float) -> float:
     """Peak bytes per GPU of the round's evaluation (run after training, before the round is saved):
     the resident state of training (weights, optimizer, gathered layers, communication buffers, and
     under DeepSpeed the gradients), plus a no-grad forward of one whole row. Rows are not split in
     evaluation (accelerate turns Ulysses off there, and the round's collator stops slicing), so a
     GPU reads ``context`` tokens whatever ``sequence_parallel`` is. The larger of: one layer's
     forward (EVAL_LAYER), and the loss: the final hidden state, the labelled rows gathered for it and
-    one chunk's fp32 logits and log-softmax (8 bytes an entry; the standard loss: the whole row's)."""
+    one chunk's fp32 logits and log-softmax (8 bytes an entry; the standard loss: the whole row's).
+    ``label_share``: as for :func:`memory_per_gpu`."""
     b = _bytes(cfg)
     t = cfg.context  # batch 1 (the round evaluates one row per batch), the whole row
     width = {"h": arch.hidden, "i": arch.intermediate, "d": arch.head_dim}
     table = EVAL_LAYER[("full" if cfg.method == "full" else "lora", b)]
     layer = sum(width[w] * size * n for (w, size), n in table.items()) * t
-    targets = t / 2  # translation documents: the target half carries labels
+    targets = t * label_share  # translation documents: the target side carries the labels
     rows = min(cfg.loss_chunk, targets) if cfg.loss == "chunked" else t
     loss = rows * arch.vocab * 8 + arch.hidden * b * (t + targets)
     # plain torch: the Trainer sets the gradients to None after every step; DeepSpeed: its gradient
@@ -296,7 +303,7 @@ def attention_share(arch: Arch, cfg: TrainConfig) -> float:
     in the sparse layers and 1 in the ``dense_layers``."""
     if not cfg.sparse_attention:
         return 1.0
-    from .train.sparse import kept_share, parse
+    from .sparse import kept_share, parse
 
     spec = parse(cfg.sparse_attention, "rounds.<round>", cfg.context, {"num_hidden_layers": arch.layers})
     dense = min(spec.dense_layers, arch.layers)
@@ -317,7 +324,7 @@ def model_flops_per_token(arch: Arch, cfg: TrainConfig) -> float:
     return 2 * fwd_mm + 3 * fwd_attn
 
 
-def plan_round(arch: Arch, cfg: TrainConfig, hw: Hardware, tokens: int, documents: int) -> dict:
+def plan_round(arch: Arch, cfg: TrainConfig, hw: Hardware, tokens: int, documents: int, label_share: float) -> dict:
     dp = max(hw.gpus // cfg.sequence_parallel, 1)
     rows = math.ceil(tokens / cfg.context) if cfg.packing else documents
     per_step = cfg.batch_size * cfg.grad_accum * dp
@@ -327,10 +334,11 @@ def plan_round(arch: Arch, cfg: TrainConfig, hw: Hardware, tokens: int, document
     )
     flops = trained_tokens * model_flops_per_token(arch, cfg)
     hours = flops / (hw.gpus * hw.peak_tflops * 1e12 * hw.mfu) / 3600
-    mem = memory_per_gpu(arch, cfg, hw)
+    mem = memory_per_gpu(arch, cfg, hw, label_share)
     return {
         "tokens": tokens,
         "documents": documents,
+        "label_share": label_share,
         "rows": rows,
         "steps": steps,
         "memory": mem,
@@ -365,7 +373,7 @@ def launch_layout(accelerate_config: str | Path, root: Path | None = None) -> tu
     return processes, 0, {}
 
 
-def _launch(params: Params, root: Path, round_name: str | None = None) -> tuple[int, int, dict]:
+def round_launch(params: Params, root: Path, round_name: str | None = None) -> tuple[int, int, dict]:
     """(processes, ZeRO stage, zero settings) of a round's launch: one process, no ZeRO for launcher python."""
     if params.train.launcher != "accelerate":
         return 1, 0, {"deepspeed": False}
@@ -402,23 +410,59 @@ def model_config(params: Params, root: Path, planned: bool = True) -> tuple[dict
     return json.loads(p.read_text(encoding="utf-8")), str(p)
 
 
-def dataset_tokens(root: Path, round_name: str) -> tuple[int, int] | None:
-    path = root / "data" / "sft" / round_name / "train.jsonl"
-    if not path.exists():
-        return None
-    tokens = docs = 0
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                tokens += int(json.loads(line)["meta"]["tokens"])
-                docs += 1
-    return tokens, docs
+@dataclass(frozen=True)
+class DataCounts:
+    """What the planner needs of a round's training data: the dataset stage's counts (the ``train`` part
+    of data/sft/<round>/stats.json). The caller reads them, from wherever its stage declares them."""
+
+    tokens: int
+    documents: int
+    target_tokens: int  # tokens that carry a label: the next-token targets the loss counts
+
+    @property
+    def label_share(self) -> float:
+        return self.target_tokens / self.tokens
+
+    @classmethod
+    def from_stats(cls, train: dict, source: str = "stats") -> "DataCounts":
+        """From the ``train`` part of a round's stats.json; ``source`` names the file in errors."""
+        if isinstance(train, dict) and "tokens" in train and "target_tokens" not in train:
+            raise ConfigError(
+                f"{source}: no target_tokens (a dataset built before labelled tokens were counted); rebuild "
+                f"the round's dataset (dvc repro dataset@<round>)"
+            )
+        try:
+            counts = cls(int(train["tokens"]), int(train["documents"]), int(train["target_tokens"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{source}: no training token and document counts ({exc!r})") from None
+        if counts.tokens <= 0:
+            raise ConfigError(f"{source}: no training tokens (an empty dataset)")
+        if not 0 < counts.target_tokens <= counts.tokens:
+            raise ConfigError(f"{source}: {counts.target_tokens} labelled tokens of {counts.tokens}: out of range")
+        return counts
+
+    @classmethod
+    def read(cls, path: Path, *keys: str) -> "DataCounts | None":
+        """The counts in the JSON file ``path`` under ``keys`` (e.g. "train" in a stats.json); None when the
+        file does not exist (the round's data is not built yet)."""
+        path = Path(path)
+        if not path.is_file():
+            return None
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise ConfigError(f"{path}: not JSON ({exc})") from None
+        for key in keys:
+            doc = doc.get(key) if isinstance(doc, dict) else None
+        if not isinstance(doc, dict):
+            raise ConfigError(f"{path}: no {'.'.join(keys) or 'object'} with the training counts")
+        return cls.from_stats(doc, f"{path} ({'.'.join(keys)})")
 
 
 def hardware(params: Params, root: Path, round_name: str | None = None) -> Hardware:
     """The allocation of a round: processes, ZeRO stage and buckets from its launch config, prices and
     speeds from plan:."""
-    processes, stage, zero = _launch(params, root, round_name)
+    processes, stage, zero = round_launch(params, root, round_name)
 
     def bucket(key: str, default: int) -> int:
         value = zero.get(key, default)
@@ -434,28 +478,47 @@ def hardware(params: Params, root: Path, round_name: str | None = None) -> Hardw
     )
 
 
-def plan(params: Params, root: Path, tokens: int | None = None) -> dict:
-    """Every round of params. ``tokens``: plan for this many training tokens per round instead of the
-    built datasets (documents of the round's full context)."""
+def plan(
+    params: Params,
+    root: Path,
+    data: Mapping[str, DataCounts | None] | None = None,
+    manifest: Path | None = None,
+    tokens: int | None = None,
+) -> dict:
+    """Every round of params. ``data``: each round's training-data counts, read by the caller (None or
+    absent: not built yet); their share of labelled tokens prices the loss. ``tokens``: plan for this
+    many training tokens per round instead (documents of the round's full context, plan.label_share of
+    them labelled). ``manifest``: the book manifest, to count the validation books a selecting round
+    scores (None: none counted). ``root`` resolves plan.model_config and the launch configs."""
+    if not 0 < params.plan.label_share <= 1:
+        raise ConfigError(f"{params.source}: plan.label_share is {params.plan.label_share}; a share is in (0, 1]")
     cfg_json, source = model_config(params, root)
     arch = Arch.from_config(cfg_json)
+    data = data or {}
     rounds = {}
     for name in params.rounds:
         cfg = config_for(params, name)
         hw = hardware(params, root, name)
-        counted = (tokens, math.ceil(tokens / cfg.context)) if tokens else dataset_tokens(root, name)
+        built = data.get(name)
+        if tokens:
+            counted = (tokens, math.ceil(tokens / cfg.context), params.plan.label_share)
+        elif built:
+            counted = (built.tokens, built.documents, built.label_share)
+        else:
+            counted = None
         if counted is None:
             rounds[name] = {
                 "context": cfg.context,
-                "missing": f"data/sft/{name} not built (dvc repro dataset@{name})",
-                "memory": memory_per_gpu(arch, cfg, hw),
+                "missing": f"no training data counted for {name} (dvc repro dataset@{name})",
+                "memory": memory_per_gpu(arch, cfg, hw, params.plan.label_share),
+                "label_share": params.plan.label_share,
                 "config": cfg,
                 "hardware": hw,
                 "attention_share": attention_share(arch, cfg),
             }
             continue
         rounds[name] = {**plan_round(arch, cfg, hw, *counted), "context": cfg.context, "config": cfg, "hardware": hw}
-        rounds[name]["select"] = selection_cost(params, root, cfg, rounds[name]["steps"])
+        rounds[name]["select"] = selection_cost(params, manifest, cfg, rounds[name]["steps"])
     first = next(iter(rounds.values()))["hardware"] if rounds else hardware(params, root)
     return {
         "model": source,
@@ -467,11 +530,12 @@ def plan(params: Params, root: Path, tokens: int | None = None) -> dict:
     }
 
 
-def selection_cost(params: Params, root: Path, cfg: TrainConfig, steps: int) -> dict | None:
+def selection_cost(params: Params, manifest: Path | None, cfg: TrainConfig, steps: int) -> dict | None:
     """What scoring a selecting round's checkpoints costs (train.select, booktrans.train.select): the
     checkpoints (every save_steps, plus the final weights) x validation books x directions x the
     budget (train.select_budget). A token budget gives the source tokens exactly (an upper bound: whole
-    paragraphs are kept under it); a chapter budget alone is counted as that many chapters, unmeasured."""
+    paragraphs are kept under it); a chapter budget alone is counted as that many chapters, unmeasured.
+    ``manifest``: the book manifest the caller found (None or missing: no validation book counted)."""
     if cfg.select == "last":
         return None
     budget = params.train.select_budget
@@ -480,11 +544,9 @@ def selection_cost(params: Params, root: Path, cfg: TrainConfig, steps: int) -> 
     else:
         every = max(int(steps * cfg.save_steps), 1) if cfg.save_steps < 1 else int(cfg.save_steps)
         checkpoints = steps // every + (1 if steps % every else 0)  # + the final weights when not on a save step
-    from .manifest import load_manifest
+    from ..manifest import load_manifest
 
-    manifest = params.ingest.manifest
-    # project-relative: beside the params file, else in the working folder (a params copy planned from the project)
-    found = next((p for p in (root / manifest, Path(manifest)) if p.is_file()), None)
+    found = Path(manifest) if manifest is not None and Path(manifest).is_file() else None
     books = sum(1 for b in load_manifest(found) if b.split == "valid") if found else 0
     directions = len(params.translate.directions)
     tokens = budget.tokens
@@ -559,12 +621,15 @@ def format_plan(result: dict) -> str:
     source = (
         f"tokens: {result['tokens']:,} per round, as asked"
         if result.get("tokens")
-        else "tokens are counted in data/sft/<round> with the tokenizer of models/r0"
+        else "tokens and documents: the dataset stage's counts (data/sft/<round>/stats.json)"
     )
+    shares = ", ".join(f"{n} {r['label_share']:.0%}" for n, r in result["rounds"].items())
     lines += [
         "",
         f"total: {total_h:.2f} GPU-hours, ${total_cost:,.2f}",
         f"{source}; memory and time are estimates (docs/train.md)",
+        f"labelled tokens (the loss's share, priced in memory): {shares}; from the data where built, else "
+        f"plan.label_share",
         *notes,
     ]
     if any((r["config"].sparse_attention or {}) for r in result["rounds"].values()):

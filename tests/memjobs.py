@@ -45,11 +45,47 @@ def memory_base(work: Path, seed: int) -> tuple[Path, Path, Path]:
     tok.save_pretrained(str(base))
     write_info(base, ModelInfo(kind="full", context=CONTEXT))
     # four training documents (2 steps x 2 processes) and one for validation, each from other paragraphs
+    from booktrans.train import encode_example
+
     docs = []
     for k in range(5):
-        at = 30 * k % len(zh)
-        docs.append(smoke._fill(tok, zh[at:] + zh[:at], en[at:] + en[:at], CONTEXT - 24))
+        at, want = 30 * k % len(zh), CONTEXT - 24
+        while True:  # whole documents only: a row cut at the context would lose its target side
+            doc = smoke._fill(tok, zh[at:] + zh[:at], en[at:] + en[:at], want)
+            if len(encode_example(doc["messages"], tok, 10**9)["input_ids"]) <= CONTEXT:
+                break
+            want -= 16
+        docs.append(doc)
     train, valid = work / "mem-docs.json", work / "mem-valid.json"
     train.write_text(json.dumps(docs[:4], ensure_ascii=False), encoding="utf-8")
     valid.write_text(json.dumps(docs[4:], ensure_ascii=False), encoding="utf-8")
     return base, train, valid
+
+
+def memory_jobs(work: Path, data: tuple[Path, Path, Path], base_config: dict) -> dict:
+    """The launch jobs (tests/mp_round.py) of :data:`JOBS` on ``data`` = :func:`memory_base`'s, with the
+    memory meter on (``extra.measure``), ``base_config``: the test module's TrainConfig keywords."""
+    base, train, valid = data
+    return {
+        name: {
+            "base": str(base),
+            "out": str(work / name),
+            "scratch": str(work / f"scratch-{name}"),
+            "docs": str(train),
+            "valid": str(valid),
+            "config": {**base_config, "context": CONTEXT, "max_steps": 2, "extra": {"measure": ["memory"]}, **changes},
+        }
+        for name, changes in JOBS.items()
+    }
+
+
+def label_share(base: Path, docs: Path) -> float:
+    """The documents' share of labelled tokens, counted as the dataset stage counts it for the planner."""
+    from booktrans.dataset import target_tokens
+    from booktrans.model.store import load_tokenizer
+    from booktrans.train import encode_example
+
+    tok = load_tokenizer(base)
+    rows = json.loads(docs.read_text(encoding="utf-8"))
+    labelled = sum(target_tokens(d["messages"], tok, CONTEXT) for d in rows)
+    return labelled / sum(len(encode_example(d["messages"], tok, CONTEXT)["input_ids"]) for d in rows)

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 from project import hardware, train_config
@@ -49,7 +50,9 @@ def test_memory_per_gpu_by_hand():
     assert m["activations"] == (2 * per["layer"] + per["fixed"]) * 100
     # the loss chunk (20 rows, vocabulary 10, 14 bytes an entry) is smaller than one layer's work here
     assert m["working"] == max(per["work"] * 100, 20 * 10 * 14)
-    assert m["gather"] == 2 * max(2 * ARCH.layer_params(), 10 * 8)  # ZeRO-3: two layers in flight or the head
+    assert m["gather"] == 1384 * 2 + 2 * 112  # ZeRO-3: every weight stays gathered (below max_live_parameters)
+    capped = memory_per_gpu(ARCH, cfg, replace(hw, max_live_parameters=100), 0.5)
+    assert capped["gather"] == 2 * 100
     assert m["communication"] == 2 * 2 * 10  # double-buffered reduce bucket
     # one process without DeepSpeed: nothing sharded, no communication, fp32 adapters and Adam in torch
     one = memory_per_gpu(

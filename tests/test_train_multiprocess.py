@@ -195,12 +195,13 @@ def zero2(tiny_base, docs_file, valid_file, memory_data, tmp_path_factory):
     for loss in ("chunked", "standard"):  # per process: 4 rows at once, or 1 row x 4 accumulated micro-steps
         jobs[f"b4a1-{loss}"] = _job(work, f"b4a1-{loss}", docs_file, tiny_base, loss=loss, batch_size=4, max_steps=1)
         jobs[f"b1a4-{loss}"] = _job(work, f"b1a4-{loss}", docs_file, tiny_base, loss=loss, grad_accum=4, max_steps=1)
+    jobs.update(memory_jobs(work, memory_data, BASE))  # the planner's check (end of this file)
     # Ulysses degree 2 in the same launch (ZeRO-2: the cluster's LoRA rounds; ZeRO-3 with Ulysses is
-    # checked by tests/test_smoke_cluster.py): one start of two processes less
+    # checked by tests/test_smoke_cluster.py): one start of two processes less. Last: a round without
+    # it fails in processes where one with it ran (DeepSpeed's sequence-parallel state stays)
     # (with the logits meter on and a loss chunk shorter than a slice's targets)
     sp = _job(work, "sp", docs_file, tiny_base, sequence_parallel=2, max_steps=4, **ULYSSES)
     jobs["sp"] = {**sp, "valid": str(valid_file)}
-    jobs.update(memory_jobs(work, memory_data, BASE))  # the planner's check (end of this file)
     res = _launch("configs/accelerate/cpu-2x-zero2.yaml", jobs, work)
     assert res.returncode == 0, res.stderr[-4000:]
     return work, res

@@ -227,6 +227,7 @@ def memory_per_gpu(arch: Arch, cfg: TrainConfig, hw: Hardware, label_share: floa
         lora_bytes, grads, optimizer = 4, 4.0 * lora + b * whole, 8.0 * lora + 2.0 * b * whole
     if cfg.method != "full":
         weights += (b * whole + lora_bytes * lora) / (n if stage >= 3 else 1)  # peft's trainable copies, adapters
+    whole_model = weights * (n if stage >= 3 else 1)  # every weight, unsharded
     grads /= n if stage >= 2 else 1
     optimizer /= n if stage >= 1 else 1
     t = cfg.batch_size * cfg.context / cfg.sequence_parallel  # tokens held by one GPU
@@ -241,7 +242,10 @@ def memory_per_gpu(arch: Arch, cfg: TrainConfig, hw: Hardware, label_share: floa
     logits = rows * v * (12 + (b if b < 4 else 0))
     # the larger of: one layer recomputed and back-propagated, the loss's chunk (they never coexist)
     working = max(per_token["work"] * t, logits)
-    gather = b * max(2 * arch.layer_params(), v * h) if stage >= 3 else 0.0  # ZeRO-3: layers in flight, the head
+    # ZeRO-3: a gathered weight stays until its reuse is further away than stage3_max_reuse_distance; with
+    # the project's configs (both bounds 1e9) every weight stays gathered, up to stage3_max_live_parameters
+    # (measured with two processes, test_train_multiprocess.py)
+    gather = min(whole_model, b * hw.max_live_parameters) if stage >= 3 else 0.0
     bucket = hw.reduce_bucket or h * h
     # two reduce buckets; ZeRO-1/2 gather the updated partitions straight into the weights (no
     # all-gather bucket stays allocated, measured with two processes)
@@ -297,13 +301,11 @@ def eval_memory(arch: Arch, cfg: TrainConfig, hw: Hardware, parts: dict, label_s
     rows = min(cfg.loss_chunk, targets) if cfg.loss == "chunked" else t
     loss = rows * arch.vocab * 8 + arch.hidden * b * (t + targets)
     # plain torch: the Trainer sets the gradients to None after every step; so does ZeRO-1/2 (its
-    # gradient partitions are freed after the step); ZeRO-3 keeps its flat gradient buffer. ZeRO-3's
-    # evaluation gathers each weight once and keeps it (the reuse window spans the whole forward pass,
-    # stage3_max_live_parameters bounds it): measured with two processes (test_train_multiprocess.py)
+    # gradient partitions are freed after the step); ZeRO-3 keeps its flat gradient buffer and its
+    # gathered weights (``gather``): measured with two processes (test_train_multiprocess.py)
     stage3 = hw.deepspeed and hw.zero_stage >= 3
-    kept = ("weights", "optimizer", "communication") + (("gradients",) if stage3 else ())
-    gathered = min(parts["weights"] * hw.gpus, b * hw.max_live_parameters) if stage3 else parts["gather"]
-    tensors = sum(parts[k] for k in kept) + gathered + max(layer, loss)
+    kept = ("weights", "optimizer", "gather", "communication") + (("gradients",) if stage3 else ())
+    tensors = sum(parts[k] for k in kept) + max(layer, loss)
     return tensors * (1 + hw.fragmentation) + hw.overhead_gib * GIB
 
 

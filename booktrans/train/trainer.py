@@ -109,12 +109,12 @@ def make_trainer_class():
         # -- the logits meter -------------------------------------------------------------------
         @contextlib.contextmanager
         def _meter(self, phase: str):
-            """The logits meter (booktrans.train.memory.LargestVocabTensor) around one step or one
+            """The logits meter (booktrans.train.meters.LargestVocabTensor) around one step or one
             evaluation batch, when ``measure_logits``; the largest count goes to ``largest_logits_rows``."""
             if not self.measure_logits:
                 yield
                 return
-            from .memory import LargestVocabTensor
+            from .meters import LargestVocabTensor
 
             vocab = self.accelerator.unwrap_model(self.model).config.get_text_config().vocab_size
             with LargestVocabTensor(vocab) as meter:

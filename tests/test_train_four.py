@@ -16,6 +16,8 @@ import json
 import pytest
 from test_train_multiprocess import (
     NORMS,
+    SOURCES,
+    TARGETS,
     YARN,
     _assert_same_weights,
     _docs,
@@ -42,6 +44,23 @@ SETTINGS = {
 }
 
 
+SENTENCES = (1, 3, 2, 5, 1, 4, 3, 5)  # sentences of each training document's translation
+
+
+def _train_docs():
+    """8 documents, translations of 1 to 5 sentences and no system prompt: in 5 rows the targets
+    start in the first half, so both slices of the row carry some; in 3 the first slice holds none."""
+    return [
+        {
+            "messages": [
+                {"role": "user", "content": "Translate into English.\n\n" + source},
+                {"role": "assistant", "content": " ".join(TARGETS[(i + j) % len(TARGETS)] for j in range(k))},
+            ]
+        }
+        for i, (source, k) in enumerate(zip(SOURCES, SENTENCES))
+    ]
+
+
 def _valid():
     """Two validation documents over four processes: even_batches gives ranks 2 and 3 the same rows again."""
     return _docs()[6:]
@@ -51,7 +70,7 @@ def _valid():
 def four(tiny_base, tmp_path_factory):
     work = tmp_path_factory.mktemp("four")
     docs, valid = work / "docs.json", work / "valid.json"
-    docs.write_text(json.dumps(_docs(8), ensure_ascii=False), encoding="utf-8")
+    docs.write_text(json.dumps(_train_docs(), ensure_ascii=False), encoding="utf-8")
     valid.write_text(json.dumps(_valid(), ensure_ascii=False), encoding="utf-8")
     job = {**_job(work, "dp2sp2", docs, tiny_base, **SETTINGS), "valid": str(valid)}
     res = _launch("configs/accelerate/cpu-4x-zero2.yaml", {"dp2sp2": job}, work)
@@ -64,7 +83,7 @@ def one(tiny_base, tmp_path_factory):
     """The same round in this process: 1 row x 4 accumulated micro-batches, no DeepSpeed."""
     tmp = tmp_path_factory.mktemp("four-one")
     config = {**SETTINGS, "sequence_parallel": 1, "grad_accum": 4}
-    return tmp / "one", _single(tiny_base, tmp, "one", _docs(8), _valid(), **config)
+    return tmp / "one", _single(tiny_base, tmp, "one", _train_docs(), _valid(), **config)
 
 
 def _slices(summary: dict) -> dict[tuple[int, int], dict]:
@@ -89,6 +108,7 @@ def test_two_groups_of_two_read_their_own_rows_and_each_group_splits_its_rows(fo
     seen = [_rows_read(r) for r in ranks]
     assert all(sorted(s) == [1, 2] for s in seen)
     ref_slices = _slices(ref)
+    both = 0
     for step, rows in expected.items():
         group0, group1 = (seen[0][step].keys(), seen[1][step].keys()), (seen[2][step].keys(), seen[3][step].keys())
         assert group0[0] == group0[1] and group1[0] == group1[1], (step, group0, group1)  # a group: same rows
@@ -104,6 +124,9 @@ def test_two_groups_of_two_read_their_own_rows_and_each_group_splits_its_rows(fo
                 assert x["positions"] == [0, half - 1] and y["positions"] == [half, 2 * half - 1]
                 assert x["targets"] + y["targets"] == whole["targets"]
                 assert x["loss_sum"] + y["loss_sum"] == pytest.approx(rows[row], rel=1e-5), (step, row)
+                assert all((m["loss_sum"] > 0) == (m["targets"] > 0) for m in (x, y))
+                both += x["targets"] > 0 and y["targets"] > 0
+    assert both == 5  # rows whose two slices both carry targets: each slice's loss counts
 
 
 def test_two_groups_of_two_train_like_one_process(four, one, tiny_base):

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
+from safetensors.torch import load_file
 from test_train_multiprocess import (
     NORMS,
     SOURCES,
@@ -30,6 +32,8 @@ from test_train_multiprocess import (
     _summary,
     _weights,
 )
+
+from booktrans.model import read_info
 
 pytestmark = pytest.mark.multiprocess
 
@@ -133,8 +137,6 @@ def test_two_groups_of_two_train_like_one_process(four, one, tiny_base):
     """The step's loss and gradient norm (the round's full-precision record), the evaluation loss
     (whole rows, two documents over four ranks, repeats counted once) and the adapter with the
     embeddings and every norm trained in full equal one process's."""
-    from safetensors.torch import load_file
-
     work, ranks = four
     ref_dir, ref = one
     for r in ranks:  # every rank records the global step
@@ -144,14 +146,12 @@ def test_two_groups_of_two_train_like_one_process(four, one, tiny_base):
         assert r["eval_targets"] == ref["eval_targets"] > 0
         assert r["eval_loss"] == pytest.approx(ref["eval_loss"], rel=1e-5)
     saved = _weights(work / "dp2sp2")
-    layers = json.loads((tiny_base / "config.json").read_text())["num_hidden_layers"]
-    full = {k.removeprefix("base_model.model.") for k in saved if "lora_" not in k}
-    norms = {f"model.layers.{i}.{n}.weight" for i in range(layers) for n in NORMS}
-    assert full == {"model.embed_tokens.weight", "model.norm.weight"} | norms
     base = load_file(str(tiny_base / "model.safetensors"))
-    assert not any(
-        k.removeprefix("base_model.model.") in base and (t == base[k.removeprefix("base_model.model.")]).all()
-        for k, t in saved.items()
-        if "lora_" not in k
-    ), "a trainable module was not trained"
+    layers = json.loads((tiny_base / "config.json").read_text())["num_hidden_layers"]
+    full = {k.removeprefix("base_model.model."): t for k, t in saved.items() if "lora_" not in k}
+    norms = {f"model.layers.{i}.{n}.weight" for i in range(layers) for n in NORMS}
+    assert set(full) == {"model.embed_tokens.weight", "model.norm.weight"} | norms
+    for k, t in full.items():
+        assert t.shape == base[k].shape and not torch.equal(t, base[k]), f"{k} was not trained"
+    assert read_info(work / "dp2sp2").extra["rope_scaling"] == YARN
     _assert_same_weights(work / "dp2sp2", ref_dir)

@@ -45,6 +45,7 @@ SETTINGS = {
     "loss_chunk": 16,
     "rope_scaling": YARN,
     "trainable": ["embed_tokens", "norm"],
+    "extra": {"measure": ["logits"]},  # the logits meter: the largest vocabulary-wide tensor, train and eval
 }
 
 
@@ -155,3 +156,11 @@ def test_two_groups_of_two_train_like_one_process(four, one, tiny_base):
         assert t.shape == base[k].shape and not torch.equal(t, base[k]), f"{k} was not trained"
     assert read_info(work / "dp2sp2").extra["rope_scaling"] == YARN
     _assert_same_weights(work / "dp2sp2", ref_dir)
+
+
+def test_no_rank_builds_logits_wider_than_one_loss_chunk(four):
+    """With two groups of two, YaRN and LongLoRA trainables, no rank ever holds more than loss_chunk rows of
+    vocabulary-wide logits, in training (its slice of each row) or in evaluation (whole rows)."""
+    _, ranks = four
+    rows = [r["measured"]["largest_logits_rows"] for r in ranks]
+    assert all(0 < m["train"] <= SETTINGS["loss_chunk"] and 0 < m["eval"] <= SETTINGS["loss_chunk"] for m in rows), rows

@@ -47,7 +47,7 @@ def test_planned_memory_is_within_15_percent_of_the_measured_peak(
 def test_the_meter_counts_live_storages_once_and_forgets_freed_ones():
     import torch
 
-    from booktrans.train.memory import PeakTensorMemory
+    from booktrans.train.meters import PeakTensorMemory
 
     held = torch.zeros(256)  # 1 KiB before the step
     with PeakTensorMemory([held]) as meter:
@@ -66,7 +66,7 @@ def test_the_meter_counts_a_storage_that_grows_in_place_at_its_new_size():
     bytes it holds, not the size it was first seen at (it counted 4,000 bytes here before)."""
     import torch
 
-    from booktrans.train.memory import PeakTensorMemory
+    from booktrans.train.meters import PeakTensorMemory
 
     with PeakTensorMemory() as meter:
         a = torch.empty(1000)  # 4,000 bytes
@@ -83,7 +83,7 @@ def test_a_storage_freed_and_another_made_at_its_address_is_counted_at_its_own_s
     and after one a new storage there is counted anew."""
     import torch
 
-    from booktrans.train.memory import PeakTensorMemory
+    from booktrans.train.meters import PeakTensorMemory
 
     with PeakTensorMemory() as meter:
         a = torch.empty(1000)  # 4,000 bytes

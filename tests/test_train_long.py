@@ -298,7 +298,7 @@ def _long_docs(sample_paragraphs, tok, n=3, at_least=150):
 
 
 def test_no_round_or_evaluation_builds_full_vocabulary_logits_for_a_long_row(tiny_base, sample_paragraphs, tmp_path):
-    """The logits meter (booktrans.train.memory.LargestVocabTensor, a dispatch mode that sees every
+    """The logits meter (booktrans.train.meters.LargestVocabTensor, a dispatch mode that sees every
     tensor an operator creates, forward and backward) on a round and its evaluation: with the
     chunked loss no vocabulary-wide tensor has more rows than ``loss_chunk``, while transformers'
     loss (the control) builds the whole row's logits, so the meter does see them when they exist."""

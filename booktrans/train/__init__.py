@@ -14,7 +14,9 @@
 The modules, by job: ``config`` (settings and checks), ``data`` (encoding, packing, the collator),
 ``resume`` (checkpoint fingerprint and restart checks), ``trainer`` (the Trainer subclass, the step log,
 TrainingArguments), ``output`` (the finished model folder), ``rounds`` (one round, end to end), ``loss``,
-``sparse*``, ``select``, ``memory``, ``job`` and ``launch``. This file only re-exports the public names.
+``sparse*``, ``select``, ``meters`` (what a step allocates), ``job`` and ``launch``; beside them, not
+imported by a round (and so not a code dependency of the train stage): ``plan`` (the planner) and
+``memory`` (single steps measured against it). This file only re-exports the public names.
 """
 
 from .config import TrainConfig, check_chain, config_for, native_window, validate

@@ -159,7 +159,7 @@ def _bytes(cfg: TrainConfig) -> int:
 # layer being recomputed and back-propagated (under gradient checkpointing), or of the loss (without);
 # "fixed": tensors outside the layers (final norm, the target rows gathered for the loss: "ht" is an
 # h-wide tensor over the labelled tokens only, h x the round's label share per token).
-# Counted with booktrans.train.memory.PeakTensorMemory on real steps (docs/train.md, "Planning a run").
+# Counted with booktrans.train.meters.PeakTensorMemory on real steps (docs/train.md, "Planning a run").
 ACTIVATIONS = {
     # (method, dtype bytes, checkpointing): {part: {(width, element bytes): count}}
     ("lora", 4, True): {"layer": {("h", 4): 1}, "work": {("i", 4): 6, ("h", 4): 7, ("kv", 4): 2, ("r", 4): 6}},
@@ -272,7 +272,7 @@ def memory_per_gpu(arch: Arch, cfg: TrainConfig, hw: Hardware, label_share: floa
 # Tensors alive at the peak of one decoder layer's no-grad forward (evaluation), per token, by width
 # (h: hidden, i: MLP, d: head dimension, for RoPE's cos and sin) and element size: the peak is in the
 # MLP (with LoRA, whose adapters compute in fp32, while an adapter's output is scaled). Counted with
-# booktrans.train.memory.PeakTensorMemory (measure_step(phase="eval")) on hidden 128/MLP 448,
+# booktrans.train.meters.PeakTensorMemory (measure_step(phase="eval")) on hidden 128/MLP 448,
 # hidden 160/MLP 576 and hidden 64/MLP 256; tests/test_train_long.py checks other shapes.
 EVAL_LAYER = {
     # (method, dtype bytes): {(width, element bytes): count}

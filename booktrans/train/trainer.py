@@ -113,12 +113,12 @@ def make_trainer_class():
         # -- the logits meter -------------------------------------------------------------------
         @contextlib.contextmanager
         def _meter(self, phase: str):
-            """The logits meter (booktrans.train.memory.LargestVocabTensor) around one step or one
+            """The logits meter (booktrans.train.meters.LargestVocabTensor) around one step or one
             evaluation batch, when ``measure_logits``; the largest count goes to ``largest_logits_rows``."""
             if not self.measure_logits:
                 yield
                 return
-            from .memory import LargestVocabTensor
+            from .meters import LargestVocabTensor
 
             vocab = self.accelerator.unwrap_model(self.model).config.get_text_config().vocab_size
             with LargestVocabTensor(vocab) as meter:
@@ -131,7 +131,7 @@ def make_trainer_class():
         # -- the memory meter -------------------------------------------------------------------
         @contextlib.contextmanager
         def _memory_meter(self, phase: str):
-            """booktrans.train.memory.PeakTensorMemory around training (its peak restarted at
+            """booktrans.train.meters.PeakTensorMemory around training (its peak restarted at
             on_train_begin, once DeepSpeed's engine, partitions and buffers exist) or evaluation (restarted
             as it begins), when ``measure_memory``: this process's peak of live tensor bytes, the weights,
             ZeRO partitions and optimizer state held counted, goes to ``peak_bytes[phase]``. One meter
@@ -139,7 +139,7 @@ def make_trainer_class():
             if not self.measure_memory:
                 yield
                 return
-            from .memory import PeakTensorMemory
+            from .meters import PeakTensorMemory
 
             if self._memory is None:
                 self._memory = PeakTensorMemory()
@@ -154,7 +154,7 @@ def make_trainer_class():
                     self.peak_bytes[phase] = max(self.peak_bytes[phase], int(meter.peak))
 
         def _held(self) -> list:
-            from .memory import held_tensors
+            from .meters import held_tensors
 
             return held_tensors(self.model_wrapped or self.model, self.optimizer)
 

@@ -82,15 +82,17 @@ def PeakTensorMemory(held=()):  # noqa: N802 - a class made on first use (torch 
 
 
 def held_tensors(model, optimizer=None) -> list:
-    """The tensors a training process holds between steps: the model's parameters and buffers, each
-    ZeRO-3 parameter's partition (``ds_tensor``), and the optimizer's state (every wrapper's, DeepSpeed's
-    included). A meter entered after they were made counts them from ``PeakTensorMemory.reset``;
+    """The tensors a training process holds between steps: the model's parameters, their gradients
+    and buffers, each ZeRO-3 parameter's partition (``ds_tensor``), and the optimizer's state (every
+    wrapper's, DeepSpeed's included). A meter entered after they were made counts them from ``PeakTensorMemory.reset``;
     a storage reached twice (a parameter that is a view of DeepSpeed's flat buffer) is counted once."""
     import torch
 
     out = []
     for p in list(model.parameters()) + list(model.buffers()):
         out.append(p)
+        if isinstance(getattr(p, "grad", None), torch.Tensor):
+            out.append(p.grad)
         if isinstance(getattr(p, "ds_tensor", None), torch.Tensor):
             out.append(p.ds_tensor)
     seen, opt = set(), optimizer

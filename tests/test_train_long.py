@@ -338,7 +338,7 @@ def test_liger_brings_kernels_only_and_the_chunked_loss_runs_with_it_on_or_off(m
     assert training_args(train_config(**SHORT, liger="off"), tmp_path).use_liger_kernel is False
 
 
-# Shapes the planner's EVAL_LAYER table was not counted on (booktrans/plan.py), the last one with a
+# Shapes the planner's EVAL_LAYER table was not counted on (booktrans/train/plan.py), the last one with a
 # vocabulary large enough for the loss chunk to be the peak
 EVAL_CASES = [
     ((96, 320, 3, 3, 1, 2200), 1280, "lora", "float32", True),
@@ -372,16 +372,16 @@ def test_the_planner_prices_evaluation_on_whole_rows_and_the_loss_that_runs(root
     loss (whole-row logits) would not."""
     from project import P
 
-    from booktrans.plan import GIB, Arch, Hardware, memory_per_gpu
+    from booktrans.train.plan import GIB, Arch, Hardware, memory_per_gpu
 
     arch = Arch.from_config(json.loads((root / "configs/models/qwen2.5-7b.json").read_text()))
     cfg = train_config(
         "r1", context=131072, gradient_checkpointing=True, attn_implementation="flash_attention_2", dtype="bfloat16"
     )
     hw = Hardware.from_plan(P.plan, gpus=24, zero_stage=2, deepspeed=True)
-    one, four = (memory_per_gpu(arch, replace(cfg, sequence_parallel=sp), hw) for sp in (1, 4))
+    one, four = (memory_per_gpu(arch, replace(cfg, sequence_parallel=sp), hw, P.plan.label_share) for sp in (1, 4))
     assert four["eval"] == one["eval"] and four["train"] < one["train"] / 2
     assert four["total"] == max(four["train"], four["eval"]) == four["eval"]  # evaluation is the peak here
     assert four["eval"] < 80 * GIB
-    standard = memory_per_gpu(arch, replace(cfg, sequence_parallel=4, loss="standard"), hw)
+    standard = memory_per_gpu(arch, replace(cfg, sequence_parallel=4, loss="standard"), hw, P.plan.label_share)
     assert standard["eval"] > 80 * GIB + four["eval"]  # 131,072 x 152,064 fp32 logits and log-softmax

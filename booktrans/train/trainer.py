@@ -49,6 +49,7 @@ def make_trainer_class():
             self.peak_bytes = {"train": 0, "eval": 0}
             self.held_bytes = {"train": 0, "eval": 0}  # live when the phase began (weights, state, buffers)
             self._memory = None
+            self._metering = False
             self.add_callback(_StepRecord(self))
 
         # -- optimizer --------------------------------------------------------------------------
@@ -136,7 +137,7 @@ def make_trainer_class():
             as it begins), when ``measure_memory``: this process's peak of live tensor bytes, the weights,
             ZeRO partitions and optimizer state held counted, goes to ``peak_bytes[phase]``. One meter
             over both phases, so evaluation starts from what training left alive."""
-            if not self.measure_memory:
+            if not self.measure_memory or self._metering:  # an evaluation inside training: training's peak
                 yield
                 return
             from .meters import PeakTensorMemory
@@ -147,10 +148,12 @@ def make_trainer_class():
             if phase == "eval":
                 meter.reset(self._held())
                 self.held_bytes["eval"] = int(meter.current)
+            self._metering = True
             with meter:
                 try:
                     yield
                 finally:
+                    self._metering = False
                     self.peak_bytes[phase] = max(self.peak_bytes[phase], int(meter.peak))
 
         def _held(self) -> list:

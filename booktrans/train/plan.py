@@ -205,7 +205,8 @@ def activation_bytes(arch: Arch, cfg: TrainConfig, label_share: float) -> dict:
 
 def memory_per_gpu(arch: Arch, cfg: TrainConfig, hw: Hardware, label_share: float) -> dict:
     """Peak bytes per GPU, by part. Every line is written out in docs/train.md ("Planning a run") and
-    measured against real forward and backward passes in tests/test_plan_memory.py. ``label_share``: the
+    measured against real forward and backward passes in tests/test_plan_memory.py, and against whole
+    two-process DeepSpeed rounds (ZeRO-2 and ZeRO-3) in tests/test_train_multiprocess.py. ``label_share``: the
     share of the tokens that carry a label, from the data (:attr:`DataCounts.label_share`) or plan.label_share."""
     if not 0 < label_share <= 1:
         raise ConfigError(f"label share {label_share!r}: the share of labelled tokens must be in (0, 1]")

@@ -134,3 +134,22 @@ def test_a_moved_sentence_split_between_two_neighbours_is_not_dropped(shared):
     assert not line.omitted and line.moved and line.score > 0.5
     moved = [c for c in cov.lines if c.line in case.touched]
     assert sum(c.omitted for c in moved) <= 0.03 * len(moved)
+
+
+def test_a_heading_run_into_the_date_after_it_is_not_dropped(shared):
+    """pol's report half (zh->en) with its last 40 sentences removed: the heading 提高开放型经济水平
+    and the date （2013年4月8日） after it fell into one translation line, and the MT, which ends the
+    heading without a mark, runs them into one sentence, "Improve the level of open economy (April 8,
+    2013)". Cut only at its comma, the heading's words shared a unit with the date and the heading was
+    called dropped (margin -0.5) though the complete text keeps it; a unit now also starts at an
+    opening bracket (``units.brackets``), so the heading has its own and the gap is found whole."""
+    mod = load_tool("eval/omission_cases.py")
+    _, doc = mod.load_nonlit(shared, "pol")
+    case, cov = _run(mod, doc, "gap", gap=40, at_end=True)
+    assert len(case.dropped) == 40
+    assert all(cov.lines[i].omitted for i in case.dropped)
+    lo = min(case.dropped)
+    before = [c for c in cov.lines if lo - 20 <= c.line < lo]
+    heading = [c for c in before if doc.src[c.line] == "提高开放型经济水平"]
+    assert len(heading) == 1 and heading[0].score > 0.5
+    assert not any(c.omitted for c in before)

@@ -153,3 +153,20 @@ def test_a_heading_run_into_the_date_after_it_is_not_dropped(shared):
     heading = [c for c in before if doc.src[c.line] == "提高开放型经济水平"]
     assert len(heading) == 1 and heading[0].score > 0.5
     assert not any(c.omitted for c in before)
+
+
+def test_a_clause_cut_from_a_sentence_without_commas_is_partial(shared):
+    """aca's tune half (en->zh) with clauses cut: "The deniers' most successful publicity coup was
+    their clever idea of sending college newspapers advertisements calling for "open debate" on the
+    Holocaust." has no comma, so judging the source clause by clause never looked at it; its
+    translation lost "calling for open debate on the Holocaust" (…发送广告，). The run of source words
+    the translation lacks shows it, and the reviewer is shown those words, not the whole sentence."""
+    mod = load_tool("eval/omission_cases.py")
+    doc, _ = mod.load_nonlit(shared, "aca")
+    case, cov = _run(mod, doc, "clause")
+    target = [i for i in case.partial if doc.src[i].startswith("The deniers")]
+    assert len(target) == 1
+    line = cov.lines[target[0]]
+    assert line.partial and not line.omitted
+    assert len(line.missing_clauses) == 1 and "open debate" in line.missing_clauses[0]
+    assert "most successful publicity coup" not in line.missing_clauses[0]

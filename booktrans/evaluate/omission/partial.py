@@ -20,10 +20,11 @@ they had; a clause the dictionary fails on only the words. So each kept sentence
 A logistic model turns them into the log-odds that a clause was cut (``COEF``, ``COEF_REF`` with a
 reference). A sentence is partial when those log-odds exceed ``-partial_threshold`` (with a
 reference ``-partial_threshold_ref``) and its run misses at least ``partial_min_words`` words (the
-issue's definition of a missing clause: 3 content words or more absent); the clauses the run
-touches are its ``missing_clauses``. The coefficients were fitted on the tune halves' clause and
-complete cases and the thresholds chosen there (``python eval/omission_partial.py`` refits and
-sweeps them; docs/evaluate.md).
+issue's definition of a missing clause: 3 content words or more absent); its ``missing_clauses``
+hold the source text from the first word of the run not found to the last (for a Chinese source,
+whose words the dictionary does not place, the clauses holding them). The coefficients were fitted
+on the tune halves' clause and complete cases and the thresholds chosen there (``python
+eval/omission_partial.py`` refits and sweeps them; docs/evaluate.md).
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ def partials(
         parts = clauses(s_txt[r], src_lang)
         target = sep.join(units[u:j])
         tgt_keys = target_keys(target, src_lang, translator)
-        run, run_missing, informative, found, touched = missing_run(parts, tgt_keys, src_lang, translator, ev, r)
+        run, run_missing, informative, found, missing = missing_run(parts, tgt_keys, src_lang, translator, ev, r)
         if not informative:
             continue
         tlen = float(char_length(target, tgt_lang))
@@ -148,7 +149,7 @@ def partials(
         threshold = cfg.partial_threshold_ref if refs is not None else cfg.partial_threshold
         if odds > -threshold and run_missing >= cfg.partial_min_words and not math.isnan(odds):
             line.partial = True
-            line.missing_clauses = [parts[c].strip() for c in touched]
+            line.missing_clauses = missing_text(s_txt[r], parts, missing)
 
 
 def target_keys(target: str, src_lang: str, translator: Translator) -> set[str]:
@@ -180,33 +181,52 @@ def clause_evidence(
     return (total, n_words) if n_words else None
 
 
-def ordered_words(parts: list[str], src_lang: str, translator: Translator) -> list[tuple[int, frozenset[str] | str]]:
-    """The informative words of a sentence in text order: (clause index, match key); Chinese keys are
-    gloss sets (as ``words.zh_words``), English ones canonical stems (as ``words.canon``)."""
-    out: list[tuple[int, frozenset[str] | str]] = []
+def ordered_words(parts: list[str], src_lang: str, translator: Translator) -> list[tuple[int, object, str]]:
+    """The informative words of a sentence in text order: (clause index, match key, the word as written
+    where it can be told: English tokens; "" for Chinese). Chinese keys are gloss sets (as
+    ``words.zh_words``), English ones canonical stems (as ``words.canon``)."""
+    out: list[tuple[int, object, str]] = []
     for c, clause in enumerate(parts):
         if src_lang == "zh":
-            out += [(c, k) for k in zh_words(translator.bags([numbers(clause, "zh")])[0])]
+            out += [(c, k, "") for k in zh_words(translator.bags([numbers(clause, "zh")])[0])]
             continue
         for t in _EN_TOKEN.findall(numbers(clause, "en")):
             if t[0].isdigit():
-                out.append((c, _number(t)))
+                out.append((c, _number(t), t))
                 continue
             low = t.lower()
             if low in STOPWORDS or len(low) < 2:
                 continue
             st = stem(low)
             if st not in STOPWORDS:
-                out.append((c, canon(st)))
+                out.append((c, canon(st), t))
     return out
+
+
+def missing_text(sentence: str, parts: list[str], missing: list[tuple[int, str]]) -> list[str]:
+    """What a reviewer reads as missing: the sentence from the first word of the run not found to the
+    last; the clauses holding them where a word cannot be placed (Chinese, a number written out)."""
+    starts, at = [], 0
+    for p in parts:
+        at = sentence.find(p, at)
+        starts.append(max(at, 0))
+        at = max(at, 0) + len(p)
+    places, cursor = [], {}
+    for c, word in missing:
+        k = parts[c].find(word, cursor.get(c, 0)) if word else -1
+        if k < 0:
+            return [parts[c].strip() for c in sorted({c for c, _ in missing})]
+        cursor[c] = k + len(word)
+        places.append((starts[c] + k, starts[c] + k + len(word)))
+    return [sentence[places[0][0] : places[-1][1]].strip()] if places else []
 
 
 def missing_run(
     parts: list[str], tgt_keys: set[str], src_lang: str, translator: Translator, ev: Evidence, r: int
-) -> tuple[float, int, int, int, tuple[int, ...]]:
+) -> tuple[float, int, int, int, list[tuple[int, str]]]:
     """The run of consecutive informative source words with the least evidence in the target (a cut
     clause takes a run of words away, wherever the source's commas fall): (its evidence, its words not
-    found, the sentence's informative words, those found, the clauses the run touches)."""
+    found, the sentence's informative words, those found, and the run's words not found: (clause, word))."""
     it = ev.w.src[r]
     gains = ev.src_gain[r]
     index: dict = {}
@@ -219,24 +239,24 @@ def missing_run(
             for k in ks:
                 if not k.startswith("#"):
                     index.setdefault(k, b)
-    seq: list[tuple[float, bool, int]] = []
+    seq: list[tuple[float, bool, int, str]] = []
     seen: set[int] = set()
-    for c, key in ordered_words(parts, src_lang, translator):
+    for c, key, word in ordered_words(parts, src_lang, translator):
         b = index.get(key)
         if b is None or b in seen:
             continue
         seen.add(b)
         miss = ev.src_miss[r][b]
         found = bool(it.keys[b] & tgt_keys)
-        seq.append(((gains[b] + miss) if found else miss, found, c))
+        seq.append(((gains[b] + miss) if found else miss, found, c, word))
     best, lo, hi = 0.0, 0, 0
     acc, start = 0.0, 0
-    for k, (e, _, _) in enumerate(seq):  # the least sum over a contiguous run (Kadane)
+    for k, (e, *_) in enumerate(seq):  # the least sum over a contiguous run (Kadane)
         if acc > 0.0:
             acc, start = 0.0, k
         acc += e
         if acc < best:
             best, lo, hi = acc, start, k + 1
     run = seq[lo:hi]
-    touched = tuple(sorted({c for _, f, c in run if not f}))
-    return best, sum(not f for _, f, _ in run), len(seq), sum(f for _, f, _ in seq), touched
+    missing = [(c, word) for _, f, c, word in run if not f]
+    return best, len(missing), len(seq), sum(f for _, f, _, _ in seq), missing

@@ -55,12 +55,16 @@ def test_runs_of_sentences_merged_without_a_mark_are_kept(pol):
     assert sum(c.omitted for c in cov.lines) <= 0.01 * len(cov.lines)
 
 
-def test_clause_cuts_are_found_partial_with_and_without_the_reference(pol):
+def test_clause_cuts_are_found_partial_with_and_without_the_reference(shared):
+    """pol's whole report half (zh->en), as the benchmark cuts its clauses: about half the cut clauses
+    are found (0.30 of them before the model of partial.py on this text's first 240 sentences), the
+    reference finds at least as many, and complete sentences are seldom called partial."""
     from booktrans.evaluate.omission import align_references, source_coverage
 
-    mod, doc = pol
+    mod = load_tool("eval/omission_cases.py")
+    _, doc = mod.load_nonlit(shared, "pol")
     case = mod.make_case(doc, "clause", 1)
-    assert len(case.partial) >= 10
+    assert len(case.partial) >= 30
     refs = align_references(doc.src, doc.ref, doc.src_lang, doc.tgt_lang)
     found = {}
     for label, references in (("no reference", None), ("reference", refs)):
@@ -69,9 +73,9 @@ def test_clause_cuts_are_found_partial_with_and_without_the_reference(pol):
         others = [c for c in cov.lines if c.line not in case.partial]
         # a sentence that lost a clause is partial (with the clause listed), not dropped
         found[label] = sum(c.partial for c in cut)
-        assert found[label] >= 0.3 * len(cut), (label, found[label], len(cut))
+        assert found[label] >= 0.4 * len(cut), (label, found[label], len(cut))
         assert all(c.missing_clauses for c in cut if c.partial)
-        assert sum(c.omitted for c in cut) <= 1
+        assert sum(c.omitted for c in cut) <= 0.1 * len(cut), (label, sum(c.omitted for c in cut))
         # and complete sentences are seldom called partial (issue 23: at most 3%)
         assert sum(c.partial for c in others) <= 0.03 * len(others), label
     assert found["reference"] >= found["no reference"]

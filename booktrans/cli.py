@@ -481,13 +481,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--partial-threshold",
         type=float,
         **_param_default(
-            "partial_threshold", "evidence against one clause of a translated sentence to count it as partial"
+            "partial_threshold",
+            "a translated sentence is partial when the log-odds that a clause of it was cut exceed minus this "
+            "(and 3+ words are missing): higher flags fewer (tuned: docs/evaluate.md)",
         ),
     )
     p.add_argument(
         "--partial-threshold-ref",
         type=float,
-        **_param_default("partial_threshold_ref", "with --ref: the same, for a clause the reference shows"),
+        **_param_default("partial_threshold_ref", "with --ref: the same, for the model that also reads the reference"),
     )
     p.add_argument(
         "--table-min-prob",

@@ -55,12 +55,16 @@ def test_runs_of_sentences_merged_without_a_mark_are_kept(pol):
     assert sum(c.omitted for c in cov.lines) <= 0.01 * len(cov.lines)
 
 
-def test_clause_cuts_are_found_partial_with_and_without_the_reference(pol):
+def test_clause_cuts_are_found_partial_with_and_without_the_reference(shared):
+    """pol's whole report half (zh->en), as the benchmark cuts its clauses: about half the cut clauses
+    are found (0.30 of them before the model of partial.py on this text's first 240 sentences), the
+    reference finds at least as many, and complete sentences are seldom called partial."""
     from booktrans.evaluate.omission import align_references, source_coverage
 
-    mod, doc = pol
+    mod = load_tool("eval/omission_cases.py")
+    _, doc = mod.load_nonlit(shared, "pol")
     case = mod.make_case(doc, "clause", 1)
-    assert len(case.partial) >= 10
+    assert len(case.partial) >= 30
     refs = align_references(doc.src, doc.ref, doc.src_lang, doc.tgt_lang)
     found = {}
     for label, references in (("no reference", None), ("reference", refs)):
@@ -69,9 +73,9 @@ def test_clause_cuts_are_found_partial_with_and_without_the_reference(pol):
         others = [c for c in cov.lines if c.line not in case.partial]
         # a sentence that lost a clause is partial (with the clause listed), not dropped
         found[label] = sum(c.partial for c in cut)
-        assert found[label] >= 0.3 * len(cut), (label, found[label], len(cut))
+        assert found[label] >= 0.4 * len(cut), (label, found[label], len(cut))
         assert all(c.missing_clauses for c in cut if c.partial)
-        assert sum(c.omitted for c in cut) <= 1
+        assert sum(c.omitted for c in cut) <= 0.1 * len(cut), (label, sum(c.omitted for c in cut))
         # and complete sentences are seldom called partial (issue 23: at most 3%)
         assert sum(c.partial for c in others) <= 0.03 * len(others), label
     assert found["reference"] >= found["no reference"]
@@ -134,3 +138,39 @@ def test_a_moved_sentence_split_between_two_neighbours_is_not_dropped(shared):
     assert not line.omitted and line.moved and line.score > 0.5
     moved = [c for c in cov.lines if c.line in case.touched]
     assert sum(c.omitted for c in moved) <= 0.03 * len(moved)
+
+
+def test_a_heading_run_into_the_date_after_it_is_not_dropped(shared):
+    """pol's report half (zh->en) with its last 40 sentences removed: the heading 提高开放型经济水平
+    and the date （2013年4月8日） after it fell into one translation line, and the MT, which ends the
+    heading without a mark, runs them into one sentence, "Improve the level of open economy (April 8,
+    2013)". Cut only at its comma, the heading's words shared a unit with the date and the heading was
+    called dropped (margin -0.5) though the complete text keeps it; a unit now also starts at an
+    opening bracket (``units.brackets``), so the heading has its own and the gap is found whole."""
+    mod = load_tool("eval/omission_cases.py")
+    _, doc = mod.load_nonlit(shared, "pol")
+    case, cov = _run(mod, doc, "gap", gap=40, at_end=True)
+    assert len(case.dropped) == 40
+    assert all(cov.lines[i].omitted for i in case.dropped)
+    lo = min(case.dropped)
+    before = [c for c in cov.lines if lo - 20 <= c.line < lo]
+    heading = [c for c in before if doc.src[c.line] == "提高开放型经济水平"]
+    assert len(heading) == 1 and heading[0].score > 0.5
+    assert not any(c.omitted for c in before)
+
+
+def test_a_clause_cut_from_a_sentence_without_commas_is_partial(shared):
+    """aca's tune half (en->zh) with clauses cut: "The deniers' most successful publicity coup was
+    their clever idea of sending college newspapers advertisements calling for "open debate" on the
+    Holocaust." has no comma, so judging the source clause by clause never looked at it; its
+    translation lost "calling for open debate on the Holocaust" (…发送广告，). The run of source words
+    the translation lacks shows it, and the reviewer is shown those words, not the whole sentence."""
+    mod = load_tool("eval/omission_cases.py")
+    doc, _ = mod.load_nonlit(shared, "aca")
+    case, cov = _run(mod, doc, "clause")
+    target = [i for i in case.partial if doc.src[i].startswith("The deniers")]
+    assert len(target) == 1
+    line = cov.lines[target[0]]
+    assert line.partial and not line.omitted
+    assert len(line.missing_clauses) == 1 and "open debate" in line.missing_clauses[0]
+    assert "most successful publicity coup" not in line.missing_clauses[0]

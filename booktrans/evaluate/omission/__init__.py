@@ -11,8 +11,9 @@ How a source sentence is judged:
 
 1. **Units.** Each translation line is split into sentences (the project's splitter), those again
    after any sentence-final mark left inside them, and each piece into clauses (at commas, semicolons
-   and colons); these *units* are what source sentences are aligned to, so a source sentence dropped
-   between two others whose translations were merged into one sentence leaves no unit of its own.
+   and colons, and before an opening bracket that follows text); these *units* are what source
+   sentences are aligned to, so a source sentence dropped between two others whose translations were
+   merged into one sentence leaves no unit of its own.
 2. **Words and evidence.** Source sentences and units become words with match keys. Across the
    languages the keys come from the injected *translator* (any ``lexicon.Translator``: the bag of
    English stems of each Chinese word; CC-CEDICT's ``CedictGlosser`` by default; the evaluate stage
@@ -46,15 +47,18 @@ How a source sentence is judged:
    a neighbour's boundary units shared with it (a sentence run into its neighbour without a mark).
    ``dropped`` when neither the margin nor that local evidence is positive; ``score`` is the
    probability that the sentence is translated (``calibrate``: 0.5 is the boundary).
-5. **Partial.** In a kept sentence's stretch, each clause of the source is checked alone: a clause
-   of at least ``partial_min_words`` words whose evidence is below ``-partial_threshold`` while the
-   sentence as a whole is found is a missing clause. With a reference, a clause of which the reference
-   shows at least one word is missing below the lower ``-partial_threshold_ref`` (the reference
-   confirms that the clause is meant to be translated); one the reference does not show at all is
-   the translator's freedom and never missing.
+5. **Partial.** A kept sentence is judged on the run of its consecutive words with the least
+   evidence in its stretch (a cut clause takes a run of words away, wherever the source's commas
+   fall), its worst clause, the share of its words missing, and the Gale-Church cost of the stretch
+   being shorter than the source (with a reference, also shorter than the reference); a logistic
+   model fitted on the tune halves turns them into the log-odds that a clause was cut. Above
+   ``-partial_threshold`` (``-partial_threshold_ref`` with a reference), with at least
+   ``partial_min_words`` words missing in the run, the sentence is partial and the clauses the run
+   touches are its missing clauses.
 
 The package follows those steps: ``units`` (1), ``words`` and ``evidence`` (2), ``search`` (3, 4),
-``locate`` and ``calibrate`` (4), ``api`` (the public ``source_coverage``, 5), ``config`` (the knobs).
+``locate`` and ``calibrate`` (4), ``partial`` (5), ``api`` (the public ``source_coverage``), ``config``
+(the knobs).
 """
 
 from __future__ import annotations

@@ -14,9 +14,10 @@ from .calibrate import decision_value, probability
 from .config import TABLE_MIN_PROB, OmissionConfig
 from .evidence import Evidence
 from .locate import gap_islands, local_evidence
+from .partial import partials
 from .search import MARGIN_CAP, Search, anchor_points, band, guide_path, guide_points, length_model
-from .units import char_length, clauses, split_reference, units_of
-from .words import XL, Memo, Words, canon, en_stems, numbers, zh_words
+from .units import char_length, split_reference, units_of
+from .words import Memo, Words
 
 
 @dataclass
@@ -30,6 +31,7 @@ class LineCoverage:
     margin: float = 0.0  # cost of dropping it minus cost of keeping it
     local: float = 0.0  # its best evidence near its place (locate)
     moved: bool = False  # found out of order, near its place (locate)
+    clause_features: dict = field(default_factory=dict)  # what partial judged it on (partial.py)
 
     def to_json(self) -> dict:
         return {"line": self.line, "omitted": self.omitted, "score": round(self.score, 4), "partial": self.partial}
@@ -182,73 +184,5 @@ def source_coverage(
             moved=moved,
         )
         spans[i] = local_span[r]
-    partials(lines, keep, s_txt, refs, units, local_span, src_lang, tgt_lang, translator, cfg, ev)
+    partials(lines, keep, s_txt, refs, units, local_span, src_lang, tgt_lang, translator, cfg, ev, (ratio, variance))
     return Coverage(lines, added, units, unit_line, spans)
-
-
-def partials(
-    lines: list[LineCoverage],
-    keep: list[int],
-    s_txt: list[str],
-    refs: list[str] | None,
-    units: list[str],
-    spans: list[tuple[int, int]],
-    src_lang: str,
-    tgt_lang: str,
-    translator: Translator,
-    cfg: OmissionConfig,
-    ev: Evidence,
-) -> None:
-    """Flag kept sentences with a clause whose words are missing from the sentence's stretch."""
-    for r, i in enumerate(keep):
-        line = lines[i]
-        u, j = spans[r]
-        if line.omitted or j <= u:
-            continue
-        parts = clauses(s_txt[r], src_lang)
-        if len(parts) < 2:
-            continue
-        target = ("" if tgt_lang == "zh" else " ").join(units[u:j])
-        ref = (refs[r] or None) if refs is not None else None
-        for clause in parts:
-            got = clause_evidence(clause, target, ref, src_lang, translator, ev, r)
-            if got is None or got[1] < cfg.partial_min_words:
-                continue
-            total, _, in_ref = got
-            # with a reference, a clause the reference shows (one of its words at least) is judged at the
-            # lower threshold; one the reference does not show is the translator's freedom, not a cut
-            missing = (
-                total < -cfg.partial_threshold
-                if in_ref is None
-                else (in_ref >= 1 and total < -cfg.partial_threshold_ref)
-            )
-            if missing:
-                line.partial = True
-                line.missing_clauses.append(clause.strip())
-
-
-def clause_evidence(
-    clause: str, target: str, ref: str | None, src_lang: str, translator: Translator, ev: Evidence, r: int
-) -> tuple[float, int, int | None] | None:
-    """(evidence, informative words, those of them the reference shows) of one source clause found in a
-    target text, with the weights of its sentence's words; the last is None without a reference."""
-    words = ev.w
-    it = words.src[r]
-    gains = ev.src_gain[r]
-    if src_lang == "zh":
-        clause_keys = set(zh_words(translator.bags([numbers(clause, "zh")])[0]))
-        tgt_keys = {canon(w) for w in en_stems(numbers(target, "en"))[0]}
-        ref_keys = {canon(w) for w in en_stems(numbers(ref, "en"))[0]} if ref else None
-    else:
-        clause_keys = {frozenset({canon(w)}) for w in en_stems(numbers(clause, "en"))[0]}
-        tgt_keys = {canon(w) for w in translator.bags([numbers(target, "zh")])[0].stems}
-        ref_keys = {canon(w) for w in translator.bags([numbers(ref, "zh")])[0].stems} if ref else None
-    total, n_words, in_ref = 0.0, 0, 0
-    for b, (c, ks) in enumerate(zip(it.chan, it.keys)):
-        if c != XL or ks not in clause_keys or gains[b] <= 0.0:
-            continue
-        n_words += 1
-        in_ref += bool(ref_keys is not None and ks & ref_keys)
-        p_miss = ev.src_miss[r][b]
-        total += (gains[b] + p_miss) if ks & tgt_keys else p_miss
-    return (total, n_words, in_ref if ref_keys is not None else None) if n_words else None

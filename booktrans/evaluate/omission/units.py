@@ -2,8 +2,8 @@
 
 Each translation line is split into sentences (the project's splitter), those again after any
 sentence-final mark left inside them, and each piece into clauses (at commas, semicolons and
-colons). A source sentence dropped between two others whose translations were merged into one
-sentence then leaves no unit of its own.
+colons, and before an opening bracket that follows text). A source sentence dropped between two
+others whose translations were merged into one sentence then leaves no unit of its own.
 """
 
 from __future__ import annotations
@@ -16,11 +16,23 @@ from ...text import split_sentences
 _ZH_CLAUSE = re.compile(r"(?<=[，；：,;:])")
 _EN_CLAUSE = re.compile(r"(?<=[,;:])\s+")
 _SPACE = re.compile(r"\s+")
+# an opening bracket after text starts a unit: "Improve the level of open economy (April 8, 2013)" is a
+# heading and the date after it, two source sentences (提高开放型经济水平 / （2013年4月8日）) that a
+# translation without a final mark runs into one sentence
+_EN_BRACKET = re.compile(r"(?<=\S)\s+(?=[(\[])")
+_ZH_BRACKET = re.compile(r"(?<=[^\s（(\[【])(?=[（【])")
 
 
 def clauses(sentence: str, lang: str) -> list[str]:
     """A sentence cut after commas, semicolons and colons (the clause units of the alignment)."""
     parts = _ZH_CLAUSE.split(sentence) if lang == "zh" else _EN_CLAUSE.split(sentence)
+    return [p for p in parts if p.strip()]
+
+
+def brackets(piece: str, lang: str) -> list[str]:
+    """A clause cut before each opening bracket that follows text (a unit of its own: a unit too many
+    costs the alignment nothing)."""
+    parts = (_ZH_BRACKET if lang == "zh" else _EN_BRACKET).split(piece)
     return [p for p in parts if p.strip()]
 
 
@@ -70,7 +82,7 @@ def units_of(hyp: list[str], tgt_lang: str) -> tuple[list[str], list[int], list[
     for k, h in enumerate(hyp):
         for s in split_sentences(h, tgt_lang):
             for piece in cut_ends(s, tgt_lang):
-                for c_i, c in enumerate(clauses(piece, tgt_lang)):
+                for c_i, c in enumerate(c for cl in clauses(piece, tgt_lang) for c in brackets(cl, tgt_lang)):
                     units.append(c)
                     line.append(k)
                     start.append(c_i == 0)

@@ -1,0 +1,262 @@
+"""Partial: a kept sentence whose translation lacks one of its clauses.
+
+A cut clause takes a run of the source's words away from the sentence's stretch, and the length
+they had; a clause the dictionary fails on only the words. So each kept sentence is judged on:
+
+- ``run``: the run of consecutive informative source words (in text order, wherever the source's
+  commas fall) with the least evidence in the stretch (each word found counts log p/q, each missing
+  one log (1-p)/(1-q), the weights of ``evidence``), and ``run_missing``, its words not found;
+- ``clause``: with two clauses or more, the evidence of the worst clause of at least
+  ``partial_min_words`` informative words (capped at ``CLAUSE_CAP``), and ``multi`` (1 when the
+  source has two clauses or more);
+- ``miss_share``: the share of the sentence's informative words not found in the stretch;
+- ``short``: the Gale-Church cost of the stretch being *shorter* than the source (the shared
+  ``gale_church.length_cost`` with the document's own ratio and variance, those of the search;
+  0 when it is as long or longer);
+- with a reference, ``ref_short``: the same against the reference's length, within one language,
+  with the document's own ratio of translation to reference length and its variance (measured on
+  the document's kept sentences that have a reference).
+
+A logistic model turns them into the log-odds that a clause was cut (``COEF``, ``COEF_REF`` with a
+reference). A sentence is partial when those log-odds exceed ``-partial_threshold`` (with a
+reference ``-partial_threshold_ref``) and its run misses at least ``partial_min_words`` words (the
+issue's definition of a missing clause: 3 content words or more absent); its ``missing_clauses``
+hold the source text from the first word of the run not found to the last (for a Chinese source,
+whose words the dictionary does not place, the clauses holding them). The coefficients were fitted
+on the tune halves' clause and complete cases and the thresholds chosen there (``python
+eval/omission_partial.py`` refits and sweeps them; docs/evaluate.md).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...align.gale_church import VARIANCE, length_cost
+from ...align.lexicon import _EN_TOKEN, STOPWORDS, Translator, _number, stem
+from .config import OmissionConfig
+from .evidence import Evidence
+from .search import CHI2_1_MEDIAN, MIN_PAIRS
+from .units import char_length, clauses
+from .words import XL, canon, en_stems, numbers, zh_words
+
+CLAUSE_CAP = 10.0  # a worst clause's evidence above this says nothing more (below: -3 x this)
+# Log-odds that a clause was cut: intercept and one coefficient per feature, fitted by logistic regression
+# on the tune halves' clause and complete cases (3 draws each of aca, mag, pol; python eval/omission_partial.py)
+INTERCEPT = -5.677
+COEF = {"clause": -0.098, "run": -0.436, "short": 0.318, "run_missing": -0.387, "miss_share": 2.305, "multi": 1.283}
+INTERCEPT_REF = -5.710
+COEF_REF = {
+    "clause": -0.087,
+    "run": -0.32,
+    "short": 0.236,
+    "run_missing": -0.343,
+    "miss_share": 2.321,
+    "multi": 1.103,
+    "ref_short": 0.32,
+}
+
+
+def shortfall(expected: float, got: float, variance: float) -> float:
+    """The Gale-Church cost of ``got`` characters where ``expected`` were due, when ``got`` is shorter
+    (0 when it is as long or longer: an addition is no missing clause)."""
+    if got >= expected:
+        return 0.0
+    return float(length_cost(expected, got, variance))
+
+
+def ref_length_model(pairs: list[tuple[float, float]]) -> tuple[float, float]:
+    """(ratio, variance) of the translation's length against the reference's over a document's
+    pairs: the ratio of sums, and the median of the squared deviations per unit of length scaled to
+    a variance, as ``search.length_model`` measures the source's."""
+    a, b = sum(x for x, _ in pairs), sum(y for _, y in pairs)
+    if not a or not b:
+        return 1.0, VARIANCE
+    ratio = b / a
+    if len(pairs) < MIN_PAIRS:
+        return ratio, VARIANCE
+    dev = np.array([(y - ratio * x) ** 2 / max((y + ratio * x) / 2.0, 1.0) for x, y in pairs])
+    return ratio, float(np.clip(np.median(dev) / CHI2_1_MEDIAN, 1.0, 4 * VARIANCE))
+
+
+def log_odds(features: dict[str, float], with_ref: bool) -> float:
+    """The model's log-odds that a clause of the sentence was cut."""
+    coef, intercept = (COEF_REF, INTERCEPT_REF) if with_ref else (COEF, INTERCEPT)
+    return intercept + sum(c * features.get(k, 0.0) for k, c in coef.items())
+
+
+def partials(
+    lines,
+    keep: list[int],
+    s_txt: list[str],
+    refs: list[str] | None,
+    units: list[str],
+    spans: list[tuple[int, int]],
+    src_lang: str,
+    tgt_lang: str,
+    translator: Translator,
+    cfg: OmissionConfig,
+    ev: Evidence,
+    length: tuple[float, float],
+) -> None:
+    """Flag kept sentences with a missing clause (module docstring); ``length`` is the search's
+    (ratio, variance). Each judged sentence's features are left in ``line.clause_features``."""
+    ratio, variance = length
+    sep = "" if tgt_lang == "zh" else " "
+    ref_model = None
+    if refs is not None:
+        pairs = []
+        for r, i in enumerate(keep):
+            u, j = spans[r]
+            if refs[r].strip() and j > u and not lines[i].omitted:
+                got = float(char_length(sep.join(units[u:j]), tgt_lang))
+                pairs.append((float(char_length(refs[r], tgt_lang)), got))
+        ref_model = ref_length_model(pairs)
+    for r, i in enumerate(keep):
+        line = lines[i]
+        u, j = spans[r]
+        if line.omitted or j <= u:
+            continue
+        parts = clauses(s_txt[r], src_lang)
+        target = sep.join(units[u:j])
+        tgt_keys = target_keys(target, src_lang, translator)
+        run, run_missing, informative, found, missing = missing_run(parts, tgt_keys, src_lang, translator, ev, r)
+        if not informative:
+            continue
+        tlen = float(char_length(target, tgt_lang))
+        f = {
+            "clause": 0.0,
+            "run": run,
+            "short": shortfall(ratio * char_length(s_txt[r], src_lang), tlen, variance),
+            "run_missing": float(run_missing),
+            "miss_share": (informative - found) / informative,
+            "multi": float(len(parts) >= 2),
+        }
+        if len(parts) >= 2:
+            worst = CLAUSE_CAP
+            for clause in parts:
+                got = clause_evidence(clause, tgt_keys, src_lang, translator, ev, r)
+                if got is not None and got[1] >= cfg.partial_min_words:
+                    worst = min(worst, got[0])
+            f["clause"] = max(-3 * CLAUSE_CAP, worst)
+        ref = (refs[r] or "").strip() if refs is not None else ""
+        if refs is not None and ref_model is not None:
+            f["ref_short"] = shortfall(ref_model[0] * char_length(ref, tgt_lang), tlen, ref_model[1]) if ref else 0.0
+        odds = log_odds(f, refs is not None)
+        f["log_odds"] = odds
+        line.clause_features = f
+        threshold = cfg.partial_threshold_ref if refs is not None else cfg.partial_threshold
+        if odds > -threshold and run_missing >= cfg.partial_min_words and not math.isnan(odds):
+            line.partial = True
+            line.missing_clauses = missing_text(s_txt[r], parts, missing)
+
+
+def target_keys(target: str, src_lang: str, translator: Translator) -> set[str]:
+    """The match keys a stretch of translation offers (English stems, or the glosses of its Chinese)."""
+    if src_lang == "zh":
+        return {canon(w) for w in en_stems(numbers(target, "en"))[0]}
+    return {canon(w) for w in translator.bags([numbers(target, "zh")])[0].stems}
+
+
+def clause_evidence(
+    clause: str, tgt_keys: set[str], src_lang: str, translator: Translator, ev: Evidence, r: int
+) -> tuple[float, int] | None:
+    """(evidence, informative words) of one source clause found in a stretch offering ``tgt_keys``,
+    with the weights of its sentence's words."""
+    words = ev.w
+    it = words.src[r]
+    gains = ev.src_gain[r]
+    if src_lang == "zh":
+        clause_keys = set(zh_words(translator.bags([numbers(clause, "zh")])[0]))
+    else:
+        clause_keys = {frozenset({canon(w)}) for w in en_stems(numbers(clause, "en"))[0]}
+    total, n_words = 0.0, 0
+    for b, (c, ks) in enumerate(zip(it.chan, it.keys)):
+        if c != XL or ks not in clause_keys or gains[b] <= 0.0:
+            continue
+        n_words += 1
+        p_miss = ev.src_miss[r][b]
+        total += (gains[b] + p_miss) if ks & tgt_keys else p_miss
+    return (total, n_words) if n_words else None
+
+
+def ordered_words(parts: list[str], src_lang: str, translator: Translator) -> list[tuple[int, object, str]]:
+    """The informative words of a sentence in text order: (clause index, match key, the word as written
+    where it can be told: English tokens; "" for Chinese). Chinese keys are gloss sets (as
+    ``words.zh_words``), English ones canonical stems (as ``words.canon``)."""
+    out: list[tuple[int, object, str]] = []
+    for c, clause in enumerate(parts):
+        if src_lang == "zh":
+            out += [(c, k, "") for k in zh_words(translator.bags([numbers(clause, "zh")])[0])]
+            continue
+        for t in _EN_TOKEN.findall(numbers(clause, "en")):
+            if t[0].isdigit():
+                out.append((c, _number(t), t))
+                continue
+            low = t.lower()
+            if low in STOPWORDS or len(low) < 2:
+                continue
+            st = stem(low)
+            if st not in STOPWORDS:
+                out.append((c, canon(st), t))
+    return out
+
+
+def missing_text(sentence: str, parts: list[str], missing: list[tuple[int, str]]) -> list[str]:
+    """What a reviewer reads as missing: the sentence from the first word of the run not found to the
+    last; the clauses holding them where a word cannot be placed (Chinese, a number written out)."""
+    starts, at = [], 0
+    for p in parts:
+        at = sentence.find(p, at)
+        starts.append(max(at, 0))
+        at = max(at, 0) + len(p)
+    places, cursor = [], {}
+    for c, word in missing:
+        k = parts[c].find(word, cursor.get(c, 0)) if word else -1
+        if k < 0:
+            return [parts[c].strip() for c in sorted({c for c, _ in missing})]
+        cursor[c] = k + len(word)
+        places.append((starts[c] + k, starts[c] + k + len(word)))
+    return [sentence[places[0][0] : places[-1][1]].strip()] if places else []
+
+
+def missing_run(
+    parts: list[str], tgt_keys: set[str], src_lang: str, translator: Translator, ev: Evidence, r: int
+) -> tuple[float, int, int, int, list[tuple[int, str]]]:
+    """The run of consecutive informative source words with the least evidence in the target (a cut
+    clause takes a run of words away, wherever the source's commas fall): (its evidence, its words not
+    found, the sentence's informative words, those found, and the run's words not found: (clause, word))."""
+    it = ev.w.src[r]
+    gains = ev.src_gain[r]
+    index: dict = {}
+    for b, (c, ks) in enumerate(zip(it.chan, it.keys)):
+        if c != XL or gains[b] <= 0.0:
+            continue
+        if src_lang == "zh":
+            index.setdefault(ks, b)
+        else:
+            for k in ks:
+                if not k.startswith("#"):
+                    index.setdefault(k, b)
+    seq: list[tuple[float, bool, int, str]] = []
+    seen: set[int] = set()
+    for c, key, word in ordered_words(parts, src_lang, translator):
+        b = index.get(key)
+        if b is None or b in seen:
+            continue
+        seen.add(b)
+        miss = ev.src_miss[r][b]
+        found = bool(it.keys[b] & tgt_keys)
+        seq.append(((gains[b] + miss) if found else miss, found, c, word))
+    best, lo, hi = 0.0, 0, 0
+    acc, start = 0.0, 0
+    for k, (e, *_) in enumerate(seq):  # the least sum over a contiguous run (Kadane)
+        if acc > 0.0:
+            acc, start = 0.0, k
+        acc += e
+        if acc < best:
+            best, lo, hi = acc, start, k + 1
+    run = seq[lo:hi]
+    missing = [(c, word) for _, f, c, word in run if not f]
+    return best, len(missing), len(seq), sum(f for _, f, _, _ in seq), missing

@@ -7,16 +7,22 @@ On the first rented node (8 GPUs) it takes the profile's round (by default the f
 sequence parallelism, r3: 131,072 tokens, Ulysses degree 4), the real base model (``model.base``)
 and the round's accelerate config scaled to one node, and checks, in order:
 
-1. the degree-1 reference: one process trains ``--steps`` steps on a short document (identical rows,
-   so the global batch size does not change the loss) with sequence parallelism off;
-2. one `accelerate launch` over the node's GPUs trains the same short rows at the profile's degree:
-   every step's loss must match step 1's within ``--tolerance`` (relative);
-3. in the same processes, ``--steps`` steps of the real round: documents of the round's full context
-   (``data/sft/<round>/train.jsonl`` when built, else the sample books' text repeated to that length);
-   the saved adapter must hold no empty tensor; tokens/s per GPU, MFU and peak memory per GPU are
-   printed beside the planner's prediction for the same configuration (booktrans.train.plan).
+One `accelerate launch` over the node's GPUs runs three jobs in the same processes, with the round's
+engine (DeepSpeed), ZeRO stage and dtype:
 
-Exit status 0 only when the loss and adapter checks pass. On a machine without a GPU the same logic
+1. the degree-1 reference: ``--steps`` steps on a short document (identical rows, so the global batch
+   size does not change the loss) with sequence parallelism off;
+2. the same short rows at the profile's degree: every step's loss and gradient norm (the round's own
+   full-precision record) must match step 1's within ``--tolerance`` (relative);
+3. ``--steps`` steps of the real round: documents of the round's full context
+   (``data/sft/<round>/train.jsonl`` when built, else the sample books' text repeated to that length);
+   the saved adapter must hold no empty tensor; each rank's peak memory must be at most 15% above the
+   planner's (booktrans.train.plan.memory_per_gpu): on a GPU ``max_memory_reserved`` since training
+   began against the planned training peak less ``plan.overhead_gib`` (the CUDA context and NCCL sit
+   outside the allocator); on the CPU the peak of live tensor bytes (``extra.measure: [memory]``)
+   against the plan with no overhead or fragmentation. Tokens/s per GPU and MFU are printed.
+
+Exit status 0 only when the loss, adapter and memory checks pass. On a machine without a GPU the same logic
 runs with the tiny model, two CPU processes over gloo (configs/accelerate/cpu-2x-zero3.yaml) and
 degree 2 (tests/test_smoke_cluster.py runs it in CI); its speed figures mean nothing there.
 """
@@ -103,19 +109,22 @@ class _Clock:
                 if torch.cuda.is_available():
                     torch.cuda.reset_peak_memory_stats()
 
-            def peak(self) -> float | None:
-                return torch.cuda.max_memory_allocated() / GIB if torch.cuda.is_available() else None
+            def peak(self) -> dict | None:
+                """Bytes the caching allocator reserved and handed out at most since training began."""
+                if not torch.cuda.is_available():
+                    return None
+                return {"reserved": torch.cuda.max_memory_reserved(), "allocated": torch.cuda.max_memory_allocated()}
 
         return Clock()
 
 
 def worker(spec_path: Path) -> int:
-    """One rank: the short rows, then the long round, at the profile's degree."""
+    """One rank: the degree-1 reference and the short rows at the profile's degree, then the long round."""
     from booktrans.train import TrainConfig, train_round
 
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
     rank = int(os.environ.get("RANK", "0"))
-    for name in ("short", "long"):
+    for name in ("ref", "short", "long"):
         job = spec[name]
         clock = _Clock.make()
         docs = json.loads(Path(job["docs"]).read_text(encoding="utf-8"))
@@ -129,7 +138,7 @@ def worker(spec_path: Path) -> int:
             Path(job["scratch"]),
             callbacks=[clock],
         )
-        summary.update(step_seconds=clock.times, peak_gib=clock.peak(), micro_batches=summary["micro_batches"][:4])
+        summary.update(step_seconds=clock.times, cuda_peak=clock.peak(), micro_batches=summary["micro_batches"][:4])
         (Path(spec["work"]) / f"{name}.rank{rank}.json").write_text(json.dumps(summary), encoding="utf-8")
     return 0
 
@@ -184,7 +193,7 @@ def main() -> int:
     from booktrans.params import from_dict
     from booktrans.profile import merged_params
     from booktrans.train import config_for
-    from booktrans.train.plan import Arch, Hardware, launch_layout, memory_per_gpu, model_flops_per_token
+    from booktrans.train.plan import Arch, launch_hardware, launch_layout, memory_per_gpu, model_flops_per_token
 
     cpu = args.cpu or not torch.cuda.is_available()
     params = from_dict(
@@ -247,15 +256,19 @@ def main() -> int:
     for label, docs in (("short", short), ("long", long)):
         (work / f"{label}-docs.json").write_text(json.dumps(docs, ensure_ascii=False), encoding="utf-8")
 
-    # 1. degree 1, one process
-    from booktrans.train import train_round
-
-    one = train_round(base, work / "degree1", short, [], replace(cfg, sequence_parallel=1), name, work / "scratch-1")
-    # 2 and 3. the profile's degree over the node's processes
+    # the long round's memory is measured: on the CPU by the dispatch-mode meter (on a GPU by the allocator)
+    long_cfg = replace(cfg, extra={**cfg.extra, "measure": ["memory"]}) if cpu else cfg
+    # one launch: the degree-1 reference with the same engine, ZeRO stage and dtype, the profile's degree
     spec = {
         "base": str(base),
         "round": name,
         "work": str(work),
+        "ref": {
+            "docs": str(work / "short-docs.json"),
+            "out": str(work / "ref"),
+            "scratch": str(work / "scratch-r"),
+            "config": asdict(replace(cfg, sequence_parallel=1)),
+        },
         "short": {
             "docs": str(work / "short-docs.json"),
             "out": str(work / "short"),
@@ -266,7 +279,7 @@ def main() -> int:
             "docs": str(work / "long-docs.json"),
             "out": str(work / "long"),
             "scratch": str(work / "scratch-l"),
-            "config": asdict(cfg),
+            "config": asdict(long_cfg),
         },
     }
     (work / "spec.json").write_text(json.dumps(spec, default=list), encoding="utf-8")
@@ -292,15 +305,17 @@ def main() -> int:
         print(f"error: the {processes}-process launch failed (exit {res.returncode})", file=sys.stderr)
         return 1
     ranks = {
-        k: [json.loads((work / f"{k}.rank{r}.json").read_text()) for r in range(processes)] for k in ("short", "long")
+        k: [json.loads((work / f"{k}.rank{r}.json").read_text()) for r in range(processes)]
+        for k in ("ref", "short", "long")
     }
+    one = ranks["ref"][0]
 
     # the checks
     def worst_of(a: list, b: list) -> float:
         return max(abs(x - y) / max(abs(x), 1e-12) for x, y in zip(a, b)) if a and len(a) == len(b) else math.inf
 
-    ref = [h["loss"] for h in one["history"]]
-    got = [h["loss"] for h in ranks["short"][0]["history"]]
+    ref = [r["loss"] for r in one["step_records"]]  # the round's own record, full precision
+    got = [r["loss"] for r in ranks["short"][0]["step_records"]]
     worst = worst_of(ref, got)
     # the gradient norm too: the optimizer hides a constant factor on the gradients (Adam), the norm does not
     grad_worst = worst_of(one["grad_norms"], ranks["short"][0]["grad_norms"])
@@ -312,9 +327,8 @@ def main() -> int:
     adapter_ok = bool(shapes) and all(0 not in s and s for s in shapes.values())
     arch = Arch.from_config(base_config(base))
     stage = launch_layout(accelerate_config, ROOT)[1]
-    hw = Hardware.from_plan(
-        params.plan, gpus=processes, zero_stage=stage, **({"overhead_gib": 0, "fragmentation": 0} if cpu else {})
-    )
+    hw = launch_hardware(params.plan, *launch_layout(accelerate_config, ROOT))
+    hw = replace(hw, gpus=processes, **({"overhead_gib": 0, "fragmentation": 0} if cpu else {}))
     from booktrans.dataset import target_tokens
     from booktrans.train import encode_example
 
@@ -322,13 +336,22 @@ def main() -> int:
     share = target_tokens(long[0]["messages"], tok, cfg.context) / len(
         encode_example(long[0]["messages"], tok, cfg.context)["input_ids"]
     )
-    planned = memory_per_gpu(arch, cfg, hw, share)["total"] / GIB
+    planned_parts = memory_per_gpu(arch, cfg, hw, share)
+    # the long round has no evaluation: its training peak; on a GPU the reserved bytes exclude the CUDA
+    # context and NCCL's buffers (plan.overhead_gib), which the planner adds
+    planned_bytes = planned_parts["train"] - planned_parts["overhead"]
+    if cpu:
+        peaks = [r["measured"]["peak_bytes"]["train"] for r in ranks["long"]]
+    else:
+        peaks = [r["cuda_peak"]["reserved"] for r in ranks["long"]]
+        allocated = [r["cuda_peak"]["allocated"] for r in ranks["long"]]
+    memory_ratio = max(peaks) / planned_bytes
+    memory_ok = memory_ratio <= 1.15
     long0 = ranks["long"][0]
     timed = long0["step_seconds"][1:] or long0["step_seconds"]
     dp = processes // cfg.sequence_parallel
     tps_gpu = cfg.context * dp / (sum(timed) / len(timed)) / processes
     mfu = tps_gpu * model_flops_per_token(arch, cfg) / (peak_tflops * 1e12) if peak_tflops else None
-    peaks = [r["peak_gib"] for r in ranks["long"] if r["peak_gib"] is not None]
     shards = ranks["long"][0]["micro_batches"][0]["shape"]
 
     print(
@@ -351,11 +374,17 @@ def main() -> int:
         f"adapter: {len(shapes)} tensors, {'none empty' if adapter_ok else 'EMPTY TENSORS'}: "
         f"{'ok' if adapter_ok else 'FAILED'}"
     )
+    print(f"tokens/s per GPU: {tps_gpu:,.1f}   MFU: {'n/a on the CPU' if mfu is None else f'{mfu:.1%}'}")
+    kind = "live tensor bytes" if cpu else "reserved by the allocator"
     print(
-        f"tokens/s per GPU: {tps_gpu:,.1f}   MFU: {'n/a on the CPU' if mfu is None else f'{mfu:.1%}'}   "
-        f"peak memory per GPU: {'n/a on the CPU' if not peaks else f'{max(peaks):.1f} GiB'}   "
-        f"planned: {planned:.3g} GiB"
+        f"peak memory per GPU ({kind}): "
+        + "  ".join(f"rank {r} {b / GIB:.4g} GiB" for r, b in enumerate(peaks))
+        + f"   planned: {planned_bytes / GIB:.4g} GiB"
+        + ("" if cpu else f" (+ {hw.overhead_gib:g} GiB overhead)")
+        + f"   measured/planned {memory_ratio:.3f} (at most 1.15): {'ok' if memory_ok else 'FAILED'}"
     )
+    if not cpu:
+        print(f"allocated at most: {max(allocated) / GIB:.4g} GiB (fragmentation: reserved beyond it)")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(
@@ -376,8 +405,19 @@ def main() -> int:
                     "adapter_ok": adapter_ok,
                     "tokens_per_second_per_gpu": tps_gpu,
                     "mfu": mfu,
-                    "peak_gib": max(peaks) if peaks else None,
-                    "planned_gib": planned,
+                    "peak_bytes_per_rank": peaks,
+                    "planned_bytes": planned_bytes,
+                    "memory_ratio": memory_ratio,
+                    "memory_ok": memory_ok,
+                    "reference": {
+                        "engine": "deepspeed" if hw.deepspeed else "torch",
+                        "zero_stage": stage,
+                        "dtype": cfg.dtype,
+                        "sequence_parallel": 1,
+                        "processes": processes,
+                    },
+                    "engine": "deepspeed" if hw.deepspeed else "torch",
+                    "dtype": cfg.dtype,
                     "cpu": cpu,
                 },
                 indent=1,
@@ -385,7 +425,7 @@ def main() -> int:
             + "\n",
             encoding="utf-8",
         )
-    return 0 if loss_ok and adapter_ok else 1
+    return 0 if loss_ok and adapter_ok and memory_ok else 1
 
 
 if __name__ == "__main__":

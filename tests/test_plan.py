@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 from project import hardware, train_config
@@ -49,7 +50,9 @@ def test_memory_per_gpu_by_hand():
     assert m["activations"] == (2 * per["layer"] + per["fixed"]) * 100
     # the loss chunk (20 rows, vocabulary 10, 14 bytes an entry) is smaller than one layer's work here
     assert m["working"] == max(per["work"] * 100, 20 * 10 * 14)
-    assert m["gather"] == 2 * max(2 * ARCH.layer_params(), 10 * 8)  # ZeRO-3: two layers in flight or the head
+    assert m["gather"] == 1384 * 2 + 2 * 112  # ZeRO-3: every weight stays gathered (below max_live_parameters)
+    capped = memory_per_gpu(ARCH, cfg, replace(hw, max_live_parameters=100), 0.5)
+    assert capped["gather"] == 2 * 100
     assert m["communication"] == 2 * 2 * 10  # double-buffered reduce bucket
     # one process without DeepSpeed: nothing sharded, no communication, fp32 adapters and Adam in torch
     one = memory_per_gpu(
@@ -57,10 +60,14 @@ def test_memory_per_gpu_by_hand():
     )
     assert one["weights"] == 1384 * 2 + 4 * 112 and one["gradients"] == 4 * 112 and one["optimizer"] == 8 * 112
     assert one["communication"] == 0 and one["gather"] == 0
-    # sequence parallelism divides the tokens each GPU holds
-    sp = memory_per_gpu(ARCH, train_config(**{**cfg.__dict__, "sequence_parallel": 2}), hw, 0.5)
-    assert sp["activations"] == m["activations"] / 2
-    # ZeRO-2 keeps whole weights and adds the gather of the updated weights; full fine-tuning trains all
+    # sequence parallelism divides the tokens each GPU holds; the target side of a translation
+    # document (half of the row) is the last slice's whole: that GPU is priced
+    sp_cfg = train_config(**{**cfg.__dict__, "sequence_parallel": 2})
+    sp = memory_per_gpu(ARCH, sp_cfg, hw, 0.5)
+    sp_per = activation_bytes(ARCH, sp_cfg, 1.0)
+    assert sp["activations"] == (2 * sp_per["layer"] + sp_per["fixed"]) * 50 < m["activations"]
+    assert sp["working"] == max(sp_per["work"] * 50, 20 * 10 * 14)
+    # ZeRO-2 keeps whole weights and no all-gather bucket (measured); full fine-tuning trains all
     full = memory_per_gpu(
         ARCH,
         train_config(context=100, method="full", dtype="bfloat16"),
@@ -68,7 +75,7 @@ def test_memory_per_gpu_by_hand():
         0.5,
     )
     assert full["weights"] == 1384 * 2 and full["gradients"] == 2 * 1384 / 4 and full["optimizer"] == 12 * 1384 / 4
-    assert full["communication"] == 2 * 2 * 64 + 2 * 100
+    assert full["communication"] == 2 * 2 * 64
     # fragmentation and the CUDA context come on top
     frag = memory_per_gpu(
         ARCH, cfg, hardware(gpus=4, zero_stage=3, overhead_gib=1.5, fragmentation=0.05, reduce_bucket=10), 0.5

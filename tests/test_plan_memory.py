@@ -102,3 +102,35 @@ def test_a_storage_freed_and_another_made_at_its_address_is_counted_at_its_own_s
         meter._sweep()
         assert meter.current == 16_000 + 12_000 and meter.peak == 16_000 + 12_000
     del big, reused
+
+
+def test_a_reset_meter_starts_its_peak_from_what_is_alive_and_counts_held_storages_once():
+    """How a round meters a phase (booktrans.train.trainer, ``extra.measure: [memory]``): the meter is
+    reset when training or evaluation begins, with the weights and optimizer state as held tensors.
+    Weights that are views of one flat buffer (as DeepSpeed's ZeRO-1/2 lays them out) count once, a
+    storage made before the meter (not seen by it) is counted from the reset, and the earlier peak
+    is forgotten."""
+    import torch
+
+    from booktrans.train.meters import PeakTensorMemory, held_tensors
+
+    flat = torch.zeros(3000)  # 12,000 bytes, made before the meter
+    model = torch.nn.Linear(10, 100)  # weight 1,000 and bias 100 elements, then views of ``flat``
+    with torch.no_grad():
+        model.weight.data = flat[:1000].view(100, 10)
+        model.bias.data = flat[1000:1100]
+    opt = torch.optim.AdamW(model.parameters())
+    model(torch.ones(2, 10)).sum().backward()
+    opt.step()  # Adam's state: 2 x 1,100 elements (and two step counters); the gradients stay
+    meter = PeakTensorMemory()
+    with meter:
+        big = torch.ones(50_000)  # 200,000 bytes: the first phase's peak
+        del big
+        meter.reset(held_tensors(model, opt))
+        held = meter.current
+        x = torch.ones(1000)  # 4,000 bytes
+    state = sum(v.untyped_storage().nbytes() for s in opt.state.values() for v in s.values())
+    assert state >= 2 * 4400
+    assert held == 12_000 + 4400 + state  # the flat buffer once, the two gradients, Adam's state
+    assert meter.peak == held + 4000 < 200_000
+    del x

@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from project import checkpoint_select, train_keywords
+from memjobs import JOBS, label_share, memory_base, memory_jobs
+from project import P, checkpoint_select, train_keywords
 from safetensors.torch import load_file
 from stagecmd import run_stage
 
@@ -179,7 +180,13 @@ def valid_file(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def zero2(tiny_base, docs_file, valid_file, tmp_path_factory):
+def memory_data(tmp_path_factory):
+    """The planner's check against DeepSpeed's peaks: a base model and documents of real text (memjobs)."""
+    return memory_base(tmp_path_factory.mktemp("memory"), P.seed)
+
+
+@pytest.fixture(scope="module")
+def zero2(tiny_base, docs_file, valid_file, memory_data, tmp_path_factory):
     work = tmp_path_factory.mktemp("zero2")
     jobs = {
         "lora": {**_job(work, "lora", docs_file, tiny_base), "valid": str(valid_file)},
@@ -188,8 +195,10 @@ def zero2(tiny_base, docs_file, valid_file, tmp_path_factory):
     for loss in ("chunked", "standard"):  # per process: 4 rows at once, or 1 row x 4 accumulated micro-steps
         jobs[f"b4a1-{loss}"] = _job(work, f"b4a1-{loss}", docs_file, tiny_base, loss=loss, batch_size=4, max_steps=1)
         jobs[f"b1a4-{loss}"] = _job(work, f"b1a4-{loss}", docs_file, tiny_base, loss=loss, grad_accum=4, max_steps=1)
+    jobs.update(memory_jobs(work, memory_data, BASE))  # the planner's check (end of this file)
     # Ulysses degree 2 in the same launch (ZeRO-2: the cluster's LoRA rounds; ZeRO-3 with Ulysses is
-    # checked by tests/test_smoke_cluster.py): one start of two processes less
+    # checked by tests/test_smoke_cluster.py): one start of two processes less. Last: a round without
+    # it fails in processes where one with it ran (DeepSpeed's sequence-parallel state stays)
     # (with the logits meter on and a loss chunk shorter than a slice's targets)
     sp = _job(work, "sp", docs_file, tiny_base, sequence_parallel=2, max_steps=4, **ULYSSES)
     jobs["sp"] = {**sp, "valid": str(valid_file)}
@@ -199,7 +208,7 @@ def zero2(tiny_base, docs_file, valid_file, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def zero3(tiny_base, docs_file, stage_project, tmp_path_factory):
+def zero3(tiny_base, docs_file, stage_project, memory_data, tmp_path_factory):
     work = tmp_path_factory.mktemp("zero3")
     jobs = {
         "lora": _job(work, "lora", docs_file, tiny_base),
@@ -221,6 +230,7 @@ def zero3(tiny_base, docs_file, stage_project, tmp_path_factory):
         },
         "stage-ref": _stage_job(stage_project, work / "stage-ref", work / "stage-ref-scratch"),
         **_after_lora_jobs(work, docs_file, tiny_base),  # after "lora": merges under ZeRO-3 (end of this file)
+        **memory_jobs(work, memory_data, BASE),  # the planner's check (end of this file)
     }
     res = _launch("configs/accelerate/cpu-2x-zero3.yaml", jobs, work)
     assert res.returncode == 0, res.stderr[-4000:]
@@ -798,3 +808,44 @@ def test_zero3_off_switches_zero3_loading_off_for_the_block_only(tiny_base):
             assert is_deepspeed_zero3_enabled()
     finally:
         unset_hf_deepspeed_config()
+
+
+# ---------------------------------------------------------------------------------------------------
+# The planner's memory per GPU against the peaks of these DeepSpeed runs (jobs of the launches above)
+# ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", ["zero2", "zero3"])
+@pytest.mark.parametrize("job", list(JOBS))
+def test_planned_memory_per_gpu_is_within_15_percent_of_deepspeed_peaks(
+    stage, job, request, memory_data, record_property
+):
+    """booktrans.train.plan.memory_per_gpu, asked for the launch's processes, ZeRO stage and DeepSpeed
+    buckets (from the project's accelerate and DeepSpeed configs) with no overhead or fragmentation
+    (tensor bytes only) and the documents' own share of labelled tokens, is within 15% of the
+    largest peak of live tensor bytes any rank measured (booktrans.train.memory.PeakTensorMemory over
+    the whole of training, then over the evaluation), for LoRA, full fine-tuning and Ulysses degree 2
+    (whose last slice holds every target token of a translation document)."""
+    from dataclasses import replace
+
+    from booktrans.model.store import base_config
+    from booktrans.train.plan import Arch, launch_hardware, launch_layout, memory_per_gpu
+
+    work, _ = request.getfixturevalue(stage)
+    base, docs, _ = memory_data
+    accelerate = ROOT / "configs" / "accelerate" / f"cpu-2x-{stage}.yaml"
+    hw = replace(launch_hardware(P.plan, *launch_layout(accelerate, ROOT)), overhead_gib=0, fragmentation=0)
+    assert (hw.gpus, hw.zero_stage, hw.deepspeed) == (2, int(stage[-1]), True)
+    share = label_share(base, docs)
+    assert 0.3 < share < 0.7, share  # real translation documents: about half of each row is the target
+    ranks = [_summary(work, job, r) for r in (0, 1)]
+    assert [r["layout"]["sequence_parallel"] for r in ranks] == [JOBS[job].get("sequence_parallel", 1)] * 2
+    assert all(r["valid_documents"] == 1 and r["eval_targets"] > 0 for r in ranks)
+    cfg = TrainConfig(**memory_jobs(work, memory_data, BASE)[job]["config"])
+    planned = memory_per_gpu(Arch.from_config(base_config(base)), cfg, hw, share)
+    for phase in ("train", "eval"):
+        measured = max(r["measured"]["peak_bytes"][phase] for r in ranks)
+        ratio = planned[phase] / measured
+        record_property(f"{phase}_measured_mib", round(measured / 2**20, 2))
+        record_property(f"{phase}_planned_mib", round(planned[phase] / 2**20, 2))
+        assert 0.85 <= ratio <= 1.15, (phase, ratio, measured, {k: round(v / 2**20, 2) for k, v in planned.items()})

@@ -54,6 +54,15 @@ def _mode():
             for key in [k for k, (ref, _) in self.live.items() if ref.expired()]:
                 self.current -= self.live.pop(key)[1]
 
+        def reset(self, held=()) -> None:
+            """Start a new peak from what is alive now, the storages of ``held`` added (tensors made
+            before the mode was entered, or outside it: weights loaded before, ZeRO-3's partitions)."""
+            self._sweep()
+            for t in held:
+                self._add(t)
+            self._sweep()
+            self.peak = self.current
+
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             out = func(*args, **(kwargs or {}))
             grew = False
@@ -70,6 +79,31 @@ def _mode():
 def PeakTensorMemory(held=()):  # noqa: N802 - a class made on first use (torch is imported lazily)
     """Count the peak of live tensor bytes inside ``with PeakTensorMemory(held) as m:`` (``m.peak``)."""
     return _mode()(held)
+
+
+def held_tensors(model, optimizer=None) -> list:
+    """The tensors a training process holds between steps: the model's parameters, their gradients
+    and buffers, each ZeRO-3 parameter's partition (``ds_tensor``), and the optimizer's state (every
+    wrapper's, DeepSpeed's included). A meter entered after they were made counts them from ``PeakTensorMemory.reset``;
+    a storage reached twice (a parameter that is a view of DeepSpeed's flat buffer) is counted once."""
+    import torch
+
+    out = []
+    for p in list(model.parameters()) + list(model.buffers()):
+        out.append(p)
+        if isinstance(getattr(p, "grad", None), torch.Tensor):
+            out.append(p.grad)
+        if isinstance(getattr(p, "ds_tensor", None), torch.Tensor):
+            out.append(p.ds_tensor)
+    seen, opt = set(), optimizer
+    while opt is not None and id(opt) not in seen:  # accelerate's wrapper, DeepSpeed's, torch's
+        seen.add(id(opt))
+        state = getattr(opt, "state", None)
+        for entry in state.values() if isinstance(state, dict) else ():
+            if isinstance(entry, dict):
+                out.extend(v for v in entry.values() if isinstance(v, torch.Tensor))
+        opt = getattr(opt, "optimizer", None)
+    return [t for t in out if isinstance(t, torch.Tensor) and not t.is_meta]
 
 
 def _vocab_mode():

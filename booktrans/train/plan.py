@@ -126,7 +126,8 @@ class Hardware:
     zero_stage: int = 3
     deepspeed: bool = True  # launched with DeepSpeed (launcher accelerate with a DeepSpeed config)
     reduce_bucket: int = 0  # elements; DeepSpeed's reduce_bucket_size (0 = "auto": hidden x hidden)
-    allgather_bucket: int = 500_000_000  # elements; ZeRO-1/2 gather of the updated weights
+    allgather_bucket: int = 500_000_000  # elements; ZeRO-1/2's setting (no bucket of it is allocated: measured)
+    max_live_parameters: int = 1_000_000_000  # elements; ZeRO-3's stage3_max_live_parameters
 
     @classmethod
     def from_plan(cls, plan, **launch) -> "Hardware":
@@ -204,7 +205,8 @@ def activation_bytes(arch: Arch, cfg: TrainConfig, label_share: float) -> dict:
 
 def memory_per_gpu(arch: Arch, cfg: TrainConfig, hw: Hardware, label_share: float) -> dict:
     """Peak bytes per GPU, by part. Every line is written out in docs/train.md ("Planning a run") and
-    measured against real forward and backward passes in tests/test_plan_memory.py. ``label_share``: the
+    measured against real forward and backward passes in tests/test_plan_memory.py, and against whole
+    two-process DeepSpeed rounds (ZeRO-2 and ZeRO-3) in tests/test_train_multiprocess.py. ``label_share``: the
     share of the tokens that carry a label, from the data (:attr:`DataCounts.label_share`) or plan.label_share."""
     if not 0 < label_share <= 1:
         raise ConfigError(f"label share {label_share!r}: the share of labelled tokens must be in (0, 1]")
@@ -216,30 +218,39 @@ def memory_per_gpu(arch: Arch, cfg: TrainConfig, hw: Hardware, label_share: floa
     weights = p * weight_bytes / (n if stage >= 3 else 1)
     lora = 0 if cfg.method == "full" else arch.lora_params(cfg.lora_r, cfg.target_modules)
     whole = p if cfg.method == "full" else arch.extra_params(cfg.trainable)  # trained in full, in the dtype
-    if hw.deepspeed and b < 4:
-        # DeepSpeed bf16: every trainable weight in bf16, its gradient in bf16, and an fp32 master copy
-        # with Adam's two moments in the optimizer (12 bytes)
+    if hw.deepspeed:
+        # DeepSpeed: every trainable weight in the dtype, its gradient in the dtype, and an fp32 master
+        # copy of the rank's partition with Adam's two moments in the optimizer (12 bytes). In fp32 too:
+        # ZeRO keeps its fp32 partition apart from the weights (measured: test_train_multiprocess.py)
         lora_bytes, grads, optimizer = b, b * (lora + whole), 12.0 * (lora + whole)
     else:
         # plain torch: peft keeps the adapters in fp32; Adam's moments take the weights' dtype
         lora_bytes, grads, optimizer = 4, 4.0 * lora + b * whole, 8.0 * lora + 2.0 * b * whole
     if cfg.method != "full":
         weights += (b * whole + lora_bytes * lora) / (n if stage >= 3 else 1)  # peft's trainable copies, adapters
+    whole_model = weights * (n if stage >= 3 else 1)  # every weight, unsharded
     grads /= n if stage >= 2 else 1
     optimizer /= n if stage >= 1 else 1
     t = cfg.batch_size * cfg.context / cfg.sequence_parallel  # tokens held by one GPU
     h, v = arch.hidden, arch.vocab
-    per_token = activation_bytes(arch, cfg, label_share)
+    # translation documents: the target side, at the end of the row, carries the labels, so under
+    # sequence parallelism the last slices hold them all: the GPU priced is the one with the most
+    targets = min(t, cfg.batch_size * cfg.context * label_share)
+    per_token = activation_bytes(arch, cfg, targets / t)
     activations = (arch.layers * per_token["layer"] + per_token["fixed"]) * t
-    targets = t * label_share  # translation documents: the target side carries the labels
     rows = min(cfg.loss_chunk, targets) if cfg.loss == "chunked" else t
     # one chunk's logits: fp32 logits, softmax and gradient (12 bytes an entry), + the bf16 logits (14)
     logits = rows * v * (12 + (b if b < 4 else 0))
     # the larger of: one layer recomputed and back-propagated, the loss's chunk (they never coexist)
     working = max(per_token["work"] * t, logits)
-    gather = b * max(2 * arch.layer_params(), v * h) if stage >= 3 else 0.0  # ZeRO-3: layers in flight, the head
+    # ZeRO-3: a gathered weight stays until its reuse is further away than stage3_max_reuse_distance; with
+    # the project's configs (both bounds 1e9) every weight stays gathered, up to stage3_max_live_parameters
+    # (measured with two processes, test_train_multiprocess.py)
+    gather = min(whole_model, b * hw.max_live_parameters) if stage >= 3 else 0.0
     bucket = hw.reduce_bucket or h * h
-    comm = 0.0 if n == 1 else b * 2 * bucket + (b * min(hw.allgather_bucket, p / n) if stage in (1, 2) else 0.0)
+    # two reduce buckets; ZeRO-1/2 gather the updated partitions straight into the weights (no
+    # all-gather bucket stays allocated, measured with two processes)
+    comm = 0.0 if n == 1 else b * 2 * bucket
     tensors = weights + grads + optimizer + activations + working + gather + comm
     parts = {
         "weights": weights,
@@ -290,9 +301,11 @@ def eval_memory(arch: Arch, cfg: TrainConfig, hw: Hardware, parts: dict, label_s
     targets = t * label_share  # translation documents: the target side carries the labels
     rows = min(cfg.loss_chunk, targets) if cfg.loss == "chunked" else t
     loss = rows * arch.vocab * 8 + arch.hidden * b * (t + targets)
-    # plain torch: the Trainer sets the gradients to None after every step; DeepSpeed: its gradient
-    # partitions are counted as still allocated (an upper bound)
-    kept = ("weights", "optimizer", "gather", "communication") + (("gradients",) if hw.deepspeed else ())
+    # plain torch: the Trainer sets the gradients to None after every step; so does ZeRO-1/2 (its
+    # gradient partitions are freed after the step); ZeRO-3 keeps its flat gradient buffer and its
+    # gathered weights (``gather``): measured with two processes (test_train_multiprocess.py)
+    stage3 = hw.deepspeed and hw.zero_stage >= 3
+    kept = ("weights", "optimizer", "gather", "communication") + (("gradients",) if stage3 else ())
     tensors = sum(parts[k] for k in kept) + max(layer, loss)
     return tensors * (1 + hw.fragmentation) + hw.overhead_gib * GIB
 
@@ -462,19 +475,25 @@ class DataCounts:
 def hardware(params: Params, root: Path, round_name: str | None = None) -> Hardware:
     """The allocation of a round: processes, ZeRO stage and buckets from its launch config, prices and
     speeds from plan:."""
-    processes, stage, zero = round_launch(params, root, round_name)
+    return launch_hardware(params.plan, *round_launch(params, root, round_name))
+
+
+def launch_hardware(plan, processes: int, stage: int, zero: dict) -> Hardware:
+    """Hardware of a launch: ``plan`` (params ``plan``) with the processes, ZeRO stage and DeepSpeed
+    buckets of :func:`launch_layout`."""
 
     def bucket(key: str, default: int) -> int:
         value = zero.get(key, default)
         return 0 if value == "auto" else int(value)
 
     return Hardware.from_plan(
-        params.plan,
+        plan,
         gpus=processes,
         zero_stage=stage,
         deepspeed=bool(zero.get("deepspeed", True)),
         reduce_bucket=bucket("reduce_bucket_size", 0),
         allgather_bucket=bucket("allgather_bucket_size", Hardware.allgather_bucket),
+        max_live_parameters=bucket("stage3_max_live_parameters", Hardware.max_live_parameters),
     )
 
 

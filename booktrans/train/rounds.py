@@ -136,6 +136,7 @@ def train_round(
     )
     trainer.chunked = cfg.loss == "chunked"  # Liger on or off (its fused losses are turned off)
     trainer.measure_logits = "logits" in (cfg.extra.get("measure") or ())
+    trainer.measure_memory = "memory" in (cfg.extra.get("measure") or ())
     trainer.loss_chunk = cfg.loss_chunk
     trainer.sequence_parallel = cfg.sequence_parallel
     resume = last_complete_checkpoint(checkpoints)
@@ -195,6 +196,17 @@ class RoundRun:
     rows: list
     valid: list
     valid_rows: list
+
+
+def _measured(trainer) -> dict:
+    """What the meters turned on by ``extra["measure"]`` saw in this process (docs/train.md)."""
+    out = {}
+    if trainer.measure_logits:
+        out["largest_logits_rows"] = dict(trainer.largest_logits_rows)
+    if trainer.measure_memory:
+        out["peak_bytes"] = dict(trainer.peak_bytes)
+        out["held_bytes"] = dict(trainer.held_bytes)
+    return out
 
 
 def run_and_save(trainer, args, run: RoundRun, resume: str | None) -> dict:
@@ -260,5 +272,5 @@ def run_and_save(trainer, args, run: RoundRun, resume: str | None) -> dict:
         },
         # what this rank held in each micro-batch: rows, shape, positions, targets, sum of cross-entropies
         "micro_batches": trainer.shards,
-        **({"measured": {"largest_logits_rows": dict(trainer.largest_logits_rows)}} if trainer.measure_logits else {}),
+        **({"measured": _measured(trainer)} if trainer.measure_logits or trainer.measure_memory else {}),
     }

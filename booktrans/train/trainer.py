@@ -35,6 +35,7 @@ def make_trainer_class():
         sequence_parallel = 1
         record_shards = True
         measure_logits = False  # TrainConfig.extra["measure"] holds "logits": meter every step and evaluation
+        measure_memory = False  # ... holds "memory": peak tensor bytes of training and of evaluation
 
         def __init__(self, *a, **kw):
             super().__init__(*a, **kw)
@@ -45,6 +46,10 @@ def make_trainer_class():
             self.eval_targets = 0
             self._announced = False
             self.largest_logits_rows = {"train": 0, "eval": 0}
+            self.peak_bytes = {"train": 0, "eval": 0}
+            self.held_bytes = {"train": 0, "eval": 0}  # live when the phase began (weights, state, buffers)
+            self._memory = None
+            self._metering = False
             self.add_callback(_StepRecord(self))
 
         # -- optimizer --------------------------------------------------------------------------
@@ -123,6 +128,42 @@ def make_trainer_class():
                 finally:
                     seen = self.largest_logits_rows
                     seen[phase] = max(seen[phase], meter.rows)
+
+        # -- the memory meter -------------------------------------------------------------------
+        @contextlib.contextmanager
+        def _memory_meter(self, phase: str):
+            """booktrans.train.meters.PeakTensorMemory around training (its peak restarted at
+            on_train_begin, once DeepSpeed's engine, partitions and buffers exist) or evaluation (restarted
+            as it begins), when ``measure_memory``: this process's peak of live tensor bytes, the weights,
+            ZeRO partitions and optimizer state held counted, goes to ``peak_bytes[phase]``. One meter
+            over both phases, so evaluation starts from what training left alive."""
+            if not self.measure_memory or self._metering:  # an evaluation inside training: training's peak
+                yield
+                return
+            from .meters import PeakTensorMemory
+
+            if self._memory is None:
+                self._memory = PeakTensorMemory()
+            meter = self._memory
+            if phase == "eval":
+                meter.reset(self._held())
+                self.held_bytes["eval"] = int(meter.current)
+            self._metering = True
+            with meter:
+                try:
+                    yield
+                finally:
+                    self._metering = False
+                    self.peak_bytes[phase] = max(self.peak_bytes[phase], int(meter.peak))
+
+        def _held(self) -> list:
+            from .meters import held_tensors
+
+            return held_tensors(self.model_wrapped or self.model, self.optimizer)
+
+        def train(self, *a, **kw):
+            with self._memory_meter("train"):
+                return super().train(*a, **kw)
 
         def training_step(self, *a, **kw):
             with self._meter("train"):  # the forward and the backward pass (and the step DeepSpeed runs)
@@ -297,7 +338,8 @@ def make_trainer_class():
                 collator.shard = False
             self.eval_records = []
             try:
-                metrics = super().evaluate(*a, **kw)
+                with self._memory_meter("eval"):
+                    metrics = super().evaluate(*a, **kw)
             finally:
                 if sharding:
                     collator.shard = True
@@ -327,6 +369,11 @@ def make_trainer_class():
         def __init__(self, trainer) -> None:
             self.trainer = trainer
             self.pending = None
+
+        def on_train_begin(self, args, state, control, **kw):
+            if self.trainer._memory is not None:  # the training peak starts once the engine is built
+                self.trainer._memory.reset(self.trainer._held())
+                self.trainer.held_bytes["train"] = int(self.trainer._memory.current)
 
         def on_step_end(self, args, state, control, **kw):
             self.pending = self.trainer.step_loss(state.global_step)

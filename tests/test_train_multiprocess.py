@@ -197,11 +197,12 @@ def zero2(tiny_base, docs_file, valid_file, memory_data, tmp_path_factory):
         jobs[f"b1a4-{loss}"] = _job(work, f"b1a4-{loss}", docs_file, tiny_base, loss=loss, grad_accum=4, max_steps=1)
     jobs.update(memory_jobs(work, memory_data, BASE))  # the planner's check (end of this file)
     # Ulysses degree 2 in the same launch (ZeRO-2: the cluster's LoRA rounds; ZeRO-3 with Ulysses is
-    # checked by tests/test_smoke_cluster.py): one start of two processes less. Last: a round without
-    # it fails in processes where one with it ran (DeepSpeed's sequence-parallel state stays)
+    # checked by tests/test_smoke_cluster.py): one start of two processes less
     # (with the logits meter on and a loss chunk shorter than a slice's targets)
     sp = _job(work, "sp", docs_file, tiny_base, sequence_parallel=2, max_steps=4, **ULYSSES)
     jobs["sp"] = {**sp, "valid": str(valid_file)}
+    # then a round without it in the same processes (DeepSpeed's sequence-parallel state undone)
+    jobs["after-sp"] = _job(work, "after-sp", docs_file, tiny_base, loss="chunked", grad_accum=4, max_steps=1)
     res = _launch("configs/accelerate/cpu-2x-zero2.yaml", jobs, work)
     assert res.returncode == 0, res.stderr[-4000:]
     return work, res
@@ -849,3 +850,18 @@ def test_planned_memory_per_gpu_is_within_15_percent_of_deepspeed_peaks(
         record_property(f"{phase}_measured_mib", round(measured / 2**20, 2))
         record_property(f"{phase}_planned_mib", round(planned[phase] / 2**20, 2))
         assert 0.85 <= ratio <= 1.15, (phase, ratio, measured, {k: round(v / 2**20, 2) for k, v in planned.items()})
+
+
+def test_a_round_without_sequence_parallelism_after_one_with_it_trains_as_before(zero2):
+    """The ZeRO-2 launch runs b1a4-chunked before the Ulysses round and the same round again after it
+    (after-sp): DeepSpeed's sequence-parallel groups and state are undone when a round ends, so the
+    second run neither fails nor trains differently."""
+    work, _ = zero2
+    for rank in (0, 1):
+        before, after = _summary(work, "b1a4-chunked", rank), _summary(work, "after-sp", rank)
+        assert after["layout"]["sequence_parallel"] == 1 and after["layout"]["data_parallel"] == 2
+        assert _losses(after) == pytest.approx(_losses(before), rel=1e-6)
+        assert _grad_norms(after) == pytest.approx(_grad_norms(before), rel=1e-6)
+        ra, rb = _rows_read(after), _rows_read(before)
+        assert {s: sorted(r) for s, r in ra.items()} == {s: sorted(r) for s, r in rb.items()}
+        assert all(ra[s][row] == pytest.approx(rb[s][row], rel=1e-6) for s in rb for row in rb[s])

@@ -532,4 +532,10 @@ class sequence_parallel_scope:
 
             ALL_ATTENTION_FUNCTIONS[self.key] = self.saved
             parallel_state_sp._release_sequence_parallel_groups()
+            # DeepSpeed also keeps the Ulysses state module as its model-parallel unit: a later round
+            # without sequence parallelism would ask it for groups that no longer exist
+            from deepspeed.utils import groups
+
+            if groups.mpu is parallel_state_sp:
+                groups.mpu = None
         return False

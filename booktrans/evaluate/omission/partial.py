@@ -10,12 +10,18 @@ they had; a clause the dictionary fails on only the words. So each kept sentence
   ``partial_min_words`` informative words (capped at ``CLAUSE_CAP``), and ``multi`` (1 when the
   source has two clauses or more);
 - ``miss_share``: the share of the sentence's informative words not found in the stretch;
+- ``run_pos``, ``run_pos_missing``, ``miss_share_pos``: the same run (and share) with a word counted
+  as found only when the stretch offers it within ``POS_WINDOW`` of the place the word's relative
+  position in the source predicts (a cut clause's words are often found elsewhere in the stretch,
+  where another clause says the same thing);
 - ``short``: the Gale-Church cost of the stretch being *shorter* than the source (the shared
   ``gale_church.length_cost`` with the document's own ratio and variance, those of the search;
   0 when it is as long or longer);
 - with a reference, ``ref_short``: the same against the reference's length, within one language,
   with the document's own ratio of translation to reference length and its variance (measured on
-  the document's kept sentences that have a reference).
+  the document's kept sentences that have a reference), and ``ref_miss_share``: the largest share
+  of a reference clause's words (``words.mono_words``, clauses of ``partial_min_words`` words or
+  more) that the stretch lacks, also within one language.
 
 A logistic model turns them into the log-odds that a clause was cut (``COEF``, ``COEF_REF`` with a
 reference). A sentence is partial when those log-odds exceed ``-partial_threshold`` (with a

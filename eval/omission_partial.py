@@ -125,7 +125,7 @@ def main() -> int:
     ap.add_argument("--part", choices=["tune", "report"], default="tune")
     ap.add_argument("--seeds", type=int, default=3, help="draws of each case per set")
     ap.add_argument("--cache", type=Path, help="keep the collected features here (and reuse them)")
-    ap.add_argument("--thresholds", default="1.5,1.75,1.875,2,2.125,2.25,2.375,2.5,3")
+    ap.add_argument("--thresholds", default="1.75,1.875,2,2.125,2.25,2.375,2.5,2.625,2.75,3")
     args = ap.parse_args()
     if not (args.data / "align-dev" / "nonlit").is_dir():
         sys.exit(f"{args.data}/align-dev/nonlit: not found (the dev data lives in ../shared/data)")

@@ -10,12 +10,18 @@ they had; a clause the dictionary fails on only the words. So each kept sentence
   ``partial_min_words`` informative words (capped at ``CLAUSE_CAP``), and ``multi`` (1 when the
   source has two clauses or more);
 - ``miss_share``: the share of the sentence's informative words not found in the stretch;
+- ``run_pos``, ``run_pos_missing``, ``miss_share_pos``: the same run (and share) with a word counted
+  as found only when the stretch offers it within ``POS_WINDOW`` of the place the word's relative
+  position in the source predicts (a cut clause's words are often found elsewhere in the stretch,
+  where another clause says the same thing);
 - ``short``: the Gale-Church cost of the stretch being *shorter* than the source (the shared
   ``gale_church.length_cost`` with the document's own ratio and variance, those of the search;
   0 when it is as long or longer);
 - with a reference, ``ref_short``: the same against the reference's length, within one language,
   with the document's own ratio of translation to reference length and its variance (measured on
-  the document's kept sentences that have a reference).
+  the document's kept sentences that have a reference), and ``ref_miss_share``: the largest share
+  of a reference clause's words (``words.mono_words``, clauses of ``partial_min_words`` words or
+  more) that the stretch lacks, also within one language.
 
 A logistic model turns them into the log-odds that a clause was cut (``COEF``, ``COEF_REF`` with a
 reference). A sentence is partial when those log-odds exceed ``-partial_threshold`` (with a
@@ -39,22 +45,39 @@ from .config import OmissionConfig
 from .evidence import Evidence
 from .search import CHI2_1_MEDIAN, MIN_PAIRS
 from .units import char_length, clauses
-from .words import XL, canon, en_stems, numbers, zh_words
+from .words import XL, canon, en_stems, mono_words, numbers, zh_words
 
+# a source word counts as found near its place when the stretch offers it within this share of its length
+# of the place its relative position in the source predicts (0.2, 0.35, 0.5 swept on the tune halves)
+POS_WINDOW = 0.35
 CLAUSE_CAP = 10.0  # a worst clause's evidence above this says nothing more (below: -3 x this)
 # Log-odds that a clause was cut: intercept and one coefficient per feature, fitted by logistic regression
 # on the tune halves' clause and complete cases (3 draws each of aca, mag, pol; python eval/omission_partial.py)
-INTERCEPT = -5.677
-COEF = {"clause": -0.098, "run": -0.436, "short": 0.318, "run_missing": -0.387, "miss_share": 2.305, "multi": 1.283}
-INTERCEPT_REF = -5.710
+INTERCEPT = -6.386
+COEF = {
+    "clause": -0.091,
+    "run": -0.363,
+    "short": 0.312,
+    "run_missing": -0.349,
+    "miss_share": 0.514,
+    "multi": 1.493,
+    "run_pos": -0.09,
+    "miss_share_pos": 2.616,
+    "run_pos_missing": -0.073,
+}
+INTERCEPT_REF = -8.272
 COEF_REF = {
-    "clause": -0.087,
-    "run": -0.32,
-    "short": 0.236,
-    "run_missing": -0.343,
-    "miss_share": 2.321,
-    "multi": 1.103,
-    "ref_short": 0.32,
+    "clause": -0.082,
+    "run": -0.201,
+    "short": 0.258,
+    "run_missing": -0.222,
+    "miss_share": 0.353,
+    "multi": 1.209,
+    "run_pos": -0.057,
+    "miss_share_pos": 2.831,
+    "run_pos_missing": -0.104,
+    "ref_short": 0.264,
+    "ref_miss_share": 2.734,
 }
 
 
@@ -121,7 +144,10 @@ def partials(
         parts = clauses(s_txt[r], src_lang)
         target = sep.join(units[u:j])
         tgt_keys = target_keys(target, src_lang, translator)
-        run, run_missing, informative, found, missing = missing_run(parts, tgt_keys, src_lang, translator, ev, r)
+        tgt_pos = target_positions(target, src_lang, translator)
+        run, run_missing, informative, found, missing, local = missing_run(
+            parts, tgt_keys, src_lang, translator, ev, r, tgt_pos
+        )
         if not informative:
             continue
         tlen = float(char_length(target, tgt_lang))
@@ -133,6 +159,7 @@ def partials(
             "miss_share": (informative - found) / informative,
             "multi": float(len(parts) >= 2),
         }
+        f.update(local)
         if len(parts) >= 2:
             worst = CLAUSE_CAP
             for clause in parts:
@@ -143,6 +170,7 @@ def partials(
         ref = (refs[r] or "").strip() if refs is not None else ""
         if refs is not None and ref_model is not None:
             f["ref_short"] = shortfall(ref_model[0] * char_length(ref, tgt_lang), tlen, ref_model[1]) if ref else 0.0
+            f["ref_miss_share"] = ref_missing(ref, target, tgt_lang, cfg.partial_min_words) if ref else 0.0
         odds = log_odds(f, refs is not None)
         f["log_odds"] = odds
         line.clause_features = f
@@ -150,6 +178,48 @@ def partials(
         if odds > -threshold and run_missing >= cfg.partial_min_words and not math.isnan(odds):
             line.partial = True
             line.missing_clauses = missing_text(s_txt[r], parts, missing)
+
+
+def ref_missing(ref: str, target: str, lang: str, min_words: int) -> float:
+    """The largest share of a reference clause's words (``mono_words``, within the translation's
+    language) absent from the stretch, over the reference's clauses of at least ``min_words`` words."""
+    have = set(mono_words(numbers(target, lang), lang))
+    share = 0.0
+    for clause in clauses(ref, lang):
+        ws = set(mono_words(numbers(clause, lang), lang))
+        if len(ws) >= min_words:
+            share = max(share, len(ws - have) / len(ws))
+    return share
+
+
+def target_positions(target: str, src_lang: str, translator: Translator) -> dict[str, list[float]]:
+    """Match key -> relative positions (0..1) of the stretch's words that offer it."""
+    out: dict[str, list[float]] = {}
+    if src_lang == "zh":
+        keys = []
+        for t in _EN_TOKEN.findall(numbers(target, "en")):
+            if t[0].isdigit():
+                keys.append(_number(t))
+                continue
+            low = t.lower()
+            if low in STOPWORDS or len(low) < 2:
+                continue
+            keys.append(canon(stem(low)))
+        n = max(len(keys), 1)
+        for k, key in enumerate(keys):
+            out.setdefault(key, []).append((k + 0.5) / n)
+        return out
+    bag = translator.bags([numbers(target, "zh")])[0]
+    n = max(bag.words, 1)
+    for st, mask in bag.stems.items():
+        k, got = 0, []
+        while mask:
+            if mask & 1:
+                got.append((k + 0.5) / n)
+            mask >>= 1
+            k += 1
+        out.setdefault(canon(st), []).extend(got)
+    return out
 
 
 def target_keys(target: str, src_lang: str, translator: Translator) -> set[str]:
@@ -222,11 +292,18 @@ def missing_text(sentence: str, parts: list[str], missing: list[tuple[int, str]]
 
 
 def missing_run(
-    parts: list[str], tgt_keys: set[str], src_lang: str, translator: Translator, ev: Evidence, r: int
-) -> tuple[float, int, int, int, list[tuple[int, str]]]:
+    parts: list[str],
+    tgt_keys: set[str],
+    src_lang: str,
+    translator: Translator,
+    ev: Evidence,
+    r: int,
+    tgt_pos: dict[str, list[float]] | None = None,
+) -> tuple[float, int, int, int, list[tuple[int, str]], dict[str, float]]:
     """The run of consecutive informative source words with the least evidence in the target (a cut
     clause takes a run of words away, wherever the source's commas fall): (its evidence, its words not
-    found, the sentence's informative words, those found, and the run's words not found: (clause, word))."""
+    found, the sentence's informative words, those found, the run's words not found: (clause, word),
+    and the same run measured with position-aware matches)."""
     it = ev.w.src[r]
     gains = ev.src_gain[r]
     index: dict = {}
@@ -240,6 +317,7 @@ def missing_run(
                 if not k.startswith("#"):
                     index.setdefault(k, b)
     seq: list[tuple[float, bool, int, str]] = []
+    near: list[list[float]] = []
     seen: set[int] = set()
     for c, key, word in ordered_words(parts, src_lang, translator):
         b = index.get(key)
@@ -249,14 +327,33 @@ def missing_run(
         miss = ev.src_miss[r][b]
         found = bool(it.keys[b] & tgt_keys)
         seq.append(((gains[b] + miss) if found else miss, found, c, word))
+        if tgt_pos is not None:
+            near.append(sorted(p for k in it.keys[b] for p in tgt_pos.get(k, ())) + [gains[b], miss])
+    best, lo, hi = least_run([e for e, *_ in seq])
+    run = seq[lo:hi]
+    missing = [(c, word) for _, f, c, word in run if not f]
+    local: dict[str, float] = {}
+    if tgt_pos is not None:
+        n = max(len(seq), 1)
+        hits = [any(abs(p - (k + 0.5) / n) <= POS_WINDOW for p in row[:-2]) for k, row in enumerate(near)]
+        es = [(row[-2] + row[-1]) if hit else row[-1] for row, hit in zip(near, hits)]
+        b2, lo2, hi2 = least_run(es)
+        local = {
+            "run_pos": b2,
+            "run_pos_missing": float(hits[lo2:hi2].count(False)),
+            "miss_share_pos": hits.count(False) / n,
+        }
+    return best, len(missing), len(seq), sum(f for _, f, _, _ in seq), missing, local
+
+
+def least_run(es: list[float]) -> tuple[float, int, int]:
+    """The least sum over a contiguous run (Kadane): (sum, start, end)."""
     best, lo, hi = 0.0, 0, 0
     acc, start = 0.0, 0
-    for k, (e, *_) in enumerate(seq):  # the least sum over a contiguous run (Kadane)
+    for k, e in enumerate(es):
         if acc > 0.0:
             acc, start = 0.0, k
         acc += e
         if acc < best:
             best, lo, hi = acc, start, k + 1
-    run = seq[lo:hi]
-    missing = [(c, word) for _, f, c, word in run if not f]
-    return best, len(missing), len(seq), sum(f for _, f, _, _ in seq), missing
+    return best, lo, hi

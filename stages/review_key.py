@@ -13,10 +13,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from booktrans.manifest import load_manifest
 from booktrans.params import load
-from booktrans.review import SampleConfig
-from booktrans.review.packet import draw_packet, review_systems, write_key
+from booktrans.review.packet import project_packet, write_key
 from booktrans.stageutil import run_main, setup_logging
 
 
@@ -29,10 +27,7 @@ def main() -> int:
     args = ap.parse_args()
     setup_logging()
     P = load(args.params)
-    books = {b.id: {"title": b.title, "genre": b.genre} for b in load_manifest(P.ingest.manifest) if b.split == "test"}
-    systems = review_systems(list(P.review.rounds), list(P.translate.rounds))
-    cfg = SampleConfig.from_params(P.review, P.seed)
-    write_key(draw_packet(args.evaluation, books, systems, cfg), args.packet, args.out)
+    write_key(project_packet(P, args.evaluation), args.packet, args.out)
     return 0
 
 

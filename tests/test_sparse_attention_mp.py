@@ -10,36 +10,17 @@ tests/test_train_multiprocess.py (fp32, only the order of reductions differs).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from project import train_keywords
+from test_train_multiprocess import BASE as MP_BASE
+from test_train_multiprocess import _docs as _mp_docs
+from test_train_multiprocess import _job, _launch, _summary
 
 from booktrans.train import TrainConfig, train_round
 
 pytestmark = pytest.mark.multiprocess
 
-ROOT = Path(__file__).resolve().parents[1]
-SOURCES = [
-    "岛上没有树。",
-    "梅从六岁起就住在那里，她的母亲在灯塔工作。",
-    "灯塔每晚都亮着。",
-    "船在黎明时到达，带来了信件和面粉。",
-    "她数着海浪。",
-    "风从北方吹来，整夜不停。",
-]
-TARGETS = [
-    "The island had no trees.",
-    "Mei had lived there since she was six; her mother worked at the lighthouse.",
-    "The lighthouse was lit every night.",
-    "The boat arrived at dawn, bringing letters and flour.",
-    "She counted the waves.",
-    "The wind came from the north and did not stop all night.",
-]
-BASE = train_keywords(context=128, learning_rate=5e-3, max_steps=3, lora_r=4, lora_alpha=8, save_steps=0, select="last")
+BASE = {**MP_BASE, "max_steps": 3}
 JOBS = {
     "moba-packed": dict(packing=True, sparse_attention={"kind": "moba", "block": 8, "topk": 2}),
     "s2": dict(sparse_attention={"kind": "s2", "group_ratio": 0.125}),
@@ -47,16 +28,7 @@ JOBS = {
 
 
 def _docs():
-    return [
-        {
-            "messages": [
-                {"role": "system", "content": "You translate."},
-                {"role": "user", "content": "Translate into English.\n\n" + s},
-                {"role": "assistant", "content": t},
-            ]
-        }
-        for s, t in zip(SOURCES, TARGETS)
-    ]
+    return _mp_docs(6)
 
 
 @pytest.fixture(scope="module")
@@ -64,35 +36,11 @@ def launched(tiny_base, tmp_path_factory):
     work = tmp_path_factory.mktemp("sparse-sp")
     docs = work / "docs.json"
     docs.write_text(json.dumps(_docs(), ensure_ascii=False), encoding="utf-8")
-    (work / "summaries").mkdir()
     jobs = {
-        name: {
-            "base": str(tiny_base),
-            "out": str(work / name),
-            "scratch": str(work / f"scratch-{name}"),
-            "docs": str(docs),
-            "config": {**BASE, **extra, "sequence_parallel": 2},
-        }
+        name: _job(work, name, docs, tiny_base, **{**BASE, **extra, "sequence_parallel": 2})
         for name, extra in JOBS.items()
     }
-    spec = work / "spec.json"
-    spec.write_text(json.dumps({"summaries": str(work / "summaries"), "jobs": jobs}), encoding="utf-8")
-    env = dict(os.environ, PYTHONHASHSEED="0", OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
-    res = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("accelerate")),
-            "launch",
-            "--config_file",
-            "configs/accelerate/cpu-2x-zero2.yaml",
-            str(ROOT / "tests" / "mp_round.py"),
-            str(spec),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=420,
-    )
+    res = _launch("configs/accelerate/cpu-2x-zero2.yaml", jobs, work)
     assert res.returncode == 0, res.stderr[-4000:]
     return work, res
 
@@ -103,7 +51,7 @@ def test_two_processes_with_sequence_parallelism_2_train_what_one_process_trains
     one = train_round(
         tiny_base, tmp_path / job, _docs(), [], TrainConfig(**{**BASE, **JOBS[job]}), "r1", tmp_path / "s"
     )
-    ranks = [json.loads((work / "summaries" / f"{job}.rank{r}.json").read_text()) for r in (0, 1)]
+    ranks = [_summary(work, job, r) for r in (0, 1)]
     assert ranks[0]["layout"]["sequence_parallel"] == 2 and ranks[0]["layout"]["world_size"] == 2
     for r in ranks:
         # each rank held half of every row, and its sparse function ran on the gathered rows

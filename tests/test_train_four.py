@@ -14,13 +14,11 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
-from safetensors.torch import load_file
 from test_train_multiprocess import (
-    NORMS,
     SOURCES,
     TARGETS,
     YARN,
+    _assert_longlora_trained,
     _assert_same_weights,
     _docs,
     _grad_norms,
@@ -30,7 +28,6 @@ from test_train_multiprocess import (
     _rows_read,
     _single,
     _summary,
-    _weights,
 )
 
 from booktrans.model import read_info
@@ -146,14 +143,7 @@ def test_two_groups_of_two_train_like_one_process(four, one, tiny_base):
         assert [s["targets"] for s in r["step_records"]] == [s["targets"] for s in ref["step_records"]]
         assert r["eval_targets"] == ref["eval_targets"] > 0
         assert r["eval_loss"] == pytest.approx(ref["eval_loss"], rel=1e-5)
-    saved = _weights(work / "dp2sp2")
-    base = load_file(str(tiny_base / "model.safetensors"))
-    layers = json.loads((tiny_base / "config.json").read_text())["num_hidden_layers"]
-    full = {k.removeprefix("base_model.model."): t for k, t in saved.items() if "lora_" not in k}
-    norms = {f"model.layers.{i}.{n}.weight" for i in range(layers) for n in NORMS}
-    assert set(full) == {"model.embed_tokens.weight", "model.norm.weight"} | norms
-    for k, t in full.items():
-        assert t.shape == base[k].shape and not torch.equal(t, base[k]), f"{k} was not trained"
+    _assert_longlora_trained(work / "dp2sp2", tiny_base)
     assert read_info(work / "dp2sp2").extra["rope_scaling"] == YARN
     _assert_same_weights(work / "dp2sp2", ref_dir)
 

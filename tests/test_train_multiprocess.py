@@ -130,6 +130,21 @@ def _assert_same_weights(a: Path, b: Path, atol=2e-5):
         assert torch.allclose(wa[k], wb[k], atol=atol, rtol=0), (k, float((wa[k] - wb[k]).abs().max()))
 
 
+def _assert_longlora_trained(out: Path, base_dir: Path) -> dict:
+    """The adapter in ``out`` holds whole trained copies of exactly the embeddings, the final norm and
+    every layer's norms (LongLoRA's trainables): non-empty, the base's shapes, moved from the base."""
+    saved = _weights(out)
+    base = load_file(str(base_dir / "model.safetensors"))
+    layers = json.loads((base_dir / "config.json").read_text())["num_hidden_layers"]
+    full = {k.removeprefix("base_model.model."): t for k, t in saved.items() if "lora_" not in k}
+    norms = {f"model.layers.{i}.{n}.weight" for i in range(layers) for n in NORMS}
+    assert set(full) == {"model.embed_tokens.weight", "model.norm.weight"} | norms
+    for k, t in full.items():
+        assert t.numel() > 0 and t.shape == base[k].shape, k
+        assert not torch.equal(t, base[k]), f"{k} was not trained"
+    return saved
+
+
 def _losses(summary: dict) -> list[float]:
     """Each optimizer step's loss from the round's own record (full precision, every process's targets)."""
     return [r["loss"] for r in summary["step_records"]]
@@ -740,15 +755,7 @@ def test_longlora_trainables_under_zero3_are_saved_whole_and_equal_to_one_proces
     whole, equal to one process's."""
     work, _ = zero3
     one_dir, one = after_lora_one
-    saved = _weights(work / "lora-longlora")
-    base = load_file(str(tiny_base / "model.safetensors"))
-    layers = json.loads((tiny_base / "config.json").read_text())["num_hidden_layers"]
-    full = {k.removeprefix("base_model.model."): t for k, t in saved.items() if "lora_" not in k}
-    norms = {f"model.layers.{i}.{n}.weight" for i in range(layers) for n in NORMS}
-    assert set(full) == {"model.embed_tokens.weight", "model.norm.weight"} | norms
-    for k, t in full.items():
-        assert t.numel() > 0 and t.shape == base[k].shape, k
-        assert not torch.equal(t, base[k]), f"{k} was not trained"
+    saved = _assert_longlora_trained(work / "lora-longlora", tiny_base)
     assert any("lora_A" in k for k in saved)
     _assert_same_weights(work / "lora-longlora", one_dir / "lora-longlora")
     two = _summary(work, "lora-longlora", 0)

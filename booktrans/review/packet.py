@@ -37,6 +37,19 @@ def review_systems(rounds: list[str], translated: list[str]) -> list[str]:
     return sorted(set(["r0"] + list(rounds)))
 
 
+def project_packet(params, evaluation: Path) -> Packet:
+    """The packet the project's params draw (``params``: booktrans.params.Params): the manifest's test
+    books, r0 and review.rounds, review's sample settings and the project seed. The review and review-key
+    stages both call it, so they draw the same passages."""
+    from ..manifest import load_manifest
+
+    books = {
+        b.id: {"title": b.title, "genre": b.genre} for b in load_manifest(params.ingest.manifest) if b.split == "test"
+    }
+    systems = review_systems(list(params.review.rounds), list(params.translate.rounds))
+    return draw_packet(evaluation, books, systems, SampleConfig.from_params(params.review, params.seed))
+
+
 def draw_packet(evaluation: Path, books: dict, systems: list[str], cfg: SampleConfig) -> Packet:
     """The packet's passages from evaluation/<system>/segments/ of every reviewed system."""
     segments: dict = {}

@@ -523,7 +523,7 @@ def report_cases(results: dict, parts: list[str]) -> bool:
     print(
         f"{'part':<7} {'text':<17} {'ref':<4} {'case':<9} {'present':>8} {'dropped%':>9} {'missing':>8} {'found':>6} "
         f"{'touched':>8} {'flagged%':>9} {'gaps whole':>11} {'no smear':>9} {'clause cut':>11} "
-        f"{'partial':>8} {'partial elsewhere%':>19}"
+        f"{'partial':>8} {'partial elsewhere%':>19} {'false alarms%':>14}"
     )
     for (part, family, use_ref, case), t in sorted(
         results.items(), key=lambda kv: (parts.index(kv[0][0]), kv[0][1], kv[0][2], CASES.index(kv[0][3]))
@@ -543,7 +543,9 @@ def report_cases(results: dict, parts: list[str]) -> bool:
             f"{f'{t.gaps_whole}/{t.gaps}' if t.gaps else '':>11} "
             f"{f'{t.gaps_clean}/{t.gaps}' if t.gaps else '':>9} {t.cut:>11} "
             f"{rate(t.cut_found, t.cut):>8.3f} "
-            f"{100 * rate(t.whole_partial, t.whole):>19.2f}   {'met' if good else 'MISSED'}"
+            f"{100 * rate(t.whole_partial, t.whole):>19.2f} "
+            f"{100 * rate(t.whole_partial - t.whole_own_partial, t.whole - t.whole_own):>14.2f}   "
+            f"{'met' if good else 'MISSED'}"
         )
     return ok
 

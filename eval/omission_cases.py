@@ -64,6 +64,9 @@ class Doc:
     blocks: list[tuple[tuple[int, ...], str]]
     ref: list[str] = field(default_factory=list)
     untranslated: set[int] = field(default_factory=set)  # left out by the translation itself: not scored
+    # translated, but with a clause of 3+ content words left out by the translation itself (read by a person:
+    # OWN_OMISSIONS); partial flags on them are no false alarms
+    own_omissions: set[int] = field(default_factory=set)
 
     @property
     def sep(self) -> str:
@@ -109,16 +112,33 @@ def read_nonlit(root: Path, name: str) -> NonlitSet:
     return NonlitSet(src_lang, tgt_lang, gold.src, mt, gold.tgt, cut_s, cut_t)
 
 
+OWN_OMISSIONS = Path(__file__).resolve().parent / "mt_own_omissions.tsv"
+
+
+def own_omissions(name: str, path: Path = OWN_OMISSIONS) -> set[int]:
+    """Source lines of nonlit set ``name`` whose real MT leaves out a clause of 3+ content words, as a
+    person read them (``mt_own_omissions.tsv``: set, line counted from 0 in the set's source file,
+    omission yes/no, a note; the lines read are listed either way)."""
+    out = set()
+    for row in path.read_text(encoding="utf-8").splitlines()[1:]:
+        cols = row.split("\t")
+        if cols[0] == name and cols[2] == "yes":
+            out.add(int(cols[1]))
+    return out
+
+
 def load_nonlit(root: Path, name: str) -> tuple[Doc, Doc]:
-    """(tune, report) halves of align-dev/nonlit/<name>: its source, its real MT, its reference."""
+    """(tune, report) halves of align-dev/nonlit/<name>: its source, its real MT, its reference, and the
+    lines whose MT leaves a clause out (``own_omissions``)."""
     ns = read_nonlit(root, name)
     src, mt, ref, cut_s, cut_t = ns.src, ns.mt, ns.ref, ns.cut_s, ns.cut_t
     src_lang, tgt_lang = ns.src_lang, ns.tgt_lang
+    own = own_omissions(name)
     halves = []
     for lo, hi, rlo, rhi in ((0, cut_s, 0, cut_t), (cut_s, len(src), cut_t, len(ref))):
-        halves.append(
-            Doc(name, "mt", src_lang, tgt_lang, src[lo:hi], [((i - lo,), mt[i]) for i in range(lo, hi)], ref[rlo:rhi])
-        )
+        blocks = [((i - lo,), mt[i]) for i in range(lo, hi)]
+        mine = {i - lo for i in own if lo <= i < hi}
+        halves.append(Doc(name, "mt", src_lang, tgt_lang, src[lo:hi], blocks, ref[rlo:rhi], own_omissions=mine))
     return halves[0], halves[1]
 
 
@@ -313,6 +333,8 @@ class Tally:
     cut_dropped: int = 0
     whole: int = 0
     whole_partial: int = 0
+    whole_own: int = 0  # of ``whole``: sentences the translation itself left a clause out of (Doc.own_omissions)
+    whole_own_partial: int = 0
     gaps: int = 0
     gaps_whole: int = 0  # gaps with every sentence found and no false flag within 20 sentences
     gaps_clean: int = 0  # ... no flag within 20 sentences that the complete text does not have too (no smear)
@@ -351,6 +373,9 @@ class Tally:
                 else:
                     self.whole += 1
                     self.whole_partial += c.partial
+                    if i in doc.own_omissions:
+                        self.whole_own += 1
+                        self.whole_own_partial += c.partial
         if gap:
             self.gaps += 1
             self.gaps_whole += ok

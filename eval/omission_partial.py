@@ -1,18 +1,18 @@
-"""Fit the logistic model of ``partial`` (booktrans/evaluate/omission/partial.py) on the tune halves.
+"""Fit the logistic models of ``partial`` (booktrans/evaluate/omission/partial.py) on the tune halves.
 
-    python eval/omission_partial.py [--data ../shared/data] [--seeds 3] [--part tune|report] [--cache FILE]
+    python eval/omission_partial.py [--data ../shared/data] [--seeds 5] [--part tune|report] [--cache FILE]
 
-The MT sets' tune halves (aca, mag: en->zh; pol: zh->en; the halves of eval/omission.py, section 6)
-get the ``clause`` case (one clause of 3+ content words cut from 10% of the one-sentence beads) and
-the ``complete`` case, each drawn with ``--seeds`` seeds (1..N; the benchmark uses seed 1), without
-and with the human reference. For every sentence ``partial`` judges, the detector leaves its
-features in ``clause_features`` (partial.py's docstring). A logistic regression of "a clause was
-cut" on them (features standardised, a small ridge, BFGS) gives ``INTERCEPT`` and ``COEF`` (without
-the reference) and ``INTERCEPT_REF`` and ``COEF_REF`` (with it); then, with the coefficients in use
-and with the refit, the share of cut clauses found and of complete sentences flagged per direction
-at each threshold (``partial_threshold``, ``partial_threshold_ref``: partial when the log-odds
-exceed minus it and the run misses ``partial_min_words`` words or more). ``--part report`` prints
-the same for the report halves with the coefficients in use and fits nothing.
+The tune halves of section 6 of eval/omission.py: the MT sets aca, mag (en->zh) and pol (zh->en), and
+GPT4-5shot's real WMT23 output (zh->en, an LLM's; no reference), each get the ``clause`` case (one
+clause of 3+ content words cut from 10% of the one-sentence beads) and the ``complete`` case, drawn with
+``--seeds`` seeds (1..N; the benchmark uses seed 1), without and (where a reference exists) with the
+human reference. For every sentence ``partial`` judges, the detector leaves its features in
+``clause_features`` (partial.py's docstring). One logistic regression of "a clause was cut" per source
+language, without and with the reference (features standardised, a small ridge, BFGS), gives
+``MODELS``; then, with the models in use and with the refit, the share of cut clauses found and of
+complete sentences flagged per text at each threshold (``partial_threshold``, ``partial_threshold_ref``:
+partial when the log-odds exceed minus it and the run misses ``partial_min_words`` words or more).
+``--part report`` prints the same for the report halves with the models in use and fits nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import pickle
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -27,22 +28,37 @@ from scipy.optimize import minimize
 
 from booktrans.align.lexicon import CedictGlosser
 from booktrans.evaluate.omission import OmissionConfig, align_references, source_coverage
-from booktrans.evaluate.omission.partial import COEF, COEF_REF, INTERCEPT, INTERCEPT_REF
+from booktrans.evaluate.omission.partial import MODELS, SHIFT
 
 sys.path.insert(0, str(Path(__file__).parent))
-from omission_cases import load_nonlit, make_case  # noqa: E402
+from omission_cases import load_nonlit, load_wmt23, make_case  # noqa: E402
 
-SETS = ("aca", "mag", "pol")
+SETS = ("aca", "mag", "pol")  # real MT, with a human reference
+LLM = "GPT4-5shot"  # real LLM output (WMT23 zh->en), no reference
+# the features of each model; the reference adds its own two
+FEATURES = ["clause", "run", "short", "run_missing", "miss_share", "multi", "run_pos", "miss_share_pos"]
+FEATURES += ["run_pos_missing", "free"]
+REF_FEATURES = ["ref_short", "ref_miss_share"]
+RIDGE = 1e-3  # swept with --ridge 0.001,0.01,0.03,0.1: the smallest gives every model the least out-of-fold loss
+FOLDS = 5  # the threshold is chosen on out-of-fold log-odds (out_of_fold)
+MAX_FALSE = 0.025  # the threshold rule: the loosest at which no tune text flags more of its complete sentences
+TRAIN = {"en": {"MT en->zh"}, "zh": {"MT zh->en (pol)", f"LLM zh->en ({LLM})"}}  # each model's texts
+
+
+def text_of(name: str) -> str:
+    """The rows a sweep reports together: the two en->zh MT sets, pol, the LLM."""
+    return {"aca": "MT en->zh", "mag": "MT en->zh", "pol": "MT zh->en (pol)"}.get(name, f"LLM zh->en ({LLM})")
 
 
 def collect(root: Path, part: str, seeds: int, cfg: OmissionConfig) -> list[dict]:
-    """One row per source sentence of every draw: direction, reference, case, cut?, features."""
+    """One row per source sentence of every draw: text, source language, reference, case, cut?, features."""
     translator = CedictGlosser()
     rows = []
-    for name in SETS:
-        doc = load_nonlit(root, name)[0 if part == "tune" else 1]
-        refs = align_references(doc.src, doc.ref, doc.src_lang, doc.tgt_lang, translator)
-        for use_ref in (False, True):
+    k = 0 if part == "tune" else 1
+    docs = [load_nonlit(root, name)[k] for name in SETS] + [load_wmt23(root, LLM)[k]]
+    for doc in docs:
+        refs = align_references(doc.src, doc.ref, doc.src_lang, doc.tgt_lang, translator) if doc.ref else None
+        for use_ref in (False, True) if refs else (False,):
             for case in ("clause", "complete"):
                 for seed in range(1, seeds + 1):
                     c = make_case(doc, case, seed)
@@ -55,31 +71,33 @@ def collect(root: Path, part: str, seeds: int, cfg: OmissionConfig) -> list[dict
                             continue
                         rows.append(
                             {
-                                "dir": f"{doc.src_lang}->{doc.tgt_lang}",
+                                "text": text_of(doc.name),
+                                "sentence": (doc.name, i),
+                                "lang": doc.src_lang,
                                 "ref": use_ref,
                                 "case": case,
                                 "cut": i in c.partial,
+                                "own": i in doc.own_omissions,
                                 "omitted": line.omitted,
-                                "partial": line.partial,
                                 "f": dict(line.clause_features),
                             }
                         )
-            print(f"  {part} {name}: done", file=sys.stderr, flush=True)
+        print(f"  {part} {doc.name}: done", file=sys.stderr, flush=True)
     return rows
 
 
-def design(rows: list[dict], use_ref: bool, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Features of the judged sentences and their labels (a clause was cut)."""
+def design(rows: list[dict], lang: str, use_ref: bool, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Features of one model's judged sentences and their labels (a clause was cut)."""
     x, y = [], []
     for r in rows:
-        if r["ref"] != use_ref or not r["f"] or r["omitted"]:
+        if r["text"] not in TRAIN[lang] or r["ref"] != use_ref or not r["f"] or r["omitted"]:
             continue
         x.append([r["f"].get(k, 0.0) for k in names])
-        y.append(float(r["cut"]))
+        y.append(float(r["cut"] or r["own"]))  # a clause the MT itself left out is one missing too
     return np.array(x), np.array(y)
 
 
-def fit(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+def fit(x: np.ndarray, y: np.ndarray, ridge: float = RIDGE) -> tuple[float, np.ndarray]:
     """Logistic regression on standardised features with a small ridge; (intercept, coefficients)
     on the features' own scale."""
     mu, sd = x.mean(0), x.std(0) + 1e-9
@@ -87,45 +105,95 @@ def fit(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
 
     def loss(b):
         t = z @ b
-        return float(np.mean(np.logaddexp(0, t) - y * t) + 1e-3 * np.sum(b[1:] ** 2))
+        return float(np.mean(np.logaddexp(0, t) - y * t) + ridge * np.sum(b[1:] ** 2))
 
     b = minimize(loss, np.zeros(z.shape[1]), method="BFGS").x
     coef = b[1:] / sd
     return float(b[0] - np.sum(b[1:] * mu / sd)), coef
 
 
-def sweep(rows: list[dict], use_ref: bool, intercept: float, coef: dict, thresholds, min_words: int) -> None:
-    """Cut clauses found and complete sentences flagged per direction at each threshold."""
-    dirs = sorted({r["dir"] for r in rows})
-    print("  threshold  " + "  ".join(f"{d}: found / complete flagged" for d in dirs))
+def out_of_fold(
+    rows: list[dict], lang: str, use_ref: bool, names: list[str], folds: int = FOLDS, ridge: float = RIDGE
+) -> dict[int, float]:
+    """The model's log-odds for every row of its language, each from a fit that did not see the row's
+    sentence (its sentences split into ``folds`` by a hash of their place): a threshold chosen on
+    these is not flattered by the fit having seen the complete sentences it is judged on."""
+
+    def fold(r: dict) -> int:
+        return zlib.crc32(repr(r["sentence"]).encode()) % folds
+
+    scored = {}
+    for k in range(folds):
+        train = [r for r in rows if fold(r) != k]
+        b0, b = fit(*design(train, lang, use_ref, names), ridge)
+        coef = dict(zip(names, b))
+        for n, r in enumerate(rows):
+            if fold(r) == k and r["lang"] == lang and r["ref"] == use_ref and r["f"]:
+                scored[n] = b0 + sum(c * r["f"].get(x, 0.0) for x, c in coef.items())
+    return scored
+
+
+def log_loss(rows: list[dict], odds: dict[int, float], lang: str) -> float:
+    """Mean log-loss of out-of-fold log-odds on the model's own texts."""
+    got = [
+        float(np.logaddexp(0.0, o) - (r["cut"] or r["own"]) * o)
+        for n, o in odds.items()
+        if (r := rows[n])["text"] in TRAIN[lang] and not r["omitted"]
+    ]
+    return float(np.mean(got))
+
+
+def sweep(rows: list[dict], lang: str, use_ref: bool, model: tuple | dict, thresholds, min_words: int) -> float | None:
+    """Cut clauses found and complete sentences flagged per text of one model at each threshold on its
+    log-odds; returns the loosest threshold at which no text flags more than ``MAX_FALSE`` of its
+    complete sentences whose translation is complete (false alarms: flags on sentences the MT itself
+    left a clause out of, ``mt_own_omissions.tsv``, set aside)."""
+    if isinstance(model, dict):  # log-odds per row (out_of_fold)
+        odds = model
+    else:
+        intercept, coef = model
+        odds = {
+            n: intercept + sum(c * r["f"].get(k, 0.0) for k, c in coef.items())
+            for n, r in enumerate(rows)
+            if r["f"] and r["lang"] == lang and r["ref"] == use_ref
+        }
+    mine = [(n, r) for n, r in enumerate(rows) if n in odds and not r["omitted"]]
+    texts = sorted({r["text"] for _, r in mine})
+    print("  threshold  " + "  ".join(f"{t}: found / complete flagged (false alarms)" for t in texts))
+    chosen = None
     for thr in thresholds:
-        out = []
-        for d in dirs:
-            cut = found = whole = flagged = 0
-            for r in rows:
-                if r["ref"] != use_ref or r["dir"] != d:
+        out, ok = [], True
+        for t in texts:
+            cut = found = whole = flagged = own = own_flagged = 0
+            for n, r in mine:
+                if r["text"] != t:
                     continue
-                f = r["f"]
-                hit = bool(f) and not r["omitted"] and f["run_missing"] >= min_words
-                if hit:
-                    hit = intercept + sum(c * f.get(k, 0.0) for k, c in coef.items()) > -thr
+                hit = r["f"]["run_missing"] >= min_words and odds[n] > -thr
                 if r["case"] == "clause" and r["cut"]:
                     cut += 1
                     found += hit
                 elif r["case"] == "complete":
                     whole += 1
                     flagged += hit
-            out.append(f"{found / max(cut, 1):.3f} of {cut} / {100 * flagged / max(whole, 1):.2f}% of {whole}")
+                    own += r["own"]
+                    own_flagged += hit and r["own"]
+            false = (flagged - own_flagged) / max(whole - own, 1)
+            ok &= false <= MAX_FALSE
+            flags = 100 * flagged / max(whole, 1)
+            out.append(f"{found / max(cut, 1):.3f} of {cut} / {flags:.2f}% ({100 * false:.2f}%)")
+        chosen = thr if ok else chosen
         print(f"  {thr:>9.3f}  " + "  ".join(out))
+    return chosen
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=Path("../shared/data"))
     ap.add_argument("--part", choices=["tune", "report"], default="tune")
-    ap.add_argument("--seeds", type=int, default=3, help="draws of each case per set")
+    ap.add_argument("--seeds", type=int, default=5, help="draws of each case per text")
     ap.add_argument("--cache", type=Path, help="keep the collected features here (and reuse them)")
-    ap.add_argument("--thresholds", default="1.75,1.875,2,2.125,2.25,2.375,2.5,2.625,2.75,3")
+    ap.add_argument("--thresholds", default=",".join(str(0.5 + k / 8) for k in range(25)))
+    ap.add_argument("--ridge", help="print each model's out-of-fold log-loss at these ridges (how RIDGE was chosen)")
     args = ap.parse_args()
     if not (args.data / "align-dev" / "nonlit").is_dir():
         sys.exit(f"{args.data}/align-dev/nonlit: not found (the dev data lives in ../shared/data)")
@@ -137,18 +205,36 @@ def main() -> int:
         if args.cache:
             args.cache.write_bytes(pickle.dumps(rows))
     thresholds = [float(t) for t in args.thresholds.split(",")]
+    refit, shifts = {}, {}
     for use_ref in (False, True):
-        coef, intercept = (COEF_REF, INTERCEPT_REF) if use_ref else (COEF, INTERCEPT)
         in_use = cfg.partial_threshold_ref if use_ref else cfg.partial_threshold
-        print(f"\n{'with' if use_ref else 'without'} the reference ({args.part} halves, {args.seeds} seeds)")
-        print(f"  in use: intercept {intercept}, {coef}; threshold {in_use}")
-        sweep(rows, use_ref, intercept, coef, thresholds, cfg.partial_min_words)
-        if args.part == "tune":
-            names = list(coef)
-            b0, b = fit(*design(rows, use_ref, names))
-            refit = {k: round(float(v), 3) for k, v in zip(names, b)}
-            print(f"  refit: intercept {b0:.3f}, {refit}")
-            sweep(rows, use_ref, b0, refit, thresholds, cfg.partial_min_words)
+        for lang in ("en", "zh"):
+            key = (lang, use_ref)
+            print(f"\n{lang} source, {'with' if use_ref else 'without'} the reference ({args.part} halves)")
+            intercept, coef = MODELS[key]
+            print(f"  in use (partial when log-odds + {SHIFT[key]} > -{in_use}):")
+            sweep(rows, lang, use_ref, (intercept + SHIFT[key], coef), [in_use], cfg.partial_min_words)
+            if args.part != "tune":
+                continue
+            names = FEATURES + (REF_FEATURES if use_ref else [])
+            b0, b = fit(*design(rows, lang, use_ref, names))
+            refit[key] = (round(b0, 3), {k: round(float(v), 3) for k, v in zip(names, b)})
+            print("  refit:")
+            sweep(rows, lang, use_ref, refit[key], [in_use], cfg.partial_min_words)
+            print(f"  out of fold ({FOLDS} folds by sentence), at each threshold:")
+            oof = out_of_fold(rows, lang, use_ref, names)
+            for ridge in [float(x) for x in args.ridge.split(",")] if args.ridge else []:
+                got = out_of_fold(rows, lang, use_ref, names, ridge=ridge)
+                print(f"  ridge {ridge}: out-of-fold log-loss {log_loss(rows, got, lang):.4f}")
+            chosen = sweep(rows, lang, use_ref, oof, thresholds, cfg.partial_min_words)
+            print(f"  chosen: {chosen} (no text above {100 * MAX_FALSE:.1f}% false alarms)")
+            shifts[key] = None if chosen is None else round(chosen - in_use, 3)
+    if refit:
+        print("\nMODELS = {")
+        for key, (b0, coef) in refit.items():
+            print(f"    {key!r}: ({b0}, {coef!r}),")
+        print("}")
+        print(f"SHIFT = {shifts!r}  # each model's own threshold minus the shared one")
     return 0
 
 

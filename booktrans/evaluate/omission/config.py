@@ -26,9 +26,9 @@ class OmissionConfig:
     min_hit_rate: float = 0.2  # floor of the average hit rate (a poor dictionary still counts for something)
     max_gain: float = 6.0  # cap on the evidence of one found word (log-likelihood ratio)
     max_miss: float = 8.0  # cap on the evidence of a sentence's missing dictionary words together
-    partial_threshold: float = 2.25  # partial when the log-odds that a clause was cut exceed minus this (partial.py)
+    partial_threshold: float = 2.375  # partial when the log-odds that a clause was cut exceed minus this (partial.py)
     partial_min_words: int = 3  # words a missing clause misses at least (and a clause judged on its own has)
-    partial_threshold_ref: float = 2.5  # the same with a reference (its own model; tune halves)
+    partial_threshold_ref: float = 2.625  # the same with a reference (its own models; tune halves)
 
     @classmethod
     def from_params(cls, om) -> "OmissionConfig":

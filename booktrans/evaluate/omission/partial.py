@@ -14,6 +14,9 @@ they had; a clause the dictionary fails on only the words. So each kept sentence
   as found only when the stretch offers it within ``POS_WINDOW`` of the place the word's relative
   position in the source predicts (a cut clause's words are often found elsewhere in the stretch,
   where another clause says the same thing);
+- ``free``: the gain the stretch's own informative words would bring if found, summed over those no
+  word of the sentence explains: a paraphrase puts other words where the source's are missing, a cut
+  clause leaves nothing in their place;
 - ``short``: the Gale-Church cost of the stretch being *shorter* than the source (the shared
   ``gale_church.length_cost`` with the document's own ratio and variance, those of the search;
   0 when it is as long or longer);
@@ -23,19 +26,19 @@ they had; a clause the dictionary fails on only the words. So each kept sentence
   of a reference clause's words (``words.mono_words``, clauses of ``partial_min_words`` words or
   more) that the stretch lacks, also within one language.
 
-A logistic model turns them into the log-odds that a clause was cut (``COEF``, ``COEF_REF`` with a
-reference). A sentence is partial when those log-odds exceed ``-partial_threshold`` (with a
-reference ``-partial_threshold_ref``) and its run misses at least ``partial_min_words`` words (the
-issue's definition of a missing clause: 3 content words or more absent); its ``missing_clauses``
-hold the source text from the first word of the run not found to the last (for a Chinese source,
-whose words the dictionary does not place, the clauses holding them). The coefficients were fitted
-on the tune halves' clause and complete cases and the thresholds chosen there (``python
-eval/omission_partial.py`` refits and sweeps them; docs/evaluate.md).
+A logistic model per source language (``MODELS``: a Chinese word and an English stem are not the same
+unit of evidence), without and with a reference, turns them into the log-odds that a clause was cut. A
+sentence is partial when those log-odds plus the model's ``SHIFT`` exceed ``-partial_threshold`` (with
+a reference ``-partial_threshold_ref``) and its run misses at least ``partial_min_words`` words (the
+issue's definition of a missing clause: 3 content words or more absent); its ``missing_clauses`` hold
+the source text from the first word of the run not found to the last (for a Chinese source, whose
+words the dictionary does not place, the clauses holding them). The coefficients were fitted on the
+tune halves' clause and complete cases (a clause the MT itself left out, as a person read it, counts
+as cut) and the thresholds chosen there on out-of-fold log-odds (``python eval/omission_partial.py``
+refits and sweeps them; docs/evaluate.md).
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -51,34 +54,40 @@ from .words import XL, canon, en_stems, mono_words, numbers, zh_words
 # of the place its relative position in the source predicts (0.2, 0.35, 0.5 swept on the tune halves)
 POS_WINDOW = 0.35
 CLAUSE_CAP = 10.0  # a worst clause's evidence above this says nothing more (below: -3 x this)
-# Log-odds that a clause was cut: intercept and one coefficient per feature, fitted by logistic regression
-# on the tune halves' clause and complete cases (3 draws each of aca, mag, pol; python eval/omission_partial.py)
-INTERCEPT = -6.386
-COEF = {
-    "clause": -0.091,
-    "run": -0.363,
-    "short": 0.312,
-    "run_missing": -0.349,
-    "miss_share": 0.514,
-    "multi": 1.493,
-    "run_pos": -0.09,
-    "miss_share_pos": 2.616,
-    "run_pos_missing": -0.073,
+# Log-odds that a clause was cut, one model per source language (a Chinese word and an English stem are
+# not the same unit of evidence), without and with a reference: an intercept and one coefficient per
+# feature, fitted by logistic regression on the tune halves' clause and complete cases (en->zh: aca, mag;
+# zh->en: pol and, without a reference, GPT4-5shot's WMT23 output; python eval/omission_partial.py)
+MODELS: dict[tuple[str, bool], tuple[float, dict[str, float]]] = {
+    ("en", False): (
+        -6.973,
+        {"clause": -0.003, "run": -0.536, "short": 0.771, "run_missing": 0.057, "miss_share": 0.409, "multi": 1.147}
+        | {"run_pos": -0.085, "miss_share_pos": 2.083, "run_pos_missing": -0.066, "free": -0.042},
+    ),
+    ("zh", False): (
+        -5.802,
+        {"clause": -0.19, "run": -0.753, "short": 0.54, "run_missing": -0.017, "miss_share": -4.082, "multi": 2.255}
+        | {"run_pos": -0.312, "miss_share_pos": 0.687, "run_pos_missing": -0.015, "free": -0.035},
+    ),
+    ("en", True): (
+        -9.89,
+        {"clause": 0.007, "run": -0.443, "short": 0.585, "run_missing": 0.122, "miss_share": -0.32, "multi": 0.849}
+        | {"run_pos": -0.076, "miss_share_pos": 2.516, "run_pos_missing": -0.211, "free": -0.033}
+        | {"ref_short": 0.263, "ref_miss_share": 4.066},
+    ),
+    ("zh", True): (
+        -8.378,
+        {"clause": -0.097, "run": -0.756, "short": 0.716, "run_missing": -0.014, "miss_share": -2.828, "multi": 2.176}
+        | {"run_pos": -0.302, "miss_share_pos": -0.777, "run_pos_missing": 0.024, "free": -0.018}
+        | {"ref_short": 0.432, "ref_miss_share": 2.509},
+    ),
 }
-INTERCEPT_REF = -8.272
-COEF_REF = {
-    "clause": -0.082,
-    "run": -0.201,
-    "short": 0.258,
-    "run_missing": -0.222,
-    "miss_share": 0.353,
-    "multi": 1.209,
-    "run_pos": -0.057,
-    "miss_share_pos": 2.831,
-    "run_pos_missing": -0.104,
-    "ref_short": 0.264,
-    "ref_miss_share": 2.734,
-}
+# Each model's own threshold, chosen on the tune halves (the loosest at which no text flags more than 2.5%
+# of its complete sentences whose translation is complete), minus the shared one (partial_threshold 2.375,
+# partial_threshold_ref 2.625, the en->zh models' own): a sentence is partial when its log-odds plus this
+# exceed minus the shared threshold.
+SHIFT: dict[tuple[str, bool], float] = {("en", False): 0.0, ("zh", False): -1.25}
+SHIFT |= {("en", True): 0.0, ("zh", True): -0.875}
 
 
 def shortfall(expected: float, got: float, variance: float) -> float:
@@ -103,9 +112,9 @@ def ref_length_model(pairs: list[tuple[float, float]]) -> tuple[float, float]:
     return ratio, float(np.clip(np.median(dev) / CHI2_1_MEDIAN, 1.0, 4 * VARIANCE))
 
 
-def log_odds(features: dict[str, float], with_ref: bool) -> float:
-    """The model's log-odds that a clause of the sentence was cut."""
-    coef, intercept = (COEF_REF, INTERCEPT_REF) if with_ref else (COEF, INTERCEPT)
+def log_odds(features: dict[str, float], src_lang: str, with_ref: bool) -> float:
+    """The model's log-odds that a clause of the sentence was cut (the model of its source language)."""
+    intercept, coef = MODELS[(src_lang, with_ref)]
     return intercept + sum(c * features.get(k, 0.0) for k, c in coef.items())
 
 
@@ -160,6 +169,7 @@ def partials(
             "multi": float(len(parts) >= 2),
         }
         f.update(local)
+        f["free"] = free_evidence(ev, r, u, j)
         if len(parts) >= 2:
             worst = CLAUSE_CAP
             for clause in parts:
@@ -171,13 +181,28 @@ def partials(
         if refs is not None and ref_model is not None:
             f["ref_short"] = shortfall(ref_model[0] * char_length(ref, tgt_lang), tlen, ref_model[1]) if ref else 0.0
             f["ref_miss_share"] = ref_missing(ref, target, tgt_lang, cfg.partial_min_words) if ref else 0.0
-        odds = log_odds(f, refs is not None)
+        odds = log_odds(f, src_lang, refs is not None)
         f["log_odds"] = odds
         line.clause_features = f
         threshold = cfg.partial_threshold_ref if refs is not None else cfg.partial_threshold
-        if odds > -threshold and run_missing >= cfg.partial_min_words and not math.isnan(odds):
+        if odds + SHIFT[(src_lang, refs is not None)] > -threshold and run_missing >= cfg.partial_min_words:
             line.partial = True
             line.missing_clauses = missing_text(s_txt[r], parts, missing)
+
+
+def free_evidence(ev: Evidence, r: int, u: int, j: int) -> float:
+    """The evidence the stretch's informative words would give if found (their gain), summed over those
+    that no word of the sentence explains: a paraphrase puts other words where the source's are
+    missing, a cut clause leaves nothing in their place."""
+    words = ev.w
+    expl = words.explained((r,), u, j)
+    total = 0.0
+    for p in range(u, j):
+        mask = expl.get(p, 0)
+        for b, (c, g) in enumerate(zip(words.units[p].chan, ev.unit_gain[p])):
+            if c == XL and g > 0.0 and not (mask >> b) & 1:
+                total += g
+    return total
 
 
 def ref_missing(ref: str, target: str, lang: str, min_words: int) -> float:

@@ -483,13 +483,14 @@ def build_parser() -> argparse.ArgumentParser:
         **_param_default(
             "partial_threshold",
             "a translated sentence is partial when the log-odds that a clause of it was cut exceed minus this "
-            "(and 3+ words are missing): higher flags fewer (tuned: docs/evaluate.md)",
+            "(and 3+ words are missing); a Chinese source's model is stricter by its own shift: higher flags more "
+            "(tuned: docs/evaluate.md)",
         ),
     )
     p.add_argument(
         "--partial-threshold-ref",
         type=float,
-        **_param_default("partial_threshold_ref", "with --ref: the same, for the model that also reads the reference"),
+        **_param_default("partial_threshold_ref", "with --ref: the same, for the models that also read the reference"),
     )
     p.add_argument(
         "--table-min-prob",

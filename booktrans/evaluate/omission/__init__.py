@@ -50,9 +50,11 @@ How a source sentence is judged:
 5. **Partial.** A kept sentence is judged on the run of its consecutive words with the least
    evidence in its stretch (a cut clause takes a run of words away, wherever the source's commas
    fall), its worst clause, the share of its words missing, and the Gale-Church cost of the stretch
-   being shorter than the source (with a reference, also shorter than the reference); a logistic
-   model fitted on the tune halves turns them into the log-odds that a clause was cut. Above
-   ``-partial_threshold`` (``-partial_threshold_ref`` with a reference), with at least
+   being shorter than the source (with a reference, also shorter than the reference), and the
+   stretch's words the sentence does not explain; a logistic model per source language fitted on the
+   tune halves turns them into the log-odds that a clause was cut. Above ``-partial_threshold``
+   (``-partial_threshold_ref`` with a reference; a Chinese source's model shifted by its own
+   ``partial.SHIFT``), with at least
    ``partial_min_words`` words missing in the run, the sentence is partial and the clauses the run
    touches are its missing clauses.
 

@@ -8,11 +8,17 @@ clause of 3+ content words cut from 10% of the one-sentence beads) and the ``com
 ``--seeds`` seeds (1..N; the benchmark uses seed 1), without and (where a reference exists) with the
 human reference. For every sentence ``partial`` judges, the detector leaves its features in
 ``clause_features`` (partial.py's docstring). One logistic regression of "a clause was cut" per source
-language, without and with the reference (features standardised, a small ridge, BFGS), gives
-``MODELS``; then, with the models in use and with the refit, the share of cut clauses found and of
-complete sentences flagged per text at each threshold (``partial_threshold``, ``partial_threshold_ref``:
-partial when the log-odds exceed minus it and the run misses ``partial_min_words`` words or more).
-``--part report`` prints the same for the report halves with the models in use and fits nothing.
+language, without and with the reference (features standardised, ridge ``RIDGE``, BFGS; a sentence
+whose MT itself leaves a clause out, eval/mt_own_omissions.tsv, counts as cut), gives ``MODELS``.
+Printed per model: the models in use at their thresholds; the refit; and, on out-of-fold log-odds
+(``FOLDS`` folds of sentences, each scored by a fit that did not see it), the share of cut clauses
+found and of complete sentences flagged per text at each threshold (partial when the log-odds exceed
+minus it and the run misses ``partial_min_words`` words or more), the false alarms in brackets (the
+MT's own omissions set aside), and the loosest threshold at which no text has more than
+``MAX_FALSE``; last, the refit ``MODELS`` and ``SHIFT`` (each model's choice minus the shared
+``partial_threshold`` / ``partial_threshold_ref``) to copy into partial.py. ``--ridge`` also prints
+each model's out-of-fold log-loss at other ridges. ``--part report`` prints the models in use on
+the report halves and fits nothing.
 """
 
 from __future__ import annotations

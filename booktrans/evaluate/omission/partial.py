@@ -57,7 +57,8 @@ CLAUSE_CAP = 10.0  # a worst clause's evidence above this says nothing more (bel
 # Log-odds that a clause was cut, one model per source language (a Chinese word and an English stem are
 # not the same unit of evidence), without and with a reference: an intercept and one coefficient per
 # feature, fitted by logistic regression on the tune halves' clause and complete cases (en->zh: aca, mag;
-# zh->en: pol and, without a reference, GPT4-5shot's WMT23 output; python eval/omission_partial.py)
+# zh->en: pol and, without a reference, GPT4-5shot's WMT23 output; a clause the MT itself left out counts
+# as cut; python eval/omission_partial.py)
 MODELS: dict[tuple[str, bool], tuple[float, dict[str, float]]] = {
     ("en", False): (
         -6.973,
@@ -82,10 +83,10 @@ MODELS: dict[tuple[str, bool], tuple[float, dict[str, float]]] = {
         | {"ref_short": 0.432, "ref_miss_share": 2.509},
     ),
 }
-# Each model's own threshold, chosen on the tune halves (the loosest at which no text flags more than 2.5%
-# of its complete sentences whose translation is complete), minus the shared one (partial_threshold 2.375,
-# partial_threshold_ref 2.625, the en->zh models' own): a sentence is partial when its log-odds plus this
-# exceed minus the shared threshold.
+# Each model's own threshold, chosen on the tune halves' out-of-fold log-odds (the loosest at which no
+# text flags more than 2.5% of its complete sentences whose translation is complete), minus the shared one
+# (partial_threshold 2.375, partial_threshold_ref 2.625: the en->zh models' own): a sentence is partial
+# when its log-odds plus this exceed minus the shared threshold.
 SHIFT: dict[tuple[str, bool], float] = {("en", False): 0.0, ("zh", False): -1.25}
 SHIFT |= {("en", True): 0.0, ("zh", True): -0.875}
 

@@ -73,21 +73,28 @@ def _number(tok: str) -> str:
     return tok.replace(",", "")
 
 
-def english_bag(sentence: str) -> tuple[frozenset[str], frozenset[str]]:
-    """(content stems and numbers, name candidates) of an English sentence."""
-    toks = _EN_TOKEN.findall(sentence)
-    stems: set[str] = set()
-    names: set[str] = set()
-    for k, t in enumerate(toks):
+def english_keys(sentence: str) -> list[tuple[int, str, str]]:
+    """The content tokens of an English sentence in text order: (place among all its tokens, the token
+    as written, its key: a number's value or the word's stem); stop words and one-letter words left out."""
+    out = []
+    for k, t in enumerate(_EN_TOKEN.findall(sentence)):
         if t[0].isdigit():
-            stems.add(_number(t))
+            out.append((k, t, _number(t)))
             continue
         low = t.lower()
-        if low in STOPWORDS or len(low) < 2:
-            continue
-        stems.add(stem(low))
+        if low not in STOPWORDS and len(low) >= 2:
+            out.append((k, t, stem(low)))
+    return out
+
+
+def english_bag(sentence: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(content stems and numbers, name candidates) of an English sentence."""
+    stems: set[str] = set()
+    names: set[str] = set()
+    for k, t, key in english_keys(sentence):
+        stems.add(key)
         if k > 0 and t[0].isupper():
-            names.add(re.sub(r"['’].*$", "", low))
+            names.add(re.sub(r"['’].*$", "", t.lower()))
     return frozenset(stems), frozenset(names)
 
 

@@ -43,7 +43,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...align.gale_church import VARIANCE, length_cost
-from ...align.lexicon import _EN_TOKEN, STOPWORDS, Translator, _number, stem
+from ...align.lexicon import STOPWORDS, Translator, english_keys
 from .config import OmissionConfig
 from .evidence import Evidence
 from .search import CHI2_1_MEDIAN, MIN_PAIRS
@@ -222,15 +222,7 @@ def target_positions(target: str, src_lang: str, translator: Translator) -> dict
     """Match key -> relative positions (0..1) of the stretch's words that offer it."""
     out: dict[str, list[float]] = {}
     if src_lang == "zh":
-        keys = []
-        for t in _EN_TOKEN.findall(numbers(target, "en")):
-            if t[0].isdigit():
-                keys.append(_number(t))
-                continue
-            low = t.lower()
-            if low in STOPWORDS or len(low) < 2:
-                continue
-            keys.append(canon(stem(low)))
+        keys = [key if t[0].isdigit() else canon(key) for _, t, key in english_keys(numbers(target, "en"))]
         n = max(len(keys), 1)
         for k, key in enumerate(keys):
             out.setdefault(key, []).append((k + 0.5) / n)
@@ -286,16 +278,11 @@ def ordered_words(parts: list[str], src_lang: str, translator: Translator) -> li
         if src_lang == "zh":
             out += [(c, k, "") for k in zh_words(translator.bags([numbers(clause, "zh")])[0])]
             continue
-        for t in _EN_TOKEN.findall(numbers(clause, "en")):
+        for _, t, key in english_keys(numbers(clause, "en")):
             if t[0].isdigit():
-                out.append((c, _number(t), t))
-                continue
-            low = t.lower()
-            if low in STOPWORDS or len(low) < 2:
-                continue
-            st = stem(low)
-            if st not in STOPWORDS:
-                out.append((c, canon(st), t))
+                out.append((c, key, t))
+            elif key not in STOPWORDS:
+                out.append((c, canon(key), t))
     return out
 
 

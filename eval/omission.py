@@ -5,7 +5,7 @@
                             [--cases swap,merge,...] [--sets aca,mag,pol,mac] [--only-cases] [--case-refs]
                             [--partial-threshold T] [--fit]
 
-Every section runs twice: with CC-CEDICT alone (``CedictGlosser``, the detector's default: table
+Every section runs twice: with CC-CEDICT alone (``table_translator(None)``, the detector's default: table
 "no") and with the lexical table learned from the corpus (table "yes", ``SameMeaning(table)``, what
 the evaluate stage passes). Like the align stage's ``data/lexicon.json`` is learned from the
 confident beads of the training books, the table here is learned from the confident beads of the
@@ -61,7 +61,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from booktrans.align.gold import gold_names, read_gold
-from booktrans.align.lexicon import CedictGlosser
 from booktrans.align.similarity import LexicalTable, learn_from_beads
 from booktrans.evaluate.omission import (
     TABLE_MIN_PROB,
@@ -645,7 +644,7 @@ def main() -> int:
     print(f"omission detector: {cfg}")
     translators: dict = {}
     if args.table in ("none", "both"):
-        translators["no"] = CedictGlosser()
+        translators["no"] = table_translator(None)
     if args.table in ("learned", "both"):
         t1 = time.perf_counter()
         table = learn_table(args.data)

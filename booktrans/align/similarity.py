@@ -48,7 +48,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..io import atomic_write_text
-from .lexicon import STOPWORDS, ZhBag, char_pinyin, english_bag, load_cedict, name_spellings, segment, stem
+from .lexicon import STOPWORDS, ZhBag, char_pinyin, english_bag, gloss_of, load_cedict, name_spellings, segment, stem
 
 __all__ = ["EnBag", "LexicalTable", "SameMeaning", "ZhWord", "confident_pairs", "learn_from_beads"]
 
@@ -205,10 +205,18 @@ class SameMeaning:
     """The one measure of "a Chinese and an English text say the same thing".
 
     ``table``: a learned ``LexicalTable`` whose entries at or above ``table_min_prob`` count as
-    glosses beside CC-CEDICT's; None = dictionary, numbers and names only."""
+    glosses beside CC-CEDICT's; None = dictionary, numbers and names only. ``join_unknown``: idioms
+    and names the dictionary lacks stay one word (``lexicon.segment``; the omission detector's choice)."""
 
-    def __init__(self, table: LexicalTable | None = None, table_min_prob: float = 0.1, max_senses: int = 6) -> None:
+    def __init__(
+        self,
+        table: LexicalTable | None = None,
+        table_min_prob: float = 0.1,
+        max_senses: int = 6,
+        join_unknown: bool = False,
+    ) -> None:
         cedict, self.longest = load_cedict(max_senses)
+        self.join_unknown = join_unknown
         self.table = table
         self.table_min_prob = table_min_prob
         # ``dictionary``: CC-CEDICT with the learned entries added, so code that reads glosses from a
@@ -233,12 +241,12 @@ class SameMeaning:
             elif tok[0].isascii():
                 out.append(tok.lower())
             else:
-                out.extend(segment(tok, self.dictionary, self.longest))
+                out.extend(segment(tok, self.dictionary, self.longest, self.join_unknown))
         return out
 
     def glosses(self, word: str) -> frozenset[str]:
         """English stems of one Chinese word: CC-CEDICT senses and learned table entries."""
-        return frozenset(self.dictionary.get(word, ()))
+        return frozenset(gloss_of(word, self.dictionary))
 
     def zh_words(self, text: str) -> list[ZhWord]:
         """The units of a Chinese text, in order; words with no evidence have ``content`` False."""
@@ -263,7 +271,7 @@ class SameMeaning:
                     v = zh_number(num)
                     if v is not None:
                         numerals[num] = str(v)
-            for w in segment(tok, self.dictionary, self.longest):
+            for w in segment(tok, self.dictionary, self.longest, self.join_unknown):
                 g = set(self.glosses(w))
                 if w in numerals:
                     g.add(numerals[w])

@@ -57,10 +57,12 @@ class Coverage:
 def table_translator(table: LexicalTable | None, min_prob: float = TABLE_MIN_PROB) -> Translator:
     """The detector's cross-lingual evidence with a learned lexical table (``align.similarity``):
     ``SameMeaning(table)``, CC-CEDICT with the table's entries of probability ``min_prob`` or more
-    added; CC-CEDICT alone (``CedictGlosser``, the default) when ``table`` is None."""
+    added; CC-CEDICT alone (``CedictGlosser``, the default) when ``table`` is None. Either keeps an
+    idiom or name the dictionary lacks as one word (``join_unknown``): split into characters, each
+    with glosses the translation never uses, it looked like a missing clause."""
     if table is None:
-        return CedictGlosser()
-    return SameMeaning(table, table_min_prob=min_prob)
+        return CedictGlosser(join_unknown=True)
+    return SameMeaning(table, table_min_prob=min_prob, join_unknown=True)
 
 
 def align_references(
@@ -76,7 +78,7 @@ def align_references(
         return out
     s_txt, r_txt = [src[i] for i in keep_s], [ref[j] for j in keep_r]
     zh, en = (s_txt, r_txt) if src_lang == "zh" else (r_txt, s_txt)
-    for b in align_sentences(zh, en, translator or CedictGlosser()):
+    for b in align_sentences(zh, en, translator or table_translator(None)):
         s_ids, r_ids = (b.zh, b.en) if src_lang == "zh" else (b.en, b.zh)
         if not s_ids or not r_ids:
             continue
@@ -108,7 +110,7 @@ def source_coverage(
     if references is not None and len(references) != len(src):
         raise ValueError(f"need one reference text per source line (got {len(references)} for {len(src)})")
     cfg = cfg or OmissionConfig()
-    translator = Memo(translator or CedictGlosser())
+    translator = Memo(translator or table_translator(None))
     keep = [i for i, s in enumerate(src) if s.strip()]
     units, unit_line, ustart, usent = units_of(hyp, tgt_lang)
     lines = [LineCoverage(i, False, 1.0, ()) for i in range(len(src))]

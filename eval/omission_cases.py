@@ -67,6 +67,8 @@ class Doc:
     # translated, but with a clause of 3+ content words left out by the translation itself (read by a person:
     # OWN_OMISSIONS); partial flags on them are no false alarms
     own_omissions: set[int] = field(default_factory=set)
+    # WMT23 segments whose translation a rater marked with an omission error (MQM); see eval/omission_systems.py
+    rated_omissions: set[int] = field(default_factory=set)
 
     @property
     def sep(self) -> str:
@@ -166,7 +168,8 @@ def load_wmt23(root: Path, system: str) -> tuple[Doc, Doc]:
     """(tune, report) halves of one WMT23 zh->en system's real output (``omission-dev``, read by
     eval/wmt23_lines.py): its 38 news documents in order, the first 19 the tune half and the last 19
     the report half (as section 4 cuts them), each half joined into one text of one source segment a
-    line, the system's translation of each segment one block. No reference; no segment is left out."""
+    line, the system's translation of each segment one block. No reference; no segment is left out.
+    ``rated_omissions``: the segments whose translation a rater marked with an omission error."""
     import importlib.util
 
     path = Path(__file__).resolve().parent / "wmt23_lines.py"
@@ -174,6 +177,7 @@ def load_wmt23(root: Path, system: str) -> tuple[Doc, Doc]:
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     src, systems, docs = mod.read_documents(root / "omission-dev")
+    marks = mod.read_omission_marks(root / "omission-dev")
     if system not in systems:
         sys.exit(f"{root / 'omission-dev'}: no system {system} (has {', '.join(sorted(systems))})")
     names = sorted(set(docs))
@@ -189,6 +193,7 @@ def load_wmt23(root: Path, system: str) -> tuple[Doc, Doc]:
                 "en",
                 [src[k] for k in ids],
                 [((n,), systems[system][k]) for n, k in enumerate(ids)],
+                rated_omissions={n for n, k in enumerate(ids) if marks[system][k]},
             )
         )
     return halves[0], halves[1]

@@ -15,6 +15,7 @@ import io
 import re
 import sys
 import tarfile
+from functools import lru_cache
 from pathlib import Path
 
 NAME = "sxs_mqm_generalMT2023_zhen.3ratingsPerSegment.tsv.tar.gz"
@@ -26,9 +27,10 @@ def read_systems(data: Path) -> tuple[list[str], dict[str, list[str]]]:
     return src, systems
 
 
-def read_documents(data: Path) -> tuple[list[str], dict[str, list[str]], list[str]]:
-    """(source segments, {system: its segments}, the document of each segment) in segment order
-    (the omission benchmark joins a system's documents into one text, eval/omission_cases.py)."""
+@lru_cache(maxsize=1)
+def _rows(data: Path) -> list[list[str]]:
+    """The MQM file's rows (one per rating: system, document, segment in document, segment, rater,
+    source, target, category, ...), header left out."""
     tgz = Path(data) / NAME
     if not tgz.is_file():
         raise SystemExit(f"{tgz}: missing (the WMT23 zh-en MQM file of ../shared/data/omission-dev)")
@@ -36,7 +38,27 @@ def read_documents(data: Path) -> tuple[list[str], dict[str, list[str]], list[st
     with tarfile.open(tgz) as tar:
         member = next(m for m in tar.getmembers() if m.name.endswith(".tsv"))
         text = tar.extractfile(member).read().decode("utf-8")
-    rows = list(csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
+    return list(csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
+
+
+def read_omission_marks(data: Path) -> dict[str, list[int]]:
+    """{system: per segment (segment order, as ``read_documents``), how many raters marked an
+    Accuracy/Omission error in its translation}."""
+    rows = _rows(data)
+    order = {k: n for n, k in enumerate(sorted({int(r[3]) for r in rows}))}
+    raters: dict[tuple[str, int], set[str]] = {}
+    for r in rows:
+        got = raters.setdefault((r[0], order[int(r[3])]), set())
+        if r[7].startswith("Accuracy/Omission"):
+            got.add(r[4])
+    systems = sorted({s for s, _ in raters})
+    return {s: [len(raters.get((s, n), ())) for n in range(len(order))] for s in systems}
+
+
+def read_documents(data: Path) -> tuple[list[str], dict[str, list[str]], list[str]]:
+    """(source segments, {system: its segments}, the document of each segment) in segment order
+    (the omission benchmark joins a system's documents into one text, eval/omission_cases.py)."""
+    rows = _rows(data)
 
     def clean(s: str) -> str:
         return re.sub(r"</?v>", "", s).replace("\n", " ").strip()

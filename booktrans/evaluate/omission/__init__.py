@@ -16,8 +16,9 @@ How a source sentence is judged:
    merged into one sentence leaves no unit of its own.
 2. **Words and evidence.** Source sentences and units become words with match keys. Across the
    languages the keys come from the injected *translator* (any ``lexicon.Translator``: the bag of
-   English stems of each Chinese word; CC-CEDICT's ``CedictGlosser`` by default; the evaluate stage
-   hands in ``table_translator(table)``: CC-CEDICT plus the align stage's learned lexical table,
+   English stems of each Chinese word; CC-CEDICT's ``CedictGlosser(join_unknown=True)`` by default,
+   which keeps an idiom or name the dictionary lacks as one word where jieba reads one; the evaluate
+   stage hands in ``table_translator(table)``: the same plus the align stage's learned lexical table,
    whose entries count from ``TABLE_MIN_PROB``), from numbers ("2 million" = 200万, "December 26"
    = 12月26日) and from names (pinyin of Chinese characters against capitalised English words).
    English stems are compared by their first letters (``canon``). With a reference translation, each

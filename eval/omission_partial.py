@@ -6,7 +6,10 @@ The tune halves of section 6 of eval/omission.py: the MT sets aca, mag (en->zh) 
 GPT4-5shot's real WMT23 output (zh->en, an LLM's; no reference), each get the ``clause`` case (one
 clause of 3+ content words cut from 10% of the one-sentence beads) and the ``complete`` case, drawn with
 ``--seeds`` seeds (1..N; the benchmark uses seed 1), without and (where a reference exists) with the
-human reference. For every sentence ``partial`` judges, the detector leaves its features in
+human reference; and, with a reference only, the ten WMT23 systems' output, each with the next
+system's as its reference (``OTHERS``, as eval/omission_systems.py --reference; the file has no human
+reference; segments a rater marked with an omission error are left out, having no label).
+For every sentence ``partial`` judges, the detector leaves its features in
 ``clause_features`` (partial.py's docstring). One logistic regression of "a clause was cut" per source
 language, without and with the reference (features standardised, ridge ``RIDGE``, BFGS; a sentence
 whose MT itself leaves a clause out, eval/mt_own_omissions.tsv, counts as cut), gives ``MODELS``.
@@ -39,13 +42,14 @@ from booktrans.evaluate.omission.partial import MODELS, SHIFT
 
 sys.path.insert(0, str(Path(__file__).parent))
 from omission_cases import load_nonlit, load_wmt23, make_case  # noqa: E402
+from wmt23_lines import read_omission_marks  # noqa: E402
 
 SETS = ("aca", "mag", "pol")  # real MT, with a human reference
 LLM = "GPT4-5shot"  # real LLM output (WMT23 zh->en), no reference
 # the features of each model; the reference adds its own two
 FEATURES = ["clause", "run", "short", "run_missing", "miss_share", "multi", "run_pos", "miss_share_pos"]
 FEATURES += ["run_pos_missing", "free"]
-REF_FEATURES = ["ref_short", "ref_miss_share"]
+REF_FEATURES = ["ref_short", "ref_miss_share", "ref_run", "ref_run_missing"]
 RIDGE = 1e-3  # swept with --ridge 0.001,0.01,0.03,0.1: the smallest gives every model the least out-of-fold loss
 FOLDS = 5  # the threshold is chosen on out-of-fold log-odds (out_of_fold)
 # the threshold rule: the loosest at which every tune text's false alarms stay under the issue's cap CAP with
@@ -54,23 +58,45 @@ FOLDS = 5  # the threshold is chosen on out-of-fold log-odds (out_of_fold)
 # its report half gave 4.04%)
 CAP = 0.03
 Z = float(norm.ppf(0.9))
-TRAIN = {"en": {"MT en->zh"}, "zh": {"MT zh->en (pol)", f"LLM zh->en ({LLM})"}}  # each model's texts
+# the WMT23 systems (LLM-based and neural MT, news), each with the next one's output as its reference: the
+# file has no human reference; a translation of the same segments by another hand
+OTHERS = "WMT23 zh->en, another's output as reference"
+TRAIN = {"en": {"MT en->zh"}, "zh": {"MT zh->en (pol)", f"LLM zh->en ({LLM})", OTHERS}}  # each model's texts
 
 
 def text_of(name: str) -> str:
-    """The rows a sweep reports together: the two en->zh MT sets, pol, the LLM."""
+    """The rows a sweep reports together: the two en->zh MT sets, pol, the LLM, the WMT23 systems with
+    another's output as their reference."""
+    if name.startswith("wmt23-") and name.endswith("+ref"):
+        return OTHERS
     return {"aca": "MT en->zh", "mag": "MT en->zh", "pol": "MT zh->en (pol)"}.get(name, f"LLM zh->en ({LLM})")
 
 
-def collect(root: Path, part: str, seeds: int, cfg: OmissionConfig) -> list[dict]:
-    """One row per source sentence of every draw: text, source language, reference, case, cut?, features."""
+def with_others(root: Path, k: int) -> list[tuple]:
+    """(document, its references) of every WMT23 system's half ``k`` with the next system's output (in name
+    order) as its reference, a segment a line (as eval/omission_systems.py --reference)."""
+    systems = sorted(read_omission_marks(root / "omission-dev"))
+    out = []
+    for n, system in enumerate(systems):
+        doc = load_wmt23(root, system)[k]
+        doc.name += "+ref"
+        other = load_wmt23(root, systems[(n + 1) % len(systems)])[k]
+        out.append((doc, [text for _, text in other.blocks]))
+    return out
+
+
+def collect(root: Path, part: str, seeds: int, cfg: OmissionConfig, others: bool = True) -> list[dict]:
+    """One row per source sentence of every draw: text, source language, reference, case, cut?, features.
+    ``others``: the WMT23 systems with another's output as their reference too (``with_others``)."""
     translator = table_translator(None)
     rows = []
     k = 0 if part == "tune" else 1
     docs = [load_nonlit(root, name)[k] for name in SETS] + [load_wmt23(root, LLM)[k]]
-    for doc in docs:
-        refs = align_references(doc.src, doc.ref, doc.src_lang, doc.tgt_lang, translator) if doc.ref else None
-        for use_ref in (False, True) if refs else (False,):
+    todo = [(doc, align_references(doc.src, doc.ref, doc.src_lang, doc.tgt_lang, translator)) for doc in docs[:-1]]
+    todo += [(docs[-1], None)] + (with_others(root, k) if others else [])
+    for doc, refs in todo:
+        others_text = doc.name.endswith("+ref")
+        for use_ref in (True,) if others_text else (False, True) if refs else (False,):
             for case in ("clause", "complete"):
                 for seed in range(1, seeds + 1):
                     c = make_case(doc, case, seed)
@@ -80,6 +106,8 @@ def collect(root: Path, part: str, seeds: int, cfg: OmissionConfig) -> list[dict
                     for line in cov.lines:
                         i = line.line
                         if i in doc.untranslated or not doc.src[i].strip() or i in c.dropped:
+                            continue
+                        if others_text and i in doc.rated_omissions:  # a rater saw an omission: no label
                             continue
                         rows.append(
                             {

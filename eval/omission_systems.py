@@ -1,6 +1,6 @@
 """Clause cuts on the WMT23 zh->en systems that no knob of the detector was tuned on.
 
-    python eval/omission_systems.py [--data ../shared/data] [--seeds 3]
+    python eval/omission_systems.py [--data ../shared/data] [--seeds 3] [--reference]
 
 The WMT23 MQM file (``omission-dev``) holds the real output of ten zh->en systems on the same 377 news
 segments: GPT4-5shot, whose tune half the zh->en model of ``partial.py`` was fitted on, and nine others
@@ -17,6 +17,12 @@ call it (CC-CEDICT alone, no reference):
 - ``complete``: the system's own output; the share of its segments called partial, and the *false
   alarms*: the same without the segments a rater marked with an omission error (a partial flag
   there may be right), and the share called dropped, of all and of the unmarked segments.
+
+``--reference`` judges every system's report half with a reference: the file has no human one, so
+each system's reference is the next system's output (in name order, the last taking the first's), a
+translation of the same segments by another hand, a segment a line as ``source_coverage`` takes
+references. The zh->en model with a reference was fitted on the tune halves judged so (and pol's),
+so only the report halves are shown.
 """
 
 from __future__ import annotations
@@ -34,16 +40,17 @@ from booktrans.evaluate.omission import source_coverage  # noqa: E402
 TUNED = {"GPT4-5shot"}  # the zh->en model of partial.py was fitted on this system's tune half
 
 
-def judge(doc, seeds: int) -> dict[str, float]:
-    """Found / flagged shares of one half of one system's text (module docstring)."""
+def judge(doc, seeds: int, refs: list[str] | None = None) -> dict[str, float]:
+    """Found / flagged shares of one half of one system's text (module docstring), with ``refs`` (one a
+    source segment) as its reference when given."""
     cut = found = cut_dropped = 0
     for seed in range(1, seeds + 1):
         case = make_case(doc, "clause", seed)
-        cov = source_coverage(doc.src, case.hyp, doc.src_lang, doc.tgt_lang)
+        cov = source_coverage(doc.src, case.hyp, doc.src_lang, doc.tgt_lang, references=refs)
         cut += len(case.partial)
         found += sum(cov.lines[i].partial for i in case.partial)
         cut_dropped += sum(cov.lines[i].omitted for i in case.partial)
-    cov = source_coverage(doc.src, make_case(doc, "complete", 1).hyp, doc.src_lang, doc.tgt_lang)
+    cov = source_coverage(doc.src, make_case(doc, "complete", 1).hyp, doc.src_lang, doc.tgt_lang, references=refs)
     lines = [c for c in cov.lines if doc.src[c.line].strip()]
     clean = [c for c in lines if c.line not in doc.rated_omissions]
     return {
@@ -63,6 +70,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=Path("../shared/data"))
     ap.add_argument("--seeds", type=int, default=3, help="draws of the clause case per half")
+    ap.add_argument("--reference", action="store_true", help="the next system's output as each one's reference")
     args = ap.parse_args()
     if not (args.data / "omission-dev").is_dir():
         sys.exit(f"{args.data}/omission-dev: not found (the dev data lives in ../shared/data)")
@@ -73,17 +81,28 @@ def main() -> int:
     )
     total = dict.fromkeys(("cut", "found", "cut_dropped", "segments", "flagged", "clean", "false", "dropped"), 0)
     total["false_dropped"] = 0
-    for system in systems:
-        for half, doc in zip(("tune", "report"), load_wmt23(args.data, system)):
-            if system in TUNED and half == "tune":
+    for k, system in enumerate(systems):
+        other = load_wmt23(args.data, systems[(k + 1) % len(systems)]) if args.reference else (None, None)
+        for half, doc, ref_doc in zip(("tune", "report"), load_wmt23(args.data, system), other):
+            if (system in TUNED or args.reference) and half == "tune":
                 continue
-            got = judge(doc, args.seeds)
-            if system not in TUNED:
+            refs = [text for _, text in ref_doc.blocks] if ref_doc is not None else None
+            got = judge(doc, args.seeds, refs)
+            if system not in TUNED or args.reference:
                 for k in total:
                     total[k] += got[k]
             print(row(system + (" *" if system in TUNED else ""), half, got), flush=True)
-    print(row("nine untuned, all", "both", total))
-    print("* GPT4-5shot: its tune half was fitted on; only its report half is shown")
+    if not args.reference:
+        print(row("nine untuned, all", "both", total))
+        print("* GPT4-5shot: its tune half was fitted on; only its report half is shown")
+    else:
+        print(row("ten, report halves", "report", total))
+        print("with the reference, every system's tune half was fitted on: only the report halves are shown")
+        print(
+            "reference: the next system's output ("
+            + ", ".join(f"{a} <- {b}" for a, b in zip(systems, systems[1:] + systems[:1]))
+            + ")"
+        )
     return 0
 
 

@@ -43,18 +43,43 @@ def char_length(text: str, lang: str) -> int:
 
 def split_reference(text: str, weights: Sequence[float], lang: str) -> list[str]:
     """Cut the reference of a bead holding several source sentences into one piece per sentence, in
-    proportion to ``weights`` (their lengths), at word boundaries for English."""
+    proportion to ``weights`` (their lengths), at word boundaries for English. Each cut moves to the
+    nearest sentence end within the length of the shorter of the two pieces it separates, else to the
+    nearest clause end there, leaving each piece a token at least: a reference sentence cut mid-way
+    gives each source sentence part of the other's words, which then look missing from its
+    translation."""
     if len(weights) <= 1:
         return [text]
     total = sum(weights) or 1.0
     toks = list(_SPACE.sub("", text)) if lang == "zh" else text.split()
-    out, start, acc = [], 0, 0.0
-    for k, w in enumerate(weights):
+    n = len(toks)
+    if lang == "zh":  # a token is a character: the marks and the quotes after them are tokens of their own
+        ends = [m.end() for m in _ZH_END.finditer("".join(toks)) if m.end() < n]
+    else:
+        ends = [k + 1 for k in range(n - 1) if _TOK_END.search(toks[k])]
+    clause_ends = [k + 1 for k in range(n - 1) if _TOK_CLAUSE.search(toks[k])]
+    cuts, acc, prev = [], 0.0, 0
+    for k, w in enumerate(weights[:-1]):
         acc += w
-        end = len(toks) if k == len(weights) - 1 else round(len(toks) * acc / total)
-        out.append(("" if lang == "zh" else " ").join(toks[start:end]))
-        start = end
-    return out
+        want = n * acc / total
+        reach = n * min(w, weights[k + 1]) / total
+        cut = round(want)
+        for marks in (ends, clause_ends):
+            near = [e for e in marks if abs(e - want) <= reach and prev < e < n]
+            if near:
+                cut = min(near, key=lambda e: (abs(e - want), e))
+                break
+        cut = min(max(cut, prev), n)
+        cuts.append(cut)
+        prev = cut
+    bounds = [0, *cuts, n]
+    sep = "" if lang == "zh" else " "
+    return [sep.join(toks[a:b]) for a, b in zip(bounds, bounds[1:])]
+
+
+# an English token that ends a sentence (closing quotes and brackets after the mark), or a clause
+_TOK_END = re.compile(r"[!?.…]+[”’)\]\"']*$")
+_TOK_CLAUSE = re.compile(r"[，；：,;:、]$")
 
 
 _ZH_END = re.compile(r"[。！？!?]+[”’」』）)\"']*")

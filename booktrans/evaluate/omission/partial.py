@@ -37,8 +37,9 @@ issue's definition of a missing clause: 3 content words or more absent); its ``m
 the source text from the first word of the run not found to the last (for a Chinese source, whose
 words the dictionary does not place, the clauses holding them). The coefficients were fitted on the
 tune halves' clause and complete cases (a clause the MT itself left out, as a person read it, counts
-as cut) and the thresholds chosen there on out-of-fold log-odds (``python eval/omission_partial.py``
-refits and sweeps them; docs/evaluate.md).
+as cut; for a Chinese source with a reference, also ten WMT23 systems' news output each judged against
+another system's, a reference of another hand than pol's) and the thresholds chosen there on
+out-of-fold log-odds (``python eval/omission_partial.py`` refits and sweeps them; docs/evaluate.md).
 """
 
 from __future__ import annotations

@@ -48,21 +48,18 @@ def test_a_reference_bead_is_cut_between_sentences_or_clauses_not_mid_phrase(sha
     got words of the other's translation, which then looked missing from its own (pol's reference
     false alarms, docs/evaluate.md). On every such bead of the dev sets no piece is empty and the
     pieces give back the reference."""
-    import ast
     import re
 
+    from booktrans.align.gold import gold_names, read_gold
     from booktrans.evaluate.omission import split_reference
     from booktrans.evaluate.omission.units import char_length
 
     def beads(name):
         folder = shared / "align-dev" / name
-        for gold in sorted((folder / "gold").glob("*.align")):
-            src = (folder / "src" / gold.stem).read_text(encoding="utf-8").splitlines()
-            tgt = (folder / "tgt" / gold.stem).read_text(encoding="utf-8").splitlines()
-            for row in gold.read_text(encoding="utf-8").splitlines():
-                s_ids, t_ids = (ast.literal_eval(side) for side in row.split(":"))
+        for doc in (read_gold(folder, n) for n in gold_names(folder)):
+            for s_ids, t_ids in doc.beads:
                 if len(s_ids) >= 2 and t_ids:
-                    yield [src[i] for i in s_ids], [tgt[j] for j in t_ids]
+                    yield [doc.src[i] for i in s_ids], [doc.tgt[j] for j in t_ids]
 
     pol = {tuple(s): t for s, t in beads("nonlit/pol")}
     two = pol[("人民是历史的创造者，群众是真正的英雄。", "人民群众是我们力量的源泉。")]

@@ -164,18 +164,24 @@ def load_mac(root: Path, nid: str) -> tuple[Doc, Doc]:
 WMT23_LLMS = ("GPT4-5shot",)  # the LLM systems of the WMT23 zh->en MQM data (omission-dev)
 
 
-def load_wmt23(root: Path, system: str) -> tuple[Doc, Doc]:
-    """(tune, report) halves of one WMT23 zh->en system's real output (``omission-dev``, read by
-    eval/wmt23_lines.py): its 38 news documents in order, the first 19 the tune half and the last 19
-    the report half (as section 4 cuts them), each half joined into one text of one source segment a
-    line, the system's translation of each segment one block. No reference; no segment is left out.
-    ``rated_omissions``: the segments whose translation a rater marked with an omission error."""
+def _wmt23_lines():
+    """eval/wmt23_lines.py, the reader of the WMT23 MQM file (this folder need not be on the path)."""
     import importlib.util
 
     path = Path(__file__).resolve().parent / "wmt23_lines.py"
     spec = importlib.util.spec_from_file_location("wmt23_lines", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
+    return mod
+
+
+def load_wmt23(root: Path, system: str) -> tuple[Doc, Doc]:
+    """(tune, report) halves of one WMT23 zh->en system's real output (``omission-dev``, read by
+    eval/wmt23_lines.py): its 38 news documents in order, the first 19 the tune half and the last 19
+    the report half (as section 4 cuts them), each half joined into one text of one source segment a
+    line, the system's translation of each segment one block. No reference; no segment is left out.
+    ``rated_omissions``: the segments whose translation a rater marked with an omission error."""
+    mod = _wmt23_lines()
     src, systems, docs = mod.read_documents(root / "omission-dev")
     marks = mod.read_omission_marks(root / "omission-dev")
     if system not in systems:
@@ -197,6 +203,18 @@ def load_wmt23(root: Path, system: str) -> tuple[Doc, Doc]:
             )
         )
     return halves[0], halves[1]
+
+
+def wmt23_against_next(root: Path, half: int) -> list[tuple[str, Doc, list[str]]]:
+    """Every WMT23 zh->en system's half ``half`` (0 tune, 1 report) with the next system's output (in name
+    order, the last taking the first's) as its reference, one a source segment: (system, document,
+    references). The MQM file holds no human reference; this is a translation by another hand."""
+    systems = sorted(_wmt23_lines().read_omission_marks(root / "omission-dev"))
+    out = []
+    for n, system in enumerate(systems):
+        other = load_wmt23(root, systems[(n + 1) % len(systems)])[half]
+        out.append((system, load_wmt23(root, system)[half], [text for _, text in other.blocks]))
+    return out
 
 
 def paragraphs(texts: list[str], sep: str, rng: random.Random) -> list[str]:

@@ -41,12 +41,11 @@ from booktrans.evaluate.omission import OmissionConfig, align_references, source
 from booktrans.evaluate.omission.partial import MODELS, SHIFT
 
 sys.path.insert(0, str(Path(__file__).parent))
-from omission_cases import load_nonlit, load_wmt23, make_case  # noqa: E402
-from wmt23_lines import read_omission_marks  # noqa: E402
+from omission_cases import load_nonlit, load_wmt23, make_case, wmt23_against_next  # noqa: E402
 
 SETS = ("aca", "mag", "pol")  # real MT, with a human reference
 LLM = "GPT4-5shot"  # real LLM output (WMT23 zh->en), no reference
-# the features of each model; the reference adds its own two
+# the features of each model; the reference adds its own four
 FEATURES = ["clause", "run", "short", "run_missing", "miss_share", "multi", "run_pos", "miss_share_pos"]
 FEATURES += ["run_pos_missing", "free"]
 REF_FEATURES = ["ref_short", "ref_miss_share", "ref_run", "ref_run_missing"]
@@ -72,28 +71,18 @@ def text_of(name: str) -> str:
     return {"aca": "MT en->zh", "mag": "MT en->zh", "pol": "MT zh->en (pol)"}.get(name, f"LLM zh->en ({LLM})")
 
 
-def with_others(root: Path, k: int) -> list[tuple]:
-    """(document, its references) of every WMT23 system's half ``k`` with the next system's output (in name
-    order) as its reference, a segment a line (as eval/omission_systems.py --reference)."""
-    systems = sorted(read_omission_marks(root / "omission-dev"))
-    out = []
-    for n, system in enumerate(systems):
-        doc = load_wmt23(root, system)[k]
-        doc.name += "+ref"
-        other = load_wmt23(root, systems[(n + 1) % len(systems)])[k]
-        out.append((doc, [text for _, text in other.blocks]))
-    return out
-
-
-def collect(root: Path, part: str, seeds: int, cfg: OmissionConfig, others: bool = True) -> list[dict]:
-    """One row per source sentence of every draw: text, source language, reference, case, cut?, features.
-    ``others``: the WMT23 systems with another's output as their reference too (``with_others``)."""
+def collect(root: Path, part: str, seeds: int, cfg: OmissionConfig) -> list[dict]:
+    """One row per source sentence of every draw: text, source language, reference, case, cut?, features;
+    the WMT23 systems with another's output as their reference (``OTHERS``) with the reference only."""
     translator = table_translator(None)
     rows = []
     k = 0 if part == "tune" else 1
     docs = [load_nonlit(root, name)[k] for name in SETS] + [load_wmt23(root, LLM)[k]]
     todo = [(doc, align_references(doc.src, doc.ref, doc.src_lang, doc.tgt_lang, translator)) for doc in docs[:-1]]
-    todo += [(docs[-1], None)] + (with_others(root, k) if others else [])
+    todo += [(docs[-1], None)]
+    for _, doc, refs in wmt23_against_next(root, k):
+        doc.name += "+ref"
+        todo.append((doc, refs))
     for doc, refs in todo:
         others_text = doc.name.endswith("+ref")
         for use_ref in (True,) if others_text else (False, True) if refs else (False,):

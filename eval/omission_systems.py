@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 import wmt23_lines  # noqa: E402
-from omission_cases import load_wmt23, make_case  # noqa: E402
+from omission_cases import load_wmt23, make_case, wmt23_against_next  # noqa: E402
 
 from booktrans.evaluate.omission import source_coverage  # noqa: E402
 
@@ -81,17 +81,18 @@ def main() -> int:
     )
     total = dict.fromkeys(("cut", "found", "cut_dropped", "segments", "flagged", "clean", "false", "dropped"), 0)
     total["false_dropped"] = 0
-    for k, system in enumerate(systems):
-        other = load_wmt23(args.data, systems[(k + 1) % len(systems)]) if args.reference else (None, None)
-        for half, doc, ref_doc in zip(("tune", "report"), load_wmt23(args.data, system), other):
-            if (system in TUNED or args.reference) and half == "tune":
-                continue
-            refs = [text for _, text in ref_doc.blocks] if ref_doc is not None else None
-            got = judge(doc, args.seeds, refs)
-            if system not in TUNED or args.reference:
-                for k in total:
-                    total[k] += got[k]
-            print(row(system + (" *" if system in TUNED else ""), half, got), flush=True)
+    if args.reference:  # every system's tune half was fitted on with a reference: its report half alone
+        todo = [(system, "report", doc, refs) for system, doc, refs in wmt23_against_next(args.data, 1)]
+    else:
+        todo = [(s, h, d, None) for s in systems for h, d in zip(("tune", "report"), load_wmt23(args.data, s))]
+    for system, half, doc, refs in todo:
+        if system in TUNED and half == "tune":
+            continue
+        got = judge(doc, args.seeds, refs)
+        if system not in TUNED or args.reference:
+            for key in total:
+                total[key] += got[key]
+        print(row(system + (" *" if system in TUNED else ""), half, got), flush=True)
     if not args.reference:
         print(row("nine untuned, all", "both", total))
         print("* GPT4-5shot: its tune half was fitted on; only its report half is shown")

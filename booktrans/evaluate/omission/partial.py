@@ -202,7 +202,6 @@ def partials(
             if "ref_miss_share" in f:
                 got = f["ref_miss_share"]
                 f["ref_miss_share"] = 0.0 if got is None else got - usual
-                f["ref_miss_usual"] = usual  # not a feature: the share as measured is the two together
     threshold = cfg.partial_threshold_ref if refs is not None else cfg.partial_threshold
     for line, f, r, parts, missing in judged:
         odds = log_odds(f, src_lang, refs is not None)

@@ -45,10 +45,11 @@ from omission_cases import load_nonlit, load_wmt23, make_case, wmt23_against_nex
 
 SETS = ("aca", "mag", "pol")  # real MT, with a human reference
 LLM = "GPT4-5shot"  # real LLM output (WMT23 zh->en), no reference
-# the features of each model; the reference adds its own four
+# the features of each model; the reference adds its own seven
 FEATURES = ["clause", "run", "short", "run_missing", "miss_share", "multi", "run_pos", "miss_share_pos"]
 FEATURES += ["run_pos_missing", "free"]
-REF_FEATURES = ["ref_short", "ref_miss_share", "ref_run", "ref_run_missing"]
+REF_FEATURES = ["ref_short", "ref_miss_share", "ref_run", "ref_run_missing", "ref_word_run", "ref_word_excess"]
+REF_FEATURES += ["ref_word_excess_share"]
 RIDGE = 1e-3  # swept with --ridge 0.001,0.01,0.03,0.1: the smallest gives every model the least out-of-fold loss
 FOLDS = 5  # the threshold is chosen on out-of-fold log-odds (out_of_fold)
 # the threshold rule: the loosest at which every tune text's false alarms stay under the cap CAP with

@@ -60,10 +60,11 @@ def test_clause_cuts_are_found_partial_with_and_without_the_reference(shared):
     clauses are found without the reference (issue 23, point 2; 0.66 here, 0.50 before the zh->en
     model of partial.py, 0.30 before any model), and the clauses the MT itself left out (read by a
     person: eval/mt_own_omissions.tsv) are found too. With the reference the complete sentences are
-    flagged less (1.0% against 2.7% without it; 4.6% before its model learnt from the WMT23 systems
+    flagged less (8 of 475 against 13 without it; 22 before its model learnt from the WMT23 systems
     judged against another's output and took a reference's missing words against the document's
-    median) and fewer cut clauses are found (16 of 32 against 21 on this draw; over five draws 0.57
-    against 0.60): the 60% target is missed with pol's reference (docs/evaluate.md)."""
+    median). On this draw fewer cut clauses are found with it (17 of 32 against 21; 16 before the
+    reference's own word runs, partial.ref_word_runs); over five draws about as many (0.605 against
+    0.603, docs/evaluate.md), so the floor with the reference is 50%."""
     from booktrans.evaluate.omission import align_references, source_coverage
 
     mod = load_tool("eval/omission_cases.py")
@@ -72,7 +73,7 @@ def test_clause_cuts_are_found_partial_with_and_without_the_reference(shared):
     assert len(case.partial) >= 30 and len(doc.own_omissions) >= 10
     refs = align_references(doc.src, doc.ref, doc.src_lang, doc.tgt_lang)
     found, flagged = {}, {}
-    for label, references, least in (("no reference", None, 0.6), ("reference", refs, 0.45)):
+    for label, references, least in (("no reference", None, 0.6), ("reference", refs, 0.5)):
         cov = source_coverage(doc.src, case.hyp, doc.src_lang, doc.tgt_lang, references=references)
         cut = [cov.lines[i] for i in case.partial]
         # a sentence that lost a clause is partial (with the clause listed), not dropped
@@ -86,6 +87,57 @@ def test_clause_cuts_are_found_partial_with_and_without_the_reference(shared):
         flagged[label] = sum(c.partial for c in others)
         assert flagged[label] <= 0.03 * len(others), (label, flagged[label], len(others))
     assert flagged["reference"] < flagged["no reference"]
+
+
+def test_a_cut_clause_leaves_a_run_of_the_reference_unsaid(shared):
+    """pol's report half with a clause cut from 10% of its sentences, judged with the human reference:
+    the run of the reference's own words the translation lacks (partial.ref_word_runs) is longer than
+    the reference's freeness explains far more often for a sentence that lost a clause than for a
+    complete one (ranked above a complete sentence's 84% of the time on this draw; median excess 3.0
+    words against 1.2)."""
+    from booktrans.evaluate.omission import align_references, source_coverage
+
+    mod = load_tool("eval/omission_cases.py")
+    _, doc = mod.load_nonlit(shared, "pol")
+    case = mod.make_case(doc, "clause", 1)
+    refs = align_references(doc.src, doc.ref, doc.src_lang, doc.tgt_lang)
+    cov = source_coverage(doc.src, case.hyp, doc.src_lang, doc.tgt_lang, references=refs)
+    cut = [c.clause_features["ref_word_excess"] for c in cov.lines if c.line in case.partial and c.clause_features]
+    whole = [
+        c.clause_features["ref_word_excess"]
+        for c in cov.lines
+        if c.line not in case.partial and c.line not in doc.own_omissions and c.clause_features
+    ]
+    assert len(cut) >= 25 and len(whole) >= 400
+    above = sum((a > b) + 0.5 * (a == b) for a in cut for b in whole) / (len(cut) * len(whole))
+    assert above >= 0.75, above
+    assert sorted(cut)[len(cut) // 2] >= 2 * sorted(whole)[len(whole) // 2]
+
+
+def test_a_freer_reference_does_not_flag_more_complete_sentences(shared):
+    """A literary translator's reference shares fewer words with any translation than pol's does. Made
+    freer (eval/omission_free_reference.py: 30% of its words replaced by others of the same
+    reference), it must not make pol's complete sentences look cut: 8 of 504 are flagged against 10
+    with the reference as it is (a model counting the reference's missing words, tried and not kept,
+    went from 2.2% to 3.3% over three draws), and half the cut clauses are still found (19 of 32)."""
+    from booktrans.evaluate.omission import align_references, source_coverage
+
+    mod = load_tool("eval/omission_cases.py")
+    free = load_tool("eval/omission_free_reference.py")
+    _, doc = mod.load_nonlit(shared, "pol")
+    refs = align_references(doc.src, doc.ref, doc.src_lang, doc.tgt_lang)
+    complete = mod.make_case(doc, "complete", 1)
+    flagged = {}
+    for share in (0.0, 0.3):
+        cov = source_coverage(doc.src, complete.hyp, doc.src_lang, doc.tgt_lang, references=free.freer(refs, share))
+        whole = [c for c in cov.lines if c.line not in doc.own_omissions and not c.omitted]
+        assert len(whole) >= 450
+        flagged[share] = sum(c.partial for c in whole)
+        assert flagged[share] <= 0.03 * len(whole), (share, flagged[share], len(whole))
+    assert flagged[0.3] <= flagged[0.0], flagged
+    case = mod.make_case(doc, "clause", 1)
+    cov = source_coverage(doc.src, case.hyp, doc.src_lang, doc.tgt_lang, references=free.freer(refs, 0.3))
+    assert sum(cov.lines[i].partial for i in case.partial) >= 0.5 * len(case.partial)
 
 
 def test_an_llms_clause_cuts_are_found_without_flagging_its_complete_segments(shared):
@@ -207,7 +259,7 @@ def test_with_the_reference_most_clause_cuts_are_found_en_zh(shared):
     cut clauses are found, with the human reference (0.53 before the reference-clause and
     position-aware features of partial.py) and without it (0.57 before the en->zh model of its own),
     at least as many with it (34 of 53 either way on this draw; over five draws 0.70 against 0.67),
-    and the complete sentences are seldom called partial (12 and 10 of about 1,000; issue 23, point
+    and the complete sentences are seldom called partial (11 and 10 of about 1,000; issue 23, point
     2)."""
     from booktrans.evaluate.omission import align_references, source_coverage
 
@@ -262,9 +314,9 @@ def test_with_another_hand_as_the_reference_more_cuts_are_found_and_few_flagged(
     """The report halves of the ten WMT23 zh->en systems, each with the next system's output as its
     reference (eval/omission_systems.py --reference: a translation by another hand; the zh->en model
     with the reference was fitted on pol and these systems' tune halves), one draw of the clause case:
-    with the reference at least 60% of the cut clauses are found (84 of 128), more than without it
-    (57), and at most 3% of the segments no rater marked with an omission error are called
-    partial (14 of 1,634)."""
+    with the reference at least 60% of the cut clauses are found (88 of 128; 84 before the
+    reference's own word runs, partial.ref_word_runs), more than without it (57), and at most 3% of
+    the segments no rater marked with an omission error are called partial (16 of 1,634)."""
     from booktrans.evaluate.omission import source_coverage
 
     if not (shared / "omission-dev").is_dir():

@@ -29,7 +29,11 @@ they had; a clause the dictionary fails on only the words. So each kept sentence
   the document's own ratio does for the lengths); and ``ref_run``, ``ref_run_missing``: the least
   run again, over the source words the reference shows alone (those it does not show count nothing:
   where the reference too says it in other words, the dictionary's failure to find them in the
-  translation is no evidence), and its words the reference shows and the stretch lacks.
+  translation is no evidence), and its words the reference shows and the stretch lacks; and
+  ``ref_word_run``, ``ref_word_excess``, ``ref_word_excess_share``: the least run over the
+  reference's own words, within one language, weighed by how many of its reference's words the
+  document's translations say (``ref_word_runs``), and its missing words beyond what that rate
+  predicts: a cut clause takes a run of the reference away, a free reference only fewer words.
 
 A logistic model per source language (``MODELS``: a Chinese word and an English stem are not the same
 unit of evidence), without and with a reference, turns them into the log-odds that a clause was cut. A
@@ -54,11 +58,14 @@ from .config import OmissionConfig
 from .evidence import Evidence
 from .search import CHI2_1_MEDIAN, MIN_PAIRS
 from .units import char_length, clauses
-from .words import XL, canon, en_stems, mono_words, numbers, zh_words
+from .words import XL, canon, en_stems, mono_sequence, mono_words, numbers, zh_words
 
 # a source word counts as found near its place when the stretch offers it within this share of its length
 # of the place its relative position in the source predicts (0.2, 0.35, 0.5 swept on the tune halves)
 POS_WINDOW = 0.35
+# the least rate ref_word_runs takes for p's complement and for q: a word every stretch offers, or none,
+# would weigh without limit
+RATE_FLOOR = 0.005
 CLAUSE_CAP = 10.0  # a worst clause's evidence above this says nothing more (below: -3 x this)
 # Log-odds that a clause was cut, one model per source language (a Chinese word and an English stem are
 # not the same unit of evidence), without and with a reference: an intercept and one coefficient per
@@ -78,16 +85,18 @@ MODELS: dict[tuple[str, bool], tuple[float, dict[str, float]]] = {
         | {"run_pos": -0.368, "miss_share_pos": 1.014, "run_pos_missing": -0.066, "free": -0.035},
     ),
     ("en", True): (
-        -6.819,
-        {"clause": 0.015, "run": -0.121, "short": 0.483, "run_missing": 0.2, "miss_share": 0.171, "multi": 0.82}
-        | {"run_pos": 0.058, "miss_share_pos": 2.85, "run_pos_missing": -0.135, "free": -0.039}
-        | {"ref_short": 0.253, "ref_miss_share": 3.778, "ref_run": -0.486, "ref_run_missing": 0.393},
+        -6.899,
+        {"clause": 0.016, "run": -0.119, "short": 0.486, "run_missing": 0.185, "miss_share": 0.418, "multi": 0.758}
+        | {"run_pos": 0.062, "miss_share_pos": 3.21, "run_pos_missing": -0.146, "free": -0.046}
+        | {"ref_short": 0.21, "ref_miss_share": 3.507, "ref_run": -0.472, "ref_run_missing": 0.379}
+        | {"ref_word_run": -0.096, "ref_word_excess": 0.032, "ref_word_excess_share": -3.026},
     ),
     ("zh", True): (
-        -4.773,
-        {"clause": -0.098, "run": -0.254, "short": 0.311, "run_missing": -0.066, "miss_share": -1.925, "multi": 0.823}
-        | {"run_pos": -0.116, "miss_share_pos": 0.003, "run_pos_missing": 0.007, "free": -0.023}
-        | {"ref_short": 0.211, "ref_miss_share": 2.119, "ref_run": -0.582, "ref_run_missing": 0.025},
+        -4.777,
+        {"clause": -0.102, "run": -0.225, "short": 0.314, "run_missing": -0.07, "miss_share": -1.341, "multi": 0.569}
+        | {"run_pos": -0.108, "miss_share_pos": 0.845, "run_pos_missing": 0.005, "free": -0.03}
+        | {"ref_short": 0.193, "ref_miss_share": 2.426, "ref_run": -0.597, "ref_run_missing": 0.0}
+        | {"ref_word_run": 0.21, "ref_word_excess": 0.559, "ref_word_excess_share": -4.582},
     ),
 }
 # Each model's own threshold, chosen on the tune halves' out-of-fold log-odds (the loosest at which every
@@ -95,7 +104,7 @@ MODELS: dict[tuple[str, bool], tuple[float, dict[str, float]]] = {
 # confidence), minus the shared one (partial_threshold 2.375, partial_threshold_ref 2.625): a sentence is
 # partial when its log-odds plus this exceed minus the shared threshold.
 SHIFT: dict[tuple[str, bool], float] = {("en", False): -0.125, ("zh", False): -1.75}
-SHIFT |= {("en", True): 0.125, ("zh", True): -1.125}
+SHIFT |= {("en", True): 0.125, ("zh", True): -1.0}
 
 
 def shortfall(expected: float, got: float, variance: float) -> float:
@@ -154,6 +163,7 @@ def partials(
                 pairs.append((float(char_length(refs[r], tgt_lang)), got))
         ref_model = ref_length_model(pairs)
     judged = []
+    stretches: list[tuple[str, str]] = []  # each judged sentence's stretch and reference
     for r, i in enumerate(keep):
         line = lines[i]
         u, j = spans[r]
@@ -192,7 +202,10 @@ def partials(
             f["ref_short"] = shortfall(ref_model[0] * char_length(ref, tgt_lang), tlen, ref_model[1]) if ref else 0.0
             f["ref_miss_share"] = ref_missing(ref, target, tgt_lang, cfg.partial_min_words) if ref else None
         judged.append((line, f, r, parts, missing))
+        stretches.append((target, ref))
     if refs is not None:
+        for (_, f, *_), got in zip(judged, ref_word_runs(stretches, tgt_lang)):
+            f.update(got)
         # a sentence lacking more of its reference's words than the document's others do: how many any
         # translation lacks depends on how free the reference is (a literary translator's shares few words
         # with any translation), which the document's median measures
@@ -237,6 +250,42 @@ def ref_missing(ref: str, target: str, lang: str, min_words: int) -> float:
         if len(ws) >= min_words:
             share = max(share, len(ws - have) / len(ws))
     return share
+
+
+def ref_word_runs(stretches: list[tuple[str, str]], lang: str) -> list[dict[str, float]]:
+    """Per (stretch, reference) of a document, the run of consecutive reference words (``mono_sequence``,
+    within the translation's language) with the least evidence that the stretch says them: a word found
+    counts log p/q, one missing log (1-p)/(1-q), where p is the share of the document's reference words
+    its own stretches offer and q the share a stretch half the document away offers (chance). A cut
+    clause takes a run of the reference's words away; a free reference (low p) makes each missing word
+    weigh less. Returned: ``ref_word_run``, its evidence; ``ref_word_excess``, its words missing beyond
+    the (1-p) of them any translation lacks against this reference; ``ref_word_excess_share``, that
+    over the reference's words. A count of missing words alone grows with how free the reference is
+    (docs/evaluate.md, "How free the reference is"); the excess does not. All 0 where the sentence has
+    no reference or the document's references say no more than chance."""
+    have = [set(mono_words(numbers(target, lang), lang)) for target, _ in stretches]
+    seqs = [mono_sequence(numbers(ref, lang), lang) if ref else [] for _, ref in stretches]
+    n = len(stretches)
+    own = [w in have[k] for k, ws in enumerate(seqs) for w in ws]
+    chance = [w in have[(k + n // 2) % n] for k, ws in enumerate(seqs) for w in ws]
+    none = {"ref_word_run": 0.0, "ref_word_excess": 0.0, "ref_word_excess_share": 0.0}
+    if not own or n < 2:
+        return [dict(none) for _ in stretches]
+    p = min(sum(own) / len(own), 1.0 - RATE_FLOOR)
+    q = max(sum(chance) / len(chance), RATE_FLOOR)
+    if q >= p:
+        return [dict(none) for _ in stretches]
+    gain, miss = float(np.log(p / q)), float(np.log((1.0 - p) / (1.0 - q)))
+    out = []
+    for ws, got in zip(seqs, have):
+        if not ws:
+            out.append(dict(none))
+            continue
+        found = [w in got for w in ws]
+        best, lo, hi = least_run([gain if f else miss for f in found])
+        excess = found[lo:hi].count(False) - (1.0 - p) * (hi - lo)
+        out.append({"ref_word_run": best, "ref_word_excess": excess, "ref_word_excess_share": excess / len(ws)})
+    return out
 
 
 def target_positions(target: str, src_lang: str, translator: Translator) -> dict[str, list[float]]:

@@ -16,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from ...align.lexicon import STOPWORDS, Translator, english_bag, stem
+from ...align.lexicon import STOPWORDS, Translator, english_bag, english_keys, stem
 
 _HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[A-Za-z]+|\d+(?:[.,]\d+)*")
 XL, REF = 0, 1  # evidence channels: across the languages, within the target language (reference)
@@ -125,6 +125,16 @@ def numbers(text: str, lang: str) -> str:
         return _ZH_SCALE.sub(lambda m: " " + value(m) + " ", text)
     text = _EN_SCALE.sub(lambda m: " " + value(m) + " ", text)
     return _EN_DATE.sub(lambda m: str(_MONTHS.index((m.group(1) or m.group(2)).lower()) + 1), text)
+
+
+def mono_sequence(text: str, lang: str) -> list[str]:
+    """``mono_words`` in text order, each once (where it first occurs): English content stems (stop
+    words left out once stemmed, as ``en_stems``), Chinese character pairs."""
+    if lang == "en":
+        keys = [key if t[0].isdigit() else canon(key) for _, t, key in english_keys(text) if key not in STOPWORDS]
+    else:
+        keys = mono_words(text, lang)
+    return list(dict.fromkeys(keys))
 
 
 def mono_words(text: str, lang: str) -> list[str]:

@@ -11,7 +11,7 @@ eval/omission_partial.py draws them) judged with that reference by ``source_cove
 share: the cut clauses found, and the complete sentences flagged partial whose MT is complete (the MT's
 own omissions, eval/mt_own_omissions.tsv, set aside). A feature that counts missing reference words
 flags more as the share grows; one measured against the document's own rates does not
-(docs/evaluate.md, "How free the reference is").
+(docs/evaluate.md, "The reference's own words").
 """
 
 from __future__ import annotations

@@ -163,7 +163,7 @@ def partials(
                 pairs.append((float(char_length(refs[r], tgt_lang)), got))
         ref_model = ref_length_model(pairs)
     judged = []
-    stretches: list[tuple[str, str]] = []  # each judged sentence's stretch and reference
+    stretches: list[tuple[set[str], str]] = []  # each judged sentence's stretch (its words) and reference
     for r, i in enumerate(keep):
         line = lines[i]
         u, j = spans[r]
@@ -199,10 +199,11 @@ def partials(
                     worst = min(worst, got[0])
             f["clause"] = max(-3 * CLAUSE_CAP, worst)
         if refs is not None and ref_model is not None:
+            have = set(mono_words(numbers(target, tgt_lang), tgt_lang))  # the stretch's words, within one language
             f["ref_short"] = shortfall(ref_model[0] * char_length(ref, tgt_lang), tlen, ref_model[1]) if ref else 0.0
-            f["ref_miss_share"] = ref_missing(ref, target, tgt_lang, cfg.partial_min_words) if ref else None
+            f["ref_miss_share"] = ref_missing(ref, have, tgt_lang, cfg.partial_min_words) if ref else None
+            stretches.append((have, ref))
         judged.append((line, f, r, parts, missing))
-        stretches.append((target, ref))
     if refs is not None:
         for (_, f, *_), got in zip(judged, ref_word_runs(stretches, tgt_lang)):
             f.update(got)
@@ -240,10 +241,9 @@ def free_evidence(ev: Evidence, r: int, u: int, j: int) -> float:
     return total
 
 
-def ref_missing(ref: str, target: str, lang: str, min_words: int) -> float:
+def ref_missing(ref: str, have: set[str], lang: str, min_words: int) -> float:
     """The largest share of a reference clause's words (``mono_words``, within the translation's
     language) absent from the stretch, over the reference's clauses of at least ``min_words`` words."""
-    have = set(mono_words(numbers(target, lang), lang))
     share = 0.0
     for clause in clauses(ref, lang):
         ws = set(mono_words(numbers(clause, lang), lang))
@@ -252,8 +252,8 @@ def ref_missing(ref: str, target: str, lang: str, min_words: int) -> float:
     return share
 
 
-def ref_word_runs(stretches: list[tuple[str, str]], lang: str) -> list[dict[str, float]]:
-    """Per (stretch, reference) of a document, the run of consecutive reference words (``mono_sequence``,
+def ref_word_runs(stretches: list[tuple[set[str], str]], lang: str) -> list[dict[str, float]]:
+    """Per (stretch's words, reference) of a document, the run of consecutive reference words (``mono_sequence``,
     within the translation's language) with the least evidence that the stretch says them: a word found
     counts log p/q, one missing log (1-p)/(1-q), where p is the share of the document's reference words
     its own stretches offer and q the share a stretch half the document away offers (chance). A cut
@@ -261,9 +261,9 @@ def ref_word_runs(stretches: list[tuple[str, str]], lang: str) -> list[dict[str,
     weigh less. Returned: ``ref_word_run``, its evidence; ``ref_word_excess``, its words missing beyond
     the (1-p) of them any translation lacks against this reference; ``ref_word_excess_share``, that
     over the reference's words. A count of missing words alone grows with how free the reference is
-    (docs/evaluate.md, "How free the reference is"); the excess does not. All 0 where the sentence has
+    (docs/evaluate.md, "The reference's own words"); the excess does not. All 0 where the sentence has
     no reference or the document's references say no more than chance."""
-    have = [set(mono_words(numbers(target, lang), lang)) for target, _ in stretches]
+    have = [words for words, _ in stretches]
     seqs = [mono_sequence(numbers(ref, lang), lang) if ref else [] for _, ref in stretches]
     n = len(stretches)
     own = [w in have[k] for k, ws in enumerate(seqs) for w in ws]

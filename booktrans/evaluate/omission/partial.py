@@ -17,6 +17,10 @@ they had; a clause the dictionary fails on only the words. So each kept sentence
 - ``free``: the gain the stretch's own informative words would bring if found, summed over those no
   word of the sentence explains: a paraphrase puts other words where the source's are missing, a cut
   clause leaves nothing in their place;
+- ``gap_free``: the same in place, as a count: the stretch's content words that no word of the
+  sentence explains between the run's anchors (the nearest words found before and after it) and near
+  the place the run's position in the source predicts; a cut clause leaves its anchors side by side,
+  a clause the dictionary fails on leaves its own words between them;
 - ``short``: the Gale-Church cost of the stretch being *shorter* than the source (the shared
   ``gale_church.length_cost`` with the document's own ratio and variance, those of the search;
   0 when it is as long or longer);
@@ -36,7 +40,9 @@ they had; a clause the dictionary fails on only the words. So each kept sentence
   predicts: a cut clause takes a run of the reference away, a free reference only fewer words.
 
 A logistic model per source language (``MODELS``: a Chinese word and an English stem are not the same
-unit of evidence), without and with a reference, turns them into the log-odds that a clause was cut. A
+unit of evidence), without and with a reference, turns them into the log-odds that a clause was cut
+(``gap_free`` only in the model of a Chinese source without one: it lowered no other model's
+out-of-fold loss by more than 0.0001). A
 sentence is partial when those log-odds plus the model's ``SHIFT`` exceed ``-partial_threshold`` (with
 a reference ``-partial_threshold_ref``) and its run misses at least ``partial_min_words`` words (the
 issue's definition of a missing clause: 3 content words or more absent); its ``missing_clauses`` hold
@@ -66,6 +72,10 @@ POS_WINDOW = 0.35
 # the least rate ref_word_runs takes for p's complement and for q: a word every stretch offers, or none,
 # would weigh without limit
 RATE_FLOOR = 0.005
+# gap_free also counts the stretch's words within this share of its length either side of the place the run's
+# relative position in the source predicts: English often moves a Chinese clause's translation past its anchors
+# (0 and 0.1 compared on the tune halves: docs/evaluate.md, "The gap between the anchors")
+GAP_MARGIN = 0.1
 CLAUSE_CAP = 10.0  # a worst clause's evidence above this says nothing more (below: -3 x this)
 # Log-odds that a clause was cut, one model per source language (a Chinese word and an English stem are
 # not the same unit of evidence), without and with a reference: an intercept and one coefficient per
@@ -80,9 +90,9 @@ MODELS: dict[tuple[str, bool], tuple[float, dict[str, float]]] = {
         | {"run_pos": -0.047, "miss_share_pos": 1.808, "run_pos_missing": -0.002, "free": -0.047},
     ),
     ("zh", False): (
-        -5.887,
-        {"clause": -0.207, "run": -0.84, "short": 0.525, "run_missing": -0.066, "miss_share": -3.857, "multi": 2.172}
-        | {"run_pos": -0.368, "miss_share_pos": 1.014, "run_pos_missing": -0.066, "free": -0.035},
+        -5.971,
+        {"clause": -0.213, "run": -0.814, "short": 0.493, "run_missing": -0.05, "miss_share": -3.734, "multi": 2.119}
+        | {"run_pos": -0.39, "miss_share_pos": 0.955, "run_pos_missing": -0.014, "free": -0.008, "gap_free": -0.302},
     ),
     ("en", True): (
         -6.899,
@@ -429,12 +439,37 @@ def missing_run(
             "run_pos": b2,
             "run_pos_missing": float(hits[lo2:hi2].count(False)),
             "miss_share_pos": hits.count(False) / n,
+            "gap_free": gap_free([f for _, f, *_ in seq], [row[:-2] for row in near], lo, hi, tgt_pos, it.keyset(XL)),
         }
     if ref_keys is not None:
         b3, lo3, hi3 = least_run([e if s else 0.0 for (e, *_), s in zip(seq, shown)])
         local["ref_run"] = b3
         local["ref_run_missing"] = float(sum(s and not f for (_, f, *_), s in zip(seq[lo3:hi3], shown[lo3:hi3])))
     return best, len(missing), len(seq), sum(f for _, f, _, _ in seq), missing, local
+
+
+def gap_free(
+    found: list[bool], places: list[list[float]], lo: int, hi: int, tgt_pos: dict[str, list[float]], src_keys: set[str]
+) -> float:
+    """The translation's words between the run's anchors that no word of the source sentence explains.
+    The anchors are the nearest found words before and after the run ``[lo, hi)`` (the stretch's ends
+    where there is none), each at its place in the stretch (relative, 0..1) nearest the one its place
+    in the source predicts; the span between them is widened to ``GAP_MARGIN`` either side of the
+    run's own predicted place. A cut clause leaves its anchors side by side in the translation, nothing
+    between them; a clause the dictionary fails on leaves its translation there, in words that no
+    gloss of the sentence explains."""
+    n = max(len(found), 1)
+
+    def place(k: int | None, end: float) -> float:
+        if k is None or not places[k]:
+            return end
+        return min(places[k], key=lambda p: abs(p - (k + 0.5) / n))
+
+    left = next((k for k in range(lo - 1, -1, -1) if found[k]), None)
+    right = next((k for k in range(hi, len(found)) if found[k]), None)
+    a, z = sorted((place(left, 0.0), place(right, 1.0)))
+    a, z = min(a, lo / n - GAP_MARGIN), max(z, hi / n + GAP_MARGIN)
+    return float(sum(1 for key, ps in tgt_pos.items() if key not in src_keys for p in ps if a < p < z))
 
 
 def least_run(es: list[float]) -> tuple[float, int, int]:

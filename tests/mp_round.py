@@ -22,6 +22,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from booktrans.train import TrainConfig, train_round
+from booktrans.train.job import leave_process_group
 
 
 class _Kill(TrainerCallback):
@@ -57,6 +58,7 @@ def main() -> int:
         out = Path(spec["summaries"]) / f"{name}.rank{rank}.json"
         out.write_text(json.dumps(summary), encoding="utf-8")
         logging.getLogger("mp_round").info("job %s: %.1f s", name, time.monotonic() - began)  # launch-time budget
+    leave_process_group()  # as the stage's workers do
     return 0
 
 

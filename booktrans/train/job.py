@@ -170,7 +170,20 @@ def train_here(job: RoundJob) -> int:
             summary["final_loss"],
             summary["eval_loss"],
         )
+    leave_process_group()
     return 0
+
+
+def leave_process_group() -> None:
+    """Every rank leaves the process group together once its part of the round is written: a group left
+    for the interpreter's exit to tear down can abort a rank (gloo's threads destroyed while running:
+    "terminate called without an active exception", SIGABRT after a finished round, which fails the
+    launch and the stage). Nothing to do in a process that never joined one."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def select_checkpoint(job: RoundJob) -> dict:

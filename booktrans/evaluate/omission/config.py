@@ -9,6 +9,10 @@ from dataclasses import dataclass
 # Chinese function words such as 的, 了, 我们 take glosses from the commonest English words of the
 # corpus, "people", "develop", which a translation may lack; see docs/evaluate.md, tuned on the tune halves).
 TABLE_MIN_PROB = 0.5
+# The detector reads each CC-CEDICT entry's glosses from this many senses (the aligner reads 6): a sense
+# further down often holds the word a translation uses (基准: norm, standard, ... benchmark). Swept on
+# the tune halves (docs/evaluate.md, "More senses, and names by their sound").
+GLOSS_SENSES = 8
 
 
 @dataclass(frozen=True)

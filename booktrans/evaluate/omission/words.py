@@ -2,7 +2,8 @@
 
 Across the languages the keys come from the injected *translator* (any ``lexicon.Translator``: the
 bag of English stems of each Chinese word), from numbers ("2 million" = 200万, "December 26" =
-12月26日) and from names (pinyin of Chinese characters against capitalised English words). English
+12月26日) and from names (pinyin of Chinese characters against capitalised English words; a name
+written by its sound, one word of the glosser, by its sound skeleton, ``name_keys``). English
 stems are compared by their first letters (``canon``). With a reference translation, each source
 sentence also gets the words of its reference (English content stems, or Chinese character pairs),
 matched against the units within one language.
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from ...align.lexicon import STOPWORDS, Translator, english_bag, english_keys, stem
+from ...align.names import NAME_KEY, english_skeleton, skeleton_keys
 
 _HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[A-Za-z]+|\d+(?:[.,]\d+)*")
 XL, REF = 0, 1  # evidence channels: across the languages, within the target language (reference)
@@ -52,7 +54,7 @@ PREFIX = 6
 def canon(word: str) -> str:
     """The match key of an English stem: without a final e, its first PREFIX letters, so that forms a
     light stemmer leaves apart still meet (improve/improvement, delegate/delegat, create/creat)."""
-    if word[:1].isdigit():
+    if word[:1].isdigit() or word[:1] == NAME_KEY:
         return word
     if len(word) > 3 and word.endswith("e"):
         word = word[:-1]
@@ -64,6 +66,16 @@ def en_stems(text: str) -> tuple[frozenset[str], frozenset[str]]:
     of the Chinese side never hold them."""
     stems, names = english_bag(text)
     return frozenset(s for s in stems if s not in STOPWORDS), names
+
+
+def name_keys(text: str) -> dict[str, frozenset[str]]:
+    """The stems of an English text's capitalised words (names, anywhere in the sentence) -> the keys by
+    which a Chinese transliteration of them is matched (``align.names``)."""
+    out: dict[str, frozenset[str]] = {}
+    for _, t, key in english_keys(text):
+        if t[0].isupper() and len(t) > 2:
+            out[key] = out.get(key, frozenset()) | skeleton_keys(english_skeleton(t))
+    return out
 
 
 def zh_words(bag) -> list[frozenset[str]]:
@@ -170,6 +182,7 @@ class Words:
         en_texts = [numbers(t, "en") for t in en_texts]
         zh_bags = translator.bags(zh_texts)
         en_bags = [en_stems(t) for t in en_texts]
+        en_sounds = [name_keys(t) for t in en_texts]
         en_names = set().union(*(names for _, names in en_bags)) if en_bags else set()
         zh_items = []
         for bag in zh_bags:
@@ -180,11 +193,11 @@ class Words:
                 it.add(XL, frozenset({"#" + nm}), "#name")
             zh_items.append(it)
         en_items = []
-        for stems, names in en_bags:
+        for (stems, names), sounds in zip(en_bags, en_sounds):
             it = Item()
             named = {stem(nm): nm for nm in names}
             for st in sorted(stems):
-                keys = {canon(st)}
+                keys = {canon(st)} | sounds.get(st, frozenset())
                 if st in named:
                     keys.add("#" + named[st])
                 it.add(XL, frozenset(keys), canon(st))

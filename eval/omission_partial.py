@@ -232,6 +232,54 @@ def sweep(rows: list[dict], lang: str, use_ref: bool, model: tuple | dict, thres
     return chosen
 
 
+def in_use_odds(rows: list[dict], lang: str, use_ref: bool) -> dict[int, float]:
+    """The log-odds of the model in use (``MODELS`` with its ``SHIFT``) for every row it judges."""
+    intercept, coef = MODELS[(lang, use_ref)]
+    intercept += SHIFT[(lang, use_ref)]
+    return {
+        n: intercept + sum(c * r["f"].get(k, 0.0) for k, c in coef.items())
+        for n, r in enumerate(rows)
+        if r["f"] and r["lang"] == lang and r["ref"] == use_ref and not r["omitted"]
+    }
+
+
+def judged(rows: list[dict], odds: dict[int, float], text: str, min_words: int) -> tuple[np.ndarray, np.ndarray]:
+    """A text's cut clauses and its complete sentences (the MT's own omissions set aside) as the
+    log-odds each would need to pass (-inf where the run misses too few words to be flagged)."""
+    cut, whole = [], []
+    for n, o in odds.items():
+        r = rows[n]
+        if r["text"] != text:
+            continue
+        v = o if r["f"]["run_missing"] >= min_words else -np.inf
+        if r["case"] == "clause" and r["cut"]:
+            cut.append(v)
+        elif r["case"] == "complete" and not r["own"]:
+            whole.append(v)
+    return np.array(cut), np.array(whole)
+
+
+def matched(rows: list[dict], lang: str, cfg: OmissionConfig) -> None:
+    """With the reference against without it at the same false alarms: for each text judged both
+    ways, the reference's model at its threshold, and the share the model without the reference finds
+    at its loosest threshold whose false alarms are no more (one operating point for both, so that
+    fewer false alarms at a little less recall is not read as better or worse by itself)."""
+    with_ref, without = in_use_odds(rows, lang, True), in_use_odds(rows, lang, False)
+    texts = sorted({rows[n]["text"] for n in with_ref} & {rows[n]["text"] for n in without})
+    for t in texts:
+        cut, whole = judged(rows, with_ref, t, cfg.partial_min_words)
+        got, fa = float(np.mean(cut > -cfg.partial_threshold_ref)), float(np.mean(whole > -cfg.partial_threshold_ref))
+        cut0, whole0 = judged(rows, without, t, cfg.partial_min_words)
+        # the loosest cut-off on the log-odds without the reference whose false alarms stay at most fa
+        bars = np.unique(np.r_[whole0[np.isfinite(whole0)], cut0[np.isfinite(cut0)], np.inf])
+        ok = [b for b in bars if np.mean(whole0 > b) <= fa]
+        bar = min(ok)
+        print(
+            f"  {t}: with the reference {got:.3f} of {len(cut)} found at {100 * fa:.2f}% false alarms; without it, "
+            f"at no more false alarms, {float(np.mean(cut0 > bar)):.3f} at {100 * float(np.mean(whole0 > bar)):.2f}%"
+        )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=Path("../shared/data"))
@@ -275,6 +323,10 @@ def main() -> int:
             chosen = sweep(rows, lang, use_ref, oof, thresholds, cfg.partial_min_words)
             print(f"  chosen: {chosen} (every text's false alarms under {100 * CAP:.0f}% with 90% confidence)")
             shifts[key] = None if chosen is None else round(chosen - in_use, 3)
+    if args.part == "report":
+        print("\nwith the reference against without it at the same false alarms (report halves):")
+        for lang in ("en", "zh"):
+            matched(rows, lang, cfg)
     if refit:
         print("\nMODELS = {")
         for key, (b0, coef) in refit.items():

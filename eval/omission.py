@@ -41,8 +41,9 @@ beads together), so the report halves are text it never saw. Its entries count f
 5. **Speed**: the detector on a whole set's complete MT as one input, beside the project's sentence
    aligner alone on the same input.
 6. **What LLMs do** (run first; ``eval/omission_cases.py``): complete, dropped, swapped, merged, split
-   sentences, gaps of 1-200 sentences and clause cuts, on the MT sets and on MAC-Dev's published
-   human English, tune and report halves; the targets of issue 23 are checked on the report halves.
+   sentences, gaps of 1-200 sentences and clause cuts (five draws), on the MT sets and on MAC-Dev's
+   published human English, tune and report halves; the targets of issue 23 are checked on the report
+   halves ("called dropped" over the sentences a case left whole).
 7. **Reliability** of ``score`` over every sentence of section 6, per part, with its expected
    calibration error; ``--fit`` refits the score's slope on the tune halves.
 """

@@ -22,7 +22,8 @@ under ``CAP`` with 90% confidence (``upper_bound``); last, the refit ``MODELS`` 
 model's choice minus the shared ``partial_threshold`` / ``partial_threshold_ref``) to copy into
 partial.py. ``--ridge`` also prints
 each model's out-of-fold log-loss at other ridges. ``--part report`` prints the models in use on
-the report halves and fits nothing.
+the report halves and fits nothing; last, for each text judged with and without the reference, what
+the model without it finds at no more false alarms than the reference's (``matched``).
 """
 
 from __future__ import annotations

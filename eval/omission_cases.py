@@ -356,8 +356,6 @@ class Tally:
 
     missing: int = 0
     found: int = 0
-    present: int = 0
-    false: int = 0  # present sentences called dropped, cut ones (``partial``) included
     touched: int = 0
     touched_false: int = 0
     cut: int = 0
@@ -391,8 +389,6 @@ class Tally:
                 self.found += c.omitted
                 ok &= c.omitted
             else:
-                self.present += 1
-                self.false += c.omitted
                 if i in near and c.omitted:
                     ok = False
                     clean &= complete_flags is not None and i in complete_flags

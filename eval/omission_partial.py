@@ -186,21 +186,29 @@ def upper_bound(share: float, n: int, z: float = Z) -> float:
     return float((centre + spread) / (1 + z * z / n))
 
 
+def model_odds(rows: list[dict], lang: str, use_ref: bool, model: tuple) -> dict[int, float]:
+    """One model's (intercept, coefficients) log-odds for every row of its language and reference."""
+    intercept, coef = model
+    return {
+        n: intercept + sum(c * r["f"].get(k, 0.0) for k, c in coef.items())
+        for n, r in enumerate(rows)
+        if r["f"] and r["lang"] == lang and r["ref"] == use_ref
+    }
+
+
+def in_use(lang: str, use_ref: bool) -> tuple:
+    """The model partial.py uses: ``MODELS`` with its ``SHIFT`` in the intercept."""
+    intercept, coef = MODELS[(lang, use_ref)]
+    return intercept + SHIFT[(lang, use_ref)], coef
+
+
 def sweep(rows: list[dict], lang: str, use_ref: bool, model: tuple | dict, thresholds, min_words: int) -> float | None:
     """Cut clauses found and complete sentences flagged per text of one model at each threshold on its
     log-odds; returns the loosest threshold at which every text's false alarms (flags on its complete
     sentences whose translation is complete: those the MT itself left a clause out of,
     ``mt_own_omissions.tsv``, set aside) have an upper bound (``upper_bound``, over the text's distinct
     sentences: each is drawn once per seed) of at most ``CAP``."""
-    if isinstance(model, dict):  # log-odds per row (out_of_fold)
-        odds = model
-    else:
-        intercept, coef = model
-        odds = {
-            n: intercept + sum(c * r["f"].get(k, 0.0) for k, c in coef.items())
-            for n, r in enumerate(rows)
-            if r["f"] and r["lang"] == lang and r["ref"] == use_ref
-        }
+    odds = model if isinstance(model, dict) else model_odds(rows, lang, use_ref, model)  # dict: out_of_fold's
     mine = [(n, r) for n, r in enumerate(rows) if n in odds and not r["omitted"]]
     texts = sorted({r["text"] for _, r in mine})
     print("  threshold  " + "  ".join(f"{t}: found / complete flagged (false alarms)" for t in texts))
@@ -233,24 +241,14 @@ def sweep(rows: list[dict], lang: str, use_ref: bool, model: tuple | dict, thres
     return chosen
 
 
-def in_use_odds(rows: list[dict], lang: str, use_ref: bool) -> dict[int, float]:
-    """The log-odds of the model in use (``MODELS`` with its ``SHIFT``) for every row it judges."""
-    intercept, coef = MODELS[(lang, use_ref)]
-    intercept += SHIFT[(lang, use_ref)]
-    return {
-        n: intercept + sum(c * r["f"].get(k, 0.0) for k, c in coef.items())
-        for n, r in enumerate(rows)
-        if r["f"] and r["lang"] == lang and r["ref"] == use_ref and not r["omitted"]
-    }
-
-
 def judged(rows: list[dict], odds: dict[int, float], text: str, min_words: int) -> tuple[np.ndarray, np.ndarray]:
-    """A text's cut clauses and its complete sentences (the MT's own omissions set aside) as the
-    log-odds each would need to pass (-inf where the run misses too few words to be flagged)."""
+    """A text's cut clauses and its complete sentences (the MT's own omissions set aside, and those
+    called dropped, which partial does not judge) as their log-odds (-inf where the run misses too
+    few words to be flagged)."""
     cut, whole = [], []
     for n, o in odds.items():
         r = rows[n]
-        if r["text"] != text:
+        if r["text"] != text or r["omitted"]:
             continue
         v = o if r["f"]["run_missing"] >= min_words else -np.inf
         if r["case"] == "clause" and r["cut"]:
@@ -265,16 +263,15 @@ def matched(rows: list[dict], lang: str, cfg: OmissionConfig) -> None:
     ways, the reference's model at its threshold, and the share the model without the reference finds
     at its loosest threshold whose false alarms are no more (one operating point for both, so that
     fewer false alarms at a little less recall is not read as better or worse by itself)."""
-    with_ref, without = in_use_odds(rows, lang, True), in_use_odds(rows, lang, False)
+    with_ref = model_odds(rows, lang, True, in_use(lang, True))
+    without = model_odds(rows, lang, False, in_use(lang, False))
     texts = sorted({rows[n]["text"] for n in with_ref} & {rows[n]["text"] for n in without})
     for t in texts:
         cut, whole = judged(rows, with_ref, t, cfg.partial_min_words)
         got, fa = float(np.mean(cut > -cfg.partial_threshold_ref)), float(np.mean(whole > -cfg.partial_threshold_ref))
         cut0, whole0 = judged(rows, without, t, cfg.partial_min_words)
         # the loosest cut-off on the log-odds without the reference whose false alarms stay at most fa
-        bars = np.unique(np.r_[whole0[np.isfinite(whole0)], cut0[np.isfinite(cut0)], np.inf])
-        ok = [b for b in bars if np.mean(whole0 > b) <= fa]
-        bar = min(ok)
+        bar = min(b for b in np.r_[whole0[np.isfinite(whole0)], np.inf] if np.mean(whole0 > b) <= fa)
         print(
             f"  {t}: with the reference {got:.3f} of {len(cut)} found at {100 * fa:.2f}% false alarms; without it, "
             f"at no more false alarms, {float(np.mean(cut0 > bar)):.3f} at {100 * float(np.mean(whole0 > bar)):.2f}%"
@@ -302,20 +299,19 @@ def main() -> int:
     thresholds = [float(t) for t in args.thresholds.split(",")]
     refit, shifts = {}, {}
     for use_ref in (False, True):
-        in_use = cfg.partial_threshold_ref if use_ref else cfg.partial_threshold
+        threshold = cfg.partial_threshold_ref if use_ref else cfg.partial_threshold
         for lang in ("en", "zh"):
             key = (lang, use_ref)
             print(f"\n{lang} source, {'with' if use_ref else 'without'} the reference ({args.part} halves)")
-            intercept, coef = MODELS[key]
-            print(f"  in use (partial when log-odds + {SHIFT[key]} > -{in_use}):")
-            sweep(rows, lang, use_ref, (intercept + SHIFT[key], coef), [in_use], cfg.partial_min_words)
+            print(f"  in use (partial when log-odds + {SHIFT[key]} > -{threshold}):")
+            sweep(rows, lang, use_ref, in_use(lang, use_ref), [threshold], cfg.partial_min_words)
             if args.part != "tune":
                 continue
             names = FEATURES + (REF_FEATURES if use_ref else GAP_FEATURES if lang == "zh" else [])
             b0, b = fit(*design(rows, lang, use_ref, names))
             refit[key] = (round(b0, 3), {k: round(float(v), 3) for k, v in zip(names, b)})
             print("  refit:")
-            sweep(rows, lang, use_ref, refit[key], [in_use], cfg.partial_min_words)
+            sweep(rows, lang, use_ref, refit[key], [threshold], cfg.partial_min_words)
             print(f"  out of fold ({FOLDS} folds by sentence), at each threshold:")
             oof = out_of_fold(rows, lang, use_ref, names)
             for ridge in [float(x) for x in args.ridge.split(",")] if args.ridge else []:
@@ -323,7 +319,7 @@ def main() -> int:
                 print(f"  ridge {ridge}: out-of-fold log-loss {log_loss(rows, got, lang):.4f}")
             chosen = sweep(rows, lang, use_ref, oof, thresholds, cfg.partial_min_words)
             print(f"  chosen: {chosen} (every text's false alarms under {100 * CAP:.0f}% with 90% confidence)")
-            shifts[key] = None if chosen is None else round(chosen - in_use, 3)
+            shifts[key] = None if chosen is None else round(chosen - threshold, 3)
     if args.part == "report":
         print("\nwith the reference against without it at the same false alarms (report halves):")
         for lang in ("en", "zh"):

@@ -58,8 +58,12 @@ demo: $(STAMP)  ## create .venv if missing, run the whole pipeline on the embedd
 repro: $(STAMP)  ## dvc repro with the current params.yaml
 	$(BIN)/dvc repro
 
-test: $(STAMP)  ## create .venv if missing, run the test suite
-	$(BIN)/python -m pytest -q
+# The suite runs in TEST_WORKERS processes (pytest-xdist), whole test files to a worker: the DVC pipeline
+# tests' background runs, the multi-process training and the rest then share the cores (tests/conftest.py).
+TEST_WORKERS ?= 2
+
+test: $(STAMP)  ## create .venv if missing, run the test suite in TEST_WORKERS processes (default 2)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)  ## ruff: lint rules and import order, then formatting (pyproject.toml [tool.ruff])
 	$(BIN)/ruff check .

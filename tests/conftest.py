@@ -22,19 +22,29 @@ def _pipeline_modules(session):
     }
 
 
+def _xdist_worker(config) -> bool:
+    """True in a worker of pytest-xdist (`make test` runs the suite in two: `-n 2 --dist loadfile`)."""
+    return hasattr(config, "workerinput")
+
+
 def pytest_collection_modifyitems(session, config, items):
-    """The pipeline tests run last, so that their `dvc repro` runs (started below as soon as the tests
-    are collected) overlap the whole rest of the suite."""
+    """The pipeline tests' two `dvc repro` runs must overlap the rest of the suite. In one process they
+    start as soon as the tests are collected (below) and the pipeline tests run last. Under xdist the
+    pipeline module is handed out first: the worker that gets it starts the runs and waits for them
+    while the other worker runs the rest, so the runs and the rest still overlap."""
+    first = _xdist_worker(config)
     items.sort(
-        key=lambda item: getattr(item, "module", None) is not None and item.module.__name__.endswith("test_pipeline")
+        key=lambda item: (
+            (getattr(item, "module", None) is not None and item.module.__name__.endswith("test_pipeline")) != first
+        )
     )
 
 
 def pytest_collection_finish(session):
     """The pipeline tests' `dvc repro` runs take minutes of one core each: start them as soon as the
     tests are collected, so they run beside the rest of the suite rather than after it."""
-    if session.config.option.collectonly:
-        return
+    if session.config.option.collectonly or _xdist_worker(session.config):
+        return  # under xdist every worker collects every test; the one that gets the pipeline module starts them
     for module in _pipeline_modules(session):
         module.start_runs(ROOT, session.config._tmp_path_factory.mktemp)
 

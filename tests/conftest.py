@@ -28,30 +28,30 @@ def _xdist_worker(config) -> bool:
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """The pipeline tests' two `dvc repro` runs must overlap the rest of the suite. In one process they
-    start as soon as the tests are collected (below) and the pipeline tests run last. Under xdist the
-    pipeline module is handed out first: the worker that gets it starts the runs and waits for them
-    while the other worker runs the rest, so the runs and the rest still overlap."""
-    first = _xdist_worker(config)
+    """The pipeline tests run last, so that their `dvc repro` runs (started below as soon as the tests
+    are collected) overlap the whole rest of the suite."""
     items.sort(
-        key=lambda item: (
-            (getattr(item, "module", None) is not None and item.module.__name__.endswith("test_pipeline")) != first
-        )
+        key=lambda item: getattr(item, "module", None) is not None and item.module.__name__.endswith("test_pipeline")
     )
 
 
 def pytest_collection_finish(session):
     """The pipeline tests' `dvc repro` runs take minutes of one core each: start them as soon as the
-    tests are collected, so they run beside the rest of the suite rather than after it."""
-    if session.config.option.collectonly or _xdist_worker(session.config):
-        return  # under xdist every worker collects every test; the one that gets the pipeline module starts them
+    tests are collected, so they run beside the rest of the suite rather than after it. Under
+    pytest-xdist (`make test` runs two workers) every worker collects every test; the first to get
+    there starts the runs, and the worker that gets the pipeline tests reads them (tests/test_pipeline.py)."""
+    if session.config.option.collectonly:
+        return
     for module in _pipeline_modules(session):
-        module.start_runs(ROOT, session.config._tmp_path_factory.mktemp)
+        module.start_runs(ROOT, session.config._tmp_path_factory)
 
 
 def pytest_sessionfinish(session, exitstatus):
+    # a worker that started the runs waits for them (another worker may still read them); a single
+    # process past its tests, or any session cut short (Ctrl-C), kills them: no run outlives the session
+    wait = _xdist_worker(session.config) and exitstatus != pytest.ExitCode.INTERRUPTED
     for module in _pipeline_modules(session):
-        module.stop_runs()  # a run cut short (-x, Ctrl-C) must not outlive the session
+        module.stop_runs(wait)
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,8 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -98,55 +100,89 @@ def copy_project(root: Path, dest: Path) -> Path:
 
 
 _STARTED: dict = {}
+RUNS = ("project", "twin")
+RUN_TIMEOUT = 1800  # seconds a worker waits for the other worker's runs before it gives up
 
 
-def start_runs(root: Path, mktemp) -> None:
+def _runs_dir(factory) -> Path:
+    """Where the two runs live. Under pytest-xdist each worker has its own base temp folder
+    (``popen-gwN``) inside the session's, so the runs go in the session's: every worker finds them."""
+    base = factory.getbasetemp()
+    return (base.parent if base.name.startswith("popen-gw") else base) / "pipeline-runs"
+
+
+def _finish(proc: subprocess.Popen, rc_file: Path) -> None:
+    """Write the run's exit status next to its logs once it ends (atomically: a reader sees all or nothing)."""
+    code = proc.wait()
+    tmp = rc_file.with_suffix(".tmp")
+    tmp.write_text(str(code))
+    os.replace(tmp, rc_file)
+
+
+def start_runs(root: Path, factory) -> None:
     """Start the two `dvc repro` runs (each mostly one core of single-threaded start-up work) in the
     background, lowered in priority. tests/conftest.py calls this as soon as the tests are collected,
-    so the runs go on beside the rest of the suite; ``runs`` waits for them."""
+    so the runs go on beside the rest of the suite; ``runs`` waits for them. Under pytest-xdist every
+    worker calls it and the first to create the runs' folder starts them: the worker that gets this
+    module may be another one, and reads their exit status and logs from that folder."""
     if _STARTED:
         return
+    where = _runs_dir(factory)
+    try:
+        where.mkdir(parents=True)
+    except FileExistsError:
+        _STARTED["owner"] = False
+        return
     env = {**_env(), "OMP_NUM_THREADS": "1"}
-    logs = mktemp("repro-logs")
     started = []
-    for name in ("project", "twin"):
-        d = trim_copy(root, mktemp(name))
-        out, err = open(logs / f"{name}.out", "w"), open(logs / f"{name}.err", "w")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "dvc", "repro"],
-            cwd=d,
-            env=env,
-            stdout=out,
-            stderr=err,
-            text=True,
-            preexec_fn=lambda: os.nice(5),
-        )
-        started.append((d, proc, logs / f"{name}.out", logs / f"{name}.err"))
-        out.close()
-        err.close()
-    _STARTED["runs"] = started
+    for name in RUNS:
+        (where / name).mkdir()
+        d = trim_copy(root, where / name)
+        with open(where / f"{name}.out", "w") as out, open(where / f"{name}.err", "w") as err:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "dvc", "repro"],
+                cwd=d,
+                env=env,
+                stdout=out,
+                stderr=err,
+                text=True,
+                preexec_fn=lambda: os.nice(5),
+            )
+        watch = threading.Thread(target=_finish, args=(proc, where / f"{name}.rc"), daemon=True)
+        watch.start()
+        started.append((proc, watch))
+    _STARTED.update(owner=True, runs=started)
 
 
-def stop_runs() -> None:
-    for _, proc, _, _ in _STARTED.get("runs", []):
-        if proc.poll() is None:
+def stop_runs(wait: bool) -> None:
+    """At the end of the session of the process that started the runs: wait for them when another
+    worker may still need them (``wait``), else kill them (a session cut short must not leave them)."""
+    for proc, watch in _STARTED.get("runs", []):
+        if proc.poll() is None and not wait:
             proc.kill()
-            proc.wait()
+        proc.wait()
+        watch.join()
 
 
 @pytest.fixture(scope="module")
 def runs(root, tmp_path_factory):
     """Two copies of the project run `dvc repro` side by side from a clean state. The first backs
     most tests; the second is the determinism twin."""
-    start_runs(root, tmp_path_factory.mktemp)
+    start_runs(root, tmp_path_factory)
+    where = _runs_dir(tmp_path_factory)
     results = []
-    for d, proc, out_file, err_file in _STARTED["runs"]:
-        proc.wait()
-        out, err = out_file.read_text(), err_file.read_text()
-        res = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    for name in RUNS:
+        rc_file, waited = where / f"{name}.rc", 0.0
+        while not rc_file.exists():
+            if waited > RUN_TIMEOUT:
+                raise AssertionError(f"{where / name}: `dvc repro` gave no exit status in {RUN_TIMEOUT} s")
+            time.sleep(0.5)
+            waited += 0.5
+        out, err = (where / f"{name}.out").read_text(), (where / f"{name}.err").read_text()
+        res = subprocess.CompletedProcess([sys.executable, "-m", "dvc", "repro"], int(rc_file.read_text()), out, err)
         if res.returncode != 0:
-            raise AssertionError(f"dvc repro in {d} failed:\n{out[-3000:]}\n{err[-3000:]}")
-        results.append((d, res))
+            raise AssertionError(f"dvc repro in {where / name} failed:\n{out[-3000:]}\n{err[-3000:]}")
+        results.append((where / name, res))
     return results
 
 

@@ -28,8 +28,9 @@ def _xdist_worker(config) -> bool:
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """The pipeline tests run last, so that their `dvc repro` runs (started below as soon as the tests
-    are collected) overlap the whole rest of the suite."""
+    """In one process the pipeline tests run last, so that their `dvc repro` runs (started below as
+    soon as the tests are collected) overlap the whole rest of the suite. (Under xdist with
+    `--dist loadfile` the files are handed out largest first whatever their order here.)"""
     items.sort(
         key=lambda item: getattr(item, "module", None) is not None and item.module.__name__.endswith("test_pipeline")
     )
@@ -47,11 +48,14 @@ def pytest_collection_finish(session):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    # a worker that started the runs waits for them (another worker may still read them); a single
-    # process past its tests, or any session cut short (Ctrl-C), kills them: no run outlives the session
-    wait = _xdist_worker(session.config) and exitstatus != pytest.ExitCode.INTERRUPTED
+    # a worker that started the runs waits for them (another worker may still read them), unless cut
+    # short (Ctrl-C; xdist's controller keeps -x to itself, so there a worker waits out the runs); a
+    # single process past its tests kills them: no run outlives the session
+    stopped = exitstatus == pytest.ExitCode.INTERRUPTED or session.shouldstop or session.shouldfail
+    wait = _xdist_worker(session.config) and not stopped
     for module in _pipeline_modules(session):
         module.stop_runs(wait)
+    _hand_skips_to_controller(session)
 
 
 @pytest.fixture(scope="session")
@@ -127,6 +131,18 @@ def pytest_runtest_makereport(item, call):
 def pytest_make_collect_report(collector):
     outcome = yield
     _fail_skip(outcome.get_result())
+
+
+def _hand_skips_to_controller(session) -> None:
+    """Under xdist the failed skips are counted in the workers: hand them to the controller."""
+    if _xdist_worker(session.config):
+        session.config.workeroutput["failed_skips"] = list(_failed_skips)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """The controller's side of the above: the workers' failed skips, for the summary below."""
+    _failed_skips.extend(tuple(x) for x in getattr(node, "workeroutput", {}).get("failed_skips", []))
 
 
 def pytest_terminal_summary(terminalreporter):

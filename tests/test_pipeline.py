@@ -101,14 +101,24 @@ def copy_project(root: Path, dest: Path) -> Path:
 
 _STARTED: dict = {}
 RUNS = ("project", "twin")
-RUN_TIMEOUT = 1800  # seconds a worker waits for the other worker's runs before it gives up
+RUN_TIMEOUT = 1800  # seconds ``runs`` waits for the runs' exit status before it gives up
 
 
 def _runs_dir(factory) -> Path:
-    """Where the two runs live. Under pytest-xdist each worker has its own base temp folder
-    (``popen-gwN``) inside the session's, so the runs go in the session's: every worker finds them."""
+    """Where the two runs live. Under pytest-xdist each worker has its own base temp folder inside
+    the session's, so the runs go in the session's: every worker finds them."""
     base = factory.getbasetemp()
-    return (base.parent if base.name.startswith("popen-gw") else base) / "pipeline-runs"
+    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "pipeline-runs"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _finish(proc: subprocess.Popen, rc_file: Path) -> None:
@@ -133,25 +143,30 @@ def start_runs(root: Path, factory) -> None:
     except FileExistsError:
         _STARTED["owner"] = False
         return
+    (where / "owner.pid").write_text(str(os.getpid()))
     env = {**_env(), "OMP_NUM_THREADS": "1"}
     started = []
-    for name in RUNS:
-        (where / name).mkdir()
-        d = trim_copy(root, where / name)
-        with open(where / f"{name}.out", "w") as out, open(where / f"{name}.err", "w") as err:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "dvc", "repro"],
-                cwd=d,
-                env=env,
-                stdout=out,
-                stderr=err,
-                text=True,
-                preexec_fn=lambda: os.nice(5),
-            )
-        watch = threading.Thread(target=_finish, args=(proc, where / f"{name}.rc"), daemon=True)
-        watch.start()
-        started.append((proc, watch))
     _STARTED.update(owner=True, runs=started)
+    try:
+        for name in RUNS:
+            (where / name).mkdir()
+            d = trim_copy(root, where / name)
+            with open(where / f"{name}.out", "w") as out, open(where / f"{name}.err", "w") as err:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "dvc", "repro"],
+                    cwd=d,
+                    env=env,
+                    stdout=out,
+                    stderr=err,
+                    text=True,
+                    preexec_fn=lambda: os.nice(5),
+                )
+            watch = threading.Thread(target=_finish, args=(proc, where / f"{name}.rc"), daemon=True)
+            watch.start()
+            started.append((proc, watch))
+    except Exception as exc:  # the readers must not wait for runs that never started
+        (where / "start.error").write_text(f"{type(exc).__name__}: {exc}")
+        raise
 
 
 def stop_runs(wait: bool) -> None:
@@ -174,8 +189,11 @@ def runs(root, tmp_path_factory):
     for name in RUNS:
         rc_file, waited = where / f"{name}.rc", 0.0
         while not rc_file.exists():
-            if waited > RUN_TIMEOUT:
-                raise AssertionError(f"{where / name}: `dvc repro` gave no exit status in {RUN_TIMEOUT} s")
+            if (where / "start.error").exists():
+                raise AssertionError(f"{where}: the runs did not start: {(where / 'start.error').read_text()}")
+            owner = (where / "owner.pid").read_text() if (where / "owner.pid").exists() else ""
+            if waited > RUN_TIMEOUT or (owner and not _alive(int(owner)) and not rc_file.exists()):
+                raise AssertionError(f"{where / name}: `dvc repro` gave no exit status (waited {waited:.0f} s)")
             time.sleep(0.5)
             waited += 0.5
         out, err = (where / f"{name}.out").read_text(), (where / f"{name}.err").read_text()

@@ -113,11 +113,9 @@ def _runs_dir(factory) -> Path:
 
 def _alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
     return True
 
 
@@ -141,7 +139,7 @@ def start_runs(root: Path, factory) -> None:
     try:
         where.mkdir(parents=True)
     except FileExistsError:
-        _STARTED["owner"] = False
+        _STARTED["owner"] = False  # another worker started them
         return
     (where / "owner.pid").write_text(str(os.getpid()))
     env = {**_env(), "OMP_NUM_THREADS": "1"}

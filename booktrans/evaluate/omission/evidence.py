@@ -135,10 +135,17 @@ class Evidence:
         translated in part are missing together, not one by one; a reference's words are not
         capped: within one language a miss is strong evidence)."""
         lo, nxt, weights = self._next_found(i, window)
-        base_xl, base_ref = self.src_base[i]
         if nxt is None:
-            return np.full(len(us), max(-self.max_miss, base_xl) + base_ref)
+            return np.full(len(us), self.total(i, 0.0, 0.0, 0.0))
         hit, miss_xl, miss_ref = weights @ (js[None, :] > nxt[:, us - lo]).astype(np.float64)
+        return self.total(i, hit, miss_xl, miss_ref)
+
+    def total(self, i: int, hit, miss_xl, miss_ref):
+        """Sentence i's evidence from the log p/q of its words found (``hit``) and their miss
+        weights per channel (``miss_xl``, ``miss_ref``): the words not found count their miss
+        weight, the dictionary's together at most ``max_miss``, the reference's without a cap.
+        Scalars or arrays alike (``source_evidence``, ``locate.own_words_evidence``)."""
+        base_xl, base_ref = self.src_base[i]
         return hit + np.maximum(-self.max_miss, base_xl - miss_xl) + base_ref - miss_ref
 
     def _next_found(self, i: int, window: tuple[int, int]) -> tuple:

@@ -267,5 +267,4 @@ def own_words_evidence(ev: Evidence, r: int, others: range, a: int, b: int) -> f
         if p < len(pos) and pos[p] < b:
             hit += g + miss
             miss_found[chan] += miss
-    base_xl, base_ref = ev.src_base[r]
-    return hit + max(-ev.max_miss, base_xl - miss_found[XL]) + base_ref - miss_found[REF]
+    return float(ev.total(r, hit, miss_found[XL], miss_found[REF]))

@@ -119,8 +119,11 @@ class _Clock:
 
 
 def worker(spec_path: Path) -> int:
-    """One rank: the degree-1 reference and the short rows at the profile's degree, then the long round."""
+    """One rank: the degree-1 reference and the short rows at the profile's degree, then the long round;
+    then it leaves the process group with the other ranks, as the stage's workers do (``job.leave_process_group``:
+    a group left to the interpreter's exit once aborted a rank of a finished rehearsal with SIGABRT)."""
     from booktrans.train import TrainConfig, train_round
+    from booktrans.train.job import leave_process_group
 
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
     rank = int(os.environ.get("RANK", "0"))
@@ -140,6 +143,7 @@ def worker(spec_path: Path) -> int:
         )
         summary.update(step_seconds=clock.times, cuda_peak=clock.peak(), micro_batches=summary["micro_batches"][:4])
         (Path(spec["work"]) / f"{name}.rank{rank}.json").write_text(json.dumps(summary), encoding="utf-8")
+    leave_process_group()
     return 0
 
 

@@ -5,6 +5,7 @@
     python eval/omission_tries.py arbiter [--part ...] [--sets ...] [--wmt23]
     python eval/omission_tries.py freer [--part report] [--shares 0.3,0.5]
     python eval/omission_tries.py literary [--part report]
+    python eval/omission_tries.py local [--part tune] [--thresholds 1,3]
 
 None of these is in the detector; docs/evaluate.md gives the figures they print and why each was not kept.
 Every run but ``literary`` judges each set's half with its human reference (``align_references``) on the
@@ -30,6 +31,11 @@ sentences flagged partial (clause and complete draws, the MT's own omissions set
   lexical table learned from the aligner's beads of the tune halves of MAC-Dev and the nonlit sets; and,
   without a reference, the median ``partial`` features of complete and of cut sentences per text: what a
   cut clause changes in a literal translation and in a free one.
+- ``local``: the threshold on a dropped sentence's local evidence (``calibrate.decision_value`` keeps one
+  whose evidence is 0 or more): at each threshold, how many more removed sentences are found and present
+  ones called dropped than at 0, per text family; every case of section 6 (``omission_cases.CASES``, the
+  gap lengths, one clause draw: seed 1), the tune halves of aca, mag, pol, MAC-Dev and GPT4-5shot, no
+  reference.
 """
 
 from __future__ import annotations
@@ -50,7 +56,15 @@ from booktrans.evaluate.omission.calibrate import decision_value
 from booktrans.evaluate.omission.evidence import Evidence
 
 sys.path.insert(0, str(Path(__file__).parent))
-from omission_cases import load_mac, load_nonlit, load_wmt23, make_case, wmt23_against_next  # noqa: E402
+from omission_cases import (  # noqa: E402
+    CASES,
+    draws,
+    load_mac,
+    load_nonlit,
+    load_wmt23,
+    make_case,
+    wmt23_against_next,
+)
 
 REFEXP = [("clause", s) for s in range(1, 6)] + [("drop", s) for s in range(1, 4)] + [("complete", 1)]
 WMT23_DRAWS = [("complete", 1), ("drop", 1), ("drop", 2), ("clause", 1)]
@@ -201,9 +215,9 @@ def arbiter(root: Path, part: str, sets: list[str], wmt23: bool) -> None:
             doc = load_nonlit(root, name)[k]
             todo.append((name, doc, align_references(doc.src, doc.ref, doc.src_lang, doc.tgt_lang, translator), REFEXP))
     tallies = {rule: Tally() for rule in ("reference", "both", "sum")}
-    for name, doc, refs, draws in todo:
+    for name, doc, refs, plan in todo:
         per = {rule: Tally() for rule in tallies}
-        for draw, seed in draws:
+        for draw, seed in plan:
             c = make_case(doc, draw, seed)
             plain, ref = (
                 source_coverage(doc.src, c.hyp, doc.src_lang, doc.tgt_lang, OmissionConfig(), translator, r)
@@ -289,9 +303,45 @@ def literary(root: Path, part: str) -> None:
             print(f"  {label} {name}: medians, complete / cut sentences: " + ", ".join(cells), flush=True)
 
 
+def local_threshold(root: Path, part: str, thresholds: list[float]) -> None:
+    """Removed sentences found and present ones called dropped at each threshold, beside 0 (module docstring)."""
+    translator = table_translator(None)
+    k = 0 if part == "tune" else 1
+    docs = [("en->zh", load_nonlit(root, "aca")[k]), ("en->zh", load_nonlit(root, "mag")[k])]
+    docs += [("zh->en", load_nonlit(root, "pol")[k])]
+    docs += [("MAC-Dev", load_mac(root, f"00{n}")[k]) for n in range(1, 7)]
+    docs += [("GPT4-5shot", load_wmt23(root, "GPT4-5shot")[k])]
+    counts: dict[tuple[str, float], list[int]] = defaultdict(lambda: [0, 0])  # (family, threshold): found, dropped
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # family: removed, present
+    for fam, doc in docs:
+        for case in CASES:
+            for draw in draws(case)[:1] if case == "clause" else draws(case):
+                c = make_case(doc, case, **draw)
+                cov = source_coverage(doc.src, c.hyp, doc.src_lang, doc.tgt_lang, OmissionConfig(), translator)
+                margin = np.array([x.margin for x in cov.lines])
+                local = np.array([x.local for x in cov.lines])
+                for x in cov.lines:
+                    i = x.line
+                    if i in doc.untranslated or not doc.src[i].strip():
+                        continue
+                    removed = i in c.dropped
+                    totals[fam][0 if removed else 1] += 1
+                    for t in (0.0, *thresholds):
+                        v = local[i] if (margin[i] < 0 and local[i] >= t) else margin[i]
+                        counts[(fam, t)][0 if removed else 1] += bool(v < 0)
+        print(f"  local {part} {doc.name}: done", file=sys.stderr, flush=True)
+    for fam, (removed, present) in totals.items():
+        base = counts[(fam, 0.0)]
+        cells = [f"at 0 {base[0]} of {removed} removed found, {base[1]} of {present} present called dropped"]
+        for t in thresholds:
+            got = counts[(fam, t)]
+            cells.append(f"at {t:g} {got[0] - base[0]:+d} found, {got[1] - base[1]:+d} called dropped")
+        print(f"local {fam} {part}: " + "; ".join(cells), flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=["cap", "rescue", "arbiter", "freer", "literary"])
+    ap.add_argument("what", choices=["cap", "rescue", "arbiter", "freer", "literary", "local"])
     ap.add_argument("--data", type=Path, default=Path("../shared/data"))
     ap.add_argument("--part", choices=["tune", "report"], default="tune")
     ap.add_argument("--sets", default="pol,aca,mag")
@@ -302,6 +352,7 @@ def main() -> int:
     ap.add_argument("--own", type=int, default=0, help="rescue: words of these many sentences either side count not")
     ap.add_argument("--wmt23", action="store_true", help="arbiter: the ten WMT23 systems instead of --sets")
     ap.add_argument("--shares", default="0.3,0.5", help="freer: shares of the reference's words replaced")
+    ap.add_argument("--thresholds", default="1,3", help="local: thresholds compared with 0")
     args = ap.parse_args()
     if not (args.data / "align-dev" / "nonlit").is_dir():
         sys.exit(f"{args.data}/align-dev/nonlit: not found (the dev data lives in ../shared/data)")
@@ -317,6 +368,8 @@ def main() -> int:
         arbiter(args.data, args.part, sets, args.wmt23)
     elif args.what == "freer":
         freer_reference(args.data, args.part, [float(x) for x in args.shares.split(",")])
+    elif args.what == "local":
+        local_threshold(args.data, args.part, [float(x) for x in args.thresholds.split(",")])
     else:
         literary(args.data, args.part)
     return 0

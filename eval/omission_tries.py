@@ -1,16 +1,16 @@
 """Ways tried to keep a cut sentence from being called dropped, and the detector on literary text: re-run them.
 
     python eval/omission_tries.py cap [--cap 8] [--share 0] [--joint] [--part tune|report] [--sets pol,aca,mag]
-    python eval/omission_tries.py rescue [--hits 6] [--own 0] [--part ...] [--sets ...]
+    python eval/omission_tries.py rescue [--hits 6] [--own 0] [--free] [--part ...] [--sets ...] [--no-reference]
     python eval/omission_tries.py arbiter [--part ...] [--sets ...] [--wmt23]
     python eval/omission_tries.py freer [--part report] [--shares 0.3,0.5]
     python eval/omission_tries.py literary [--part report]
     python eval/omission_tries.py local [--part tune] [--thresholds 1,3]
 
 None of these is in the detector; docs/evaluate.md gives the figures they print and why each was not kept.
-Every run but ``literary`` judges each set's half with its human reference (``align_references``) on the
-draws ``refexp`` names below (five ``clause`` draws, three ``drop`` draws, ``complete``), and counts per
-set: cut sentences found partial and called dropped, removed sentences found, whole sentences (neither
+``cap``, ``rescue`` and ``arbiter`` judge each set's half with its human reference (``align_references``)
+on the draws ``REFEXP`` names (five ``clause`` draws, three ``drop`` draws, ``complete``); every run counts
+per set: cut sentences found partial and called dropped, removed sentences found, whole sentences (neither
 cut nor removed) called dropped, over every draw and over the clause draws alone, and complete
 sentences flagged partial (clause and complete draws, the MT's own omissions set aside).
 
@@ -20,7 +20,10 @@ sentences flagged partial (clause and complete draws, the MT's own omissions set
   sentence run into its neighbour's stretch (``locate.own_words_evidence``).
 - ``rescue``: a sentence the search drops is kept (left to ``partial``) when the stretch of its best local
   evidence (``locate.local_evidence``) shows its words with a log p/q of ``--hits`` or more, counting only
-  words that none of the ``--own`` sentences either side of it has (0: every word).
+  words that none of the ``--own`` sentences either side of it has (0: every word); with ``--free``, the run
+  of units no sentence holds at its place on the search's path instead (nothing when there is none), and
+  the sentence is then judged by ``partial`` on that run. ``cap`` and ``rescue`` take ``--no-reference``
+  to judge without it.
 - ``arbiter``: the detector run with and without the reference; a sentence dropped only when both runs
   say so (``both``), or when their decision values add up below 0 (``sum``). ``--wmt23`` judges the ten
   WMT23 systems instead, each with the next system's output as its reference (cases complete, drop 1-2,
@@ -153,15 +156,28 @@ def capped(cap: float, share: float, joint: bool = False):
 
 
 @contextmanager
-def rescuing(hits: float, own: int):
+def rescuing(hits: float, own: int, free: bool = False):
     """``locate.local_evidence`` as the detector calls it, with dropped sentences kept whose best local
-    stretch shows enough of their words (module docstring, ``rescue``)."""
+    stretch shows enough of their words (module docstring, ``rescue``); with ``free``, the run of units
+    no sentence holds at the sentence's place on the path instead of that stretch."""
     plain = api.local_evidence
 
     def local_evidence(ev, beads, n, m, which=None, joint=None):
         local, where = plain(ev, beads, n, m, which, joint)
+        held = np.zeros(m, dtype=bool)
+        place = np.zeros(n, dtype=np.int64)
+        for r0, r1, u0, j0 in beads:
+            place[r0:r1] = u0
+            if r1 > r0 and j0 > u0:
+                held[u0:j0] = True
         for r in range(n) if which is None else np.nonzero(which)[0]:
             u, j = where[r]
+            if free:
+                u = j = int(place[r])
+                while u > 0 and not held[u - 1]:
+                    u -= 1
+                while j < m and not held[j]:
+                    j += 1
             if local[r] >= 0 or j <= u:
                 continue
             keys, it = ev.w.src_keys, ev.w.src[r]
@@ -175,6 +191,7 @@ def rescuing(hits: float, own: int):
                     got += g + miss  # the word's log p/q
             if got >= hits:
                 local[r] = 0.0  # kept: decision_value takes a dropped sentence's local evidence from 0 on
+                where[r] = (u, j)  # partial judges it on that stretch
         return local, where
 
     api.local_evidence = local_evidence
@@ -184,12 +201,14 @@ def rescuing(hits: float, own: int):
         api.local_evidence = plain
 
 
-def with_reference(root: Path, part: str, sets: list[str], label: str) -> None:
-    """Each set's half judged with its reference on the ``REFEXP`` draws (under whatever is patched)."""
+def with_reference(root: Path, part: str, sets: list[str], label: str, use_ref: bool = True) -> None:
+    """Each set's half judged with its reference (without one, ``use_ref`` False) on the ``REFEXP`` draws
+    (under whatever is patched)."""
     translator = table_translator(None)
+    label = label if use_ref else f"{label}, no reference"
     for name in sets:
         doc = load_nonlit(root, name)[0 if part == "tune" else 1]
-        refs = align_references(doc.src, doc.ref, doc.src_lang, doc.tgt_lang, translator)
+        refs = align_references(doc.src, doc.ref, doc.src_lang, doc.tgt_lang, translator) if use_ref else None
         t = Tally()
         for draw, seed in REFEXP:
             c = make_case(doc, draw, seed)
@@ -350,6 +369,8 @@ def main() -> int:
     ap.add_argument("--joint", action="store_true", help="cap: only in the joint test (locate.own_words_evidence)")
     ap.add_argument("--hits", type=float, default=6.0, help="rescue: the log p/q of the words found that keeps it")
     ap.add_argument("--own", type=int, default=0, help="rescue: words of these many sentences either side count not")
+    ap.add_argument("--no-reference", action="store_true", help="cap, rescue: judge without the reference")
+    ap.add_argument("--free", action="store_true", help="rescue: the free units at its place, not its best stretch")
     ap.add_argument("--wmt23", action="store_true", help="arbiter: the ten WMT23 systems instead of --sets")
     ap.add_argument("--shares", default="0.3,0.5", help="freer: shares of the reference's words replaced")
     ap.add_argument("--thresholds", default="1,3", help="local: thresholds compared with 0")
@@ -360,10 +381,11 @@ def main() -> int:
     if args.what == "cap":
         with capped(args.cap, args.share, args.joint):
             label = f"cap {args.cap:g} share {args.share:g}{' joint test' if args.joint else ''}"
-            with_reference(args.data, args.part, sets, label)
+            with_reference(args.data, args.part, sets, label, not args.no_reference)
     elif args.what == "rescue":
-        with rescuing(args.hits, args.own):
-            with_reference(args.data, args.part, sets, f"rescue hits {args.hits:g} own {args.own}")
+        with rescuing(args.hits, args.own, args.free):
+            label = f"rescue hits {args.hits:g} own {args.own}{' free units' if args.free else ''}"
+            with_reference(args.data, args.part, sets, label, not args.no_reference)
     elif args.what == "arbiter":
         arbiter(args.data, args.part, sets, args.wmt23)
     elif args.what == "freer":

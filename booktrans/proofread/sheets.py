@@ -196,6 +196,10 @@ function headRoom(){{ document.documentElement.style.scrollPaddingTop = (documen
 headRoom(); window.addEventListener('resize', headRoom);
 const store = 'booktrans-proofread-' + P.sheet;
 let A = JSON.parse(localStorage.getItem(store) || '{{}}');
+// answers a load restored come through the reload with its message, in one item: the reloaded page may
+// read localStorage before the write the load made there has reached it
+const carried = JSON.parse(sessionStorage.getItem(store + '-loaded') || 'null');
+if (carried && carried.answers) {{ A = carried.answers; localStorage.setItem(store, JSON.stringify(A)); }}
 const SEP = {{zh: '', en: ' '}};
 function el(tag, attrs, text){{ const e = document.createElement(tag); Object.assign(e, attrs || {{}}); if (text !== undefined) e.textContent = text; return e; }}
 function lines(t){{ return t.replace(/\\r/g, '').split('\\n').map(s => s.trim()).filter(s => s); }}
@@ -255,7 +259,7 @@ P.items.forEach((it, n) => {{
   if (a.decision === 'split') {{ const why = splitProblem(it, sz.value, se.value); splitMsg.textContent = why; PROBLEMS[it.id] = why; }}
 }});
 const who = document.getElementById('corrector');
-who.value = localStorage.getItem(store + '-corrector') || '';
+who.value = (carried && carried.who) || localStorage.getItem(store + '-corrector') || '';
 who.oninput = () => localStorage.setItem(store + '-corrector', who.value);
 document.getElementById('save').onclick = () => {{
   if (!who.value.trim()) {{ alert('Please give your name or initials first.'); return; }}
@@ -285,10 +289,10 @@ document.getElementById('load').onchange = ev => {{ const f = ev.target.files[0]
     const stale = d.answers.length - restored;
     const msg = restored + ' of ' + d.answers.length + ' answers restored' + (stale ? '; ' + stale + ' no longer match this sheet' : '');
     if (restored) {{ A = B; who.value = d.corrector || who.value; localStorage.setItem(store + '-corrector', who.value); persist(); }}
-    sessionStorage.setItem(store + '-loaded', msg + (restored ? '' : ' (kept the answers already here)'));
+    sessionStorage.setItem(store + '-loaded', JSON.stringify({{msg: msg + (restored ? '' : ' (kept the answers already here)'),
+                                                               answers: restored ? A : null, who: who.value}}));
     location.reload(); }}); }};
-const loaded = sessionStorage.getItem(store + '-loaded');
-if (loaded) {{ document.getElementById('status').textContent = loaded; sessionStorage.removeItem(store + '-loaded'); }}
+if (carried) {{ document.getElementById('status').textContent = carried.msg; sessionStorage.removeItem(store + '-loaded'); }}
 progress();
 }})();
 </script>

@@ -229,6 +229,10 @@ function today(){{ const d = new Date(); const p = x => String(x).padStart(2, '0
   return d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate()); }}
 const store = 'booktrans-review-' + P.packet;
 let A = JSON.parse(localStorage.getItem(store) || '{{}}');
+// answers a load restored come through the reload with its message, in one item: the reloaded page may
+// read localStorage before the write the load made there has reached it
+const carried = JSON.parse(sessionStorage.getItem(store + '-loaded') || 'null');
+if (carried && carried.answers) {{ A = carried.answers; localStorage.setItem(store, JSON.stringify(A)); }}
 const root = document.getElementById('items');
 function key(it, lab){{ return it + '|' + lab; }}
 function ans(it, lab){{ const k = key(it, lab); if (!A[k]) A[k] = {{scores:{{}}, errors:[], comment:''}}; return A[k]; }}
@@ -281,7 +285,7 @@ P.items.forEach((it, n) => {{
   root.appendChild(div);
 }});
 const rater = document.getElementById('rater');
-rater.value = localStorage.getItem(store + '-rater') || '';
+rater.value = (carried && carried.who) || localStorage.getItem(store + '-rater') || '';
 rater.oninput = () => localStorage.setItem(store + '-rater', rater.value);
 document.getElementById('save').onclick = () => {{
   if (!rater.value.trim()) {{ alert('Please give your name or initials first.'); return; }}
@@ -307,10 +311,10 @@ document.getElementById('load').onchange = ev => {{ const f = ev.target.files[0]
     const stale = d.answers.length - restored;
     const msg = restored + ' of ' + d.answers.length + ' answers restored' + (stale ? '; ' + stale + ' no longer match this packet' : '');
     if (restored) {{ A = B; rater.value = d.rater || rater.value; localStorage.setItem(store + '-rater', rater.value); persist(); }}
-    sessionStorage.setItem(store + '-loaded', msg + (restored ? '' : ' (kept the answers already here)'));
+    sessionStorage.setItem(store + '-loaded', JSON.stringify({{msg: msg + (restored ? '' : ' (kept the answers already here)'),
+                                                               answers: restored ? A : null, who: rater.value}}));
     location.reload(); }}); }};
-const loaded = sessionStorage.getItem(store + '-loaded');
-if (loaded) {{ document.getElementById('status').textContent = loaded; sessionStorage.removeItem(store + '-loaded'); }}
+if (carried) {{ document.getElementById('status').textContent = carried.msg; sessionStorage.removeItem(store + '-loaded'); }}
 progress();
 }})();
 </script>

@@ -198,7 +198,7 @@ const store = 'booktrans-proofread-' + P.sheet;
 let A = JSON.parse(localStorage.getItem(store) || '{{}}');
 // answers a load restored come through the reload with its message, in one item: the reloaded page may
 // read localStorage before the write the load made there has reached it
-const carried = JSON.parse(sessionStorage.getItem(store + '-loaded') || 'null');
+const carried = (() => {{ try {{ return JSON.parse(sessionStorage.getItem(store + '-loaded') || 'null'); }} catch (e) {{ return null; }} }})();
 if (carried && carried.answers) {{ A = carried.answers; localStorage.setItem(store, JSON.stringify(A)); }}
 const SEP = {{zh: '', en: ' '}};
 function el(tag, attrs, text){{ const e = document.createElement(tag); Object.assign(e, attrs || {{}}); if (text !== undefined) e.textContent = text; return e; }}
@@ -260,6 +260,7 @@ P.items.forEach((it, n) => {{
 }});
 const who = document.getElementById('corrector');
 who.value = (carried && carried.who) || localStorage.getItem(store + '-corrector') || '';
+if (carried && carried.who) localStorage.setItem(store + '-corrector', who.value);
 who.oninput = () => localStorage.setItem(store + '-corrector', who.value);
 document.getElementById('save').onclick = () => {{
   if (!who.value.trim()) {{ alert('Please give your name or initials first.'); return; }}

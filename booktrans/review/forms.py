@@ -231,7 +231,7 @@ const store = 'booktrans-review-' + P.packet;
 let A = JSON.parse(localStorage.getItem(store) || '{{}}');
 // answers a load restored come through the reload with its message, in one item: the reloaded page may
 // read localStorage before the write the load made there has reached it
-const carried = JSON.parse(sessionStorage.getItem(store + '-loaded') || 'null');
+const carried = (() => {{ try {{ return JSON.parse(sessionStorage.getItem(store + '-loaded') || 'null'); }} catch (e) {{ return null; }} }})();
 if (carried && carried.answers) {{ A = carried.answers; localStorage.setItem(store, JSON.stringify(A)); }}
 const root = document.getElementById('items');
 function key(it, lab){{ return it + '|' + lab; }}
@@ -286,6 +286,7 @@ P.items.forEach((it, n) => {{
 }});
 const rater = document.getElementById('rater');
 rater.value = (carried && carried.who) || localStorage.getItem(store + '-rater') || '';
+if (carried && carried.who) localStorage.setItem(store + '-rater', rater.value);
 rater.oninput = () => localStorage.setItem(store + '-rater', rater.value);
 document.getElementById('save').onclick = () => {{
   if (!rater.value.trim()) {{ alert('Please give your name or initials first.'); return; }}
